@@ -1,0 +1,4 @@
+from proxy.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,155 @@
+"""Assemble one worker's aiohttp application: its collaborators, created and closed in
+``cleanup_ctx`` and kept under typed ``AppKey``s (no module-level singletons)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import ClientSession, web
+
+from proxy.config.schema import Config
+from proxy.endpoints import PREFIX, Endpoints
+from proxy.metrics import Metrics
+from proxy.pipeline import Pipeline
+from proxy.session.cookie import CookieSigner
+from proxy.session.keys import load_signing_keys
+from proxy.stages.admit import Admit
+from proxy.stages.decode import Decode
+from proxy.stages.encode import Encode
+from proxy.stages.forward import Forward
+from proxy.stages.gate import Gate
+from proxy.stages.inject import Inject
+from proxy.stages.session import Session
+from proxy.store.client import Store, StoreSettings
+from proxy.tracker.asset import TrackerAsset
+from proxy.upstream.client import create_origin_session
+from proxy.upstream.headers import ForwardingPolicy
+from proxy.upstream.public_address import PublicAddress
+
+log = logging.getLogger("vernier.app")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What one worker shares across requests."""
+
+    config: Config
+    metrics: Metrics
+    store: Store
+    origin: ClientSession
+    asset: TrackerAsset
+    pipeline: Pipeline
+    endpoints: Endpoints
+
+
+CONFIG = web.AppKey("config", Config)
+STORE_URL = web.AppKey("store_url", str)
+INSTANCE = web.AppKey("instance", str)
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def store_settings(config: Config) -> StoreSettings:
+    store = config.store
+    return StoreSettings(
+        op_timeout_s=store.op_timeout_ms / 1000.0,
+        socket_timeout_s=store.op_timeout_ms / 1000.0,
+        connect_timeout_s=store.connect_timeout_ms / 1000.0,
+        max_connections=store.max_connections,
+        key_prefix=store.key_prefix,
+        breaker_failures=store.breaker_failures,
+        breaker_window_s=store.breaker_window_s,
+        breaker_open_s=store.breaker_open_s,
+    )
+
+
+def build_pipeline(
+    config: Config, origin: ClientSession, asset: TrackerAsset, metrics: Metrics, instance: str
+) -> Pipeline:
+    """Every stage with its collaborators, in request order."""
+    origin_parts = urlsplit(config.origin.url)
+    public = urlsplit(config.origin.public_url) if config.origin.public_url else None
+    policy = ForwardingPolicy(
+        via_token=f"1.1 {config.server.via_name}-{instance}",
+        trusted=tuple(ipaddress.ip_network(p, strict=False) for p in config.server.trusted_proxies),
+        public_host=public.netloc if public else None,
+        public_scheme=public.scheme if public else None,
+        origin_host=origin_parts.netloc,
+        preserve_host=config.origin.preserve_host,
+    )
+    signer = CookieSigner(load_signing_keys(Path(config.data_dir)))
+    session = Session(config.session, signer, secure=bool(public and public.scheme == "https"))
+    connect_source = f"{config.origin.public_url.rstrip('/')}{PREFIX}" if public else "'self'"
+    digest = asset.tag_digest
+    return Pipeline(
+        before_origin=(
+            Admit(policy),
+            session,
+            Forward(origin, config.origin.url, policy, metrics, digest),
+        ),
+        after_origin=(
+            Gate(config.html, PublicAddress(config.origin.url, config.origin.public_url), metrics, digest),
+            Decode(config.html, metrics),
+            Inject(asset, metrics, connect_source),
+            Encode(config.html, config.session, session, signer, metrics, digest),
+        ),
+        metrics=metrics,
+    )
+
+
+async def _runtime(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    metrics = Metrics()
+    store = Store(app[STORE_URL], store_settings(config))
+    origin = create_origin_session(config.origin)
+    asset = TrackerAsset.load()
+    pipeline = build_pipeline(config, origin, asset, metrics, app[INSTANCE])
+    endpoints = Endpoints(
+        asset, store, metrics, metrics_public=config.admin.expose_metrics_publicly
+    )
+    app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
+    durability = await store.check_durability()
+    if durability == "no":
+        log.warning(
+            "the store runs without append-only persistence (appendonly no): acknowledged events "
+            "can be lost on a crash; enable appendonly or use the embedded store"
+        )
+    try:
+        yield
+    finally:
+        await origin.close()
+        await store.close()
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    if request.path.startswith(PREFIX):
+        return await runtime.endpoints.public(request)
+    return await runtime.pipeline.handle(request)
+
+
+def create_app(config: Config, *, store_url: str, instance: str | None = None) -> web.Application:
+    """The public application of one worker. ``instance`` names this deployment in ``Via``."""
+    app = web.Application(handler_args={})
+    app[CONFIG] = config
+    app[STORE_URL] = store_url
+    app[INSTANCE] = instance or secrets.token_hex(4)
+    app.cleanup_ctx.append(_runtime)
+    app.router.add_route("*", "/{tail:.*}", _handle)
+    return app
+
+
+def create_admin_app(public_app: web.Application) -> web.Application:
+    """The loopback admin application, sharing the public app's runtime."""
+    admin = web.Application()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await public_app[RUNTIME].endpoints.admin(request)
+
+    admin.router.add_route("*", "/{tail:.*}", handle)
+    return admin

@@ -1,0 +1,133 @@
+"""The ``vernier`` command.
+
+    vernier serve    --upstream URL [--listen HOST:PORT] [--config FILE] [--rules PATH]
+                     [--store URL] [--data-dir DIR] [--workers N] [--public-url URL]
+    vernier validate [--config FILE] [--rules PATH]
+    vernier demo     [--listen HOST:PORT] [--data-dir DIR]
+
+Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
+file, then defaults. Errors are one readable line (file:line and key for config), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from proxy import __version__
+from proxy.config.load import load_config, parse_listen
+from proxy.config.schema import Config
+from proxy.errors import VernierError
+
+DEFAULT_CONFIG = Path("config/vernier.yaml")
+
+
+def _listen(value: str) -> str:
+    try:
+        parse_listen(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _workers(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {value!r}")
+    return int(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vernier", description="A personalising reverse proxy."
+    )
+    parser.add_argument("--version", action="version", version=f"vernier {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", type=Path, help="YAML config file (default: config/vernier.yaml if present)")
+        sub.add_argument("--rules", help="rules file or folder")
+
+    serve = commands.add_parser("serve", help="run the proxy in front of a site")
+    serve.add_argument("--upstream", type=_url, help="the origin, e.g. http://127.0.0.1:8000")
+    serve.add_argument("--listen", type=_listen, help="HOST:PORT to listen on (default 127.0.0.1:8080)")
+    serve.add_argument("--public-url", type=_url, help="the address visitors use, e.g. https://shop.example")
+    serve.add_argument("--store", help="redis://, unix:// or redis+cluster:// URL (default: embedded)")
+    serve.add_argument("--data-dir", help="where the embedded store and keys live (default ./data)")
+    serve.add_argument("--workers", type=_workers, help="worker processes (default 1)")
+    common(serve)
+
+    validate = commands.add_parser("validate", help="check the config and rules, then exit")
+    common(validate)
+
+    demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
+    demo.add_argument("--listen", type=_listen, default="127.0.0.1:8080", help="HOST:PORT (default 127.0.0.1:8080)")
+    demo.add_argument("--data-dir", default=".vernier-demo", help="state folder (default ./.vernier-demo)")
+    return parser
+
+
+def _config_file(args: argparse.Namespace) -> Path | None:
+    if getattr(args, "config", None) is not None:
+        return Path(args.config)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "origin.url": getattr(args, "upstream", None),
+        "origin.public_url": getattr(args, "public_url", None),
+        "server.listen": getattr(args, "listen", None),
+        "server.workers": getattr(args, "workers", None),
+        "store.url": getattr(args, "store", None),
+        "data_dir": getattr(args, "data_dir", None),
+        "rules": getattr(args, "rules", None),
+    }
+
+
+def _setup_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+def _announce(where: str) -> None:
+    print(f"vernier: serving on {where}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            config = load_config(_config_file(args), overrides=_overrides(args))
+            print(f"ok: configuration valid (origin {config.origin.url or 'not set'})")
+            return 0
+        if args.command == "demo":
+            from proxy.demo.run import run_demo
+
+            return run_demo(listen=args.listen, data_dir=Path(args.data_dir))
+        config = load_config(_config_file(args), overrides=_overrides(args))
+        _setup_logging(config)
+        from proxy.server.workers import run
+
+        return run(config, announce=_announce)
+    except VernierError as err:
+        print(f"vernier: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as err:
+        print(f"vernier: error: {err.strerror or err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Build the one :class:`Config` a process runs with.
+
+Precedence, highest first: command-line flags, ``VERNIER_*`` environment variables, the config
+file, the schema's defaults. Everything is validated here, once; nothing downstream re-checks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from proxy.config.schema import Config
+from proxy.config.yaml_strict import LineMap, load_file
+from proxy.errors import ConfigError
+
+# environment variable -> dotted config key
+ENVIRONMENT_KEYS: dict[str, str] = {
+    "VERNIER_UPSTREAM": "origin.url",
+    "VERNIER_PUBLIC_URL": "origin.public_url",
+    "VERNIER_LISTEN": "server.listen",
+    "VERNIER_WORKERS": "server.workers",
+    "VERNIER_STORE": "store.url",
+    "VERNIER_DATA_DIR": "data_dir",
+    "VERNIER_RULES": "rules",
+    "VERNIER_ADMIN_LISTEN": "admin.listen",
+    "VERNIER_LOG_LEVEL": "log_level",
+}
+_INT_KEYS = {"server.workers"}
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for var, dotted in ENVIRONMENT_KEYS.items():
+        raw = environ.get(var)
+        if raw is None or raw == "":
+            continue
+        value: Any = raw
+        if dotted in _INT_KEYS:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
+        _set_dotted(out, dotted, value)
+    return out
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _msgspec_path(message: str) -> tuple[str, str]:
+    """Split msgspec's ``"... - at `$.a.b`"`` into (message, path)."""
+    text, sep, tail = message.rpartition(" - at `")
+    path = tail.rstrip("`") if sep else "$"
+    text = text if sep else message
+    unknown = re.match(r"Object contains unknown field `([^`]*)`", text)
+    if unknown:
+        return f"unknown key '{unknown.group(1)}'", f"{path}.{unknown.group(1)}"
+    return text, path
+
+
+def load_config(
+    file: Path | None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read ``file`` (optional), apply environment and ``overrides`` (dotted keys), validate."""
+    data: dict[str, Any] = {}
+    lines = LineMap(str(file) if file else "<defaults>")
+    if file is not None:
+        loaded, lines = load_file(file)
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise lines.error("the config file must be a mapping of sections")
+        data = loaded
+    data = _merge(data, _from_environment(os.environ if environ is None else environ))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, dotted, value)
+    try:
+        config = msgspec.convert(data, Config, strict=True)
+    except msgspec.ValidationError as err:
+        message, path = _msgspec_path(str(err))
+        raise lines.error(message, path) from None
+    base = file.parent if file is not None else Path.cwd()
+    config = msgspec.structs.replace(
+        config, rules=str(base / config.rules), data_dir=str(base / config.data_dir)
+    )
+    _check(config, lines)
+    return config
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6]:PORT`` → (host, port); raises ValueError with a readable reason."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} is out of range")
+    return host, number
+
+
+def _check(config: Config, lines: LineMap) -> None:
+    """Cross-field checks msgspec's types cannot express."""
+    if config.origin.url:
+        origin = urlsplit(config.origin.url)
+        if origin.scheme not in ("http", "https") or not origin.hostname:
+            raise lines.error("must be an http:// or https:// URL", "$.origin.url")
+        if origin.path not in ("", "/") or origin.query or origin.fragment:
+            raise lines.error("must not have a path, query or fragment", "$.origin.url")
+    if config.origin.public_url:
+        public = urlsplit(config.origin.public_url)
+        if public.scheme not in ("http", "https") or not public.hostname:
+            raise lines.error("must be an http:// or https:// URL", "$.origin.public_url")
+    for dotted in ("server.listen", "admin.listen"):
+        section, key = dotted.split(".")
+        value = getattr(getattr(config, section), key)
+        if section == "admin" and not value:
+            continue
+        try:
+            parse_listen(value)
+        except ValueError as err:
+            raise lines.error(str(err), f"$.{dotted}") from None
+    if not 1 <= config.server.workers <= 64:
+        raise lines.error("must be between 1 and 64", "$.server.workers")
+    for i, peer in enumerate(config.server.trusted_proxies):
+        try:
+            ipaddress.ip_network(peer, strict=False)
+        except ValueError:
+            raise lines.error(f"not an IP address or CIDR: {peer!r}", f"$.server.trusted_proxies[{i}]") from None
+    positive = {
+        "$.server.header_timeout_s": config.server.header_timeout_s,
+        "$.server.keepalive_s": config.server.keepalive_s,
+        "$.origin.connect_timeout_s": config.origin.connect_timeout_s,
+        "$.origin.read_timeout_s": config.origin.read_timeout_s,
+        "$.html.budget_ms": config.html.budget_ms,
+        "$.store.op_timeout_ms": config.store.op_timeout_ms,
+        "$.store.connect_timeout_ms": config.store.connect_timeout_ms,
+    }
+    for path, number in positive.items():
+        if number <= 0:
+            raise lines.error("must be greater than 0", path)
+    if config.html.max_rewrite_bytes < 0 or config.origin.max_header_bytes < 8190:
+        raise lines.error("limits out of range", "$.html.max_rewrite_bytes")
+    if config.store.url is not None:
+        scheme = urlsplit(config.store.url).scheme
+        if scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+            raise lines.error(
+                "must be redis://, rediss://, unix:// or redis+cluster:// URL", "$.store.url"
+            )

@@ -1,0 +1,105 @@
+"""The configuration schema: one frozen struct per section, unknown keys rejected.
+
+Defaults here are the documented defaults (``config/vernier.yaml`` repeats them with comments);
+each traces to RELIABILITY.md §6 or a measurement. Durations carry their unit in the name.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class ServerConfig(_Section):
+    """The public listener: limits that protect the proxy from its clients."""
+
+    listen: str = "127.0.0.1:8080"
+    workers: int = 1
+    header_timeout_s: float = 10.0  # slowloris: aiohttp has no header-read deadline of its own
+    keepalive_s: float = 75.0  # nginx default; aiohttp's is 3630 s
+    body_idle_timeout_s: float = 30.0
+    shutdown_timeout_s: float = 15.0
+    max_line_bytes: int = 8190
+    max_field_bytes: int = 8190
+    max_headers: int = 128
+    # peers whose X-Forwarded-* we extend instead of overwrite (exact IPs or CIDRs)
+    trusted_proxies: tuple[str, ...] = ()
+    # a per-deployment pseudonym for Via; a request that already carries it is a routing loop
+    via_name: str = "vernier"
+
+
+class OriginConfig(_Section):
+    """The site Vernier fronts. ``url`` is scheme://host[:port] with no path."""
+
+    url: str = ""
+    # the address visitors use, e.g. https://shop.example; used for redirects, cookies and CSP.
+    # When unset, Location headers pointing at the origin become relative.
+    public_url: str | None = None
+    preserve_host: bool = False
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 30.0
+    pool_size: int = 100
+    pool_keepalive_s: float = 15.0
+    max_header_bytes: int = 65536  # origins send 9+ KB CSP and Set-Cookie headers
+
+
+class HtmlConfig(_Section):
+    """Limits for pages Vernier reads and changes; beyond them the page streams through."""
+
+    max_rewrite_bytes: int = 5 * 1024 * 1024
+    budget_ms: float = 50.0
+    inject_tracker: bool = True
+    inject_xhtml: bool = False
+
+
+class StoreConfig(_Section):
+    """The Redis-protocol store; no URL means the embedded Valkey server in ``data_dir``."""
+
+    url: str | None = None
+    op_timeout_ms: float = 50.0
+    connect_timeout_ms: float = 100.0
+    max_connections: int = 64
+    key_prefix: str = "vernier:"
+    breaker_failures: int = 5
+    breaker_window_s: float = 10.0
+    breaker_open_s: float = 5.0
+
+
+class SessionConfig(_Section):
+    """First-party identifiers and the privacy signals that suppress them."""
+
+    cookie_name: str = "vernier_sid"
+    visitor_cookie_name: str = "vernier_vid"
+    consent_cookie_name: str = "vernier_consent"
+    idle_timeout_s: int = 1800
+    visitor_max_age_s: int = 365 * 24 * 3600
+    # "implied": ids are issued on first page view; "required": none until vernier.consent(true)
+    consent: Literal["implied", "required"] = "implied"
+    honor_gpc: bool = True
+    honor_dnt: bool = True
+
+
+class AdminConfig(_Section):
+    """The loopback-only admin listener (metrics, admin API); disabled when ``listen`` is empty."""
+
+    listen: str = "127.0.0.1:9901"
+    expose_metrics_publicly: bool = False
+
+
+class Config(_Section):
+    """Everything ``vernier serve`` needs. Paths are resolved against the config file's folder."""
+
+    origin: OriginConfig = OriginConfig()
+    server: ServerConfig = ServerConfig()
+    html: HtmlConfig = HtmlConfig()
+    store: StoreConfig = StoreConfig()
+    session: SessionConfig = SessionConfig()
+    admin: AdminConfig = AdminConfig()
+    rules: str = "rules"
+    data_dir: str = "data"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"

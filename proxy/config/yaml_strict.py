@@ -1,0 +1,132 @@
+"""A YAML reader that refuses what makes YAML dangerous or ambiguous for configuration.
+
+PyYAML's ``safe_load`` already refuses ``!!python/...`` tags, but it accepts aliases (an alias bomb
+of 9 levels expands to 43 million leaves the moment anything walks it) and silently keeps the last
+of two duplicate keys. We compose the node graph ourselves so we can refuse both, and we remember the
+line of every key so that schema errors can name ``file:line`` and the key path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from proxy.errors import ConfigError
+
+MAX_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(slots=True)
+class LineMap:
+    """Source lines of every value in a loaded document, keyed by JSON-path (``$.a.b[2]``)."""
+
+    file: str
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, path: str) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            if cut <= 0:
+                break
+            path = path[:cut]
+        return self.lines.get("$")
+
+    def error(self, message: str, path: str = "$") -> ConfigError:
+        return ConfigError(message, file=self.file, line=self.line_of(path), path=path)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and anchors at compose time (before anything expands)."""
+
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(
+                "YAML aliases (*name) are not allowed in Vernier files",
+                line=event.start_mark.line + 1,
+            )
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise ConfigError(
+                f"YAML anchors (&{anchor}) are not allowed in Vernier files",
+                line=event.start_mark.line + 1,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
+    lines.lines[path] = node.start_mark.line + 1
+    if isinstance(node, MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise lines.error("mapping keys must be plain scalars", path)
+            key = loader.construct_object(key_node)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise lines.error(f"unsupported mapping key {key!r}", path)
+            key = str(key)
+            child = f"{path}.{key}"
+            if key in out:
+                raise ConfigError(
+                    f"duplicate key '{key}'",
+                    file=lines.file,
+                    line=key_node.start_mark.line + 1,
+                    path=child,
+                )
+            lines.lines[child] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, child, lines, loader)
+            lines.lines[child] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, SequenceNode):
+        return [_build(item, f"{path}[{i}]", lines, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node)
+
+
+def loads(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
+    """Parse one YAML document; returns plain data and the line of every path."""
+    lines = LineMap(file)
+    loader = _StrictLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, lines
+        return _build(root, "$", lines, loader), lines
+    except ConfigError as err:
+        if err.file is None:
+            raise ConfigError(err.message, file=file, line=err.line, path=err.path) from None
+        raise
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = err.problem or err.context or "invalid YAML"
+        raise ConfigError(f"YAML syntax error: {what}", file=file, line=line) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"YAML error: {err}", file=file) from None
+    finally:
+        loader.dispose()
+
+
+def load_file(path: Path) -> tuple[Any, LineMap]:
+    """Read and parse ``path`` (UTF-8, at most 1 MiB)."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=name)
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read file: {err.strerror}", file=name) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError("file is not valid UTF-8", file=name, line=line) from None
+    return loads(text, name)

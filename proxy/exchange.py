@@ -1,0 +1,68 @@
+"""The one mutable object a request's stages share.
+
+Each stage reads what earlier stages left and adds its part; a stage that has the final answer sets
+``reply`` and the pipeline stops. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import ClientResponse, web
+from multidict import CIMultiDict
+
+from proxy.html.charset import DocumentEncoding
+
+
+@dataclass(slots=True)
+class Identity:
+    """Who is asking, as far as Vernier may know (see ``stages/session.py``)."""
+
+    session_id: str | None = None
+    visitor_id: str | None = None
+    new_session: bool = False
+    new_visitor: bool = False
+    # False under Sec-GPC/DNT or while consent is required and not given: no ids, no tracker
+    trackable: bool = True
+    consent_pending: bool = False
+
+
+@dataclass(slots=True)
+class Exchange:
+    """A request, its origin response, and what Vernier did with it."""
+
+    request: web.Request
+    started_s: float = field(default_factory=time.perf_counter)
+    identity: Identity = field(default_factory=Identity)
+    target: str = "/"  # origin-form path and query, set by admit
+    # set by forward
+    upstream: ClientResponse | None = None
+    translated_validator: bool = False
+    # set by gate when the body may be changed
+    touch: bool = False
+    # the origin's headers as the client would get them unchanged (the fail-open answer)
+    origin_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+    # set by decode
+    work_started_s: float = 0.0  # when the body was in hand and Vernier's own work began
+    raw_body: bytes | None = None  # exactly the origin's bytes (still content-coded)
+    document: bytes | None = None  # content-decoded
+    codings: tuple[str, ...] = ()
+    encoding: DocumentEncoding | None = None
+    # set by inject/rewrite
+    changed: bool = False
+    headers: CIMultiDict[str] = field(default_factory=CIMultiDict)  # for the client
+    set_cookies: list[str] = field(default_factory=list)
+    # the final answer
+    reply: web.StreamResponse | None = None
+    # what went wrong after the origin answered, if anything ("stage: reason")
+    fail_open: str | None = None
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started_s) * 1000.0
+
+    def elapsed_work_ms(self) -> float:
+        """Milliseconds of Vernier's own work on the body so far (origin time excluded)."""
+        if not self.work_started_s:
+            return 0.0
+        return (time.perf_counter() - self.work_started_s) * 1000.0

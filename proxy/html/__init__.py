@@ -1,0 +1,1 @@
+"""HTML capabilities: pure, synchronous functions over page bytes (nothing async here)."""

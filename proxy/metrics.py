@@ -1,0 +1,46 @@
+"""Prometheus metrics, in one registry per process (no global registry: tests build many apps).
+
+With several worker processes each serves its own numbers; scrape each worker's admin listener, or
+run one worker per container as is usual behind a load balancer.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.responses = Counter(
+            "vernier_responses_total",
+            "Responses by how Vernier handled the body.",
+            ["handling"],  # streamed | injected | unchanged | failed_open | error
+            registry=self.registry,
+        )
+        self.fail_open = Counter(
+            "vernier_fail_open_total",
+            "Pages served with the origin's bytes because a stage failed or ran over budget.",
+            ["stage", "reason"],
+            registry=self.registry,
+        )
+        self.origin_errors = Counter(
+            "vernier_origin_errors_total",
+            "Origin requests that failed, by kind.",
+            ["kind"],  # connect | timeout | protocol | connection | mid_body
+            registry=self.registry,
+        )
+        self.store_state = Gauge(
+            "vernier_store_up",
+            "1 while the store answers, 0 while its circuit breaker is open.",
+            registry=self.registry,
+        )
+        self.html_work_seconds = Histogram(
+            "vernier_html_work_seconds",
+            "CPU time Vernier spent decoding, changing and encoding one HTML page.",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

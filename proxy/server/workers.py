@@ -1,0 +1,174 @@
+"""Running ``vernier serve``: the store, the listeners, the worker processes, and shutdown.
+
+One worker runs in this process. With ``--workers N > 1`` the parent starts N processes that share
+the listening port through ``SO_REUSEPORT`` (the kernel spreads connections) and one store; the
+parent owns the embedded store and stops it after the workers exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from proxy.app import create_admin_app, create_app
+from proxy.config.load import parse_listen
+from proxy.config.schema import Config
+from proxy.errors import StartupError
+from proxy.server.access_log import JsonAccessLogger
+from proxy.server.protocol import DeadlineAppRunner
+from proxy.server.safety import check_aiohttp
+from proxy.store.embedded import EmbeddedStore
+
+log = logging.getLogger("vernier.server")
+
+
+def runner_for(app: web.Application, config: Config) -> DeadlineAppRunner:
+    server = config.server
+    return DeadlineAppRunner(
+        app,
+        header_timeout_s=server.header_timeout_s,
+        keepalive_timeout=server.keepalive_s,
+        max_line_size=server.max_line_bytes,
+        max_field_size=server.max_field_bytes,
+        max_headers=server.max_headers,
+        handler_cancellation=True,
+        access_log_class=JsonAccessLogger,
+        shutdown_timeout=server.shutdown_timeout_s,
+    )
+
+
+async def serve(
+    config: Config,
+    *,
+    store_url: str,
+    instance: str,
+    reuse_port: bool,
+    with_admin: bool,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT, then finish in-flight requests (bounded) and return."""
+    app = create_app(config, store_url=store_url, instance=instance)
+    runner = runner_for(app, config)
+    await runner.setup()
+    host, port = parse_listen(config.server.listen)
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+    admin_runner: web.AppRunner | None = None
+    try:
+        await site.start()
+        if with_admin and config.admin.listen:
+            admin_runner = web.AppRunner(create_admin_app(app), access_log=None)
+            await admin_runner.setup()
+            admin_host, admin_port = parse_listen(config.admin.listen)
+            await web.TCPSite(admin_runner, admin_host, admin_port).start()
+        if on_ready is not None:
+            sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+            bound = sockets[0].getsockname() if sockets else (host, port)
+            on_ready(f"http://{bound[0]}:{bound[1]}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        if admin_runner is not None:
+            await admin_runner.cleanup()
+        await runner.cleanup()
+
+
+def _worker_main(config: Config, store_url: str, instance: str, index: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
+    run_loop(
+        serve(
+            config,
+            store_url=store_url,
+            instance=instance,
+            reuse_port=True,
+            with_admin=index == 0,
+        )
+    )
+
+
+def run_loop(main: object) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(main)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        asyncio.run(main)  # type: ignore[arg-type]
+
+
+def run(config: Config, *, announce: Callable[[str], None] | None = None) -> int:
+    """The body of ``vernier serve``; returns the process exit code."""
+    check_aiohttp()
+    if not config.origin.url:
+        raise StartupError("no origin: pass --upstream URL (or set origin.url in the config)")
+    data_dir = Path(config.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    instance = secrets.token_hex(4)
+    embedded: EmbeddedStore | None = None
+    store_url = config.store.url
+    if store_url is None:
+        embedded = EmbeddedStore(data_dir)
+        embedded.start()
+        store_url = embedded.url
+    try:
+        if config.server.workers == 1:
+            run_loop(
+                serve(
+                    config,
+                    store_url=store_url,
+                    instance=instance,
+                    reuse_port=False,
+                    with_admin=True,
+                    on_ready=announce,
+                )
+            )
+            return 0
+        return _run_workers(config, store_url, instance, announce)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _run_workers(
+    config: Config, store_url: str, instance: str, announce: Callable[[str], None] | None
+) -> int:
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(
+            target=_worker_main, args=(config, store_url, instance, i), name=f"vernier-worker-{i}"
+        )
+        for i in range(config.server.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    if announce is not None:
+        announce(f"http://{config.server.listen} ({len(workers)} workers)")
+
+    def stop(signum: int, frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    codes = []
+    for worker in workers:
+        worker.join()
+        codes.append(worker.exitcode or 0)
+    failed = [c for c in codes if c not in (0, -signal.SIGTERM)]
+    if failed:
+        print(f"vernier: {len(failed)} worker(s) exited with errors", file=sys.stderr)
+        return 1
+    return 0

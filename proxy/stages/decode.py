@@ -1,0 +1,71 @@
+"""decode: read the page (bounded by the size cap) and undo its content-coding.
+
+The origin's exact bytes are kept in ``ex.raw_body``: whatever goes wrong later, they are what the
+client gets. A body that turns out larger than the cap (chunked, no length) streams on with what
+was read so far in front; an origin that fails while we read answers 502 (nothing was sent yet, so
+the client sees an error, not a truncated page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse
+
+from proxy.config.schema import HtmlConfig
+from proxy.content.coding import decode_body, parse_content_encoding
+from proxy.exchange import Exchange
+from proxy.metrics import Metrics
+from proxy.replies import error_reply
+from proxy.upstream.relay import stream_through
+
+log = logging.getLogger("vernier.decode")
+
+
+async def read_capped(upstream: ClientResponse, cap_bytes: int) -> tuple[bytes, bool]:
+    """Up to ``cap_bytes + 1`` bytes of the body and whether that was all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await upstream.content.readany()
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap_bytes:
+            return b"".join(chunks), False
+
+
+class Decode:
+    name = "decode"
+
+    def __init__(self, config: HtmlConfig, metrics: Metrics) -> None:
+        self._config = config
+        self._metrics = metrics
+
+    async def __call__(self, ex: Exchange) -> None:
+        upstream = ex.upstream
+        assert upstream is not None
+        try:
+            raw, complete = await read_capped(upstream, self._config.max_rewrite_bytes)
+        except (ClientPayloadError, ClientConnectionError, asyncio.TimeoutError) as err:
+            upstream.close()
+            self._metrics.origin_errors.labels("mid_body").inc()
+            log.warning("origin failed while sending a page: %s", type(err).__name__)
+            ex.reply = error_reply(502, "The site stopped sending the page.")
+            return
+        if not complete:
+            self._metrics.responses.labels("streamed").inc()
+            ex.reply = await stream_through(ex.request, upstream, ex.headers, prefix=raw)
+            return
+        upstream.release()
+        ex.work_started_s = time.perf_counter()
+        ex.raw_body = raw
+        codings = parse_content_encoding(upstream.headers.get("Content-Encoding"))
+        assert codings is not None  # the gate let only supported codings through
+        ex.codings = codings
+        ex.document = (
+            decode_body(raw, codings, max_bytes=self._config.max_rewrite_bytes) if codings else raw
+        )

@@ -1,0 +1,124 @@
+"""encode: the client's response for a page Vernier read — changed or not.
+
+A changed page is re-compressed with the origin's own content-coding (which the client accepted,
+since the origin chose it from the client's ``Accept-Encoding``), gets a fresh ``Content-Length``,
+a weakened ETag naming our insertion, and no digest headers of the old body. New first-party ids
+are set here, and only here, on HTML pages — a response that sets them becomes
+``Cache-Control: private`` so no shared cache replays one visitor's cookie to another.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy.config.schema import HtmlConfig, SessionConfig
+from proxy.content.coding import encode_body
+from proxy.exchange import Exchange
+from proxy.metrics import Metrics
+from proxy.session.cookie import CookieSigner, cookie_header
+from proxy.stages.session import Session
+from proxy.upstream.etag import changed_etag
+from proxy.upstream.relay import safe_reason
+
+STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
+
+
+def make_private(headers: CIMultiDict[str]) -> None:
+    """Mark a response as for one visitor only, keeping its freshness directives."""
+    directives = [
+        d.strip()
+        for value in headers.getall("Cache-Control", ())
+        for d in value.split(",")
+        if d.strip()
+    ]
+    kept = [
+        d
+        for d in directives
+        if d.split("=", 1)[0].strip().lower() not in ("public", "private", "s-maxage")
+    ]
+    headers.popall("Cache-Control", None)
+    headers["Cache-Control"] = ", ".join(["private", *kept])
+
+
+def origin_response(ex: Exchange, body: bytes, headers: CIMultiDict[str]) -> web.Response:
+    assert ex.upstream is not None
+    return web.Response(
+        body=body, status=ex.upstream.status, reason=safe_reason(ex.upstream.reason), headers=headers
+    )
+
+
+class Encode:
+    name = "encode"
+
+    def __init__(
+        self,
+        html: HtmlConfig,
+        session_config: SessionConfig,
+        session: Session,
+        signer: CookieSigner,
+        metrics: Metrics,
+        tag_digest: str,
+    ) -> None:
+        self._html = html
+        self._session_config = session_config
+        self._session = session
+        self._signer = signer
+        self._metrics = metrics
+        self._tag_digest = tag_digest
+
+    def _issue_ids(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
+        identity = ex.identity
+        if not identity.trackable:
+            return
+        now = int(time.time())
+        secure = self._session.secure
+        if identity.session_id is None:
+            identity.session_id, value = self._signer.issue_with_id(now)
+            identity.new_session = True
+            headers.add(
+                "Set-Cookie",
+                cookie_header(
+                    self._session.session_cookie,
+                    value,
+                    max_age_s=self._session_config.idle_timeout_s,
+                    secure=secure,
+                ),
+            )
+        if identity.visitor_id is None:
+            identity.visitor_id, value = self._signer.issue_with_id(now)
+            identity.new_visitor = True
+            headers.add(
+                "Set-Cookie",
+                cookie_header(
+                    self._session.visitor_cookie,
+                    value,
+                    max_age_s=self._session_config.visitor_max_age_s,
+                    secure=secure,
+                ),
+            )
+        if identity.new_session or identity.new_visitor:
+            make_private(headers)
+
+    async def __call__(self, ex: Exchange) -> None:
+        assert ex.raw_body is not None
+        if not ex.changed or ex.document is None:
+            self._metrics.responses.labels("unchanged").inc()
+            ex.reply = origin_response(ex, ex.raw_body, ex.headers)
+            return
+        body = encode_body(ex.document, ex.codings) if ex.codings else ex.document
+        headers = ex.headers
+        for name in STALE_DIGESTS:
+            headers.popall(name, None)
+        etag = changed_etag(headers.get("ETag"), self._tag_digest)
+        headers.popall("ETag", None)
+        if etag:
+            headers["ETag"] = etag
+        self._issue_ids(ex, headers)
+        work_ms = ex.elapsed_work_ms()
+        if work_ms > self._html.budget_ms:
+            raise TimeoutError(f"page work took {work_ms:.1f} ms")
+        self._metrics.responses.labels("injected").inc()
+        ex.reply = origin_response(ex, body, headers)

@@ -1,0 +1,88 @@
+"""forward: send the request to the configured origin and wait for its response headers.
+
+The URL is the configured origin plus the request's raw origin-form target, never derived from
+``Host`` or an absolute-form target. Request bodies stream through with their own framing
+(``Content-Length`` kept, chunked re-chunked). Connect failures answer 502, timeouts 504, an origin
+that sends an ambiguous or malformed response 502 — the connection to it is discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import (
+    ClientConnectionError,
+    ClientConnectorError,
+    ClientResponseError,
+    ClientSession,
+    ServerTimeoutError,
+)
+
+from proxy.exchange import Exchange
+from proxy.metrics import Metrics
+from proxy.replies import error_reply
+from proxy.upstream.client import origin_url
+from proxy.upstream.etag import origin_if_none_match
+from proxy.upstream.headers import ForwardingPolicy
+from proxy.upstream.websocket import is_websocket_upgrade, tunnel
+
+log = logging.getLogger("vernier.forward")
+
+BODY_CHUNK_BYTES = 64 * 1024
+
+
+class Forward:
+    name = "forward"
+
+    def __init__(
+        self,
+        session: ClientSession,
+        origin: str,
+        policy: ForwardingPolicy,
+        metrics: Metrics,
+        tag_digest: str,
+    ) -> None:
+        self._session = session
+        self._origin = origin
+        self._policy = policy
+        self._metrics = metrics
+        self._tag_digest = tag_digest
+
+    async def __call__(self, ex: Exchange) -> None:
+        request = ex.request
+        headers = self._policy.request_headers(
+            request.headers, peer=request.remote, scheme=request.scheme
+        )
+        validator = headers.get("If-None-Match")
+        if validator is not None and "-vn" in validator:
+            translated = origin_if_none_match(validator, self._tag_digest)
+            ex.translated_validator = True
+            if translated:
+                headers["If-None-Match"] = translated
+            else:
+                del headers["If-None-Match"]
+        url = origin_url(self._origin, ex.target)
+        if is_websocket_upgrade(request):
+            ex.reply = await tunnel(request, self._session, str(url), headers)
+            return
+        body = request.content.iter_chunked(BODY_CHUNK_BYTES) if request.body_exists else None
+        try:
+            ex.upstream = await self._session.request(
+                request.method, url, headers=headers, data=body, allow_redirects=False
+            )
+        except (ServerTimeoutError, asyncio.TimeoutError):
+            self._metrics.origin_errors.labels("timeout").inc()
+            ex.reply = error_reply(504, "The site did not answer in time.")
+        except ClientConnectorError as err:
+            self._metrics.origin_errors.labels("connect").inc()
+            log.warning("origin unreachable: %s", err.os_error.strerror or type(err.os_error).__name__)
+            ex.reply = error_reply(502, "The site is not reachable right now.")
+        except ClientResponseError as err:
+            self._metrics.origin_errors.labels("protocol").inc()
+            log.warning("origin sent a malformed response: %s", err.message)
+            ex.reply = error_reply(502, "The site sent a malformed response.")
+        except ClientConnectionError as err:
+            self._metrics.origin_errors.labels("connection").inc()
+            log.warning("origin connection failed: %s", type(err).__name__)
+            ex.reply = error_reply(502, "The site closed the connection.")

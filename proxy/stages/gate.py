@@ -1,0 +1,88 @@
+"""gate: may Vernier change this response? If not, stream it through untouched and unbuffered.
+
+Only complete HTML documents are changed: a 200 answer to a GET or POST, ``text/html`` (XHTML only
+when enabled), not an attachment, no ``Cache-Control: no-transform`` (RFC 9110 §7.7, RFC 9111
+§5.2.2.6), no Range involved, a supported content-coding, a body under the size cap, and a visitor
+whose privacy choices allow the tracker. Everything else is the origin's response, byte for byte.
+"""
+
+from __future__ import annotations
+
+from aiohttp import ClientResponse
+from multidict import CIMultiDict
+
+from proxy.config.schema import HtmlConfig
+from proxy.content.coding import parse_content_encoding
+from proxy.exchange import Exchange
+from proxy.metrics import Metrics
+from proxy.upstream.etag import changed_etag
+from proxy.upstream.headers import response_headers
+from proxy.upstream.public_address import PublicAddress
+from proxy.upstream.relay import declared_length, stream_through
+
+HTML_TYPES = frozenset({"text/html"})
+XHTML_TYPES = frozenset({"application/xhtml+xml"})
+
+
+def client_headers(upstream: ClientResponse, public: PublicAddress) -> CIMultiDict[str]:
+    """The origin's headers as the client should see them (framing removed, addresses mapped)."""
+    headers = response_headers(upstream.headers)
+    # aiohttp would otherwise announce its own and Python's versions
+    headers.setdefault("Server", "vernier")
+    for name in ("Location", "Content-Location"):
+        if name in headers:
+            headers[name] = public.location(headers[name])
+    if "Set-Cookie" in headers:
+        cookies = [public.set_cookie(v) for v in headers.getall("Set-Cookie")]
+        headers.popall("Set-Cookie")
+        for value in cookies:
+            headers.add("Set-Cookie", value)
+    return headers
+
+
+class Gate:
+    name = "gate"
+
+    def __init__(
+        self, config: HtmlConfig, public: PublicAddress, metrics: Metrics, tag_digest: str
+    ) -> None:
+        self._config = config
+        self._public = public
+        self._metrics = metrics
+        self._tag_digest = tag_digest
+        self._types = HTML_TYPES | (XHTML_TYPES if config.inject_xhtml else frozenset())
+
+    def touchable(self, ex: Exchange, upstream: ClientResponse) -> bool:
+        request = ex.request
+        if not (self._config.inject_tracker and (ex.identity.trackable or ex.identity.consent_pending)):
+            return False
+        if upstream.status != 200 or request.method not in ("GET", "POST"):
+            return False
+        if "Range" in request.headers or "Content-Range" in upstream.headers:
+            return False
+        if upstream.content_type not in self._types:
+            return False
+        if "attachment" in upstream.headers.get("Content-Disposition", "").lower():
+            return False
+        if any(
+            "no-transform" in v.lower() for v in upstream.headers.getall("Cache-Control", ())
+        ):
+            return False
+        if parse_content_encoding(upstream.headers.get("Content-Encoding")) is None:
+            return False
+        length = declared_length(upstream)
+        return length is None or length <= self._config.max_rewrite_bytes
+
+    async def __call__(self, ex: Exchange) -> None:
+        upstream = ex.upstream
+        assert upstream is not None
+        ex.origin_headers = client_headers(upstream, self._public)
+        ex.headers = ex.origin_headers.copy()
+        if self.touchable(ex, upstream):
+            ex.touch = True
+            return
+        if upstream.status == 304 and ex.translated_validator and "ETag" in ex.headers:
+            # the client validated our changed representation; keep naming it our way
+            ex.headers["ETag"] = changed_etag(ex.headers["ETag"], self._tag_digest) or ""
+        self._metrics.responses.labels("streamed").inc()
+        ex.reply = await stream_through(request=ex.request, upstream=upstream, headers=ex.headers)

@@ -1,0 +1,54 @@
+"""session: who is asking, from Vernier's signed first-party cookies, and whether we may know.
+
+A cookie that fails its signature is treated as absent (a new id is issued later, only on pages
+Vernier injects into), so an attacker-chosen id never reaches the store. ``Sec-GPC: 1`` and
+``DNT: 1`` (when honoured) and a required-but-missing consent mean: no ids, no tracker.
+"""
+
+from __future__ import annotations
+
+import time
+
+from proxy.config.schema import SessionConfig
+from proxy.exchange import Exchange, Identity
+from proxy.session.cookie import CookieSigner, cookie_name
+
+# an absolute cap on one session, whatever the browser keeps (idle expiry is the cookie's Max-Age)
+SESSION_MAX_LIFETIME_S = 24 * 3600
+
+
+class Session:
+    name = "session"
+
+    def __init__(self, config: SessionConfig, signer: CookieSigner, *, secure: bool) -> None:
+        self._config = config
+        self._signer = signer
+        self.secure = secure
+        self.session_cookie = cookie_name(config.cookie_name, secure=secure)
+        self.visitor_cookie = cookie_name(config.visitor_cookie_name, secure=secure)
+
+    def privacy_opt_out(self, headers: object) -> bool:
+        get = getattr(headers, "get")
+        if self._config.honor_gpc and get("Sec-GPC", "").strip() == "1":
+            return True
+        return bool(self._config.honor_dnt and get("DNT", "").strip() == "1")
+
+    async def __call__(self, ex: Exchange) -> None:
+        request = ex.request
+        if self.privacy_opt_out(request.headers):
+            ex.identity = Identity(trackable=False)
+            return
+        if self._config.consent == "required":
+            if request.cookies.get(self._config.consent_cookie_name) != "1":
+                ex.identity = Identity(trackable=False, consent_pending=True)
+                return
+        now = int(time.time())
+        session_id = self._signer.verify(
+            request.cookies.get(self.session_cookie), now_s=now, max_age_s=SESSION_MAX_LIFETIME_S
+        )
+        visitor_id = self._signer.verify(
+            request.cookies.get(self.visitor_cookie),
+            now_s=now,
+            max_age_s=self._config.visitor_max_age_s,
+        )
+        ex.identity = Identity(session_id=session_id, visitor_id=visitor_id)

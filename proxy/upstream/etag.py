@@ -1,0 +1,47 @@
+"""Entity tags of bodies Vernier changed.
+
+A changed body is not byte-identical to the origin's representation, so a strong validator must not
+survive (RFC 9110 §8.8.3; nginx weakens it since 1.7.3). We serve ``W/"<origin-tag>-vn<digest>"``,
+where ``digest`` names what Vernier inserted, and translate it back in ``If-None-Match`` so the
+origin can still answer 304 for an unchanged page.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+
+
+def changed_etag(origin_etag: str | None, digest: str) -> str | None:
+    """The validator for a body Vernier changed, or None if the origin sent none/unparsable."""
+    if not origin_etag:
+        return None
+    match = _TAG.fullmatch(origin_etag)
+    if match is None:
+        return None
+    return f'W/"{match.group(2)}-vn{digest}"'
+
+
+def origin_if_none_match(value: str, digest: str) -> str:
+    """Rewrite our validators in an ``If-None-Match`` list back to the origin's.
+
+    Tags with another digest (an older tracker or rule set) are dropped: the origin never issued
+    them and the body they name is gone. ``*`` and the origin's own tags pass unchanged.
+    """
+    if value.strip() == "*":
+        return value
+    out: list[str] = []
+    suffix = f"-vn{digest}"
+    for item in value.split(","):
+        match = _TAG.fullmatch(item)
+        if match is None:
+            continue
+        weak, opaque = match.group(1) or "", match.group(2)
+        if "-vn" in opaque:
+            if not opaque.endswith(suffix):
+                continue
+            out.append(f'"{opaque[: -len(suffix)]}"')
+        else:
+            out.append(f'{weak}"{opaque}"')
+    return ", ".join(out)

@@ -1,0 +1,59 @@
+"""Translate the origin's own address in response headers into the address visitors use.
+
+nginx does this with ``proxy_redirect default`` and ``proxy_cookie_domain``. Without a configured
+public URL we never trust the request's ``Host`` (that is how Host-header cache poisoning works):
+a Location that points at the origin becomes relative, and an origin cookie Domain is dropped, so
+the cookie binds to whatever host the visitor used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class PublicAddress:
+    origin_url: str  # "http://127.0.0.1:8000"
+    public_url: str | None  # "https://shop.example" or None
+
+    @property
+    def _origin_prefixes(self) -> tuple[str, ...]:
+        origin = urlsplit(self.origin_url)
+        host = origin.hostname or ""
+        default_port = 443 if origin.scheme == "https" else 80
+        port = origin.port or default_port
+        netlocs = [f"{host}:{port}"]
+        if port == default_port:
+            netlocs.append(host)
+        return tuple(f"{origin.scheme}://{n}" for n in netlocs)
+
+    def location(self, value: str) -> str:
+        """``Location`` / ``Content-Location``: origin-absolute → public (or relative)."""
+        lowered = value.lower()
+        for prefix in self._origin_prefixes:
+            if lowered.startswith(prefix.lower()):
+                rest = value[len(prefix) :]
+                if rest == "" or rest[0] in "/?#":
+                    tail = rest or "/"
+                    return (self.public_url.rstrip("/") + tail) if self.public_url else tail
+        return value
+
+    def set_cookie(self, value: str) -> str:
+        """Rewrite a ``Set-Cookie`` ``Domain`` that names the origin host; leave all else intact."""
+        origin_host = (urlsplit(self.origin_url).hostname or "").lower()
+        public_host = urlsplit(self.public_url).hostname if self.public_url else None
+        parts = value.split(";")
+        changed = False
+        for i in range(1, len(parts)):
+            name, sep, attr = parts[i].partition("=")
+            if name.strip().lower() != "domain" or not sep:
+                continue
+            if attr.strip().lstrip(".").lower() != origin_host:
+                continue
+            lead = name[: len(name) - len(name.lstrip())]
+            parts[i] = f"{lead}Domain={public_host}" if public_host else ""
+            changed = True
+        if not changed:
+            return value
+        return ";".join(p for p in parts if p != "")

@@ -1,0 +1,88 @@
+"""Streaming an origin response to the client without buffering it.
+
+Backpressure comes from ``StreamResponse.write``, which waits for the socket to drain, so a slow
+client pauses our reads from the origin instead of growing memory. When the origin fails mid-body the
+client's connection is aborted: a truncated body must never look complete (LiteLLM#33222 is the
+same bug for SSE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse, web
+from multidict import CIMultiDict
+
+log = logging.getLogger("vernier.relay")
+
+CHUNK_BYTES = 64 * 1024
+_SAFE_REASON = re.compile(r"[\x20-\x7e]{0,128}")
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class OriginBroken(ConnectionError):
+    """The origin failed after its headers were relayed; the client's response was aborted."""
+
+
+def safe_reason(reason: str | None) -> str | None:
+    """The origin's reason phrase if printable ASCII, else None (aiohttp generates one)."""
+    if reason and _SAFE_REASON.fullmatch(reason):
+        return reason
+    return None
+
+
+def abort_client(request: web.BaseRequest) -> None:
+    """Reset the client connection so the response can't be mistaken for a complete one."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+def declared_length(upstream: ClientResponse) -> int | None:
+    """The origin's Content-Length when it is the body's framing (not chunked), else None."""
+    if "Transfer-Encoding" in upstream.headers:
+        return None
+    value = upstream.headers.get("Content-Length")
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+async def stream_through(
+    request: web.BaseRequest,
+    upstream: ClientResponse,
+    headers: CIMultiDict[str],
+    *,
+    prefix: bytes = b"",
+) -> web.StreamResponse:
+    """Relay ``upstream`` to the client as it arrives; releases ``upstream`` in every case.
+
+    ``prefix`` is body already read from ``upstream`` (a page that turned out to be over the cap).
+    """
+    response = web.StreamResponse(status=upstream.status, reason=safe_reason(upstream.reason))
+    response.headers.extend(headers)
+    length = declared_length(upstream)
+    no_body = request.method == "HEAD" or upstream.status in _NO_BODY_STATUS or upstream.status < 200
+    if length is not None and (request.method == "HEAD" or upstream.status not in _NO_BODY_STATUS):
+        # keep the origin's length: downloads show progress, HEAD matches GET (RFC 9110 §9.3.2)
+        response.headers["Content-Length"] = str(length)
+    try:
+        await response.prepare(request)
+        if prefix and not no_body:
+            await response.write(prefix)
+        if not no_body:
+            async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+                await response.write(chunk)
+    except (ClientPayloadError, ClientConnectionError, asyncio.TimeoutError) as err:
+        upstream.close()
+        log.warning("origin failed mid-body for %s: %s", request.path, type(err).__name__)
+        abort_client(request)
+        raise OriginBroken(str(err)) from None
+    except BaseException:
+        upstream.close()  # client gone or cancelled: don't reuse a half-read connection
+        raise
+    upstream.release()
+    await response.write_eof()
+    return response

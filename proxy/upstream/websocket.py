@@ -1,0 +1,74 @@
+"""WebSocket passthrough: accept the client's upgrade only after the origin accepted its own.
+
+If the origin answers the upgrade with anything but 101, that answer is relayed as an ordinary HTTP
+response and no tunnel opens (the CVE-2026-69243 class: never switch protocols on a guess).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import ClientSession, WSMsgType, WSServerHandshakeError, web
+from aiohttp.client_ws import ClientWebSocketResponse
+from multidict import CIMultiDict
+
+_WS_OWN = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+)
+
+
+def is_websocket_upgrade(request: web.BaseRequest) -> bool:
+    upgrade = request.headers.get("Upgrade", "").lower()
+    connection = request.headers.get("Connection", "").lower()
+    return request.method == "GET" and upgrade == "websocket" and "upgrade" in connection
+
+
+async def _pump_to_origin(client: web.WebSocketResponse, origin: ClientWebSocketResponse) -> None:
+    async for msg in client:
+        if msg.type == WSMsgType.TEXT:
+            await origin.send_str(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await origin.send_bytes(msg.data)
+    await origin.close(code=client.close_code or 1000)
+
+
+async def _pump_to_client(origin: ClientWebSocketResponse, client: web.WebSocketResponse) -> None:
+    async for msg in origin:
+        if msg.type == WSMsgType.TEXT:
+            await client.send_str(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await client.send_bytes(msg.data)
+    await client.close(code=origin.close_code or 1000)
+
+
+async def tunnel(
+    request: web.Request, session: ClientSession, url: str, headers: CIMultiDict[str]
+) -> web.StreamResponse:
+    """Connect to the origin's WebSocket, then accept the client's and relay both ways."""
+    protocols = [
+        p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+    ]
+    forward = CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in _WS_OWN)
+    try:
+        origin = await session.ws_connect(
+            url, headers=forward, protocols=protocols, autoping=True, max_msg_size=0
+        )
+    except WSServerHandshakeError as err:
+        return web.Response(status=err.status if 300 <= err.status < 600 else 502, reason=None)
+    client = web.WebSocketResponse(
+        protocols=[origin.protocol] if origin.protocol else (), autoping=True, max_msg_size=0
+    )
+    await client.prepare(request)
+    to_origin = asyncio.ensure_future(_pump_to_origin(client, origin))
+    to_client = asyncio.ensure_future(_pump_to_client(origin, client))
+    try:
+        await asyncio.wait({to_origin, to_client}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (to_origin, to_client):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await origin.close()
+        await client.close()
+    return client

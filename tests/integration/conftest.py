@@ -1,0 +1,132 @@
+"""Real parts for integration tests: an origin app on loopback, a raw-socket origin for malformed
+responses, the embedded Valkey store, and the proxy itself with its production runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from proxy.app import create_app
+from proxy.config.load import load_config
+from proxy.server.workers import runner_for
+from proxy.store.embedded import EmbeddedStore
+from tests.integration.origin_app import create_origin_app
+
+StartProxy = Callable[..., Awaitable[str]]
+
+
+def bound_port(site: web.TCPSite) -> int:
+    server = site._server
+    assert server is not None
+    return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="session")
+def embedded_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = EmbeddedStore(tmp_path_factory.mktemp("valkey"))
+    store.start()
+    try:
+        yield store.url
+    finally:
+        store.stop()
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[str]:
+    runner = web.AppRunner(create_origin_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{bound_port(site)}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def start_proxy(embedded_store_url: str, tmp_path: Path) -> AsyncIterator[StartProxy]:
+    """``await start_proxy(origin_url, **{"dotted.key": value})`` → the proxy's base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(origin_url: str, store_url: str | None = None, **overrides: Any) -> str:
+        config = load_config(
+            None,
+            overrides={"origin.url": origin_url, "data_dir": str(tmp_path), **overrides},
+            environ={},
+        )
+        app = create_app(config, store_url=store_url or embedded_store_url)
+        runner = runner_for(app, config)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{bound_port(site)}"
+
+    try:
+        yield start
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture
+async def raw_origin() -> AsyncIterator[Callable[[bytes | RawHandler], Awaitable[str]]]:
+    """An origin that answers every request with fixed raw bytes (or runs a handler)."""
+    servers: list[asyncio.Server] = []
+    requests_seen: list[bytes] = []
+
+    async def start(answer: bytes | RawHandler) -> str:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                if callable(answer):
+                    await answer(reader, writer)
+                    return
+                head = await reader.readuntil(b"\r\n\r\n")
+                requests_seen.append(head)
+                writer.write(answer)
+                await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    start.requests_seen = requests_seen  # type: ignore[attr-defined]
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.close()
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+
+
+async def raw_exchange(base_url: str, data: bytes, *, timeout_s: float = 5.0) -> bytes:
+    """Send raw bytes to ``base_url``'s host:port and read until the server closes (bounded)."""
+    host_port = base_url.split("//", 1)[1]
+    host, port = host_port.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(data)
+        await writer.drain()
+        chunks: list[bytes] = []
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+            async with asyncio.timeout(timeout_s):
+                while chunk := await reader.read(65536):
+                    chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        writer.close()
