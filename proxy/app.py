@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -126,11 +126,17 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]
-    if request.path.startswith(PREFIX):
-        return await runtime.endpoints.public(request)
-    return await runtime.pipeline.handle(request)
+def front_door(app: web.Application) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    """The handler every public request enters by (see ``DeadlineAppRunner``)."""
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        runtime = app[RUNTIME]
+        assert isinstance(request, web.Request)
+        if request.path.startswith(PREFIX):
+            return await runtime.endpoints.public(request)
+        return await runtime.pipeline.handle(request)
+
+    return handle
 
 
 def create_app(config: Config, *, store_url: str, instance: str | None = None) -> web.Application:
@@ -140,7 +146,6 @@ def create_app(config: Config, *, store_url: str, instance: str | None = None) -
     app[STORE_URL] = store_url
     app[INSTANCE] = instance or secrets.token_hex(4)
     app.cleanup_ctx.append(_runtime)
-    app.router.add_route("*", "/{tail:.*}", _handle)
     return app
 
 

@@ -10,18 +10,19 @@ the head is not complete when it fires. Idle keep-alive connections are handled 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from http import HTTPStatus
 
-from aiohttp import HttpVersion10, HttpVersion11, web
+from aiohttp import HttpVersion, HttpVersion10, HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
-# request key: the version a request line claimed when it was neither HTTP/1.0 nor HTTP/1.1
-CLAIMED_VERSION = "vernier.claimed_version"
+# the version a request line claimed when it was neither HTTP/1.0 nor HTTP/1.1
+CLAIMED_VERSION = web.RequestKey("vernier.claimed_version", HttpVersion)
 SERVER_NAME = "vernier"
 
 
@@ -116,11 +117,22 @@ class DeadlineServer(Server):
         )
 
 
-class DeadlineAppRunner(web.AppRunner):
-    """An AppRunner whose connections have a header-read deadline."""
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
-    def __init__(self, app: web.Application, *, header_timeout_s: float, **kwargs: Any) -> None:
+
+class DeadlineAppRunner(web.AppRunner):
+    """Runs ``app`` (its startup, cleanup and state) with ``handler`` as the only way in.
+
+    Requests go straight to ``handler`` instead of aiohttp's router: a proxy answers every target,
+    including ones a URL router cannot match (``CONNECT host:443``, ``OPTIONS *``), and skips a
+    regex match per request. Connections get a header-read deadline.
+    """
+
+    def __init__(
+        self, app: web.Application, *, handler: Handler, header_timeout_s: float, **kwargs: Any
+    ) -> None:
         super().__init__(app, **kwargs)
+        self._handler = handler
         self._header_timeout_s = header_timeout_s
 
     async def _make_server(self) -> Server:
@@ -131,7 +143,7 @@ class DeadlineAppRunner(web.AppRunner):
         await app.startup()
         app.freeze()
         return DeadlineServer(
-            app._handle,
+            self._handler,
             request_factory=app._make_request,
             loop=loop,
             header_timeout_s=self._header_timeout_s,

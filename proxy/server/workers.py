@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy.app import create_admin_app, create_app
+from proxy.app import create_admin_app, create_app, front_door
 from proxy.config.load import parse_listen
 from proxy.config.schema import Config
 from proxy.errors import StartupError
@@ -36,6 +36,7 @@ def runner_for(app: web.Application, config: Config) -> DeadlineAppRunner:
     server = config.server
     return DeadlineAppRunner(
         app,
+        handler=front_door(app),
         header_timeout_s=server.header_timeout_s,
         keepalive_timeout=server.keepalive_s,
         max_line_size=server.max_line_bytes,

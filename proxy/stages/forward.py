@@ -66,7 +66,12 @@ class Forward:
         if is_websocket_upgrade(request):
             ex.reply = await tunnel(request, self._session, str(url), headers)
             return
-        body = request.content.iter_chunked(BODY_CHUNK_BYTES) if request.body_exists else None
+        body = None
+        if request.body_exists:
+            if request.headers.get("Expect", "").lower() == "100-continue":
+                # the origin never sees Expect (we stream anyway); tell the client to send
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = request.content.iter_chunked(BODY_CHUNK_BYTES)
         try:
             ex.upstream = await self._session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False
