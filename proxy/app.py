@@ -25,6 +25,7 @@ from proxy.stages.encode import Encode
 from proxy.stages.forward import Forward
 from proxy.stages.gate import Gate
 from proxy.stages.inject import Inject
+from proxy.stages.profile import Profile
 from proxy.stages.session import Session
 from proxy.store.client import Store, StoreSettings
 from proxy.tracker.asset import TrackerAsset
@@ -69,7 +70,12 @@ def store_settings(config: Config) -> StoreSettings:
 
 
 def build_pipeline(
-    config: Config, origin: ClientSession, asset: TrackerAsset, metrics: Metrics, instance: str
+    config: Config,
+    origin: ClientSession,
+    store: Store,
+    asset: TrackerAsset,
+    metrics: Metrics,
+    instance: str,
 ) -> Pipeline:
     """Every stage with its collaborators, in request order."""
     origin_parts = urlsplit(config.origin.url)
@@ -90,10 +96,18 @@ def build_pipeline(
         before_origin=(
             Admit(policy),
             session,
-            Forward(origin, config.origin.url, policy, metrics, digest),
+            Forward(
+                origin,
+                config.origin.url,
+                policy,
+                metrics,
+                digest,
+                body_idle_timeout_s=config.server.body_idle_timeout_s,
+            ),
         ),
         after_origin=(
             Gate(config.html, PublicAddress(config.origin.url, config.origin.public_url), metrics, digest),
+            Profile(store),
             Decode(config.html, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, config.session, session, signer, metrics, digest),
@@ -108,11 +122,12 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     store = Store(app[STORE_URL], store_settings(config))
     origin = create_origin_session(config.origin)
     asset = TrackerAsset.load()
-    pipeline = build_pipeline(config, origin, asset, metrics, app[INSTANCE])
+    pipeline = build_pipeline(config, origin, store, asset, metrics, app[INSTANCE])
     endpoints = Endpoints(
         asset, store, metrics, metrics_public=config.admin.expose_metrics_publicly
     )
     app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
+    await store.open()
     durability = await store.check_durability()
     if durability == "no":
         log.warning(

@@ -7,6 +7,7 @@ Each stage reads what earlier stages left and adds its part; a stage that has th
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import ClientResponse, web
@@ -41,6 +42,8 @@ class Exchange:
     translated_validator: bool = False
     # set by gate when the body may be changed
     touch: bool = False
+    # set by profile: the returning visitor's profile fields (empty for new visitors)
+    profile: Mapping[str, str] = field(default_factory=dict)
     # the origin's headers as the client would get them unchanged (the fail-open answer)
     origin_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     # set by decode

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# real servers as fixtures: redis_binary, redis_server
+pytest_plugins = ("tests.redis_server",)
+
 _DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 

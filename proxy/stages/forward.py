@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import (
     ClientConnectionError,
@@ -17,6 +18,7 @@ from aiohttp import (
     ClientResponseError,
     ClientSession,
     ServerTimeoutError,
+    web,
 )
 
 from proxy.exchange import Exchange
@@ -29,7 +31,31 @@ from proxy.upstream.websocket import is_websocket_upgrade, tunnel
 
 log = logging.getLogger("vernier.forward")
 
-BODY_CHUNK_BYTES = 64 * 1024
+
+class ClientBody:
+    """The client's request body as the origin request's data, with an idle deadline.
+
+    aiohttp's server has no timeout while a handler reads a body: a client that stops sending
+    would hold a handler and an origin connection forever. ``stalled`` tells a client stall apart
+    from an origin timeout (408 vs 504).
+    """
+
+    def __init__(self, request: web.BaseRequest, idle_timeout_s: float) -> None:
+        self._content = request.content
+        self._idle_timeout_s = idle_timeout_s
+        self.stalled = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                async with asyncio.timeout(self._idle_timeout_s):
+                    chunk = await self._content.readany()
+            except TimeoutError:
+                self.stalled = True
+                raise
+            if not chunk:
+                return
+            yield chunk
 
 
 class Forward:
@@ -42,7 +68,9 @@ class Forward:
         policy: ForwardingPolicy,
         metrics: Metrics,
         tag_digest: str,
+        body_idle_timeout_s: float,
     ) -> None:
+        self._body_idle_timeout_s = body_idle_timeout_s
         self._session = session
         self._origin = origin
         self._policy = policy
@@ -71,12 +99,19 @@ class Forward:
             if request.headers.get("Expect", "").lower() == "100-continue":
                 # the origin never sees Expect (we stream anyway); tell the client to send
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = request.content.iter_chunked(BODY_CHUNK_BYTES)
+            body = ClientBody(request, self._body_idle_timeout_s)
         try:
             ex.upstream = await self._session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
+                request.method,
+                url,
+                headers=headers,
+                data=body.chunks() if body is not None else None,
+                allow_redirects=False,
             )
         except (ServerTimeoutError, asyncio.TimeoutError):
+            if body is not None and body.stalled:
+                ex.reply = error_reply(408, "The request body stopped arriving.", close=True)
+                return
             self._metrics.origin_errors.labels("timeout").inc()
             ex.reply = error_reply(504, "The site did not answer in time.")
         except ClientConnectorError as err:
@@ -88,6 +123,9 @@ class Forward:
             log.warning("origin sent a malformed response: %s", err.message)
             ex.reply = error_reply(502, "The site sent a malformed response.")
         except ClientConnectionError as err:
+            if body is not None and body.stalled:
+                ex.reply = error_reply(408, "The request body stopped arriving.", close=True)
+                return
             self._metrics.origin_errors.labels("connection").inc()
             log.warning("origin connection failed: %s", type(err).__name__)
             ex.reply = error_reply(502, "The site closed the connection.")

@@ -1,0 +1,95 @@
+"""Every Redis key name Vernier uses, and nowhere else.
+
+Keeping the schema in one module means a prefix change, a migration or a Cluster re-layout is one
+diff, and no stage can invent a key that lands in the wrong hash slot.
+
+Schema (``P`` is the configurable prefix, default ``vernier:``; ``{…}`` is a Redis Cluster hash
+tag: only the part inside the braces picks the slot, so everything sharing a tag can be used
+together in one MULTI, Lua script or multi-key command)::
+
+    P{s:<session_id>}:state       hash    session state (context, sticky arms); TTL = idle timeout
+    P{s:<session_id>}:budget      hash    per-session governance counters (changes, last change)
+    P{s:<session_id>}:decisions   hash    decisions awaiting a reward, field = decision id; TTL
+    P{v:<visitor_id>}:profile     hash    long-lived visitor profile; TTL = visitor max age
+    P{g:<slot_id>}:budget         hash    global per-slot governance counters and pause/kill flags
+    P{m:<slot_id>}:<window>       hash    windowed metrics of one slot, field = variant id
+    P{events:<shard>}             stream  the event stream (sharded: one stream is one hot slot)
+    P{model:<name>}:snapshot      string  serialized learner model
+    P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
+
+A session's keys share the tag ``s:<session_id>`` so the governance check ("may this session see
+another change?") is one atomic script on one node. The global counters of a slot and its
+metrics are separate tags: they are hot keys and must not drag every session onto one node.
+
+Ids are produced by Vernier itself (signed cookies, config names), so an id that could break a
+hash tag or a log line (braces, whitespace, control characters, over 200 characters) is a bug and
+raises ``ValueError`` instead of silently landing in the wrong slot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "vernier:"
+
+_ID = re.compile(r"[^\s{}\x00-\x1f\x7f]{1,200}")
+_PREFIX = re.compile(r"[^\s{}\x00-\x1f\x7f]{0,64}")
+
+
+def _check(kind: str, value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError(f"invalid {kind} for a store key: {value[:40]!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class KeySchema:
+    """Builds key names under one prefix (several deployments can share one Redis)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.fullmatch(self.prefix):
+            raise ValueError(
+                f"store key prefix {self.prefix!r} must be at most 64 characters "
+                "without braces, whitespace or control characters"
+            )
+
+    def session_key(self, session_id: str) -> str:
+        """The session's state hash."""
+        return f"{self.prefix}{{s:{_check('session id', session_id)}}}:state"
+
+    def session_budget_key(self, session_id: str) -> str:
+        """The session's governance counters; same slot as :meth:`session_key`."""
+        return f"{self.prefix}{{s:{_check('session id', session_id)}}}:budget"
+
+    def session_decisions_key(self, session_id: str) -> str:
+        """Decisions of the session awaiting a reward; same slot as :meth:`session_key`."""
+        return f"{self.prefix}{{s:{_check('session id', session_id)}}}:decisions"
+
+    def visitor_key(self, visitor_id: str) -> str:
+        """The visitor's long-lived profile."""
+        return f"{self.prefix}{{v:{_check('visitor id', visitor_id)}}}:profile"
+
+    def slot_budget_key(self, slot_id: str) -> str:
+        """Global governance counters and pause/kill flags of one slot."""
+        return f"{self.prefix}{{g:{_check('slot id', slot_id)}}}:budget"
+
+    def metrics_key(self, slot_id: str, window: str) -> str:
+        """Windowed metrics of one slot (field per variant), e.g. ``window="5m:1745000000"``."""
+        return f"{self.prefix}{{m:{_check('slot id', slot_id)}}}:{_check('window', window)}"
+
+    def events_key(self, shard: int = 0) -> str:
+        """One shard of the event stream."""
+        if shard < 0:
+            raise ValueError("event stream shard must be >= 0")
+        return f"{self.prefix}{{events:{shard}}}"
+
+    def model_key(self, name: str) -> str:
+        """A serialized model snapshot."""
+        return f"{self.prefix}{{model:{_check('model name', name)}}}:snapshot"
+
+    def model_meta_key(self, name: str) -> str:
+        """Checksum and version of a snapshot; same slot as :meth:`model_key`."""
+        return f"{self.prefix}{{model:{_check('model name', name)}}}:meta"

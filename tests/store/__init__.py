@@ -1,0 +1,1 @@
+"""Tests for proxy.store: real Redis and Valkey servers, never fakes."""
