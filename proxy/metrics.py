@@ -37,7 +37,7 @@ class Metrics:
         )
         self.html_work_seconds = Histogram(
             "vernier_html_work_seconds",
-            "CPU time Vernier spent decoding, changing and encoding one HTML page.",
+            "Time Vernier spent changing one HTML page on the event loop (codecs excluded).",
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
             registry=self.registry,
         )

@@ -16,6 +16,7 @@ from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse
 
 from proxy.config.schema import HtmlConfig
 from proxy.content.coding import decode_body, parse_content_encoding
+from proxy.content.offload import run_sized
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.replies import error_reply
@@ -61,11 +62,16 @@ class Decode:
             ex.reply = await stream_through(ex.request, upstream, ex.headers, prefix=raw)
             return
         upstream.release()
-        ex.work_started_s = time.perf_counter()
         ex.raw_body = raw
         codings = parse_content_encoding(upstream.headers.get("Content-Encoding"))
         assert codings is not None  # the gate let only supported codings through
         ex.codings = codings
         ex.document = (
-            decode_body(raw, codings, max_bytes=self._config.max_rewrite_bytes) if codings else raw
+            await run_sized(
+                len(raw), decode_body, raw, codings, max_bytes=self._config.max_rewrite_bytes
+            )
+            if codings
+            else raw
         )
+        # the budget covers Vernier's own HTML work; codecs are bounded by the size cap
+        ex.work_started_s = time.perf_counter()

@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 
 from proxy.config.schema import HtmlConfig, SessionConfig
 from proxy.content.coding import encode_body
+from proxy.content.offload import run_sized
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.session.cookie import CookieSigner, cookie_header
@@ -108,7 +109,16 @@ class Encode:
             self._metrics.responses.labels("unchanged").inc()
             ex.reply = origin_response(ex, ex.raw_body, ex.headers)
             return
-        body = encode_body(ex.document, ex.codings) if ex.codings else ex.document
+        work_ms = ex.elapsed_work_ms()
+        if work_ms > self._html.budget_ms:
+            raise TimeoutError(f"page work took {work_ms:.1f} ms")
+        self._metrics.html_work_seconds.observe(work_ms / 1000.0)
+        document = ex.document
+        body = (
+            await run_sized(len(document), encode_body, document, ex.codings)
+            if ex.codings
+            else document
+        )
         headers = ex.headers
         for name in STALE_DIGESTS:
             headers.popall(name, None)
@@ -117,8 +127,5 @@ class Encode:
         if etag:
             headers["ETag"] = etag
         self._issue_ids(ex, headers)
-        work_ms = ex.elapsed_work_ms()
-        if work_ms > self._html.budget_ms:
-            raise TimeoutError(f"page work took {work_ms:.1f} ms")
         self._metrics.responses.labels("injected").inc()
         ex.reply = origin_response(ex, body, headers)

@@ -36,13 +36,16 @@ class ClientBody:
     """The client's request body as the origin request's data, with an idle deadline.
 
     aiohttp's server has no timeout while a handler reads a body: a client that stops sending
-    would hold a handler and an origin connection forever. ``stalled`` tells a client stall apart
-    from an origin timeout (408 vs 504).
+    would hold a handler and an origin connection forever. The body is read by aiohttp's writer
+    task, whose failure does not end the wait for the origin's answer, so a stall cancels the
+    waiting task itself (as ``asyncio.timeout`` does); ``stalled`` tells that apart from any
+    other cancellation.
     """
 
     def __init__(self, request: web.BaseRequest, idle_timeout_s: float) -> None:
         self._content = request.content
         self._idle_timeout_s = idle_timeout_s
+        self._waiter = asyncio.current_task()
         self.stalled = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -52,6 +55,8 @@ class ClientBody:
                     chunk = await self._content.readany()
             except TimeoutError:
                 self.stalled = True
+                if self._waiter is not None:
+                    self._waiter.cancel()
                 raise
             if not chunk:
                 return
@@ -108,24 +113,39 @@ class Forward:
                 data=body.chunks() if body is not None else None,
                 allow_redirects=False,
             )
-        except (ServerTimeoutError, asyncio.TimeoutError):
-            if body is not None and body.stalled:
+        except BaseException as err:
+            if body is not None and body.stalled and _take_back_cancel():
                 ex.reply = error_reply(408, "The request body stopped arriving.", close=True)
                 return
+            if not isinstance(err, Exception):
+                raise
+            ex.reply = self._origin_failure(err)
+
+    def _origin_failure(self, err: Exception) -> web.Response:
+        """The client's answer when the origin could not be asked or did not answer."""
+        if isinstance(err, (ServerTimeoutError, asyncio.TimeoutError)):
             self._metrics.origin_errors.labels("timeout").inc()
-            ex.reply = error_reply(504, "The site did not answer in time.")
-        except ClientConnectorError as err:
+            return error_reply(504, "The site did not answer in time.")
+        if isinstance(err, ClientConnectorError):
             self._metrics.origin_errors.labels("connect").inc()
             log.warning("origin unreachable: %s", err.os_error.strerror or type(err.os_error).__name__)
-            ex.reply = error_reply(502, "The site is not reachable right now.")
-        except ClientResponseError as err:
+            return error_reply(502, "The site is not reachable right now.")
+        if isinstance(err, ClientResponseError):
             self._metrics.origin_errors.labels("protocol").inc()
             log.warning("origin sent a malformed response: %s", err.message)
-            ex.reply = error_reply(502, "The site sent a malformed response.")
-        except ClientConnectionError as err:
-            if body is not None and body.stalled:
-                ex.reply = error_reply(408, "The request body stopped arriving.", close=True)
-                return
+            return error_reply(502, "The site sent a malformed response.")
+        if isinstance(err, ClientConnectionError):
             self._metrics.origin_errors.labels("connection").inc()
             log.warning("origin connection failed: %s", type(err).__name__)
-            ex.reply = error_reply(502, "The site closed the connection.")
+            return error_reply(502, "The site closed the connection.")
+        raise err
+
+
+def _take_back_cancel() -> bool:
+    """Undo the cancel a body stall sent this task; False if someone else cancelled it too."""
+    task = asyncio.current_task()
+    if task is None:
+        return False
+    if task.cancelling():
+        task.uncancel()
+    return task.cancelling() == 0

@@ -19,6 +19,8 @@ from proxy.store.embedded import EmbeddedStore
 from tests.integration.origin_app import create_origin_app
 
 StartProxy = Callable[..., Awaitable[str]]
+# apps started by start_proxy in this test (for tests that inspect a running proxy's state)
+STARTED_APPS: list[web.Application] = []
 
 
 def bound_port(site: web.TCPSite) -> int:
@@ -61,6 +63,7 @@ async def start_proxy(embedded_store_url: str, tmp_path: Path) -> AsyncIterator[
             environ={},
         )
         app = create_app(config, store_url=store_url or embedded_store_url)
+        STARTED_APPS.append(app)
         runner = runner_for(app, config)
         await runner.setup()
         runners.append(runner)
@@ -73,6 +76,7 @@ async def start_proxy(embedded_store_url: str, tmp_path: Path) -> AsyncIterator[
     finally:
         for runner in runners:
             await runner.cleanup()
+        STARTED_APPS.clear()
 
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
