@@ -58,7 +58,11 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             try:
                 value = int(raw)
             except ValueError:
-                raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
+                raise ConfigError(
+                    f"{var} must be a whole number, got {raw!r}",
+                    file="<environment>",
+                    path=f"$.{dotted}",
+                ) from None
         _set_dotted(out, dotted, value)
     return out
 
@@ -100,18 +104,28 @@ def load_config(
         if not isinstance(loaded, dict):
             raise lines.error("the config file must be a mapping of sections")
         data = loaded
-    data = _merge(data, _from_environment(os.environ if environ is None else environ))
+    environment = _from_environment(os.environ if environ is None else environ)
+    data = _merge(data, environment)
+    # top-level keys given by the environment or flags: their relative paths mean the cwd
+    given_outside = set(environment)
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, dotted, value)
+            given_outside.add(dotted.split(".", 1)[0])
     try:
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
         message, path = _msgspec_path(str(err))
         raise lines.error(message, path) from None
-    base = file.parent if file is not None else Path.cwd()
+    file_dir = file.parent if file is not None else Path.cwd()
+
+    def resolve(key: str, value: str) -> str:
+        return str((Path.cwd() if key in given_outside else file_dir) / value)
+
     config = msgspec.structs.replace(
-        config, rules=str(base / config.rules), data_dir=str(base / config.data_dir)
+        config,
+        rules=resolve("rules", config.rules),
+        data_dir=resolve("data_dir", config.data_dir),
     )
     _check(config, lines)
     return config
@@ -129,18 +143,31 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, number
 
 
+def _check_http_url(value: str, path: str, lines: LineMap) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise lines.error("must be an http:// or https:// URL", path)
+    if parts.username is not None or parts.password is not None:
+        raise lines.error("must not contain a user name or password", path)
+    try:
+        parts.port  # noqa: B018 - urlsplit only validates the port when asked
+    except ValueError:
+        raise lines.error("has an invalid port", path) from None
+
+
 def _check(config: Config, lines: LineMap) -> None:
     """Cross-field checks msgspec's types cannot express."""
-    if config.origin.url:
-        origin = urlsplit(config.origin.url)
-        if origin.scheme not in ("http", "https") or not origin.hostname:
-            raise lines.error("must be an http:// or https:// URL", "$.origin.url")
-        if origin.path not in ("", "/") or origin.query or origin.fragment:
-            raise lines.error("must not have a path, query or fragment", "$.origin.url")
-    if config.origin.public_url:
-        public = urlsplit(config.origin.public_url)
-        if public.scheme not in ("http", "https") or not public.hostname:
-            raise lines.error("must be an http:// or https:// URL", "$.origin.public_url")
+    for key in ("url", "public_url"):
+        value = getattr(config.origin, key)
+        if not value:
+            continue
+        _check_http_url(value, f"$.origin.{key}", lines)
+        parts = urlsplit(value)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            # Vernier maps whole origins; a path prefix would need rewriting every request path
+            raise lines.error("must not have a path, query or fragment", f"$.origin.{key}")
+    if config.origin.pool_size < 1:
+        raise lines.error("must be at least 1", "$.origin.pool_size")
     for dotted in ("server.listen", "admin.listen"):
         section, key = dotted.split(".")
         value = getattr(getattr(config, section), key)
@@ -156,7 +183,9 @@ def _check(config: Config, lines: LineMap) -> None:
         try:
             ipaddress.ip_network(peer, strict=False)
         except ValueError:
-            raise lines.error(f"not an IP address or CIDR: {peer!r}", f"$.server.trusted_proxies[{i}]") from None
+            raise lines.error(
+                f"not an IP address or CIDR: {peer!r}", f"$.server.trusted_proxies[{i}]"
+            ) from None
     positive = {
         "$.server.header_timeout_s": config.server.header_timeout_s,
         "$.server.keepalive_s": config.server.keepalive_s,
@@ -169,8 +198,10 @@ def _check(config: Config, lines: LineMap) -> None:
     for path, number in positive.items():
         if number <= 0:
             raise lines.error("must be greater than 0", path)
-    if config.html.max_rewrite_bytes < 0 or config.origin.max_header_bytes < 8190:
-        raise lines.error("limits out of range", "$.html.max_rewrite_bytes")
+    if config.html.max_rewrite_bytes < 0:
+        raise lines.error("must be 0 or greater", "$.html.max_rewrite_bytes")
+    if config.origin.max_header_bytes < 8190:
+        raise lines.error("must be at least 8190", "$.origin.max_header_bytes")
     if config.store.url is not None:
         scheme = urlsplit(config.store.url).scheme
         if scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):

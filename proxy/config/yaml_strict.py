@@ -18,6 +18,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from proxy.errors import ConfigError
 
 MAX_FILE_BYTES = 1024 * 1024
+# Collections may carry only their default tags; PyYAML's SafeConstructor refuses unknown scalar
+# tags, but we build mappings and sequences ourselves and would otherwise ignore the tag.
+_PLAIN_TAGS: dict[type[Node], str] = {
+    MappingNode: "tag:yaml.org,2002:map",
+    SequenceNode: "tag:yaml.org,2002:seq",
+}
 
 
 @dataclass(slots=True)
@@ -64,6 +70,14 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
     lines.lines[path] = node.start_mark.line + 1
+    plain = _PLAIN_TAGS.get(type(node))
+    if plain is not None and node.tag != plain:
+        raise ConfigError(
+            f"YAML tag '{node.tag}' is not allowed in Vernier files",
+            file=lines.file,
+            line=node.start_mark.line + 1,
+            path=path,
+        )
     if isinstance(node, MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -121,9 +135,12 @@ def load_file(path: Path) -> tuple[Any, LineMap]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ConfigError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=name)
-        raw = path.read_bytes()
+        with path.open("rb") as handle:  # bounded: a FIFO or /dev/zero reports size 0
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise ConfigError(f"cannot read file: {err.strerror}", file=name) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"file is larger than the limit of {MAX_FILE_BYTES} bytes", file=name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

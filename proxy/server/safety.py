@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 
 import aiohttp
 
@@ -18,10 +19,11 @@ MINIMUM_AIOHTTP = (3, 14, 4)
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
+    # leading digits only: "3.14.3rc5" is 3.14.3 (joining every digit made it 3.14.35)
     parts: list[int] = []
     for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
+        digits = re.match(r"[0-9]*", piece)
+        parts.append(int(digits.group() or 0) if digits else 0)
     return tuple(parts)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+# one entity-tag of a list; opaque tags may contain commas (RFC 9110 §8.8.3: etagc)
+_LIST_ITEM = re.compile(r'(W/)?"([^"]*)"')
 
 
 def changed_etag(origin_etag: str | None, digest: str) -> str | None:
@@ -33,12 +35,9 @@ def origin_if_none_match(value: str, digest: str) -> str:
         return value
     out: list[str] = []
     suffix = f"-vn{digest}"
-    for item in value.split(","):
-        match = _TAG.fullmatch(item)
-        if match is None:
-            continue
+    for match in _LIST_ITEM.finditer(value):
         weak, opaque = match.group(1) or "", match.group(2)
-        if "-vn" in opaque:
+        if weak and "-vn" in opaque:  # ours are always weak; a strong "-vn" tag is the origin's
             if not opaque.endswith(suffix):
                 continue
             out.append(f'"{opaque[: -len(suffix)]}"')

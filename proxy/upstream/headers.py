@@ -99,7 +99,8 @@ class ForwardingPolicy:
         if trusted and "X-Forwarded-For" in incoming:
             forwarded_for = ", ".join([*incoming.getall("X-Forwarded-For"), forwarded_for])
             out.popall("X-Forwarded-For", None)
-        out["X-Forwarded-For"] = forwarded_for
+        if forwarded_for:  # no peer address (a Unix socket): say nothing rather than ""
+            out["X-Forwarded-For"] = forwarded_for
         if not (trusted and "X-Forwarded-Proto" in out):
             out["X-Forwarded-Proto"] = self.public_scheme or scheme
         if not (trusted and "X-Forwarded-Host" in out):
@@ -112,8 +113,13 @@ class ForwardingPolicy:
 
     def is_loop(self, incoming: CIMultiDictProxy[str]) -> bool:
         """The request already passed through this deployment (the origin points back at us)."""
-        token = self.via_token.split(" ", 1)[1]
-        return any(token in value for value in incoming.getall("Via", ()))
+        pseudonym = self.via_token.split(" ", 1)[1]
+        for value in incoming.getall("Via", ()):
+            for hop in value.split(","):
+                received_by = hop.split()
+                if len(received_by) >= 2 and received_by[1] == pseudonym:
+                    return True
+        return False
 
 
 def response_headers(incoming: CIMultiDictProxy[str]) -> CIMultiDict[str]:

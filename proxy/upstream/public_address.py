@@ -21,6 +21,8 @@ class PublicAddress:
     def _origin_prefixes(self) -> tuple[str, ...]:
         origin = urlsplit(self.origin_url)
         host = origin.hostname or ""
+        if ":" in host:  # urlsplit drops an IPv6 literal's brackets
+            host = f"[{host}]"
         default_port = 443 if origin.scheme == "https" else 80
         port = origin.port or default_port
         netlocs = [f"{host}:{port}"]
@@ -35,8 +37,9 @@ class PublicAddress:
             if lowered.startswith(prefix.lower()):
                 rest = value[len(prefix) :]
                 if rest == "" or rest[0] in "/?#":
-                    tail = rest or "/"
-                    return (self.public_url.rstrip("/") + tail) if self.public_url else tail
+                    if self.public_url:
+                        return self.public_url.rstrip("/") + (rest or "/")
+                    return _relative(rest)
         return value
 
     def set_cookie(self, value: str) -> str:
@@ -57,3 +60,19 @@ class PublicAddress:
         if not changed:
             return value
         return ";".join(p for p in parts if p != "")
+
+
+def _relative(rest: str) -> str:
+    """The origin-relative reference for what followed the origin in an absolute URL.
+
+    ``?q`` and ``#f`` alone would resolve against the current page, not the root; a path that
+    starts with ``//`` (or ``/\\``, which browsers treat alike, also with tabs between) would become
+    a network-path reference to another host — an open redirect. ``/.`` keeps it a path
+    (RFC 3986 §4.2).
+    """
+    if not rest.startswith("/"):
+        return "/" + rest
+    probe = rest.replace("\t", "").replace("\n", "").replace("\r", "")
+    if probe[1:2] in ("/", "\\"):
+        return "/." + rest
+    return rest

@@ -1,0 +1,132 @@
+"""The real ``vernier`` command in a subprocess: usage errors, config errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proxy import __version__
+
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "vernier.yaml"
+
+
+def vernier(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd)}
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "usage:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    result = vernier(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"vernier {__version__}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--frobnicate",),
+        (),
+        ("serve", "--frobnicate"),
+        ("serve", "--listen", "nonsense"),
+        ("serve", "--listen", "host:99999"),
+        ("serve", "--workers", "0"),
+        ("serve", "--workers", "65"),
+        ("serve", "--workers", "two"),
+        ("serve", "--upstream", "ftp://origin"),
+        ("validate", "--upstream", "http://origin"),
+    ],
+)
+def test_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
+    assert_usage_error(vernier(tmp_path, *args))
+
+
+def test_serve_without_an_origin(tmp_path: Path) -> None:
+    result = vernier(tmp_path, "serve")
+    assert result.returncode == 2
+    assert "no origin" in result.stderr
+    assert "--upstream" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("server:\n  listen: ':80'\n  listne: ':81'\n", "bad.yaml:3 $.server.listne"),
+        ("origin:\n  url: http://a\n  url: http://b\n", "bad.yaml:3 $.origin.url"),
+        ("server:\n  workers: 0\n", "bad.yaml:2 $.server.workers"),
+        (
+            "server:\n  trusted_proxies: [10.0.0.1, nope]\n",
+            "bad.yaml:2 $.server.trusted_proxies[1]",
+        ),
+        ("log_level: info\norigin: &o\n  url: http://a\n", "bad.yaml:2 $"),
+        ("a: !!python/object/apply:os.system [echo pwned]\n", "bad.yaml:1 $.a"),
+        ("server:\n  listen: [\n", "bad.yaml:3 $"),
+    ],
+)
+def test_validate_names_file_line_and_key(tmp_path: Path, text: str, where: str) -> None:
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    result = vernier(tmp_path, "validate", "--config", "bad.yaml")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"vernier: error: {where}"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pwned" not in result.stdout
+
+
+def test_validate_alias_error_names_the_anchor(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("a: &x 1\nb: *x\n", encoding="utf-8")
+    result = vernier(tmp_path, "validate", "--config", "bad.yaml")
+    assert result.returncode == 2
+    assert "bad.yaml:1" in result.stderr and "&x" in result.stderr
+
+
+def test_validate_missing_config_file(tmp_path: Path) -> None:
+    result = vernier(tmp_path, "validate", "--config", "absent.yaml")
+    assert result.returncode == 2
+    assert "absent.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_validate_the_repository_config(tmp_path: Path) -> None:
+    result = vernier(tmp_path, "validate", "--config", str(REPO_CONFIG))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok:")
+
+
+def test_validate_picks_up_config_vernier_yaml_in_the_cwd(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "vernier.yaml").write_text("origin:\n  url: http://o:1\n")
+    result = vernier(tmp_path, "validate")
+    assert result.returncode == 0, result.stderr
+    assert "http://o:1" in result.stdout
+
+
+def test_validate_environment_error_is_one_line(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "VERNIER_WORKERS": "x"}
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy", "validate"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "VERNIER_WORKERS" in result.stderr
