@@ -90,7 +90,7 @@ def build_pipeline(
     )
     signer = CookieSigner(load_signing_keys(Path(config.data_dir)))
     session = Session(config.session, signer, secure=bool(public and public.scheme == "https"))
-    connect_source = f"{config.origin.public_url.rstrip('/')}{PREFIX}" if public else "'self'"
+    connect_source = f"{public.scheme}://{public.netloc}{PREFIX}" if public else "'self'"
     digest = asset.tag_digest
     return Pipeline(
         before_origin=(
@@ -106,7 +106,12 @@ def build_pipeline(
             ),
         ),
         after_origin=(
-            Gate(config.html, PublicAddress(config.origin.url, config.origin.public_url), metrics, digest),
+            Gate(
+                config.html,
+                PublicAddress(config.origin.url, config.origin.public_url),
+                metrics,
+                digest,
+            ),
             Profile(store),
             Decode(config.html, metrics),
             Inject(asset, metrics, connect_source),

@@ -47,21 +47,27 @@ def _workers(value: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vernier", description="A personalising reverse proxy."
-    )
+    parser = argparse.ArgumentParser(prog="vernier", description="A personalising reverse proxy.")
     parser.add_argument("--version", action="version", version=f"vernier {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--config", type=Path, help="YAML config file (default: config/vernier.yaml if present)")
+        sub.add_argument(
+            "--config", type=Path, help="YAML config file (default: config/vernier.yaml if present)"
+        )
         sub.add_argument("--rules", help="rules file or folder")
 
     serve = commands.add_parser("serve", help="run the proxy in front of a site")
     serve.add_argument("--upstream", type=_url, help="the origin, e.g. http://127.0.0.1:8000")
-    serve.add_argument("--listen", type=_listen, help="HOST:PORT to listen on (default 127.0.0.1:8080)")
-    serve.add_argument("--public-url", type=_url, help="the address visitors use, e.g. https://shop.example")
-    serve.add_argument("--store", help="redis://, unix:// or redis+cluster:// URL (default: embedded)")
+    serve.add_argument(
+        "--listen", type=_listen, help="HOST:PORT to listen on (default 127.0.0.1:8080)"
+    )
+    serve.add_argument(
+        "--public-url", type=_url, help="the address visitors use, e.g. https://shop.example"
+    )
+    serve.add_argument(
+        "--store", help="redis://, unix:// or redis+cluster:// URL (default: embedded)"
+    )
     serve.add_argument("--data-dir", help="where the embedded store and keys live (default ./data)")
     serve.add_argument("--workers", type=_workers, help="worker processes (default 1)")
     common(serve)
@@ -70,8 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     common(validate)
 
     demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
-    demo.add_argument("--listen", type=_listen, default="127.0.0.1:8080", help="HOST:PORT (default 127.0.0.1:8080)")
-    demo.add_argument("--data-dir", default=".vernier-demo", help="state folder (default ./.vernier-demo)")
+    demo.add_argument(
+        "--listen",
+        type=_listen,
+        default="127.0.0.1:8080",
+        help="HOST:PORT (default 127.0.0.1:8080)",
+    )
+    demo.add_argument(
+        "--data-dir", default=".vernier-demo", help="state folder (default ./.vernier-demo)"
+    )
     return parser
 
 

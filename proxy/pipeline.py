@@ -47,7 +47,7 @@ class Pipeline:
                 await stage(ex)
             except (OriginBroken, ConnectionError):
                 raise  # the client connection is gone or was aborted on purpose
-            except Exception as err:  # noqa: BLE001 - fail open is the point
+            except Exception as err:
                 return await self._fail_open(ex, stage.name, err)
             if ex.reply is not None:
                 return ex.reply
@@ -67,7 +67,5 @@ class Pipeline:
         upstream = ex.upstream
         assert upstream is not None
         if ex.raw_body is not None:
-            return web.Response(
-                body=ex.raw_body, status=upstream.status, headers=ex.origin_headers
-            )
+            return web.Response(body=ex.raw_body, status=upstream.status, headers=ex.origin_headers)
         return await stream_through(ex.request, upstream, ex.origin_headers)

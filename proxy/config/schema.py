@@ -15,7 +15,7 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     pass
 
 
-class ServerConfig(_Section):
+class ServerConfig(_Section, frozen=True):
     """The public listener: limits that protect the proxy from its clients."""
 
     listen: str = "127.0.0.1:8080"
@@ -33,7 +33,7 @@ class ServerConfig(_Section):
     via_name: str = "vernier"
 
 
-class OriginConfig(_Section):
+class OriginConfig(_Section, frozen=True):
     """The site Vernier fronts. ``url`` is scheme://host[:port] with no path."""
 
     url: str = ""
@@ -48,7 +48,7 @@ class OriginConfig(_Section):
     max_header_bytes: int = 65536  # origins send 9+ KB CSP and Set-Cookie headers
 
 
-class HtmlConfig(_Section):
+class HtmlConfig(_Section, frozen=True):
     """Limits for pages Vernier reads and changes; beyond them the page streams through."""
 
     max_rewrite_bytes: int = 5 * 1024 * 1024
@@ -57,7 +57,7 @@ class HtmlConfig(_Section):
     inject_xhtml: bool = False
 
 
-class StoreConfig(_Section):
+class StoreConfig(_Section, frozen=True):
     """The Redis-protocol store; no URL means the embedded Valkey server in ``data_dir``."""
 
     url: str | None = None
@@ -70,7 +70,7 @@ class StoreConfig(_Section):
     breaker_open_s: float = 5.0
 
 
-class SessionConfig(_Section):
+class SessionConfig(_Section, frozen=True):
     """First-party identifiers and the privacy signals that suppress them."""
 
     cookie_name: str = "vernier_sid"
@@ -84,14 +84,14 @@ class SessionConfig(_Section):
     honor_dnt: bool = True
 
 
-class AdminConfig(_Section):
+class AdminConfig(_Section, frozen=True):
     """The loopback-only admin listener (metrics, admin API); disabled when ``listen`` is empty."""
 
     listen: str = "127.0.0.1:9901"
     expose_metrics_publicly: bool = False
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     """Everything ``vernier serve`` needs. Paths are resolved against the config file's folder."""
 
     origin: OriginConfig = OriginConfig()

@@ -51,21 +51,21 @@ class LineMap:
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases and anchors at compose time (before anything expands)."""
 
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise ConfigError(
                 "YAML aliases (*name) are not allowed in Vernier files",
                 line=event.start_mark.line + 1,
             )
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             raise ConfigError(
                 f"YAML anchors (&{anchor}) are not allowed in Vernier files",
                 line=event.start_mark.line + 1,
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:

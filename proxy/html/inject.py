@@ -27,6 +27,7 @@ __all__ = ["Injection", "inject_tag"]
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _UTF7 = re.compile(r"utf-?7", re.IGNORECASE)
 
+MakeTag = str | Callable[[], str]
 EditMetaCsp = Callable[[str], "str | None"]
 
 
@@ -73,7 +74,7 @@ def _csp_edits(
 
 
 def _inject_bytes(
-    body: bytes, tag: bytes, encoding: DocumentEncoding, edit_meta_csp: EditMetaCsp | None
+    body: bytes, make_tag: MakeTag, encoding: DocumentEncoding, edit_meta_csp: EditMetaCsp | None
 ) -> Injection | None:
     if b"\x00" in body[:PRESCAN_BYTES]:  # not HTML, whatever the Content-Type says (HR-02)
         return None
@@ -97,12 +98,13 @@ def _inject_bytes(
             pos = end
     except UnicodeEncodeError:
         return None
+    tag = _ascii_tag(make_tag)
     parts += (view[pos : scan.insert_at], tag, view[scan.insert_at :])
     return Injection(b"".join(parts), scan.insert_at, tag, encoding)
 
 
 def _inject_utf16(
-    body: bytes, tag: str, encoding: DocumentEncoding, edit_meta_csp: EditMetaCsp | None
+    body: bytes, make_tag: MakeTag, encoding: DocumentEncoding, edit_meta_csp: EditMetaCsp | None
 ) -> Injection | None:
     """UTF-16: scan the decoded text (through an ASCII stand-in), splice, re-encode, verify."""
     codec, bom = encoding.codec, encoding.bom_length
@@ -130,6 +132,7 @@ def _inject_utf16(
     for start, end, new in edits:
         parts += (text[pos:start], new)
         pos = end
+    tag = _ascii_tag(make_tag).decode("ascii")
     parts += (text[pos : scan.insert_at], tag, text[scan.insert_at :])
     new_body = body[:bom] + "".join(parts).encode(codec, "surrogatepass")
     offset = bom + len(text[: scan.insert_at].encode(codec, "surrogatepass"))
@@ -141,14 +144,24 @@ def _inject_utf16(
     return Injection(new_body, offset, inserted, encoding)
 
 
+def _ascii_tag(make_tag: MakeTag) -> bytes:
+    tag = make_tag() if callable(make_tag) else make_tag
+    if not tag.isascii():
+        raise ValueError("the injected tag must be ASCII")
+    return tag.encode("ascii")
+
+
 def inject_tag(
     body: bytes,
-    tag: str,
+    tag: MakeTag,
     *,
     header_charset: str | None,
     edit_meta_csp: Callable[[str], str | None] | None = None,
 ) -> Injection | None:
     """Insert ``tag`` (ASCII markup) into the HTML ``body``; None when it must stay untouched.
+
+    ``tag`` may be a function, called once after the ``<meta>`` policies were edited, so a caller
+    can decide then what the tag needs (a CSP nonce only when some policy asked for one).
 
     ``header_charset`` is the raw charset label of the Content-Type header. ``edit_meta_csp`` gets
     each ``<meta http-equiv="Content-Security-Policy">`` value in front of the tag and returns the
@@ -157,8 +170,6 @@ def inject_tag(
     Refused too: binary bodies, stateful or "replacement" encodings, undecodable UTF-16, pages that
     already carry the tracker, and pages with no valid insertion point.
     """
-    if not tag.isascii():
-        raise ValueError("the injected tag must be ASCII")
     if header_charset and whatwg_encoding(header_charset) is None and _UTF7.search(header_charset):
         return None  # browsers ignore the label, but a stateful encoding was meant: fail open
     encoding = determine_encoding(body, header_charset)
@@ -166,4 +177,4 @@ def inject_tag(
         return _inject_utf16(body, tag, encoding, edit_meta_csp)
     if not is_byte_scannable(encoding.codec):
         return None
-    return _inject_bytes(body, tag.encode("ascii"), encoding, edit_meta_csp)
+    return _inject_bytes(body, tag, encoding, edit_meta_csp)

@@ -72,7 +72,8 @@ async def serve(
             admin_host, admin_port = parse_listen(config.admin.listen)
             await web.TCPSite(admin_runner, admin_host, admin_port).start()
         if on_ready is not None:
-            sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
             bound = sockets[0].getsockname() if sockets else (host, port)
             on_ready(f"http://{bound[0]}:{bound[1]}")
         stop = asyncio.Event()

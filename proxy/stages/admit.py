@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import HttpVersion10, HttpVersion11
 
 from proxy.exchange import Exchange
-from proxy.server.protocol import CLAIMED_VERSION
 from proxy.replies import error_reply
+from proxy.server.protocol import CLAIMED_VERSION
 from proxy.upstream.client import origin_form
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.websocket import is_websocket_upgrade

@@ -8,7 +8,6 @@ the client sees an error, not a truncated page).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -51,7 +50,7 @@ class Decode:
         assert upstream is not None
         try:
             raw, complete = await read_capped(upstream, self._config.max_rewrite_bytes)
-        except (ClientPayloadError, ClientConnectionError, asyncio.TimeoutError) as err:
+        except (TimeoutError, ClientPayloadError, ClientConnectionError) as err:
             upstream.close()
             self._metrics.origin_errors.labels("mid_body").inc()
             log.warning("origin failed while sending a page: %s", type(err).__name__)

@@ -47,7 +47,10 @@ def make_private(headers: CIMultiDict[str]) -> None:
 def origin_response(ex: Exchange, body: bytes, headers: CIMultiDict[str]) -> web.Response:
     assert ex.upstream is not None
     return web.Response(
-        body=body, status=ex.upstream.status, reason=safe_reason(ex.upstream.reason), headers=headers
+        body=body,
+        status=ex.upstream.status,
+        reason=safe_reason(ex.upstream.reason),
+        headers=headers,
     )
 
 

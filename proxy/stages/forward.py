@@ -128,7 +128,9 @@ class Forward:
             return error_reply(504, "The site did not answer in time.")
         if isinstance(err, ClientConnectorError):
             self._metrics.origin_errors.labels("connect").inc()
-            log.warning("origin unreachable: %s", err.os_error.strerror or type(err.os_error).__name__)
+            log.warning(
+                "origin unreachable: %s", err.os_error.strerror or type(err.os_error).__name__
+            )
             return error_reply(502, "The site is not reachable right now.")
         if isinstance(err, ClientResponseError):
             self._metrics.origin_errors.labels("protocol").inc()

@@ -54,7 +54,9 @@ class Gate:
 
     def touchable(self, ex: Exchange, upstream: ClientResponse) -> bool:
         request = ex.request
-        if not (self._config.inject_tracker and (ex.identity.trackable or ex.identity.consent_pending)):
+        if not (
+            self._config.inject_tracker and (ex.identity.trackable or ex.identity.consent_pending)
+        ):
             return False
         if upstream.status != 200 or request.method not in ("GET", "POST"):
             return False
@@ -64,9 +66,7 @@ class Gate:
             return False
         if "attachment" in upstream.headers.get("Content-Disposition", "").lower():
             return False
-        if any(
-            "no-transform" in v.lower() for v in upstream.headers.getall("Cache-Control", ())
-        ):
+        if any("no-transform" in v.lower() for v in upstream.headers.getall("Cache-Control", ())):
             return False
         if parse_content_encoding(upstream.headers.get("Content-Encoding")) is None:
             return False

@@ -9,7 +9,8 @@ stake); ``'unsafe-inline'`` is never added.
 from __future__ import annotations
 
 import logging
-import re
+
+from multidict import CIMultiDict
 
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type
@@ -20,7 +21,6 @@ from proxy.tracker.asset import TrackerAsset
 
 log = logging.getLogger("vernier.inject")
 
-_META_CSP = re.compile(rb"content-security-policy", re.IGNORECASE)
 CSP = "Content-Security-Policy"
 CSP_REPORT_ONLY = "Content-Security-Policy-Report-Only"
 
@@ -31,7 +31,7 @@ class Inject:
     def __init__(self, asset: TrackerAsset, metrics: Metrics, connect_source: str) -> None:
         self._asset = asset
         self._metrics = metrics
-        self._connect_source = connect_source
+        self._connect = connect_source
 
     async def __call__(self, ex: Exchange) -> None:
         document = ex.document
@@ -39,33 +39,33 @@ class Inject:
         headers = ex.headers
         enforced = headers.getall(CSP, [])
         report_only = headers.getall(CSP_REPORT_ONLY, [])
-        nonce = None
-        if enforced or report_only or _META_CSP.search(document):
-            nonce = make_nonce()
-        edited: list[str] = []
-        edited_report_only: list[str] | None = []
-        if nonce is not None:
-            result = edit_policies(enforced, nonce=nonce, connect_source=self._connect_source)
-            if result is None:
-                self._metrics.fail_open.labels(self.name, "csp_unparsable").inc()
-                return
-            edited = result
-            edited_report_only = edit_policies(
-                report_only, nonce=nonce, connect_source=self._connect_source
-            )
+        # a nonce only when some policy restricts scripts: header policies are known now,
+        # <meta> policies only once the scan found them (never search the whole page for them)
+        nonce: list[str] = [make_nonce()] if enforced or report_only else []
+        edited = (
+            edit_policies(enforced, nonce=nonce[0], connect_source=self._connect) if nonce else []
+        )
+        if edited is None:
+            self._metrics.fail_open.labels(self.name, "csp_unparsable").inc()
+            return
 
         def edit_meta(policy: str) -> str | None:
-            assert nonce is not None
+            if not nonce:
+                nonce.append(make_nonce())
             return allow_tracker(
-                policy, nonce=nonce, connect_source=self._connect_source, single_policy=True
+                policy, nonce=nonce[0], connect_source=self._connect, single_policy=True
             )
 
-        tag = self._asset.script_tag(nonce=nonce, consent_pending=ex.identity.consent_pending)
+        def make_tag() -> str:
+            return self._asset.script_tag(
+                nonce=nonce[0] if nonce else None, consent_pending=ex.identity.consent_pending
+            )
+
         injection = inject_tag(
             document,
-            tag,
+            make_tag,
             header_charset=charset_from_content_type(headers.get("Content-Type")),
-            edit_meta_csp=edit_meta if nonce is not None else None,
+            edit_meta_csp=edit_meta,
         )
         if injection is None:
             return
@@ -73,10 +73,16 @@ class Inject:
         ex.encoding = injection.encoding
         ex.changed = True
         if enforced:
-            headers.popall(CSP)
-            for value in edited:
-                headers.add(CSP, value)
-        if report_only and edited_report_only is not None:
-            headers.popall(CSP_REPORT_ONLY)
-            for value in edited_report_only:
-                headers.add(CSP_REPORT_ONLY, value)
+            _replace_all(headers, CSP, edited)
+        if report_only:
+            edited_report_only = edit_policies(
+                report_only, nonce=nonce[0], connect_source=self._connect
+            )
+            if edited_report_only is not None:
+                _replace_all(headers, CSP_REPORT_ONLY, edited_report_only)
+
+
+def _replace_all(headers: CIMultiDict[str], name: str, values: list[str]) -> None:
+    headers.popall(name)
+    for value in values:
+        headers.add(name, value)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+from multidict import CIMultiDictProxy
+
 from proxy.config.schema import SessionConfig
 from proxy.exchange import Exchange, Identity
 from proxy.session.cookie import CookieSigner, cookie_name
@@ -27,8 +29,8 @@ class Session:
         self.session_cookie = cookie_name(config.cookie_name, secure=secure)
         self.visitor_cookie = cookie_name(config.visitor_cookie_name, secure=secure)
 
-    def privacy_opt_out(self, headers: object) -> bool:
-        get = getattr(headers, "get")
+    def privacy_opt_out(self, headers: CIMultiDictProxy[str]) -> bool:
+        get = headers.get
         if self._config.honor_gpc and get("Sec-GPC", "").strip() == "1":
             return True
         return bool(self._config.honor_dnt and get("DNT", "").strip() == "1")
@@ -38,10 +40,10 @@ class Session:
         if self.privacy_opt_out(request.headers):
             ex.identity = Identity(trackable=False)
             return
-        if self._config.consent == "required":
-            if request.cookies.get(self._config.consent_cookie_name) != "1":
-                ex.identity = Identity(trackable=False, consent_pending=True)
-                return
+        consent = request.cookies.get(self._config.consent_cookie_name)
+        if self._config.consent == "required" and consent != "1":
+            ex.identity = Identity(trackable=False, consent_pending=True)
+            return
         now = int(time.time())
         session_id = self._signer.verify(
             request.cookies.get(self.session_cookie), now_s=now, max_age_s=SESSION_MAX_LIFETIME_S

@@ -145,7 +145,7 @@ class EmbeddedStore:
                     start_new_session=True,  # a terminal's Ctrl-C goes to us; we stop it cleanly
                     pass_fds=(self._lock_fd,) if self._lock_fd is not None else (),
                     # only prctl runs between fork and exec (PLW1509): async-signal-safe enough
-                    preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
+                    preexec_fn=_die_with_parent(os.getpid()),
                 )
             self._owner_pid = os.getpid()
             self._wait_ready(log_offset)

@@ -55,7 +55,9 @@ class TrackerAsset:
         etag = f'"{self.version}"'
         headers = {
             "Content-Type": "text/javascript; charset=utf-8",
-            "Cache-Control": "public, max-age=31536000, immutable" if current else "public, max-age=300",
+            "Cache-Control": "public, max-age=31536000, immutable"
+            if current
+            else "public, max-age=300",
             "ETag": etag,
             "Vary": "Accept-Encoding",
             "X-Content-Type-Options": "nosniff",

@@ -8,7 +8,6 @@ same bug for SSE).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
@@ -64,7 +63,9 @@ async def stream_through(
     response = web.StreamResponse(status=upstream.status, reason=safe_reason(upstream.reason))
     response.headers.extend(headers)
     length = declared_length(upstream)
-    no_body = request.method == "HEAD" or upstream.status in _NO_BODY_STATUS or upstream.status < 200
+    no_body = (
+        request.method == "HEAD" or upstream.status in _NO_BODY_STATUS or upstream.status < 200
+    )
     if length is not None and (request.method == "HEAD" or upstream.status not in _NO_BODY_STATUS):
         # keep the origin's length: downloads show progress, HEAD matches GET (RFC 9110 §9.3.2)
         response.headers["Content-Length"] = str(length)
@@ -75,7 +76,7 @@ async def stream_through(
         if not no_body:
             async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
                 await response.write(chunk)
-    except (ClientPayloadError, ClientConnectionError, asyncio.TimeoutError) as err:
+    except (TimeoutError, ClientPayloadError, ClientConnectionError) as err:
         upstream.close()
         log.warning("origin failed mid-body for %s: %s", request.path, type(err).__name__)
         abort_client(request)

@@ -14,7 +14,12 @@ from aiohttp.client_ws import ClientWebSocketResponse
 from multidict import CIMultiDict
 
 _WS_OWN = frozenset(
-    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+    {
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+    }
 )
 
 
