@@ -31,6 +31,8 @@ class ServerConfig(_Section, frozen=True):
     trusted_proxies: tuple[str, ...] = ()
     # a per-deployment pseudonym for Via; a request that already carries it is a routing loop
     via_name: str = "vernier"
+    # one JSON line per request on the "aiohttp.access" logger (at log_level info)
+    access_log: bool = True
 
 
 class OriginConfig(_Section, frozen=True):

@@ -44,6 +44,7 @@ def runner_for(app: web.Application, config: Config) -> DeadlineAppRunner:
         max_headers=server.max_headers,
         handler_cancellation=True,
         access_log_class=JsonAccessLogger,
+        access_log=logging.getLogger("aiohttp.access") if server.access_log else None,
         shutdown_timeout=server.shutdown_timeout_s,
     )
 

@@ -44,6 +44,12 @@ def make_private(headers: CIMultiDict[str]) -> None:
     headers["Cache-Control"] = ", ".join(["private", *kept])
 
 
+def _cookie_template(name: str, max_age_s: int, secure: bool) -> str:
+    """A ``str.format`` template of the Set-Cookie value; signed values need no escaping."""
+    sample = cookie_header(name, "VALUE", max_age_s=max_age_s, secure=secure)
+    return sample.replace("{", "{{").replace("}", "}}").replace("=VALUE", "={}", 1)
+
+
 def origin_response(ex: Exchange, body: bytes, headers: CIMultiDict[str]) -> web.Response:
     assert ex.upstream is not None
     return web.Response(
@@ -72,37 +78,27 @@ class Encode:
         self._signer = signer
         self._metrics = metrics
         self._tag_digest = tag_digest
+        # "name=value; attributes": the attributes are fixed, so validate and build them once
+        self._session_cookie = _cookie_template(
+            session.session_cookie, session_config.idle_timeout_s, session.secure
+        )
+        self._visitor_cookie = _cookie_template(
+            session.visitor_cookie, session_config.visitor_max_age_s, session.secure
+        )
 
     def _issue_ids(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
         identity = ex.identity
         if not identity.trackable:
             return
         now = int(time.time())
-        secure = self._session.secure
         if identity.session_id is None:
             identity.session_id, value = self._signer.issue_with_id(now)
             identity.new_session = True
-            headers.add(
-                "Set-Cookie",
-                cookie_header(
-                    self._session.session_cookie,
-                    value,
-                    max_age_s=self._session_config.idle_timeout_s,
-                    secure=secure,
-                ),
-            )
+            headers.add("Set-Cookie", self._session_cookie.format(value))
         if identity.visitor_id is None:
             identity.visitor_id, value = self._signer.issue_with_id(now)
             identity.new_visitor = True
-            headers.add(
-                "Set-Cookie",
-                cookie_header(
-                    self._session.visitor_cookie,
-                    value,
-                    max_age_s=self._session_config.visitor_max_age_s,
-                    secure=secure,
-                ),
-            )
+            headers.add("Set-Cookie", self._visitor_cookie.format(value))
         if identity.new_session or identity.new_visitor:
             make_private(headers)
 
