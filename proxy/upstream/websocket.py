@@ -29,22 +29,17 @@ def is_websocket_upgrade(request: web.BaseRequest) -> bool:
     return request.method == "GET" and upgrade == "websocket" and "upgrade" in connection
 
 
-async def _pump_to_origin(client: web.WebSocketResponse, origin: ClientWebSocketResponse) -> None:
-    async for msg in client:
-        if msg.type == WSMsgType.TEXT:
-            await origin.send_str(msg.data)
-        elif msg.type == WSMsgType.BINARY:
-            await origin.send_bytes(msg.data)
-    await origin.close(code=client.close_code or 1000)
+WebSocket = web.WebSocketResponse | ClientWebSocketResponse
 
 
-async def _pump_to_client(origin: ClientWebSocketResponse, client: web.WebSocketResponse) -> None:
-    async for msg in origin:
+async def _pump(source: WebSocket, sink: WebSocket) -> None:
+    """Relay data frames from ``source`` to ``sink``; pass ``source``'s close code on."""
+    async for msg in source:
         if msg.type == WSMsgType.TEXT:
-            await client.send_str(msg.data)
+            await sink.send_str(msg.data)
         elif msg.type == WSMsgType.BINARY:
-            await client.send_bytes(msg.data)
-    await client.close(code=origin.close_code or 1000)
+            await sink.send_bytes(msg.data)
+    await sink.close(code=source.close_code or 1000)
 
 
 async def tunnel(
@@ -65,8 +60,8 @@ async def tunnel(
         protocols=[origin.protocol] if origin.protocol else (), autoping=True, max_msg_size=0
     )
     await client.prepare(request)
-    to_origin = asyncio.ensure_future(_pump_to_origin(client, origin))
-    to_client = asyncio.ensure_future(_pump_to_client(origin, client))
+    to_origin = asyncio.ensure_future(_pump(client, origin))
+    to_client = asyncio.ensure_future(_pump(origin, client))
     try:
         await asyncio.wait({to_origin, to_client}, return_when=asyncio.FIRST_COMPLETED)
     finally:

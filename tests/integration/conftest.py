@@ -29,6 +29,25 @@ def bound_port(site: web.TCPSite) -> int:
     return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
 
+@contextlib.asynccontextmanager
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
+    """Run ``app`` on a free loopback port for the duration of the block; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{bound_port(site)}"
+    finally:
+        await runner.cleanup()
+
+
+def raw_response(body: bytes, *headers: str, status: str = "200 OK") -> bytes:
+    """An HTTP/1.1 response with ``Content-Length`` framing, exactly as written."""
+    lines = [f"HTTP/1.1 {status}", *headers, f"Content-Length: {len(body)}", "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
 @pytest.fixture(scope="session")
 def embedded_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = EmbeddedStore(tmp_path_factory.mktemp("valkey"))
@@ -41,14 +60,8 @@ def embedded_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 @pytest.fixture
 async def origin() -> AsyncIterator[str]:
-    runner = web.AppRunner(create_origin_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{bound_port(site)}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(create_origin_app()) as url:
+        yield url
 
 
 @pytest.fixture

@@ -160,9 +160,8 @@ async def csp_page(request: web.Request) -> web.Response:
 async def big_header(request: web.Request) -> web.Response:
     return html(
         **{
-            "Content-Security-Policy": "default-src 'self' " + " ".join(
-                f"https://h{i}.example" for i in range(900)
-            ),
+            "Content-Security-Policy": "default-src 'self' "
+            + " ".join(f"https://h{i}.example" for i in range(900)),
             "Set-Cookie": "big=" + "v" * 8000,
         }
     )

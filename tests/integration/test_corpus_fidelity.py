@@ -14,7 +14,7 @@ import html5lib  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
 
-from tests.integration.conftest import StartProxy, bound_port
+from tests.integration.conftest import StartProxy, serve_app
 
 CODINGS = {
     "identity": (lambda b: b, lambda b: b),
@@ -44,9 +44,7 @@ def single_insertion(original: bytes, served: bytes) -> tuple[int, bytes]:
 
 def tracker_scripts(document: bytes) -> list[object]:
     tree = html5lib.parse(document, treebuilder="etree", namespaceHTMLElements=False)
-    return [
-        el for el in tree.iter("script") if (el.get("src") or "").startswith("/__vernier/t.js")
-    ]
+    return [el for el in tree.iter("script") if (el.get("src") or "").startswith("/__vernier/t.js")]
 
 
 @pytest.fixture
@@ -65,14 +63,8 @@ async def corpus_origin(corpus_dir: Path) -> AsyncIterator[tuple[str, dict[str, 
 
     app = web.Application()
     app.router.add_get("/{coding}/{name}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{bound_port(site)}", pages
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url, pages
 
 
 @pytest.mark.corpus

@@ -8,13 +8,16 @@ import re
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 
-from tests.integration.conftest import StartProxy, bound_port
+from tests.integration.conftest import StartProxy, raw_response, serve_app
 
 TAG_RE = re.compile(rb'<script src="/__vernier/t\.js\?v=[0-9a-f]+" defer[^>]*></script>')
 
 
-async def serve_page(body: bytes, headers: dict[str, str]) -> tuple[str, web.AppRunner]:
+async def fetch_through(
+    start_proxy: StartProxy, body: bytes, headers: dict[str, str]
+) -> tuple[CIMultiDict[str], bytes]:
     async def handler(request: web.Request) -> web.Response:
         response = web.Response(body=body)
         for name, value in headers.items():
@@ -23,22 +26,11 @@ async def serve_page(body: bytes, headers: dict[str, str]) -> tuple[str, web.App
 
     app = web.Application()
     app.router.add_get("/", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return f"http://127.0.0.1:{bound_port(site)}", runner
-
-
-async def fetch_through(start_proxy: StartProxy, body: bytes, headers: dict[str, str]):  # type: ignore[no-untyped-def]
-    origin, runner = await serve_page(body, headers)
-    try:
+    async with serve_app(app) as origin:
         proxy = await start_proxy(origin)
         async with aiohttp.ClientSession() as client:
             async with client.get(proxy + "/") as response:
-                return response.headers.copy(), await response.read()
-    finally:
-        await runner.cleanup()
+                return CIMultiDict(response.headers), await response.read()
 
 
 HTML = b"<!doctype html><html><head><title>t</title></head><body><p>x</p></body></html>"
@@ -70,8 +62,6 @@ async def test_csp_header_gets_our_nonce_only(
 
 
 async def test_two_policies_both_edited_and_connect_src_opened(start_proxy: StartProxy) -> None:
-    origin, runner = await serve_page(HTML, {})
-    await runner.cleanup()
     headers, body = await fetch_through(
         start_proxy,
         HTML,
@@ -87,14 +77,13 @@ async def test_two_policies_both_edited_and_connect_src_opened(start_proxy: Star
 
 async def test_unparsable_policy_means_no_injection(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
     origin = await raw_origin(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-        b"Content-Security-Policy: script-src 'self' \xe9\xe9\r\n"
-        + f"Content-Length: {len(HTML)}\r\n\r\n".encode() + HTML
+        raw_response(
+            HTML, "Content-Type: text/html", "Content-Security-Policy: script-src 'self' \xe9\xe9"
+        )
     )
     proxy = await start_proxy(origin)
-    async with aiohttp.ClientSession() as client:
-        async with client.get(proxy + "/") as response:
-            assert await response.read() == HTML
+    async with aiohttp.ClientSession() as client, client.get(proxy + "/") as response:
+        assert await response.read() == HTML
 
 
 async def test_meta_csp_edited_in_place(start_proxy: StartProxy) -> None:
@@ -123,7 +112,9 @@ async def test_meta_csp_edited_in_place(start_proxy: StartProxy) -> None:
 async def test_non_utf8_pages_change_only_at_the_insertion(
     start_proxy: StartProxy, codec: str, content_type: str
 ) -> None:
-    text = "<!doctype html><html><head><title>Café – 日本語</title></head><body>ü ñ 価格</body></html>"
+    text = (
+        "<!doctype html><html><head><title>Café – 日本語</title></head><body>ü ñ 価格</body></html>"
+    )
     page = text.encode(codec, errors="xmlcharrefreplace")
     page = page.replace(b"\xe2\x80\x93", b"-") if codec != "utf-8" else page
     _, body = await fetch_through(start_proxy, page, {"Content-Type": content_type})
@@ -161,6 +152,8 @@ async def test_binary_labelled_html_passes_unchanged(start_proxy: StartProxy) ->
 async def test_page_already_carrying_the_tracker_is_not_injected_twice(
     start_proxy: StartProxy,
 ) -> None:
-    page = b'<html><head><script src="/__vernier/t.js?v=1" defer></script></head><body></body></html>'
+    page = (
+        b'<html><head><script src="/__vernier/t.js?v=1" defer></script></head><body></body></html>'
+    )
     _, body = await fetch_through(start_proxy, page, {"Content-Type": "text/html"})
     assert body == page

@@ -56,9 +56,8 @@ async def test_stalled_upload_is_408(origin: str, start_proxy: StartProxy) -> No
 
 async def test_admin_listener_serves_metrics(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin)
-    async with aiohttp.ClientSession() as client:
-        async with client.get(proxy + "/page") as response:
-            await response.read()
+    async with aiohttp.ClientSession() as client, client.get(proxy + "/page") as response:
+        await response.read()
     # the admin app shares the public app's runtime; find it through the started proxy
     from tests.integration import conftest
 

@@ -19,9 +19,8 @@ def set_cookies(response: aiohttp.ClientResponse) -> dict[str, str]:
 
 async def test_ids_are_signed_http_only_lax_cookies(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin)
-    async with aiohttp.ClientSession() as client:
-        async with client.get(proxy + "/page") as response:
-            cookies = set_cookies(response)
+    async with aiohttp.ClientSession() as client, client.get(proxy + "/page") as response:
+        cookies = set_cookies(response)
     for name in ("vernier_sid", "vernier_vid"):
         parsed = SimpleCookie(cookies[name])[name]
         assert parsed["httponly"] and parsed["samesite"] == "Lax" and parsed["path"] == "/"
@@ -33,28 +32,32 @@ async def test_https_public_url_uses_host_prefixed_secure_cookies(
     origin: str, start_proxy: StartProxy
 ) -> None:
     proxy = await start_proxy(origin, **{"origin.public_url": "https://shop.example"})
-    async with aiohttp.ClientSession() as client:
-        async with client.get(proxy + "/page") as response:
-            cookies = set_cookies(response)
+    async with aiohttp.ClientSession() as client, client.get(proxy + "/page") as response:
+        cookies = set_cookies(response)
     assert set(cookies) == {"__Host-vernier_sid", "__Host-vernier_vid"}
     assert all("Secure" in c for c in cookies.values())
 
 
 @pytest.mark.parametrize(
     "forged",
-    ["v1.k1.00000000000000000000000000000000.tow2g8.AAAAAAAAAAAAAAAAAAAAAA", "x" * 8000, "é",
-     "", "v1.zz.1.2.3"],
+    [
+        "v1.k1.00000000000000000000000000000000.tow2g8.AAAAAAAAAAAAAAAAAAAAAA",
+        "x" * 8000,
+        "é",
+        "",
+        "v1.zz.1.2.3",
+    ],
 )
 async def test_forged_session_cookie_gets_a_new_session(
     origin: str, start_proxy: StartProxy, forged: str
 ) -> None:
     proxy = await start_proxy(origin)
-    async with aiohttp.ClientSession() as client:
-        async with client.get(
-            proxy + "/page", headers={"Cookie": f"vernier_sid={forged}"}
-        ) as response:
-            assert response.status == 200
-            cookies = set_cookies(response)
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(proxy + "/page", headers={"Cookie": f"vernier_sid={forged}"}) as response,
+    ):
+        assert response.status == 200
+        cookies = set_cookies(response)
     assert "vernier_sid" in cookies
     assert cookies["vernier_sid"].split(";")[0] != f"vernier_sid={forged}"
 

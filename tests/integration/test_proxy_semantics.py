@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import io
 import hashlib
+import io
 import zlib
 
 import aiohttp
 import brotli
 import pytest
 
-from tests.integration.conftest import StartProxy, raw_exchange
+from tests.integration.conftest import StartProxy, raw_exchange, raw_response
 from tests.integration.origin_app import PAGE
 
 TAG_START = b'<script src="/__vernier/t.js?v='
@@ -50,8 +50,18 @@ async def test_hop_by_hop_removed_before_forwarding_headers_added(
 
     data = orjson.loads(body[body.index(b"{") : body.rindex(b"}") + 1])
     names = {k.lower(): v for k, v in data["headers"]}
-    for hop in ("connection", "keep-alive", "te", "proxy-authorization", "proxy-connection",
-                "upgrade", "trailer", "x-custom", "cookie", "x_forwarded_for"):
+    for hop in (
+        "connection",
+        "keep-alive",
+        "te",
+        "proxy-authorization",
+        "proxy-connection",
+        "upgrade",
+        "trailer",
+        "x-custom",
+        "cookie",
+        "x_forwarded_for",
+    ):
         assert hop not in names, hop
     assert names["x-forwarded-for"] == "127.0.0.1"
     assert names["x-forwarded-host"] == "example.test"
@@ -68,8 +78,14 @@ async def test_trusted_peer_extends_forwarded_for(origin: str, start_proxy: Star
 
 @pytest.mark.parametrize(
     "target",
-    ["/echo/a%2Fb", "/echo//b", "/echo/./a/../b", "/echo/%E2%82%AC?x=%20&y=a+b", "/echo;p=1",
-     "/echo?" + "q" * 2000],
+    [
+        "/echo/a%2Fb",
+        "/echo//b",
+        "/echo/./a/../b",
+        "/echo/%E2%82%AC?x=%20&y=a+b",
+        "/echo;p=1",
+        "/echo?" + "q" * 2000,
+    ],
 )
 async def test_path_and_query_reach_origin_byte_identical(
     origin: str, start_proxy: StartProxy, target: str
@@ -81,7 +97,9 @@ async def test_path_and_query_reach_origin_byte_identical(
     assert f'"raw_path":"{target}"'.encode() in raw
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example/", "/http://evil.example/"])
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example/", "/http://evil.example/"]
+)
 async def test_path_never_retargets_upstream(
     origin: str, start_proxy: StartProxy, target: str
 ) -> None:
@@ -109,10 +127,9 @@ async def test_multiple_set_cookie_and_link_preserved_in_order(
     origin: str, start_proxy: StartProxy
 ) -> None:
     proxy = await start_proxy(origin, **{"origin.public_url": "https://shop.example"})
-    async with aiohttp.ClientSession() as client:
-        async with client.get(proxy + "/cookies") as response:
-            cookies = response.headers.getall("Set-Cookie")
-            links = response.headers.getall("Link")
+    async with aiohttp.ClientSession() as client, client.get(proxy + "/cookies") as response:
+        cookies = response.headers.getall("Set-Cookie")
+        links = response.headers.getall("Link")
     origin_cookies = [c for c in cookies if c[0] in "abc" and c[1] == "="]
     assert [c[0] for c in origin_cookies] == ["a", "b", "c"]
     assert all("Domain=shop.example" in c for c in origin_cookies)
@@ -123,9 +140,8 @@ async def test_origin_cookie_domain_dropped_without_public_url(
     origin: str, start_proxy: StartProxy
 ) -> None:
     proxy = await start_proxy(origin)
-    async with aiohttp.ClientSession() as client:
-        async with client.get(proxy + "/cookies") as response:
-            cookies = response.headers.getall("Set-Cookie")
+    async with aiohttp.ClientSession() as client, client.get(proxy + "/cookies") as response:
+        cookies = response.headers.getall("Set-Cookie")
     assert [c for c in cookies if c.startswith("a=")] == ["a=1; Path=/"]
 
 
@@ -151,21 +167,23 @@ async def test_location_becomes_relative_without_public_url(
     origin: str, start_proxy: StartProxy
 ) -> None:
     proxy = await start_proxy(origin)
-    async with aiohttp.ClientSession() as client:
-        async with client.get(
-            proxy + "/redirect", params={"to": "self"}, headers={"Host": "evil.example"},
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(
+            proxy + "/redirect",
+            params={"to": "self"},
+            headers={"Host": "evil.example"},
             allow_redirects=False,
-        ) as r:
-            assert r.headers["Location"] == "/x"
+        ) as r,
+    ):
+        assert r.headers["Location"] == "/x"
 
 
 async def test_head_matches_get_without_body_or_injection(
     origin: str, start_proxy: StartProxy
 ) -> None:
     proxy = await start_proxy(origin)
-    raw = await raw_exchange(
-        proxy, b"HEAD /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
+    raw = await raw_exchange(proxy, b"HEAD /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert f"Content-Length: {len(PAGE)}".encode() in head
@@ -227,9 +245,7 @@ async def test_new_ids_make_page_private(origin: str, start_proxy: StartProxy) -
             assert "Cache-Control" not in again.headers
 
 
-async def test_range_request_passes_through_untouched(
-    origin: str, start_proxy: StartProxy
-) -> None:
+async def test_range_request_passes_through_untouched(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin)
     async with aiohttp.ClientSession() as client:
         async with client.get(proxy + "/page", headers={"Range": "bytes=0-9"}) as response:
@@ -274,8 +290,7 @@ async def test_encoded_html_injected_and_recoded(
 async def test_lying_content_encoding_passes_raw_bytes(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
     body = b"<html><head></head><body>not gzip</body></html>"
     origin = await raw_origin(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        raw_response(body, "Content-Type: text/html", "Content-Encoding: gzip")
     )
     proxy = await start_proxy(origin)
     async with aiohttp.ClientSession(auto_decompress=False) as client:
@@ -299,19 +314,20 @@ async def test_large_origin_headers_delivered(origin: str, start_proxy: StartPro
     async with aiohttp.ClientSession(max_field_size=65536, max_line_size=65536) as client:
         async with client.get(proxy + "/big-header") as response:
             assert response.status == 200
-            assert any(c.startswith("big=" + "v" * 8000) for c in response.headers.getall("Set-Cookie"))
+            assert any(
+                c.startswith("big=" + "v" * 8000) for c in response.headers.getall("Set-Cookie")
+            )
             assert len(response.headers["Content-Security-Policy"]) > 16000
 
 
 async def test_event_stream_is_not_buffered(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin)
-    async with aiohttp.ClientSession() as client:
-        async with client.get(proxy + "/sse") as response:
-            loop = asyncio.get_running_loop()
-            start = loop.time()
-            first = await response.content.readuntil(b"\n\n")
-            assert first == b"data: 0\n\n"
-            assert loop.time() - start < 0.15  # the origin's next event is 200 ms away
+    async with aiohttp.ClientSession() as client, client.get(proxy + "/sse") as response:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        first = await response.content.readuntil(b"\n\n")
+        assert first == b"data: 0\n\n"
+        assert loop.time() - start < 0.15  # the origin's next event is 200 ms away
 
 
 async def test_streamed_upload_reaches_origin_intact(origin: str, start_proxy: StartProxy) -> None:

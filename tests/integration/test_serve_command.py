@@ -39,7 +39,11 @@ async def test_serve_with_two_workers_and_embedded_store(
     del start_proxy  # only the origin fixture is needed; the proxy here is a real process
     port, admin_port = free_port(), free_port()
     data_dir = Path("/tmp") / f"vsrv-{os.getpid()}-{port}"  # unix socket paths must stay short
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VERNIER_ADMIN_LISTEN": f"127.0.0.1:{admin_port}"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "VERNIER_ADMIN_LISTEN": f"127.0.0.1:{admin_port}",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "proxy", "serve", "--upstream", origin,
          "--listen", f"127.0.0.1:{port}", "--workers", "2", "--data-dir", str(data_dir)],

@@ -51,9 +51,10 @@ async def test_malformed_request_refused_and_closed(
 
 async def test_pipelined_requests_answered_in_order(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin)
-    requests = b"".join(
-        f"GET /echo/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(20)
-    ) + b"GET /echo/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    requests = (
+        b"".join(f"GET /echo/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(20))
+        + b"GET /echo/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     raw = await raw_exchange(proxy, requests)
     positions = [raw.index(f'"raw_path":"/echo/{i}"'.encode()) for i in range(20)]
     assert positions == sorted(positions)
@@ -69,7 +70,9 @@ async def test_pipelined_requests_answered_in_order(origin: str, start_proxy: St
     ],
 )
 async def test_ambiguous_origin_response_is_502(
-    raw_origin, start_proxy: StartProxy, response: bytes  # type: ignore[no-untyped-def]
+    raw_origin,
+    start_proxy: StartProxy,
+    response: bytes,  # type: ignore[no-untyped-def]
 ) -> None:
     origin = await raw_origin(response)
     proxy = await start_proxy(origin)
@@ -112,7 +115,10 @@ async def test_origin_looping_back_to_proxy_is_508(start_proxy: StartProxy) -> N
     await site.start()
     try:
         raw = await asyncio.wait_for(
-            raw_exchange(f"http://127.0.0.1:{port}", b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            raw_exchange(
+                f"http://127.0.0.1:{port}",
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            ),
             10,
         )
         assert raw.startswith(b"HTTP/1.1 508")

@@ -10,7 +10,7 @@ import socket
 import aiohttp
 from aiohttp import web
 
-from tests.integration.conftest import StartProxy, bound_port, raw_exchange
+from tests.integration.conftest import StartProxy, raw_exchange, raw_response, serve_app
 
 try:
     from compression import zstd  # type: ignore[import-not-found]
@@ -36,12 +36,8 @@ async def test_slow_client_pauses_the_origin(start_proxy: StartProxy) -> None:
 
     app = web.Application()
     app.router.add_get("/", endless)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        proxy = await start_proxy(f"http://127.0.0.1:{bound_port(site)}")
+    async with serve_app(app) as origin:
+        proxy = await start_proxy(origin)
         host, port = proxy.split("//")[1].split(":")
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
@@ -63,16 +59,12 @@ async def test_slow_client_pauses_the_origin(start_proxy: StartProxy) -> None:
                 received += len(await reader.read(1 << 20))
         assert sent[0] > stalled_at
         writer.close()
-    finally:
-        await runner.cleanup()
 
 
 async def test_zstd_page_is_injected_and_recompressed(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
     body = zstd.compress(PAGE)
     origin = await raw_origin(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: zstd\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
+        raw_response(body, "Content-Type: text/html", "Content-Encoding: zstd")
     )
     proxy = await start_proxy(origin)
     async with aiohttp.ClientSession(auto_decompress=False) as client:
@@ -92,9 +84,7 @@ async def test_double_gzip_label_on_single_gzip_passes_unchanged(
 ) -> None:
     body = gzip.compress(PAGE, mtime=0)
     origin = await raw_origin(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip, gzip\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
+        raw_response(body, "Content-Type: text/html", "Content-Encoding: gzip, gzip")
     )
     proxy = await start_proxy(origin)
     async with aiohttp.ClientSession(auto_decompress=False) as client:
