@@ -27,7 +27,8 @@ from proxy.stages.gate import Gate
 from proxy.stages.inject import Inject
 from proxy.stages.profile import Profile
 from proxy.stages.session import Session
-from proxy.store.client import Store, StoreSettings
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.client import create_origin_session
 from proxy.upstream.headers import ForwardingPolicy

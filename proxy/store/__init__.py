@@ -8,7 +8,8 @@
 """
 
 from proxy.store.breaker import BreakerState, CircuitBreaker
-from proxy.store.client import Store, StoreSettings, redact_url
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings, redact_url
 from proxy.store.embedded import EmbeddedStore
 from proxy.store.keys import DEFAULT_PREFIX, KeySchema
 

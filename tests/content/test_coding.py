@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import struct
 import sys
@@ -73,7 +74,7 @@ def test_parse_content_encoding(value: str | None, expected: tuple[str, ...] | N
 
 
 def test_supported_codings() -> None:
-    assert SUPPORTED_CODINGS == {"identity", "gzip", "x-gzip", "deflate", "br", "zstd"}
+    assert {"identity", "gzip", "x-gzip", "deflate", "br", "zstd"} == SUPPORTED_CODINGS
 
 
 # --- round trips ----------------------------------------------------------------------------
@@ -403,7 +404,5 @@ def test_accepts_never_raises(header: str, coding: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(body=st.binary(max_size=2048), coding=st.sampled_from(CODINGS))
 def test_decode_arbitrary_bytes_only_raises_body_error(body: bytes, coding: str) -> None:
-    try:
+    with contextlib.suppress(BodyError):
         decode_body(body, (coding,), max_bytes=64 * 1024)
-    except BodyError:
-        pass

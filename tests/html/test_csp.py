@@ -441,7 +441,7 @@ _directive = st.builds(
 )
 _policy = st.builds(
     lambda lead, directives, seps, tail: (
-        lead + "".join(d + s for d, s in zip(directives, seps)) + tail
+        lead + "".join(d + s for d, s in zip(directives, seps, strict=False)) + tail
     ),
     st.sampled_from(["", " ", "\t"]),
     st.lists(_directive, min_size=0, max_size=6),

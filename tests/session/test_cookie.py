@@ -198,7 +198,7 @@ def test_short_secret_is_refused_and_secrets_stay_out_of_repr() -> None:
         SigningKey("k1", b"short")
     assert "secret" not in repr(K1).replace("secret=", "")
     assert K1.secret.decode() not in repr(K1)
-    assert "12345678" == SigningKey("12345678", K1.secret).key_id
+    assert SigningKey("12345678", K1.secret).key_id == "12345678"
 
 
 # --- expiry ------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-from proxy.store.client import Store, StoreSettings
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings
 from proxy.store.embedded import EmbeddedStore
 from tests.redis_server import (
     RedisServerProcess,

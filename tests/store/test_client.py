@@ -18,7 +18,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from proxy.errors import ConfigError
 from proxy.store.breaker import BreakerState
-from proxy.store.client import Store, StoreSettings, redact_url
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings, redact_url
 from proxy.store.keys import KeySchema
 
 from .conftest import DelayProxy, FakeClock, MakeStore, RedisServerProcess, free_port, timed
