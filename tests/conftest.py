@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-# real servers as fixtures: redis_binary, redis_server
-pytest_plugins = ("tests.redis_server",)
+# real servers as fixtures: redis_server, origin, start_proxy, raw_origin, embedded_store_url
+pytest_plugins = ("tests.redis_server", "tests.proxy_fixtures")
 
 _DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

@@ -14,7 +14,7 @@ import html5lib  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
 
-from tests.integration.conftest import StartProxy, serve_app
+from tests.proxy_fixtures import StartProxy, serve_app
 
 CODINGS = {
     "identity": (lambda b: b, lambda b: b),

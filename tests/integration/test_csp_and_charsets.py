@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.integration.conftest import StartProxy, raw_response, serve_app
+from tests.proxy_fixtures import StartProxy, raw_response, serve_app
 
 TAG_RE = re.compile(rb'<script src="/__vernier/t\.js\?v=[0-9a-f]+" defer[^>]*></script>')
 

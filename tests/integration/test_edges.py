@@ -8,7 +8,8 @@ import aiohttp
 from aiohttp import web
 
 from proxy.app import RUNTIME, create_admin_app
-from tests.integration.conftest import StartProxy, bound_port, raw_exchange
+from tests import proxy_fixtures
+from tests.proxy_fixtures import StartProxy, bound_port, raw_exchange
 
 
 async def test_expect_100_continue_is_answered_then_streamed(
@@ -59,9 +60,7 @@ async def test_admin_listener_serves_metrics(origin: str, start_proxy: StartProx
     async with aiohttp.ClientSession() as client, client.get(proxy + "/page") as response:
         await response.read()
     # the admin app shares the public app's runtime; find it through the started proxy
-    from tests.integration import conftest
-
-    public_app = conftest.STARTED_APPS[-1]
+    public_app = proxy_fixtures.STARTED_APPS[-1]
     admin = create_admin_app(public_app)
     runner = web.AppRunner(admin, access_log=None)
     await runner.setup()

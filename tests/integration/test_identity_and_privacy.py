@@ -7,8 +7,8 @@ from http.cookies import SimpleCookie
 import aiohttp
 import pytest
 
-from tests.integration.conftest import StartProxy
 from tests.integration.origin_app import PAGE
+from tests.proxy_fixtures import StartProxy
 
 TAG = b"/__vernier/t.js"
 

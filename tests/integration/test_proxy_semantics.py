@@ -13,8 +13,8 @@ import aiohttp
 import brotli
 import pytest
 
-from tests.integration.conftest import StartProxy, raw_exchange, raw_response
 from tests.integration.origin_app import PAGE
+from tests.proxy_fixtures import StartProxy, raw_exchange, raw_response
 
 TAG_START = b'<script src="/__vernier/t.js?v='
 

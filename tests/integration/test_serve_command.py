@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.integration.conftest import StartProxy
+from tests.proxy_fixtures import StartProxy
 
 
 def free_port() -> int:

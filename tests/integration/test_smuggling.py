@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.integration.conftest import StartProxy, raw_exchange
+from tests.proxy_fixtures import StartProxy, raw_exchange
 
 BAD_REQUESTS = {
     "cl_te": b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",

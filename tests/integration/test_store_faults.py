@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from tests.integration.conftest import StartProxy
+from tests.proxy_fixtures import StartProxy
 from tests.redis_server import RedisServerProcess
 
 TAG = b"/__vernier/t.js"

@@ -10,7 +10,7 @@ import socket
 import aiohttp
 from aiohttp import web
 
-from tests.integration.conftest import StartProxy, raw_exchange, raw_response, serve_app
+from tests.proxy_fixtures import StartProxy, raw_exchange, raw_response, serve_app
 
 try:
     from compression import zstd  # type: ignore[import-not-found]

@@ -9,7 +9,7 @@ import socket
 import aiohttp
 import pytest
 
-from tests.integration.conftest import StartProxy, raw_exchange
+from tests.proxy_fixtures import StartProxy, raw_exchange
 
 TAG = b"/__vernier/t.js"
 

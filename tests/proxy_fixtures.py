@@ -1,4 +1,4 @@
-"""Real parts for integration tests: an origin app on loopback, a raw-socket origin for malformed
+"""Real parts for tests: an origin app on loopback, a raw-socket origin for malformed
 responses, the embedded Valkey store, and the proxy itself with its production runner."""
 
 from __future__ import annotations
