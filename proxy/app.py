@@ -18,6 +18,7 @@ from proxy.endpoints import PREFIX, Endpoints
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.session.cookie import CookieSigner
+from proxy.session.issuer import IdIssuer
 from proxy.session.keys import load_signing_keys
 from proxy.stages.admit import Admit
 from proxy.stages.decode import Decode
@@ -89,14 +90,17 @@ def build_pipeline(
         origin_host=origin_parts.netloc,
         preserve_host=config.origin.preserve_host,
     )
-    signer = CookieSigner(load_signing_keys(Path(config.data_dir)))
-    session = Session(config.session, signer, secure=bool(public and public.scheme == "https"))
+    issuer = IdIssuer(
+        config.session,
+        CookieSigner(load_signing_keys(Path(config.data_dir))),
+        secure=bool(public and public.scheme == "https"),
+    )
     connect_source = f"{public.scheme}://{public.netloc}{PREFIX}" if public else "'self'"
     digest = asset.tag_digest
     return Pipeline(
         before_origin=(
             Admit(policy),
-            session,
+            Session(issuer),
             Forward(
                 origin,
                 config.origin.url,
@@ -116,7 +120,7 @@ def build_pipeline(
             Profile(store),
             Decode(config.html, metrics),
             Inject(asset, metrics, connect_source),
-            Encode(config.html, config.session, session, signer, metrics, digest),
+            Encode(config.html, issuer, metrics, digest),
         ),
         metrics=metrics,
     )

@@ -9,18 +9,15 @@ are set here, and only here, on HTML pages — a response that sets them becomes
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 from multidict import CIMultiDict
 
-from proxy.config.schema import HtmlConfig, SessionConfig
+from proxy.config.schema import HtmlConfig
 from proxy.content.coding import encode_body
 from proxy.content.offload import run_sized
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
-from proxy.session.cookie import CookieSigner, cookie_header
-from proxy.stages.session import Session
+from proxy.session.issuer import IdIssuer
 from proxy.upstream.etag import changed_etag
 from proxy.upstream.relay import safe_reason
 
@@ -44,12 +41,6 @@ def make_private(headers: CIMultiDict[str]) -> None:
     headers["Cache-Control"] = ", ".join(["private", *kept])
 
 
-def _cookie_template(name: str, max_age_s: int, secure: bool) -> str:
-    """A ``str.format`` template of the Set-Cookie value; signed values need no escaping."""
-    sample = cookie_header(name, "VALUE", max_age_s=max_age_s, secure=secure)
-    return sample.replace("{", "{{").replace("}", "}}").replace("=VALUE", "={}", 1)
-
-
 def origin_response(ex: Exchange, body: bytes, headers: CIMultiDict[str]) -> web.Response:
     assert ex.upstream is not None
     return web.Response(
@@ -64,43 +55,12 @@ class Encode:
     name = "encode"
 
     def __init__(
-        self,
-        html: HtmlConfig,
-        session_config: SessionConfig,
-        session: Session,
-        signer: CookieSigner,
-        metrics: Metrics,
-        tag_digest: str,
+        self, html: HtmlConfig, issuer: IdIssuer, metrics: Metrics, tag_digest: str
     ) -> None:
         self._html = html
-        self._session_config = session_config
-        self._session = session
-        self._signer = signer
+        self._issuer = issuer
         self._metrics = metrics
         self._tag_digest = tag_digest
-        # "name=value; attributes": the attributes are fixed, so validate and build them once
-        self._session_cookie = _cookie_template(
-            session.session_cookie, session_config.idle_timeout_s, session.secure
-        )
-        self._visitor_cookie = _cookie_template(
-            session.visitor_cookie, session_config.visitor_max_age_s, session.secure
-        )
-
-    def _issue_ids(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
-        identity = ex.identity
-        if not identity.trackable:
-            return
-        now = int(time.time())
-        if identity.session_id is None:
-            identity.session_id, value = self._signer.issue_with_id(now)
-            identity.new_session = True
-            headers.add("Set-Cookie", self._session_cookie.format(value))
-        if identity.visitor_id is None:
-            identity.visitor_id, value = self._signer.issue_with_id(now)
-            identity.new_visitor = True
-            headers.add("Set-Cookie", self._visitor_cookie.format(value))
-        if identity.new_session or identity.new_visitor:
-            make_private(headers)
 
     async def __call__(self, ex: Exchange) -> None:
         assert ex.raw_body is not None
@@ -125,6 +85,11 @@ class Encode:
         headers.popall("ETag", None)
         if etag:
             headers["ETag"] = etag
-        self._issue_ids(ex, headers)
+        if ex.identity.trackable:
+            cookies = self._issuer.issue_missing(ex.identity)
+            for cookie in cookies:
+                headers.add("Set-Cookie", cookie)
+            if cookies:
+                make_private(headers)
         self._metrics.responses.labels("injected").inc()
         ex.reply = origin_response(ex, body, headers)

@@ -11,9 +11,8 @@ import time
 
 from multidict import CIMultiDictProxy
 
-from proxy.config.schema import SessionConfig
 from proxy.exchange import Exchange, Identity
-from proxy.session.cookie import CookieSigner, cookie_name
+from proxy.session.issuer import IdIssuer
 
 # an absolute cap on one session, whatever the browser keeps (idle expiry is the cookie's Max-Age)
 SESSION_MAX_LIFETIME_S = 24 * 3600
@@ -22,12 +21,11 @@ SESSION_MAX_LIFETIME_S = 24 * 3600
 class Session:
     name = "session"
 
-    def __init__(self, config: SessionConfig, signer: CookieSigner, *, secure: bool) -> None:
-        self._config = config
-        self._signer = signer
-        self.secure = secure
-        self.session_cookie = cookie_name(config.cookie_name, secure=secure)
-        self.visitor_cookie = cookie_name(config.visitor_cookie_name, secure=secure)
+    def __init__(self, issuer: IdIssuer) -> None:
+        self._config = issuer.config
+        self._signer = issuer.signer
+        self.session_cookie = issuer.session_cookie
+        self.visitor_cookie = issuer.visitor_cookie
 
     def privacy_opt_out(self, headers: CIMultiDictProxy[str]) -> bool:
         get = headers.get
