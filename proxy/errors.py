@@ -8,7 +8,8 @@ message.
     ├── UsageError           a command-line flag or value is invalid
     ├── StartupError         the process cannot start safely (unsafe aiohttp build, port in use, ...)
     ├── StoreUnavailable     the Redis-protocol store did not answer in time, or the breaker is open
-    └── BodyError            an origin body cannot be handled (undecodable coding, over the cap)
+    ├── BodyError            an origin body cannot be handled (undecodable coding, over the cap)
+    └── EventRejected        a beacon is refused (``proxy.tracker.events``; carries the status)
 
 Stages after ``forward`` catch everything and fail open; these types say *why* in logs and metrics.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from proxy.exchange import Exchange, Identity
@@ -33,15 +34,15 @@ class Session:
             return True
         return bool(self._config.honor_dnt and get("DNT", "").strip() == "1")
 
-    async def __call__(self, ex: Exchange) -> None:
-        request = ex.request
+    def identify(self, request: web.BaseRequest) -> Identity:
+        """Who sent ``request``, as far as the visitor's choices let Vernier know."""
         if self.privacy_opt_out(request.headers):
-            ex.identity = Identity(trackable=False)
-            return
+            return Identity(trackable=False)
         consent = request.cookies.get(self._config.consent_cookie_name)
+        if consent == "0":  # withdrawn with vernier.consent(false), whatever the mode
+            return Identity(trackable=False)
         if self._config.consent == "required" and consent != "1":
-            ex.identity = Identity(trackable=False, consent_pending=True)
-            return
+            return Identity(trackable=False, consent_pending=True)
         now = int(time.time())
         session_id = self._signer.verify(
             request.cookies.get(self.session_cookie), now_s=now, max_age_s=SESSION_MAX_LIFETIME_S
@@ -51,4 +52,7 @@ class Session:
             now_s=now,
             max_age_s=self._config.visitor_max_age_s,
         )
-        ex.identity = Identity(session_id=session_id, visitor_id=visitor_id)
+        return Identity(session_id=session_id, visitor_id=visitor_id)
+
+    async def __call__(self, ex: Exchange) -> None:
+        ex.identity = self.identify(ex.request)

@@ -2,13 +2,18 @@
 
 A beacon is a :class:`Batch` of events of one page view. Validation is strict and happens once, at
 intake; everything downstream (the stream, the profile updater, the learner) trusts these types.
+:func:`parse_batch` is the one way in: bytes from the network become a :class:`Batch` or an
+:class:`EventRejected` (a 400 with a reason), never any other exception.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from proxy.errors import VernierError
 
 Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -88,3 +93,100 @@ class Batch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     v: Literal[1]
     page: Id
     events: Annotated[list[Event], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class EventRejected(VernierError):
+    """A beacon Vernier will not accept; ``status`` is the HTTP answer, ``reason`` says why.
+
+    ``reason`` is short and machine-readable (``json: ...``, ``schema: $.events[0].depth: ...``),
+    sent back as the answer's body so a tracker developer can see what is wrong. It never carries
+    more than ``_REASON_CHARS`` characters of the sender's own input.
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{status} {reason}")
+
+
+_REASON_CHARS = 160
+_decoder = msgspec.json.Decoder(Batch)
+_encoder = msgspec.json.Encoder()
+
+
+def parse_batch(body: bytes) -> Batch:
+    """Decode and validate one beacon body; raises only :class:`EventRejected` (status 400).
+
+    msgspec's typed decoder already rejects what the stdlib ``json`` lets through or dies on
+    (RELIABILITY §0 item 13): ``NaN``/``Infinity`` are not JSON to it, integers are range-checked
+    while parsing (a 5,001-digit one is "out of range", never a bignum), and every value is checked
+    against its field's type as it is read, so no deep structure is ever built. Three gaps remain,
+    each handled here: invalid UTF-8 raises ``UnicodeDecodeError``, a deeply nested value *before*
+    an event's ``type`` tag (msgspec skips ahead to find the tag) raises ``RecursionError``, and
+    duplicate keys are accepted, last one wins [measured, msgspec 0.22] — see
+    :func:`_reject_duplicate_keys`.
+    """
+    try:
+        batch = _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise EventRejected(400, _schema_reason(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise EventRejected(400, _clip(f"json: {exc}")) from None
+    except UnicodeDecodeError:
+        raise EventRejected(400, "json: invalid UTF-8") from None
+    except RecursionError:
+        raise EventRejected(400, "json: nested too deeply") from None
+    _reject_duplicate_keys(body, batch)
+    return batch
+
+
+def _schema_reason(message: str) -> str:
+    """``Expected `int`, got `str` - at `$.v``` → ``schema: $.v: Expected `int`, got `str```."""
+    text, sep, path = message.rpartition(" - at `")
+    if not sep:
+        return _clip(f"schema: $: {message}")
+    return _clip(f"schema: {path.rstrip('`')}: {text}")
+
+
+def _clip(reason: str) -> str:
+    return reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 3] + "..."
+
+
+def _reject_duplicate_keys(body: bytes, batch: Batch) -> None:
+    """Refuse ``{"depth": 0.1, "depth": 0.9}``: two parsers could read it two ways.
+
+    The exact check (the stdlib parser with a pairs hook) costs ~30 µs for a 10-event batch, three
+    times the decode (~10 µs) [measured], so it runs only when a cheap count cannot rule duplicates
+    out (~3.5 µs). Count colons: the body has one per key it wrote plus
+    those inside its strings; re-encoding the decoded batch gives one per distinct key (``None``
+    fields as ``"key":null``) plus those inside the decoded strings. Without a backslash in the
+    body every decoded string is in it byte for byte and none holds a bare ``"``, so the counts
+    match, nulls aside, only if no key was written twice (an overwritten value or repeated key
+    adds colons). Escapes, explicit nulls and repeated keys take the exact path.
+    """
+    if b"\\" not in body:
+        encoded = _encoder.encode(batch)
+        if body.count(b":") + encoded.count(b'":null') == encoded.count(b":"):
+            return
+    try:
+        json.loads(body.decode("utf-8"), object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        raise EventRejected(400, _clip(f"json: duplicate key `{exc.key}`")) from None
+    except (ValueError, RecursionError):  # unreachable after msgspec accepted it; still a 400
+        raise EventRejected(400, "json: malformed") from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result

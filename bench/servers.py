@@ -1,0 +1,211 @@
+"""The processes a benchmark run starts: nginx (origin and sub_filter proxy) and Vernier.
+
+Every child runs in its own session (process group), so a Ctrl-C in the terminal reaches only the
+benchmark, which then stops the children in its ``finally``: SIGTERM to the leader, a bounded
+wait, then SIGKILL to the whole group. Nothing here listens anywhere but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+NGINX_BIN = "/usr/sbin/nginx"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """One started process group, its log file, and how long it may take to stop."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    stop_timeout_s: float = 10.0
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, max_bytes: int = 2000) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return ""
+        return data[-max_bytes:].decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        """SIGTERM the leader (graceful), wait, then SIGKILL whatever is left of its group."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=self.stop_timeout_s)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=5)
+
+
+class Children:
+    """The registry of everything started; :meth:`stop_all` is safe to call twice."""
+
+    def __init__(self) -> None:
+        self._children: list[Child] = []
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stop_timeout_s: float = 10.0,
+    ) -> Child:
+        log = open(log_path, "ab")  # noqa: SIM115 - the child owns the descriptor after fork
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        child = Child(name, popen, log_path, stop_timeout_s)
+        self._children.append(child)
+        return child
+
+    def stop(self, child: Child) -> None:
+        child.stop()
+        if child in self._children:
+            self._children.remove(child)
+
+    def stop_all(self) -> None:
+        while self._children:
+            self._children.pop().stop()
+
+
+def wait_http_ok(child: Child, port: int, path: str, timeout_s: float = 30.0) -> None:
+    """Poll ``GET path`` until it answers 200; raise with the child's log if it never does."""
+    deadline = time.monotonic() + timeout_s
+    last_error = "no answer"
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{child.name} exited early:\n{child.log_tail()}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return
+            last_error = f"status {response.status}"
+        except OSError as err:
+            last_error = str(err)
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"{child.name} not ready after {timeout_s:.0f} s ({last_error}):\n{child.log_tail()}"
+    )
+
+
+def _render(template: str, values: dict[str, str | int]) -> str:
+    text = (BENCH_DIR / "nginx" / template).read_text()
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    if "@" in "".join(line.split("#")[0] for line in text.splitlines()):
+        raise ValueError(f"{template}: a placeholder was left unfilled")
+    return text
+
+
+def start_nginx(
+    children: Children,
+    name: str,
+    template: str,
+    prefix: Path,
+    *,
+    port: int,
+    workers: int,
+    docroot: Path | None = None,
+    origin_port: int | None = None,
+) -> Child:
+    """Write the config for ``template`` into ``prefix``, test it, start nginx in the foreground."""
+    values: dict[str, str | int] = {
+        # As root, workers would drop to "nobody" and lose access to the 0700 temp docroot.
+        "USER_LINE": "user root;" if os.geteuid() == 0 else "",
+        "WORKERS": workers,
+        "PREFIX": str(prefix),
+        "PORT": port,
+    }
+    if docroot is not None:
+        values["DOCROOT"] = str(docroot)
+    if origin_port is not None:
+        values["ORIGIN_PORT"] = origin_port
+    conf = prefix / f"{name}.conf"
+    conf.write_text(_render(template, values))
+    argv = [NGINX_BIN, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"]
+    test = subprocess.run([*argv, "-t", "-q"], capture_output=True, timeout=30, check=False)
+    if test.returncode != 0:
+        raise RuntimeError(f"nginx -t failed for {conf}:\n{test.stderr.decode(errors='replace')}")
+    return children.start(name, argv, prefix / f"{name}.out")
+
+
+def start_vernier(
+    children: Children,
+    prefix: Path,
+    *,
+    port: int,
+    workers: int,
+    upstream_port: int,
+    python: Path,
+    config: Path,
+) -> Child:
+    """``python -m proxy serve`` from the repo root, with its own temp data dir."""
+    data_dir = prefix / "vernier-data"
+    argv = [
+        str(python),
+        "-m",
+        "proxy",
+        "serve",
+        "--upstream",
+        f"http://127.0.0.1:{upstream_port}",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--data-dir",
+        str(data_dir),
+        "--config",
+        str(config),
+    ]
+    env = dict(os.environ)
+    # The repo root first: the editable install may resolve ``proxy`` as a namespace package.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return children.start(
+        "vernier", argv, prefix / "vernier.out", cwd=REPO_ROOT, env=env, stop_timeout_s=20.0
+    )

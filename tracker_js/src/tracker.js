@@ -1,0 +1,157 @@
+// The tracker: wires the observers, the queue and the privacy gates together. Everything it touches
+// in the browser comes in through `env` — {w: window, d: document, n: navigator, now: clock,
+// script: our <script> element} — so the whole tracker runs in Node tests against fakes.
+//
+// Robustness rule: no exception ever leaves the tracker. Every listener, timer, observer callback
+// and API call runs through `safe`, which swallows the error and reports the first one as a
+// `custom` event named `tracker_error`.
+import { makeId } from './ids.js';
+import { createStore } from './storage.js';
+import { createQueue } from './queue.js';
+import { createTransport } from './transport.js';
+import { readConfig } from './config.js';
+import { optedOut, consentPending, postConsent } from './privacy.js';
+import { clip, LONG_CHARS, SHORT_CHARS } from './dom.js';
+import { conversionFields, customFields } from './values.js';
+import { engaged } from './observe/engaged.js';
+import { impressions } from './observe/impressions.js';
+import { clicks } from './observe/clicks.js';
+import { scroll } from './observe/scroll.js';
+import { hover } from './observe/hover.js';
+import { forms } from './observe/forms.js';
+import { conversions } from './observe/conversions.js';
+import { spa } from './observe/spa.js';
+
+export const EVENTS_URL = '/__vernier/e';
+export const CONSENT_URL = '/__vernier/consent';
+export const STORE_KEY = 'vernier:q';
+export const MAX_STORED_EVENTS = 100;
+export const MAX_BATCH_EVENTS = 50;
+export const MAX_BODY_BYTES = 60000; // collector cap 65536; browsers allow 64 KiB of keepalive in flight
+
+const OBSERVERS = [engaged, impressions, clicks, scroll, hover, forms, conversions, spa];
+
+export function createTracker(env) {
+  const { w, d } = env;
+  const cfg = readConfig(d);
+  const blocked = optedOut(env.n);
+  const queue = createQueue(
+    createStore(() => w.localStorage, STORE_KEY, MAX_STORED_EVENTS),
+    createTransport(env.n, w, EVENTS_URL),
+    env.now,
+    MAX_BATCH_EVENTS,
+    MAX_BODY_BYTES,
+    cfg.flushMs,
+  );
+  let running = false;
+  let reported = false;
+  let page;
+  let stops = [];
+  let mods = [];
+  let timer;
+
+  const safe = (fn) =>
+    function () {
+      try {
+        return fn.apply(this, arguments);
+      } catch (e) {
+        if (!reported) {
+          reported = true;
+          safe(emit)('custom', { name: 'tracker_error', props: { message: clip(String((e && e.message) || e), SHORT_CHARS) } });
+        }
+      }
+    };
+  const emit = (type, fields) => {
+    if (running && queue.add(page, { id: makeId(w.crypto), type, ts: env.now(), ...fields }) >= MAX_BATCH_EVENTS) {
+      queue.flush();
+    }
+  };
+  const on = (target, type, fn, capture) => {
+    const handler = safe(fn);
+    const options = { passive: true, capture };
+    target.addEventListener(type, handler, options);
+    stops.push(() => target.removeEventListener(type, handler, options));
+  };
+  const each = (name, arg) => mods.forEach((m) => m[name] && safe(m[name])(arg));
+  const newPage = (ref) => {
+    const loc = w.location;
+    page = makeId(w.crypto);
+    emit('pageview', {
+      url: clip(loc.pathname + loc.search, LONG_CHARS),
+      ref: ref && clip(ref, LONG_CHARS),
+      title: clip(d.title, SHORT_CHARS),
+    });
+  };
+  const navigate = (ref) => {
+    if (!running) return;
+    each('collect', true); // close the old page view: its scroll, engaged time, hover
+    newPage(ref);
+    each('page');
+  };
+  const leave = () => {
+    each('collect', true);
+    queue.flush(true);
+  };
+  const tick = safe(() => {
+    timer = w.setTimeout(tick, cfg.flushMs);
+    each('collect');
+    queue.flush();
+  });
+
+  const start = safe(() => {
+    if (running || blocked) return;
+    running = true;
+    safe(newPage)(d.referrer);
+    const ctx = { env, cfg, emit, on, safe, navigate, onStop: (fn) => stops.push(fn), flush: () => queue.flush() };
+    mods = OBSERVERS.map((observe) => safe(observe)(ctx) || {});
+    on(d, 'visibilitychange', () => d.visibilityState == 'hidden' && leave());
+    on(w, 'pagehide', leave);
+    on(w, 'pageshow', (e) => e.persisted && navigate()); // restored from the back/forward cache
+    each('page');
+    timer = w.setTimeout(tick, cfg.flushMs);
+  });
+
+  /** Stop collecting and forget everything not yet sent, stored batches included. */
+  const stop = safe(() => {
+    running = false;
+    stops.forEach((fn) => safe(fn)());
+    stops = [];
+    mods = [];
+    w.clearTimeout(timer);
+    queue.clear();
+  });
+
+  return {
+    start,
+    stop,
+    api: {
+      /** A conversion: vernier.track('purchase', {value: 62.5, currency: 'USD'}). */
+      track: safe((name, props) => {
+        const fields = conversionFields(name, props);
+        if (fields) emit('conversion', fields);
+      }),
+      /** A custom event: vernier.event('video_play', {video: 'intro', muted: true}). */
+      event: safe((name, props) => {
+        const fields = customFields(name, props);
+        if (fields) emit('custom', fields);
+      }),
+      /**
+       * The visitor's choice. true: tell the proxy, then start if it accepted (and no GPC/DNT).
+       * false: stop, drop everything unsent, tell the proxy. Resolves to whether the proxy
+       * accepted; never rejects.
+       */
+      consent: (granted) => {
+        const yes = granted === true;
+        if (!yes) stop();
+        return postConsent(w, CONSENT_URL, yes).then(safe((ok) => (ok && yes && start(), ok)));
+      },
+    },
+  };
+}
+
+/** Start unless consent is pending; returns the page API (window.vernier). */
+export function init(env) {
+  const t = createTracker(env);
+  if (!consentPending(env.script)) t.start();
+  return t.api;
+}

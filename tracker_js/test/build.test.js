@@ -1,0 +1,92 @@
+// Checks of the committed build, proxy/tracker/static/t.js: size budget, forbidden constructs, and
+// a smoke run of the minified bundle itself against the fakes (what the browser will execute).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import vm from 'node:vm';
+import { makePage, settle, h } from './helpers/fake.js';
+
+const ASSET = new URL('../../proxy/tracker/static/t.js', import.meta.url);
+const source = readFileSync(ASSET, 'utf8');
+export const GZIP_BUDGET_BYTES = 4096;
+
+test(`t.js is at most ${GZIP_BUDGET_BYTES} bytes gzipped`, (t) => {
+  const gz = gzipSync(Buffer.from(source), { level: 9 }).length;
+  t.diagnostic(`t.js: ${Buffer.byteLength(source)} bytes, ${gz} bytes gzipped`);
+  assert.ok(gz <= GZIP_BUDGET_BYTES, `${gz} bytes gzipped`);
+});
+
+test('t.js uses no innerHTML, eval, Function, document.write or onerror, and is ASCII', () => {
+  for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'eval(', 'Function(', 'document.write', 'onerror', 'setInterval("']) {
+    assert.ok(!source.includes(bad), bad);
+  }
+  assert.match(source, /^\/\*! Vernier tracker /);
+  assert.ok(/^[\x09\x0a\x0d\x20-\x7e]*$/.test(source), 'ASCII only');
+});
+
+function run(page) {
+  page.d.currentScript = page.env.script;
+  const context = vm.createContext({ window: page.w, document: page.d, navigator: page.n, TextEncoder });
+  // timers and the clock: the bundle uses window.setTimeout and Date.now
+  vm.runInContext(`Date.now = () => window.__now()`, context);
+  page.w.__now = page.clock.now;
+  vm.runInContext(source, context, { filename: 't.js' });
+  return page.w.vernier;
+}
+
+test('the built bundle runs: page view, slot click, impression, conversion, SPA, beacon', async () => {
+  const hero = h('div', { 'data-vernier-slot': 'hero', 'data-vernier-variant': 'b', 'data-vernier-decision': 'd_1' }, h('a', { class: 'cta' }));
+  const page = makePage({ body: [hero], config: { conversions: [{ name: 'signup', url: '/welcome' }] } });
+  const api = run(page);
+  assert.equal(typeof api.track, 'function');
+  assert.equal(typeof api.consent, 'function');
+  const io = page.w.IntersectionObserver.instances.at(-1);
+  io.report(hero, 1);
+  page.clock.advance(1000);
+  page.on(hero.children[0], 'click');
+  page.on(hero, 'mouseover');
+  page.clock.advance(500);
+  page.on(hero, 'mouseout', { relatedTarget: null });
+  page.runFrames();
+  api.track('purchase', { value: 3 });
+  api.event('custom_one', { a: 1 });
+  page.w.history.pushState(null, '', '/welcome');
+  page.on(page.html.children[0], 'focusin');
+  page.pagehide();
+  await settle();
+  const types = page.events.map((e) => e.type);
+  for (const t of ['pageview', 'impression', 'click', 'hover', 'scroll', 'engaged', 'conversion', 'custom']) {
+    assert.ok(types.includes(t), t);
+  }
+  assert.equal(page.ofType('pageview').length, 2);
+  assert.deepEqual(page.ofType('conversion').map((e) => e.name), ['purchase', 'signup']);
+  assert.equal(page.requests.at(-1).via, 'beacon');
+  assert.deepEqual(page.ofType('custom').map((e) => e.name), ['custom_one'], 'no tracker_error');
+});
+
+test('the built bundle honours GPC and consent pending, and loads twice harmlessly', async () => {
+  const gpc = makePage({ gpc: true });
+  run(gpc).track('x');
+  gpc.pagehide();
+  await settle();
+  assert.equal(gpc.requests.length, 0);
+
+  const pending = makePage({ consent: 'pending' });
+  const api = run(pending);
+  api.track('x');
+  pending.pagehide();
+  await settle();
+  assert.equal(pending.requests.length, 0);
+  assert.equal(await api.consent(true), true);
+  pending.pagehide();
+  await settle();
+  assert.deepEqual(pending.requests.map((r) => r.url), ['/__vernier/consent', '/__vernier/e']);
+
+  const twice = makePage();
+  const first = run(twice);
+  const listeners = twice.d.count() + twice.w.count();
+  run(twice);
+  assert.equal(twice.w.vernier, first);
+  assert.equal(twice.d.count() + twice.w.count(), listeners);
+});
