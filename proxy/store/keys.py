@@ -11,9 +11,13 @@ together in one MULTI, Lua script or multi-key command)::
     P{s:<session_id>}:budget      hash    per-session governance counters (changes, last change)
     P{s:<session_id>}:decisions   hash    decisions awaiting a reward, field = decision id; TTL
     P{v:<visitor_id>}:profile     hash    long-lived visitor profile; TTL = visitor max age
+    P{v:<visitor_id>}:tally       hash    the profile updater's state (version, JSON); same TTL
+    P{v:<visitor_id>}:recent      list    the visitor's last 50 events (encoded records); same TTL
+    P{v:<visitor_id>}:forgotten   string  erasure tombstone: updates are refused while it lives
     P{g:<slot_id>}:budget         hash    global per-slot governance counters and pause/kill flags
     P{m:<slot_id>}:<window>       hash    windowed metrics of one slot, field = variant id
     P{events:<shard>}             stream  the event stream (sharded: one stream is one hot slot)
+    P{events:<shard>}:seen:<id>   string  event id already appended (dedupe); TTL 24 h
     P{model:<name>}:snapshot      string  serialized learner model
     P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
 
@@ -72,6 +76,18 @@ class KeySchema:
         """The visitor's long-lived profile."""
         return f"{self.prefix}{{v:{_check('visitor id', visitor_id)}}}:profile"
 
+    def visitor_tally_key(self, visitor_id: str) -> str:
+        """The profile updater's state of one visitor; same slot as :meth:`visitor_key`."""
+        return f"{self.prefix}{{v:{_check('visitor id', visitor_id)}}}:tally"
+
+    def visitor_recent_key(self, visitor_id: str) -> str:
+        """The visitor's most recent events; same slot as :meth:`visitor_key`."""
+        return f"{self.prefix}{{v:{_check('visitor id', visitor_id)}}}:recent"
+
+    def visitor_forgotten_key(self, visitor_id: str) -> str:
+        """Tombstone of an erased visitor; same slot as :meth:`visitor_key`."""
+        return f"{self.prefix}{{v:{_check('visitor id', visitor_id)}}}:forgotten"
+
     def slot_budget_key(self, slot_id: str) -> str:
         """Global governance counters and pause/kill flags of one slot."""
         return f"{self.prefix}{{g:{_check('slot id', slot_id)}}}:budget"
@@ -85,6 +101,10 @@ class KeySchema:
         if shard < 0:
             raise ValueError("event stream shard must be >= 0")
         return f"{self.prefix}{{events:{shard}}}"
+
+    def event_seen_key(self, event_id: str, shard: int = 0) -> str:
+        """Marks ``event_id`` as appended to shard ``shard``; same slot as :meth:`events_key`."""
+        return f"{self.events_key(shard)}:seen:{_check('event id', event_id)}"
 
     def model_key(self, name: str) -> str:
         """A serialized model snapshot."""

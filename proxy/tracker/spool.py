@@ -1,0 +1,231 @@
+"""The local spool: accepted events that could not reach Redis wait here, on disk, until it is back.
+
+202 means stored (DESIGN §6), so when ``EventLog.append`` cannot answer, the batch is appended to a
+segment file and ``fsync``-ed *before* the intake acknowledges it. Layout, in ``<data_dir>/spool``::
+
+    seg-<time_ns>-<pid>-<seq>.log    one encoded EventRecord per line (JSON never holds a raw LF)
+
+* **Bounded.** All segments together stay under ``max_bytes`` (default 256 MB); a batch that would
+  pass it is refused, and the intake answers 503 (the tracker keeps it and retries). Several
+  processes check the bound without a shared lock, so it may be passed by one batch per process.
+* **Per-process segments.** Each process appends to its own segment and holds an exclusive
+  ``flock`` on it while it does, so replay (which locks a segment before reading it) never reads a
+  segment that is being written. A segment is sealed (closed, unlocked) when it reaches
+  ``segment_bytes`` or when its own process starts a replay; a crashed process's locks die with it,
+  so any process replays what it left behind.
+* **Replay** reads sealed segments oldest first, hands their records to ``write`` in chunks, and
+  deletes a segment only after every chunk was written. A crash in between re-sends the segment
+  later; the event log's dedupe by event id keeps the stream exactly-once. A torn last line (crash
+  mid-append: never acknowledged) is skipped and counted.
+* **Off the event loop.** File I/O runs in a thread (``asyncio.to_thread``), one batch at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+
+import msgspec
+
+from proxy.tracker.record import EventRecord, decode_record, encode_record
+
+log = logging.getLogger(__name__)
+
+WriteBatch = Callable[[list[EventRecord]], Awaitable[bool]]
+
+
+class EventSpool:
+    """Bounded, fsync-ed, multi-process-safe disk queue of event records."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        max_bytes: int = 256 * 1024 * 1024,
+        segment_bytes: int = 4 * 1024 * 1024,
+        replay_chunk: int = 100,
+    ) -> None:
+        if max_bytes < 1 or segment_bytes < 1 or replay_chunk < 1:
+            raise ValueError("spool sizes must be positive")
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self.replay_chunk = replay_chunk
+        self.refused_total = 0
+        self.torn_lines_total = 0
+        self._fd: int | None = None
+        self._fd_bytes = 0
+        self._seq = itertools.count()
+        self._thread_lock = threading.RLock()  # a cancelled caller's thread may still be writing
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def in_data_dir(cls, data_dir: str | os.PathLike[str], **options: int) -> EventSpool:
+        """The spool of a Vernier data directory: ``<data_dir>/spool``."""
+        return cls(Path(data_dir) / "spool", **options)
+
+    async def append(self, records: Sequence[EventRecord]) -> bool:
+        """Write and fsync the records; ``False`` if the spool is full or the disk failed."""
+        if not records:
+            return True
+        data = b"".join(encode_record(r) + b"\n" for r in records)
+        async with self._lock:
+            return await asyncio.to_thread(self._append_sync, data)
+
+    async def pending_bytes(self) -> int:
+        """Bytes in all segments (of every process), sealed or not."""
+        return await asyncio.to_thread(self._total_bytes)
+
+    async def replay(self, write: WriteBatch) -> int:
+        """Send spooled records to ``write`` oldest first; how many were written.
+
+        Stops at the first chunk ``write`` refuses (``False``): that segment stays, to be replayed
+        whole next time. Segments locked by a live writer are skipped.
+        """
+        async with self._lock:
+            await asyncio.to_thread(self._seal_sync)
+        replayed = 0
+        for path in await asyncio.to_thread(self._segments):
+            opened = await self._open_for_replay(path)
+            if opened is None:
+                continue
+            fd, records = opened
+            try:
+                for start in range(0, len(records), self.replay_chunk):
+                    if not await write(records[start : start + self.replay_chunk]):
+                        return replayed
+                    replayed += min(self.replay_chunk, len(records) - start)
+                await asyncio.to_thread(_unlink, path)
+            finally:
+                os.close(fd)  # releases the flock
+        return replayed
+
+    async def _open_for_replay(self, path: Path) -> tuple[int, list[EventRecord]] | None:
+        """``_lock_and_read`` in a thread; a cancelled caller still closes what it opened."""
+        reading = asyncio.ensure_future(asyncio.to_thread(self._lock_and_read, path))
+        try:
+            return await asyncio.shield(reading)
+        except asyncio.CancelledError:
+            reading.add_done_callback(_close_when_done)
+            raise
+
+    async def close(self) -> None:
+        """Seal the current segment (it becomes replayable by any process)."""
+        async with self._lock:
+            await asyncio.to_thread(self._seal_sync)
+
+    # -- blocking parts, run in a worker thread -------------------------------------------------
+
+    def _append_sync(self, data: bytes) -> bool:
+        with self._thread_lock:
+            try:
+                if self._total_bytes() + len(data) > self.max_bytes:
+                    self.refused_total += 1
+                    return False
+                if self._fd is None or self._fd_bytes >= self.segment_bytes:
+                    self._seal_sync()
+                    self._open_segment()
+                assert self._fd is not None
+                return self._write_all(self._fd, data)
+            except OSError as err:
+                log.error("event spool %s: cannot open a segment: %s", self.directory, err)
+                self.refused_total += 1
+                return False
+
+    def _write_all(self, fd: int, data: bytes) -> bool:
+        start = self._fd_bytes
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError as err:
+            log.error("event spool %s: write failed (%s); batch refused", self.directory, err)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)  # no torn line before the next segment's records
+            self._seal_sync()
+            self.refused_total += 1
+            return False
+        self._fd_bytes = start + len(data)
+        return True
+
+    def _open_segment(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = f"seg-{time.time_ns():020d}-{os.getpid()}-{next(self._seq):06d}.log"
+        fd = os.open(
+            self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600
+        )
+        fcntl.flock(fd, fcntl.LOCK_EX)  # new file: nobody else can hold it
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the new name survives a host crash too
+        finally:
+            os.close(dir_fd)
+        self._fd, self._fd_bytes = fd, 0
+
+    def _seal_sync(self) -> None:
+        with self._thread_lock:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)
+
+    def _segments(self) -> list[Path]:
+        try:
+            return sorted(self.directory.glob("seg-*.log"))
+        except OSError:
+            return []
+
+    def _total_bytes(self) -> int:
+        total = 0
+        for path in self._segments():
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
+
+    def _lock_and_read(self, path: Path) -> tuple[int, list[EventRecord]] | None:
+        """Open and lock a sealed segment, or ``None`` if it is in use or already replayed."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink == 0:  # another replayer deleted it while we waited
+                os.close(fd)
+                return None
+            with os.fdopen(os.dup(fd), "rb") as file:
+                records = list(self._decode(file))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, records
+
+    def _decode(self, lines: Iterator[bytes]) -> Iterator[EventRecord]:
+        for line in lines:
+            try:
+                yield decode_record(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.torn_lines_total += 1
+
+
+def _close_when_done(reading: asyncio.Future[tuple[int, list[EventRecord]] | None]) -> None:
+    if not reading.cancelled() and reading.exception() is None:
+        opened = reading.result()
+        if opened is not None:
+            os.close(opened[0])
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
