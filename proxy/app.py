@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import ClientSession, web
 
@@ -30,7 +31,18 @@ from proxy.stages.profile import Profile
 from proxy.stages.session import Session
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
+from proxy.store.event_log import EventLog
+from proxy.tasks import BackgroundTasks
 from proxy.tracker.asset import TrackerAsset
+from proxy.tracker.intake import EventIntake
+from proxy.tracker.profile_consumer import ProfileConsumer
+from proxy.tracker.ratelimit import (
+    ADDRESS_EVENTS_PER_MIN,
+    SESSION_EVENTS_PER_MIN,
+    TokenBucketLimiter,
+)
+from proxy.tracker.sink import EventSink
+from proxy.tracker.spool import EventSpool
 from proxy.upstream.client import create_origin_session
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.public_address import PublicAddress
@@ -61,7 +73,6 @@ def store_settings(config: Config) -> StoreSettings:
     store = config.store
     return StoreSettings(
         op_timeout_s=store.op_timeout_ms / 1000.0,
-        socket_timeout_s=store.op_timeout_ms / 1000.0,
         connect_timeout_s=store.connect_timeout_ms / 1000.0,
         max_connections=store.max_connections,
         key_prefix=store.key_prefix,
@@ -71,17 +82,32 @@ def store_settings(config: Config) -> StoreSettings:
     )
 
 
+def public_parts(config: Config) -> SplitResult | None:
+    return urlsplit(config.origin.public_url) if config.origin.public_url else None
+
+
+def build_issuer(config: Config) -> IdIssuer:
+    public = public_parts(config)
+    return IdIssuer(
+        config.session,
+        CookieSigner(load_signing_keys(Path(config.data_dir))),
+        secure=bool(public and public.scheme == "https"),
+    )
+
+
 def build_pipeline(
     config: Config,
+    *,
     origin: ClientSession,
     store: Store,
     asset: TrackerAsset,
+    issuer: IdIssuer,
     metrics: Metrics,
     instance: str,
 ) -> Pipeline:
     """Every stage with its collaborators, in request order."""
     origin_parts = urlsplit(config.origin.url)
-    public = urlsplit(config.origin.public_url) if config.origin.public_url else None
+    public = public_parts(config)
     policy = ForwardingPolicy(
         via_token=f"1.1 {config.server.via_name}-{instance}",
         trusted=tuple(ipaddress.ip_network(p, strict=False) for p in config.server.trusted_proxies),
@@ -89,11 +115,6 @@ def build_pipeline(
         public_scheme=public.scheme if public else None,
         origin_host=origin_parts.netloc,
         preserve_host=config.origin.preserve_host,
-    )
-    issuer = IdIssuer(
-        config.session,
-        CookieSigner(load_signing_keys(Path(config.data_dir))),
-        secure=bool(public and public.scheme == "https"),
     )
     connect_source = f"{public.scheme}://{public.netloc}{PREFIX}" if public else "'self'"
     digest = asset.tag_digest
@@ -132,9 +153,36 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     store = Store(app[STORE_URL], store_settings(config))
     origin = create_origin_session(config.origin)
     asset = TrackerAsset.load()
-    pipeline = build_pipeline(config, origin, store, asset, metrics, app[INSTANCE])
+    issuer = build_issuer(config)
+    pipeline = build_pipeline(
+        config,
+        origin=origin,
+        store=store,
+        asset=asset,
+        issuer=issuer,
+        metrics=metrics,
+        instance=app[INSTANCE],
+    )
+    event_log = EventLog(store)
+    spool = EventSpool.in_data_dir(Path(config.data_dir))
+    sink = EventSink(event_log, spool)
+    public = public_parts(config)
+    public_hosts = frozenset({public.hostname}) if public and public.hostname else None
+    intake = EventIntake(
+        sink,
+        session_limiter=TokenBucketLimiter.per_minute(SESSION_EVENTS_PER_MIN),
+        address_limiter=TokenBucketLimiter.per_minute(ADDRESS_EVENTS_PER_MIN),
+        public_hosts=public_hosts,
+    )
     endpoints = Endpoints(
-        asset, store, metrics, metrics_public=config.admin.expose_metrics_publicly
+        asset=asset,
+        store=store,
+        metrics=metrics,
+        session=Session(issuer),
+        issuer=issuer,
+        intake=intake,
+        public_hosts=public_hosts,
+        metrics_public=config.admin.expose_metrics_publicly,
     )
     app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
     await store.open()
@@ -144,9 +192,18 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             "the store runs without append-only persistence (appendonly no): acknowledged events "
             "can be lost on a crash; enable appendonly or use the embedded store"
         )
+    tasks = BackgroundTasks()
+    stop_consumer = asyncio.Event()
+    await sink.start()
+    consumer = ProfileConsumer(store, event_log, profile_ttl_s=config.session.visitor_max_age_s)
+    tasks.spawn(consumer.run(stop_consumer), name="vernier-profile-consumer")
     try:
         yield
     finally:
+        stop_consumer.set()
+        await tasks.cancel_all()
+        await sink.stop()
+        await spool.close()
         await origin.close()
         await store.close()
 

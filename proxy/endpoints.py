@@ -1,5 +1,10 @@
 """Vernier's own endpoints, all under ``/__vernier/`` (DESIGN §4). Nothing under that prefix is
-ever forwarded to the origin; nothing outside it is ever answered by Vernier."""
+ever forwarded to the origin; nothing outside it is ever answered by Vernier.
+
+    GET  t.js       the tracker                    POST e        event beacons (tracker/intake.py)
+    GET  healthz    liveness; ?ready=1 readiness   POST consent  the visitor's choice
+    GET  me         what Vernier holds about you   DELETE me     forget me (right of erasure)
+"""
 
 from __future__ import annotations
 
@@ -7,33 +12,59 @@ import orjson
 from aiohttp import web
 
 from proxy.metrics import Metrics
+from proxy.session.issuer import IdIssuer
+from proxy.stages.session import Session
 from proxy.store.client import Store
 from proxy.tracker.asset import ASSET_PATH, TrackerAsset
+from proxy.tracker.consent import handle_consent
+from proxy.tracker.intake import EventIntake
+from proxy.tracker.same_origin import cross_site_reason
+from proxy.tracker.visitor_data import forget_visitor, visitor_summary
 
 PREFIX = "/__vernier/"
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=_NO_STORE
+    )
+
+
+def _not_found() -> web.Response:
+    return web.Response(status=404, text="not found\n", headers=_NO_STORE)
 
 
 class Endpoints:
     def __init__(
-        self, asset: TrackerAsset, store: Store, metrics: Metrics, *, metrics_public: bool
+        self,
+        *,
+        asset: TrackerAsset,
+        store: Store,
+        metrics: Metrics,
+        session: Session,
+        issuer: IdIssuer,
+        intake: EventIntake,
+        public_hosts: frozenset[str] | None,
+        metrics_public: bool,
     ) -> None:
         self._asset = asset
         self._store = store
         self._metrics = metrics
+        self._session = session
+        self._issuer = issuer
+        self._intake = intake
+        self._public_hosts = public_hosts
         self._metrics_public = metrics_public
 
     async def health(self, request: web.Request) -> web.Response:
-        headers = {"Cache-Control": "no-store"}
         if request.query.get("ready") != "1":
-            return web.Response(text="ok\n", headers=headers)
+            return web.Response(text="ok\n", headers=_NO_STORE)
         store_up = await self._store.ping()
         self._metrics.store_state.set(1 if store_up else 0)
         checks = {"store": "up" if store_up else "down", "tracker": self._asset.version}
         # a dead store degrades personalisation but pages are still served: ready, degraded
-        body = {"ready": True, "degraded": not store_up, "checks": checks}
-        return web.Response(
-            body=orjson.dumps(body), content_type="application/json", headers=headers
-        )
+        return _json({"ready": True, "degraded": not store_up, "checks": checks})
 
     def metrics(self) -> web.Response:
         return web.Response(
@@ -41,16 +72,50 @@ class Endpoints:
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
         )
 
+    async def me(self, request: web.Request) -> web.Response:
+        """GET: the visitor's data as JSON; DELETE: erase it and the ids (same-origin only)."""
+        identity = self._session.identify(request)
+        if identity.visitor_id is None:
+            return _json({"visitor": None, "profile": {}, "recent_events": []})
+        if request.method == "GET":
+            return _json(
+                await visitor_summary(self._store, identity.visitor_id, identity.session_id or "")
+            )
+        reason = cross_site_reason(request.headers, request.host, self._public_hosts)
+        if reason is not None:
+            return web.Response(status=403, text=reason, headers=_NO_STORE)
+        sessions = [identity.session_id] if identity.session_id else []
+        if not await forget_visitor(self._store, identity.visitor_id, sessions):
+            return web.Response(
+                status=503, text="try again", headers={**_NO_STORE, "Retry-After": "5"}
+            )
+        response = web.Response(status=204, headers=_NO_STORE)
+        for cookie in self._issuer.clear_all():
+            response.headers.add("Set-Cookie", cookie)
+        return response
+
     async def public(self, request: web.Request) -> web.StreamResponse:
         """The endpoints every visitor may reach on the public listener."""
-        path = request.path
-        if path == ASSET_PATH and request.method in ("GET", "HEAD"):
+        path, method = request.path, request.method
+        if path == PREFIX + "e":
+            return await self._intake.handle(request, self._session.identify(request))
+        if path == ASSET_PATH and method in ("GET", "HEAD"):
             return self._asset.response(request)
-        if path == PREFIX + "healthz" and request.method in ("GET", "HEAD"):
+        if path == PREFIX + "consent":
+            return await handle_consent(
+                request,
+                self._session.identify(request),
+                self._issuer,
+                privacy_opt_out=self._session.privacy_opt_out(request.headers),
+                public_hosts=self._public_hosts,
+            )
+        if path == PREFIX + "me" and method in ("GET", "DELETE"):
+            return await self.me(request)
+        if path == PREFIX + "healthz" and method in ("GET", "HEAD"):
             return await self.health(request)
-        if path == PREFIX + "metrics" and self._metrics_public and request.method == "GET":
+        if path == PREFIX + "metrics" and self._metrics_public and method == "GET":
             return self.metrics()
-        return web.Response(status=404, text="not found\n", headers={"Cache-Control": "no-store"})
+        return _not_found()
 
     async def admin(self, request: web.Request) -> web.StreamResponse:
         """The loopback admin listener."""
@@ -58,4 +123,4 @@ class Endpoints:
             return self.metrics()
         if request.path in ("/healthz", PREFIX + "healthz"):
             return await self.health(request)
-        return web.Response(status=404, text="not found\n")
+        return _not_found()
