@@ -14,7 +14,7 @@ export const ASSET = resolve(root, '../proxy/tracker/static/t.js');
 export const GZIP_BUDGET_BYTES = 4096;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-const MANGLED = /^(env|cfg|emit|safe|navigate|onStop|flush|idleMs|flushMs|script|api|start|stop|load|save|ids)$/;
+const MANGLED = /^(env|cfg|t0|emit|safe|navigate|onStop|flush|idleMs|flushMs|script|api|start|stop|load|save|clear|ids)$/;
 
 export const gzipSize = (bytes) => gzipSync(bytes, { level: 9 }).length;
 
@@ -32,7 +32,7 @@ async function bundle(outfile) {
     // Internal property names (never DOM, JSON or public API names) are shortened; the bundle is
     // smoke-tested in test/build.test.js.
     mangleProps: MANGLED,
-    banner: { js: `/*! Vernier tracker ${pkg.version} | Apache-2.0 | build of tracker_js/ */` },
+    banner: { js: `/*! Vernier tracker ${pkg.version} | Apache-2.0 */` },
     logLevel: 'warning',
   });
 }

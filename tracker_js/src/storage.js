@@ -4,26 +4,20 @@
 // or full.
 export function createStore(getStorage, key, max) {
   let mem = [];
-  let ls;
-  try {
-    ls = getStorage();
-    ls.getItem(key);
-  } catch (e) {
-    ls = null;
-  }
+  let ls; // opened by the first load or save (a flush), never while the page loads: it can take ms
   return {
     load() {
       try {
-        const items = ls ? JSON.parse(ls.getItem(key)) || [] : mem;
+        const items = (ls = ls === undefined ? getStorage() : ls) ? JSON.parse(ls.getItem(key)) || [] : mem;
         return items.filter((it) => typeof it[0] == 'string' && it[1] && typeof it[1].id == 'string');
       } catch (e) {
-        return []; // corrupt: start over
+        return []; // corrupt, or storage blocked (the save after it falls back to memory)
       }
     },
     save(items) {
       mem = items.slice(-max);
       try {
-        if (ls) mem.length ? ls.setItem(key, JSON.stringify(mem)) : ls.removeItem(key);
+        if ((ls = ls === undefined ? getStorage() : ls)) mem.length ? ls.setItem(key, JSON.stringify(mem)) : ls.removeItem(key);
       } catch (e) {
         ls = null; // quota exceeded or blocked: keep going in memory
       }

@@ -2,6 +2,12 @@
 // in the browser comes in through `env` — {w: window, d: document, n: navigator, now: clock,
 // script: our <script> element} — so the whole tracker runs in Node tests against fakes.
 //
+// Startup is split so that the script's own evaluation does almost nothing: it records the page
+// view (its `ts` is the evaluation time) and adds the two lifecycle listeners that send it if the
+// visitor leaves at once; the observers, the other listeners and the flush timer are attached
+// later, in an idle callback (setTimeout without requestIdleCallback). Storage is first touched by
+// a flush.
+//
 // Robustness rule: no exception ever leaves the tracker. Every listener, timer, observer callback
 // and API call runs through `safe`, which swallows the error and reports the first one as a
 // `custom` event named `tracker_error`.
@@ -31,7 +37,8 @@ export const MAX_BODY_BYTES = 60000; // collector cap 65536; browsers allow 64 K
 
 const OBSERVERS = [engaged, impressions, clicks, scroll, hover, forms, conversions, spa];
 
-export function createTracker(env) {
+/** The tracker on one page; starts unless consent is pending. Returns the page API (window.vernier). */
+export function init(env) {
   const { w, d } = env;
   const cfg = readConfig(d);
   const blocked = optedOut(env.n);
@@ -98,17 +105,23 @@ export function createTracker(env) {
     queue.flush();
   });
 
+  /** Start: the page view and the lifecycle listeners now, the rest when the browser is idle. */
   const start = safe(() => {
     if (running || blocked) return;
     running = true;
+    const t0 = env.now();
     safe(newPage)(d.referrer);
-    const ctx = { env, cfg, emit, on, safe, navigate, onStop: (fn) => stops.push(fn), flush: () => queue.flush() };
-    mods = OBSERVERS.map((observe) => safe(observe)(ctx) || {});
-    on(d, 'visibilitychange', () => d.visibilityState == 'hidden' && leave());
+    on(d, 'visibilitychange', () => d.hidden && leave());
     on(w, 'pagehide', leave);
-    on(w, 'pageshow', (e) => e.persisted && navigate()); // restored from the back/forward cache
-    each('page');
-    timer = w.setTimeout(tick, cfg.flushMs);
+    const attach = safe(() => {
+      if (!running || mods[0]) return; // stopped, or attached by an earlier start's callback
+      const ctx = { env, cfg, t0, emit, on, safe, navigate, onStop: (fn) => stops.push(fn), flush: queue.flush };
+      mods = OBSERVERS.map((observe) => safe(observe)(ctx) || {});
+      on(w, 'pageshow', (e) => e.persisted && navigate()); // restored from the back/forward cache
+      each('page');
+      timer = w.setTimeout(tick, cfg.flushMs);
+    });
+    w.requestIdleCallback ? w.requestIdleCallback(attach, { timeout: 2000 }) : w.setTimeout(attach, 1);
   });
 
   /** Stop collecting and forget everything not yet sent, stored batches included. */
@@ -121,37 +134,27 @@ export function createTracker(env) {
     queue.clear();
   });
 
+  if (!consentPending(env.script)) start();
   return {
-    start,
-    stop,
-    api: {
-      /** A conversion: vernier.track('purchase', {value: 62.5, currency: 'USD'}). */
-      track: safe((name, props) => {
-        const fields = conversionFields(name, props);
-        if (fields) emit('conversion', fields);
-      }),
-      /** A custom event: vernier.event('video_play', {video: 'intro', muted: true}). */
-      event: safe((name, props) => {
-        const fields = customFields(name, props);
-        if (fields) emit('custom', fields);
-      }),
-      /**
-       * The visitor's choice. true: tell the proxy, then start if it accepted (and no GPC/DNT).
-       * false: stop, drop everything unsent, tell the proxy. Resolves to whether the proxy
-       * accepted; never rejects.
-       */
-      consent: (granted) => {
-        const yes = granted === true;
-        if (!yes) stop();
-        return postConsent(w, CONSENT_URL, yes).then(safe((ok) => (ok && yes && start(), ok)));
-      },
+    /** A conversion: vernier.track('purchase', {value: 62.5, currency: 'USD'}). */
+    track: safe((name, props) => {
+      const fields = conversionFields(name, props);
+      if (fields) emit('conversion', fields);
+    }),
+    /** A custom event: vernier.event('video_play', {video: 'intro', muted: true}). */
+    event: safe((name, props) => {
+      const fields = customFields(name, props);
+      if (fields) emit('custom', fields);
+    }),
+    /**
+     * The visitor's choice. true: tell the proxy, then start if it accepted (and no GPC/DNT).
+     * false: stop, drop everything unsent, tell the proxy. Resolves to whether the proxy
+     * accepted; never rejects.
+     */
+    consent: (granted) => {
+      const yes = granted === true;
+      if (!yes) stop();
+      return postConsent(w, CONSENT_URL, yes).then(safe((ok) => (ok && yes && start(), ok)));
     },
   };
-}
-
-/** Start unless consent is pending; returns the page API (window.vernier). */
-export function init(env) {
-  const t = createTracker(env);
-  if (!consentPending(env.script)) t.start();
-  return t.api;
 }

@@ -207,3 +207,60 @@ test('a stub queue defined before the script loaded is replayed (main.js)', asyn
   assert.deepEqual(page.ofType('conversion').map((e) => [e.name, e.value]), [['early', 5]]);
   assert.deepEqual(page.ofType('custom').map((e) => e.name), ['e1']);
 });
+
+test('startup: evaluation only records the page view; observers attach when the browser is idle', async () => {
+  const el = h('div', { 'data-vernier-slot': 's', 'data-vernier-variant': 'v', 'data-vernier-decision': 'd_1' });
+  const page = makePage({ body: [el] });
+  let queries = 0;
+  const qsa = page.d.querySelectorAll;
+  page.d.querySelectorAll = (sel) => (queries++, qsa(sel));
+  const t0 = page.clock.t;
+  const api = startOn(page, { idle: false });
+  assert.equal(page.idle.length, 1);
+  assert.equal(page.idle[0].options.timeout, 2000);
+  assert.deepEqual(page.d.listeners.map((l) => l.type).concat(page.w.listeners.map((l) => l.type)), ['visibilitychange', 'pagehide']);
+  assert.equal(queries, 0, 'no DOM query at evaluation');
+  assert.equal(page.storage.reads + page.storage.writes, 0, 'no storage access at evaluation');
+  assert.equal(page.clock.timers.size, 0);
+  api.track('early');
+  page.clock.advance(300);
+  page.runIdle();
+  assert.equal(queries, 1, 'personalised elements queried once, in idle time');
+  assert.ok(page.d.count() + page.w.count() > 2);
+  assert.equal(page.storage.reads + page.storage.writes, 0, 'no storage access when attaching');
+  page.clock.advance(1700);
+  page.w.dispatch('mousemove');
+  page.clock.advance(60000);
+  page.pagehide();
+  await settle();
+  const [pv] = page.ofType('pageview');
+  assert.equal(pv.ts, t0, 'the page view keeps the evaluation time');
+  assert.deepEqual(page.ofType('conversion').map((e) => e.name), ['early']);
+  assert.equal(page.ofType('engaged').reduce((sum, e) => sum + e.ms, 0), 7000, 'engaged time counts from the evaluation');
+});
+
+test('startup: a visitor leaving before the idle callback still sends the page view', async () => {
+  const page = makePage({ beacon: () => true });
+  startOn(page, { idle: false });
+  page.pagehide();
+  await settle();
+  assert.equal(page.ofType('pageview').length, 1);
+  assert.equal(page.requests[0].via, 'beacon');
+});
+
+test('startup: setTimeout without requestIdleCallback; consent(false) before it attaches nothing', async () => {
+  const page = makePage();
+  page.w.requestIdleCallback = undefined;
+  startOn(page, { idle: false });
+  page.clock.advance(1);
+  assert.ok(page.d.count('click') > 0, 'attached by the setTimeout fallback');
+
+  const early = makePage();
+  const api = startOn(early, { idle: false });
+  await api.consent(false);
+  assert.equal(early.runIdle(), 1);
+  assert.equal(early.d.count() + early.w.count(), 0, 'stopped before attaching: nothing attached');
+  early.pagehide();
+  await settle();
+  assert.equal(early.ofType('pageview').length, 0);
+});

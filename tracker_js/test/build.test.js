@@ -32,6 +32,7 @@ function run(page) {
   vm.runInContext(`Date.now = () => window.__now()`, context);
   page.w.__now = page.clock.now;
   vm.runInContext(source, context, { filename: 't.js' });
+  page.runIdle(); // the observers are attached in an idle callback
   return page.w.vernier;
 }
 

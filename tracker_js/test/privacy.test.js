@@ -62,6 +62,7 @@ test('consent pending: nothing until vernier.consent(true), which posts the cons
   assert.equal(c.init.credentials, 'same-origin');
   assert.deepEqual(JSON.parse(c.body), { granted: true });
 
+  assert.equal(page.runIdle(), 1, 'observers attached when the browser is idle');
   api.track('purchase', { value: 10 });
   page.pagehide();
   await settle();

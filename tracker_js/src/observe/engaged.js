@@ -8,11 +8,10 @@ import { MAX_MS } from '../dom.js';
 export const ENGAGED_REPORT_MS = 15000;
 const ACTIVITY = ['mousemove', 'keydown', 'touchstart', 'wheel', 'scroll'];
 
-export function engaged({ env, emit, on, cfg }) {
+export function engaged({ env, emit, on, cfg, t0 }) {
   const { d, now } = env;
-  const isVisible = () => d.visibilityState !== 'hidden';
-  let visible = isVisible();
-  let mark = now();
+  let visible = !d.hidden;
+  let mark = t0; // the script's start, not the (later) attach
   let activeUntil = visible ? mark + cfg.idleMs : 0; // loading the page counts as activity
   let total = 0;
 
@@ -29,7 +28,7 @@ export function engaged({ env, emit, on, cfg }) {
   on(d, 'visibilitychange', () => {
     const t = now();
     credit(t);
-    visible = isVisible();
+    visible = !d.hidden;
     if (visible) activeUntil = t + cfg.idleMs; // coming back to the tab is activity
   });
   return {

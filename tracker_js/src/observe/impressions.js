@@ -12,13 +12,12 @@ export function impressions({ env, emit, on, safe, onStop }) {
   const counted = new Set(); // decision ids
   const inView = new Map(); // observed element -> ≥ 50 % in view now
   const timers = new Map(); // element -> its running 1 s timer
-  const hidden = () => d.visibilityState == 'hidden';
   const disarm = (el) => {
     w.clearTimeout(timers.get(el));
     timers.delete(el);
   };
   const arm = (el) => {
-    if (timers.has(el) || hidden()) return;
+    if (timers.has(el) || d.hidden) return;
     timers.set(
       el,
       w.setTimeout(
@@ -45,7 +44,7 @@ export function impressions({ env, emit, on, safe, onStop }) {
     }),
     { threshold: VISIBLE_RATIO },
   );
-  on(d, 'visibilitychange', () => inView.forEach((visible, el) => (visible && !hidden() ? arm(el) : disarm(el))));
+  on(d, 'visibilitychange', () => inView.forEach((visible, el) => (visible && !d.hidden ? arm(el) : disarm(el))));
   onStop(() => {
     timers.forEach((_, el) => disarm(el));
     io.disconnect();

@@ -5,7 +5,7 @@
 import { webcrypto } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { bodyErrors } from './contract.js';
-import { init, createTracker } from '../../src/tracker.js';
+import { init } from '../../src/tracker.js';
 
 // ---------- selectors: comma lists of compounds of tag, #id, .class, [attr], [attr=v], :not([…])
 function parseCompound(sel) {
@@ -139,8 +139,10 @@ export class FakeStorage {
   constructor() {
     this.map = new Map();
     this.writes = 0;
+    this.reads = 0;
   }
   getItem(k) {
+    this.reads++;
     return this.map.has(k) ? this.map.get(k) : null;
   }
   setItem(k, v) {
@@ -198,6 +200,7 @@ export function makePage({
   const html = h('html', {}, h('body', {}, ...body));
   const requests = []; // {via, url, body, contentType}
   const frames = [];
+  const idle = []; // requestIdleCallback callbacks not yet run
   const reads = { scrollY: 0, innerHeight: 0, scrollHeight: 0 };
   let scrollY = 0;
   let scrollHeight = 3000;
@@ -206,6 +209,9 @@ export function makePage({
   const d = new FakeTarget();
   define(d, {
     visibilityState: 'visible',
+    get hidden() {
+      return this.visibilityState === 'hidden';
+    },
     title,
     referrer,
     get forms() {
@@ -265,6 +271,7 @@ export function makePage({
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
     clearTimeout: (id) => clock.clearTimeout(id),
     requestAnimationFrame: (fn) => frames.push(fn),
+    requestIdleCallback: (fn, options) => idle.push({ fn, options }),
     IntersectionObserver: withIO ? FakeIntersectionObserver : undefined,
     fetch: (url, init) => {
       requests.push({ via: 'fetch', url, body: init.body, contentType: init.headers['Content-Type'], init });
@@ -322,6 +329,14 @@ export function makePage({
     get pendingFrames() {
       return frames.length;
     },
+    /** Idle callbacks waiting (the tracker attaches its observers in one). */
+    idle,
+    /** Let the browser go idle: run the waiting idle callbacks; returns how many ran. */
+    runIdle() {
+      const cbs = idle.splice(0);
+      for (const { fn } of cbs) fn({ didTimeout: false, timeRemaining: () => 50 });
+      return cbs.length;
+    },
     hide() {
       d.visibilityState = 'hidden';
       d.dispatch('visibilitychange');
@@ -346,12 +361,16 @@ export function makePage({
   return page;
 }
 
-/** Start the tracker on a page as main.js does; returns the window.vernier API. */
-export function startOn(page) {
+/**
+ * Start the tracker on a page as main.js does and let the browser go idle (observers attached);
+ * returns the window.vernier API. `{idle: false}`: stop after the script's evaluation.
+ */
+export function startOn(page, { idle = true } = {}) {
   FakeIntersectionObserver.instances = [];
-  return init(page.env);
+  const api = init(page.env);
+  if (idle) page.runIdle();
+  return api;
 }
-export { createTracker };
 
 /** Let promise callbacks (fetch answers) run. */
 export const settle = () => new Promise((r) => setImmediate(r));
