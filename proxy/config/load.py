@@ -77,7 +77,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _msgspec_path(message: str) -> tuple[str, str]:
+def msgspec_error_path(message: str) -> tuple[str, str]:
     """Split msgspec's ``"... - at `$.a.b`"`` into (message, path)."""
     text, sep, tail = message.rpartition(" - at `")
     path = tail.rstrip("`") if sep else "$"
@@ -115,7 +115,7 @@ def load_config(
     try:
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
-        message, path = _msgspec_path(str(err))
+        message, path = msgspec_error_path(str(err))
         raise lines.error(message, path) from None
     file_dir = file.parent if file is not None else Path.cwd()
 

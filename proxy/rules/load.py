@@ -1,0 +1,393 @@
+"""Load ``rules/*.yaml`` into one immutable :class:`RuleSet`, validated once.
+
+Each file goes through the strict YAML reader (no aliases, no duplicate keys, 1 MiB cap) and
+msgspec; then the checks types cannot express: ids unique across files, slot controls and pins
+naming real variants, selectors and regexes that compile (and no nested quantifiers such as
+``(a+)+``, which backtrack exponentially), conditions that parse, and attribute values that cannot
+smuggle script (``on*`` names, ``javascript:`` URLs, CR/LF/NUL). Every error names
+``file:line $.path``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+from selectolax.lexbor import LexborHTMLParser
+
+from proxy.config.load import msgspec_error_path
+from proxy.config.yaml_strict import LineMap, load_file
+from proxy.errors import ConfigError
+from proxy.rules import schema
+from proxy.rules.conditions import (
+    ConditionError,
+    Node,
+    Percentile,
+    build_condition,
+    percentiles_used,
+)
+
+MAX_REGEX_CHARS = 512
+_ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.-]{0,127}$")
+_URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "poster", "data"})
+_SCRIPT_SCHEMES = ("javascript:", "vbscript:")
+_ID_KEY = re.compile(r"^[a-z0-9-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledWhere:
+    """A ``where`` block ready for matching: lower-case hosts, globs and regex compiled."""
+
+    hosts: frozenset[str]
+    paths: tuple[re.Pattern[str], ...]
+    path_regex: re.Pattern[str] | None
+    query: Mapping[str, str]
+    methods: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    priority: int
+    where: CompiledWhere | None
+    when: Node | None
+    then: tuple[schema.Operation, ...]
+    source: str  # file:line, for logs and `vernier validate`
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPin:
+    when: Node
+    variant: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSlot:
+    id: str
+    selector: str
+    where: CompiledWhere | None
+    control: str
+    variants: Mapping[str, tuple[schema.Operation, ...]]
+    pins: tuple[CompiledPin, ...]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Every rule and slot of the loaded files, in file order; ``version`` hashes their content."""
+
+    rules: tuple[CompiledRule, ...] = ()
+    slots: tuple[CompiledSlot, ...] = ()
+    files: tuple[str, ...] = ()
+    version: str = ""
+    percentiles: frozenset[Percentile] = field(default_factory=frozenset)
+
+
+def glob_to_regex(glob: str) -> re.Pattern[str]:
+    """``*`` matches within one path segment, ``**`` across segments; the whole path must match."""
+    parts = re.split(r"(\*\*|\*)", glob)
+    body = "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
+    )
+    return re.compile(f"^{body}$")
+
+
+def nested_quantifier(pattern: str) -> bool:
+    """Whether a repeated group contains a repeat (``(a+)+``, ``(a*b?)*``, ``(?:x{2,})+``)."""
+    stack = [False]  # per open group: does it contain an unbounded/multiple repeat?
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        inner = False
+        if char == "\\":
+            i += 2
+        elif char == "[":
+            i += 2 if pattern[i + 1 : i + 2] == "^" else 1
+            i += 1  # a leading ']' is literal
+            while i < len(pattern) and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+        elif char == "(":
+            stack.append(False)
+            i += 1
+            continue
+        elif char == ")" and len(stack) > 1:
+            inner = stack.pop()
+            i += 1
+        else:
+            i += 1
+        repeat = re.match(r"[*+]|\{(\d*),(\d*)\}|\{(\d+)\}", pattern[i:])
+        if repeat is None:
+            stack[-1] = stack[-1] or inner
+            continue
+        _, high, exact = repeat.groups()
+        many = repeat.group() in ("*", "+") or (exact or high or "2") not in ("0", "1")
+        if many and inner:
+            return True
+        stack[-1] = stack[-1] or inner or many
+        i += repeat.end()
+    return False
+
+
+class _Checker:
+    """Cross-field checks for one file; ``seen`` carries ids across files."""
+
+    def __init__(self, lines: LineMap, seen: dict[str, str]) -> None:
+        self.lines = lines
+        self.seen = seen
+        self.probe = LexborHTMLParser("<p></p>")
+
+    def source(self, path: str) -> str:
+        return f"{self.lines.file}:{self.lines.line_of(path)}"
+
+    def claim_id(self, ident: str, path: str) -> None:
+        if ident in self.seen:
+            raise self.lines.error(f"id '{ident}' is already used at {self.seen[ident]}", path)
+        self.seen[ident] = self.source(path)
+
+    def selector(self, selector: str, path: str) -> None:
+        try:
+            self.probe.css(selector)
+        except Exception:  # selectolax raises SelectolaxError (and ValueError) for bad selectors
+            raise self.lines.error(f"invalid CSS selector {selector!r}", path) from None
+
+    def attr_value(self, value: str, path: str, *, url: bool = False) -> None:
+        if any(c in value for c in "\r\n\0"):
+            raise self.lines.error("attribute values must not contain CR, LF or NUL", path)
+        squashed = "".join(c for c in value if c > " ").lower()
+        if url and squashed.startswith(_SCRIPT_SCHEMES):
+            raise self.lines.error("script URLs (javascript:, vbscript:) are not allowed", path)
+
+    def attr_name(self, name: str, path: str) -> None:
+        if not _ATTR_NAME.match(name):
+            raise self.lines.error(f"invalid attribute name {name!r}", path)
+        if name.lower().startswith("on"):
+            raise self.lines.error(f"event handler attributes ('{name}') are not allowed", path)
+
+    def operation(self, op: schema.Operation, path: str) -> None:
+        self.selector(op.selector, f"{path}.selector")
+        if isinstance(op, schema.SetAttr | schema.RemoveAttr):
+            self.attr_name(op.name, f"{path}.name")
+        if isinstance(op, schema.SetAttr):
+            url = op.name.lower() in _URL_ATTRS
+            self.attr_value(op.value, f"{path}.value", url=url)
+        elif isinstance(op, schema.AddClass | schema.RemoveClass | schema.SetStyle):
+            self.attr_value(op.value, f"{path}.value")
+        elif isinstance(op, schema.SwapImage):
+            self.attr_value(op.src, f"{path}.src", url=True)
+            for key in ("srcset", "alt"):
+                value = getattr(op, key)
+                if value is not None:
+                    self.attr_value(value, f"{path}.{key}")
+        elif isinstance(op, schema.Move):
+            targets = [k for k in ("before", "after", "into") if getattr(op, k) is not None]
+            if len(targets) != 1:
+                raise self.lines.error("move needs exactly one of 'before', 'after', 'into'", path)
+            self.selector(getattr(op, targets[0]), f"{path}.{targets[0]}")
+        elif isinstance(op, schema.Reorder):
+            for i, child in enumerate(op.order):
+                self.selector(child, f"{path}.order[{i}]")
+
+    def operations(self, ops: tuple[schema.Operation, ...], path: str) -> None:
+        for i, op in enumerate(ops):
+            self.operation(op, f"{path}[{i}]")
+
+    def condition(self, spec: str | schema.Compound, path: str) -> Node:
+        try:
+            return build_condition(spec)
+        except ConditionError as err:
+            raise self.lines.error(f"condition: {err.message}", path + err.where) from None
+
+    def where(self, where: schema.Where | None, path: str) -> CompiledWhere | None:
+        if where is None:
+            return None
+        regex = None
+        if where.path_regex is not None:
+            at = f"{path}.path_regex"
+            if len(where.path_regex) > MAX_REGEX_CHARS:
+                raise self.lines.error(f"longer than {MAX_REGEX_CHARS} characters", at)
+            try:
+                regex = re.compile(where.path_regex)
+            except re.error as err:
+                raise self.lines.error(f"invalid regular expression: {err}", at) from None
+            if nested_quantifier(where.path_regex):
+                raise self.lines.error(
+                    "nested quantifiers such as (a+)+ can take exponential time; "
+                    "rewrite without repeating a repeated group",
+                    at,
+                )
+        for i, glob in enumerate(where.paths):
+            if not glob.startswith("/"):
+                raise self.lines.error("path globs start with '/'", f"{path}.paths[{i}]")
+        return CompiledWhere(
+            hosts=frozenset(host.lower() for host in where.hosts),
+            paths=tuple(glob_to_regex(glob) for glob in where.paths),
+            path_regex=regex,
+            query=MappingProxyType(dict(where.query)),
+            methods=frozenset(where.methods),
+        )
+
+    def rule(self, rule: schema.Rule, path: str) -> CompiledRule:
+        self.claim_id(rule.id, f"{path}.id")
+        self.operations(rule.then, f"{path}.then")
+        return CompiledRule(
+            id=rule.id,
+            priority=rule.priority,
+            where=self.where(rule.where, f"{path}.where"),
+            when=None if rule.when is None else self.condition(rule.when, f"{path}.when"),
+            then=rule.then,
+            source=self.source(path),
+        )
+
+    def slot(self, slot: schema.Slot, path: str) -> CompiledSlot:
+        self.claim_id(slot.id, f"{path}.id")
+        self.selector(slot.selector, f"{path}.selector")
+        names = ", ".join(sorted(slot.variants)) or "none"
+        if slot.control not in slot.variants:
+            message = f"control '{slot.control}' is not one of the variants ({names})"
+            raise self.lines.error(message, f"{path}.control")
+        for variant, ops in slot.variants.items():
+            self.operations(ops, f"{path}.variants.{variant}")
+        pins = []
+        for i, pin in enumerate(slot.pin):
+            at = f"{path}.pin[{i}]"
+            if pin.variant not in slot.variants:
+                message = f"variant '{pin.variant}' is not one of the variants ({names})"
+                raise self.lines.error(message, f"{at}.variant")
+            pins.append(CompiledPin(self.condition(pin.when, f"{at}.when"), pin.variant))
+        return CompiledSlot(
+            id=slot.id,
+            selector=slot.selector,
+            where=self.where(slot.where, f"{path}.where"),
+            control=slot.control,
+            variants=MappingProxyType(dict(slot.variants)),
+            pins=tuple(pins),
+            source=self.source(path),
+        )
+
+
+Segment = str | int | None  # key, index, or msgspec's elided dict key "[...]"
+
+
+def _segments(path: str) -> list[Segment]:
+    found = re.findall(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]", path.removeprefix("$"))
+    return [name or (None if index == "..." else int(index)) for name, index in found]
+
+
+def _format(segments: list[Segment]) -> str:
+    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in segments)
+
+
+def _replace(data: Any, segments: list[Segment], value: Any) -> Any:
+    """A copy of ``data`` with the node at ``segments`` (no elided keys) replaced by ``value``."""
+    if not segments:
+        return value
+    head, rest = segments[0], segments[1:]
+    if isinstance(data, dict):
+        return {**data, head: _replace(data[head], rest, value)}
+    copy = list(data)
+    copy[head] = _replace(data[head], rest, value)  # type: ignore[index]
+    return copy
+
+
+def _error_of(data: Any) -> str | None:
+    try:
+        msgspec.convert(data, schema.RulesFile, strict=True)
+    except msgspec.ValidationError as err:
+        return str(err)
+    return None
+
+
+def _resolve_path(data: Any, path: str, error: str) -> str:
+    """Name the dict keys msgspec elides (``$.v[...][1]`` → ``$.v.b[1]``).
+
+    msgspec stops at the first error in document order, so the culprit is the first key whose
+    prefix of the mapping reproduces the same error. This runs only on the error path.
+    """
+    resolved: list[Segment] = []
+    node = data
+    for segment in _segments(path):
+        if segment is None and isinstance(node, dict):
+            keys = list(node)
+            culprit = keys[0] if keys else "?"
+            for count, key in enumerate(keys, 1):
+                prefix = {k: node[k] for k in keys[:count]}
+                if _error_of(_replace(data, resolved, prefix)) == error:
+                    culprit = key
+                    break
+            segment = culprit
+        resolved.append(segment)
+        if isinstance(node, dict):
+            node = node.get(segment)
+        elif isinstance(node, list) and isinstance(segment, int) and segment < len(node):
+            node = node[segment]
+    return _format(resolved)
+
+
+def _convert(data: Any, lines: LineMap) -> schema.RulesFile:
+    try:
+        return msgspec.convert(data, schema.RulesFile, strict=True)
+    except msgspec.ValidationError as err:
+        error = str(err)
+    at_key = re.fullmatch(r"(.*) - at `key` in `([^`]*)`", error)
+    if at_key is not None:  # a mapping key (a variant id) is malformed
+        text, where = at_key.groups()
+        path = _resolve_path(data, where, error)
+        node = functools.reduce(lambda n, s: n[s], _segments(path), data)
+        bad = next((k for k in node if not _ID_KEY.match(str(k))), None)
+        if bad is None:
+            raise lines.error(text, path)
+        raise lines.error(f"key {bad!r}: {text}", f"{path}.{bad}")
+    message, path = msgspec_error_path(error)
+    if "[...]" in path:
+        path = _resolve_path(data, path, error)
+    unknown_op = re.fullmatch(r"Invalid value (.*)", message)
+    if unknown_op is not None and path.endswith(".op"):
+        known = ", ".join(sorted(schema.OPERATION_TAGS))
+        message = f"unknown operation {unknown_op.group(1)} (known: {known})"
+    raise lines.error(message, path)
+
+
+def rule_files(path: Path) -> list[Path]:
+    """``path`` itself, or every ``*.yaml`` directly in the folder ``path``, sorted by name."""
+    if path.is_dir():
+        return sorted(child for child in path.glob("*.yaml") if child.is_file())
+    if path.is_file():
+        return [path]
+    raise ConfigError("no such rules file or folder", file=str(path))
+
+
+def load_rules(path: Path) -> RuleSet:
+    """Load and validate one rules file or a folder of them; raises :class:`ConfigError`."""
+    files = rule_files(path)
+    seen: dict[str, str] = {}
+    digest = hashlib.sha256()
+    rules: list[CompiledRule] = []
+    slots: list[CompiledSlot] = []
+    for file in files:
+        data, lines = load_file(file)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise lines.error("a rules file is a mapping with 'rules' and/or 'slots'")
+        parsed = _convert(data, lines)
+        checker = _Checker(lines, seen)
+        rules.extend(checker.rule(rule, f"$.rules[{i}]") for i, rule in enumerate(parsed.rules))
+        slots.extend(checker.slot(slot, f"$.slots[{i}]") for i, slot in enumerate(parsed.slots))
+        digest.update(file.name.encode() + b"\0" + msgspec.json.encode(parsed) + b"\0")
+    conditions = [rule.when for rule in rules if rule.when is not None]
+    conditions += [pin.when for slot in slots for pin in slot.pins]
+    return RuleSet(
+        rules=tuple(rules),
+        slots=tuple(slots),
+        files=tuple(str(file) for file in files),
+        version=digest.hexdigest()[:16],
+        percentiles=frozenset(p for node in conditions for p in percentiles_used(node)),
+    )

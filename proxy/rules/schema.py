@@ -1,0 +1,191 @@
+"""The typed shape of a rules file (``docs/rules-spec.md``), as frozen msgspec Structs.
+
+Types reject what they can (unknown keys, unknown operations, malformed ids); what they cannot
+(unique ids across files, selectors and regexes that compile, conditions that parse, safe attribute
+values) is checked once by :mod:`proxy.rules.load`. Sequences are tuples so a loaded rule set is
+immutable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeAlias
+
+import msgspec
+
+Id = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}$", description="[a-z0-9-]{1,64}")]
+Selector = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class Compound(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A structured condition: exactly one of ``all``, ``any`` or ``not``."""
+
+    all: tuple[Condition, ...] | None = None
+    any: tuple[Condition, ...] | None = None
+    not_: Condition | None = msgspec.field(default=None, name="not")
+
+
+# An expression string (see the spec) or a structured {all|any|not} form.
+Condition: TypeAlias = str | Compound
+
+
+class Where(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Request scope; every key given must match (globs: ``*`` one segment part, ``**`` any)."""
+
+    hosts: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    path_regex: str | None = None
+    query: dict[str, str] = msgspec.field(default_factory=dict)
+    methods: tuple[Method, ...] = ()
+
+
+class _Op(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="op"):
+    selector: Selector
+
+
+class SetText(_Op, tag="set_text", frozen=True):
+    """Replace the element's children with escaped text."""
+
+    value: str
+
+
+class SetHtml(_Op, tag="set_html", frozen=True):
+    """Replace the element's children with trusted HTML."""
+
+    value: str
+
+
+class SetAttr(_Op, tag="set_attr", frozen=True):
+    """Set an attribute (never ``on*``; URLs never ``javascript:``)."""
+
+    name: str
+    value: str
+
+
+class RemoveAttr(_Op, tag="remove_attr", frozen=True):
+    name: str
+
+
+class AddClass(_Op, tag="add_class", frozen=True):
+    """Add space-separated class names."""
+
+    value: str
+
+
+class RemoveClass(_Op, tag="remove_class", frozen=True):
+    value: str
+
+
+class SetStyle(_Op, tag="set_style", frozen=True):
+    """Merge CSS declarations into ``style``."""
+
+    value: str
+
+
+class Hide(_Op, tag="hide", frozen=True):
+    """Add ``hidden`` and merge ``display:none`` into ``style``."""
+
+
+class Remove(_Op, tag="remove", frozen=True):
+    pass
+
+
+class InsertBefore(_Op, tag="insert_before", frozen=True):
+    html: str
+
+
+class InsertAfter(_Op, tag="insert_after", frozen=True):
+    html: str
+
+
+class Prepend(_Op, tag="prepend", frozen=True):
+    html: str
+
+
+class Append(_Op, tag="append", frozen=True):
+    html: str
+
+
+class Replace(_Op, tag="replace", frozen=True):
+    """Replace the whole element with trusted HTML."""
+
+    html: str
+
+
+class Move(_Op, tag="move", frozen=True):
+    """Move the element before or after another, or into it (exactly one of the three)."""
+
+    before: Selector | None = None
+    after: Selector | None = None
+    into: Selector | None = None
+
+
+class Reorder(_Op, tag="reorder", frozen=True):
+    """Reorder the container's children: those matching ``order`` first, in that order."""
+
+    order: Annotated[tuple[Selector, ...], msgspec.Meta(min_length=1)]
+
+
+class SwapImage(_Op, tag="swap_image", frozen=True):
+    src: str
+    srcset: str | None = None
+    alt: str | None = None
+
+
+Operation: TypeAlias = (
+    SetText
+    | SetHtml
+    | SetAttr
+    | RemoveAttr
+    | AddClass
+    | RemoveClass
+    | SetStyle
+    | Hide
+    | Remove
+    | InsertBefore
+    | InsertAfter
+    | Prepend
+    | Append
+    | Replace
+    | Move
+    | Reorder
+    | SwapImage
+)
+OPERATION_TAGS: frozenset[str] = frozenset(
+    str(cls.__struct_config__.tag) for cls in Operation.__args__
+)
+
+
+class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Apply ``then`` wherever ``where`` and ``when`` hold; higher ``priority`` wins a conflict."""
+
+    id: Id
+    then: Annotated[tuple[Operation, ...], msgspec.Meta(min_length=1)]
+    priority: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)] = 0
+    where: Where | None = None
+    when: Condition | None = None
+
+
+class Pin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Serve ``variant`` (instead of sampling) while ``when`` holds."""
+
+    when: Condition
+    variant: Id
+
+
+class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A decision point: one of ``variants`` is served; ``control`` is the unchanged baseline."""
+
+    id: Id
+    selector: Selector
+    control: Id
+    variants: dict[Id, tuple[Operation, ...]]
+    where: Where | None = None
+    pin: tuple[Pin, ...] = ()
+
+
+class RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One ``rules/*.yaml`` file."""
+
+    rules: tuple[Rule, ...] = ()
+    slots: tuple[Slot, ...] = ()

@@ -1,0 +1,323 @@
+"""Loading rules files: the bundled examples, and bad files named by file:line $.path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from proxy.errors import ConfigError
+from proxy.rules import load_rules
+from proxy.rules.conditions import Percentile, evaluate
+from proxy.rules.load import glob_to_regex, nested_quantifier
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "rules" / "examples"
+
+
+def write(folder: Path, text: str, name: str = "home.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_loads(example: Path) -> None:
+    rule_set = load_rules(example)
+    assert rule_set.rules or rule_set.slots
+    assert rule_set.files == (str(example),)
+
+
+def test_examples_folder_loads_as_one_rule_set() -> None:
+    rule_set = load_rules(EXAMPLES)
+    assert len(rule_set.files) == 4
+    ids = [rule.id for rule in rule_set.rules] + [slot.id for slot in rule_set.slots]
+    assert len(ids) == len(set(ids))
+    loyal = next(rule for rule in rule_set.rules if rule.id == "loyalty-offer")
+    assert loyal.when is not None
+    context = {"visits_7d": 3, "engaged_s": 1300, "purchases_30d": 1}
+    assert evaluate(loyal.when, context)
+    assert not evaluate(loyal.when, {**context, "purchases_30d": 0})
+    hero = rule_set.slots[0]
+    assert hero.control == "a"
+    assert evaluate(hero.pins[0].when, {"device": "mobile", "hour": 18})
+
+
+def test_rule_set_records_sources_percentiles_and_version(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        """
+        rules:
+          - id: top
+            where: {paths: ["/products/*"], path_regex: "^/p", hosts: [Shop.Example]}
+            when: "engaged_s >= p90(engaged_s)"
+            then: [{op: hide, selector: "#promo"}]
+        """,
+    )
+    first = load_rules(tmp_path)
+    rule = first.rules[0]
+    assert rule.source.endswith("home.yaml:2")
+    assert first.percentiles == {Percentile(90, "engaged_s")}
+    assert rule.where is not None and rule.where.hosts == {"shop.example"}
+    assert rule.where.paths[0].match("/products/cup")
+    assert load_rules(tmp_path).version == first.version
+    write(tmp_path, "slots: []\n", name="zz.yaml")
+    assert load_rules(tmp_path).version != first.version
+
+
+def test_folder_is_sorted_and_ids_unique_across_files(tmp_path: Path) -> None:
+    rule = "rules:\n  - id: same\n    then: [{op: remove, selector: p}]\n"
+    write(tmp_path, rule, name="b.yaml")
+    write(tmp_path, "# nothing yet\n", name="a.yaml")
+    (tmp_path / "c.yaml").write_text("\n" + rule, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("ignored", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path}/c.yaml:3 $.rules[0].id: id 'same' is already used at {tmp_path}/b.yaml:2"
+    )
+
+
+def test_empty_folder_and_missing_path(tmp_path: Path) -> None:
+    assert load_rules(tmp_path).rules == ()
+    with pytest.raises(ConfigError, match="no such rules file or folder"):
+        load_rules(tmp_path / "nope")
+
+
+SLOT = """
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    variants:
+      a: []
+      b:
+        - {op: set_text, selector: ".hero-title", value: "Brew"}
+        - {op: hide, selector: ".hero-subtitle"}
+        - %s
+"""
+RULE = """
+rules:
+  - id: r
+    when: %s
+    then:
+      - %s
+"""
+BAD = [
+    (
+        SLOT % "{op: set_txt, selector: x}",
+        10,
+        "$.slots[0].variants.b[2].op",
+        "unknown operation 'set_txt' (known: add_class, append,",
+    ),
+    (
+        SLOT % "{op: hide, selector: x, value: y}",
+        10,
+        "$.slots[0].variants.b[2].value",
+        "unknown key 'value'",
+    ),
+    (SLOT % "{op: hide}", 10, "$.slots[0].variants.b[2]", "missing required field `selector`"),
+    (
+        SLOT % "{op: hide, selector: 'a['}",
+        10,
+        "$.slots[0].variants.b[2].selector",
+        "invalid CSS selector 'a['",
+    ),
+    (
+        SLOT % "{op: set_attr, selector: a, name: onclick, value: x}",
+        10,
+        "$.slots[0].variants.b[2].name",
+        "event handler attributes ('onclick') are not allowed",
+    ),
+    (
+        SLOT % '{op: set_attr, selector: a, name: HREF, value: " Java\\tScript:alert(1)"}',
+        10,
+        "$.slots[0].variants.b[2].value",
+        "script URLs",
+    ),
+    (
+        SLOT % "{op: swap_image, selector: img, src: 'javascript:x'}",
+        10,
+        "$.slots[0].variants.b[2].src",
+        "script URLs",
+    ),
+    (
+        SLOT % '{op: set_attr, selector: a, name: title, value: "a\\r\\nb"}',
+        10,
+        "$.slots[0].variants.b[2].value",
+        "CR, LF or NUL",
+    ),
+    (
+        SLOT % "{op: set_attr, selector: a, name: 'x y', value: z}",
+        10,
+        "$.slots[0].variants.b[2].name",
+        "invalid attribute name 'x y'",
+    ),
+    (
+        SLOT % "{op: move, selector: a, before: b, into: c}",
+        10,
+        "$.slots[0].variants.b[2]",
+        "exactly one of 'before', 'after', 'into'",
+    ),
+    (
+        SLOT % "{op: reorder, selector: ul, order: [li, '>>']}",
+        10,
+        "$.slots[0].variants.b[2].order[1]",
+        "invalid CSS selector",
+    ),
+    (
+        (SLOT.replace("control: a", "control: c")) % "{op: remove, selector: x}",
+        4,
+        "$.slots[0].control",
+        "control 'c' is not one of the variants (a, b)",
+    ),
+    (
+        SLOT.replace("      a: []", "      A: []") % "{op: remove, selector: x}",
+        6,
+        "$.slots[0].variants.A",
+        "key 'A': Expected `str` matching regex",
+    ),
+    (
+        SLOT % "{op: remove, selector: x}\n    pin: [{when: 'hour > 1', variant: z}]",
+        11,
+        "$.slots[0].pin[0].variant",
+        "variant 'z' is not one of the variants",
+    ),
+    (
+        SLOT % "{op: remove, selector: x}\n    pin: [{when: 'hour >', variant: b}]",
+        11,
+        "$.slots[0].pin[0].when",
+        "condition: column 7: expected a field name",
+    ),
+    (RULE % ("'a == '", "{op: remove, selector: x}"), 3, "$.rules[0].when", "condition: column 6"),
+    (
+        RULE % ("{all: [a, {not: 'b <'}]}", "{op: remove, selector: x}"),
+        3,
+        "$.rules[0].when.all[1].not",
+        "condition: column 4",
+    ),
+    (
+        RULE % ("{all: [a], any: [b]}", "{op: remove, selector: x}"),
+        3,
+        "$.rules[0].when",
+        "exactly one of 'all', 'any' or 'not'",
+    ),
+    (
+        RULE % ("5", "{op: remove, selector: x}"),
+        3,
+        "$.rules[0].when",
+        "Expected `str | object | null`, got `int`",
+    ),
+    (
+        (RULE % ("a", "{op: remove, selector: x}")).replace("id: r", "id: Bad_Id"),
+        2,
+        "$.rules[0].id",
+        "matching regex",
+    ),
+    (
+        (RULE % ("a", "{op: remove, selector: x}")).replace(
+            "    when", "    colour: red\n    when"
+        ),
+        3,
+        "$.rules[0].colour",
+        "unknown key 'colour'",
+    ),
+    ("rules:\n  - id: r\n    then: []\n", 3, "$.rules[0].then", "Expected `array` of length >= 1"),
+    (
+        "rules:\n  - id: r\n    where: {path_regex: '(a+)+$'}\n    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.path_regex",
+        "nested quantifiers",
+    ),
+    (
+        "rules:\n  - id: r\n    where: {path_regex: '(a'}\n    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.path_regex",
+        "invalid regular expression: missing )",
+    ),
+    (
+        "rules:\n  - id: r\n    where: {paths: [products]}\n    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.paths[0]",
+        "path globs start with '/'",
+    ),
+    (
+        "rules:\n  - id: r\n    where: {methods: [get]}\n    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.methods[0]",
+        "Invalid enum value 'get'",
+    ),
+    ("- just a list\n", 1, "$", "a rules file is a mapping with 'rules' and/or 'slots'"),
+    ("rules: []\nrules: []\n", 2, "$.rules", "duplicate key 'rules'"),
+    ("rules: &x []\n", 1, "$", "YAML anchors (&x) are not allowed"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "path", "message"), BAD)
+def test_bad_files_name_file_line_and_path(
+    tmp_path: Path, text: str, line: int, path: str, message: str
+) -> None:
+    file = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_rules(file)
+    err = caught.value
+    assert (err.file, err.line, err.path) == (str(file), line, path), str(err)
+    assert message in err.message
+    assert str(err).startswith(f"{file}:{line} {path}: ")
+
+
+def test_the_spec_example_error(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = "# home page\n\n" + SLOT % "{op: set_txt, selector: '#x', value: y}"
+    (rules / "home.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(rules)
+    assert str(caught.value).startswith(
+        f"{rules}/home.yaml:13 $.slots[0].variants.b[2].op: unknown operation 'set_txt'"
+    )
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "big.yaml"
+    file.write_bytes(b"#" * (1024 * 1024 + 1))
+    with pytest.raises(ConfigError, match="the limit is 1048576"):
+        load_rules(file)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "nested"),
+    [
+        ("(a+)+", True),
+        ("(a*)*$", True),
+        ("^(?:x{2,})+", True),
+        ("((ab)*c)*", True),
+        ("(a|b+){3}", True),
+        ("^/blog/", False),
+        ("^/(a+)$", False),
+        ("(a+)?", False),
+        ("(ab){2}", False),
+        (r"\(a+\)+", False),
+        ("[(]a+[)]+", False),
+        ("([a+]+)", False),
+        (r"^/p/(\d+)/(\w+)$", False),
+    ],
+)
+def test_nested_quantifier(pattern: str, nested: bool) -> None:
+    assert nested_quantifier(pattern) is nested
+
+
+@pytest.mark.parametrize(
+    ("glob", "path", "matches"),
+    [
+        ("/", "/", True),
+        ("/products/*", "/products/cup", True),
+        ("/products/*", "/products/cup/reviews", False),
+        ("/products/**", "/products/cup/reviews", True),
+        ("/blog/*.html", "/blog/a.html", True),
+        ("/a+b", "/a+b", True),
+        ("/a+b", "/aab", False),
+    ],
+)
+def test_glob_to_regex(glob: str, path: str, matches: bool) -> None:
+    assert bool(glob_to_regex(glob).match(path)) is matches
