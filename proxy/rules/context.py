@@ -1,0 +1,218 @@
+"""The request context: the flat ``{field: value}`` dict that rule conditions and placeholders read.
+
+Built once per request that Vernier may change, from the request line, headers, cookies, the
+visitor's profile and the clock; a pure function, no I/O. Field names are those of
+``docs/rules-spec.md`` ("Context fields"). A field that cannot be known is **absent**, never a
+zero or an empty string standing in for "unknown": a missing field compares false, so
+``visits_7d < 3`` does not match a visitor whose profile could not be read.
+
+Values are ``str``, ``int``, ``float`` or ``bool``. Request-derived fields win over profile
+fields of the same name.
+
+**Headers are allow-listed.** ``header.<name>`` exposes only :data:`SAFE_HEADERS` plus the
+configured ``extra_headers``: request headers carry secrets (``Authorization``, ``Cookie``,
+``Proxy-Authorization``, API keys in ``X-*`` headers, forwarded client addresses), and anything
+in the context can be written into the page by a ``{{ header.… }}`` placeholder — and from there
+into a shared cache. Cookies are exposed (``cookie.<name>``) because rules need them, within
+bounds: at most :data:`MAX_COOKIES`, names of at most :data:`MAX_COOKIE_NAME_CHARS` characters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from proxy.rules.referrer import classify_referrer
+from proxy.rules.user_agent import classify
+
+Context = dict[str, object]
+
+MAX_COOKIES = 50
+MAX_COOKIE_NAME_CHARS = 64
+MAX_VALUE_CHARS = 1024  # header, cookie and utm values longer than this are cut
+
+# Safe to show a rule: they describe the browser, never the user's credentials or address.
+SAFE_HEADERS: tuple[str, ...] = (
+    "accept-language",
+    "user-agent",
+    "dnt",
+    "sec-gpc",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+    "sec-ch-ua-platform-version",
+    "sec-ch-ua-model",
+    "sec-ch-ua-arch",
+    "sec-ch-ua-bitness",
+    "sec-ch-ua-wow64",
+    "sec-ch-ua-full-version",
+    "sec-ch-ua-full-version-list",
+    "sec-ch-ua-form-factors",
+)
+
+UTM_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (f"utm_{part}", f"utm.{part}") for part in ("source", "medium", "campaign", "term", "content")
+)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision ("US", "US-CA", "GB-ENG"); a
+# digit is allowed second for Cloudflare's "T1" (Tor). ASCII only: "ß".upper() is "SS".
+_GEO = re.compile(r"([A-Z][A-Z0-9])(?:-([A-Z0-9]{1,3}))?", re.ASCII | re.IGNORECASE)
+_UNKNOWN_COUNTRIES = frozenset({"XX", "ZZ"})  # Cloudflare's and CLDR's "unknown"
+_LANGUAGE = re.compile(r"[a-z]{1,8}")
+_INT = re.compile(r"-?[0-9]{1,18}")
+_FLOAT = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?(?:[eE][-+]?[0-9]{1,3})?")
+
+
+def build_context(
+    *,
+    method: str,
+    host: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    cookies: Mapping[str, str],
+    profile: Mapping[str, str],
+    now: datetime,
+    time_zone: ZoneInfo,
+    geo_header: str | None,
+    own_hosts: frozenset[str],
+    landing: bool,
+    page_type: str,
+    extra_headers: tuple[str, ...] = (),
+) -> Context:
+    """The context for one request; never raises on anything the client sent.
+
+    ``headers`` must be case-insensitive (aiohttp's ``CIMultiDictProxy``); a plain ``dict`` works
+    with lower-case keys. ``geo_header`` is the value of the configured trusted geo header,
+    ``host`` the request's host (lower case; a referrer from it is ``internal`` like one from
+    ``own_hosts``), ``page_type`` the current page's type (picks ``max_scroll``),
+    ``extra_headers`` the configured lower-case names added to :data:`SAFE_HEADERS`. ``method``
+    is accepted for symmetry with ``where`` matching and is not a context field.
+
+    Raises ``ValueError`` if ``now`` is naive (a programming error: the hour would silently be
+    the server's local time).
+    """
+    if now.tzinfo is None:
+        raise ValueError("build_context: `now` must be timezone-aware")
+    ctx: Context = _profile_fields(profile, page_type) if profile else {}
+
+    device = classify(
+        headers.get("user-agent"),
+        ch_mobile=headers.get("sec-ch-ua-mobile"),
+        ch_platform=headers.get("sec-ch-ua-platform"),
+    )
+    ctx["device"] = device.device
+    ctx["browser"] = device.browser
+    ctx["os"] = device.os
+
+    local = now.astimezone(time_zone)
+    ctx["hour"] = local.hour
+    ctx["weekday"] = _WEEKDAYS[local.weekday()]
+
+    if geo_header:
+        _add_geo(ctx, geo_header)
+
+    referrer = classify_referrer(headers.get("referer"), own_hosts=own_hosts)
+    klass: str = referrer.klass
+    if klass != "internal" and referrer.domain and referrer.domain == _strip_www(host.lower()):
+        klass = "internal"
+    for key, field in UTM_FIELDS:
+        value = query.get(key)
+        if value is not None:
+            ctx[field] = value[:MAX_VALUE_CHARS]
+    # desktop mail clients send no referrer; a tagged link is the only sign of an email visit
+    if klass != "internal" and query.get("utm_medium", "").strip().lower() == "email":
+        klass = "email"
+    ctx["referrer.domain"] = referrer.domain
+    ctx["referrer.class"] = klass
+
+    _add_cookies(ctx, cookies)
+    for name in SAFE_HEADERS:
+        value = headers.get(name)
+        if value is not None:
+            ctx[f"header.{name}"] = value[:MAX_VALUE_CHARS]
+    for name in extra_headers:
+        value = headers.get(name)
+        if value is not None:
+            ctx[f"header.{name}"] = value[:MAX_VALUE_CHARS]
+
+    language = _language(headers.get("accept-language"))
+    if language is not None:
+        ctx["language"] = language
+    ctx["path"] = path
+    ctx["landing"] = landing
+    return ctx
+
+
+def _strip_www(host: str) -> str:
+    host = host.partition(":")[0] if not host.startswith("[") else host
+    return host[4:] if host.startswith("www.") else host
+
+
+def _add_geo(ctx: Context, value: str) -> None:
+    """``country`` ("US") and ``region`` (ISO 3166-2, "US-CA") from ``US`` or ``US-CA``."""
+    match = _GEO.fullmatch(value.strip())
+    if match is None:
+        return
+    country = match.group(1).upper()
+    if country in _UNKNOWN_COUNTRIES:
+        return
+    ctx["country"] = country
+    if match.group(2) is not None:
+        ctx["region"] = match.group(0).upper()
+
+
+def _add_cookies(ctx: Context, cookies: Mapping[str, str]) -> None:
+    taken = 0
+    for name, value in cookies.items():
+        if taken >= MAX_COOKIES:
+            break
+        if not name or len(name) > MAX_COOKIE_NAME_CHARS:
+            continue
+        ctx[f"cookie.{name}"] = value[:MAX_VALUE_CHARS]
+        taken += 1
+
+
+def _language(accept_language: str | None) -> str | None:
+    """The primary subtag of the first Accept-Language entry: ``de`` from ``de-CH, en;q=0.8``."""
+    if not accept_language:
+        return None
+    first = accept_language.partition(",")[0].partition(";")[0].strip()
+    primary = first.partition("-")[0].partition("_")[0].lower()
+    return primary if primary.isascii() and _LANGUAGE.fullmatch(primary) else None
+
+
+def _profile_fields(profile: Mapping[str, str], page_type: str) -> Context:
+    """Every profile field as a number where it is one; ``a:b`` also as ``a.b``.
+
+    The profile hash stores ``clicks:hero`` and ``max_scroll:<type>``; the rule language uses dots
+    (``clicks.hero``). ``max_scroll`` is the current page type's.
+    """
+    ctx: Context = {}
+    for name, raw in profile.items():
+        value = _number(raw)
+        ctx[name] = value
+        if ":" in name:
+            ctx[name.replace(":", ".")] = value
+    current = ctx.get(f"max_scroll:{page_type}")
+    if current is not None:
+        ctx["max_scroll"] = current
+    return ctx
+
+
+def _number(raw: str) -> int | float | str:
+    """``int`` or finite ``float`` when ``raw`` is one in plain notation, else ``raw``.
+
+    Stricter than ``int()``/``float()``, which also take ``1_000``, `` 7 ``, ``nan`` and ``inf``.
+    """
+    if _INT.fullmatch(raw):
+        return int(raw)
+    if _FLOAT.fullmatch(raw):
+        number = float(raw)
+        if math.isfinite(number):
+            return number
+    return raw
