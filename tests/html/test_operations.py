@@ -1,0 +1,59 @@
+"""The operation registry's helpers: placeholders, the attribute safety check, style merging."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.html.operations import (
+    OPERATIONS,
+    Reorder,
+    SetText,
+    attribute_allowed,
+    fill,
+    merge_style,
+)
+
+
+def test_registry_is_keyed_by_the_spec_tags() -> None:
+    assert set(OPERATIONS) == {
+        "set_text", "set_html", "set_attr", "remove_attr", "add_class", "remove_class",
+        "set_style", "hide", "remove", "insert_before", "insert_after", "prepend", "append",
+        "replace", "move", "reorder", "swap_image",
+    }  # fmt: skip
+    assert OPERATIONS["set_text"] is SetText
+    assert Reorder("#l", (".a", ".b")).order == (".a", ".b")
+
+
+def test_fill_escapes_html_values_and_blanks_missing_names() -> None:
+    values = {"name": '<Ann & "Bo">'}
+    assert fill("Hi {{ name }}{{missing}}!", values, escape=True) == (
+        "Hi &lt;Ann &amp; &quot;Bo&quot;&gt;!"
+    )
+    assert fill("{{name}}", values, escape=False) == '<Ann & "Bo">'
+    assert fill("{{ name }}", None, escape=True) == "{{ name }}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("title", "x", True),
+        ("onclick", "x", False),
+        ("ONerror", "x", False),
+        ("href", "javascript:alert(1)", False),
+        ("href", " \tJAVA\nscript:alert(1)", False),
+        ("src", "vbscript:x", False),
+        ("action", "/ok", True),
+        ("href", "https://example.com/javascript:", True),
+        ("bad name", "x", False),
+        ('x"', "x", False),
+    ],
+)
+def test_attribute_allowed(name: str, value: str, allowed: bool) -> None:
+    assert attribute_allowed(name, value) is allowed
+
+
+def test_merge_style_replaces_and_appends() -> None:
+    assert merge_style("color: red; Margin:1px", "margin: 0; display:none") == (
+        "color: red; margin: 0; display: none"
+    )
+    assert merge_style(None, "display:none") == "display: none"
