@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import secrets
@@ -18,6 +19,8 @@ from proxy.config.schema import Config
 from proxy.endpoints import PREFIX, Endpoints
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
+from proxy.rules.engine import RuleEngine
+from proxy.rules.load import RuleSet, load_rules
 from proxy.session.cookie import CookieSigner
 from proxy.session.issuer import IdIssuer
 from proxy.session.keys import load_signing_keys
@@ -28,6 +31,7 @@ from proxy.stages.forward import Forward
 from proxy.stages.gate import Gate
 from proxy.stages.inject import Inject
 from proxy.stages.profile import Profile
+from proxy.stages.rewrite import Rewrite
 from proxy.stages.session import Session
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
@@ -86,6 +90,17 @@ def public_parts(config: Config) -> SplitResult | None:
     return urlsplit(config.origin.public_url) if config.origin.public_url else None
 
 
+def own_hosts(config: Config) -> frozenset[str]:
+    public = public_parts(config)
+    return frozenset({public.hostname}) if public and public.hostname else frozenset()
+
+
+def load_rule_engine(config: Config) -> RuleEngine:
+    """The rules in ``config.rules`` (a file or a folder of ``*.yaml``); none if it is absent."""
+    path = Path(config.rules)
+    return RuleEngine.build(load_rules(path) if path.exists() else RuleSet())
+
+
 def build_issuer(config: Config) -> IdIssuer:
     public = public_parts(config)
     return IdIssuer(
@@ -102,6 +117,7 @@ def build_pipeline(
     store: Store,
     asset: TrackerAsset,
     issuer: IdIssuer,
+    engine: RuleEngine,
     metrics: Metrics,
     instance: str,
 ) -> Pipeline:
@@ -140,6 +156,7 @@ def build_pipeline(
             ),
             Profile(store),
             Decode(config.html, metrics),
+            Rewrite(engine, config.context, metrics, own_hosts=own_hosts(config)),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest),
         ),
@@ -149,63 +166,64 @@ def build_pipeline(
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    metrics = Metrics()
-    store = Store(app[STORE_URL], store_settings(config))
-    origin = create_origin_session(config.origin)
-    asset = TrackerAsset.load()
+    # what can refuse to start (bad rules, unreadable keys) comes before anything that must close
+    engine = load_rule_engine(config)
     issuer = build_issuer(config)
-    pipeline = build_pipeline(
-        config,
-        origin=origin,
-        store=store,
-        asset=asset,
-        issuer=issuer,
-        metrics=metrics,
-        instance=app[INSTANCE],
-    )
-    event_log = EventLog(store)
-    spool = EventSpool.in_data_dir(Path(config.data_dir))
-    sink = EventSink(event_log, spool)
+    asset = TrackerAsset.load()
+    metrics = Metrics()
     public = public_parts(config)
     public_hosts = frozenset({public.hostname}) if public and public.hostname else None
-    intake = EventIntake(
-        sink,
-        session_limiter=TokenBucketLimiter.per_minute(SESSION_EVENTS_PER_MIN),
-        address_limiter=TokenBucketLimiter.per_minute(ADDRESS_EVENTS_PER_MIN),
-        public_hosts=public_hosts,
-    )
-    endpoints = Endpoints(
-        asset=asset,
-        store=store,
-        metrics=metrics,
-        session=Session(issuer),
-        issuer=issuer,
-        intake=intake,
-        public_hosts=public_hosts,
-        metrics_public=config.admin.expose_metrics_publicly,
-    )
-    app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
-    await store.open()
-    durability = await store.check_durability()
-    if durability == "no":
-        log.warning(
-            "the store runs without append-only persistence (appendonly no): acknowledged events "
-            "can be lost on a crash; enable appendonly or use the embedded store"
+    async with contextlib.AsyncExitStack() as resources:
+        store = Store(app[STORE_URL], store_settings(config))
+        resources.push_async_callback(store.close)
+        origin = create_origin_session(config.origin)
+        resources.push_async_callback(origin.close)
+        event_log = EventLog(store)
+        spool = EventSpool.in_data_dir(Path(config.data_dir))
+        resources.push_async_callback(spool.close)
+        sink = EventSink(event_log, spool)
+        pipeline = build_pipeline(
+            config,
+            origin=origin,
+            store=store,
+            asset=asset,
+            issuer=issuer,
+            engine=engine,
+            metrics=metrics,
+            instance=app[INSTANCE],
         )
-    tasks = BackgroundTasks()
-    stop_consumer = asyncio.Event()
-    await sink.start()
-    consumer = ProfileConsumer(store, event_log, profile_ttl_s=config.session.visitor_max_age_s)
-    tasks.spawn(consumer.run(stop_consumer), name="vernier-profile-consumer")
-    try:
+        intake = EventIntake(
+            sink,
+            session_limiter=TokenBucketLimiter.per_minute(SESSION_EVENTS_PER_MIN),
+            address_limiter=TokenBucketLimiter.per_minute(ADDRESS_EVENTS_PER_MIN),
+            public_hosts=public_hosts,
+        )
+        endpoints = Endpoints(
+            asset=asset,
+            store=store,
+            metrics=metrics,
+            session=Session(issuer),
+            issuer=issuer,
+            intake=intake,
+            public_hosts=public_hosts,
+            metrics_public=config.admin.expose_metrics_publicly,
+        )
+        app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
+        await store.open()
+        if await store.check_durability() == "no":
+            log.warning(
+                "the store runs without append-only persistence (appendonly no): acknowledged "
+                "events can be lost on a crash; enable appendonly or use the embedded store"
+            )
+        await sink.start()
+        resources.push_async_callback(sink.stop)
+        tasks = BackgroundTasks()
+        resources.push_async_callback(tasks.cancel_all)
+        stop_consumer = asyncio.Event()
+        resources.callback(stop_consumer.set)
+        consumer = ProfileConsumer(store, event_log, profile_ttl_s=config.session.visitor_max_age_s)
+        tasks.spawn(consumer.run(stop_consumer), name="vernier-profile-consumer")
         yield
-    finally:
-        stop_consumer.set()
-        await tasks.cancel_all()
-        await sink.stop()
-        await spool.close()
-        await origin.close()
-        await store.close()
 
 
 def front_door(app: web.Application) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:

@@ -121,7 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             config = load_config(_config_file(args), overrides=_overrides(args))
-            print(f"ok: configuration valid (origin {config.origin.url or 'not set'})")
+            from proxy.app import load_rule_engine
+
+            engine = load_rule_engine(config)
+            print(
+                f"ok: configuration valid (origin {config.origin.url or 'not set'}); "
+                f"{len(engine.ruleset.rules)} rules and {len(engine.ruleset.slots)} slots "
+                f"in {len(engine.ruleset.files)} files"
+            )
             return 0
         if args.command == "demo":
             from proxy.demo.run import run_demo

@@ -52,8 +52,10 @@ class Exchange:
     document: bytes | None = None  # content-decoded
     codings: tuple[str, ...] = ()
     encoding: DocumentEncoding | None = None
-    # set by inject/rewrite
+    # set by rewrite/inject
     changed: bool = False
+    personalised: bool = False  # content depends on who asks: never for shared caches
+    rules_applied: tuple[str, ...] = ()
     headers: CIMultiDict[str] = field(default_factory=CIMultiDict)  # for the client
     set_cookies: list[str] = field(default_factory=list)
     # the final answer

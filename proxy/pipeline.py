@@ -1,6 +1,6 @@
 """The order of a request's stages — read this first.
 
-    admit → session → forward │ gate → profile → decode → inject → encode
+    admit → session → forward │ gate → profile → decode → rewrite → inject → encode
                               │
             before the origin │ after the origin answered: fail open
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -166,6 +167,12 @@ def _check(config: Config, lines: LineMap) -> None:
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             # Vernier maps whole origins; a path prefix would need rewriting every request path
             raise lines.error("must not have a path, query or fragment", f"$.origin.{key}")
+    try:
+        ZoneInfo(config.context.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise lines.error(
+            f"unknown time zone {config.context.time_zone!r}", "$.context.time_zone"
+        ) from None
     if config.origin.pool_size < 1:
         raise lines.error("must be at least 1", "$.origin.pool_size")
     for dotted in ("server.listen", "admin.listen"):

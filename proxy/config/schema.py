@@ -86,6 +86,16 @@ class SessionConfig(_Section, frozen=True):
     honor_dnt: bool = True
 
 
+class ContextConfig(_Section, frozen=True):
+    """What rule conditions may read about a request beyond its headers and the profile."""
+
+    time_zone: str = "UTC"  # for `hour` and `weekday`
+    geo_header: str | None = (
+        None  # a trusted header with an ISO country[-region] (e.g. CF-IPCountry)
+    )
+    extra_headers: tuple[str, ...] = ()  # headers readable as header.<name> beyond the safe list
+
+
 class AdminConfig(_Section, frozen=True):
     """The loopback-only admin listener (metrics, admin API); disabled when ``listen`` is empty."""
 
@@ -101,6 +111,7 @@ class Config(_Section, frozen=True):
     html: HtmlConfig = HtmlConfig()
     store: StoreConfig = StoreConfig()
     session: SessionConfig = SessionConfig()
+    context: ContextConfig = ContextConfig()
     admin: AdminConfig = AdminConfig()
     rules: str = "rules"
     data_dir: str = "data"

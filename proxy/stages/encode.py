@@ -85,6 +85,8 @@ class Encode:
         headers.popall("ETag", None)
         if etag:
             headers["ETag"] = etag
+        if ex.personalised:
+            make_private(headers)
         if ex.identity.trackable:
             cookies = self._issuer.issue_missing(ex.identity)
             for cookie in cookies:
