@@ -35,6 +35,8 @@ import re
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
+from proxy.tracker.bots import is_bot
+
 DeviceClass = Literal["mobile", "tablet", "desktop", "bot"]
 BrowserFamily = Literal["chrome", "firefox", "safari", "edge", "opera", "samsung", "other"]
 OperatingSystem = Literal["ios", "android", "windows", "macos", "linux", "chromeos", "other"]
@@ -56,66 +58,6 @@ class Device(NamedTuple):
 
 # Lower case, matched anywhere in the lower-cased User-Agent. A local copy of the idea in
 # ``proxy/tracker/bots.py`` (kept separate: the tracker's list is configurable per intake).
-_BOT_TOKENS = (
-    "googlebot",
-    "google-inspectiontool",
-    "adsbot-google",
-    "mediapartners-google",
-    "bingbot",
-    "bingpreview",
-    "yandexbot",
-    "baiduspider",
-    "duckduckbot",
-    "applebot",
-    "slurp",
-    "facebookexternalhit",
-    "facebookcatalog",
-    "twitterbot",
-    "linkedinbot",
-    "pinterestbot",
-    "slackbot",
-    "discordbot",
-    "whatsapp/",
-    "telegrambot",
-    "ahrefsbot",
-    "semrushbot",
-    "mj12bot",
-    "dotbot",
-    "petalbot",
-    "bytespider",
-    "gptbot",
-    "chatgpt-user",
-    "oai-searchbot",
-    "ccbot",
-    "claudebot",
-    "perplexitybot",
-    "amazonbot",
-    "headlesschrome",
-    "phantomjs",
-    "selenium",
-    "webdriver",
-    "lighthouse",
-    "chrome-lighthouse",
-    "python-requests",
-    "python-urllib",
-    "python-httpx",
-    "aiohttp",
-    "curl/",
-    "wget/",
-    "go-http-client",
-    "okhttp",
-    "java/",
-    "libwww-perl",
-    "scrapy",
-    "node-fetch",
-    "axios/",
-    "postmanruntime",
-    "pingdom",
-    "uptimerobot",
-)
-_BOT_WORDS = ("crawler", "spider", "scraper")
-# "bot" as a word or before a version ("SomeBot/1.0") so that the CUBOT phone is not a bot
-_BOT_WORD = re.compile(r"(?<![a-z])bot(?![a-z])|bot/")
 
 # First match wins. iOS before macOS ("like Mac OS X"), Android before Linux ("Linux; Android"),
 # Windows Phone before Android (its UA claims Android too).
@@ -192,13 +134,11 @@ def _classify(ua: str, ch_mobile: str, ch_platform: str) -> Device:
 
 
 def _is_bot(lower_ua: str) -> bool:
-    # Substring tests: 4x faster than one alternation regex of the same tokens [measured, ~7 µs
-    # vs ~23 µs for a 130-character UA]; this only runs on a cache miss.
-    if any(token in lower_ua for token in _BOT_TOKENS):
-        return True
-    if any(word in lower_ua for word in _BOT_WORDS):
-        return True
-    return "bot" in lower_ua and _BOT_WORD.search(lower_ua) is not None
+    """One bot list for the whole proxy: the tracker's (``proxy.tracker.bots``)."""
+    return is_bot(lower_ua, _NO_HEADERS)
+
+
+_NO_HEADERS: dict[str, str] = {}
 
 
 def _os(ua: str) -> OperatingSystem:
