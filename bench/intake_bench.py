@@ -48,7 +48,6 @@ import math
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -466,24 +465,35 @@ class Measured:
         return d
 
 
-def run_e2e(
-    args: argparse.Namespace, children: Any, prefix: Path, origin_port: int, config: Path
-) -> dict[str, Any]:
+def start_measured_proxy(
+    children: Any, prefix: Path, name: str, *, origin_port: int, config: Path, unlimited: bool
+) -> tuple[int, Any, Path, int]:
+    """The proxy under test on a free port, its data dir and its embedded Valkey's pid."""
     from servers import free_port
 
     port = free_port()
     proxy, data_dir = start_proxy(
         children,
         prefix,
-        "vernier-e2e",
+        name,
         port=port,
         origin_port=origin_port,
         config=config,
-        unlimited=False,
+        unlimited=unlimited,
     )
     vk = valkey_pid(proxy.pid)
     if vk is None:
         raise RuntimeError("no embedded valkey child found under the proxy process")
+    return port, proxy, data_dir, vk
+
+
+def run_e2e(
+    args: argparse.Namespace, children: Any, prefix: Path, origin_port: int, config: Path
+) -> dict[str, Any]:
+
+    port, proxy, data_dir, vk = start_measured_proxy(
+        children, prefix, "vernier-e2e", origin_port=origin_port, config=config, unlimited=False
+    )
     addresses = loopback_addresses()
     runs: list[dict[str, Any]] = []
     expected_rate = args.expect_rate
@@ -639,21 +649,15 @@ def run_wrk_mode(
     args: argparse.Namespace, children: Any, prefix: Path, origin_port: int, config: Path
 ) -> dict[str, Any]:
     from load import parse_wrk
-    from servers import free_port
 
-    port = free_port()
-    proxy, data_dir = start_proxy(
+    port, proxy, data_dir, vk = start_measured_proxy(
         children,
         prefix,
         "vernier-unlimited",
-        port=port,
         origin_port=origin_port,
         config=config,
         unlimited=True,
     )
-    vk = valkey_pid(proxy.pid)
-    if vk is None:
-        raise RuntimeError("no embedded valkey child found under the proxy process")
     script = prefix / "intake.lua"
     script.write_text(wrk_script())
     runs: list[dict[str, Any]] = []
@@ -841,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
     from report import machine, source_state
-    from servers import Children, free_port, start_nginx
+    from servers import Children, clean_up, free_port, start_nginx
 
     children = Children()
     prefix = Path(tempfile.mkdtemp(prefix="vernier-intake-", dir="/tmp"))
@@ -891,11 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err!r}", file=sys.stderr)
         return 2
     finally:
-        children.stop_all()
-        if args.keep_tmp:
-            print(f"kept {prefix}")
-        else:
-            shutil.rmtree(prefix, ignore_errors=True)
+        clean_up(children, prefix, keep=args.keep_tmp)
     all_runs = [r for mode in ("e2e", "wrk") for r in results.get(mode, {}).get("runs", [])]
     summary = best(all_runs)
     results["summary"] = [v for _, v in sorted(summary.items())]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -209,3 +211,12 @@ def start_vernier(
     return children.start(
         "vernier", argv, prefix / "vernier.out", cwd=REPO_ROOT, env=env, stop_timeout_s=20.0
     )
+
+
+def clean_up(children: Any, prefix: Path, *, keep: bool) -> None:
+    """Stop every process a benchmark started and remove its temp folder (unless kept)."""
+    children.stop_all()
+    if keep:
+        print(f"kept {prefix}")
+    else:
+        shutil.rmtree(prefix, ignore_errors=True)

@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from report import machine, source_state
-    from servers import Children, free_port, start_nginx, start_vernier, wait_http_ok
+    from servers import Children, clean_up, free_port, start_nginx, start_vernier, wait_http_ok
 
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -533,11 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err!r}", file=sys.stderr)
         return 2
     finally:
-        children.stop_all()
-        if args.keep_tmp:
-            print(f"kept {prefix}")
-        else:
-            shutil.rmtree(prefix, ignore_errors=True)
+        clean_up(children, prefix, keep=args.keep_tmp)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
