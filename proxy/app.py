@@ -20,16 +20,20 @@ from proxy.endpoints import PREFIX, Endpoints
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.rules.engine import RuleEngine
+from proxy.rules.health import RuleHealth
 from proxy.rules.load import RuleSet, load_rules
 from proxy.session.cookie import CookieSigner
 from proxy.session.issuer import IdIssuer
 from proxy.session.keys import load_signing_keys
 from proxy.stages.admit import Admit
+from proxy.stages.debug import Debug
+from proxy.stages.decide import Decide
 from proxy.stages.decode import Decode
 from proxy.stages.encode import Encode
 from proxy.stages.forward import Forward
 from proxy.stages.gate import Gate
 from proxy.stages.inject import Inject
+from proxy.stages.match import FixedRules, Match, RulesSource
 from proxy.stages.profile import Profile
 from proxy.stages.rewrite import Rewrite
 from proxy.stages.session import Session
@@ -117,7 +121,8 @@ def build_pipeline(
     store: Store,
     asset: TrackerAsset,
     issuer: IdIssuer,
-    engine: RuleEngine,
+    rules: RulesSource,
+    health: RuleHealth,
     metrics: Metrics,
     instance: str,
 ) -> Pipeline:
@@ -137,6 +142,7 @@ def build_pipeline(
     return Pipeline(
         before_origin=(
             Admit(policy),
+            Debug(config.admin.token),
             Session(issuer),
             Forward(
                 origin,
@@ -156,7 +162,15 @@ def build_pipeline(
             ),
             Profile(store),
             Decode(config.html, metrics),
-            Rewrite(engine, config.context, metrics, own_hosts=own_hosts(config)),
+            Match(
+                rules,
+                config.context,
+                health,
+                own_hosts=own_hosts(config),
+                hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
+            ),
+            Decide(),
+            Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest),
         ),
@@ -188,7 +202,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             store=store,
             asset=asset,
             issuer=issuer,
-            engine=engine,
+            rules=FixedRules(engine),
+            health=RuleHealth(),
             metrics=metrics,
             instance=app[INSTANCE],
         )

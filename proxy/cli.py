@@ -3,7 +3,12 @@
     vernier serve    --upstream URL [--listen HOST:PORT] [--config FILE] [--rules PATH]
                      [--store URL] [--data-dir DIR] [--workers N] [--public-url URL]
     vernier validate [--config FILE] [--rules PATH]
-    vernier demo     [--listen HOST:PORT] [--data-dir DIR]
+    vernier preview  URL [--device mobile|tablet|desktop|bot] [--hour H] [--weekday DAY]
+                     [--country CC] [--referrer URL] [--profile FIELD=VALUE …]
+                     [--cookie NAME=VALUE …] [--header 'NAME: VALUE' …] [--set FIELD=VALUE …]
+                     [--landing] [--no-diff] [--config FILE] [--rules PATH] [--upstream URL]
+    vernier schema   (the JSON Schema of a rules file, for editors)
+    vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
 file, then defaults. Errors are one readable line (file:line and key for config), never a traceback.
@@ -12,9 +17,11 @@ file, then defaults. Errors are one readable line (file:line and key for config)
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +29,9 @@ from proxy import __version__
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
+from proxy.preview import USER_AGENTS, Visitor, preview
+from proxy.rules.context import WEEKDAYS
+from proxy.rules.jsonschema import rules_json_schema
 
 DEFAULT_CONFIG = Path("config/vernier.yaml")
 
@@ -44,6 +54,43 @@ def _workers(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 64:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {value!r}")
     return int(value)
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}")
+        return int(value)
+
+    return parse
+
+
+def _country(value: str) -> str:
+    if len(value) != 2 or not value.isascii() or not value.isalpha():
+        raise argparse.ArgumentTypeError(f"expected a two-letter country code, got {value!r}")
+    return value.upper()
+
+
+def _pair(separator: str) -> Callable[[str], tuple[str, str]]:
+    def parse(value: str) -> tuple[str, str]:
+        name, found, rest = value.partition(separator)
+        if not found or not name.strip():
+            raise argparse.ArgumentTypeError(f"expected NAME{separator}VALUE, got {value!r}")
+        return name.strip(), rest.strip()
+
+    return parse
+
+
+def _typed(value: str) -> object:
+    """A context value as a rule would compare it: a number or boolean when it reads as one."""
+    if value in ("true", "false"):
+        return value == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +122,31 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check the config and rules, then exit")
     common(validate)
 
+    preview = commands.add_parser(
+        "preview", help="show which rules and variants fire on a page for a given visitor"
+    )
+    preview.add_argument("url", help="a page of the site: a full URL, or a path on the origin")
+    preview.add_argument("--upstream", type=_url, help="the origin, when URL is a path")
+    preview.add_argument("--device", choices=sorted(USER_AGENTS), default="desktop")
+    preview.add_argument("--hour", type=_bounded_int(0, 23), help="local hour, 0-23")
+    preview.add_argument("--weekday", choices=WEEKDAYS, help="local weekday")
+    preview.add_argument("--country", type=_country, help="ISO country code, e.g. DE")
+    preview.add_argument("--referrer", help="the Referer the visitor arrives with")
+    preview.add_argument("--landing", action="store_true", help="first page of the session")
+    for flag, what in (
+        ("--profile", "a visitor profile field, e.g. engaged_s=40 (repeatable)"),
+        ("--cookie", "a cookie the visitor sends (repeatable)"),
+        ("--set", "any context field, e.g. referrer.class=search (repeatable)"),
+    ):
+        preview.add_argument(flag, type=_pair("="), action="append", default=[], help=what)
+    preview.add_argument(
+        "--header", type=_pair(":"), action="append", default=[], help="'Name: value'"
+    )
+    preview.add_argument("--no-diff", action="store_true", help="omit the HTML diff")
+    common(preview)
+
+    commands.add_parser("schema", help="print the JSON Schema of a rules file")
+
     demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
     demo.add_argument(
         "--listen",
@@ -84,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--data-dir", default=".vernier-demo", help="state folder (default ./.vernier-demo)"
+    )
+    demo.add_argument(
+        "--rules", type=Path, help="rules file or folder (default: the demo's four scenarios)"
     )
     return parser
 
@@ -104,6 +179,28 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "data_dir": getattr(args, "data_dir", None),
         "rules": getattr(args, "rules", None),
     }
+
+
+def _preview(args: argparse.Namespace) -> int:
+    config = load_config(_config_file(args), overrides=_overrides(args))
+    context: dict[str, object] = {name: _typed(value) for name, value in args.set}
+    for name in ("hour", "weekday", "country"):
+        if getattr(args, name) is not None:
+            context[name] = getattr(args, name)
+    headers = dict(args.header)
+    if args.referrer:
+        headers["Referer"] = args.referrer
+    visitor = Visitor(
+        device=args.device,
+        headers=headers,
+        cookies=dict(args.cookie),
+        profile=dict(args.profile),
+        context=context,
+        landing=args.landing,
+    )
+    result = asyncio.run(preview(config, args.url, visitor))
+    print(result.report(diff=not args.no_diff))
+    return 0
 
 
 def _setup_logging(config: Config) -> None:
@@ -130,10 +227,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"in {len(engine.ruleset.files)} files"
             )
             return 0
+        if args.command == "schema":
+            print(json.dumps(rules_json_schema(), indent=2))
+            return 0
+        if args.command == "preview":
+            return _preview(args)
         if args.command == "demo":
-            from proxy.demo.run import run_demo
+            from proxy.demo.run import DEMO_RULES, run_demo
 
-            return run_demo(listen=args.listen, data_dir=Path(args.data_dir))
+            rules = args.rules or DEMO_RULES
+            return run_demo(listen=args.listen, data_dir=Path(args.data_dir), rules=rules)
         config = load_config(_config_file(args), overrides=_overrides(args))
         _setup_logging(config)
         from proxy.server.workers import run

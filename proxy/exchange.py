@@ -9,11 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
 from proxy.html.charset import DocumentEncoding
+
+if TYPE_CHECKING:
+    from proxy.decide.decision import Decision
+    from proxy.rules.engine import RuleEngine
+    from proxy.rules.load import CompiledRule, CompiledSlot
 
 
 @dataclass(slots=True)
@@ -36,6 +42,7 @@ class Exchange:
     request: web.Request
     started_s: float = field(default_factory=time.perf_counter)
     identity: Identity = field(default_factory=Identity)
+    debug: bool = False  # an admin asked (X-Vernier-Debug with the token) why the page looks so
     target: str = "/"  # origin-form path and query, set by admit
     # set by forward
     upstream: ClientResponse | None = None
@@ -52,6 +59,14 @@ class Exchange:
     document: bytes | None = None  # content-decoded
     codings: tuple[str, ...] = ()
     encoding: DocumentEncoding | None = None
+    # set by match: the rule set this request uses (one snapshot, whatever reloads meanwhile),
+    # the request context, the rules whose conditions hold and the slots in scope
+    engine: RuleEngine | None = None
+    context: dict[str, object] | None = None
+    rules: tuple[CompiledRule, ...] = ()
+    slots: tuple[CompiledSlot, ...] = ()
+    # set by decide: one per slot in scope
+    decisions: tuple[Decision, ...] = ()
     # set by rewrite/inject
     changed: bool = False
     personalised: bool = False  # content depends on who asks: never for shared caches

@@ -41,6 +41,41 @@ class Metrics:
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
             registry=self.registry,
         )
+        self.rule_outcomes = Counter(
+            "vernier_rule_outcomes_total",
+            "Pages in a rule's or slot's scope, by outcome (applied | missed | failed).",
+            ["rule", "outcome"],
+            registry=self.registry,
+        )
+        self.rule_conflicts = Counter(
+            "vernier_rule_conflicts_total",
+            "Elements two rules changed; the winner was applied last.",
+            ["winner", "loser"],
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "vernier_decisions_total",
+            "Slot decisions served, by variant and reason (rule | bandit | sticky | held | ...).",
+            ["slot", "variant", "reason"],
+            registry=self.registry,
+        )
+        self.rules_reloads = Counter(
+            "vernier_rules_reloads_total",
+            "Rule reloads (file change or SIGHUP), by result.",
+            ["result"],  # ok | refused | unchanged
+            registry=self.registry,
+        )
+        self.rules_info = Gauge(
+            "vernier_rules_info",
+            "1 for the version (content hash) of the live rule set.",
+            ["version"],
+            registry=self.registry,
+        )
+        self.rules_refused = Gauge(
+            "vernier_rules_refused",
+            "1 while the rule files on disk are refused and an older rule set stays live.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

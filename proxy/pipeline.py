@@ -1,6 +1,6 @@
 """The order of a request's stages — read this first.
 
-    admit → session → forward │ gate → profile → decode → rewrite → inject → encode
+    admit → session → forward │ gate → profile → decode → match → decide → rewrite → inject → encode
                               │
             before the origin │ after the origin answered: fail open
 
@@ -18,6 +18,7 @@ from aiohttp import web
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.stages import Stage
+from proxy.stages.encode import add_debug_report
 from proxy.upstream.relay import OriginBroken, stream_through
 
 log = logging.getLogger("vernier.pipeline")
@@ -66,6 +67,8 @@ class Pipeline:
         )
         upstream = ex.upstream
         assert upstream is not None
+        if ex.debug:
+            add_debug_report(ex, ex.origin_headers)
         if ex.raw_body is not None:
             return web.Response(body=ex.raw_body, status=upstream.status, headers=ex.origin_headers)
         return await stream_through(ex.request, upstream, ex.origin_headers)

@@ -31,6 +31,7 @@ ENVIRONMENT_KEYS: dict[str, str] = {
     "VERNIER_DATA_DIR": "data_dir",
     "VERNIER_RULES": "rules",
     "VERNIER_ADMIN_LISTEN": "admin.listen",
+    "VERNIER_ADMIN_TOKEN": "admin.token",
     "VERNIER_LOG_LEVEL": "log_level",
 }
 _INT_KEYS = {"server.workers"}

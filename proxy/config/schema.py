@@ -6,7 +6,7 @@ each traces to RELIABILITY.md §6 or a measurement. Durations carry their unit i
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -101,6 +101,9 @@ class AdminConfig(_Section, frozen=True):
 
     listen: str = "127.0.0.1:9901"
     expose_metrics_publicly: bool = False
+    # Bearer token for the admin API and for the X-Vernier-Debug request header on public
+    # requests; none: both are off. Prefer the VERNIER_ADMIN_TOKEN environment variable.
+    token: Annotated[str, msgspec.Meta(min_length=16, max_length=256)] | None = None
 
 
 class Config(_Section, frozen=True):

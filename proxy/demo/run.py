@@ -13,7 +13,10 @@ from proxy.server.workers import run_loop, serve
 from proxy.store.embedded import EmbeddedStore
 
 
-async def _demo(listen: str, data_dir: Path, store_url: str) -> None:
+DEMO_RULES = Path(__file__).parent / "rules"  # the four scenarios of rules/README.md
+
+
+async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path) -> None:
     shop = await run_shop("127.0.0.1", 0)
     origin = f"http://127.0.0.1:{shop_port(shop)}"
     config = load_config(
@@ -22,6 +25,7 @@ async def _demo(listen: str, data_dir: Path, store_url: str) -> None:
             "origin.url": origin,
             "server.listen": listen,
             "data_dir": str(data_dir),
+            "rules": str(rules),
             "admin.listen": "",
         },
     )
@@ -47,13 +51,13 @@ async def _demo(listen: str, data_dir: Path, store_url: str) -> None:
         await shop.cleanup()
 
 
-def run_demo(*, listen: str, data_dir: Path) -> int:
+def run_demo(*, listen: str, data_dir: Path, rules: Path = DEMO_RULES) -> int:
     check_aiohttp()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = EmbeddedStore(data_dir / "store")
     store.start()
     try:
-        run_loop(_demo(listen, data_dir, store.url))
+        run_loop(_demo(listen, data_dir, store.url, rules))
     finally:
         store.stop()
     return 0

@@ -56,7 +56,7 @@ SAFE_HEADERS: tuple[str, ...] = (
 UTM_FIELDS: tuple[tuple[str, str], ...] = tuple(
     (f"utm_{part}", f"utm.{part}") for part in ("source", "medium", "campaign", "term", "content")
 )
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision ("US", "US-CA", "GB-ENG"); a
 # digit is allowed second for Cloudflare's "T1" (Tor). ASCII only: "ß".upper() is "SS".
@@ -83,6 +83,7 @@ def build_context(
     landing: bool,
     page_type: str,
     extra_headers: tuple[str, ...] = (),
+    hidden_cookies: frozenset[str] = frozenset(),
 ) -> Context:
     """The context for one request; never raises on anything the client sent.
 
@@ -90,7 +91,8 @@ def build_context(
     with lower-case keys. ``geo_header`` is the value of the configured trusted geo header,
     ``host`` the request's host (lower case; a referrer from it is ``internal`` like one from
     ``own_hosts``), ``page_type`` the current page's type (picks ``max_scroll``),
-    ``extra_headers`` the configured lower-case names added to :data:`SAFE_HEADERS`. ``method``
+    ``extra_headers`` the configured lower-case names added to :data:`SAFE_HEADERS`,
+    ``hidden_cookies`` cookies rules must not read (Vernier's own signed ids). ``method``
     is accepted for symmetry with ``where`` matching and is not a context field.
 
     Raises ``ValueError`` if ``now`` is naive (a programming error: the hour would silently be
@@ -111,7 +113,7 @@ def build_context(
 
     local = now.astimezone(time_zone)
     ctx["hour"] = local.hour
-    ctx["weekday"] = _WEEKDAYS[local.weekday()]
+    ctx["weekday"] = WEEKDAYS[local.weekday()]
 
     if geo_header:
         _add_geo(ctx, geo_header)
@@ -130,7 +132,7 @@ def build_context(
     ctx["referrer.domain"] = referrer.domain
     ctx["referrer.class"] = klass
 
-    _add_cookies(ctx, cookies)
+    _add_cookies(ctx, cookies, hidden_cookies)
     for name in SAFE_HEADERS:
         value = headers.get(name)
         if value is not None:
@@ -166,12 +168,12 @@ def _add_geo(ctx: Context, value: str) -> None:
         ctx["region"] = match.group(0).upper()
 
 
-def _add_cookies(ctx: Context, cookies: Mapping[str, str]) -> None:
+def _add_cookies(ctx: Context, cookies: Mapping[str, str], hidden: frozenset[str]) -> None:
     taken = 0
     for name, value in cookies.items():
         if taken >= MAX_COOKIES:
             break
-        if not name or len(name) > MAX_COOKIE_NAME_CHARS:
+        if not name or len(name) > MAX_COOKIE_NAME_CHARS or name in hidden:
             continue
         ctx[f"cookie.{name}"] = value[:MAX_VALUE_CHARS]
         taken += 1

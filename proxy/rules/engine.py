@@ -1,4 +1,4 @@
-"""Which rules apply to a request, and the rewrite operations they ask for.
+"""Which rules and slots apply to a request, and the rewrite operations they ask for.
 
 Built once per loaded :class:`RuleSet`: operations are converted to the rewriter's types at load,
 ``where`` blocks are matched without building a context (most pages match nothing and take the
@@ -15,7 +15,7 @@ import msgspec
 from proxy.html.operations import OPERATIONS, Move, Op
 from proxy.rules import schema
 from proxy.rules.conditions import evaluate
-from proxy.rules.load import CompiledRule, CompiledWhere, RuleSet
+from proxy.rules.load import CompiledRule, CompiledSlot, CompiledWhere, Rank, RuleSet
 
 
 def to_rewrite_op(op: schema.Operation) -> Op:
@@ -45,39 +45,87 @@ def where_matches(
 
 
 @dataclass(frozen=True, slots=True)
+class Matched:
+    """The rules and slots whose ``where`` matches a request (``when`` not yet evaluated)."""
+
+    rules: tuple[CompiledRule, ...] = ()
+    slots: tuple[CompiledSlot, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.rules or self.slots)
+
+    @property
+    def needs_context(self) -> bool:
+        return bool(self.slots) or any(rule.when is not None for rule in self.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Operations in the order they apply, with the rule or slot each comes from."""
+
+    ops: tuple[Op, ...]
+    owners: tuple[str, ...]  # per op: the rule id, or the slot id
+
+
+NO_MATCH = Matched()
+
+
+@dataclass(frozen=True, slots=True)
 class RuleEngine:
     ruleset: RuleSet
-    ops: Mapping[str, tuple[Op, ...]]  # rule id -> its operations, in order
+    rule_ops: Mapping[str, tuple[Op, ...]]  # rule id -> its operations, in order
+    variant_ops: Mapping[tuple[str, str], tuple[Op, ...]]  # (slot id, variant id) -> operations
 
     @classmethod
     def build(cls, ruleset: RuleSet) -> RuleEngine:
         return cls(
             ruleset=ruleset,
-            ops={r.id: tuple(to_rewrite_op(op) for op in r.then) for r in ruleset.rules},
+            rule_ops={r.id: tuple(map(to_rewrite_op, r.then)) for r in ruleset.rules},
+            variant_ops={
+                (slot.id, variant): tuple(map(to_rewrite_op, ops))
+                for slot in ruleset.slots
+                for variant, ops in slot.variants.items()
+            },
         )
 
     @property
     def empty(self) -> bool:
-        return not self.ruleset.rules
+        return not (self.ruleset.rules or self.ruleset.slots)
 
-    def candidates(
-        self, *, method: str, host: str, path: str, query: Mapping[str, str]
-    ) -> list[CompiledRule]:
-        """Rules whose ``where`` matches, in the order their operations apply: lowest priority
-        first, so where two rules change the same element the higher priority is applied last
-        and wins (file order breaks ties)."""
-        matching = [
+    def match(self, *, method: str, host: str, path: str, query: Mapping[str, str]) -> Matched:
+        """The rules and slots in scope for this request line."""
+        rules = tuple(
             r
             for r in self.ruleset.rules
             if where_matches(r.where, method=method, host=host, path=path, query=query)
-        ]
-        return sorted(matching, key=lambda r: r.priority)
+        )
+        slots = tuple(
+            s
+            for s in self.ruleset.slots
+            if where_matches(s.where, method=method, host=host, path=path, query=query)
+        )
+        return Matched(rules, slots) if rules or slots else NO_MATCH
 
     @staticmethod
     def applicable(
         rules: Iterable[CompiledRule], context: Mapping[str, object]
-    ) -> list[CompiledRule]:
-        return [r for r in rules if r.when is None or evaluate(r.when, context)]
+    ) -> tuple[CompiledRule, ...]:
+        return tuple(r for r in rules if r.when is None or evaluate(r.when, context))
 
-    def operations(self, rules: Sequence[CompiledRule]) -> list[Op]:
-        return [op for rule in rules for op in self.ops[rule.id]]
+    def plan(
+        self, rules: Sequence[CompiledRule], variants: Sequence[tuple[CompiledSlot, str]]
+    ) -> Plan:
+        """The operations of ``rules`` and of each slot's chosen variant, lowest rank first, so
+        that where two of them change the same element the higher-ranked one is applied last and
+        wins (see :data:`proxy.rules.load.Rank`)."""
+        parts: list[tuple[Rank, str, tuple[Op, ...]]] = [
+            (rule.rank, rule.id, self.rule_ops[rule.id]) for rule in rules
+        ]
+        parts += [
+            (slot.rank, slot.id, self.variant_ops[slot.id, variant]) for slot, variant in variants
+        ]
+        parts.sort(key=lambda part: part[0])
+        return Plan(
+            ops=tuple(op for _, _, ops in parts for op in ops),
+            owners=tuple(owner for _, owner, ops in parts for _ in ops),
+        )

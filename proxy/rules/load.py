@@ -10,10 +10,11 @@ smuggle script (``on*`` names, ``javascript:`` URLs, CR/LF/NUL). Every error nam
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -33,6 +34,7 @@ from proxy.rules.conditions import (
     build_condition,
     percentiles_used,
 )
+from proxy.rules.specificity import Specificity, specificity
 
 MAX_REGEX_CHARS = 512
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.-]{0,127}$")
@@ -52,6 +54,11 @@ class CompiledWhere:
     methods: frozenset[str]
 
 
+# Where two changes touch one element, the one applied last wins: rules and slots apply in
+# ascending (priority, specificity of their most specific selector, order in the files).
+Rank = tuple[int, Specificity, int]
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     id: str
@@ -60,6 +67,7 @@ class CompiledRule:
     when: Node | None
     then: tuple[schema.Operation, ...]
     source: str  # file:line, for logs and `vernier validate`
+    rank: Rank = (0, (0, 0, 0), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,9 @@ class CompiledSlot:
     variants: Mapping[str, tuple[schema.Operation, ...]]
     pins: tuple[CompiledPin, ...]
     source: str
+    priority: int = 0
+    triggers: tuple[schema.Trigger, ...] = ()
+    rank: Rank = (0, (0, 0, 0), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +210,21 @@ class _Checker:
         for i, op in enumerate(ops):
             self.operation(op, f"{path}[{i}]")
 
+    def triggers(self, slot: schema.Slot, path: str, names: str) -> None:
+        seen: set[str] = set()
+        for i, trigger in enumerate(slot.triggers):
+            at = f"{path}.triggers[{i}]"
+            if trigger.id in seen:
+                raise self.lines.error(f"trigger id '{trigger.id}' is used twice", f"{at}.id")
+            seen.add(trigger.id)
+            if trigger.variant not in slot.variants:
+                message = f"variant '{trigger.variant}' is not one of the variants ({names})"
+                raise self.lines.error(message, f"{at}.variant")
+            for key in ("hover", "without_click"):
+                value = getattr(trigger, key)
+                if value is not None:
+                    self.selector(value, f"{at}.{key}")
+
     def condition(self, spec: str | schema.Compound, path: str) -> Node:
         try:
             return build_condition(spec)
@@ -262,6 +288,7 @@ class _Checker:
                 message = f"variant '{pin.variant}' is not one of the variants ({names})"
                 raise self.lines.error(message, f"{at}.variant")
             pins.append(CompiledPin(self.condition(pin.when, f"{at}.when"), pin.variant))
+        self.triggers(slot, path, names)
         return CompiledSlot(
             id=slot.id,
             selector=slot.selector,
@@ -270,6 +297,8 @@ class _Checker:
             variants=MappingProxyType(dict(slot.variants)),
             pins=tuple(pins),
             source=self.source(path),
+            priority=slot.priority,
+            triggers=slot.triggers,
         )
 
 
@@ -355,6 +384,32 @@ def _convert(data: Any, lines: LineMap) -> schema.RulesFile:
     raise lines.error(message, path)
 
 
+def _ranked(
+    rules: list[CompiledRule], slots: list[CompiledSlot]
+) -> tuple[list[CompiledRule], list[CompiledSlot]]:
+    """The same rules and slots, each with its :data:`Rank` (rules before slots in file order)."""
+
+    def most_specific(ops: Iterable[schema.Operation], *more: str) -> Specificity:
+        return max([*(specificity(op.selector) for op in ops), *map(specificity, more)])
+
+    ranked_rules = [
+        dataclasses.replace(rule, rank=(rule.priority, most_specific(rule.then), order))
+        for order, rule in enumerate(rules)
+    ]
+    ranked_slots = [
+        dataclasses.replace(
+            slot,
+            rank=(
+                slot.priority,
+                most_specific((op for ops in slot.variants.values() for op in ops), slot.selector),
+                len(rules) + order,
+            ),
+        )
+        for order, slot in enumerate(slots)
+    ]
+    return ranked_rules, ranked_slots
+
+
 def rule_files(path: Path) -> list[Path]:
     """``path`` itself, or every ``*.yaml`` directly in the folder ``path``, sorted by name."""
     if path.is_dir():
@@ -382,6 +437,7 @@ def load_rules(path: Path) -> RuleSet:
         rules.extend(checker.rule(rule, f"$.rules[{i}]") for i, rule in enumerate(parsed.rules))
         slots.extend(checker.slot(slot, f"$.slots[{i}]") for i, slot in enumerate(parsed.slots))
         digest.update(file.name.encode() + b"\0" + msgspec.json.encode(parsed) + b"\0")
+    rules, slots = _ranked(rules, slots)
     conditions = [rule.when for rule in rules if rule.when is not None]
     conditions += [pin.when for slot in slots for pin in slot.pins]
     return RuleSet(

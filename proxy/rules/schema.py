@@ -173,6 +173,22 @@ class Pin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     variant: Id
 
 
+class Trigger(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Switch to ``variant`` *in the page* when the visitor's behaviour on this page view says so.
+
+    The variant's markup is sent in a ``<template>``; the tracker applies it once ``after_s``
+    seconds have passed with the page visible (or, with ``hover``, with the pointer over that
+    element), unless the page was scrolled to ``max_scroll`` or ``without_click`` was clicked first.
+    """
+
+    id: Id
+    variant: Id
+    after_s: Annotated[float, msgspec.Meta(gt=0, le=3600)]
+    hover: Selector | None = None
+    max_scroll: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
+    without_click: Selector | None = None
+
+
 class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A decision point: one of ``variants`` is served; ``control`` is the unchanged baseline."""
 
@@ -180,8 +196,10 @@ class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     selector: Selector
     control: Id
     variants: dict[Id, tuple[Operation, ...]]
+    priority: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)] = 0
     where: Where | None = None
     pin: tuple[Pin, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
 
 
 class RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -18,6 +18,7 @@ from proxy.content.offload import run_sized
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
+from proxy.stages.debug import debug_report
 from proxy.upstream.etag import changed_etag
 from proxy.upstream.relay import safe_reason
 
@@ -39,6 +40,18 @@ def make_private(headers: CIMultiDict[str]) -> None:
     ]
     headers.popall("Cache-Control", None)
     headers["Cache-Control"] = ", ".join(["private", *kept])
+
+
+def vary_on_cookie(headers: CIMultiDict[str]) -> None:
+    """Say the response depends on cookies (DESIGN.md §2.9), unless a Vary already covers it."""
+    named = {v.strip().lower() for value in headers.getall("Vary", ()) for v in value.split(",")}
+    if not named & {"cookie", "*"}:
+        headers.add("Vary", "Cookie")
+
+
+def add_debug_report(ex: Exchange, headers: CIMultiDict[str]) -> None:
+    headers["X-Vernier-Debug"] = debug_report(ex)
+    make_private(headers)
 
 
 def origin_response(ex: Exchange, body: bytes, headers: CIMultiDict[str]) -> web.Response:
@@ -64,6 +77,8 @@ class Encode:
 
     async def __call__(self, ex: Exchange) -> None:
         assert ex.raw_body is not None
+        if ex.debug:
+            add_debug_report(ex, ex.headers)
         if not ex.changed or ex.document is None:
             self._metrics.responses.labels("unchanged").inc()
             ex.reply = origin_response(ex, ex.raw_body, ex.headers)
@@ -87,6 +102,7 @@ class Encode:
             headers["ETag"] = etag
         if ex.personalised:
             make_private(headers)
+            vary_on_cookie(headers)
         if ex.identity.trackable:
             cookies = self._issuer.issue_missing(ex.identity)
             for cookie in cookies:

@@ -1,92 +1,158 @@
-"""rewrite: apply the site owner's rules that match this request to the page.
+"""rewrite: apply the matched rules and the decided slot variants to the page.
 
-Most pages match no rule: the ``where`` blocks are checked before anything else is built. For the
-rest, the request context (device, time, referrer, profile, …) is built once, the ``when``
-conditions evaluated, and the operations applied by the byte-faithful rewriter. A page changed
-by a condition on the visitor is personal: it must not be stored by shared caches.
+The operations of every rule and chosen variant run in rank order (priority, then specificity,
+then file order: where two touch the same element the higher-ranked one wins, and the loser is
+logged). Each decided slot's element is marked with its decision (DESIGN.md §5), and the
+variants its triggers offer follow it in ``<template>`` elements. The rewriter keeps every byte
+outside the changed elements (``proxy/html/rewrite.py``).
+
+A rewrite that raises or runs past the page's time budget serves the origin's page (the pipeline
+fails open) and counts as a failure of every rule and slot in it; repeated failures trip that
+rule's breaker (``proxy/rules/health.py``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
-from proxy.config.schema import ContextConfig
+from proxy.config.schema import HtmlConfig
+from proxy.content.offload import run_sized
+from proxy.decide.decision import Decision
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.html.encodings import is_byte_scannable
-from proxy.html.rewrite import rewrite
+from proxy.html.rewrite import RewriteResult, rewrite
+from proxy.html.triggers import insert_templates, render_variant, slot_elements, template
 from proxy.metrics import Metrics
-from proxy.rules.context import build_context
-from proxy.rules.engine import RuleEngine
+from proxy.rules.engine import Plan, RuleEngine
+from proxy.rules.health import Outcome, RuleHealth
+from proxy.rules.load import CompiledSlot
 
-
-def page_type(path: str) -> str:
-    first = path.strip("/").split("/", 1)[0]
-    return first or "home"
+log = logging.getLogger("vernier.rewrite")
 
 
 class Rewrite:
     name = "rewrite"
 
-    def __init__(
-        self,
-        engine: RuleEngine,
-        context: ContextConfig,
-        metrics: Metrics,
-        own_hosts: frozenset[str],
-    ) -> None:
-        self._engine = engine
-        self._context = context
-        self._zone = ZoneInfo(context.time_zone)
+    def __init__(self, html: HtmlConfig, health: RuleHealth, metrics: Metrics) -> None:
+        self._budget_ms = html.budget_ms
+        self._health = health
         self._metrics = metrics
-        self._own_hosts = own_hosts
+        self._conflicts_logged: set[tuple[str, str]] = set()
 
     async def __call__(self, ex: Exchange) -> None:
-        document = ex.document
-        if self._engine.empty or document is None:
+        document, engine = ex.document, ex.engine
+        if document is None or engine is None or not (ex.rules or ex.decisions):
             return
-        request = ex.request
-        query = {k: v for k, v in request.query.items()}
-        rules = self._engine.candidates(
-            method=request.method, host=request.host, path=request.path, query=query
-        )
-        if not rules:
-            return
-        context: dict[str, object] | None = None
-        if any(rule.when is not None for rule in rules):
-            context = build_context(
-                method=request.method,
-                host=request.host,
-                path=request.path,
-                query=query,
-                headers=request.headers,
-                cookies=request.cookies,
-                profile=ex.profile,
-                now=datetime.now(UTC),
-                time_zone=self._zone,
-                geo_header=(
-                    request.headers.get(self._context.geo_header)
-                    if self._context.geo_header
-                    else None
-                ),
-                own_hosts=self._own_hosts,
-                landing=ex.identity.new_session,
-                page_type=page_type(request.path),
-                extra_headers=self._context.extra_headers,
-            )
-            rules = self._engine.applicable(rules, context)
-            ex.personalised = any(rule.when is not None for rule in rules)
-        if not rules:
-            return
-        fill = {k: str(v) for k, v in context.items()} if context else None
         encoding = determine_encoding(
             document, charset_from_content_type(ex.headers.get("Content-Type"))
         )
-        if not is_byte_scannable(encoding.codec) and not encoding.codec.startswith("utf-16"):
+        codec = encoding.codec
+        if not is_byte_scannable(codec) and not codec.startswith("utf-16"):
             return
-        result = rewrite(document, encoding.codec, self._engine.operations(rules), fill=fill)
-        if result.changed:
-            ex.document = result.body
+        slots = {slot.id: slot for slot in ex.slots}
+        plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in ex.decisions])
+        owners = [*plan.owners, *(d.slot for d in ex.decisions)]
+        fill = {k: str(v) for k, v in ex.context.items()} if ex.context else None
+        marks = {slots[d.slot].selector: d.markup() for d in ex.decisions}
+        started = time.perf_counter()
+        try:
+            result = await run_sized(
+                len(document), rewrite, document, codec, plan.ops, mark=marks, fill=fill
+            )
+            body = result.body
+            served = _served(ex.decisions, body, codec)
+            offered = [d for d in served if d.triggers]
+            if offered:
+                body = await run_sized(
+                    len(body), _with_templates, body, codec, offered, slots, engine, fill
+                )
+        except Exception:
+            self._health.record_all(owners, "failed")
+            raise
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        if elapsed_ms > self._budget_ms:
+            self._health.record_all(owners, "failed")
+            raise TimeoutError(f"rewrite took {elapsed_ms:.1f} ms")
+        self._account(plan, result, served, ex.decisions)
+        ex.decisions = served
+        ex.rules_applied = tuple(
+            dict.fromkeys(plan.owners[i] for i in result.applied if plan.owners[i] not in slots)
+        )
+        if body != document:
+            ex.document = body
             ex.changed = True
-            ex.rules_applied = tuple(rule.id for rule in rules)
+
+    def _account(
+        self,
+        plan: Plan,
+        result: RewriteResult,
+        served: Sequence[Decision],
+        decisions: Sequence[Decision],
+    ) -> None:
+        applied = {plan.owners[i] for i in result.applied}
+        marked = {d.slot for d in served}
+        for owner in dict.fromkeys([*plan.owners, *(d.slot for d in decisions)]):
+            outcome: Outcome = "applied" if owner in applied or owner in marked else "missed"
+            self._health.record(owner, outcome)
+            self._metrics.rule_outcomes.labels(owner, outcome).inc()
+        for d in served:
+            self._metrics.decisions.labels(d.slot, d.variant, d.reason).inc()
+        for winner, loser in conflicts(plan, result):
+            self._metrics.rule_conflicts.labels(winner, loser).inc()
+            if (winner, loser) not in self._conflicts_logged:  # once per pair and process
+                self._conflicts_logged.add((winner, loser))
+                log.info("%s and %s change the same element: %s wins", winner, loser, winner)
+
+
+def _served(decisions: Sequence[Decision], body: bytes, codec: str) -> tuple[Decision, ...]:
+    """The decisions whose slot element is in the page (its mark carries the decision id)."""
+    return tuple(d for d in decisions if d.id.encode(codec) in body)
+
+
+def _with_templates(
+    body: bytes,
+    codec: str,
+    decisions: Sequence[Decision],
+    slots: Mapping[str, CompiledSlot],
+    engine: RuleEngine,
+    fill: Mapping[str, str] | None,
+) -> bytes:
+    elements = slot_elements(body, codec, [d.id for d in decisions])
+    templates: dict[str, str] = {}
+    for decision in decisions:
+        element = elements.get(decision.id)
+        if element is None:
+            continue
+        slot = slots[decision.slot]
+        triggers = {trigger.id: trigger for trigger in slot.triggers}
+        rendered = []
+        for trigger_id, variant, decision_id in decision.triggers:
+            markup = Decision(decision_id, slot.id, variant, "rule").markup()
+            ops = engine.variant_ops[slot.id, variant]
+            html = render_variant(element, ops, markup, fill)
+            if html is not None:
+                rendered.append(template(triggers[trigger_id], markup, html))
+        if rendered:
+            templates[decision.id] = "".join(rendered)
+    return insert_templates(body, codec, templates)[0] if templates else body
+
+
+def conflicts(plan: Plan, result: RewriteResult) -> set[tuple[str, str]]:
+    """(winner, loser) for each pair of owners that changed the same element; the winner's
+    operations applied later."""
+    touched_by: dict[int, list[str]] = defaultdict(list)
+    for index, targets in enumerate(getattr(result, "targets", ())):  # TEMP until targets lands
+        owner = plan.owners[index]
+        for target in targets:
+            if owner not in touched_by[target]:
+                touched_by[target].append(owner)
+    return {
+        (owners[j], owners[i])
+        for owners in touched_by.values()
+        for i in range(len(owners))
+        for j in range(i + 1, len(owners))
+    }

@@ -58,6 +58,10 @@ def end_to_end(
     return out
 
 
+# carries the admin token on a public request (stages/debug.py): never for the origin
+DEBUG_HEADER = "x-vernier-debug"
+
+
 @dataclass(frozen=True, slots=True)
 class ForwardingPolicy:
     """How Vernier presents a request to the origin."""
@@ -87,7 +91,7 @@ class ForwardingPolicy:
     ) -> CIMultiDict[str]:
         """The header block for the origin request."""
         trusted = self.is_trusted(peer)
-        drop = ["host", "expect"]
+        drop = ["host", "expect", DEBUG_HEADER]
         if not trusted:
             drop += ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"]
         out = end_to_end(incoming, drop=drop)

@@ -38,7 +38,7 @@ def test_examples_folder_loads_as_one_rule_set() -> None:
     context = {"visits_7d": 3, "engaged_s": 1300, "purchases_30d": 1}
     assert evaluate(loyal.when, context)
     assert not evaluate(loyal.when, {**context, "purchases_30d": 0})
-    hero = rule_set.slots[0]
+    hero = next(slot for slot in rule_set.slots if slot.id == "hero")
     assert hero.control == "a"
     assert evaluate(hero.pins[0].when, {"device": "mobile", "hour": 18})
 
@@ -189,6 +189,32 @@ BAD = [
         "$.slots[0].pin[0].when",
         "condition: column 7: expected a field name",
     ),
+    (
+        SLOT % "{op: remove, selector: x}\n    triggers: [{id: t, variant: z, after_s: 5}]",
+        11,
+        "$.slots[0].triggers[0].variant",
+        "variant 'z' is not one of the variants",
+    ),
+    (
+        SLOT % "{op: remove, selector: x}\n    triggers: [{id: t, variant: b, after_s: 0}]",
+        11,
+        "$.slots[0].triggers[0].after_s",
+        "Expected `float` > 0",
+    ),
+    (
+        SLOT % "{op: remove, selector: x}\n    triggers: [{id: t, variant: b, after_s: 1, "
+        "hover: 'a['}]",
+        11,
+        "$.slots[0].triggers[0].hover",
+        "invalid CSS selector",
+    ),
+    (
+        SLOT % "{op: remove, selector: x}\n    triggers:\n      - {id: t, variant: b, after_s: 1}"
+        "\n      - {id: t, variant: b, after_s: 2}",
+        13,
+        "$.slots[0].triggers[1].id",
+        "trigger id 't' is used twice",
+    ),
     (RULE % ("'a == '", "{op: remove, selector: x}"), 3, "$.rules[0].when", "condition: column 6"),
     (
         RULE % ("{all: [a, {not: 'b <'}]}", "{op: remove, selector: x}"),
@@ -321,3 +347,29 @@ def test_nested_quantifier(pattern: str, nested: bool) -> None:
 )
 def test_glob_to_regex(glob: str, path: str, matches: bool) -> None:
     assert bool(glob_to_regex(glob).match(path)) is matches
+
+
+def test_rank_orders_by_priority_then_specificity_then_file_order(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        """
+        rules:
+          - id: late-but-general
+            then: [{op: set_text, selector: "h1", value: "x"}]
+          - id: specific
+            then: [{op: set_text, selector: "#main h1.title", value: "y"}]
+          - id: important
+            priority: 5
+            then: [{op: set_text, selector: "h1", value: "z"}]
+        slots:
+          - id: hero
+            selector: "#hero"
+            control: a
+            variants: {a: [], b: [{op: hide, selector: ".x"}]}
+        """,
+    )
+    loaded = load_rules(tmp_path)
+    ranks = {r.id: r.rank for r in loaded.rules} | {s.id: s.rank for s in loaded.slots}
+    assert ranks["late-but-general"] < ranks["specific"] < ranks["important"]
+    assert ranks["specific"][1] == (1, 1, 1)
+    assert ranks["hero"] == (0, (1, 0, 0), 3)

@@ -1,0 +1,39 @@
+"""A decision: which variant of a slot one page view was served, and why.
+
+Its id goes into the page (``data-vernier-decision``, DESIGN.md §5) and comes back with the
+tracker's impressions and clicks, which is how rewards are joined to it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+# DESIGN.md §7: why a slot shows what it shows
+Reason = Literal["bandit", "rule", "sticky", "held", "paused", "default"]
+
+
+def new_decision_id() -> str:
+    """96 random bits, URL-safe (16 characters): unguessable, so a client cannot claim another
+    visitor's decision, and valid as an event field (``[A-Za-z0-9_-]``)."""
+    return secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: str
+    slot: str
+    variant: str
+    reason: Reason
+    probability: float = 1.0
+    # a variant the tracker may switch to in the page: (trigger id, variant, its decision id)
+    triggers: tuple[tuple[str, str, str], ...] = ()
+
+    def markup(self) -> dict[str, str]:
+        """The attributes the slot's element carries (DESIGN.md §5)."""
+        return {
+            "data-vernier-slot": self.slot,
+            "data-vernier-variant": self.variant,
+            "data-vernier-decision": self.id,
+        }

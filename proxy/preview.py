@@ -1,0 +1,164 @@
+"""``vernier preview URL``: what the rules do to one page for one imagined visitor.
+
+The page is fetched from the origin (as the proxy would, without the tracker), then run through
+the proxy's own match → decide → rewrite stages with a context built from the flags, so what is
+printed is what a visitor of that description would get: the rules that fired, each slot's
+variant and why, and a unified diff of the HTML.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
+
+from proxy.app import load_rule_engine, own_hosts
+from proxy.config.schema import Config
+from proxy.errors import VernierError
+from proxy.exchange import Exchange
+from proxy.html.charset import charset_from_content_type, determine_encoding
+from proxy.metrics import Metrics
+from proxy.rules.health import RuleHealth
+from proxy.stages.decide import Decide
+from proxy.stages.match import FixedRules, Match
+from proxy.stages.rewrite import Rewrite
+
+FETCH_TIMEOUT_S = 15.0
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+
+# A recent browser of each kind, so the origin serves what that visitor would get.
+USER_AGENTS = {
+    "mobile": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1",
+    "tablet": "Mozilla/5.0 (iPad; CPU OS 18_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1",
+    "desktop": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+    "bot": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+}
+
+
+class PreviewError(VernierError):
+    """The page could not be fetched or is not HTML."""
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """Who the preview imagines; ``context`` fields win over what the request implies."""
+
+    device: str = "desktop"
+    headers: Mapping[str, str] | None = None
+    cookies: Mapping[str, str] | None = None
+    profile: Mapping[str, str] | None = None
+    context: Mapping[str, object] | None = None
+    landing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    url: str
+    status: int
+    rules: tuple[str, ...]
+    slots: tuple[tuple[str, str, str, tuple[str, ...]], ...]  # slot, variant, reason, triggers
+    before: str
+    after: str
+    fail: str | None = None
+
+    def report(self, *, diff: bool = True) -> str:
+        lines = [f"GET {self.url} -> {self.status}"]
+        lines.append("rules applied: " + (", ".join(self.rules) or "none"))
+        for slot, variant, reason, triggers in self.slots:
+            offered = f"; triggers offer {', '.join(triggers)}" if triggers else ""
+            lines.append(f"slot {slot}: variant {variant} ({reason}){offered}")
+        if not self.slots:
+            lines.append("slots: none in scope")
+        if self.fail:
+            lines.append(f"rewrite failed, the page would be served unchanged: {self.fail}")
+        if diff:
+            changes = difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                "origin",
+                "vernier",
+            )
+            lines.append("".join(changes).rstrip("\n") or "(no change to the HTML)")
+        return "\n".join(lines)
+
+
+def target_url(config: Config, url: str) -> str:
+    if url.startswith(("http://", "https://")):
+        return url
+    if not config.origin.url:
+        raise PreviewError("a path needs origin.url (--upstream, VERNIER_UPSTREAM or the config)")
+    return urljoin(config.origin.url, url)
+
+
+async def fetch(url: str, headers: Mapping[str, str]) -> tuple[int, CIMultiDict[str], bytes]:
+    timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=headers, allow_redirects=False) as response,
+        ):
+            body = await response.content.read(MAX_PAGE_BYTES + 1)
+            if len(body) > MAX_PAGE_BYTES:
+                raise PreviewError(f"{url}: the page is larger than {MAX_PAGE_BYTES} bytes")
+            return response.status, CIMultiDict(response.headers), body
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise PreviewError(f"could not fetch {url}: {err or type(err).__name__}") from None
+
+
+async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
+    url = target_url(config, url)
+    headers = {"User-Agent": USER_AGENTS[visitor.device], **(visitor.headers or {})}
+    if visitor.cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in visitor.cookies.items())
+    status, response_headers, body = await fetch(url, headers)
+    content_type = response_headers.get("Content-Type", "")
+    if "html" not in content_type.lower():
+        raise PreviewError(f"{url}: not an HTML page (Content-Type: {content_type or 'none'})")
+    parts = urlsplit(url)
+    request = make_mocked_request(
+        "GET",
+        parts.path + (f"?{parts.query}" if parts.query else "") or "/",
+        headers={"Host": parts.netloc, **headers},
+    )
+    ex = Exchange(request)
+    ex.document = body
+    ex.headers = CIMultiDict({"Content-Type": content_type})
+    ex.profile = dict(visitor.profile or {})
+    ex.identity.new_session = visitor.landing
+    health = RuleHealth()
+    match = Match(
+        FixedRules(load_rule_engine(config)),
+        config.context,
+        health,
+        own_hosts=own_hosts(config),
+        hidden_cookies=frozenset(),
+        overrides={"device": visitor.device, **(visitor.context or {})},
+    )
+    fail = None
+    try:
+        for stage in (match, Decide(), Rewrite(config.html, health, Metrics())):
+            await stage(ex)
+    except Exception as err:  # what the proxy would do: serve the page unchanged
+        fail = f"{type(err).__name__}: {err}"
+    codec = determine_encoding(body, charset_from_content_type(content_type)).codec
+    return PreviewResult(
+        url=url,
+        status=status,
+        rules=ex.rules_applied,
+        slots=tuple(
+            (d.slot, d.variant, d.reason, tuple(t[1] for t in d.triggers)) for d in ex.decisions
+        ),
+        before=body.decode(codec, "replace"),
+        after=(ex.document or body).decode(codec, "replace")
+        if fail is None
+        else body.decode(codec, "replace"),
+        fail=fail,
+    )

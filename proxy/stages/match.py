@@ -1,0 +1,98 @@
+"""match: which rules and slots apply to this page, and the request context they read.
+
+Most pages match nothing: the ``where`` blocks are checked first, on the request line alone. For
+the rest, the context (device, time, referrer, profile, …) is built once and the rules' ``when``
+conditions evaluated. The rule set is read once here, so a reload in the middle of a request
+never mixes two versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from proxy.config.schema import ContextConfig
+from proxy.exchange import Exchange
+from proxy.rules.context import build_context
+from proxy.rules.engine import RuleEngine
+from proxy.rules.health import RuleHealth
+
+
+class RulesSource(Protocol):
+    """Where the live rule set is read from (a reloading holder, or a fixed one)."""
+
+    @property
+    def current(self) -> RuleEngine: ...
+
+
+class FixedRules:
+    def __init__(self, engine: RuleEngine) -> None:
+        self.current = engine
+
+
+def page_type(path: str) -> str:
+    first = path.strip("/").split("/", 1)[0]
+    return first or "home"
+
+
+class Match:
+    name = "match"
+
+    def __init__(
+        self,
+        rules: RulesSource,
+        context: ContextConfig,
+        health: RuleHealth,
+        *,
+        own_hosts: frozenset[str],
+        hidden_cookies: frozenset[str],
+        overrides: Mapping[str, object] | None = None,
+    ) -> None:
+        """``overrides`` replace context fields after they are built (``vernier preview``)."""
+        self._rules = rules
+        self._context = context
+        self._zone = ZoneInfo(context.time_zone)
+        self._health = health
+        self._own_hosts = own_hosts
+        self._hidden_cookies = hidden_cookies
+        self._overrides = dict(overrides or {})
+
+    async def __call__(self, ex: Exchange) -> None:
+        engine = ex.engine = self._rules.current
+        if engine.empty or ex.document is None:
+            return
+        request = ex.request
+        query = dict(request.query)
+        matched = engine.match(
+            method=request.method, host=request.host, path=request.path, query=query
+        )
+        if not matched:
+            return
+        rules = tuple(r for r in matched.rules if not self._health.is_open(r.id))
+        ex.slots = tuple(s for s in matched.slots if not self._health.is_open(s.id))
+        if not matched.needs_context:
+            ex.rules = rules
+            return
+        geo = self._context.geo_header
+        ex.context = build_context(
+            method=request.method,
+            host=request.host,
+            path=request.path,
+            query=query,
+            headers=request.headers,
+            cookies=request.cookies,
+            profile=ex.profile,
+            now=datetime.now(UTC),
+            time_zone=self._zone,
+            geo_header=request.headers.get(geo) if geo else None,
+            own_hosts=self._own_hosts,
+            landing=ex.identity.new_session,
+            page_type=page_type(request.path),
+            extra_headers=self._context.extra_headers,
+            hidden_cookies=self._hidden_cookies,
+        )
+        ex.context.update(self._overrides)
+        ex.rules = engine.applicable(rules, ex.context)
+        ex.personalised = any(rule.when is not None for rule in ex.rules)

@@ -1,0 +1,61 @@
+"""A slot's variant from its rules: the first pin that holds, else the control."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from proxy.decide.slots import decide_by_rules
+from proxy.rules import load_rules
+from proxy.rules.load import CompiledSlot
+
+SLOT = """
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    variants: {a: [], b: [{op: hide, selector: p}], c: [{op: remove, selector: p}]}
+    pin:
+      - {when: "device == 'mobile' and hour >= 18", variant: b}
+      - {when: "device == 'mobile'", variant: c}
+    triggers:
+      - {id: bored, variant: c, after_s: 30, max_scroll: 0.25}
+"""
+
+
+@pytest.fixture
+def slot(tmp_path: Path) -> CompiledSlot:
+    (tmp_path / "s.yaml").write_text(textwrap.dedent(SLOT))
+    return load_rules(tmp_path).slots[0]
+
+
+def test_first_pin_that_holds_decides(slot: CompiledSlot) -> None:
+    evening = decide_by_rules(slot, {"device": "mobile", "hour": 20})
+    day = decide_by_rules(slot, {"device": "mobile", "hour": 9})
+    assert (evening.variant, evening.reason) == ("b", "rule")
+    assert (day.variant, day.reason) == ("c", "rule")
+
+
+def test_control_by_default_with_triggers_offered(slot: CompiledSlot) -> None:
+    decision = decide_by_rules(slot, {"device": "desktop"})
+    assert (decision.variant, decision.reason, decision.probability) == ("a", "default", 1.0)
+    [(trigger, variant, trigger_decision)] = decision.triggers
+    assert (trigger, variant) == ("bored", "c") and trigger_decision != decision.id
+    assert decision.markup() == {
+        "data-vernier-slot": "hero",
+        "data-vernier-variant": "a",
+        "data-vernier-decision": decision.id,
+    }
+
+
+def test_triggers_only_from_the_control_and_only_when_offered(slot: CompiledSlot) -> None:
+    assert decide_by_rules(slot, {"device": "mobile", "hour": 20}).triggers == ()
+    assert decide_by_rules(slot, {}, offer_triggers=False).triggers == ()
+
+
+def test_decision_ids_are_fresh_and_event_safe(slot: CompiledSlot) -> None:
+    ids = {decide_by_rules(slot, {}).id for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) == 16 and i.replace("-", "").replace("_", "").isalnum() for i in ids)

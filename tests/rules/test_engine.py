@@ -1,0 +1,83 @@
+"""Matching rules and slots to a request line, and the order their operations apply in."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from proxy.html.operations import AddClass, SetText
+from proxy.rules import load_rules
+from proxy.rules.engine import RuleEngine
+
+RULES = """
+rules:
+  - id: everywhere
+    then: [{op: add_class, selector: "body", value: "v"}]
+  - id: products
+    priority: 3
+    where: {paths: ["/products/*"], methods: [GET]}
+    when: "device == 'mobile'"
+    then: [{op: set_text, selector: "h1", value: "Phone"}]
+  - id: other-host
+    where: {hosts: [elsewhere.example]}
+    then: [{op: set_text, selector: "h1", value: "no"}]
+slots:
+  - id: hero
+    selector: "#hero"
+    where: {paths: ["/"], query: {utm_source: mail}}
+    control: a
+    variants:
+      a: []
+      b: [{op: set_text, selector: "#hero h1", value: "B"}]
+"""
+
+
+def engine(tmp_path: Path, text: str = RULES) -> RuleEngine:
+    (tmp_path / "r.yaml").write_text(textwrap.dedent(text))
+    return RuleEngine.build(load_rules(tmp_path))
+
+
+def ids(items: object) -> list[str]:
+    return [item.id for item in items]  # type: ignore[attr-defined]
+
+
+def test_where_filters_by_path_method_host_and_query(tmp_path: Path) -> None:
+    rules = engine(tmp_path)
+    match = rules.match(method="GET", host="shop.example:443", path="/products/x", query={})
+    assert ids(match.rules) == ["everywhere", "products"] and not match.slots
+    assert match.needs_context  # "products" has a condition
+    post = rules.match(method="POST", host="shop.example", path="/products/x", query={})
+    assert ids(post.rules) == ["everywhere"] and not post.needs_context
+    home = rules.match(
+        method="GET", host="Elsewhere.Example", path="/", query={"utm_source": "mail"}
+    )
+    assert ids(home.rules) == ["everywhere", "other-host"] and ids(home.slots) == ["hero"]
+    assert home.needs_context  # a slot always gets a context (its pins, later the bandit)
+
+
+def test_no_rules_no_match(tmp_path: Path) -> None:
+    rules = engine(tmp_path, "rules: []\n")
+    assert rules.empty
+    assert not rules.match(method="GET", host="a", path="/", query={})
+
+
+def test_conditions_select_applicable_rules(tmp_path: Path) -> None:
+    rules = engine(tmp_path)
+    match = rules.match(method="GET", host="a", path="/products/x", query={})
+    assert ids(rules.applicable(match.rules, {"device": "mobile"})) == ["everywhere", "products"]
+    assert ids(rules.applicable(match.rules, {"device": "desktop"})) == ["everywhere"]
+    assert ids(rules.applicable(match.rules, {})) == ["everywhere"]  # unknown compares false
+
+
+def test_plan_orders_by_rank_and_names_owners(tmp_path: Path) -> None:
+    rules = engine(tmp_path)
+    by_id = {r.id: r for r in rules.ruleset.rules}
+    hero = rules.ruleset.slots[0]
+    plan = rules.plan([by_id["products"], by_id["everywhere"]], [(hero, "b")])
+    assert plan.owners == ("everywhere", "hero", "products")  # priority 3 applies last
+    assert plan.ops == (
+        AddClass("body", "v"),
+        SetText("#hero h1", "B"),
+        SetText("h1", "Phone"),
+    )
+    assert rules.plan([], [(hero, "a")]).ops == ()  # the control changes nothing

@@ -1,0 +1,49 @@
+"""Per-rule outcomes and the breaker that skips a rule that keeps failing."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from proxy.rules.health import RuleHealth
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failures_within_the_window_trip_and_the_breaker_closes_later(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    health = RuleHealth(failures_to_trip=3, window_s=60, open_s=300, clock=clock)
+    for _ in range(2):
+        health.record("r", "failed")
+    assert not health.is_open("r")
+    clock.now += 61  # the first two fall out of the window
+    health.record("r", "failed")
+    assert not health.is_open("r")
+    with caplog.at_level(logging.ERROR, "vernier.rules"):
+        health.record("r", "failed")
+        health.record("r", "failed")
+    assert health.is_open("r") and not health.is_open("other")
+    assert "rule breaker opened: r failed 3 times" in caplog.text
+    assert health.tripped() == {"r": pytest.approx(300)}
+    clock.now += 301
+    assert not health.is_open("r") and health.tripped() == {}
+
+
+def test_misses_are_counted_never_tripped() -> None:
+    health = RuleHealth(failures_to_trip=1)
+    for _ in range(100):
+        health.record("r", "missed")
+    health.record_all(["a", "a", "b"], "applied")
+    assert not health.is_open("r")
+    assert health.totals["r", "missed"] == 100 and health.totals["a", "applied"] == 1
+    assert health.take_unflushed()["r", "missed"] == 100
+    assert not health.take_unflushed()  # taken once
