@@ -40,6 +40,7 @@ from proxy.stages.session import Session
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
+from proxy.store.rule_health import publish_every
 from proxy.tasks import BackgroundTasks
 from proxy.tracker.asset import TrackerAsset
 from proxy.tracker.intake import EventIntake
@@ -182,6 +183,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     # what can refuse to start (bad rules, unreadable keys) comes before anything that must close
     engine = load_rule_engine(config)
+    health = RuleHealth()
     issuer = build_issuer(config)
     asset = TrackerAsset.load()
     metrics = Metrics()
@@ -203,7 +205,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             asset=asset,
             issuer=issuer,
             rules=FixedRules(engine),
-            health=RuleHealth(),
+            health=health,
             metrics=metrics,
             instance=app[INSTANCE],
         )
@@ -233,11 +235,11 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         await sink.start()
         resources.push_async_callback(sink.stop)
         tasks = BackgroundTasks()
-        resources.push_async_callback(tasks.cancel_all)
-        stop_consumer = asyncio.Event()
-        resources.callback(stop_consumer.set)
+        stop_background = asyncio.Event()
+        resources.push_async_callback(tasks.finish, stop_background)
         consumer = ProfileConsumer(store, event_log, profile_ttl_s=config.session.visitor_max_age_s)
-        tasks.spawn(consumer.run(stop_consumer), name="vernier-profile-consumer")
+        tasks.spawn(consumer.run(stop_background), name="vernier-profile-consumer")
+        tasks.spawn(publish_every(store, health, stop_background), name="vernier-rule-health")
         yield
 
 

@@ -32,6 +32,7 @@ from proxy.errors import VernierError
 from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
+from proxy.rules.load import RuleSet
 
 DEFAULT_CONFIG = Path("config/vernier.yaml")
 
@@ -120,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     common(serve)
 
     validate = commands.add_parser("validate", help="check the config and rules, then exit")
+    validate.add_argument(
+        "--live",
+        action="store_true",
+        help="also report how each rule fares on the live site (reads the proxies' store)",
+    )
+    validate.add_argument("--store", help="the live proxies' store URL (default: from the config)")
     common(validate)
 
     preview = commands.add_parser(
@@ -181,6 +188,28 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def _validate_live(config: Config, ruleset: RuleSet) -> int:
+    from proxy.app import store_settings
+    from proxy.rules.live_check import findings, report
+    from proxy.store.client import Store
+    from proxy.store.embedded import EmbeddedStore
+    from proxy.store.rule_health import read
+
+    # the embedded store of a running `vernier serve` answers on a socket in its data_dir
+    url = config.store.url or EmbeddedStore(config.data_dir).url
+    store = Store(url, store_settings(config))
+    try:
+        live = await read(store)
+    finally:
+        await store.close()
+    if live is None:
+        print(f"vernier: error: cannot read the live store at {store.url}", file=sys.stderr)
+        return 1
+    found = findings(ruleset, live)
+    print(report(found))
+    return 1 if any(f.problem for f in found) else 0
+
+
 def _preview(args: argparse.Namespace) -> int:
     config = load_config(_config_file(args), overrides=_overrides(args))
     context: dict[str, object] = {name: _typed(value) for name, value in args.set}
@@ -226,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{len(engine.ruleset.rules)} rules and {len(engine.ruleset.slots)} slots "
                 f"in {len(engine.ruleset.files)} files"
             )
-            return 0
+            return asyncio.run(_validate_live(config, engine.ruleset)) if args.live else 0
         if args.command == "schema":
             print(json.dumps(rules_json_schema(), indent=2))
             return 0

@@ -30,6 +30,14 @@ class BackgroundTasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
+    async def finish(self, stop: asyncio.Event, *, grace_s: float = 1.0) -> None:
+        """Set ``stop``, give the tasks ``grace_s`` to end on their own (a last flush), then
+        cancel what still runs."""
+        stop.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
+        await self.cancel_all()
+
     async def cancel_all(self, timeout_s: float = 5.0) -> None:
         """Cancel what still runs and wait for it, bounded."""
         tasks = list(self._tasks)

@@ -76,6 +76,10 @@ class RuleHealth:
         counts, self._unflushed = self._unflushed, Counter()
         return counts
 
+    def take_unflushed_back(self, owner: str, outcome: Outcome, count: int) -> None:
+        """Return counts a flush could not store, so the next flush includes them."""
+        self._unflushed[owner, outcome] += count
+
     def _failed(self, owner: str) -> None:
         now = self._clock()
         recent = self._recent_failures.setdefault(owner, deque())

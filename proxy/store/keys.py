@@ -20,6 +20,8 @@ together in one MULTI, Lua script or multi-key command)::
     P{events:<shard>}:seen:<id>   string  event id already appended (dedupe); TTL 24 h
     P{model:<name>}:snapshot      string  serialized learner model
     P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
+    P{rules}:health               hash    per rule/slot outcome totals of all proxies, field
+                                          ``<id>|<outcome>``; ``<id>|open_until`` while tripped
 
 A session's keys share the tag ``s:<session_id>`` so the governance check ("may this session see
 another change?") is one atomic script on one node. The global counters of a slot and its
@@ -113,3 +115,7 @@ class KeySchema:
     def model_meta_key(self, name: str) -> str:
         """Checksum and version of a snapshot; same slot as :meth:`model_key`."""
         return f"{self.prefix}{{model:{_check('model name', name)}}}:meta"
+
+    def rule_health_key(self) -> str:
+        """Outcome totals of every rule and slot, summed over all proxy instances."""
+        return f"{self.prefix}{{rules}}:health"
