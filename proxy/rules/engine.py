@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -68,6 +69,45 @@ class Plan:
 
 
 NO_MATCH = Matched()
+Scoped = TypeVar("Scoped", CompiledRule, CompiledSlot)
+
+
+@dataclass(frozen=True, slots=True)
+class PathIndex(Generic[Scoped]):
+    """Rules (or slots) by the first path segment their ``paths`` globs name literally, so a page
+    is checked against the few rules that could match it rather than all of them. Items without
+    ``paths``, or with a glob whose first segment has a wildcard, are checked for every page."""
+
+    by_segment: Mapping[str, tuple[Scoped, ...]]
+    everywhere: tuple[Scoped, ...]
+
+    @classmethod
+    def build(cls, items: Sequence[Scoped]) -> PathIndex[Scoped]:
+        by_segment: dict[str, list[Scoped]] = {}
+        everywhere: list[Scoped] = []
+        for item in items:
+            segments = _first_segments(item.where.globs if item.where else ())
+            if segments is None:
+                everywhere.append(item)
+            for segment in segments or ():
+                by_segment.setdefault(segment, []).append(item)
+        return cls({k: tuple(v) for k, v in by_segment.items()}, tuple(everywhere))
+
+    def candidates(self, path: str) -> Iterable[Scoped]:
+        listed = self.by_segment.get(path[1:].split("/", 1)[0]) if path.startswith("/") else None
+        if not listed:
+            return self.everywhere
+        if not self.everywhere:
+            return listed
+        return sorted((*listed, *self.everywhere), key=lambda item: item.rank[2])
+
+
+def _first_segments(globs: Sequence[str]) -> set[str] | None:
+    """The literal first segments of ``globs``; None if any could match any first segment."""
+    if not globs:
+        return None
+    segments = {glob[1:].split("/", 1)[0] for glob in globs}
+    return None if any("*" in segment for segment in segments) else segments
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +115,8 @@ class RuleEngine:
     ruleset: RuleSet
     rule_ops: Mapping[str, tuple[Op, ...]]  # rule id -> its operations, in order
     variant_ops: Mapping[tuple[str, str], tuple[Op, ...]]  # (slot id, variant id) -> operations
+    rule_index: PathIndex[CompiledRule]
+    slot_index: PathIndex[CompiledSlot]
 
     @classmethod
     def build(cls, ruleset: RuleSet) -> RuleEngine:
@@ -86,6 +128,8 @@ class RuleEngine:
                 for slot in ruleset.slots
                 for variant, ops in slot.variants.items()
             },
+            rule_index=PathIndex.build(ruleset.rules),
+            slot_index=PathIndex.build(ruleset.slots),
         )
 
     @property
@@ -96,12 +140,12 @@ class RuleEngine:
         """The rules and slots in scope for this request line."""
         rules = tuple(
             r
-            for r in self.ruleset.rules
+            for r in self.rule_index.candidates(path)
             if where_matches(r.where, method=method, host=host, path=path, query=query)
         )
         slots = tuple(
             s
-            for s in self.ruleset.slots
+            for s in self.slot_index.candidates(path)
             if where_matches(s.where, method=method, host=host, path=path, query=query)
         )
         return Matched(rules, slots) if rules or slots else NO_MATCH

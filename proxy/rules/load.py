@@ -48,6 +48,7 @@ class CompiledWhere:
     """A ``where`` block ready for matching: lower-case hosts, globs and regex compiled."""
 
     hosts: frozenset[str]
+    globs: tuple[str, ...]  # as written, for the engine's path index
     paths: tuple[re.Pattern[str], ...]
     path_regex: re.Pattern[str] | None
     query: Mapping[str, str]
@@ -254,6 +255,7 @@ class _Checker:
                 raise self.lines.error("path globs start with '/'", f"{path}.paths[{i}]")
         return CompiledWhere(
             hosts=frozenset(host.lower() for host in where.hosts),
+            globs=where.paths,
             paths=tuple(glob_to_regex(glob) for glob in where.paths),
             path_regex=regex,
             query=MappingProxyType(dict(where.query)),

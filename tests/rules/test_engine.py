@@ -5,9 +5,13 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from proxy.html.operations import AddClass, SetText
 from proxy.rules import load_rules
-from proxy.rules.engine import RuleEngine
+from proxy.rules.engine import RuleEngine, where_matches
 
 RULES = """
 rules:
@@ -81,3 +85,33 @@ def test_plan_orders_by_rank_and_names_owners(tmp_path: Path) -> None:
         SetText("h1", "Phone"),
     )
     assert rules.plan([], [(hero, "a")]).ops == ()  # the control changes nothing
+
+
+GLOBS = ["/", "/products/*", "/products/**", "/blog/*/x", "/*/deep", "/**", "/a", "/a/b"]
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(GLOBS), max_size=3), min_size=1, max_size=12),
+    st.sampled_from(
+        ["/", "/a", "/a/b", "/products/x", "/products/x/y", "/blog/1/x", "/q/deep", ""]
+    ),
+)
+def test_the_path_index_finds_exactly_what_a_full_scan_finds(
+    tmp_path_factory: pytest.TempPathFactory, scopes: list[list[str]], path: str
+) -> None:
+    lines = ["rules:"]
+    for i, globs in enumerate(scopes):
+        where = f"where: {{paths: {globs}}}" if globs else ""
+        lines.append(
+            f"  - {{id: r{i}, {where + ', ' if where else ''}then: [{{op: hide, selector: p}}]}}"
+        )
+    folder = tmp_path_factory.mktemp("index")
+    (folder / "r.yaml").write_text("\n".join(lines) + "\n")
+    rules = RuleEngine.build(load_rules(folder))
+    found = rules.match(method="GET", host="h", path=path, query={}).rules
+    scanned = tuple(
+        r
+        for r in rules.ruleset.rules
+        if where_matches(r.where, method="GET", host="h", path=path, query={})
+    )
+    assert found == scanned
