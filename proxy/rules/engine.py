@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -69,7 +69,16 @@ class Plan:
 
 
 NO_MATCH = Matched()
-Scoped = TypeVar("Scoped", CompiledRule, CompiledSlot)
+
+
+class HasScope(Protocol):
+    @property
+    def where(self) -> CompiledWhere | None: ...
+    @property
+    def rank(self) -> Rank: ...
+
+
+Scoped = TypeVar("Scoped", bound=HasScope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +103,11 @@ class PathIndex(Generic[Scoped]):
         return cls({k: tuple(v) for k, v in by_segment.items()}, tuple(everywhere))
 
     def candidates(self, path: str) -> Iterable[Scoped]:
-        listed = self.by_segment.get(path[1:].split("/", 1)[0]) if path.startswith("/") else None
-        if not listed:
-            return self.everywhere
-        if not self.everywhere:
-            return listed
+        listed: tuple[Scoped, ...] = ()
+        if path.startswith("/"):
+            listed = self.by_segment.get(path[1:].split("/", 1)[0], ())
+        if not listed or not self.everywhere:
+            return listed or self.everywhere
         return sorted((*listed, *self.everywhere), key=lambda item: item.rank[2])
 
 
