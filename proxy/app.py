@@ -21,6 +21,7 @@ from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.rules.engine import RuleEngine
 from proxy.rules.health import RuleHealth
+from proxy.rules.live import RELOAD_ON_SIGHUP, LiveRules
 from proxy.rules.load import RuleSet, load_rules
 from proxy.session.cookie import CookieSigner
 from proxy.session.issuer import IdIssuer
@@ -33,7 +34,7 @@ from proxy.stages.encode import Encode
 from proxy.stages.forward import Forward
 from proxy.stages.gate import Gate
 from proxy.stages.inject import Inject
-from proxy.stages.match import FixedRules, Match, RulesSource
+from proxy.stages.match import Match, RulesSource
 from proxy.stages.profile import Profile
 from proxy.stages.rewrite import Rewrite
 from proxy.stages.session import Session
@@ -170,7 +171,7 @@ def build_pipeline(
                 own_hosts=own_hosts(config),
                 hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
             ),
-            Decide(),
+            Decide(store, issuer, config.session),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest),
@@ -182,11 +183,11 @@ def build_pipeline(
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     # what can refuse to start (bad rules, unreadable keys) comes before anything that must close
-    engine = load_rule_engine(config)
+    metrics = Metrics()
+    rules = LiveRules(Path(config.rules), RuleEngine.build, metrics, missing_ok=True)
     health = RuleHealth()
     issuer = build_issuer(config)
     asset = TrackerAsset.load()
-    metrics = Metrics()
     public = public_parts(config)
     public_hosts = frozenset({public.hostname}) if public and public.hostname else None
     async with contextlib.AsyncExitStack() as resources:
@@ -204,7 +205,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             store=store,
             asset=asset,
             issuer=issuer,
-            rules=FixedRules(engine),
+            rules=rules,
             health=health,
             metrics=metrics,
             instance=app[INSTANCE],
@@ -240,6 +241,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         consumer = ProfileConsumer(store, event_log, profile_ttl_s=config.session.visitor_max_age_s)
         tasks.spawn(consumer.run(stop_background), name="vernier-profile-consumer")
         tasks.spawn(publish_every(store, health, stop_background), name="vernier-rule-health")
+        app[RELOAD_ON_SIGHUP] = (rules.request_reload,)
+        tasks.spawn(rules.watch(stop=stop_background), name="vernier-rules-watch")
         yield
 
 

@@ -3,6 +3,9 @@
 One worker runs in this process. With ``--workers N > 1`` the parent starts N processes that share
 the listening port through ``SO_REUSEPORT`` (the kernel spreads connections) and one store; the
 parent owns the embedded store and stops it after the workers exit.
+
+SIGTERM and SIGINT stop; SIGHUP reloads (the rules): a worker runs the app's ``RELOAD_ON_SIGHUP``
+callbacks, and the parent of several workers forwards the signal to each of them.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from proxy.app import create_admin_app, create_app, front_door
 from proxy.config.load import parse_listen
 from proxy.config.schema import Config
 from proxy.errors import StartupError
+from proxy.rules.live import RELOAD_ON_SIGHUP
 from proxy.server.access_log import JsonAccessLogger
 from proxy.server.protocol import DeadlineAppRunner
 from proxy.server.safety import check_aiohttp
 from proxy.store.embedded import EmbeddedStore
 
 log = logging.getLogger("vernier.server")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"  # as ``vernier serve`` sets up
 
 
 def runner_for(app: web.Application, config: Config) -> DeadlineAppRunner:
@@ -58,8 +63,13 @@ async def serve(
     with_admin: bool,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then finish in-flight requests (bounded) and return."""
+    """Serve until SIGTERM/SIGINT, then finish in-flight requests (bounded) and return.
+
+    SIGHUP runs the app's ``RELOAD_ON_SIGHUP`` callbacks instead of ending the process.
+    """
     app = create_app(config, store_url=store_url, instance=instance)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, on_sighup, app)
     runner = runner_for(app, config)
     await runner.setup()
     host, port = parse_listen(config.server.listen)
@@ -78,7 +88,6 @@ async def serve(
             bound = sockets[0].getsockname() if sockets else (host, port)
             on_ready(f"http://{bound[0]}:{bound[1]}")
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
@@ -88,8 +97,18 @@ async def serve(
         await runner.cleanup()
 
 
+def on_sighup(app: web.Application) -> None:
+    """Run what the app asked to run on SIGHUP (reload the rules); set once its runtime is up."""
+    callbacks = app.get(RELOAD_ON_SIGHUP) or ()
+    log.info("SIGHUP: %s", "reloading" if callbacks else "nothing to reload")
+    for callback in callbacks:
+        callback()
+
+
 def _worker_main(config: Config, store_url: str, instance: str, index: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
+    # SIGHUP arrives ignored (see _run_workers) until serve() handles it
+    logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT)
     run_loop(
         serve(
             config,
@@ -147,6 +166,9 @@ def _run_workers(
     config: Config, store_url: str, instance: str, announce: Callable[[str], None] | None
 ) -> int:
     context = multiprocessing.get_context("spawn")
+    # ignored signals stay ignored across exec: a SIGHUP forwarded while a worker still imports
+    # must not end it (its serve() installs the real handler)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     workers = [
         context.Process(
             target=_worker_main, args=(config, store_url, instance, i), name=f"vernier-worker-{i}"
@@ -158,14 +180,21 @@ def _run_workers(
     if announce is not None:
         announce(f"http://{config.server.listen} ({len(workers)} workers)")
 
-    def stop(signum: int, frame: object) -> None:
+    def send(sig: signal.Signals) -> None:
         for worker in workers:
             if worker.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.pid, signal.SIGTERM)
+                    os.kill(worker.pid, sig)
+
+    def stop(signum: int, frame: object) -> None:
+        send(signal.SIGTERM)
+
+    def reload(signum: int, frame: object) -> None:
+        send(signal.SIGHUP)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     codes = []
     for worker in workers:
         worker.join()
