@@ -142,9 +142,10 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         hidden_cookies=frozenset(),
         overrides={"device": visitor.device, **(visitor.context or {})},
     )
+    decide = Decide(None, None, config.session)
     fail = None
     try:
-        for stage in (match, Decide(), Rewrite(config.html, health, Metrics())):
+        for stage in (match, decide, Rewrite(config.html, health, Metrics())):
             await stage(ex)
     except Exception as err:  # what the proxy would do: serve the page unchanged
         fail = f"{type(err).__name__}: {err}"

@@ -3,6 +3,7 @@ control. Pure; the bandit (when a slot has a policy) and governance refine this.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from proxy.decide.decision import Decision, Reason, new_decision_id
@@ -17,12 +18,17 @@ def rule_choice(slot: CompiledSlot, context: Mapping[str, object]) -> tuple[str,
     return slot.control, "default"
 
 
-def decide_by_rules(
-    slot: CompiledSlot, context: Mapping[str, object], *, offer_triggers: bool = True
-) -> Decision:
-    """A fresh decision for ``slot``. While it shows its control, the slot's triggers are offered
-    (their variants are written against the original element, not against another variant)."""
+def decide_by_rules(slot: CompiledSlot, context: Mapping[str, object]) -> Decision:
+    """A fresh decision for ``slot``."""
     variant, reason = rule_choice(slot, context)
-    offered = slot.triggers if offer_triggers and variant == slot.control else ()
-    triggers = tuple((t.id, t.variant, new_decision_id()) for t in offered)
-    return Decision(new_decision_id(), slot.id, variant, reason, 1.0, triggers)
+    return Decision(new_decision_id(), slot.id, variant, reason)
+
+
+def with_triggers(slot: CompiledSlot, decision: Decision) -> Decision:
+    """``decision`` offering the slot's triggers, each under its own decision id, while it shows
+    the control (trigger variants are written against the original element, not another
+    variant)."""
+    if decision.variant != slot.control or not slot.triggers:
+        return decision
+    offered = tuple((t.id, t.variant, new_decision_id()) for t in slot.triggers)
+    return dataclasses.replace(decision, triggers=offered)

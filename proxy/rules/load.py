@@ -26,6 +26,14 @@ from selectolax.lexbor import LexborHTMLParser
 from proxy.config.load import msgspec_error_path
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
+from proxy.govern.policy import (
+    DEFAULT_SESSION,
+    DEFAULT_SLOT,
+    SessionLimits,
+    SlotLimits,
+    session_limits,
+    slot_limits,
+)
 from proxy.rules import schema
 from proxy.rules.conditions import (
     ConditionError,
@@ -89,6 +97,7 @@ class CompiledSlot:
     priority: int = 0
     triggers: tuple[schema.Trigger, ...] = ()
     rank: Rank = (0, (0, 0, 0), 0)
+    limits: SlotLimits = DEFAULT_SLOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ class RuleSet:
     files: tuple[str, ...] = ()
     version: str = ""
     percentiles: frozenset[Percentile] = field(default_factory=frozenset)
+    session_limits: SessionLimits = DEFAULT_SESSION
 
 
 def glob_to_regex(glob: str) -> re.Pattern[str]:
@@ -428,6 +438,9 @@ def load_rules(path: Path) -> RuleSet:
     digest = hashlib.sha256()
     rules: list[CompiledRule] = []
     slots: list[CompiledSlot] = []
+    governance: schema.Governance | None = None
+    governance_source = ""
+    slot_governance: list[schema.SlotGovernance | None] = []
     for file in files:
         data, lines = load_file(file)
         if data is None:
@@ -436,10 +449,20 @@ def load_rules(path: Path) -> RuleSet:
             raise lines.error("a rules file is a mapping with 'rules' and/or 'slots'")
         parsed = _convert(data, lines)
         checker = _Checker(lines, seen)
+        if parsed.governance is not None:
+            if governance is not None:
+                message = f"governance is already set at {governance_source}; set it once"
+                raise lines.error(message, "$.governance")
+            governance, governance_source = parsed.governance, checker.source("$.governance")
         rules.extend(checker.rule(rule, f"$.rules[{i}]") for i, rule in enumerate(parsed.rules))
         slots.extend(checker.slot(slot, f"$.slots[{i}]") for i, slot in enumerate(parsed.slots))
+        slot_governance.extend(slot.governance for slot in parsed.slots)
         digest.update(file.name.encode() + b"\0" + msgspec.json.encode(parsed) + b"\0")
     rules, slots = _ranked(rules, slots)
+    slots = [
+        dataclasses.replace(slot, limits=slot_limits(own, governance))
+        for slot, own in zip(slots, slot_governance, strict=True)
+    ]
     conditions = [rule.when for rule in rules if rule.when is not None]
     conditions += [pin.when for slot in slots for pin in slot.pins]
     return RuleSet(
@@ -448,4 +471,5 @@ def load_rules(path: Path) -> RuleSet:
         files=tuple(str(file) for file in files),
         version=digest.hexdigest()[:16],
         percentiles=frozenset(p for node in conditions for p in percentiles_used(node)),
+        session_limits=session_limits(governance),
     )

@@ -189,6 +189,32 @@ class Trigger(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     without_click: Selector | None = None
 
 
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=30 * 24 * 3600)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+
+
+class SlotGovernance(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How a slot's content may change for one visitor (unset: the file-wide default).
+
+    ``sticky``: once seen, a variant stays for the ``page`` view only, the ``session`` or the
+    ``visitor``; ``changes_per_session``: how often the slot may then switch within a session;
+    ``cooldown_s``: how long after a switch before it may switch again.
+    """
+
+    sticky: Literal["page", "session", "visitor"] | None = None
+    changes_per_session: Count | None = None
+    cooldown_s: Seconds | None = None
+
+
+class Governance(SlotGovernance, frozen=True, forbid_unknown_fields=True):
+    """Defaults for every slot, and the session-wide limits: at most ``session_changes`` switches
+    in a session, ``min_interval_s`` apart, and ``max_slots_per_page`` of them on one page view."""
+
+    session_changes: Count | None = None
+    min_interval_s: Seconds | None = None
+    max_slots_per_page: Count | None = None
+
+
 class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A decision point: one of ``variants`` is served; ``control`` is the unchanged baseline."""
 
@@ -200,6 +226,7 @@ class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     where: Where | None = None
     pin: tuple[Pin, ...] = ()
     triggers: tuple[Trigger, ...] = ()
+    governance: SlotGovernance | None = None
 
 
 class RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -207,3 +234,4 @@ class RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     rules: tuple[Rule, ...] = ()
     slots: tuple[Slot, ...] = ()
+    governance: Governance | None = None  # in at most one file

@@ -104,7 +104,7 @@ class Encode:
             make_private(headers)
             vary_on_cookie(headers)
         if ex.identity.trackable:
-            cookies = self._issuer.issue_missing(ex.identity)
+            cookies = ex.set_cookies + self._issuer.issue_missing(ex.identity)
             for cookie in cookies:
                 headers.add("Set-Cookie", cookie)
             if cookies:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.decide.slots import decide_by_rules
+from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.rules import load_rules
 from proxy.rules.load import CompiledSlot
 
@@ -39,7 +39,7 @@ def test_first_pin_that_holds_decides(slot: CompiledSlot) -> None:
 
 
 def test_control_by_default_with_triggers_offered(slot: CompiledSlot) -> None:
-    decision = decide_by_rules(slot, {"device": "desktop"})
+    decision = with_triggers(slot, decide_by_rules(slot, {"device": "desktop"}))
     assert (decision.variant, decision.reason, decision.probability) == ("a", "default", 1.0)
     [(trigger, variant, trigger_decision)] = decision.triggers
     assert (trigger, variant) == ("bored", "c") and trigger_decision != decision.id
@@ -50,9 +50,9 @@ def test_control_by_default_with_triggers_offered(slot: CompiledSlot) -> None:
     }
 
 
-def test_triggers_only_from_the_control_and_only_when_offered(slot: CompiledSlot) -> None:
-    assert decide_by_rules(slot, {"device": "mobile", "hour": 20}).triggers == ()
-    assert decide_by_rules(slot, {}, offer_triggers=False).triggers == ()
+def test_triggers_only_from_the_control(slot: CompiledSlot) -> None:
+    pinned = decide_by_rules(slot, {"device": "mobile", "hour": 20})
+    assert with_triggers(slot, pinned) == pinned and pinned.triggers == ()
 
 
 def test_decision_ids_are_fresh_and_event_safe(slot: CompiledSlot) -> None:

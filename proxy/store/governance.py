@@ -1,0 +1,142 @@
+"""The session's change budget, checked and consumed in one Lua script (one round trip per page).
+
+For each slot the proxy proposes a variant (with a fresh decision id); the script answers, per
+slot, atomically against every other request of the session:
+
+- ``new``: nothing was held: the proposal is served and now held;
+- ``sticky``: the proposal is the held variant: served under the held decision id;
+- ``changed``: a different variant, and the budget allows it: served, held, budget consumed;
+- ``held``: a different variant the budget refuses: the held variant is served, its decision id.
+
+The budget (DESIGN.md §8): ``changes_per_session`` switches per slot, ``cooldown_ms`` after a
+slot's switch; session-wide, ``session_changes`` switches, ``min_interval_ms`` apart, at most
+``max_slots_per_page`` on one page view. Both keys carry the session's hash tag, so the script
+runs on one Cluster node, and parallel requests of a session are serialised by Redis itself.
+A visitor-scoped slot starts a new session from the visitor's held variant (``seed``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from proxy.store.client import Store
+
+Verdict = Literal["new", "sticky", "changed", "held"]
+
+SCRIPT = """
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local session_max, interval, page_max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local total = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
+local last = tonumber(redis.call('HGET', KEYS[2], 'at') or '0')
+local switched, out = 0, {}
+for i = 6, #ARGV, 6 do
+  local slot, proposed, decision = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local per_slot, cooldown, seed = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), ARGV[i + 5]
+  local held = redis.call('HGET', KEYS[1], 'sticky:' .. slot) or seed
+  local proposal = proposed .. '|' .. decision
+  if held == '' then
+    redis.call('HSET', KEYS[1], 'sticky:' .. slot, proposal)
+    table.insert(out, 'new') table.insert(out, proposal)
+  else
+    local sep = string.find(held, '|', 1, true)
+    local variant = string.sub(held, 1, sep - 1)
+    if variant == proposed then
+      redis.call('HSET', KEYS[1], 'sticky:' .. slot, held)
+      table.insert(out, 'sticky') table.insert(out, held)
+    else
+      local count = tonumber(redis.call('HGET', KEYS[2], 'n:' .. slot) or '0')
+      local at = tonumber(redis.call('HGET', KEYS[2], 'at:' .. slot) or '0')
+      if count < per_slot and total < session_max and switched < page_max
+          and now - last >= interval and now - at >= cooldown then
+        redis.call('HSET', KEYS[1], 'sticky:' .. slot, proposal)
+        redis.call('HSET', KEYS[2], 'n:' .. slot, count + 1, 'at:' .. slot, now, 'at', now)
+        total, last, switched = total + 1, now, switched + 1
+        redis.call('HSET', KEYS[2], 'n', total)
+        table.insert(out, 'changed') table.insert(out, proposal)
+      else
+        redis.call('HSET', KEYS[1], 'sticky:' .. slot, held)
+        table.insert(out, 'held') table.insert(out, held)
+      end
+    end
+  end
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+return out
+"""
+_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    slot: str
+    variant: str
+    decision: str
+    changes_per_session: int
+    cooldown_ms: int
+    seed: str = ""  # "variant|decision" held for the visitor (visitor-scoped slots)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdicts:
+    """Per proposal, in order: the verdict, and the variant and decision id to serve."""
+
+    items: tuple[tuple[Verdict, str, str], ...]
+
+
+async def check_and_consume(
+    store: Store,
+    session_id: str,
+    proposals: Sequence[Proposal],
+    *,
+    now_ms: int,
+    ttl_s: int,
+    session_changes: int,
+    min_interval_ms: int,
+    max_slots_per_page: int,
+) -> Verdicts | None:
+    """The script's verdicts, or None when the store cannot answer (nothing may change then)."""
+    keys = (store.keys.session_key(session_id), store.keys.session_budget_key(session_id))
+    args: list[str | int] = [now_ms, ttl_s, session_changes, min_interval_ms, max_slots_per_page]
+    for p in proposals:
+        args += [p.slot, p.variant, p.decision, p.changes_per_session, p.cooldown_ms, p.seed]
+
+    async def run(client: Redis) -> Verdicts:
+        try:
+            reply = await client.evalsha(_SHA, len(keys), *keys, *args)
+        except NoScriptError:
+            reply = await client.eval(SCRIPT, len(keys), *keys, *args)
+        texts = [item.decode() if isinstance(item, bytes) else str(item) for item in reply]
+        items: list[tuple[Verdict, str, str]] = []
+        for verdict, held in zip(texts[::2], texts[1::2], strict=True):
+            variant, _, decision = held.partition("|")
+            items.append((verdict, variant, decision))  # type: ignore[arg-type]
+        return Verdicts(tuple(items))
+
+    if not proposals:
+        return Verdicts(())
+    return await store.run(run, default=None)
+
+
+async def hold_for_visitor(
+    store: Store, visitor_id: str, held: dict[str, str], *, ttl_s: int
+) -> None:
+    """Record visitor-scoped variants (``slot -> "variant|decision"``) in the visitor's profile,
+    where the profile stage reads them back (fail-open: a lost write costs stickiness only)."""
+    if not held:
+        return
+    key = store.keys.visitor_key(visitor_id)
+
+    async def write(client: Redis) -> None:
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping={f"sticky:{slot}": value for slot, value in held.items()})
+            pipe.expire(key, ttl_s)
+            await pipe.execute()
+
+    await store.run(write, default=None)

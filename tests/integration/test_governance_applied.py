@@ -1,0 +1,97 @@
+"""Change governance through the proxy: a visitor keeps the variant seen (same decision id)
+until the budget allows a change, refused changes are held, and with the store down nothing
+changes (the variants of the visitor's cookie, else the controls)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.proxy_fixtures import StartProxy
+
+RULES = """
+governance: {changes_per_session: 1, cooldown_s: 0, min_interval_s: 0}
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    variants:
+      a: []
+      b: [{op: set_text, selector: "#hero", value: "Pro"}]
+    pin:
+      - {when: "cookie.plan == 'pro'", variant: b}
+  - id: fresh
+    selector: "p"
+    control: a
+    variants: {a: [], b: [{op: add_class, selector: p, value: x}]}
+    pin: [{when: "cookie.plan == 'pro'", variant: b}]
+    governance: {sticky: page}
+"""
+MARK = re.compile(
+    r'data-vernier-slot="(\w+)" data-vernier-variant="(\w)" data-vernier-decision="([\w-]+)"'
+)
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "g.yaml").write_text(RULES)
+    return folder
+
+
+async def view(client: aiohttp.ClientSession, url: str, plan: str) -> dict[str, tuple[str, str]]:
+    client.cookie_jar.update_cookies({"plan": plan})
+    async with client.get(url) as response:
+        assert response.status == 200
+        return {
+            slot: (variant, decision)
+            for slot, variant, decision in MARK.findall(await response.text())
+        }
+
+
+async def test_variants_stick_change_once_and_then_hold(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(origin, rules=str(rules_dir))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        first = await view(client, proxy + "/page", "free")
+        same = await view(client, proxy + "/page", "free")
+        changed = await view(client, proxy + "/page", "pro")
+        back = await view(client, proxy + "/page", "free")
+    assert first["hero"][0] == "a" and same["hero"] == first["hero"]  # sticky: same decision
+    assert changed["hero"][0] == "b" and changed["hero"][1] != first["hero"][1]
+    assert back["hero"] == changed["hero"]  # held: the budget of one change is spent
+    # a page-scoped slot follows the rules on every view, each a new decision
+    assert [v["fresh"][0] for v in (first, same, changed, back)] == ["a", "a", "b", "a"]
+    assert len({v["fresh"][1] for v in (first, same, changed, back)}) == 4
+
+
+async def test_twenty_reloads_never_change_more_than_the_budget(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(origin, rules=str(rules_dir))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        shown = [
+            (await view(client, proxy + "/page", ("free", "pro")[i % 2]))["hero"] for i in range(20)
+        ]
+    switches = sum(1 for before, after in itertools.pairwise(shown) if before != after)
+    assert switches == 1
+
+
+async def test_with_the_store_down_nothing_changes(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(
+        origin, "redis://127.0.0.1:9", rules=str(rules_dir), **{"store.op_timeout_ms": 20}
+    )
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        control = await view(client, proxy + "/page", "pro")
+        client.cookie_jar.update_cookies({"vernier_seen": "hero:b:remembered01"})
+        remembered = await view(client, proxy + "/page", "free")
+    assert control["hero"][0] == "a"  # the pin says b, but nothing may change
+    assert remembered["hero"] == ("b", "remembered01")
