@@ -18,11 +18,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from selectolax.lexbor import LexborHTMLParser
 
+from proxy.bandit.features import ActionSet
+from proxy.bandit.policy_config import BanditPolicy, check_variants, feature_space_hash
 from proxy.config.load import msgspec_error_path
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
@@ -86,6 +88,19 @@ class CompiledPin:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotLearner:
+    """What the bandit and the learner need of a slot: its settings, the variants as VW actions
+    (in the order of the file), their feature space, and how rewards are joined."""
+
+    mode: Literal["live", "apprentice", "log-only"]
+    policy: BanditPolicy
+    actions: ActionSet
+    feature_space: str
+    reward: schema.Reward
+    bandit: bool  # policy: bandit (else the rules decide and decisions are only logged)
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledSlot:
     id: str
     selector: str
@@ -98,6 +113,7 @@ class CompiledSlot:
     triggers: tuple[schema.Trigger, ...] = ()
     rank: Rank = (0, (0, 0, 0), 0)
     limits: SlotLimits = DEFAULT_SLOT
+    learner: SlotLearner | None = None  # for policy: bandit, or mode: log-only
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +317,7 @@ class _Checker:
                 raise self.lines.error(message, f"{at}.variant")
             pins.append(CompiledPin(self.condition(pin.when, f"{at}.when"), pin.variant))
         self.triggers(slot, path, names)
+        learner = self.learner(slot, path)
         return CompiledSlot(
             id=slot.id,
             selector=slot.selector,
@@ -311,6 +328,33 @@ class _Checker:
             source=self.source(path),
             priority=slot.priority,
             triggers=slot.triggers,
+            learner=learner,
+        )
+
+    def learner(self, slot: schema.Slot, path: str) -> SlotLearner | None:
+        if slot.policy != "bandit" and slot.mode != "log-only":
+            if slot.bandit is not None:
+                message = "bandit settings need 'policy: bandit' (or 'mode: log-only')"
+                raise self.lines.error(message, f"{path}.bandit")
+            return None
+        policy = slot.bandit or BanditPolicy()
+        try:
+            check_variants(policy, list(slot.variants))
+        except ValueError as err:
+            at = f"{path}.bandit.floor" if "floor" in str(err) else f"{path}.variants"
+            raise self.lines.error(str(err), at) from None
+        for variant in slot.features:
+            if variant not in slot.variants:
+                message = f"'{variant}' is not one of the variants ({', '.join(slot.variants)})"
+                raise self.lines.error(message, f"{path}.features.{variant}")
+        features = {v: slot.features.get(v, {}) for v in slot.variants}
+        return SlotLearner(
+            mode=slot.mode,
+            policy=policy,
+            actions=ActionSet(list(features.items())),
+            feature_space=feature_space_hash(policy, features),
+            reward=slot.reward,
+            bandit=slot.policy == "bandit",
         )
 
 

@@ -12,8 +12,11 @@ from typing import Annotated, Literal, TypeAlias
 
 import msgspec
 
+from proxy.bandit.policy_config import BanditPolicy, FeatureValue
+
 Id = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}$", description="[a-z0-9-]{1,64}")]
 Selector = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+FeatureName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -215,6 +218,34 @@ class Governance(SlotGovernance, frozen=True, forbid_unknown_fields=True):
     max_slots_per_page: Count | None = None
 
 
+class Threshold(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``value`` is earned once the measure reaches ``at_least``."""
+
+    at_least: Annotated[float, msgspec.Meta(ge=0)]
+    value: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] = 1.0
+
+
+class Reward(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How a bandit slot's decision is scored from the tracker's events (DESIGN.md §7).
+
+    Only a decision whose slot was seen (an impression) is scored. Within ``window_s`` after it,
+    each click on the slot earns ``click``; each conversion of the session (named
+    ``conversion_name``, if set) earns ``conversion`` times its value (1 without a value); the
+    session's engaged time and scroll depth earn their threshold's ``value`` once. The parts
+    combine by ``aggregate`` (``sum``, ``max``, or the ``earliest`` to arrive); a seen decision
+    that earned nothing gets ``default``.
+    """
+
+    window_s: Annotated[float, msgspec.Meta(gt=0, le=7 * 24 * 3600)] = 600.0
+    click: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] = 1.0
+    conversion: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] = 0.0
+    conversion_name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    engaged_s: Threshold | None = None
+    scroll: Threshold | None = None
+    default: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] = 0.0
+    aggregate: Literal["sum", "max", "earliest"] = "sum"
+
+
 class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A decision point: one of ``variants`` is served; ``control`` is the unchanged baseline."""
 
@@ -227,6 +258,14 @@ class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pin: tuple[Pin, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     governance: SlotGovernance | None = None
+    # who chooses among the variants when no pin holds: the control ("rules") or the bandit
+    policy: Literal["rules", "bandit"] = "rules"
+    # live: the bandit's choice is served; apprentice: the control is served and the bandit's
+    # choice only logged; log-only: the rules decide, every decision is logged for evaluation
+    mode: Literal["live", "apprentice", "log-only"] = "live"
+    bandit: BanditPolicy | None = None  # the bandit's settings (defaults if absent)
+    features: dict[Id, dict[FeatureName, FeatureValue]] = msgspec.field(default_factory=dict)
+    reward: Reward = Reward()
 
 
 class RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

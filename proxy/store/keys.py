@@ -18,6 +18,7 @@ together in one MULTI, Lua script or multi-key command)::
     P{m:<slot_id>}:<window>       hash    windowed metrics of one slot, field = variant id
     P{events:<shard>}             stream  the event stream (sharded: one stream is one hot slot)
     P{events:<shard>}:seen:<id>   string  event id already appended (dedupe); TTL 24 h
+    P{decisions:<shard>}          stream  logged decisions (``d``) and API rewards (``r``)
     P{model:<name>}:snapshot      string  serialized learner model
     P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
     P{rules}:health               hash    per rule/slot outcome totals of all proxies, field
@@ -107,6 +108,12 @@ class KeySchema:
     def event_seen_key(self, event_id: str, shard: int = 0) -> str:
         """Marks ``event_id`` as appended to shard ``shard``; same slot as :meth:`events_key`."""
         return f"{self.events_key(shard)}:seen:{_check('event id', event_id)}"
+
+    def decisions_key(self, shard: int = 0) -> str:
+        """One shard of the decision stream (what the learner joins with the events)."""
+        if shard < 0:
+            raise ValueError("decision stream shard must be >= 0")
+        return f"{self.prefix}{{decisions:{shard}}}"
 
     def model_key(self, name: str) -> str:
         """A serialized model snapshot."""

@@ -1,0 +1,240 @@
+"""The typed shape of a slot's ``policy: bandit`` block, and what it means to VW.
+
+A slot that lets the bandit choose carries one :class:`BanditPolicy`: the exploration algorithm
+(any ``cb_explore_adf`` explorer, with its parameters range-checked by the types), an exploration
+floor, the context feature groups to use, namespace interactions and regularisation. Unknown keys
+are rejected; what depends on the slot's variants (the floor against ``1/n``) is checked once at
+load by :func:`check_variants`. Example::
+
+    policy: bandit
+    bandit:
+      explorer: {type: squarecb, gamma_scale: 10}
+      floor: 0.02
+      features: [device, hour, weekday, referrer, profile]
+      interactions: [UA, DA, TA]
+      l2: 1.0e-6
+
+Namespaces are single letters (see :mod:`proxy.bandit.features`): ``D`` device, ``T`` time,
+``G`` geography and language, ``R`` traffic source, ``U`` the visitor's profile, ``A`` the
+action (variant). Every interaction must include ``A``: in ``cb_explore_adf`` a product of
+shared namespaces only adds the same score to every action and cannot change a choice.
+
+:func:`feature_space_hash` names everything that makes a saved model unusable under a new
+configuration, so a change to it starts a new model version instead of silently mixing weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Annotated, Literal, TypeAlias
+
+import msgspec
+
+# Bump when proxy.bandit.features changes how a context becomes tokens (buckets, names).
+FEATURE_SCHEMA_VERSION = 1
+
+SHARED_NAMESPACES = "DTGRU"
+ACTION_NAMESPACE = "A"
+
+FeatureGroup = Literal[
+    "device",
+    "browser",
+    "os",
+    "hour",
+    "weekday",
+    "country",
+    "language",
+    "referrer",
+    "utm",
+    "landing_path",
+    "profile",
+]
+ALL_FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
+    "device",
+    "browser",
+    "os",
+    "hour",
+    "weekday",
+    "country",
+    "language",
+    "referrer",
+    "utm",
+    "landing_path",
+    "profile",
+)
+
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Interaction = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[ADGRTU]{2,3}$",
+        description="2 or 3 namespace letters from A, D, G, R, T, U",
+    ),
+]
+# A variant's own features: strings and booleans are categorical, numbers are weights.
+FeatureValue: TypeAlias = str | bool | int | float
+
+
+class _Explorer(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):
+    pass
+
+
+class Epsilon(_Explorer, tag="epsilon", frozen=True):
+    """Epsilon-greedy: the greedy action gets ``1 - epsilon``, the rest share ``epsilon``."""
+
+    epsilon: Probability = 0.05
+
+
+class SquareCB(_Explorer, tag="squarecb", frozen=True):
+    """SquareCB: exploration shrinks as ``gamma_scale * t ** gamma_exponent`` grows."""
+
+    gamma_scale: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 10.0
+    gamma_exponent: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
+
+
+class Softmax(_Explorer, tag="softmax", frozen=True):
+    """Probabilities proportional to ``exp(lambda * score)``; larger ``lambda`` is greedier."""
+
+    lambda_: Annotated[float, msgspec.Meta(ge=0.0, le=1e4)] = msgspec.field(
+        default=1.0, name="lambda"
+    )
+
+
+class Bag(_Explorer, tag="bag", frozen=True):
+    """Bootstrap: ``bag`` policies trained on resampled data vote; optional epsilon on top."""
+
+    bag: Annotated[int, msgspec.Meta(ge=2, le=32)] = 5
+    epsilon: Probability | None = None
+
+
+class Cover(_Explorer, tag="cover", frozen=True):
+    """Online cover: ``cover`` policies kept diverse with strength ``psi``."""
+
+    cover: Annotated[int, msgspec.Meta(ge=1, le=32)] = 3
+    psi: Annotated[float, msgspec.Meta(ge=0.0, le=100.0)] = 1.0
+    nounif: bool = False
+    epsilon: Probability | None = None
+
+
+Explorer: TypeAlias = Epsilon | SquareCB | Softmax | Bag | Cover
+
+
+class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A slot's bandit settings; the defaults are a reasonable start for a handful of variants."""
+
+    explorer: Explorer = Epsilon()
+    # Minimum probability of every variant, applied after VW (proxy.bandit.sampling.apply_floor).
+    floor: Probability = 0.0
+    features: tuple[FeatureGroup, ...] = ALL_FEATURE_GROUPS
+    interactions: tuple[Interaction, ...] = ("UA", "DA", "TA", "RA")
+    l1: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
+    l2: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
+    learning_rate: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | None = None
+    bits: Annotated[int, msgspec.Meta(ge=12, le=24)] = 18
+
+    def __post_init__(self) -> None:
+        # msgspec reports a ValueError raised here as a ValidationError with the key path.
+        for interaction in self.interactions:
+            if ACTION_NAMESPACE not in interaction:
+                raise ValueError(
+                    f"interaction {interaction!r} must include the action namespace 'A'"
+                )
+        if len(set(self.features)) != len(self.features):
+            raise ValueError("features: a group is listed twice")
+
+
+def check_variants(policy: BanditPolicy, variant_ids: tuple[str, ...] | list[str]) -> None:
+    """Raise ``ValueError`` unless ``policy`` fits a slot offering ``variant_ids`` (at load)."""
+    n = len(variant_ids)
+    if n < 2:
+        raise ValueError(f"a bandit slot needs at least 2 variants, got {n}")
+    if len(set(variant_ids)) != n:
+        raise ValueError("variant ids must be unique")
+    if policy.floor * n > 1.0 + 1e-12:
+        raise ValueError(f"floor {policy.floor} exceeds 1/{n} (the slot has {n} variants)")
+
+
+def vw_arguments(policy: BanditPolicy) -> list[str]:
+    """VW's command line for ``policy``: ``cb_explore_adf``, quiet, no files.
+
+    No ``--random_seed``: VW's default (0) is already fixed, and ``bag`` stores a derived seed in
+    the model that an explicit one would contradict on load.
+    """
+    args = ["--cb_explore_adf", "--quiet", "-b", str(policy.bits)]
+    args += _explorer_arguments(policy.explorer)
+    for interaction in policy.interactions:
+        args += ["--interactions", interaction]
+    if policy.l1:
+        args += ["--l1", repr(policy.l1)]
+    if policy.l2:
+        args += ["--l2", repr(policy.l2)]
+    if policy.learning_rate is not None:
+        args += ["--learning_rate", repr(policy.learning_rate)]
+    return args
+
+
+def _explorer_arguments(explorer: Explorer) -> list[str]:
+    if isinstance(explorer, Epsilon):
+        return ["--epsilon", repr(explorer.epsilon)]
+    if isinstance(explorer, SquareCB):
+        return [
+            "--squarecb",
+            "--gamma_scale",
+            repr(explorer.gamma_scale),
+            "--gamma_exponent",
+            repr(explorer.gamma_exponent),
+        ]
+    if isinstance(explorer, Softmax):
+        return ["--softmax", "--lambda", repr(explorer.lambda_)]
+    if isinstance(explorer, Bag):
+        args = ["--bag", str(explorer.bag)]
+        return args + (
+            ["--epsilon", repr(explorer.epsilon)] if explorer.epsilon is not None else []
+        )
+    args = ["--cover", str(explorer.cover), "--psi", repr(explorer.psi)]
+    if explorer.nounif:
+        args.append("--nounif")
+    return args + (["--epsilon", repr(explorer.epsilon)] if explorer.epsilon is not None else [])
+
+
+def _explorer_structure(explorer: Explorer) -> list[object]:
+    """The explorer's part of the model's shape: its kind and how many sub-policies it keeps.
+
+    Rates (epsilon, gamma, lambda, psi) are not included: VW loads a saved model with new rates.
+    """
+    if isinstance(explorer, Bag):
+        return ["bag", explorer.bag]
+    if isinstance(explorer, Cover):
+        return ["cover", explorer.cover]
+    return [type(explorer).__name__.lower()]
+
+
+def feature_space_hash(
+    policy: BanditPolicy, variants: Mapping[str, Mapping[str, FeatureValue]]
+) -> str:
+    """A short stable name of the model's feature space: ``fs1-<16 hex digits>``.
+
+    It changes with the feature groups, interactions, hash bits, the explorer's kind and size,
+    the variant ids and their features, and :data:`FEATURE_SCHEMA_VERSION` — anything after
+    which old weights would be misread. It does not change with the floor, exploration rates,
+    regularisation or the learning rate, nor with the order of variants or groups.
+    """
+    shape = {
+        "schema": FEATURE_SCHEMA_VERSION,
+        "features": sorted(policy.features),
+        "interactions": sorted("".join(sorted(i)) for i in policy.interactions),
+        "bits": policy.bits,
+        "explorer": _explorer_structure(policy.explorer),
+        "variants": sorted(
+            [vid, sorted((k, type(v).__name__, v) for k, v in feats.items())]
+            for vid, feats in variants.items()
+        ),
+    }
+    digest = hashlib.blake2b(msgspec.json.encode(shape), digest_size=8).hexdigest()
+    return f"fs{FEATURE_SCHEMA_VERSION}-{digest}"
+
+
+def decode_policy(data: bytes | str) -> BanditPolicy:
+    """A policy from JSON (tests and tools; the rules loader converts its YAML with msgspec)."""
+    return msgspec.json.decode(data, type=BanditPolicy)

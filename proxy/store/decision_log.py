@@ -1,0 +1,70 @@
+"""The decision stream: every logged decision (field ``d``) and every reward posted through the
+API (field ``r``), in order, for the learner to join with the tracker's events.
+
+A decision is the evaluator's record (:class:`proxy.evaluate.log.DecisionRecord`) with no reward
+yet. Writes are fail-open: a decision the store cannot take is served all the same, and is only
+missing from learning. The stream is capped by length (``MAXLEN ~``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from proxy.evaluate.log import DecisionRecord
+from proxy.store.client import Store
+
+MAX_ENTRIES = 1_000_000
+
+
+class RewardNote(msgspec.Struct, frozen=True):
+    """A reward a client posted for a decision (``POST /__vernier/api/reward``)."""
+
+    decision: str
+    reward: float
+    ts_ms: int
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_decision = msgspec.json.Decoder(DecisionRecord).decode
+_decode_reward = msgspec.json.Decoder(RewardNote).decode
+
+
+async def log_decisions(store: Store, records: Sequence[DecisionRecord]) -> bool:
+    if not records:
+        return True
+    key = store.keys.decisions_key()
+
+    async def append(client: Redis) -> bool:
+        async with client.pipeline(transaction=False) as pipe:
+            for record in records:
+                pipe.xadd(key, {"d": _encode(record)}, maxlen=MAX_ENTRIES, approximate=True)
+            await pipe.execute()
+        return True
+
+    return await store.run(append, default=False)
+
+
+async def log_reward(store: Store, note: RewardNote) -> bool:
+    key = store.keys.decisions_key()
+
+    async def append(client: Redis) -> bool:
+        await client.xadd(key, {"r": _encode(note)}, maxlen=MAX_ENTRIES, approximate=True)
+        return True
+
+    return await store.run(append, default=False)
+
+
+def parse_entry(fields: dict[Any, Any]) -> DecisionRecord | RewardNote | None:
+    """A stream entry's decision or reward; None for anything else (never raises)."""
+    try:
+        if b"d" in fields or "d" in fields:
+            return _decode_decision(fields.get(b"d") or fields["d"])
+        if b"r" in fields or "r" in fields:
+            return _decode_reward(fields.get(b"r") or fields["r"])
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+        return None
+    return None

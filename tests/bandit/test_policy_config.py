@@ -1,0 +1,151 @@
+"""The ``policy: bandit`` block: validation, VW arguments, feature-space hash."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from vowpalwabbit import Workspace  # type: ignore[import-untyped]
+
+from proxy.bandit.policy_config import (
+    Bag,
+    BanditPolicy,
+    Cover,
+    Epsilon,
+    Softmax,
+    SquareCB,
+    check_variants,
+    feature_space_hash,
+    vw_arguments,
+)
+
+
+def convert(data: object) -> BanditPolicy:
+    return msgspec.convert(data, BanditPolicy, strict=True)
+
+
+def test_defaults() -> None:
+    policy = convert({})
+    assert policy.explorer == Epsilon(epsilon=0.05)
+    assert policy.floor == 0.0
+    assert "profile" in policy.features
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"type": "epsilon", "epsilon": 0.2}, Epsilon(0.2)),
+        ({"type": "squarecb", "gamma_scale": 50}, SquareCB(gamma_scale=50.0)),
+        ({"type": "softmax", "lambda": 4}, Softmax(lambda_=4.0)),
+        ({"type": "bag", "bag": 4, "epsilon": 0.1}, Bag(bag=4, epsilon=0.1)),
+        ({"type": "cover", "cover": 2, "psi": 0.5, "nounif": True}, Cover(2, 0.5, True)),
+    ],
+)
+def test_explorers_parse(data: dict[str, object], expected: object) -> None:
+    assert convert({"explorer": data}).explorer == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"explorer": {"type": "epsilon", "epsilon": 1.5}}, "$.explorer.epsilon"),
+        ({"explorer": {"type": "squarecb", "gamma_scale": 0}}, "$.explorer.gamma_scale"),
+        ({"explorer": {"type": "softmax", "lambda": -1}}, "$.explorer.lambda"),
+        ({"explorer": {"type": "bag", "bag": 1}}, "$.explorer.bag"),
+        ({"explorer": {"type": "cover", "cover": 0}}, "$.explorer.cover"),
+        ({"explorer": {"type": "thompson"}}, "$.explorer"),
+        ({"explorer": {"type": "epsilon", "gamma": 1}}, "$.explorer"),
+        ({"floor": -0.1}, "$.floor"),
+        ({"interactions": ["UX"]}, "$.interactions[0]"),
+        ({"features": ["device", "shoe_size"]}, "$.features[1]"),
+        ({"l2": 2}, "$.l2"),
+        ({"bogus": 1}, "unknown field `bogus`"),
+    ],
+)
+def test_invalid_values_name_the_key(data: dict[str, object], path: str) -> None:
+    with pytest.raises(msgspec.ValidationError) as err:
+        convert(data)
+    assert path in str(err.value)
+
+
+def test_interactions_must_include_the_action() -> None:
+    with pytest.raises(msgspec.ValidationError, match="must include the action namespace"):
+        convert({"interactions": ["UD"]})
+
+
+def test_duplicate_feature_group_refused() -> None:
+    with pytest.raises(msgspec.ValidationError, match="listed twice"):
+        convert({"features": ["device", "device"]})
+
+
+def test_check_variants() -> None:
+    check_variants(BanditPolicy(floor=0.25), ["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match="exceeds 1/5"):
+        check_variants(BanditPolicy(floor=0.25), ["a", "b", "c", "d", "e"])
+    with pytest.raises(ValueError, match="at least 2"):
+        check_variants(BanditPolicy(), ["a"])
+    with pytest.raises(ValueError, match="unique"):
+        check_variants(BanditPolicy(), ["a", "a"])
+
+
+@pytest.mark.parametrize(
+    "explorer",
+    [Epsilon(0.1), SquareCB(), Softmax(), Bag(3), Bag(3, 0.05), Cover(2), Cover(2, 0.1, True)],
+)
+def test_vw_accepts_the_arguments(explorer: object) -> None:
+    policy = BanditPolicy(explorer=explorer, l1=1e-7, l2=1e-6, learning_rate=0.5)  # type: ignore[arg-type]
+    args = vw_arguments(policy)
+    assert args[:2] == ["--cb_explore_adf", "--quiet"]
+    workspace = Workspace(arg_list=args)
+    try:
+        assert "cb_explore_adf" in workspace.get_arguments()
+    finally:
+        workspace.finish()
+
+
+def test_vw_arguments_shape() -> None:
+    args = vw_arguments(BanditPolicy(explorer=SquareCB(10.0, 0.5), interactions=("UA", "UDA")))
+    assert "--squarecb" in args
+    assert args[args.index("--gamma_scale") + 1] == "10.0"
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--interactions"] == ["UA", "UDA"]
+    assert "--l1" not in args and "--l2" not in args
+
+
+VARIANTS = {"a": {}, "b": {"tone": "urgent"}}
+
+
+def test_feature_space_hash_is_stable_and_order_free() -> None:
+    policy = BanditPolicy()
+    first = feature_space_hash(policy, VARIANTS)
+    assert first.startswith("fs1-") and len(first) == 4 + 16
+    reordered = BanditPolicy(features=tuple(reversed(policy.features)))
+    assert feature_space_hash(reordered, {"b": {"tone": "urgent"}, "a": {}}) == first
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"features": ("device", "hour")},
+        {"interactions": ("UA",)},
+        {"bits": 20},
+        {"explorer": Bag(4)},
+        {"explorer": Softmax()},
+    ],
+)
+def test_feature_space_hash_changes_with_the_shape(change: dict[str, object]) -> None:
+    base = feature_space_hash(BanditPolicy(), VARIANTS)
+    assert feature_space_hash(BanditPolicy(**change), VARIANTS) != base  # type: ignore[arg-type]
+
+
+def test_feature_space_hash_changes_with_the_variants() -> None:
+    base = feature_space_hash(BanditPolicy(), VARIANTS)
+    assert feature_space_hash(BanditPolicy(), {**VARIANTS, "c": {}}) != base
+    assert feature_space_hash(BanditPolicy(), {"a": {}, "b": {"tone": "calm"}}) != base
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"floor": 0.1}, {"explorer": Epsilon(0.3)}, {"l2": 0.001}, {"learning_rate": 0.1}],
+)
+def test_feature_space_hash_ignores_rates(change: dict[str, object]) -> None:
+    base = feature_space_hash(BanditPolicy(), VARIANTS)
+    assert feature_space_hash(BanditPolicy(**change), VARIANTS) == base  # type: ignore[arg-type]
