@@ -15,6 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import ClientSession, web
 
+from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import Config
 from proxy.endpoints import PREFIX, Endpoints
 from proxy.metrics import Metrics
@@ -125,6 +126,7 @@ def build_pipeline(
     issuer: IdIssuer,
     rules: RulesSource,
     health: RuleHealth,
+    models: ModelRegistry,
     metrics: Metrics,
     instance: str,
 ) -> Pipeline:
@@ -171,7 +173,7 @@ def build_pipeline(
                 own_hosts=own_hosts(config),
                 hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
             ),
-            Decide(store, issuer, config.session),
+            Decide(store, issuer, config.session, models),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest),
@@ -193,6 +195,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as resources:
         store = Store(app[STORE_URL], store_settings(config))
         resources.push_async_callback(store.close)
+        models = ModelRegistry(store, rules)
+        resources.callback(models.close)
         origin = create_origin_session(config.origin)
         resources.push_async_callback(origin.close)
         event_log = EventLog(store)
@@ -207,6 +211,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             issuer=issuer,
             rules=rules,
             health=health,
+            models=models,
             metrics=metrics,
             instance=app[INSTANCE],
         )
@@ -241,6 +246,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         consumer = ProfileConsumer(store, event_log, profile_ttl_s=config.session.visitor_max_age_s)
         tasks.spawn(consumer.run(stop_background), name="vernier-profile-consumer")
         tasks.spawn(publish_every(store, health, stop_background), name="vernier-rule-health")
+        tasks.spawn(models.poll(stop_background), name="vernier-models")
         app[RELOAD_ON_SIGHUP] = (rules.request_reload,)
         tasks.spawn(rules.watch(stop=stop_background), name="vernier-rules-watch")
         yield

@@ -40,6 +40,7 @@ def debug_report(ex: Exchange) -> str:
                 "slot": d.slot,
                 "variant": d.variant,
                 "reason": d.reason,
+                "probability": d.probability,
                 "decision": d.id,
                 "triggers": [{"trigger": t, "variant": v, "decision": i} for t, v, i in d.triggers],
             }

@@ -20,6 +20,19 @@ from proxy.store.client import Store
 MAX_ENTRIES = 1_000_000
 
 
+Scalar = str | int | float | bool
+
+
+class LoggedDecision(DecisionRecord, frozen=True):
+    """A decision as the proxy logs it: the evaluator's record plus what offline evaluation of
+    YAML rules needs (``rule_context``: the request context without headers and cookies) and,
+    in apprentice mode, the variant the bandit would have served (``would``)."""
+
+    rule_context: dict[str, Scalar] | None = None
+    would: str | None = None
+    mode: str | None = None
+
+
 class RewardNote(msgspec.Struct, frozen=True):
     """A reward a client posted for a decision (``POST /__vernier/api/reward``)."""
 
@@ -29,7 +42,7 @@ class RewardNote(msgspec.Struct, frozen=True):
 
 
 _encode = msgspec.json.Encoder().encode
-_decode_decision = msgspec.json.Decoder(DecisionRecord).decode
+_decode_decision = msgspec.json.Decoder(LoggedDecision).decode
 _decode_reward = msgspec.json.Decoder(RewardNote).decode
 
 
@@ -58,7 +71,7 @@ async def log_reward(store: Store, note: RewardNote) -> bool:
     return await store.run(append, default=False)
 
 
-def parse_entry(fields: dict[Any, Any]) -> DecisionRecord | RewardNote | None:
+def parse_entry(fields: dict[Any, Any]) -> LoggedDecision | RewardNote | None:
     """A stream entry's decision or reward; None for anything else (never raises)."""
     try:
         if b"d" in fields or "d" in fields:

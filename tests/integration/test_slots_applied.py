@@ -97,6 +97,7 @@ async def test_admins_see_why_with_the_debug_header(
             "slot": "hero",
             "variant": "b",
             "reason": "rule",
+            "probability": 1.0,
             "decision": mark[2].decode(),
             "triggers": [],
         }

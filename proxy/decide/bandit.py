@@ -1,0 +1,100 @@
+"""A bandit slot's proposal: the model's probabilities for this context, and a seeded draw.
+
+The draw is a pure function of (session, slot, model version): the same visitor keeps the same
+choice while the model says the same, a new model version draws anew, and a logged decision can
+be replayed. The logged record carries everything learning and offline evaluation need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from proxy.bandit.features import context_features
+from proxy.bandit.registry import LiveModel
+from proxy.bandit.sampling import sample, seed_key
+from proxy.decide.decision import Decision, new_decision_id
+from proxy.rules.load import CompiledSlot
+from proxy.store.decision_log import LoggedDecision, Scalar
+
+SharedFeatures = dict[str, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What the bandit said for one slot on one page view."""
+
+    shared: SharedFeatures
+    pmf: tuple[float, ...]
+    variant: str  # the bandit's pick
+    probability: float
+    model: str  # LiveModel.name
+
+
+def choose(
+    slot: CompiledSlot,
+    context: Mapping[str, object],
+    live: LiveModel,
+    *,
+    seed: str,
+    now_ms: int,
+) -> Choice:
+    learner = slot.learner
+    assert learner is not None
+    shared = context_features(context, learner.policy, now_ms=now_ms)
+    pmf = live.model.predict(shared, learner.actions)
+    index, probability = sample(pmf, seed_key(seed, slot.id, live.name))
+    return Choice(shared, tuple(pmf), learner.actions.ids[index], probability, live.name)
+
+
+def served_by_bandit(slot: CompiledSlot, choice: Choice) -> Decision:
+    """The decision for a live bandit slot: the bandit's pick with its probability; in
+    apprentice mode the control (certain), the pick only logged."""
+    learner = slot.learner
+    assert learner is not None
+    if learner.mode == "apprentice":
+        return Decision(new_decision_id(), slot.id, slot.control, "default")
+    return Decision(new_decision_id(), slot.id, choice.variant, "bandit", choice.probability)
+
+
+def rule_context(context: Mapping[str, object]) -> dict[str, Scalar]:
+    """The context fields rules read, without headers and cookies (kept out of logs)."""
+    return {
+        name: value
+        for name, value in context.items()
+        if isinstance(value, str | int | float | bool)
+        and not name.startswith(("header.", "cookie."))
+    }
+
+
+def logged(
+    slot: CompiledSlot,
+    decision: Decision,
+    context: Mapping[str, object],
+    choice: Choice | None,
+    *,
+    session: str | None,
+    visitor: str | None,
+    now_ms: int,
+) -> LoggedDecision:
+    """The decision stream's record of a decision served with a fresh id."""
+    learner = slot.learner
+    assert learner is not None
+    shared = choice.shared if choice else context_features(context, learner.policy, now_ms=now_ms)
+    return LoggedDecision(
+        id=decision.id,
+        slot=slot.id,
+        actions=learner.actions.ids,
+        chosen=decision.variant,
+        p=decision.probability,
+        context={ns: tuple(tokens) for ns, tokens in shared.items()},
+        pmf=choice.pmf if choice and decision.reason == "bandit" else None,
+        reason=decision.reason,
+        ts_ms=now_ms,
+        session=session,
+        visitor=visitor,
+        model_version=choice.model if choice else None,
+        rule_context=rule_context(context),
+        would=choice.variant if choice and learner.mode == "apprentice" else None,
+        mode=learner.mode,
+    )
