@@ -15,8 +15,10 @@ from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import ClientSession, web
 
+from proxy.api import DecisionApi
 from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import Config
+from proxy.decide.decider import Decider
 from proxy.endpoints import PREFIX, Endpoints
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
@@ -126,7 +128,7 @@ def build_pipeline(
     issuer: IdIssuer,
     rules: RulesSource,
     health: RuleHealth,
-    models: ModelRegistry,
+    decider: Decider,
     metrics: Metrics,
     instance: str,
 ) -> Pipeline:
@@ -173,7 +175,7 @@ def build_pipeline(
                 own_hosts=own_hosts(config),
                 hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
             ),
-            Decide(store, issuer, config.session, models),
+            Decide(decider, issuer),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest),
@@ -197,6 +199,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         resources.push_async_callback(store.close)
         models = ModelRegistry(store, rules)
         resources.callback(models.close)
+        decider = Decider(store, config.session, models)
         origin = create_origin_session(config.origin)
         resources.push_async_callback(origin.close)
         event_log = EventLog(store)
@@ -211,7 +214,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             issuer=issuer,
             rules=rules,
             health=health,
-            models=models,
+            decider=decider,
             metrics=metrics,
             instance=app[INSTANCE],
         )
@@ -230,6 +233,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             intake=intake,
             public_hosts=public_hosts,
             metrics_public=config.admin.expose_metrics_publicly,
+            api=DecisionApi(rules, decider, store, config.admin.token),
         )
         app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
         await store.open()

@@ -4,6 +4,7 @@ ever forwarded to the origin; nothing outside it is ever answered by Vernier.
     GET  t.js       the tracker                    POST e        event beacons (tracker/intake.py)
     GET  healthz    liveness; ?ready=1 readiness   POST consent  the visitor's choice
     GET  me         what Vernier holds about you   DELETE me     forget me (right of erasure)
+    POST api/decide, api/reward   the decision API (proxy/api.py; admin token)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from proxy.api import DecisionApi
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
 from proxy.stages.session import Session
@@ -47,6 +49,7 @@ class Endpoints:
         intake: EventIntake,
         public_hosts: frozenset[str] | None,
         metrics_public: bool,
+        api: DecisionApi | None = None,
     ) -> None:
         self._asset = asset
         self._store = store
@@ -56,6 +59,7 @@ class Endpoints:
         self._intake = intake
         self._public_hosts = public_hosts
         self._metrics_public = metrics_public
+        self._api = api
 
     async def health(self, request: web.Request) -> web.Response:
         if request.query.get("ready") != "1":
@@ -115,6 +119,8 @@ class Endpoints:
             return await self.health(request)
         if path == PREFIX + "metrics" and self._metrics_public and method == "GET":
             return self.metrics()
+        if path in (PREFIX + "api/decide", PREFIX + "api/reward") and self._api is not None:
+            return await self._api.handle(request, path.rsplit("/", 1)[1])
         return _not_found()
 
     async def admin(self, request: web.Request) -> web.StreamResponse:

@@ -142,7 +142,7 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         hidden_cookies=frozenset(),
         overrides={"device": visitor.device, **(visitor.context or {})},
     )
-    decide = Decide(None, None, config.session)
+    decide = Decide(None, None)
     fail = None
     try:
         for stage in (match, decide, Rewrite(config.html, health, Metrics())):

@@ -100,7 +100,7 @@ def build_context(
     """
     if now.tzinfo is None:
         raise ValueError("build_context: `now` must be timezone-aware")
-    ctx: Context = _profile_fields(profile, page_type) if profile else {}
+    ctx: Context = profile_fields(profile, page_type) if profile else {}
 
     device = classify(
         headers.get("user-agent"),
@@ -188,7 +188,7 @@ def _language(accept_language: str | None) -> str | None:
     return primary if primary.isascii() and _LANGUAGE.fullmatch(primary) else None
 
 
-def _profile_fields(profile: Mapping[str, str], page_type: str) -> Context:
+def profile_fields(profile: Mapping[str, str], page_type: str) -> Context:
     """Every profile field as a number where it is one; ``a:b`` also as ``a.b``.
 
     The profile hash stores ``clicks:hero`` and ``max_scroll:<type>``; the rule language uses dots

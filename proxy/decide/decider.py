@@ -1,0 +1,148 @@
+"""Deciding the slots of one view for one known session: propose, govern, log.
+
+The rules propose (a pin whose condition holds: reason ``rule``); else a bandit slot's model
+draws (``bandit``, with its probability; in apprentice mode the control is served and the draw
+only logged); else the control (``default``). Governance disposes: a visitor keeps the variant
+already seen unless the session's change budget allows a switch, checked and consumed in one
+store round trip for all slots (``proxy/store/governance.py``). With the store unreachable
+nothing changes: the variants the visitor's ``vernier_seen`` cookie names, else the controls.
+Slots with ``sticky: page`` are decided afresh every time. Decisions served with a fresh id in
+slots that learn go to the decision stream (``proxy/store/decision_log.py``).
+
+Used by the decide stage (pages) and the decision API (apps, emails, server code).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from proxy.bandit.registry import ModelRegistry
+from proxy.config.schema import SessionConfig
+from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
+from proxy.decide.decision import Decision
+from proxy.decide.slots import decide_by_rules
+from proxy.govern.policy import SessionLimits
+from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
+from proxy.rules.load import CompiledSlot
+from proxy.store.client import Store
+from proxy.store.decision_log import log_decisions
+from proxy.store.governance import check_and_consume, hold_for_visitor
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who the decisions are for."""
+
+    session_id: str
+    visitor_id: str | None
+    profile: Mapping[str, str]
+    shown: Mapping[str, tuple[str, str]]  # the vernier_seen cookie: slot -> (variant, decision)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    decisions: tuple[Decision, ...]
+    shown: dict[str, tuple[str, str]] | None  # the cookie's new content, if it changed
+
+
+class Decider:
+    def __init__(self, store: Store, session: SessionConfig, models: ModelRegistry | None) -> None:
+        self._store = store
+        self._session = session
+        self._models = models
+
+    async def decide(
+        self,
+        slots: Sequence[CompiledSlot],
+        context: Mapping[str, object],
+        viewer: Viewer,
+        limits: SessionLimits,
+    ) -> Decided:
+        now_ms = int(time.time() * 1000)
+        choices: dict[str, Choice] = {}
+        proposed = [self._propose(slot, context, viewer, now_ms, choices) for slot in slots]
+        decisions, shown = await self._govern(slots, proposed, viewer, limits, now_ms)
+        records = [
+            logged(
+                slot,
+                decision,
+                context,
+                choices.get(slot.id),
+                session=viewer.session_id,
+                visitor=viewer.visitor_id,
+                now_ms=now_ms,
+            )
+            for slot, decision, fresh in zip(slots, decisions, proposed, strict=True)
+            if slot.learner is not None and decision is fresh
+        ]
+        await log_decisions(self._store, records)
+        return Decided(tuple(decisions), shown)
+
+    def _propose(
+        self,
+        slot: CompiledSlot,
+        context: Mapping[str, object],
+        viewer: Viewer,
+        now_ms: int,
+        choices: dict[str, Choice],
+    ) -> Decision:
+        decision = decide_by_rules(slot, context)
+        learner = slot.learner
+        if (
+            decision.reason != "default"
+            or learner is None
+            or not learner.bandit
+            or learner.mode == "log-only"
+            or self._models is None
+            or context.get("device") == "bot"  # bots are never explored on, nor learned from
+        ):
+            return decision
+        live = self._models.model_for(slot)
+        choice = choose(slot, context, live, seed=viewer.session_id, now_ms=now_ms)
+        choices[slot.id] = choice
+        return served_by_bandit(slot, choice)
+
+    async def _govern(
+        self,
+        slots: Sequence[CompiledSlot],
+        proposed: list[Decision],
+        viewer: Viewer,
+        limits: SessionLimits,
+        now_ms: int,
+    ) -> tuple[list[Decision], dict[str, tuple[str, str]] | None]:
+        decisions = list(proposed)
+        held = [i for i, slot in enumerate(slots) if slot.limits.sticky != "page"]
+        if not held:
+            return decisions, None
+        kept = [slots[i] for i in held]
+        verdicts = await check_and_consume(
+            self._store,
+            viewer.session_id,
+            [
+                proposal(slot, proposed[i], viewer.profile)
+                for i, slot in zip(held, kept, strict=True)
+            ],
+            now_ms=now_ms,
+            ttl_s=self._session.idle_timeout_s,
+            session_changes=limits.session_changes,
+            min_interval_ms=round(limits.min_interval_s * 1000),
+            max_slots_per_page=limits.max_slots_per_page,
+        )
+        if verdicts is None:
+            for i, slot in zip(held, kept, strict=True):
+                decisions[i] = unchanged(slot, viewer.shown)
+            return decisions, None
+        for i, slot, (verdict, variant, decision_id) in zip(
+            held, kept, verdicts.items, strict=True
+        ):
+            decisions[i] = governed(slot, proposed[i], verdict, variant, decision_id)
+        served = [decisions[i] for i in held]
+        holds = visitor_holds(kept, [v for v, _, _ in verdicts.items], served)
+        if holds and viewer.visitor_id is not None:
+            await hold_for_visitor(
+                self._store, viewer.visitor_id, holds, ttl_s=self._session.visitor_max_age_s
+            )
+        shown = {**viewer.shown, **{d.slot: (d.variant, d.id) for d in served}}
+        return decisions, (shown if shown != viewer.shown else None)

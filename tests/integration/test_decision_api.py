@@ -1,0 +1,104 @@
+"""POST /__vernier/api/decide and /api/reward: the same decisions as pages, for apps and
+server code that pass their own session ids."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings
+from proxy.store.decision_log import LoggedDecision, RewardNote, parse_entry
+from tests.proxy_fixtures import StartProxy
+
+TOKEN = "api-token-0123456789abcdef"
+RULES = """
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    policy: bandit
+    variants: {a: [], b: [{op: hide, selector: p}]}
+    pin: [{when: "device == 'mobile'", variant: b}]
+"""
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "api.yaml").write_text(RULES)
+    return folder
+
+
+async def post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as client:
+        kwargs: dict[str, Any] = {"data": body} if isinstance(body, bytes) else {"json": body}
+        async with client.post(url, headers=headers or AUTH, **kwargs) as response:
+            text = await response.text()
+            is_json = response.content_type == "application/json"
+            return response.status, (await response.json()) if is_json and text else text
+
+
+async def test_decide_and_reward(
+    origin: str, start_proxy: StartProxy, rules_dir: Path, embedded_store_url: str
+) -> None:
+    prefix = f"t{secrets.token_hex(4)}:"
+    proxy = await start_proxy(
+        origin, rules=str(rules_dir), **{"admin.token": TOKEN, "store.key_prefix": prefix}
+    )
+    ask = {"slot": "hero", "session": "app-session-1", "context": {"device": "desktop"}}
+    status, first = await post(proxy + "/__vernier/api/decide", ask)
+    assert status == 200 and first["reason"] == "bandit" and first["variant"] in ("a", "b")
+    assert 0 < first["probability"] <= 1
+    status, again = await post(proxy + "/__vernier/api/decide", ask)
+    assert (again["decision"], again["reason"]) == (first["decision"], "sticky")
+    mobile = {"slot": "hero", "session": "app-session-2", "context": {"device": "mobile"}}
+    status, pinned = await post(proxy + "/__vernier/api/decide", mobile)
+    assert (pinned["variant"], pinned["reason"], pinned["probability"]) == ("b", "rule", 1.0)
+    reward = {"decision": first["decision"], "reward": 1.0}
+    assert (await post(proxy + "/__vernier/api/reward", reward))[0] == 202
+
+    store = Store(embedded_store_url, StoreSettings(key_prefix=prefix))
+    try:
+
+        async def entries(client: Redis) -> list[Any]:
+            return await client.xrange(store.keys.decisions_key())  # type: ignore[no-any-return]
+
+        logged = [parse_entry(fields) for _, fields in await store.run(entries, default=[])]
+    finally:
+        await store.close()
+    decisions = [r for r in logged if isinstance(r, LoggedDecision)]
+    assert [d.id for d in decisions] == [first["decision"], pinned["decision"]]  # sticky: once
+    assert decisions[0].session == "app-session-1" and decisions[0].context["D"] == ("dev=desktop",)
+    assert logged[-1] == RewardNote(first["decision"], 1.0, logged[-1].ts_ms)  # type: ignore[union-attr]
+
+
+async def test_bad_requests_get_a_reason(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    off = await start_proxy(origin, rules=str(rules_dir))
+    assert (await post(off + "/__vernier/api/decide", {}))[0] == 404
+    proxy = await start_proxy(origin, rules=str(rules_dir), **{"admin.token": TOKEN})
+    url = proxy + "/__vernier/api/decide"
+    cases = [
+        ({"slot": "hero", "session": "s-12345678"}, {"Authorization": "Bearer nope"}, 401),
+        (b"{}", {**AUTH, "Content-Type": "text/plain"}, 415),
+        (b"x" * 20_000, {**AUTH, "Content-Type": "application/json"}, 413),
+        (b"{", {**AUTH, "Content-Type": "application/json"}, 400),
+        ({"slot": "hero", "session": "short"}, AUTH, 400),
+        ({"slot": "hero", "session": "s-12345678", "extra": 1}, AUTH, 400),
+        ({"slot": "nope", "session": "s-12345678"}, AUTH, 404),
+    ]
+    for body, headers, expected in cases:
+        status, answer = await post(url, body, headers)
+        assert status == expected, (body, answer)
+        assert answer["error"]
+    status, answer = await post(proxy + "/__vernier/api/reward", {"decision": "d", "reward": 1})
+    assert status == 400 and "decision" in answer["error"]
