@@ -8,6 +8,7 @@
                      [--cookie NAME=VALUE …] [--header 'NAME: VALUE' …] [--set FIELD=VALUE …]
                      [--landing] [--no-diff] [--config FILE] [--rules PATH] [--upstream URL]
     vernier schema   (the JSON Schema of a rules file, for editors)
+    vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
@@ -29,6 +30,7 @@ from proxy import __version__
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
+from proxy.evaluate import command as evaluate_command
 from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
@@ -153,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     common(preview)
 
     commands.add_parser("schema", help="print the JSON Schema of a rules file")
+    evaluate_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
     demo.add_argument(
@@ -261,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "preview":
             return _preview(args)
+        if args.command == "evaluate":
+            return evaluate_command.run(args, _config_file(args))
         if args.command == "demo":
             from proxy.demo.run import DEMO_RULES, run_demo
 

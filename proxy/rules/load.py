@@ -24,7 +24,12 @@ import msgspec
 from selectolax.lexbor import LexborHTMLParser
 
 from proxy.bandit.features import ActionSet
-from proxy.bandit.policy_config import BanditPolicy, check_variants, feature_space_hash
+from proxy.bandit.policy_config import (
+    BanditPolicy,
+    FeatureValue,
+    check_variants,
+    feature_space_hash,
+)
 from proxy.config.load import msgspec_error_path
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
@@ -98,6 +103,7 @@ class SlotLearner:
     feature_space: str
     reward: schema.Reward
     bandit: bool  # policy: bandit (else the rules decide and decisions are only logged)
+    variant_features: Mapping[str, Mapping[str, FeatureValue]]  # as declared, every variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +361,7 @@ class _Checker:
             feature_space=feature_space_hash(policy, features),
             reward=slot.reward,
             bandit=slot.policy == "bandit",
+            variant_features=MappingProxyType(features),
         )
 
 
