@@ -73,9 +73,10 @@ def test_policies_rank_as_the_truth_says(
     assert ranked == ["rules", "uniform", "always-a"], out
     rules_line = table[0]
     assert "4000" in rules_line  # n
-    # true value of the rules: 0.5 * 0.30 + 0.5 * 0.10 = 0.20, within the reported DR interval
-    low, high = (float(x) for x in rules_line.rsplit("[", 1)[1].rstrip("]").split(","))
-    assert low <= 0.20 <= high
+    # the rules' true value is 0.5 * 0.30 + 0.5 * 0.10 = 0.20 (interval coverage itself is
+    # tested over seeded repetitions in test_estimators.py)
+    dr = float(rules_line.rsplit("[", 1)[0].split()[-1])
+    assert abs(dr - 0.20) < 0.03
 
 
 def test_a_bad_log_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
