@@ -21,6 +21,9 @@ together in one MULTI, Lua script or multi-key command)::
     P{decisions:<shard>}          stream  logged decisions (``d``) and API rewards (``r``)
     P{model:<name>}:snapshot      string  serialized learner model
     P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
+    P{control}                    hash    kill switches and pauses every proxy polls: field
+                                          ``slot:<id>``, ``rule:<id>``, ``variant:<slot>:<id>``
+                                          = JSON {why, by, at_ms}
     P{rules}:health               hash    per rule/slot outcome totals of all proxies, field
                                           ``<id>|<outcome>``; ``<id>|open_until`` while tripped
 
@@ -122,6 +125,10 @@ class KeySchema:
     def model_meta_key(self, name: str) -> str:
         """Checksum and version of a snapshot; same slot as :meth:`model_key`."""
         return f"{self.prefix}{{model:{_check('model name', name)}}}:meta"
+
+    def control_key(self) -> str:
+        """Paused slots, rules and variants (kill switch and guardrail), read by every proxy."""
+        return f"{self.prefix}{{control}}"
 
     def rule_health_key(self) -> str:
         """Outcome totals of every rule and slot, summed over all proxy instances."""
