@@ -2,6 +2,7 @@
 ever forwarded to the origin; nothing outside it is ever answered by Vernier.
 
     GET  t.js       the tracker                    POST e        event beacons (tracker/intake.py)
+    GET  triggers.js  in-page triggers (imported by t.js on pages that have them)
     GET  healthz    liveness; ?ready=1 readiness   POST consent  the visitor's choice
     GET  me         what Vernier holds about you   DELETE me     forget me (right of erasure)
     POST api/decide, api/reward   the decision API (proxy/api.py; admin token)
@@ -17,7 +18,7 @@ from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
 from proxy.stages.session import Session
 from proxy.store.client import Store
-from proxy.tracker.asset import ASSET_PATH, TrackerAsset
+from proxy.tracker.asset import ASSET_PATH, TRIGGERS_PATH, TrackerAsset
 from proxy.tracker.consent import handle_consent
 from proxy.tracker.intake import EventIntake
 from proxy.tracker.same_origin import cross_site_reason
@@ -50,6 +51,7 @@ class Endpoints:
         public_hosts: frozenset[str] | None,
         metrics_public: bool,
         api: DecisionApi | None = None,
+        triggers_asset: TrackerAsset | None = None,
     ) -> None:
         self._asset = asset
         self._store = store
@@ -60,6 +62,7 @@ class Endpoints:
         self._public_hosts = public_hosts
         self._metrics_public = metrics_public
         self._api = api
+        self._triggers_asset = triggers_asset or TrackerAsset.load("triggers.js")
 
     async def health(self, request: web.Request) -> web.Response:
         if request.query.get("ready") != "1":
@@ -105,6 +108,8 @@ class Endpoints:
             return await self._intake.handle(request, self._session.identify(request))
         if path == ASSET_PATH and method in ("GET", "HEAD"):
             return self._asset.response(request)
+        if path == TRIGGERS_PATH and method in ("GET", "HEAD"):
+            return self._triggers_asset.response(request)
         if path == PREFIX + "consent":
             return await handle_consent(
                 request,

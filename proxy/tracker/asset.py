@@ -1,7 +1,8 @@
-"""The tracker script: loaded once, served from memory with a versioned, long-cached URL.
+"""The tracker's scripts: loaded once, served from memory with versioned, long-cached URLs.
 
 The script tag Vernier inserts names the version (``/__vernier/t.js?v=<sha256 prefix>``), so the
-asset can be cached for a year and a new build is picked up by the next page view.
+asset can be cached for a year and a new build is picked up by the next page view. ``t.js``
+imports ``triggers.js`` (same scheme, its version built in) only on pages with in-page triggers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from proxy.content.coding import accepts
 
 ASSET_PATH = "/__vernier/t.js"
+TRIGGERS_PATH = "/__vernier/triggers.js"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,16 +26,22 @@ class TrackerAsset:
     source: bytes
     gzipped: bytes
     version: str
+    path: str = ASSET_PATH
 
     @classmethod
-    def load(cls) -> TrackerAsset:
-        source = resources.files("proxy.tracker").joinpath("static/t.js").read_bytes()
+    def load(cls, name: str = "t.js") -> TrackerAsset:
+        source = resources.files("proxy.tracker").joinpath(f"static/{name}").read_bytes()
         version = hashlib.sha256(source).hexdigest()[:12]
-        return cls(source=source, gzipped=gzip.compress(source, 9, mtime=0), version=version)
+        return cls(
+            source=source,
+            gzipped=gzip.compress(source, 9, mtime=0),
+            version=version,
+            path=f"/__vernier/{name}",
+        )
 
     @property
     def url(self) -> str:
-        return f"{ASSET_PATH}?v={self.version}"
+        return f"{self.path}?v={self.version}"
 
     @property
     def tag_digest(self) -> str:

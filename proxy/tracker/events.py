@@ -84,7 +84,22 @@ class Custom(_Event, frozen=True, tag="custom"):
     props: Props | None = None
 
 
-Event = PageView | Impression | Click | Scroll | Engaged | Hover | Form | Conversion | Custom
+class Trigger(_Event, frozen=True, tag="trigger"):
+    """An in-page trigger fired: the tracker put ``variant`` (decision ``decision``) into ``slot``.
+
+    ``trigger`` is the rule's trigger id; the applied element then reports its own impression
+    under ``decision``.
+    """
+
+    slot: Name
+    variant: Name
+    decision: Name
+    trigger: Name
+
+
+Event = (
+    PageView | Impression | Click | Scroll | Engaged | Hover | Form | Conversion | Custom | Trigger
+)
 
 
 class Batch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

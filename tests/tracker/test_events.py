@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, settings
@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from proxy.tracker.events import (
     Batch,
     Custom,
+    Event,
     EventRejected,
     PageView,
     Scroll,
+    Trigger,
     parse_batch,
 )
 
@@ -62,8 +64,30 @@ def test_contract_valid_examples_parse(example: dict[str, Any]) -> None:
         "Form",
         "Conversion",
         "Custom",
+        "Trigger",
     ]
     assert [e.id for e in batch.events] == [e["id"] for e in example["events"]]
+
+
+def test_every_contract_type_has_a_struct() -> None:
+    tags = {cls.__struct_config__.tag for cls in get_args(Event)}
+    assert tags == set(CONTRACT["types"])
+
+
+def test_trigger_is_decoded() -> None:
+    event = {
+        "id": "e_0001aaaa",
+        "type": "trigger",
+        "ts": 1,
+        "slot": "hero",
+        "variant": "c",
+        "decision": "d_99cc00dd",
+        "trigger": "dwell_30s",
+    }
+    batch = parse_batch(encode(batch_of(event)))
+    assert batch.events[0] == Trigger(
+        id="e_0001aaaa", ts=1, slot="hero", variant="c", decision="d_99cc00dd", trigger="dwell_30s"
+    )
 
 
 @pytest.mark.parametrize("example", INVALID, ids=lambda e: e["why"])
@@ -175,6 +199,31 @@ HOSTILE = {
     ),
     "form action other": encode(
         batch_of({"id": "e_0001aaaa", "type": "form", "ts": 1, "action": "change", "form": "f"})
+    ),
+    "trigger without its trigger id": encode(
+        batch_of(
+            {
+                "id": "e_0001aaaa",
+                "type": "trigger",
+                "ts": 1,
+                "slot": "s",
+                "variant": "v",
+                "decision": "d",
+            }
+        )
+    ),
+    "trigger id over 64": encode(
+        batch_of(
+            {
+                "id": "e_0001aaaa",
+                "type": "trigger",
+                "ts": 1,
+                "slot": "s",
+                "variant": "v",
+                "decision": "d",
+                "trigger": "t" * 65,
+            }
+        )
     ),
     "64 KiB unknown type": encode(batch_of({"id": "e_0001aaaa", "type": "x" * 65_000, "ts": 1})),
 }

@@ -3,7 +3,7 @@
 // are kept as configured ({name, url} or {name, selector, value_attr?, currency?, on?}); a selector
 // the browser cannot parse drops its conversion here rather than throwing on every check.
 const num = (v, lo, hi, dflt) => (v >= lo && v <= hi ? v : dflt);
-export const str = (v) => typeof v == 'string' && v.length > 0;
+export const str = (v) => typeof v == 'string' && v; // a non-empty string (truthy)
 
 export function readConfig(doc) {
   let raw;

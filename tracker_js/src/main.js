@@ -12,6 +12,7 @@ try {
       n: navigator,
       now: Date.now,
       script: document.currentScript || document.querySelector('script[src^="/__vernier/t.js"]'),
+      tt: TRIGGERS_URL, // set by the build: /__vernier/triggers.js?v=<its version>
     }));
     if (prior) for (const [method, ...args] of prior.q) api[method] && api[method](...args);
   }

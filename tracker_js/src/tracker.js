@@ -1,12 +1,13 @@
 // The tracker: wires the observers, the queue and the privacy gates together. Everything it touches
 // in the browser comes in through `env` — {w: window, d: document, n: navigator, now: clock,
-// script: our <script> element} — so the whole tracker runs in Node tests against fakes.
+// script: our <script> element, tt: the URL of the triggers asset} — so the whole tracker runs
+// in Node tests against fakes.
 //
 // Startup is split so that the script's own evaluation does almost nothing: it records the page
 // view (its `ts` is the evaluation time) and adds the two lifecycle listeners that send it if the
 // visitor leaves at once; the observers, the other listeners and the flush timer are attached
 // later, in an idle callback (setTimeout without requestIdleCallback). Storage is first touched by
-// a flush.
+// a flush. In-page triggers are a second script, loaded then only if the page has any.
 //
 // Robustness rule: no exception ever leaves the tracker. Every listener, timer, observer callback
 // and API call runs through `safe`, which swallows the error and reports the first one as a
@@ -115,11 +116,18 @@ export function init(env) {
     on(w, 'pagehide', leave);
     const attach = safe(() => {
       if (!running || mods[0]) return; // stopped, or attached by an earlier start's callback
-      const ctx = { env, cfg, t0, emit, on, safe, navigate, onStop: (fn) => stops.push(fn), flush: queue.flush };
+      // what an observer gets: env's w, d, n, now; `each(hook, arg)` calls the observers' hooks
+      const ctx = { ...env, cfg, t0, emit, on, safe, navigate, each, onStop: (fn) => stops.push(fn), flush: queue.flush };
       mods = OBSERVERS.map((observe) => safe(observe)(ctx) || {});
       on(w, 'pageshow', (e) => e.persisted && navigate()); // restored from the back/forward cache
       each('page');
       timer = w.setTimeout(tick, cfg.flushMs);
+      if (d.querySelector('[data-vernier-trigger]')) {
+        // in-page triggers (observe/triggers.js) are a second asset, imported only by pages that
+        // have a template; it starts as an observer if this run's page view is still the same
+        const p = page;
+        import(env.tt).then((m) => running && p == page && mods.push(safe(m.triggers)(ctx) || {}), () => 0);
+      }
     });
     w.requestIdleCallback ? w.requestIdleCallback(attach, { timeout: 2000 }) : w.setTimeout(attach, 1);
   });

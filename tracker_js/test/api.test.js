@@ -195,10 +195,12 @@ test('a stub queue defined before the script loaded is replayed (main.js)', asyn
   Object.defineProperty(globalThis, 'window', { value: page.w, configurable: true });
   Object.defineProperty(globalThis, 'document', { value: Object.assign(page.d, { currentScript: page.env.script }), configurable: true });
   Object.defineProperty(globalThis, 'navigator', { value: page.n, configurable: true });
+  globalThis.TRIGGERS_URL = '/__vernier/triggers.js'; // a constant the build defines
   try {
     await import('../src/main.js?replay');
   } finally {
     for (const [k, d] of Object.entries(saved)) d ? Object.defineProperty(globalThis, k, d) : delete globalThis[k];
+    delete globalThis.TRIGGERS_URL;
   }
   assert.equal(typeof page.w.vernier.track, 'function');
   assert.equal(page.w.vernier.q, undefined);

@@ -5,9 +5,9 @@ import { describe, slotInfo, slotOf } from '../dom.js';
 
 const CONTROL = 'a,button,input,select,textarea,summary,label,[role=button]';
 
-export function clicks({ env, emit, on }) {
+export function clicks({ d, emit, on }) {
   on(
-    env.d,
+    d,
     'click',
     (e) => {
       const t = e.target;

@@ -3,17 +3,15 @@
 // or, with `"on": "click"`, by a click inside an element matching `selector`. Each counts once per
 // page view.
 import { conversionFields } from '../values.js';
-import { str } from '../config.js';
 
-export function conversions({ env, emit, on, cfg }) {
-  const { w, d } = env;
+export function conversions({ w, d, emit, on, cfg }) {
   const list = cfg.conversions;
   let done;
   const fire = (c, el) => {
     if (done.has(c.name)) return;
     done.add(c.name);
-    const value = el && str(c.value_attr) ? parseFloat(el.getAttribute(c.value_attr)) : -1;
-    emit('conversion', conversionFields(c.name, { value, currency: c.currency }));
+    // no element, no value_attr or no number there: NaN, which conversionFields leaves out
+    emit('conversion', conversionFields(c.name, { value: parseFloat(el && el.getAttribute(c.value_attr)), currency: c.currency }));
   };
   const check = () => {
     const path = w.location.pathname;

@@ -8,8 +8,7 @@ import { MAX_MS } from '../dom.js';
 export const ENGAGED_REPORT_MS = 15000;
 const ACTIVITY = ['mousemove', 'keydown', 'touchstart', 'wheel', 'scroll'];
 
-export function engaged({ env, emit, on, cfg, t0 }) {
-  const { d, now } = env;
+export function engaged({ w, d, now, emit, on, cfg, t0 }) {
   let visible = !d.hidden;
   let mark = t0; // the script's start, not the (later) attach
   let activeUntil = visible ? mark + cfg.idleMs : 0; // loading the page counts as activity
@@ -24,7 +23,7 @@ export function engaged({ env, emit, on, cfg, t0 }) {
     credit(t);
     activeUntil = t + cfg.idleMs;
   };
-  for (const type of ACTIVITY) on(env.w, type, activity);
+  for (const type of ACTIVITY) on(w, type, activity);
   on(d, 'visibilitychange', () => {
     const t = now();
     credit(t);

@@ -5,8 +5,7 @@ import { attr } from '../dom.js';
 export const formName = (d, form) =>
   attr(form, 'id') || attr(form, 'name') || 'form-' + [].indexOf.call(d.forms, form);
 
-export function forms({ env, emit, on, flush }) {
-  const { d } = env;
+export function forms({ d, emit, on, flush }) {
   let focused;
   on(d, 'focusin', (e) => {
     const form = e.target.closest && e.target.closest('form');

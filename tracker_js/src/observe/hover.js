@@ -5,22 +5,22 @@ import { MAX_MS, slotInfo, slotOf } from '../dom.js';
 
 export const MIN_HOVER_MS = 250;
 
-export function hover({ env, emit, on }) {
-  let current = null;
+export function hover({ d, now, emit, on }) {
+  let current;
   let since;
   const end = () => {
-    const ms = env.now() - since;
+    const ms = now() - since;
     if (current && ms >= MIN_HOVER_MS) emit('hover', { ...slotInfo(current), ms: Math.min(MAX_MS, ms) });
     current = null;
   };
-  on(env.d, 'mouseover', (e) => {
+  on(d, 'mouseover', (e) => {
     const slot = slotOf(e.target);
     if (slot == current) return;
     end();
     current = slot;
-    since = env.now();
+    since = now();
   });
-  on(env.d, 'mouseout', (e) => current && !current.contains(e.relatedTarget) && end());
+  on(d, 'mouseout', (e) => current && !current.contains(e.relatedTarget) && end());
   return {
     collect(force) {
       if (force) end();

@@ -1,7 +1,6 @@
 // Maximum scroll depth of the page view, 0..1 in hundredths. The scroll handler only schedules one
 // animation frame; the frame reads scrollY, innerHeight and scrollHeight once.
-export function scroll({ env, emit, on, safe }) {
-  const { w, d } = env;
+export function scroll({ w, d, emit, on, safe }) {
   let max = 0;
   let sent = 0;
   let queued = false;

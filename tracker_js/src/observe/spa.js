@@ -1,18 +1,14 @@
 // Client-side navigations: history.pushState / replaceState / popstate that change the path or the
 // query start a new page view (new page id). Hash-only changes do not. The wrappers call the
 // original first and let its exceptions through unchanged, so the page sees no difference.
-export function spa({ env, on, safe, onStop, navigate }) {
-  const { w } = env;
+export function spa({ w, on, safe, onStop, navigate }) {
   const h = w.history;
   const loc = w.location;
   const where = () => loc.pathname + loc.search;
   let last = where();
   const check = safe(() => {
-    const now = where();
-    if (now === last) return;
     const previous = last;
-    last = now;
-    navigate(loc.origin + previous);
+    if ((last = where()) != previous) navigate(loc.origin + previous);
   });
   for (const method of ['pushState', 'replaceState']) {
     const original = h[method];

@@ -37,6 +37,7 @@ const TYPES = {
   form: { action: [(v) => v === 'focus' || v === 'submit', 1], form: [name, 1] },
   conversion: { name: [name, 1], value: [num(0, L.max_value)], currency: [(v) => /^[A-Za-z]{3}$/.test(v)] },
   custom: { name: [name, 1], props: [props] },
+  trigger: { slot: [name, 1], variant: [name, 1], decision: [name, 1], trigger: [name, 1] },
 };
 export const TYPE_NAMES = Object.keys(TYPES);
 

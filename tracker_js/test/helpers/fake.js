@@ -67,6 +67,22 @@ export class FakeElement {
     for (let el = this; el instanceof FakeElement; el = el.parentNode) if (m(el)) return el;
     return null;
   }
+  cloneNode(deep) {
+    const copy = new FakeElement(this.tagName, Object.fromEntries(this.attrs));
+    if (deep) for (const c of this.children) copy.append(c.cloneNode(true));
+    return copy;
+  }
+  remove() {
+    if (this.parentNode) this.parentNode.children = this.parentNode.children.filter((c) => c !== this);
+    this.parentNode = null;
+  }
+  replaceWith(other) {
+    const parent = this.parentNode;
+    other.remove();
+    parent.children[parent.children.indexOf(this)] = other;
+    other.parentNode = parent;
+    this.parentNode = null;
+  }
   contains(other) {
     for (let el = other; el; el = el.parentNode) if (el === this) return true;
     return false;
@@ -79,6 +95,19 @@ export class FakeElement {
   }
 }
 export const h = (tag, attrs, ...children) => new FakeElement(tag, attrs || {}, children);
+
+/**
+ * A <template> holding `root`: like a browser's, its content is outside the document (no query
+ * or event reaches it) until the tracker clones it in.
+ */
+export function template(attrs, root) {
+  const el = new FakeElement('template', attrs);
+  el.content = { firstElementChild: root || null };
+  return el;
+}
+
+/** The URL t.js imports in-page triggers from; in the tests, the module's source. */
+export const TRIGGERS_URL = new URL('../../src/observe/triggers.js', import.meta.url).href;
 
 /** Object.assign that keeps getters as getters. */
 const define = (obj, props) => Object.defineProperties(obj, Object.getOwnPropertyDescriptors(props));
@@ -112,9 +141,9 @@ export class FakeClock {
     this.nextId = 1;
     this.now = () => this.t;
   }
-  setTimeout(fn, ms = 0) {
+  setTimeout(fn, ms = 0, ...args) {
     const id = this.nextId++;
-    this.timers.set(id, { fn, at: this.t + Math.max(0, ms) });
+    this.timers.set(id, { fn, args, at: this.t + Math.max(0, ms) });
     return id;
   }
   clearTimeout(id) {
@@ -129,7 +158,7 @@ export class FakeClock {
       if (!next) break;
       this.timers.delete(next[0]);
       this.t = next[1].at;
-      next[1].fn();
+      next[1].fn(...next[1].args);
     }
     this.t = end;
   }
@@ -154,6 +183,8 @@ export class FakeStorage {
   }
 }
 
+const ratios = new WeakMap(); // element -> how much of it is in view (shared by all observers)
+
 export class FakeIntersectionObserver {
   static instances = [];
   constructor(callback, options) {
@@ -162,8 +193,10 @@ export class FakeIntersectionObserver {
     this.observed = new Set();
     FakeIntersectionObserver.instances.push(this);
   }
+  /** Like a browser, observing an element reports where it is now (here at once, not in a frame). */
   observe(el) {
     this.observed.add(el);
+    this.report(el, ratios.get(el) || 0);
   }
   unobserve(el) {
     this.observed.delete(el);
@@ -173,6 +206,7 @@ export class FakeIntersectionObserver {
   }
   /** Report that `el` is now `ratio` in view. */
   report(el, ratio) {
+    ratios.set(el, ratio);
     if (this.observed.has(el)) this.callback([{ target: el, isIntersecting: ratio > 0, intersectionRatio: ratio }], this);
   }
 }
@@ -195,6 +229,7 @@ export function makePage({
   respond = () => ({ ok: true, status: 202 }),
   beacon = () => true,
   withIO = true,
+  triggersUrl = TRIGGERS_URL,
 } = {}) {
   const clock = new FakeClock();
   const html = h('html', {}, h('body', {}, ...body));
@@ -234,6 +269,7 @@ export function makePage({
       return [...html.walk()].find(m) || null;
     },
     querySelectorAll(sel) {
+      if (sel === ':hover') return page.hovered; // the elements under the pointer, outermost first
       const m = matcher(sel);
       return [...html.walk()].filter(m);
     },
@@ -268,7 +304,7 @@ export function makePage({
       reads.innerHeight++;
       return 1000;
     },
-    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    setTimeout: (fn, ms, ...args) => clock.setTimeout(fn, ms, ...args),
     clearTimeout: (id) => clock.clearTimeout(id),
     requestAnimationFrame: (fn) => frames.push(fn),
     requestIdleCallback: (fn, options) => idle.push({ fn, options }),
@@ -289,7 +325,7 @@ export function makePage({
     },
   };
   const script = h('script', consent ? { 'data-vernier-consent': consent } : {});
-  const env = { w, d, n, now: clock.now, script };
+  const env = { w, d, n, now: clock.now, script, tt: triggersUrl };
 
   const page = {
     w,
@@ -301,6 +337,7 @@ export function makePage({
     storage,
     requests,
     reads,
+    hovered: [],
     /** Bodies POSTed to the event endpoint, parsed (each already checked against the contract). */
     get batches() {
       return requests
