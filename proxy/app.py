@@ -20,6 +20,7 @@ from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import Config
 from proxy.decide.decider import Decider
 from proxy.endpoints import PREFIX, Endpoints
+from proxy.govern.control import PauseWatcher
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.rules.engine import RuleEngine
@@ -129,6 +130,7 @@ def build_pipeline(
     rules: RulesSource,
     health: RuleHealth,
     decider: Decider,
+    pauses: PauseWatcher,
     metrics: Metrics,
     instance: str,
 ) -> Pipeline:
@@ -174,6 +176,7 @@ def build_pipeline(
                 health,
                 own_hosts=own_hosts(config),
                 hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
+                pauses=pauses,
             ),
             Decide(decider, issuer),
             Rewrite(config.html, health, metrics),
@@ -199,7 +202,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         resources.push_async_callback(store.close)
         models = ModelRegistry(store, rules)
         resources.callback(models.close)
-        decider = Decider(store, config.session, models)
+        pauses = PauseWatcher(store)
+        decider = Decider(store, config.session, models, pauses)
         origin = create_origin_session(config.origin)
         resources.push_async_callback(origin.close)
         event_log = EventLog(store)
@@ -215,6 +219,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             rules=rules,
             health=health,
             decider=decider,
+            pauses=pauses,
             metrics=metrics,
             instance=app[INSTANCE],
         )
@@ -251,6 +256,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         tasks.spawn(consumer.run(stop_background), name="vernier-profile-consumer")
         tasks.spawn(publish_every(store, health, stop_background), name="vernier-rule-health")
         tasks.spawn(models.poll(stop_background), name="vernier-models")
+        tasks.spawn(pauses.poll(stop_background), name="vernier-pauses")
         app[RELOAD_ON_SIGHUP] = (rules.request_reload,)
         tasks.spawn(rules.watch(stop=stop_background), name="vernier-rules-watch")
         yield

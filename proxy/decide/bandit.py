@@ -38,11 +38,18 @@ def choose(
     *,
     seed: str,
     now_ms: int,
+    paused: frozenset[str] = frozenset(),
 ) -> Choice:
+    """The model's draw; ``paused`` variants get probability 0 (the rest renormalised, so the
+    logged probability is the one the variant really had)."""
     learner = slot.learner
     assert learner is not None
     shared = context_features(context, learner.policy, now_ms=now_ms)
     pmf = live.model.predict(shared, learner.actions)
+    if paused:
+        pmf = [0.0 if v in paused else p for v, p in zip(learner.actions.ids, pmf, strict=True)]
+        total = sum(pmf)
+        pmf = [p / total for p in pmf] if total > 0 else pmf
     index, probability = sample(pmf, seed_key(seed, slot.id, live.name))
     return Choice(shared, tuple(pmf), learner.actions.ids[index], probability, live.name)
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import SessionConfig
 from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
-from proxy.decide.decision import Decision
+from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.slots import decide_by_rules
+from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.policy import SessionLimits
 from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
 from proxy.rules.load import CompiledSlot
@@ -47,11 +48,23 @@ class Decided:
     shown: dict[str, tuple[str, str]] | None  # the cookie's new content, if it changed
 
 
+def _paused_control(slot: CompiledSlot) -> Decision:
+    """A paused slot or variant: the control, never a learning example, never held."""
+    return Decision(new_decision_id(), slot.id, slot.control, "paused")
+
+
 class Decider:
-    def __init__(self, store: Store, session: SessionConfig, models: ModelRegistry | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        session: SessionConfig,
+        models: ModelRegistry | None,
+        pauses: PauseWatcher | None = None,
+    ) -> None:
         self._store = store
         self._session = session
         self._models = models
+        self._pauses = pauses
 
     async def decide(
         self,
@@ -61,9 +74,14 @@ class Decider:
         limits: SessionLimits,
     ) -> Decided:
         now_ms = int(time.time() * 1000)
+        pauses = self._pauses.current if self._pauses is not None else NO_PAUSES
         choices: dict[str, Choice] = {}
-        proposed = [self._propose(slot, context, viewer, now_ms, choices) for slot in slots]
+        proposed = [self._propose(slot, context, viewer, now_ms, choices, pauses) for slot in slots]
         decisions, shown = await self._govern(slots, proposed, viewer, limits, now_ms)
+        decisions = [
+            _paused_control(slot) if pauses.variant_paused(slot.id, d.variant) else d
+            for slot, d in zip(slots, decisions, strict=True)
+        ]
         records = [
             logged(
                 slot,
@@ -75,7 +93,7 @@ class Decider:
                 now_ms=now_ms,
             )
             for slot, decision, fresh in zip(slots, decisions, proposed, strict=True)
-            if slot.learner is not None and decision is fresh
+            if slot.learner is not None and decision is fresh and decision.reason != "paused"
         ]
         await log_decisions(self._store, records)
         return Decided(tuple(decisions), shown)
@@ -87,8 +105,13 @@ class Decider:
         viewer: Viewer,
         now_ms: int,
         choices: dict[str, Choice],
+        pauses: Pauses,
     ) -> Decision:
+        if slot.id in pauses.slots:
+            return _paused_control(slot)
         decision = decide_by_rules(slot, context)
+        if pauses.variant_paused(slot.id, decision.variant):
+            return _paused_control(slot)
         learner = slot.learner
         if (
             decision.reason != "default"
@@ -100,7 +123,14 @@ class Decider:
         ):
             return decision
         live = self._models.model_for(slot)
-        choice = choose(slot, context, live, seed=viewer.session_id, now_ms=now_ms)
+        choice = choose(
+            slot,
+            context,
+            live,
+            seed=viewer.session_id,
+            now_ms=now_ms,
+            paused=pauses.variants.get(slot.id, frozenset()),
+        )
         choices[slot.id] = choice
         return served_by_bandit(slot, choice)
 
@@ -113,7 +143,11 @@ class Decider:
         now_ms: int,
     ) -> tuple[list[Decision], dict[str, tuple[str, str]] | None]:
         decisions = list(proposed)
-        held = [i for i, slot in enumerate(slots) if slot.limits.sticky != "page"]
+        held = [
+            i
+            for i, slot in enumerate(slots)
+            if slot.limits.sticky != "page" and proposed[i].reason != "paused"
+        ]
         if not held:
             return decisions, None
         kept = [slots[i] for i in held]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from proxy.config.schema import ContextConfig
 from proxy.exchange import Exchange
+from proxy.govern.control import PauseWatcher
 from proxy.rules.context import build_context
 from proxy.rules.engine import RuleEngine
 from proxy.rules.health import RuleHealth
@@ -49,6 +50,7 @@ class Match:
         own_hosts: frozenset[str],
         hidden_cookies: frozenset[str],
         overrides: Mapping[str, object] | None = None,
+        pauses: PauseWatcher | None = None,
     ) -> None:
         """``overrides`` replace context fields after they are built (``vernier preview``)."""
         self._rules = rules
@@ -58,6 +60,7 @@ class Match:
         self._own_hosts = own_hosts
         self._hidden_cookies = hidden_cookies
         self._overrides = dict(overrides or {})
+        self._pauses = pauses
 
     async def __call__(self, ex: Exchange) -> None:
         engine = ex.engine = self._rules.current
@@ -70,7 +73,10 @@ class Match:
         )
         if not matched:
             return
-        rules = tuple(r for r in matched.rules if not self._health.is_open(r.id))
+        paused = self._pauses.current.rules if self._pauses is not None else frozenset()
+        rules = tuple(
+            r for r in matched.rules if r.id not in paused and not self._health.is_open(r.id)
+        )
         ex.slots = tuple(s for s in matched.slots if not self._health.is_open(s.id))
         if not matched.needs_context:
             ex.rules = rules

@@ -1,0 +1,81 @@
+"""Kill switches and pauses: what an operator (``vernier pause``, the admin API) or the guardrail
+switched off, as every proxy sees it.
+
+The store's control hash (``P{control}``) holds one field per pause: ``slot:<id>`` (the slot
+shows its control), ``rule:<id>`` (the rule is not applied), ``variant:<slot>:<id>`` (the
+variant is never served; a visitor holding it sees the control). Each proxy re-reads the hash
+every :data:`POLL_S` (so a pause reaches every instance within a second); while the store cannot
+answer, the last state read stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from proxy.store import control as control_store
+from proxy.store.client import Store
+
+log = logging.getLogger("vernier.control")
+POLL_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Pauses:
+    slots: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+    variants: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, str]) -> Pauses:
+        slots, rules, variants = set(), set(), dict[str, set[str]]()
+        for name in fields:
+            kind, _, rest = name.partition(":")
+            if kind == "slot":
+                slots.add(rest)
+            elif kind == "rule":
+                rules.add(rest)
+            elif kind == "variant" and ":" in rest:
+                slot, _, variant = rest.partition(":")
+                variants.setdefault(slot, set()).add(variant)
+        return cls(
+            frozenset(slots), frozenset(rules), {k: frozenset(v) for k, v in variants.items()}
+        )
+
+    def variant_paused(self, slot: str, variant: str) -> bool:
+        return variant in self.variants.get(slot, ())
+
+
+NO_PAUSES = Pauses()
+
+
+class PauseWatcher:
+    def __init__(self, store: Store | None, *, poll_s: float = POLL_S) -> None:
+        self._store = store
+        self._poll_s = poll_s
+        self.current = NO_PAUSES
+
+    async def refresh(self) -> None:
+        if self._store is None:
+            return
+        fields = await control_store.read(self._store)
+        if fields is None:
+            return  # the store cannot answer: what was paused stays paused
+        pauses = Pauses.parse(fields)
+        if pauses != self.current:
+            log.info(
+                "pauses now: slots %s, rules %s, variants %s",
+                sorted(pauses.slots) or "none",
+                sorted(pauses.rules) or "none",
+                {k: sorted(v) for k, v in pauses.variants.items()} or "none",
+            )
+            self.current = pauses
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.refresh()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._poll_s)
