@@ -9,6 +9,7 @@
                      [--landing] [--no-diff] [--config FILE] [--rules PATH] [--upstream URL]
     vernier schema   (the JSON Schema of a rules file, for editors)
     vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
+    vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
@@ -31,6 +32,8 @@ from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
 from proxy.evaluate import command as evaluate_command
+from proxy.govern import pause_command
+from proxy.govern.pause_command import store_for
 from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
@@ -156,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of a rules file")
     evaluate_command.add_parser(commands)
+    pause_command.add_parsers(commands)
 
     demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
     demo.add_argument(
@@ -192,15 +196,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _validate_live(config: Config, ruleset: RuleSet) -> int:
-    from proxy.app import store_settings
     from proxy.rules.live_check import findings, report
-    from proxy.store.client import Store
-    from proxy.store.embedded import EmbeddedStore
     from proxy.store.rule_health import read
 
-    # the embedded store of a running `vernier serve` answers on a socket in its data_dir
-    url = config.store.url or EmbeddedStore(config.data_dir).url
-    store = Store(url, store_settings(config))
+    store = store_for(config, None)
     try:
         live = await read(store)
     finally:
@@ -266,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _preview(args)
         if args.command == "evaluate":
             return evaluate_command.run(args, _config_file(args))
+        if args.command in ("pause", "resume", "pauses"):
+            return pause_command.run(args, _config_file(args))
         if args.command == "demo":
             from proxy.demo.run import DEMO_RULES, run_demo
 

@@ -26,9 +26,9 @@ from proxy.errors import ConfigError
 from proxy.evaluate.estimators import by_namespaces, evaluate_all, format_report
 from proxy.evaluate.log import DecisionRecord, LogError
 from proxy.evaluate.policies import TargetPolicy, always, deterministic, model_policy, uniform
+from proxy.govern.pause_command import store_for
 from proxy.rules.load import CompiledSlot, RuleSet, load_rules
 from proxy.store import models
-from proxy.store.client import Store
 from proxy.store.decision_log import LoggedDecision
 
 _decode = msgspec.json.Decoder(LoggedDecision).decode
@@ -82,12 +82,7 @@ async def published_model(config: Config, slot: CompiledSlot) -> BanditModel | N
     learner = slot.learner
     if learner is None or not learner.bandit:
         return None
-    url = config.store.url
-    if url is None:
-        from proxy.store.embedded import EmbeddedStore
-
-        url = EmbeddedStore(config.data_dir).url
-    store = Store(url)
+    store = store_for(config, None)
     try:
         snapshot = await models.fetch(store, slot.id)
         if snapshot is None:

@@ -1,0 +1,123 @@
+"""The kill switch across two proxy processes: ``vernier pause`` reaches both within a second,
+and ``vernier resume`` undoes it; paused variants are never served."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from proxy.cli import main
+from proxy.govern.control import Pauses
+from tests.integration.test_rules_applied import DESKTOP
+from tests.proxy_fixtures import StartProxy
+
+RULES = """
+rules:
+  - id: greeting
+    where: {paths: ["/page"]}
+    then: [{op: set_text, selector: "p", value: "Greetings"}]
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    policy: bandit
+    variants:
+      a: []
+      b: [{op: set_text, selector: "#hero", value: "B"}]
+      c: [{op: set_text, selector: "#hero", value: "C"}]
+"""
+MARK = re.compile(r'data-vernier-variant="(\w)"')
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_text(RULES)
+    return folder
+
+
+async def page(url: str) -> tuple[str, bool]:
+    async with aiohttp.ClientSession() as client:  # a new visitor each time
+        async with client.get(url, headers={"User-Agent": DESKTOP}) as response:
+            body = await response.text()
+    mark = MARK.search(body)
+    assert mark is not None
+    return mark[1], "Greetings" in body
+
+
+async def until(check: object, timeout_s: float = 3.0) -> float:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with asyncio.timeout(timeout_s):
+        while not await check():  # type: ignore[operator]
+            await asyncio.sleep(0.05)
+    return loop.time() - started
+
+
+async def test_pause_and_resume_reach_every_proxy_within_a_second(
+    origin: str,
+    start_proxy: StartProxy,
+    rules_dir: Path,
+    embedded_store_url: str,
+    tmp_path: Path,
+) -> None:
+    prefix = f"t{secrets.token_hex(4)}:"
+    (tmp_path / "vernier.yaml").write_text(
+        f"store: {{url: '{embedded_store_url}', key_prefix: '{prefix}'}}\nrules: rules\n"
+    )
+    overrides = {"rules": str(rules_dir), "store.key_prefix": prefix}
+    proxies = [await start_proxy(origin, **overrides) for _ in range(2)]
+    cli = ["--config", str(tmp_path / "vernier.yaml")]
+
+    async def cli_run(*argv: str) -> int:
+        return await asyncio.to_thread(main, [*argv, *cli])
+
+    assert await cli_run("pause", "hero", "--why", "broken copy") == 0
+
+    async def both_show_control() -> bool:
+        seen = [await page(p + "/page") for p in proxies for _ in range(5)]
+        return all(variant == "a" for variant, _ in seen)
+
+    assert await until(both_show_control) < 1.5
+    assert await cli_run("pause", "greeting") == 0
+
+    async def greeting_off() -> bool:
+        return not any([(await page(p + "/page"))[1] for p in proxies])
+
+    await until(greeting_off)
+    assert await cli_run("resume", "hero") == 0
+    assert await cli_run("resume", "greeting") == 0
+    assert await cli_run("pause", "hero/b") == 0
+
+    async def b_never() -> bool:
+        seen = {(await page(p + "/page"))[0] for p in proxies for _ in range(15)}
+        return "b" not in seen and seen != {"a"}
+
+    await until(b_never, 5.0)
+
+
+def test_targets_are_checked_against_the_rules(
+    rules_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for target, message in (
+        ("nope", "no slot or rule 'nope' in the rules (known: greeting, hero)"),
+        ("hero/z", "no variant 'hero/z'"),
+        ("hero/a", "'a' is the control of 'hero'"),
+    ):
+        assert (
+            main(["pause", target, "--rules", str(rules_dir), "--store", "redis://127.0.0.1:9"])
+            == 2
+        )
+        assert message in capsys.readouterr().err
+
+
+def test_pauses_parse() -> None:
+    pauses = Pauses.parse({"slot:hero": "{}", "rule:r": "{}", "variant:hero:b": "{}", "odd": ""})
+    assert pauses.slots == {"hero"} and pauses.rules == {"r"}
+    assert pauses.variant_paused("hero", "b") and not pauses.variant_paused("hero", "c")
