@@ -55,12 +55,14 @@ class ModelRegistry:
         return live
 
     async def refresh(self) -> None:
-        """Load every snapshot newer than the live model of its slot."""
-        if self._store is None:
-            return
+        """Load every snapshot newer than the live model of its slot (and make the fresh models
+        of new slots now, off the request path: a VW workspace takes milliseconds to start)."""
         for slot in self._rules.current.ruleset.slots:
             learner = slot.learner
             if learner is None or not learner.bandit or learner.mode == "log-only":
+                continue
+            self.model_for(slot)
+            if self._store is None:
                 continue
             published = await models.latest_version(self._store, slot.id)
             live = self._live.get(slot.id)

@@ -1,11 +1,17 @@
-"""The kill switch across two proxy processes: ``vernier pause`` reaches both within a second,
-and ``vernier resume`` undoes it; paused variants are never served."""
+"""The kill switch across two ``vernier serve`` processes sharing a store: ``vernier pause``
+reaches both within a second, ``vernier resume`` undoes it; paused variants are never served."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +20,7 @@ import pytest
 from proxy.cli import main
 from proxy.govern.control import Pauses
 from tests.integration.test_rules_applied import DESKTOP
-from tests.proxy_fixtures import StartProxy
+from tests.integration.test_serve_command import free_port, wait_for_http
 
 RULES = """
 rules:
@@ -51,30 +57,59 @@ async def page(url: str) -> tuple[str, bool]:
     return mark[1], "Greetings" in body
 
 
-async def until(check: object, timeout_s: float = 3.0) -> float:
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 3.0) -> float:
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with asyncio.timeout(timeout_s):
-        while not await check():  # type: ignore[operator]
+        while True:
+            if await check():
+                return loop.time() - started
             await asyncio.sleep(0.05)
-    return loop.time() - started
 
 
-async def test_pause_and_resume_reach_every_proxy_within_a_second(
-    origin: str,
-    start_proxy: StartProxy,
-    rules_dir: Path,
-    embedded_store_url: str,
-    tmp_path: Path,
+@contextlib.asynccontextmanager
+async def serve(origin: str, config: Path, home: Path) -> AsyncIterator[str]:
+    """A ``vernier serve`` process with its own data dir (spool and keys are per instance)."""
+    port = free_port()
+    data_dir = home / f"data-{port}"
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    log = home / f"serve-{port}.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "serve", "--config", str(config), "--upstream", origin,
+             "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir)],
+            cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            await asyncio.to_thread(wait_for_http, url + "/page", 30)  # the origin is on this loop
+        except OSError:
+            pytest.fail(f"vernier serve did not start:\n{log.read_text()[-2000:]}")
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 30)
+
+
+async def test_pause_and_resume_reach_every_proxy_process_within_a_second(
+    origin: str, rules_dir: Path, embedded_store_url: str, tmp_path: Path
 ) -> None:
     prefix = f"t{secrets.token_hex(4)}:"
-    (tmp_path / "vernier.yaml").write_text(
-        f"store: {{url: '{embedded_store_url}', key_prefix: '{prefix}'}}\nrules: rules\n"
+    config = tmp_path / "vernier.yaml"
+    config.write_text(
+        f"store: {{url: '{embedded_store_url}', key_prefix: '{prefix}'}}\n"
+        f"rules: {rules_dir}\nadmin: {{listen: ''}}\n"
     )
-    overrides = {"rules": str(rules_dir), "store.key_prefix": prefix}
-    proxies = [await start_proxy(origin, **overrides) for _ in range(2)]
-    cli = ["--config", str(tmp_path / "vernier.yaml")]
+    cli = ["--config", str(config)]
+    async with (
+        serve(origin, config, tmp_path) as first,
+        serve(origin, config, tmp_path) as second,
+    ):
+        await _pause_and_resume([first, second], cli)
 
+
+async def _pause_and_resume(proxies: list[str], cli: list[str]) -> None:
     async def cli_run(*argv: str) -> int:
         return await asyncio.to_thread(main, [*argv, *cli])
 
