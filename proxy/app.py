@@ -16,6 +16,7 @@ from urllib.parse import SplitResult, urlsplit
 from aiohttp import ClientSession, web
 
 from proxy.api import DecisionApi
+from proxy.bandit.learner import Learner
 from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import Config
 from proxy.decide.decider import Decider
@@ -254,6 +255,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         resources.push_async_callback(tasks.finish, stop_background)
         consumer = ProfileConsumer(store, event_log, profile_ttl_s=config.session.visitor_max_age_s)
         tasks.spawn(consumer.run(stop_background), name="vernier-profile-consumer")
+        if config.store.url is None:  # embedded mode; with a shared store, `vernier learn` runs
+            learner = Learner(store, rules, Path(config.data_dir))  # one per store (a lease)
+            tasks.spawn(learner.run(stop_background), name="vernier-learner")
         tasks.spawn(publish_every(store, health, stop_background), name="vernier-rule-health")
         tasks.spawn(models.poll(stop_background), name="vernier-models")
         tasks.spawn(pauses.poll(stop_background), name="vernier-pauses")

@@ -10,6 +10,7 @@
     vernier schema   (the JSON Schema of a rules file, for editors)
     vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
+    vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from proxy import __version__
+from proxy import __version__, learn_command
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the JSON Schema of a rules file")
     evaluate_command.add_parser(commands)
     pause_command.add_parsers(commands)
+    learn_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
     demo.add_argument(
@@ -265,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _preview(args)
         if args.command == "evaluate":
             return evaluate_command.run(args, _config_file(args))
+        if args.command == "learn":
+            return learn_command.run(args)
         if args.command in ("pause", "resume", "pauses"):
             return pause_command.run(args, _config_file(args))
         if args.command == "demo":

@@ -1,0 +1,425 @@
+"""The reward join: logged decisions + tracker events → learning examples; pure, clock passed in.
+
+A decision waits in :class:`JoinState` until its slot's reward window has passed
+(``deadline_ms = ts_ms + window_s * 1000``). Meanwhile the events of its page and session are
+folded into it, as the slot's :class:`~proxy.rules.schema.Reward` says:
+
+* ``impression`` carrying its decision id → the decision was **seen**;
+* ``click`` carrying its decision id → a ``click`` part (each distinct click);
+* ``conversion`` of the same session (named ``conversion_name``, if set) → ``conversion * value``
+  (value 1 when the event has none);
+* ``engaged`` of the session → its milliseconds add up; the ``engaged_s`` threshold's value is
+  earned once, when the total reaches it;
+* ``scroll`` of the session → the deepest depth; the ``scroll`` threshold's value is earned once;
+* a reward posted through the API (:class:`~proxy.store.decision_log.RewardNote`) → a part, and
+  it counts as seen (the client that posts it showed the decision).
+
+A session event counts for a decision only if it arrived (``received_ms``, the server's clock)
+between the decision and its deadline; an event naming the decision only before the deadline.
+A part whose weight is 0 is not a part (it would hide the default).
+
+:meth:`JoinState.due` finishes the decisions whose deadline passed: a seen one becomes an example,
+its reward the parts combined by ``aggregate`` (``sum``, ``max``, or the ``earliest`` by arrival
+time), or ``default`` when nothing was earned; an unseen one, or one of a session flagged as a
+bot, is dropped (counted).
+
+**At-least-once input, exactly-once effect.** Both streams may deliver an entry again (after a
+crash between a checkpoint and its acknowledgement). Each decision remembers the event ids applied
+to it, and finished decision ids are remembered for ``done_keep_ms``, so a re-delivered event or
+decision changes nothing. Sticky and held re-serves (same id, same variant) are not new examples.
+
+**Early events.** The decision stream and the event stream are read independently, so an event
+can be read before its decision. Events naming an unknown decision, and every session-wide event,
+are kept in a buffer bounded by count (``max_early``, oldest dropped) and age
+(``early_max_age_ms``) and replayed when the decision arrives. API rewards are not buffered: they
+travel in the decision stream behind their decision.
+
+**Bounded memory.** At most ``max_pending`` decisions wait (the oldest is dropped, counted), at
+most ``max_events_per_decision`` event ids are remembered per decision (later events for it are
+ignored, counted); the finished-id and bot-session memories are bounded by count and age.
+
+:meth:`JoinState.to_bytes` / :meth:`JoinState.from_bytes` carry the whole state (msgpack) for the
+learner's checkpoints.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+import msgspec
+
+from proxy.evaluate.log import DecisionRecord
+from proxy.rules.schema import Reward
+from proxy.store.decision_log import RewardNote
+from proxy.tracker.events import Click, Conversion, Engaged, Impression, Scroll
+from proxy.tracker.record import EventRecord
+
+# reasons that re-serve an earlier decision (same id): not new examples
+RESERVE_REASONS = frozenset({"sticky", "held"})
+
+
+class Counts(msgspec.Struct):
+    """What the join did, for metrics and logs (cumulative, kept in checkpoints)."""
+
+    decisions: int = 0  # decisions accepted
+    examples: int = 0  # seen decisions finished with a reward
+    unseen: int = 0  # finished without an impression: dropped
+    bots: int = 0  # finished but excluded (the session was flagged as a bot)
+    reserves: int = 0  # sticky/held re-serves ignored
+    duplicates: int = 0  # decisions delivered again
+    evicted: int = 0  # pending decisions dropped for the cap
+    late: int = 0  # events after their decision's deadline
+    early_dropped: int = 0  # buffered early events dropped for the cap or age
+    ignored_events: int = 0  # events over max_events_per_decision
+
+
+class _Pending(msgspec.Struct):
+    record: DecisionRecord
+    reward: Reward
+    deadline_ms: int
+    since_ms: int  # session events count from here (the decision's time)
+    seen: bool = False
+    excluded: bool = False
+    parts: list[tuple[int, float]] = []  # (arrival ms, value)
+    applied: list[str] = []  # event ids already applied, in order
+    engaged_ms: int = 0
+    max_scroll: float = 0.0
+    engaged_earned: bool = False
+    scroll_earned: bool = False
+
+
+class _Saved(msgspec.Struct):
+    version: int
+    pending: list[_Pending]
+    early: list[tuple[str, list[EventRecord]]]
+    bot_sessions: list[tuple[str, int]]
+    done: list[tuple[str, int]]
+    counts: Counts
+
+
+_SAVED_VERSION = 1
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Saved)
+
+
+def _decision_key(decision_id: str) -> str:
+    return f"d:{decision_id}"
+
+
+def _session_key(session: str) -> str:
+    return f"s:{session}"
+
+
+def final_reward(pending_parts: Iterable[tuple[int, float]], reward: Reward) -> float:
+    """The parts combined by ``reward.aggregate``; ``reward.default`` when there are none."""
+    parts = list(pending_parts)
+    if not parts:
+        return reward.default
+    if reward.aggregate == "max":
+        return max(value for _, value in parts)
+    if reward.aggregate == "earliest":
+        return min(parts, key=lambda part: part[0])[1]
+    return sum(value for _, value in parts)
+
+
+class JoinState:
+    """Decisions awaiting their rewards; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        max_pending: int = 100_000,
+        max_early: int = 20_000,
+        early_max_age_ms: int = 120_000,
+        max_events_per_decision: int = 1_000,
+        done_keep_ms: int = 3_600_000,
+        max_done: int = 200_000,
+        max_bot_sessions: int = 100_000,
+    ) -> None:
+        self.max_pending = max_pending
+        self.max_early = max_early
+        self.early_max_age_ms = early_max_age_ms
+        self.max_events_per_decision = max_events_per_decision
+        self.done_keep_ms = done_keep_ms
+        self.max_done = max_done
+        self.max_bot_sessions = max_bot_sessions
+        self.counts = Counts()
+        self._pending: dict[str, _Pending] = {}  # insertion order = arrival order
+        self._applied: dict[str, set[str]] = {}  # decision id -> its applied event ids
+        self._by_session: dict[str, list[str]] = {}
+        self._deadlines: list[tuple[int, str]] = []  # heap; stale entries skipped lazily
+        self._early: dict[str, list[EventRecord]] = {}
+        self._early_count = 0
+        self._bot_sessions: dict[str, int] = {}  # session -> when flagged (ms)
+        self._done: dict[str, int] = {}  # finished decision id -> when (ms)
+
+    def __len__(self) -> int:
+        """How many decisions wait for their deadline."""
+        return len(self._pending)
+
+    @property
+    def early_events(self) -> int:
+        """How many events wait in the early buffer."""
+        return self._early_count
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def on_decision(self, record: DecisionRecord, reward: Reward, *, now_ms: int) -> bool:
+        """Start joining ``record`` with its slot's ``reward``; ``False`` if it is not new.
+
+        ``now_ms`` stands in for a record without ``ts_ms``.
+        """
+        if record.reason in RESERVE_REASONS:
+            self.counts.reserves += 1
+            return False
+        if record.id in self._pending or record.id in self._done:
+            self.counts.duplicates += 1
+            return False
+        since_ms = record.ts_ms if record.ts_ms is not None else now_ms
+        deadline_ms = since_ms + round(reward.window_s * 1000)
+        pending = _Pending(record, reward, deadline_ms, since_ms)
+        if record.session is not None and record.session in self._bot_sessions:
+            pending.excluded = True
+        self._add(pending)
+        self.counts.decisions += 1
+        self._evict()
+        replay = self._early.pop(_decision_key(record.id), [])
+        self._early_count -= len(replay)
+        if record.session is not None:
+            replay += self._early.get(_session_key(record.session), [])
+        for event in replay:
+            self._apply(pending, event)
+        return True
+
+    def on_event(self, record: EventRecord) -> None:
+        """Fold one tracker event into the decisions it concerns (or buffer it)."""
+        if record.bot:
+            self._flag_bot(record.session, record.received_ms)
+            return
+        event = record.event
+        if isinstance(event, Impression | Click):
+            if event.decision is None:
+                return
+            pending = self._pending.get(event.decision)
+            if pending is not None:
+                self._apply(pending, record)
+            elif event.decision not in self._done:
+                self._buffer(_decision_key(event.decision), record)
+            return
+        if isinstance(event, Conversion | Engaged | Scroll):
+            for decision_id in self._by_session.get(record.session, ()):
+                self._apply(self._pending[decision_id], record)
+            self._buffer(_session_key(record.session), record)
+
+    def on_reward(self, note: RewardNote, *, event_id: str | None = None) -> None:
+        """A reward posted through the API: one part, and the decision counts as seen.
+
+        ``event_id`` (the stream entry id) makes a re-delivered note idempotent; without it the
+        note's time and value stand in.
+        """
+        pending = self._pending.get(note.decision)
+        if pending is None:
+            return
+        key = event_id or f"reward:{note.ts_ms}:{note.reward!r}"
+        if note.ts_ms > pending.deadline_ms:
+            self.counts.late += 1
+            return
+        if not self._remember(pending, key):
+            return
+        pending.seen = True
+        pending.parts.append((note.ts_ms, float(note.reward)))
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def due(self, now_ms: int) -> list[DecisionRecord]:
+        """Finish every decision whose deadline is before ``now_ms``; the examples, in deadline
+        order, each with its reward set. Also ages out early events and old memories."""
+        examples: list[DecisionRecord] = []
+        while self._deadlines and self._deadlines[0][0] < now_ms:
+            deadline_ms, decision_id = heapq.heappop(self._deadlines)
+            pending = self._pending.get(decision_id)
+            if pending is None or pending.deadline_ms != deadline_ms:
+                continue  # evicted, or already finished
+            self._remove(decision_id)
+            self._done[decision_id] = now_ms
+            if pending.excluded:
+                self.counts.bots += 1
+            elif not pending.seen:
+                self.counts.unseen += 1
+            else:
+                value = final_reward(pending.parts, pending.reward)
+                examples.append(msgspec.structs.replace(pending.record, reward=value))
+                self.counts.examples += 1
+        self._age(now_ms)
+        return examples
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The whole state (msgpack), for :meth:`from_bytes`."""
+        for decision_id, pending in self._pending.items():
+            pending.applied = list(self._applied[decision_id])
+        return _encoder.encode(
+            _Saved(
+                version=_SAVED_VERSION,
+                pending=list(self._pending.values()),
+                early=list(self._early.items()),
+                bot_sessions=list(self._bot_sessions.items()),
+                done=list(self._done.items()),
+                counts=self.counts,
+            )
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, **limits: int) -> JoinState:
+        """A state from :meth:`to_bytes`; ``ValueError`` if the bytes are not one."""
+        try:
+            saved = _decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as err:
+            raise ValueError(f"not a join state: {err}") from None
+        if saved.version != _SAVED_VERSION:
+            raise ValueError(f"join state version {saved.version}, expected {_SAVED_VERSION}")
+        state = cls(**limits)
+        state.counts = saved.counts
+        for pending in saved.pending:
+            state._add(pending)
+        for key, records in saved.early:
+            state._early[key] = records
+            state._early_count += len(records)
+        state._bot_sessions = dict(saved.bot_sessions)
+        state._done = dict(saved.done)
+        return state
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _add(self, pending: _Pending) -> None:
+        record = pending.record
+        self._pending[record.id] = pending
+        self._applied[record.id] = set(pending.applied)
+        if record.session is not None:
+            self._by_session.setdefault(record.session, []).append(record.id)
+        heapq.heappush(self._deadlines, (pending.deadline_ms, record.id))
+
+    def _remove(self, decision_id: str) -> _Pending:
+        pending = self._pending.pop(decision_id)
+        del self._applied[decision_id]
+        session = pending.record.session
+        if session is not None:
+            ids = self._by_session.get(session, [])
+            if decision_id in ids:
+                ids.remove(decision_id)
+            if not ids:
+                self._by_session.pop(session, None)
+        return pending
+
+    def _evict(self) -> None:
+        while len(self._pending) > self.max_pending:
+            self._remove(next(iter(self._pending)))
+            self.counts.evicted += 1
+        if len(self._deadlines) > 2 * self.max_pending + 64:  # drop the evicted ones' entries
+            self._deadlines = [(d, i) for d, i in self._deadlines if i in self._pending]
+            heapq.heapify(self._deadlines)
+
+    def _remember(self, pending: _Pending, event_id: str) -> bool:
+        """Mark ``event_id`` applied to ``pending``; ``False`` if it was, or the memory is full."""
+        applied = self._applied[pending.record.id]
+        if event_id in applied:
+            return False
+        if len(applied) >= self.max_events_per_decision:
+            self.counts.ignored_events += 1
+            return False
+        applied.add(event_id)
+        return True
+
+    def _apply(self, pending: _Pending, record: EventRecord) -> None:
+        event = record.event
+        at_ms = record.received_ms
+        names_decision = isinstance(event, Impression | Click)
+        if at_ms > pending.deadline_ms:
+            self.counts.late += 1
+            return
+        if not names_decision and at_ms < pending.since_ms:
+            return  # a session event from before the decision
+        if not self._remember(pending, event.id):
+            return
+        spec = pending.reward
+        if isinstance(event, Impression):
+            pending.seen = True
+        elif isinstance(event, Click):
+            if spec.click:
+                pending.parts.append((at_ms, spec.click))
+        elif isinstance(event, Conversion):
+            if spec.conversion and spec.conversion_name in (None, event.name):
+                value = 1.0 if event.value is None else event.value
+                pending.parts.append((at_ms, spec.conversion * value))
+        elif isinstance(event, Engaged):
+            pending.engaged_ms += event.ms
+            threshold = spec.engaged_s
+            if (
+                threshold is not None
+                and not pending.engaged_earned
+                and pending.engaged_ms >= threshold.at_least * 1000
+            ):
+                pending.engaged_earned = True
+                if threshold.value:
+                    pending.parts.append((at_ms, threshold.value))
+        elif isinstance(event, Scroll):
+            pending.max_scroll = max(pending.max_scroll, event.depth)
+            threshold = spec.scroll
+            if (
+                threshold is not None
+                and not pending.scroll_earned
+                and pending.max_scroll >= threshold.at_least
+            ):
+                pending.scroll_earned = True
+                if threshold.value:
+                    pending.parts.append((at_ms, threshold.value))
+
+    def _flag_bot(self, session: str, at_ms: int) -> None:
+        self._bot_sessions.pop(session, None)
+        self._bot_sessions[session] = at_ms
+        while len(self._bot_sessions) > self.max_bot_sessions:
+            del self._bot_sessions[next(iter(self._bot_sessions))]
+        for decision_id in self._by_session.get(session, ()):
+            self._pending[decision_id].excluded = True
+
+    def _buffer(self, key: str, record: EventRecord) -> None:
+        self._early.setdefault(key, []).append(record)
+        self._early_count += 1
+        while self._early_count > self.max_early:
+            oldest = next(iter(self._early))
+            records = self._early[oldest]
+            records.pop(0)
+            self._early_count -= 1
+            if oldest.startswith("d:"):  # session events were applied to what was pending
+                self.counts.early_dropped += 1
+            if not records:
+                del self._early[oldest]
+
+    def _age(self, now_ms: int) -> None:
+        cutoff = now_ms - self.early_max_age_ms
+        for key in [k for k, records in self._early.items() if records[-1].received_ms < cutoff]:
+            records = self._early.pop(key)
+            self._early_count -= len(records)
+            if key.startswith("d:"):  # session events are kept for later decisions only
+                self.counts.early_dropped += len(records)
+        for key, records in self._early.items():
+            if records[0].received_ms < cutoff:
+                kept = [r for r in records if r.received_ms >= cutoff]
+                if key.startswith("d:"):
+                    self.counts.early_dropped += len(records) - len(kept)
+                self._early_count -= len(records) - len(kept)
+                self._early[key] = kept
+        _trim(self._done, now_ms - self.done_keep_ms, self.max_done)
+        _trim(self._bot_sessions, now_ms - self.done_keep_ms, self.max_bot_sessions)
+
+
+def _trim(memory: dict[str, int], cutoff_ms: int, cap: int) -> None:
+    """Drop entries older than ``cutoff_ms`` and the oldest beyond ``cap`` (insertion order is
+    time order)."""
+    while memory:
+        oldest = next(iter(memory))
+        if memory[oldest] >= cutoff_ms and len(memory) <= cap:
+            break
+        del memory[oldest]
