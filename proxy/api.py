@@ -26,7 +26,7 @@ from aiohttp import web
 
 from proxy.decide.decider import Decider, Viewer
 from proxy.rules.context import profile_fields
-from proxy.stages.match import RulesSource
+from proxy.rules.engine import RulesSource
 from proxy.store.client import Store
 from proxy.store.decision_log import RewardNote, log_reward
 from proxy.store.profiles import load_profile

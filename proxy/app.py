@@ -22,9 +22,11 @@ from proxy.config.schema import Config
 from proxy.decide.decider import Decider
 from proxy.endpoints import PREFIX, Endpoints
 from proxy.govern.control import PauseWatcher
+from proxy.govern.metric_cache import MetricCache
+from proxy.govern.metrics_consumer import SlotMetricsConsumer
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
-from proxy.rules.engine import RuleEngine
+from proxy.rules.engine import RuleEngine, RulesSource
 from proxy.rules.health import RuleHealth
 from proxy.rules.live import RELOAD_ON_SIGHUP, LiveRules
 from proxy.rules.load import RuleSet, load_rules
@@ -39,7 +41,7 @@ from proxy.stages.encode import Encode
 from proxy.stages.forward import Forward
 from proxy.stages.gate import Gate
 from proxy.stages.inject import Inject
-from proxy.stages.match import Match, RulesSource
+from proxy.stages.match import Match
 from proxy.stages.profile import Profile
 from proxy.stages.rewrite import Rewrite
 from proxy.stages.session import Session
@@ -132,6 +134,7 @@ def build_pipeline(
     health: RuleHealth,
     decider: Decider,
     pauses: PauseWatcher,
+    slot_metrics: MetricCache,
     metrics: Metrics,
     instance: str,
 ) -> Pipeline:
@@ -178,6 +181,7 @@ def build_pipeline(
                 own_hosts=own_hosts(config),
                 hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
                 pauses=pauses,
+                metrics=slot_metrics,
             ),
             Decide(decider, issuer),
             Rewrite(config.html, health, metrics),
@@ -204,6 +208,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         models = ModelRegistry(store, rules)
         resources.callback(models.close)
         pauses = PauseWatcher(store)
+        slot_metrics = MetricCache(store, rules)
         decider = Decider(store, config.session, models, pauses)
         origin = create_origin_session(config.origin)
         resources.push_async_callback(origin.close)
@@ -221,6 +226,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             health=health,
             decider=decider,
             pauses=pauses,
+            slot_metrics=slot_metrics,
             metrics=metrics,
             instance=app[INSTANCE],
         )
@@ -261,6 +267,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         tasks.spawn(publish_every(store, health, stop_background), name="vernier-rule-health")
         tasks.spawn(models.poll(stop_background), name="vernier-models")
         tasks.spawn(pauses.poll(stop_background), name="vernier-pauses")
+        tasks.spawn(slot_metrics.poll(stop_background), name="vernier-slot-metrics-cache")
+        counting = SlotMetricsConsumer(store, rules, event_log=event_log)  # and the guardrail
+        tasks.spawn(counting.run(stop_background), name="vernier-slot-metrics")
         app[RELOAD_ON_SIGHUP] = (rules.request_reload,)
         tasks.spawn(rules.watch(stop=stop_background), name="vernier-rules-watch")
         yield

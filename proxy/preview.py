@@ -23,9 +23,10 @@ from proxy.errors import VernierError
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.metrics import Metrics
+from proxy.rules.engine import FixedRules
 from proxy.rules.health import RuleHealth
 from proxy.stages.decide import Decide
-from proxy.stages.match import FixedRules, Match
+from proxy.stages.match import Match
 from proxy.stages.rewrite import Rewrite
 
 FETCH_TIMEOUT_S = 15.0

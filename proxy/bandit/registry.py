@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import SnapshotRefused, load_snapshot
+from proxy.rules.engine import RulesSource
 from proxy.rules.load import CompiledSlot, SlotLearner
-from proxy.stages.match import RulesSource
 from proxy.store import models
 from proxy.store.client import Store
 

@@ -182,3 +182,15 @@ class RuleEngine:
             ops=tuple(op for _, _, ops in parts for op in ops),
             owners=tuple(owner for _, owner, ops in parts for _ in ops),
         )
+
+
+class RulesSource(Protocol):
+    """Where the live rule set is read from (a reloading holder, or a fixed one)."""
+
+    @property
+    def current(self) -> RuleEngine: ...
+
+
+class FixedRules:
+    def __init__(self, engine: RuleEngine) -> None:
+        self.current = engine

@@ -10,27 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from proxy.config.schema import ContextConfig
 from proxy.exchange import Exchange
+from proxy.govern import fallback
 from proxy.govern.control import PauseWatcher
+from proxy.govern.metric_cache import MetricCache, with_current
 from proxy.rules.context import build_context
-from proxy.rules.engine import RuleEngine
+from proxy.rules.engine import RulesSource
 from proxy.rules.health import RuleHealth
-
-
-class RulesSource(Protocol):
-    """Where the live rule set is read from (a reloading holder, or a fixed one)."""
-
-    @property
-    def current(self) -> RuleEngine: ...
-
-
-class FixedRules:
-    def __init__(self, engine: RuleEngine) -> None:
-        self.current = engine
 
 
 def page_type(path: str) -> str:
@@ -51,6 +40,7 @@ class Match:
         hidden_cookies: frozenset[str],
         overrides: Mapping[str, object] | None = None,
         pauses: PauseWatcher | None = None,
+        metrics: MetricCache | None = None,
     ) -> None:
         """``overrides`` replace context fields after they are built (``vernier preview``)."""
         self._rules = rules
@@ -61,6 +51,7 @@ class Match:
         self._hidden_cookies = hidden_cookies
         self._overrides = dict(overrides or {})
         self._pauses = pauses
+        self._metrics = metrics
 
     async def __call__(self, ex: Exchange) -> None:
         engine = ex.engine = self._rules.current
@@ -99,6 +90,11 @@ class Match:
             extra_headers=self._context.extra_headers,
             hidden_cookies=self._hidden_cookies,
         )
+        if self._metrics is not None and self._metrics.fields:
+            ex.context.update(self._metrics.fields)
+            shown = fallback.parse(request.cookies.get(fallback.COOKIE_NAME))
+            seen = ((slot, variant) for slot, (variant, _) in shown.items())
+            ex.context.update(with_current(self._metrics.fields, seen))
         ex.context.update(self._overrides)
         ex.rules = engine.applicable(rules, ex.context)
         ex.personalised = any(rule.when is not None for rule in ex.rules)

@@ -1,0 +1,242 @@
+"""Slot metrics from the event stream, and the guardrail that pauses a clearly worse variant.
+
+:class:`SlotMetricsConsumer` is one consumer of the group ``slot-metrics`` on the event stream
+(the same patterns as the profile updater: group created on first use, bounded blocking reads,
+its own pending entries re-read after a start or an outage, stale entries of a dead consumer
+claimed, entries acknowledged only after their counts are written, a pause of ``retry_s`` while
+the store does not answer). Per minute of ``received_ms`` it counts, per slot and variant:
+
+- **impressions**, from impression events (slot and variant as reported);
+- **clicks**, from click events that name a slot and variant, at most one per page view
+  (and minute), so CTR is the share of page views with an impression that were clicked;
+- **conversions**, for every slot the session currently holds (its ``sticky:<slot>`` fields,
+  one read per conversion, batched), i.e. a conversion counts for each variant on show.
+
+Records flagged ``bot`` are skipped, as are slots and variants absent from the live rules (the
+beacon is visitor input: forged names must not create counters) and events older than the
+longest window. Counting is idempotent per event under redelivery within 15 minutes (see
+:mod:`proxy.store.slot_metrics`). Beacons remain visitor input: within the intake's per-session
+and per-address rate limits a visitor can still forge impressions or clicks of real variants and
+skew the counts; a pause that provokes is logged, visible in ``vernier pauses`` and undone by hand.
+
+Every ``guardrail_every_s`` it reads the windows of each slot with more than one variant and
+pauses what :func:`proxy.govern.guardrail.breaches` finds, with ``HSETNX`` on the control hash
+(a pause is never overwritten, and lifted only by hand). Several instances may run the check:
+only the one whose ``HSETNX`` wins logs the pause and counts it in :attr:`pauses`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from proxy.govern.guardrail import Breach, Measure, breaches
+from proxy.govern.windows import HISTORY_MINUTES, minute_of
+from proxy.rules.engine import RuleEngine
+from proxy.store import slot_metrics
+from proxy.store.client import Store
+from proxy.store.event_log import EventLog, StreamEntry
+from proxy.store.slot_metrics import Increment
+from proxy.tracker.events import Click, Conversion, Impression
+from proxy.tracker.record import EventRecord
+
+log = logging.getLogger("vernier.guardrail")
+
+GROUP = "slot-metrics"
+
+
+class LiveEngine(Protocol):
+    @property
+    def current(self) -> RuleEngine: ...
+
+
+class SlotMetricsConsumer:
+    """Counts slot metrics from the event stream and runs the guardrail (one group consumer).
+
+    Counters: ``processed`` (stream entries acknowledged), ``counted`` (increments written),
+    ``duplicates`` (already counted), ``skipped`` (records that count nothing: not a record,
+    bots, other event types, unknown slot or variant, too old, a conversion of a session that
+    holds no variant), ``failures`` (rounds the store did not answer), ``checks`` (guardrail
+    rounds) and ``pauses`` (variants this instance paused).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        rules: LiveEngine,
+        *,
+        guardrail_every_s: float = 10.0,
+        min_impressions: int = 200,
+        window_minutes: int = 60,
+        clock: Callable[[], float] = time.time,
+        measure: Measure = "auto",
+        event_log: EventLog | None = None,
+        consumer: str | None = None,
+        count: int = 200,
+        block_ms: int = 200,
+        claim_idle_ms: int = 60_000,
+        claim_interval_s: float = 30.0,
+        retry_s: float = 1.0,
+        call_timeout_s: float = 1.0,
+    ) -> None:
+        if not 1 <= window_minutes <= HISTORY_MINUTES:
+            raise ValueError(f"window_minutes must be within 1..{HISTORY_MINUTES}")
+        self.store = store
+        self.rules = rules
+        self.guardrail_every_s = guardrail_every_s
+        self.min_impressions = min_impressions
+        self.window_minutes = window_minutes
+        self.clock = clock
+        self.measure: Measure = measure
+        self.event_log = event_log or EventLog(store)
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.count = count
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.claim_interval_s = claim_interval_s
+        self.retry_s = retry_s
+        self.call_timeout_s = call_timeout_s  # a batch's store calls (not the request path's 50 ms)
+        self.processed = 0
+        self.counted = 0
+        self.duplicates = 0
+        self.skipped = 0
+        self.failures = 0
+        self.checks = 0
+        self.pauses = 0
+        self._group_ready = False
+        self._backlog = True
+        self._next_claim_s = 0.0
+        self._next_check_s = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume and check until ``stop`` is set; each wait is bounded."""
+        while not stop.is_set():
+            try:
+                answered = await self.step()
+                if time.monotonic() >= self._next_check_s:
+                    self._next_check_s = time.monotonic() + self.guardrail_every_s
+                    await self.check_guardrail()
+            except Exception:  # a bug: log it, keep counting, retry after a pause
+                log.exception("slot metrics consumer %s: step failed", self.consumer)
+                answered = False
+            if not answered:
+                self.failures += 1
+                self._backlog = True
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.retry_s):
+                        await stop.wait()
+
+    async def step(self) -> bool:
+        """Maybe claim stale entries, read a batch, count it, acknowledge it; ``False`` when the
+        store did not answer (unacknowledged entries are read again)."""
+        events = self.event_log
+        if not self._group_ready:
+            self._group_ready = await events.create_group(GROUP)
+            if not self._group_ready:
+                return False
+        if time.monotonic() >= self._next_claim_s:
+            claimed = await events.claim_stale(
+                GROUP, self.consumer, min_idle_ms=self.claim_idle_ms, count=self.count
+            )
+            if claimed is None or not await self._process(claimed):
+                return False
+            self._next_claim_s = time.monotonic() + self.claim_interval_s
+        entries = await events.read_group(
+            GROUP, self.consumer, count=self.count, block_ms=self.block_ms, pending=self._backlog
+        )
+        if entries is None:
+            return False
+        if self._backlog and not entries:
+            self._backlog = False
+            return True
+        return await self._process(entries)
+
+    async def _process(self, entries: list[StreamEntry]) -> bool:
+        engine = self.rules.current
+        known = {slot.id: slot.variants.keys() for slot in engine.ruleset.slots}
+        oldest_minute = minute_of(int(self.clock() * 1000)) - HISTORY_MINUTES
+        records: list[EventRecord] = []
+        for _, record in entries:
+            if record is None or record.bot or minute_of(record.received_ms) < oldest_minute:
+                self.skipped += 1
+            else:
+                records.append(record)
+        converting = sorted({r.session for r in records if isinstance(r.event, Conversion)})
+        showing = await slot_metrics.sessions_showing(
+            self.store, converting, list(known), timeout_s=self.call_timeout_s
+        )
+        if showing is None:
+            return False
+        increments: list[Increment] = []
+        for record in records:
+            found = _increments(record, showing.get(record.session, {}))
+            valid = [i for i in found if i.variant in known.get(i.slot, ())]
+            self.skipped += not valid
+            increments += valid
+        counted = await slot_metrics.count(self.store, increments, timeout_s=self.call_timeout_s)
+        if counted is None:
+            return False
+        self.counted += counted
+        self.duplicates += len(increments) - counted
+        acked = await self.event_log.ack(GROUP, [entry_id for entry_id, _ in entries])
+        if acked is None:
+            return False
+        self.processed += len(entries)
+        return True
+
+    async def check_guardrail(self) -> list[Breach]:
+        """One guardrail round over the live slots; the breaches this call paused."""
+        self.checks += 1
+        now_ms = int(self.clock() * 1000)
+        paused: list[Breach] = []
+        for slot in self.rules.current.ruleset.slots:
+            if len(slot.variants) < 2:
+                continue
+            windows = await slot_metrics.read_slot_windows(
+                self.store, slot.id, now_ms, timeout_s=self.call_timeout_s
+            )
+            if windows is None:
+                return paused  # the store cannot answer: try again next round
+            found = breaches(
+                slot.id,
+                slot.control,
+                list(slot.variants),
+                windows,
+                now_ms,
+                min_impressions=self.min_impressions,
+                window_minutes=self.window_minutes,
+                measure=self.measure,
+            )
+            for breach in found:
+                if not await slot_metrics.mark_guardrail_pause(
+                    self.store, slot.id, breach.variant, now_ms
+                ):
+                    return paused
+                if await slot_metrics.pause_variant(
+                    self.store, slot.id, breach.variant, breach.why, "guardrail", at_ms=now_ms
+                ):
+                    self.pauses += 1
+                    paused.append(breach)
+                    log.warning("guardrail paused %s/%s: %s", slot.id, breach.variant, breach.why)
+        return paused
+
+
+def _increments(record: EventRecord, showing: dict[str, str]) -> list[Increment]:
+    """What one record counts, before checking slots and variants against the rules."""
+    event, minute = record.event, minute_of(record.received_ms)
+    if isinstance(event, Impression):
+        return [Increment(event.slot, event.variant, "impressions", minute, event.id)]
+    if isinstance(event, Click) and event.slot is not None and event.variant is not None:
+        return [Increment(event.slot, event.variant, "clicks", minute, f"click:{record.page}")]
+    if isinstance(event, Conversion):
+        return [
+            Increment(slot, variant, "conversions", minute, event.id)
+            for slot, variant in showing.items()
+        ]
+    return []

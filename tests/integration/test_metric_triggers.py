@@ -1,0 +1,91 @@
+"""A rule on live slot metrics: the hero swaps to b only once the control's smoothed CTR over
+the window has fallen below the threshold with enough impressions, through the real proxy (the
+counting consumer, the metrics cache and the match stage)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings
+from proxy.store.event_log import EventLog
+from proxy.tracker.events import Click, Impression
+from proxy.tracker.record import EventRecord
+from tests.integration.test_rules_applied import DESKTOP
+from tests.proxy_fixtures import StartProxy
+
+RULES = """
+governance: {sticky: page}
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    variants:
+      a: []
+      b: [{op: set_text, selector: "#hero", value: "Try this instead"}]
+    pin:
+      - when: "metric.hero.a.impressions_5m >= 200 and metric.hero.a.ctr_ema < 0.02"
+        variant: b
+"""
+MARK = re.compile(r'data-vernier-variant="(\w)"')
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "m.yaml").write_text(RULES)
+    return folder
+
+
+def records(n: int, *, clicks_every: int) -> list[EventRecord]:
+    now = int(time.time() * 1000)
+    out = []
+    for i in range(n):
+        session, page = f"sess-{uuid.uuid4().hex[:12]}", f"page-{uuid.uuid4().hex[:12]}"
+        seen = Impression(
+            id=uuid.uuid4().hex[:16], ts=1, slot="hero", variant="a", decision="d" * 16
+        )
+        who = {"page": page, "session": session, "visitor": f"v-{session}", "received_ms": now}
+        out.append(EventRecord(event=seen, **who))
+        if clicks_every and i % clicks_every == 0:
+            hit = Click(id=uuid.uuid4().hex[:16], ts=1, target="a", slot="hero", variant="a")
+            out.append(EventRecord(event=hit, **who))
+    return out
+
+
+async def served(url: str) -> str:
+    async with aiohttp.ClientSession() as client:
+        async with client.get(url, headers={"User-Agent": DESKTOP}) as response:
+            mark = MARK.search(await response.text())
+    assert mark is not None
+    return mark[1]
+
+
+async def test_content_swaps_only_once_the_smoothed_ctr_crosses(
+    origin: str, start_proxy: StartProxy, rules_dir: Path, embedded_store_url: str
+) -> None:
+    prefix = f"t{secrets.token_hex(4)}:"
+    proxy = await start_proxy(origin, rules=str(rules_dir), **{"store.key_prefix": prefix})
+    store = Store(embedded_store_url, StoreSettings(key_prefix=prefix, op_timeout_s=2.0))
+    log = EventLog(store)
+    try:
+        # a healthy 10 % CTR on 300 impressions: the rule holds back
+        assert await log.append(records(300, clicks_every=10)) > 300
+        await asyncio.sleep(3)  # consumer, then the cache (1 s polls) have caught up
+        assert {await served(proxy + "/page") for _ in range(5)} == {"a"}
+        # the CTR collapses: 3,000 more impressions without a click bring the EMA under 2 %
+        assert await log.append(records(3000, clicks_every=0)) == 3000
+        async with asyncio.timeout(15):
+            while await served(proxy + "/page") != "b":
+                await asyncio.sleep(0.2)
+    finally:
+        await store.close()
