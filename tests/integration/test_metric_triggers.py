@@ -85,7 +85,9 @@ async def test_content_swaps_only_once_the_smoothed_ctr_crosses(
         # the CTR collapses: 3,000 more impressions without a click bring the EMA under 2 %
         assert await log.append(records(3000, clicks_every=0)) == 3000
         async with asyncio.timeout(15):
-            while await served(proxy + "/page") != "b":
+            while True:
+                if await served(proxy + "/page") == "b":
+                    break
                 await asyncio.sleep(0.2)
     finally:
         await store.close()
