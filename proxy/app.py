@@ -209,7 +209,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         resources.callback(models.close)
         pauses = PauseWatcher(store)
         slot_metrics = MetricCache(store, rules)
-        decider = Decider(store, config.session, models, pauses)
+        decider = Decider(store, config.session, models, pauses, slot_metrics)
         origin = create_origin_session(config.origin)
         resources.push_async_callback(origin.close)
         event_log = EventLog(store)

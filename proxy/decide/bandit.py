@@ -39,13 +39,16 @@ def choose(
     seed: str,
     now_ms: int,
     paused: frozenset[str] = frozenset(),
+    explore_only: bool = False,
 ) -> Choice:
     """The model's draw; ``paused`` variants get probability 0 (the rest renormalised, so the
-    logged probability is the one the variant really had)."""
+    logged probability is the one the variant really had). ``explore_only``: a uniform draw
+    (the slot is still gathering its minimum evidence)."""
     learner = slot.learner
     assert learner is not None
     shared = context_features(context, learner.policy, now_ms=now_ms)
-    pmf = live.model.predict(shared, learner.actions)
+    n = len(learner.actions)
+    pmf = [1.0 / n] * n if explore_only else live.model.predict(shared, learner.actions)
     if paused:
         pmf = [0.0 if v in paused else p for v, p in zip(learner.actions.ids, pmf, strict=True)]
         total = sum(pmf)

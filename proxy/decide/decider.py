@@ -24,6 +24,7 @@ from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
 from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
+from proxy.govern.metric_cache import MetricCache, has_evidence
 from proxy.govern.policy import SessionLimits
 from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
 from proxy.rules.load import CompiledSlot
@@ -60,11 +61,13 @@ class Decider:
         session: SessionConfig,
         models: ModelRegistry | None,
         pauses: PauseWatcher | None = None,
+        metrics: MetricCache | None = None,
     ) -> None:
         self._store = store
         self._session = session
         self._models = models
         self._pauses = pauses
+        self._metrics = metrics
 
     async def decide(
         self,
@@ -130,9 +133,17 @@ class Decider:
             seed=viewer.session_id,
             now_ms=now_ms,
             paused=pauses.variants.get(slot.id, frozenset()),
+            explore_only=not self._has_evidence(slot),
         )
         choices[slot.id] = choice
         return served_by_bandit(slot, choice)
+
+    def _has_evidence(self, slot: CompiledSlot) -> bool:
+        wanted = slot.limits.min_impressions
+        if wanted <= 0:
+            return True
+        fields = self._metrics.fields if self._metrics is not None else {}
+        return has_evidence(fields, slot.id, slot.variants, wanted)
 
     async def _govern(
         self,

@@ -25,15 +25,22 @@ PREFIX = "metric."
 
 
 def slots_named(ruleset: RuleSet) -> frozenset[str]:
-    """Slots whose metrics some rule or pin condition reads."""
+    """Slots whose metrics some rule or pin condition reads, or whose bandit waits for evidence."""
     conditions = [rule.when for rule in ruleset.rules if rule.when is not None]
     conditions += [pin.when for slot in ruleset.slots for pin in slot.pins]
-    return frozenset(
+    named = {
         name.split(".")[1]
         for node in conditions
         for name in fields_used(node)
         if name.startswith(PREFIX) and name.count(".") >= 3
-    )
+    }
+    waiting = {slot.id for slot in ruleset.slots if slot.limits.min_impressions > 0}
+    return frozenset(named | waiting)
+
+
+def has_evidence(fields: Mapping[str, float], slot: str, variants: Iterable[str], n: int) -> bool:
+    """Whether every variant of ``slot`` had ``n`` impressions in the last hour."""
+    return all(fields.get(f"{PREFIX}{slot}.{v}.impressions_60m", 0.0) >= n for v in variants)
 
 
 def with_current(fields: Mapping[str, float], shown: Iterable[tuple[str, str]]) -> dict[str, float]:

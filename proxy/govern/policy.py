@@ -17,6 +17,7 @@ class SlotLimits:
     sticky: Scope = "session"
     changes_per_session: int = 1
     cooldown_s: float = 300.0
+    min_impressions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,9 @@ def slot_limits(own: SlotGovernance | None, defaults: Governance | None) -> Slot
             default=DEFAULT_SLOT.changes_per_session,
         ),
         cooldown_s=_first(mine.cooldown_s, base.cooldown_s, default=DEFAULT_SLOT.cooldown_s),
+        min_impressions=_first(
+            mine.min_impressions, base.min_impressions, default=DEFAULT_SLOT.min_impressions
+        ),
     )
 
 

@@ -201,12 +201,15 @@ class SlotGovernance(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     ``sticky``: once seen, a variant stays for the ``page`` view only, the ``session`` or the
     ``visitor``; ``changes_per_session``: how often the slot may then switch within a session;
-    ``cooldown_s``: how long after a switch before it may switch again.
+    ``cooldown_s``: how long after a switch before it may switch again; ``min_impressions``:
+    a bandit slot explores uniformly (no adaptive deviation) until every variant has had this
+    many impressions in the last hour.
     """
 
     sticky: Literal["page", "session", "visitor"] | None = None
     changes_per_session: Count | None = None
     cooldown_s: Seconds | None = None
+    min_impressions: Annotated[int, msgspec.Meta(ge=0, le=10**9)] | None = None
 
 
 class Governance(SlotGovernance, frozen=True, forbid_unknown_fields=True):
