@@ -189,3 +189,132 @@ expressions = st.sampled_from(
 @given(expressions, contexts)
 def test_evaluate_never_raises(text: str, context: dict[str, object]) -> None:
     assert evaluate(parse_condition(text), context) in (True, False)
+
+
+# One case or more per condition kind of docs/rules-spec.md ("Condition expressions"), each
+# operator both ways, over a context shaped like the one context.py builds (flat dotted keys).
+KIND_CONTEXT: dict[str, object] = {
+    "hour": 19,
+    "engaged_s": 45.5,
+    "device": "mobile",
+    "landing": True,
+    "returning": False,
+    "utm.source": "news",
+    "clicks.hero": 2,
+    "header.accept-language": "fr-CH",
+    "cookie.plan": "pro",
+    "referrer.class": "search",
+    "p90(engaged_s)": 40,
+    "p50(engaged_s)": 12.0,
+    "name": "O'Brien",
+    "quote": 'say "hi"',
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # every comparison operator, holding and not holding; a literal may come first
+        ("hour == 19", True),
+        ("hour == 18", False),
+        ("hour != 18", True),
+        ("hour != 19", False),
+        ("hour < 20", True),
+        ("hour < 19", False),
+        ("hour <= 19", True),
+        ("hour <= 18", False),
+        ("hour > 18", True),
+        ("hour > 19", False),
+        ("hour >= 19", True),
+        ("hour >= 20", False),
+        ("20 > hour", True),
+        ("engaged_s > 45.4", True),
+        # in / not in
+        ("device in ['mobile', 'tablet']", True),
+        ("device in ['desktop']", False),
+        ("device not in ['desktop', 'bot']", True),
+        ("device not in ['mobile']", False),
+        ("hour in [18, 19, 20]", True),
+        # and / or / not, and their precedence (not > and > or)
+        ("hour > 18 and device == 'mobile'", True),
+        ("hour > 18 and device == 'desktop'", False),
+        ("hour > 20 or device == 'mobile'", True),
+        ("hour > 20 or device == 'desktop'", False),
+        ("not hour > 20", True),
+        ("not (hour > 18)", False),
+        ("hour > 20 and device == 'x' or landing", True),
+        ("hour > 20 and (device == 'x' or landing)", False),
+        ("not landing or hour == 19", True),
+        ("not not landing", True),
+        # dotted names
+        ("utm.source == 'news'", True),
+        ("clicks.hero >= 2", True),
+        ("header.accept-language == 'fr-CH'", True),
+        ("cookie.plan in ['pro', 'team']", True),
+        ("referrer.class != 'search'", False),
+        # a missing field compares false, whatever the operator
+        ("utm.medium == 'x'", False),
+        ("utm.medium != 'x'", False),
+        ("missing < 1", False),
+        ("missing <= 1", False),
+        ("missing > 1", False),
+        ("missing >= 1", False),
+        ("missing in ['x']", False),
+        ("missing not in ['x']", False),
+        ("missing", False),
+        ("hour == missing", False),
+        ("not missing == 'x'", True),
+        # percentile thresholds (supplied by the caller; a missing one compares false)
+        ("engaged_s >= p90(engaged_s)", True),
+        ("engaged_s < p90(engaged_s)", False),
+        ("p50(engaged_s) < engaged_s", True),
+        ("engaged_s >= p75(engaged_s)", False),
+        ("engaged_s < p75(engaged_s)", False),
+        # booleans
+        ("landing", True),
+        ("returning", False),
+        ("landing == true", True),
+        ("returning == false", True),
+        ("landing != true", False),
+        ("not returning", True),
+        ("landing == 1", False),
+        ("true", True),
+        ("false", False),
+        # strings in either quote, with the other quote or an escaped one inside; case matters
+        ("device == 'mobile'", True),
+        ('device == "mobile"', True),
+        ("device == 'Mobile'", False),
+        ('name == "O\'Brien"', True),
+        ("name == 'O\\'Brien'", True),
+        ("quote == 'say \"hi\"'", True),
+        ('quote == "say \\"hi\\""', True),
+        ("device in ['mobile', \"tablet\"]", True),
+    ],
+)
+def test_each_condition_kind(text: str, expected: bool) -> None:
+    assert evaluate(parse_condition(text), KIND_CONTEXT) is expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (Compound(all=("hour >= 18", "device == 'mobile'")), True),
+        (Compound(all=("hour >= 18", "device == 'desktop'")), False),
+        (Compound(any=("hour > 20", "landing")), True),
+        (Compound(any=("hour > 20", "missing == 1")), False),
+        (Compound(not_="device == 'desktop'"), True),
+        (Compound(not_=Compound(any=("landing", "hour > 20"))), False),
+        (Compound(all=(Compound(any=("missing", "utm.source == 'news'")), "not returning")), True),
+        (Compound(all=("engaged_s >= p90(engaged_s)",)), True),
+    ],
+)
+def test_each_structured_kind(spec: Compound, expected: bool) -> None:
+    assert evaluate(build_condition(spec), KIND_CONTEXT) is expected
+
+
+def test_structured_forms_record_fields_and_percentiles() -> None:
+    node = build_condition(
+        Compound(any=("utm.source == 'x'", Compound(not_="engaged_s < p90(engaged_s)")))
+    )
+    assert fields_used(node) == {"utm.source", "engaged_s"}
+    assert percentiles_used(node) == {Percentile(90, "engaged_s")}
