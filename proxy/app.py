@@ -15,6 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from aiohttp import ClientSession, web
 
+from proxy.admin import AdminApi
 from proxy.api import DecisionApi
 from proxy.bandit.learner import Learner
 from proxy.bandit.registry import ModelRegistry
@@ -246,6 +247,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             public_hosts=public_hosts,
             metrics_public=config.admin.expose_metrics_publicly,
             api=DecisionApi(rules, decider, store, config.admin.token),
+            admin_api=AdminApi(rules, store, config.admin.token),
         )
         app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
         await store.open()

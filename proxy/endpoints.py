@@ -13,6 +13,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from proxy.admin import AdminApi
 from proxy.api import DecisionApi
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
@@ -52,6 +53,7 @@ class Endpoints:
         metrics_public: bool,
         api: DecisionApi | None = None,
         triggers_asset: TrackerAsset | None = None,
+        admin_api: AdminApi | None = None,
     ) -> None:
         self._asset = asset
         self._store = store
@@ -62,6 +64,7 @@ class Endpoints:
         self._public_hosts = public_hosts
         self._metrics_public = metrics_public
         self._api = api
+        self._admin_api = admin_api
         self._triggers_asset = triggers_asset or TrackerAsset.load("triggers.js")
 
     async def health(self, request: web.Request) -> web.Response:
@@ -134,4 +137,6 @@ class Endpoints:
             return self.metrics()
         if request.path in ("/healthz", PREFIX + "healthz"):
             return await self.health(request)
+        if self._admin_api is not None and self._admin_api.handles(request.path):
+            return await self._admin_api.handle(request)
         return _not_found()

@@ -13,14 +13,18 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
+from proxy.app import create_admin_app
 from proxy.cli import main
 from proxy.govern.control import Pauses
+from tests import proxy_fixtures
 from tests.integration.test_rules_applied import DESKTOP
 from tests.integration.test_serve_command import free_port, wait_for_http
+from tests.proxy_fixtures import StartProxy, serve_app
 
 RULES = """
 rules:
@@ -156,3 +160,34 @@ def test_pauses_parse() -> None:
     pauses = Pauses.parse({"slot:hero": "{}", "rule:r": "{}", "variant:hero:b": "{}", "odd": ""})
     assert pauses.slots == {"hero"} and pauses.rules == {"r"}
     assert pauses.variant_paused("hero", "b") and not pauses.variant_paused("hero", "c")
+
+
+async def test_the_admin_api_pauses_and_resumes(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    prefix = f"t{secrets.token_hex(4)}:"
+    token = "admin-token-0123456789"
+    await start_proxy(
+        origin, rules=str(rules_dir), **{"store.key_prefix": prefix, "admin.token": token}
+    )
+    async with serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(headers=auth) as client:
+
+            async def call(method: str, path: str, body: object = None) -> tuple[int, Any]:
+                async with client.request(method, admin + path, json=body) as response:
+                    return response.status, await response.json()
+
+            assert await call("POST", "/__vernier/admin/pause", {"target": "hero/b"}) == (
+                200,
+                {"paused": "variant:hero:b"},
+            )
+            status, pauses = await call("GET", "/__vernier/admin/pauses")
+            assert status == 200 and pauses["variant:hero:b"]["by"] == "admin API"
+            status, error = await call("POST", "/__vernier/admin/pause", {"target": "nope"})
+            assert status == 400 and "no slot or rule 'nope'" in error["error"]
+            assert (await call("POST", "/__vernier/admin/resume", {"target": "hero/b"}))[0] == 200
+            assert await call("GET", "/__vernier/admin/pauses") == (200, {})
+        async with aiohttp.ClientSession() as anonymous:
+            async with anonymous.get(admin + "/__vernier/admin/pauses") as response:
+                assert response.status == 401
