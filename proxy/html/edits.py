@@ -69,6 +69,10 @@ class Tree(Protocol):
 
     values: Mapping[str, str] | None
 
+    def identity(self, node: LexborNode) -> int:
+        """A number for ``node`` that stays the same for the whole rewrite (RewriteResult.targets)."""
+        ...
+
     def edit(self, node: LexborNode) -> ElementEdit:
         """The splice record of ``node`` (a throwaway one, and no splice, for a new element)."""
         ...
@@ -79,8 +83,17 @@ class Tree(Protocol):
 
     def select_first(self, selector: str) -> LexborNode | None: ...
 
-    def no_splice(self) -> None:
-        """The operation cannot be spliced: the whole document is re-serialised."""
+    def restructure(self) -> None:
+        """Called before an operation adds, removes or moves an element (not before a change of
+        attributes or text): the last moment the tree has the original elements."""
+        ...
+
+    def moved(self, node: LexborNode, target: LexborNode, where: str) -> None:
+        """Called before ``node`` is moved ``before``/``after``/``into`` ``target``."""
+        ...
+
+    def reordered(self, slots: Sequence[LexborNode], wanted: Sequence[LexborNode]) -> None:
+        """Called before ``wanted[i]`` is put in the place of ``slots[i]`` (a permutation)."""
         ...
 
 
@@ -109,6 +122,8 @@ def _set_content(tree: Tree, node: LexborNode, content: str, *, text: bool) -> b
     tag = node.tag or ""
     if tag in _NO_CONTENT or (not text and tag in ("title", "textarea")):
         return False
+    if not text or any(not (child.tag or "-").startswith("-") for child in node.iter()):
+        tree.restructure()  # elements go
     if text:
         node.inner_html = ""
         node.insert_child(content)
@@ -182,6 +197,7 @@ def _apply_one(tree: Tree, node: LexborNode, op: Op) -> bool:
             if node.tag in ("html", "head", "body"):
                 return False
             markup = fill(op.html, values, escape=True) if isinstance(op, Replace) else ""
+            tree.restructure()
             tree.edit(node).outer = markup
             if markup:
                 tree.insert(node, markup, "before")
@@ -216,11 +232,11 @@ def _is_inside(node: LexborNode, ancestor: LexborNode) -> bool:
 
 
 def _move(tree: Tree, node: LexborNode, where: str, target_selector: str) -> bool:
-    """Moves are always re-serialised (not spliced): the source order changes."""
     target = tree.select_first(target_selector)
     if target is None or _is_inside(target, node):
         return False
-    tree.no_splice()
+    tree.restructure()
+    tree.moved(node, target, where)
     if where == "before":
         target.insert_before(node, move=True)
     elif where == "after":
@@ -231,7 +247,7 @@ def _move(tree: Tree, node: LexborNode, where: str, target_selector: str) -> boo
 
 
 def _reorder(tree: Tree, container: LexborNode, order: tuple[str, ...]) -> bool:
-    """Reorders are always re-serialised; text between the children stays where it was."""
+    """Text between the children stays where it was."""
     children = list(container.iter())
     wanted: list[LexborNode] = []
     for selector in order:
@@ -244,7 +260,8 @@ def _reorder(tree: Tree, container: LexborNode, order: tuple[str, ...]) -> bool:
         return False
     ids = {w.mem_id for w in wanted}
     slots = [c for c in children if c.mem_id in ids]
-    tree.no_splice()
+    tree.restructure()
+    tree.reordered(slots, wanted)
     markers = []
     for slot in slots:
         marker = container.parser.create_node("template")
@@ -256,9 +273,11 @@ def _reorder(tree: Tree, container: LexborNode, order: tuple[str, ...]) -> bool:
     return True
 
 
-def apply(tree: Tree, nodes: Sequence[LexborNode], op: Op) -> bool:
-    """Apply ``op`` to each selected element; True when it applied to at least one."""
-    applied = False
+def apply(tree: Tree, nodes: Sequence[LexborNode], op: Op) -> tuple[int, ...]:
+    """Apply ``op`` to each selected element; the identities of those it changed."""
+    changed: list[int] = []
     for node in nodes:
-        applied |= _apply_one(tree, node, op)
-    return applied
+        identity = tree.identity(node)
+        if _apply_one(tree, node, op):
+            changed.append(identity)
+    return tuple(changed)

@@ -8,6 +8,14 @@ elements, and the caller also checks the tag's attributes against the DOM's; any
 ``<tbody>``, a second ``<body>`` merged into the first, adoption-agency clones) makes the caller
 fall back to re-serialising.
 
+Counting those start tags needs a tokenizer pass over the whole page (:func:`find_start_tags`),
+except for the names no tree-builder step creates without a start tag of that name (not implied
+like ``<tbody>`` or ``<p>`` for ``</p>``, not cloned like formatting elements):
+for those the DOM's count D is at most the count S of real start tags, itself at most the count R
+of ``<name`` byte sequences (real or inside comments, scripts, attribute values). R == D then
+proves R == S == D: every ``<name`` is a real start tag, found with ``bytes.find`` alone
+(:func:`find_by_count`).
+
 An element's extent (its content and its end tag) is accepted only when the content is balanced
 markup (every element in it closed explicitly, nothing closed that it did not open) and the start
 tags in it name the same elements, in the same order, as the DOM's descendants.
@@ -27,6 +35,7 @@ from proxy.html.tokens import (
     END,
     NOTHING,
     START,
+    TAG_AT,
     TEXT,
     TEXT_ELEMENTS,
     nocase,
@@ -35,7 +44,16 @@ from proxy.html.tokens import (
     token_at,
 )
 
-__all__ = ["VOID", "Extent", "StartTag", "element_extent", "find_start_tags", "source_attributes"]
+__all__ = [
+    "VOID",
+    "Extent",
+    "StartTag",
+    "element_extent",
+    "find_by_count",
+    "find_start_tags",
+    "source_attributes",
+    "start_tag_at",
+]
 
 VOID = frozenset(
     b"area base basefont bgsound br col embed frame hr img input keygen link meta param source "
@@ -56,6 +74,16 @@ _BREAKOUT = frozenset(
     b"li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
     b"var".split()
 )
+
+# Names whose elements the tree builder also makes without a start tag of that name: implied
+# (html, head, body, tbody, tr, colgroup; p for "</p>", br for "</br>") or cloned (the formatting
+# elements). "img" also comes from "<image>", and any element may be cloned into
+# "<selectedcontent>": the caller checks those two.
+_CREATED = frozenset(
+    b"html head body tbody tr colgroup p br a b big code em font i nobr s small strike strong tt "
+    b"u".split()
+)
+_NAME_ENDS = frozenset((b"\t", b"\n", b"\f", b"\r", b" ", b"/", b">", b""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +161,48 @@ def find_start_tags(buf: bytes, names: frozenset[bytes], pos: int) -> dict[bytes
         pos = end
 
 
+def find_by_count(lowered: bytes, name: bytes, count: int) -> list[int] | None:
+    """The offsets of the start tags of ``name`` when ``count`` (the DOM's) proves that every
+    ``<name`` in ``lowered`` (the page ASCII-lowercased) is one (see the module doc); None when
+    it cannot. The caller checks first that the DOM has no ``<selectedcontent>`` (see
+    ``_CREATED``), and reads a tag with :func:`start_tag_at`."""
+    if name in _CREATED:
+        return None
+    # "<image" makes an img too: one search for "<im" sees both (one pass over the page each)
+    needle = b"<im" if name == b"img" else b"<" + name
+    rest = name[len(needle) - 1 :]  # what follows the needle in "<name"
+    found: list[int] = []
+    i = lowered.find(needle)
+    while i >= 0:
+        after = i + len(needle)
+        end = after + len(rest)
+        if lowered[end : end + 1] in _NAME_ENDS and lowered[after:end] == rest:
+            if len(found) == count:
+                return None
+            found.append(i)
+        elif (
+            rest
+            and lowered[after : after + 3] == b"age"
+            and lowered[after + 3 : after + 4] in _NAME_ENDS
+        ):
+            return None  # an "<image" (the "g" of "<img" would be at "after")
+        i = lowered.find(needle, after)
+    return found if len(found) == count else None
+
+
+def start_tag_at(buf: bytes, offset: int) -> StartTag | None:
+    """The start tag at ``offset`` (known to be one), or None when it is cut off by the end.
+    ``foreign`` is left False: the caller knows it from the DOM."""
+    tag = TAG_AT.match(buf, offset)
+    return None if tag is None or tag.group(1) else StartTag(offset, tag.end(), False)
+
+
 def source_attributes(buf: bytes, start: int, end: int) -> list[tuple[bytes, int, int, bytes]]:
     """A start tag's attributes as written: (lowercased name, span start, span end, raw value)."""
     name = _TAG_NAME.match(buf, start)
     found: list[tuple[bytes, int, int, bytes]] = []
     for m in _ATTRIBUTE.finditer(buf, start + 1 if name is None else name.end(), end - 1):
-        value = next((m.group(g) for g in (2, 3, 4) if m.start(g) >= 0), b"")
+        value = m.group(2) or m.group(3) or m.group(4) or b""
         found.append((m.group(1).lower(), m.start(), m.end(), value))
     return found
 

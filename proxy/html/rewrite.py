@@ -2,38 +2,45 @@
 
 The operations run on a Lexbor tree, which decides what they mean: which elements a selector
 matches, in the state the earlier operations left. Each changed element that was in the original
-document is then found in the original bytes (:mod:`proxy.html.locate`) and only its changed parts
-are replaced ("splice"). When any of them cannot be located and verified, or an operation changes
-the order of existing elements (move, reorder), the modified tree is serialised instead, behind the
-original BOM and doctype and in the original encoding ("reserialise"; DESIGN.md §3).
+document is then found in the original bytes (:mod:`proxy.html.sourcemap`) and only its changed
+parts are replaced, a moved element's bytes cut and pasted (:mod:`proxy.html.splice`): "splice".
+When any of them cannot be located and verified, the modified tree is serialised instead, behind
+the original BOM and doctype and in the original encoding ("reserialise"; DESIGN.md §3).
+
+Speed (bench/rewrite_bench.py): the Lexbor parse is most of the cost; an element is located only
+when an operation selects it, usually with ``bytes.find`` alone, and the page is decoded once.
 """
 
 from __future__ import annotations
 
 import codecs
-import re
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from proxy.html.edits import ElementEdit, apply
 from proxy.html.encodings import is_byte_scannable
-from proxy.html.locate import StartTag, element_extent, find_start_tags, source_attributes
+from proxy.html.locate import VOID
 from proxy.html.operations import (
     AddClass,
     Hide,
     InsertBefore,
+    Move,
     Op,
     RemoveAttr,
     RemoveClass,
+    Reorder,
     SetAttr,
     SetStyle,
     SwapImage,
     attribute_allowed,
 )
-from proxy.html.tokens import COMMENT, DOCTYPE, decode_attribute_value, token_at
+from proxy.html.sourcemap import SourceMap, original_doctype, select
+from proxy.html.splice import AFTER, APPEND, BEFORE, CARRIED, RANGE, Edit, element_edits, join
+from proxy.html.tokens import HEAD_ALLOWED, TEXT_ELEMENTS
 
 __all__ = ["RewriteResult", "rewrite"]
 
@@ -47,80 +54,92 @@ _START_TAG_ONLY = (
     SwapImage,
     InsertBefore,
 )
+_NO_CHILDREN = VOID | set(TEXT_ELEMENTS) | {b"script", b"template", b"plaintext"}
+_DOCUMENT = frozenset((b"html", b"head", b"body"))  # often implied: their tags may be stray ones
+# Moved bytes are parsed again where they land: before <body> these would go to the head.
+_UNMOVABLE = HEAD_ALLOWED | _DOCUMENT
 Mode = Literal["splice", "reserialise", "unchanged"]
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_LEADING_SPACE = re.compile(rb"[\t\n\f\r ]*+")
-_NEWLINES = re.compile(r"\r\n?")
-# Rank of an edit among edits at the same offset: what follows an element comes before what
-# precedes the next one; an element's own range edit comes last.
-_AFTER, _APPEND, _PREPEND, _BEFORE, _RANGE = range(5)
 
 
 @dataclass(frozen=True, slots=True)
 class RewriteResult:
-    """The rewritten body; ``applied``/``missed``: indexes of ops that did / did not apply."""
+    """The rewritten body and what each operation did.
+
+    ``applied``/``missed``: indexes of the ops that did / did not apply. ``targets``: for each op
+    index, the elements that op selected and changed, as numbers that identify an element for the
+    whole rewrite (the same element has the same number in every op, and a number is never reused,
+    not even after the element is removed); two ops whose targets share a number changed the same
+    element. One tuple per op (empty for an op that missed); ``()`` when there are no ops.
+    """
 
     body: bytes
     changed: bool
     mode: Mode
     applied: tuple[int, ...]
     missed: tuple[int, ...]
+    targets: tuple[tuple[int, ...], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Located:
-    name: bytes
-    tag: StartTag
-    extent_end: int  # -1: not located
-    content_end: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Edit:
-    start: int
-    end: int
-    rank: int
-    owner: int
-    text: str
-    scope: int = 0  # what a range replaces: 1 the element's content, 2 the whole element
-
-
-def _select(root: LexborHTMLParser, selector: str) -> list[LexborNode]:
-    try:
-        return list(root.css(selector))
-    except SelectolaxError:
-        return []
+def _parse(document: bytes, start: int, codec: str) -> LexborHTMLParser:
+    """The tree of ``document[start:]``: from the bytes when they are valid UTF-8 (Lexbor then
+    reads them as Python does, without a decode and re-encode), else from the decoded text."""
+    body = document[start:] if start else document
+    if codecs.lookup(codec).name == "utf-8":
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return LexborHTMLParser(body, scripting=True)
+    return LexborHTMLParser(body.decode(codec, "replace"), scripting=True)
 
 
 class _Rewrite:
-    """One rewrite: the tree, the original bytes, and which elements the splice must change."""
+    """One rewrite: the tree, where its original elements are, and what the splice must change."""
 
     def __init__(self, document: bytes, codec: str, values: Mapping[str, str] | None) -> None:
         self.buf = document
         self.codec = codec
         self.values = values
         self.bom = next((b for b in _BOMS if document.startswith(b)), b"")
-        text = document[len(self.bom) :].decode(codec, "replace")
-        self.parser = LexborHTMLParser(text, scripting=True)
+        self.parser = _parse(document, len(self.bom), codec)
         self.splice = is_byte_scannable(codec) and not self.bom.startswith(b"\xff\xfe")
+        self.source = SourceMap(document, len(self.bom), codec, self.parser)
+        self.original = True  # no element added, removed or moved yet: elements can be located
+        self.pending: Sequence[Op] = ()  # the ops after the current one
+        self.marks: Sequence[str] = ()
         self.new_ids: set[int] = set()
-        self.located: dict[int, _Located] = {}
         self.edits: dict[int, ElementEdit] = {}
+        self.moves: list[tuple[int, int, str]] = []  # (element, target, where)
+        self.slots: list[tuple[int, int]] = []  # reorder: (element in the slot, its new occupant)
+        self.moving: set[int] = set()
+        self.ends_before: dict[int, bool] = {}  # see _check_ends_before
+        self._ids: dict[int, int] = {}
+        self._next_id = itertools.count()
 
-    # The operations' view (proxy.html.operations.Tree).
+    # The operations' view (proxy.html.edits.Tree).
+
+    def identity(self, node: LexborNode) -> int:
+        key = node.mem_id
+        if key not in self._ids:
+            self._ids[key] = next(self._next_id)
+        return self._ids[key]
 
     def edit(self, node: LexborNode) -> ElementEdit:
         key = node.mem_id
-        if key in self.new_ids or key not in self.located:
+        if key in self.new_ids or key not in self.source.located:
             self.splice = False
             return ElementEdit()
         return self.edits.setdefault(key, ElementEdit())
 
     def insert(self, node: LexborNode, html: str, where: str) -> None:
+        self.restructure()
         holder = self.parser.create_node("div")
         holder.inner_html = html
         for element in holder.traverse():
             self.new_ids.add(element.mem_id)
+            self._ids.pop(element.mem_id, None)  # a removed element's address, reused
         children = list(holder.iter(include_text=True))
         if where == "after":
             children.reverse()
@@ -137,118 +156,140 @@ class _Rewrite:
         holder.decompose()
 
     def select_first(self, selector: str) -> LexborNode | None:
-        found = _select(self.parser, selector)
+        found = select(self.parser, selector)
         return found[0] if found else None
 
-    def no_splice(self) -> None:
-        self.splice = False
+    def restructure(self) -> None:
+        if self.original and self.splice:
+            selected = [(op, select(self.parser, op.selector)) for op in self.pending]
+            self.source.prefetch([node for _, nodes in selected for node in nodes], self._marked)
+            for op, nodes in selected:
+                self.prepare(op, nodes)
+            for node in self._marked():
+                self.source.locate(node, whole=False)
+        self.original = False
 
-    # Locating the original elements, before any operation runs.
+    def _marked(self) -> list[LexborNode]:
+        return [node for s in self.marks if (node := self.select_first(s)) is not None]
 
-    def locate(self, selectors: Sequence[str], whole: Sequence[str]) -> None:
-        """Find each element the selectors match now in the bytes (DESIGN.md §3), and the end
-        of those that the ``whole`` selectors match (for ops that change more than a start tag).
-        """
-        nodes = {n.mem_id: n for s in selectors for n in _select(self.parser, s)}
-        extents = {n.mem_id for s in whole for n in _select(self.parser, s)}
-        names = {(n.tag or "").lower().encode() for n in nodes.values()}
-        try:
-            order = {name: _select(self.parser, name.decode()) for name in names}
-            start = len(self.bom)
-            found = find_start_tags(self.buf, frozenset(names), start)
-        except (UnicodeDecodeError, ValueError):
+    def _upcoming(self) -> list[LexborNode]:
+        """The elements the later operations select now (only to share a scan: see prefetch)."""
+        return [n for op in self.pending for n in select(self.parser, op.selector)] + self._marked()
+
+    def moved(self, node: LexborNode, target: LexborNode, where: str) -> None:
+        key, to = node.mem_id, target.mem_id
+        located = self.source.located
+        at, moved = located.get(to), located.get(key)
+        if (
+            key in self.moving
+            or (where != "into" and to in self.moving)
+            or moved is None
+            or at is None
+            or moved.name in _UNMOVABLE
+            or (where != "into" and at.name in _DOCUMENT)
+            or (where == "into" and (at.name in _NO_CHILDREN or self._content_set(to)))
+            or (where == "before" and not self.ends_before.get(to, False))
+        ):
             self.splice = False
-            return
-        for name, dom in order.items():
-            tags = found[name]
-            if len(tags) != len(dom):
-                continue
-            for node, tag in zip(dom, tags, strict=True):
-                if node.mem_id in nodes and self._same_attributes(node, tag):
-                    extent = None
-                    if node.mem_id in extents:
-                        extent = element_extent(self.buf, name, tag, node)
-                    self.located[node.mem_id] = _Located(
-                        name, tag, -1 if extent is None else extent.end,
-                        -1 if extent is None else extent.content_end,
-                    )  # fmt: skip
+        self.moving.add(key)
+        self.moves.append((key, to, where))
 
-    def _same_attributes(self, node: LexborNode, tag: StartTag) -> bool:
-        source: dict[str, str] = {}
-        for name, _, _, raw in source_attributes(self.buf, tag.start, tag.end):
-            key = name.decode(self.codec, "replace")
-            if key not in source:
-                value = decode_attribute_value(raw, self.codec).replace("\0", "\ufffd")
-                source[key] = _NEWLINES.sub("\n", value)
-        return source == {k: v or "" for k, v in node.attributes.items()}
+    def _check_ends_before(self, target: LexborNode) -> None:
+        """Whether the element before ``target`` may end only where ``target`` starts (as
+        ``<p>a<p>b``): other bytes pasted at that start tag would land in it."""
+        if target.mem_id in self.ends_before:
+            return
+        previous = target.prev
+        ends = True
+        if previous is not None and previous.is_element_node:
+            self.source.locate(previous, whole=True)
+            at = self.source.located.get(previous.mem_id)
+            start = self.source.located.get(target.mem_id)
+            ends = at is not None and start is not None and at.extent_end == start.tag.start
+        self.ends_before[target.mem_id] = ends
+
+    def _content_set(self, key: int) -> bool:
+        edit = self.edits.get(key)
+        return edit is not None and edit.content is not None
+
+    def reordered(self, slots: Sequence[LexborNode], wanted: Sequence[LexborNode]) -> None:
+        for slot, node in zip(slots, wanted, strict=True):
+            if slot.mem_id == node.mem_id:
+                continue
+            at = self.source.located.get(node.mem_id)
+            if (
+                slot.mem_id in self.moving
+                or at is None
+                or at.name in _UNMOVABLE
+                or not self.ends_before.get(slot.mem_id, False)
+            ):
+                self.splice = False
+            self.slots.append((slot.mem_id, node.mem_id))
+        self.moving.update(node.mem_id for node in wanted)
+
+    # Locating (proxy.html.sourcemap), while the tree has its original elements.
+
+    def prepare(self, op: Op, nodes: list[LexborNode]) -> None:
+        """Locate what ``op`` may change in ``nodes``, before it runs."""
+        if not (self.splice and self.original):
+            return
+        whole = not isinstance(op, _START_TAG_ONLY)
+        self.source.know_order(op.selector.strip(), nodes)
+        self.source.prefetch(nodes, self._upcoming)
+        for node in nodes:
+            self.source.locate(node, whole=whole)
+            if isinstance(op, Reorder):
+                for selector in op.order:
+                    for child in select(node, selector):
+                        if (parent := child.parent) is not None and parent.mem_id == node.mem_id:
+                            self.source.locate(child, whole=True)
+                            self._check_ends_before(child)
+        if isinstance(op, Move) and nodes and (target := self.select_first(op.target)):
+            self.source.locate(target, whole=op.where != "before")
+            if op.where == "before":
+                self._check_ends_before(target)
 
     # Splicing.
 
     def _encode(self, text: str) -> bytes:
         return text.encode(self.codec, "xmlcharrefreplace")
 
-    def _start_tag(self, at: _Located, attrs: dict[str, str | None]) -> str:
-        buf, codec, tag = self.buf, self.codec, at.tag
-        parts = [buf[tag.start : tag.start + 1 + len(at.name)].decode(codec)]
-        cursor, seen = tag.start + 1 + len(at.name), set()
-        original: dict[str, str] = {}
-        for name, a, b, raw in source_attributes(buf, tag.start, tag.end):
-            key = name.decode(codec, "replace")
-            gap = buf[cursor:a].decode(codec)
-            cursor = b
-            if key in seen or key not in attrs:
-                if key in seen and key in attrs and attrs[key] == original[key]:
-                    parts.append(gap + buf[a:b].decode(codec))
-                continue
-            seen.add(key)
-            original[key] = decode_attribute_value(raw, codec)
-            if (attrs[key] or "") == original[key]:
-                parts.append(gap + buf[a:b].decode(codec))
-            else:
-                parts.append(gap + _attribute(buf[a:b].split(b"=")[0].decode(codec), attrs[key]))
-        parts.extend(" " + _attribute(k, v) for k, v in attrs.items() if k not in seen)
-        parts.append(buf[cursor : tag.end].decode(codec))
-        return "".join(parts)
-
-    def _spliced(self) -> bytes | None:
-        edits: list[_Edit] = []
+    def spliced(self) -> bytes | None:
+        edits: list[Edit] = []
+        located = self.source.located
         for key, edit in self.edits.items():
-            at = self.located[key]
-            s, e, end, ce = at.tag.start, at.tag.end, at.extent_end, at.content_end
-            if edit.needs_extent and end < 0:
+            at = located[key]
+            if key in self.moving and (edit.before or edit.after):
+                return None  # they went where the element was: the splice would move them
+            attrs = None if edit.attrs is None else self.source.start_tag(at, edit.attrs)
+            if not element_edits(edits, key, edit, at, attrs):
                 return None
-            if edit.before:
-                edits.append(_Edit(s, s, _BEFORE, key, "".join(edit.before)))
-            if edit.outer is not None:
-                edits.append(_Edit(s, end, _RANGE, key, edit.outer, 2))
-            else:
-                if edit.attrs is not None:
-                    edits.append(_Edit(s, e, _RANGE, key, self._start_tag(at, edit.attrs)))
-                if edit.content is not None:
-                    edits.append(_Edit(e, ce, _RANGE, key, edit.content, 1))
-                if edit.prepend:
-                    edits.append(_Edit(e, e, _PREPEND, key, "".join(edit.prepend)))
-                if edit.append:
-                    edits.append(_Edit(ce, ce, _APPEND, key, "".join(edit.append)))
-            if edit.after:
-                edits.append(_Edit(end, end, _AFTER, key, "".join(edit.after)))
-        return self._join(_drop_overwritten(edits))
-
-    def _join(self, edits: list[_Edit]) -> bytes | None:
-        edits.sort(key=lambda x: (x.start, x.rank))
-        out: list[bytes] = []
-        cursor = 0
-        for x in edits:
-            if x.start < cursor:
+        for order, (key, to, where) in enumerate(self.moves, 1):
+            at, target = located[key], located[to]
+            pos, rank = {
+                "before": (target.tag.start, BEFORE),
+                "after": (target.extent_end, AFTER),
+                "into": (target.content_end, APPEND),
+            }[where]
+            into = self.edits.get(to) if where == "into" else None
+            if at.extent_end < 0 or pos < 0 or (into is not None and (into.prepend or into.append)):
+                return None  # an empty target's prepends would follow the paste
+            edits.append(Edit(at.tag.start, at.extent_end, RANGE, key, scope=CARRIED))
+            source = (at.tag.start, at.extent_end, key)
+            # each later "before" lands nearer the target, each later "after" right after it
+            order = -order if where == "after" else order
+            edits.append(Edit(pos, pos, rank, key, source=source, order=order))
+        for key, occupant in self.slots:
+            at, new = located[key], located[occupant]
+            if at.extent_end < 0 or new.extent_end < 0:
                 return None
-            out += (self.buf[cursor : x.start], self._encode(x.text))
-            cursor = x.end
-        out.append(self.buf[cursor:])
-        return b"".join(out)
+            source = (new.tag.start, new.extent_end, occupant)
+            edits.append(Edit(at.tag.start, at.extent_end, RANGE, key, "", CARRIED, source))
+        return join(self.buf, edits, self._encode)
 
     def reserialised(self) -> bytes:
         """The modified tree as HTML behind the original BOM and doctype, in the original codec."""
-        doctype = _doctype(self.buf, len(self.bom))
+        doctype = original_doctype(self.buf, len(self.bom))
         parts = [self.bom]
         root = self.parser.root
         document = None if root is None else root.parent
@@ -258,43 +299,6 @@ class _Rewrite:
             else:
                 parts.append(self._encode(node.html or ""))
         return b"".join(parts)
-
-
-def _attribute(name: str, value: str | None) -> str:
-    if value is None:
-        return name
-    escaped = value.replace("&", "&amp;").replace('"', "&quot;")
-    return f'{name}="{escaped}"'
-
-
-def _drop_overwritten(edits: list[_Edit]) -> list[_Edit]:
-    """Without the edits inside content or an element that another edit replaces: they come from
-    earlier ops on elements that are gone (a later op cannot select them)."""
-    ranges = [x for x in edits if x.scope]
-    return [x for x in edits if not any(_inside(x, r) for r in ranges)]
-
-
-def _inside(x: _Edit, r: _Edit) -> bool:
-    if x.owner == r.owner:
-        return False
-    if r.scope == 1:  # a descendant's edits may touch the content's ends
-        return r.start <= x.start and x.end <= r.end
-    return r.start < x.start and x.end < r.end  # neighbours' edits may touch the element's ends
-
-
-def _doctype(buf: bytes, pos: int) -> bytes | None:
-    """The original doctype token, if it comes first (after whitespace and comments)."""
-    while True:
-        space = _LEADING_SPACE.match(buf, pos)
-        pos = pos if space is None else space.end()
-        if not buf.startswith(b"<!", pos):
-            return None
-        kind, _, end = token_at(buf, pos)
-        if kind == DOCTYPE:
-            return buf[pos:end]
-        if kind != COMMENT:
-            return None
-        pos = end
 
 
 def rewrite(
@@ -314,26 +318,33 @@ def rewrite(
     run = _Rewrite(document, codec, fill)
     run.splice &= splice
     marks = dict(mark or {})
-    if run.splice:
-        whole = [op.selector for op in ops if not isinstance(op, _START_TAG_ONLY)]
-        run.locate([*(op.selector for op in ops), *marks], whole)
+    run.marks = tuple(marks)
     applied: list[int] = []
     missed: list[int] = []
+    targets: list[tuple[int, ...]] = []
     for index, op in enumerate(ops):
-        nodes = _select(run.parser, op.selector)
-        (applied if nodes and apply(run, nodes, op) else missed).append(index)
+        nodes = select(run.parser, op.selector)
+        run.pending = ops[index + 1 :]
+        run.prepare(op, nodes)
+        changed = apply(run, nodes, op)
+        targets.append(changed)
+        (applied if changed else missed).append(index)
+    run.pending = ()
     marked = False
     for selector, attrs in marks.items():
         node = run.select_first(selector)
         if node is not None and all(attribute_allowed(k, v) for k, v in attrs.items()):
+            if run.splice and run.original:
+                run.source.locate(node, whole=False)
             for name, value in attrs.items():
                 node.attrs[name] = value
             run.edit(node).attrs = dict(node.attributes)
             marked = True
     if not applied and not marked:
-        return RewriteResult(document, False, "unchanged", (), tuple(missed))
-    body = run._spliced() if run.splice else None
+        return RewriteResult(document, False, "unchanged", (), tuple(missed), tuple(targets))
+    body = run.spliced() if run.splice else None
     mode: Mode = "splice"
     if body is None:
         body, mode = run.reserialised(), "reserialise"
-    return RewriteResult(body, body != document, mode, tuple(applied), tuple(missed))
+    changed_body = body != document
+    return RewriteResult(body, changed_body, mode, tuple(applied), tuple(missed), tuple(targets))

@@ -14,7 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from proxy.html.operations import OPERATIONS, Op, SetAttr, SetText
+from proxy.html.locate import find_by_count
+from proxy.html.operations import (
+    OPERATIONS,
+    AddClass,
+    InsertBefore,
+    Move,
+    Op,
+    Remove,
+    Reorder,
+    SetAttr,
+    SetHtml,
+    SetText,
+)
 from proxy.html.rewrite import rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -179,6 +191,17 @@ def test_mark_goes_on_the_first_match_only() -> None:
     )
 
 
+def test_mark_after_an_op_that_adds_elements_still_splices() -> None:
+    document = b"<section class=s>a</section><div id=a>x</div>"
+    marks = {".s": {"data-vernier-slot": "hero"}}
+    result = rewrite(document, "utf-8", [SetHtml("#a", "<section class=s>n</section>")], mark=marks)
+    assert result.mode == "splice"
+    assert result.body == (
+        b'<section class=s data-vernier-slot="hero">a</section>'
+        b"<div id=a><section class=s>n</section></div>"
+    )
+
+
 def test_no_match_is_unchanged_and_the_same_object() -> None:
     document = b"<p>x</p>"
     result = rewrite(document, "utf-8", [SetText("h2", "y"), SetText("p[", "bad selector")])
@@ -251,3 +274,238 @@ def test_corpus_set_text_splices(corpus_dir: Path) -> None:
         modes[result.mode] = modes.get(result.mode, 0) + 1
     handled = modes.get("splice", 0) / max(1, modes.get("splice", 0) + modes.get("reserialise", 0))
     assert handled >= 0.95, modes
+
+
+def spliced_and_forced(document: bytes, ops: list[Op]) -> bytes:
+    """The spliced body, checked to parse to the tree of the re-serialised one."""
+    spliced = rewrite(document, "utf-8", ops)
+    forced = rewrite(document, "utf-8", ops, splice=False)
+    assert spliced.mode == "splice"
+    assert tree(spliced.body) == tree(forced.body)
+    return spliced.body
+
+
+_PAGE = (
+    b"<!DOCTYPE html>\r\n<body>\n<h1 id=t>Old <b>x</b></h1>\n<!-- <div id=a> -->"
+    b"<ul id=l><li class=one>1</li>\r\n<li class=two>2 <i>two</i></li> <li class=three>3</li></ul>"
+    b"<div id=a  title='a&amp;b'>A<p>para</p></div>\n<section id=s><p>s</p></section>\n</body>"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "target", "expected"),
+    [
+        (
+            "before",
+            "h1",
+            b"<div id=a  title='a&amp;b'>A<p>para</p></div><h1 id=t>Old <b>x</b></h1>",
+        ),
+        ("after", "#s", b"<section id=s><p>s</p></section><div id=a  title='a&amp;b'>A<p>para"),
+        ("into", "#s", b"<section id=s><p>s</p><div id=a  title='a&amp;b'>A<p>para</p></div></"),
+    ],
+)
+def test_move_splices_the_element_bytes(where: str, target: str, expected: bytes) -> None:
+    body = spliced_and_forced(_PAGE, [Move("#a", where, target)])  # type: ignore[arg-type]
+    element = b"<div id=a  title='a&amp;b'>A<p>para</p></div>"
+    assert expected in body
+    assert body.count(element) == 1
+    assert body.replace(element, b"") == _PAGE.replace(element, b"")
+
+
+def test_move_carries_the_edits_made_before_and_after_it() -> None:
+    ops: list[Op] = [
+        SetAttr("#a", "data-v", "1"),
+        Move("#a", "before", "h1"),
+        SetText("#a p", "new"),
+        AddClass("h1", "big"),
+    ]
+    body = spliced_and_forced(_PAGE, ops)
+    moved = b"<div id=a  title='a&amp;b' data-v=\"1\">A<p>new</p></div>"
+    assert moved + b'<h1 id=t class="big">' in body
+    assert body.replace(moved, b"") == _PAGE.replace(
+        b"<div id=a  title='a&amp;b'>A<p>para</p></div>", b""
+    ).replace(b"<h1 id=t>", b'<h1 id=t class="big">')
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("before", b"<body><i>1</i><i>2</i><i>3</i><b>t</b>\n"),
+        ("after", b"<body><b>t</b><i>3</i><i>2</i><i>1</i>\n"),
+        ("into", b"<body><b>t<i>1</i><i>2</i><i>3</i></b>\n"),
+    ],
+)
+def test_one_move_of_several_elements_keeps_the_dom_order(where: str, expected: bytes) -> None:
+    document = b"<body><i>1</i><i>2</i><b>t</b><i>3</i>\n"
+    assert spliced_and_forced(document, [Move("i", where, "b")]) == expected  # type: ignore[arg-type]
+
+
+def test_moves_nest_and_follow_a_removed_container() -> None:
+    spliced_and_forced(_PAGE, [Move("h1", "into", "#a"), Move("#a", "after", "#s")])
+    spliced_and_forced(_PAGE, [Move("h1", "into", "#s"), Remove("#s")])
+    spliced_and_forced(_PAGE, [Move("h1", "into", "#s"), SetHtml("#s", "<b>gone</b>")])
+    spliced_and_forced(_PAGE, [Move("li.two", "into", "#s"), Move("#s", "before", "ul")])
+
+
+def test_reorder_swaps_the_children_bytes_and_keeps_the_text_between() -> None:
+    ops: list[Op] = [AddClass(".one", "x"), Reorder("#l", (".three", ".two", ".one"))]
+    body = spliced_and_forced(_PAGE, ops)
+    assert (
+        b'<ul id=l><li class=three>3</li>\r\n<li class=two>2 <i>two</i></li> <li class="one x">1</li>'
+        b"</ul>" in body
+    )
+    before, after = _PAGE.split(b"<ul id=l>")[0], _PAGE.split(b"</ul>")[1]
+    assert body.startswith(before) and body.endswith(after)
+
+
+@pytest.mark.parametrize(
+    ("document", "ops"),
+    [
+        (b"<p>a<p>b</p><div>x</div>", [Move("div", "before", "p:nth-of-type(2)")]),
+        (b"<ul><li>a<li>b</ul><li>c</li>", [Reorder("ul", ("li:last-child", "li"))]),
+        (b"<div>x</div><p>a</p>", [Move("div", "into", "p"), Move("div", "before", "p")]),
+        (b"<div>x</div><p>a</p>", [SetText("p", "t"), Move("div", "into", "p")]),
+        (b"<div>x</div><p>a</p>", [Move("div", "after", "p"), InsertBefore("div", "<hr>")]),
+        (b"<i>x</i><title>t</title><body><p>a</p>", [Reorder("body", ("title", "i"))]),
+        (b"<p>x</p><html lang=en>", [Move("p", "after", "html")]),
+    ],
+)
+def test_moves_that_cannot_be_verified_are_reserialised(document: bytes, ops: list[Op]) -> None:
+    result = rewrite(document, "utf-8", ops)
+    forced = rewrite(document, "utf-8", ops, splice=False)
+    assert result.applied == tuple(range(len(ops)))
+    assert tree(result.body) == tree(forced.body)
+    assert result.mode == "reserialise"
+
+
+def test_targets_name_the_elements_each_op_changed() -> None:
+    document = b"<h1>a</h1><p class=x>1</p><p>2</p>"
+    ops: list[Op] = [
+        SetText("h1", "b"),
+        AddClass("p", "y"),
+        SetAttr(".x", "id", "one"),
+        SetText("h2", "missing"),
+        Remove("p:not(.x)"),
+        SetHtml("h1", "<p>new</p>"),
+        SetAttr("p", "lang", "en"),
+    ]
+    result = rewrite(document, "utf-8", ops)
+    h1, (first, second) = result.targets[0], result.targets[1]
+    assert len(result.targets) == len(ops) and len(h1) == 1
+    assert result.targets[2] == (first,)  # the same element as the add_class's first
+    assert result.targets[3] == ()
+    assert result.targets[4] == (second,)
+    assert result.targets[5] == h1
+    new = result.targets[6][0]
+    assert result.targets[6] == (new, first) and new not in (*h1, first, second)
+    assert result.missed == (3,)
+
+
+def test_targets_when_nothing_applied() -> None:
+    result = rewrite(b"<p>x</p>", "utf-8", [SetText("h2", "y")])
+    assert result.targets == ((),)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<p>a</p><select><button><selectedcontent></selectedcontent></button>"
+        b"<option><div>o</div></option></select><div id=t>x</div>",
+        b"<image src=a><img id=t src=b>",
+        b"<!-- <div> --><script>'<div>'</script><div title='<div>'></div><div id=t>x</div>",
+        b"<table><tr><td>1</td></tr></table><tr id=t><td>x</td></tr>",
+    ],
+)
+def test_names_the_page_may_hold_without_their_start_tag_are_counted_by_scanning(
+    document: bytes,
+) -> None:
+    result = rewrite(document, "utf-8", [SetAttr("#t", "data-v", "1")])
+    forced = rewrite(document, "utf-8", [SetAttr("#t", "data-v", "1")], splice=False)
+    assert tree(result.body) == tree(forced.body)
+    if result.mode == "splice":
+        assert result.body.replace(b' data-v="1"', b"") == document
+
+
+@pytest.mark.parametrize(
+    ("lowered", "name", "count", "expected"),
+    [
+        (b"<h1 x><h1><h12><h1", b"h1", 3, [0, 6, 15]),  # start_tag_at refuses the cut-off one
+        (b"<h1 x><h1/><h12>", b"h1", 2, [0, 6]),
+        (b"<!-- <h1> --><h1>", b"h1", 1, None),  # two "<h1" for one element: one is a decoy
+        (b"<img a><image>", b"img", 2, None),  # "<image" makes an img
+        (b"<images><img\n>", b"img", 1, [8]),
+        (b"<p>a</p>", b"p", 1, None),  # "</p>" can make a p: always scanned
+    ],
+)
+def test_find_by_count_proves_every_candidate_is_a_start_tag(
+    lowered: bytes, name: bytes, count: int, expected: list[int] | None
+) -> None:
+    assert find_by_count(lowered, name, count) == expected
+
+
+def test_names_that_need_a_scan_share_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import proxy.html.sourcemap as sourcemap
+
+    scans: list[frozenset[bytes]] = []
+    scan = sourcemap.find_start_tags
+
+    def counted(buf: bytes, names: frozenset[bytes], pos: int) -> Any:
+        scans.append(names)
+        return scan(buf, names, pos)
+
+    monkeypatch.setattr(sourcemap, "find_start_tags", counted)
+    document = b"<h1>t</h1><p>a</p><p>b</p><div><a href=/x>x</a></div>"
+    ops: list[Op] = [SetText("h1", "n"), AddClass("p", "k"), SetAttr("div > a", "rel", "n")]
+    assert rewrite(document, "utf-8", ops).mode == "splice"
+    assert scans == [frozenset((b"p", b"a"))]  # h1 and div: by count
+
+
+def test_invalid_utf8_is_read_as_python_decodes_it() -> None:
+    document = b"<p>a\xe2\x00\xbf\x80</p><h1>t</h1>"
+    result = rewrite(document, "utf-8", [SetText("h1", "n")])
+    assert result.body == document.replace(b"<h1>t</h1>", b"<h1>n</h1>")
+    forced = rewrite(document, "utf-8", [SetText("h1", "n")], splice=False)
+    assert "<p>a\ufffd\ufffd\ufffd</p>" in forced.body.decode()  # Lexbor's own decoder: "a\u2fc0"
+
+
+_BLOCKS = st.lists(
+    st.sampled_from(
+        [
+            "<div class=a>",
+            "<div>",
+            "</div>",
+            "<p>x</p>",
+            "<section id=s>",
+            "</section>",
+            "<b>b</b>",
+            "<!-- <div> -->",
+            " ",
+            "t",
+            "<ul><li class=a>1</li><li>2</li></ul>",
+            "<span class=a>s</span>",
+        ]
+    ),
+    max_size=20,
+).map(lambda parts: ("<body>" + "".join(parts)).encode())  # a leading comment stays in body
+_MOVES = st.sampled_from(
+    [
+        Move(".a", "before", "p"),
+        Move("p", "into", "div"),
+        Move("span", "after", "section"),
+        Move("section", "before", "div.a"),
+        Reorder("ul", ("li:last-child", "li")),
+        Reorder("div", ("span", "p", "b")),
+        SetText("div", "z"),
+        AddClass("p", "c"),
+        Remove("b"),
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_BLOCKS, st.lists(_MOVES, min_size=1, max_size=3))
+def test_spliced_moves_parse_to_the_reserialised_tree(document: bytes, ops: list[Op]) -> None:
+    result = rewrite(document, "utf-8", ops)
+    forced = rewrite(document, "utf-8", ops, splice=False)
+    if result.mode == "splice":
+        assert tree(result.body) == tree(forced.body)
