@@ -145,7 +145,7 @@ def conflicts(plan: Plan, result: RewriteResult) -> set[tuple[str, str]]:
     """(winner, loser) for each pair of owners that changed the same element; the winner's
     operations applied later."""
     touched_by: dict[int, list[str]] = defaultdict(list)
-    for index, targets in enumerate(getattr(result, "targets", ())):  # TEMP until targets lands
+    for index, targets in enumerate(result.targets):
         owner = plan.owners[index]
         for target in targets:
             if owner not in touched_by[target]:

@@ -3,6 +3,7 @@ the rest of the page keeps its bytes, and a page changed for this visitor is pri
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import aiohttp
@@ -76,3 +77,27 @@ async def test_a_bad_rules_file_stops_startup_with_its_location(
     with pytest.raises(ConfigError) as err:
         await start_proxy(origin, rules=str(rules_dir))
     assert "bad.yaml:4" in str(err.value) and "set_txt" in str(err.value)
+
+
+async def test_two_rules_on_one_element_the_higher_rank_wins_and_is_logged(
+    origin: str, start_proxy: StartProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n"
+        "  - {id: general, priority: 1, then: [{op: set_text, selector: h1, value: One}]}\n"
+        "  - {id: specific, then: [{op: set_text, selector: '#hero', value: Two}]}\n"
+        "  - {id: important, priority: 1, then: [{op: set_text, selector: '#hero', value: Three}]}\n"
+    )
+    proxy = await start_proxy(origin, rules=str(tmp_path / "r.yaml"))
+    caplog.set_level(logging.INFO, "vernier.rewrite")
+    async with aiohttp.ClientSession() as client:
+        for _ in range(2):
+            async with client.get(proxy + "/page") as response:
+                body = await response.read()
+    assert b"<h1 id=hero>Three</h1>" in body  # priority 1 beats 0; then #hero beats h1
+    conflicts = [r.getMessage() for r in caplog.records if "change the same element" in r.message]
+    assert sorted(conflicts) == [
+        "general and specific change the same element: general wins",
+        "important and general change the same element: important wins",
+        "important and specific change the same element: important wins",
+    ]  # each pair once, whatever the number of pages
