@@ -251,6 +251,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         )
         app[RUNTIME] = Runtime(config, metrics, store, origin, asset, pipeline, endpoints)
         await store.open()
+        await models.refresh()  # a restarted proxy decides with the learned model at once
         if await store.check_durability() == "no":
             log.warning(
                 "the store runs without append-only persistence (appendonly no): acknowledged "

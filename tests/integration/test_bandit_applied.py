@@ -115,3 +115,35 @@ async def test_the_bandit_decides_logs_and_picks_up_a_published_model(
         await store.close()
     bot_variant, bot_slot = await fresh_visit(proxy + "/page", **{"User-Agent": GOOGLEBOT})
     assert (bot_variant, bot_slot["reason"]) == ("a", "default")
+
+
+async def test_a_restarted_proxy_decides_with_the_learned_model(
+    origin: str, start_proxy: StartProxy, rules_dir: Path, embedded_store_url: str
+) -> None:
+    prefix = f"t{secrets.token_hex(4)}:"
+    settings = {"admin.token": TOKEN, "store.key_prefix": prefix}
+    store = Store(embedded_store_url, StoreSettings(key_prefix=prefix))
+    try:
+        learner = load_rules(rules_dir).slots[0].learner
+        assert learner is not None
+        model = BanditModel(learner.policy)
+        snapshot = make_snapshot(
+            model,
+            learner.actions,
+            slot="hero",
+            model_version=3,
+            feature_space=learner.feature_space,
+            created_at_ms=int(time.time() * 1000),
+        )
+        assert await models.publish(store, snapshot)  # what a learner left before the restart
+        proxy = await start_proxy(origin, rules=str(rules_dir), **settings)  # a fresh process
+        _, slot = await fresh_visit(proxy + "/page")
+
+        async def entries(client: Redis) -> list[tuple[bytes, dict[bytes, bytes]]]:
+            return await client.xrange(store.keys.decisions_key())  # type: ignore[no-any-return]
+
+        records = [parse_entry(fields) for _, fields in await store.run(entries, default=[])]
+    finally:
+        await store.close()
+    [record] = [r for r in records if isinstance(r, LoggedDecision) and r.id == slot["decision"]]
+    assert record.model_version == f"{learner.feature_space}/3"
