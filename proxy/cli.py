@@ -11,6 +11,7 @@
     vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
+    vernier simulate [--visitors N] [--seed N] [--concurrency N] [--out DIR] [--rules FILE]
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
@@ -39,6 +40,7 @@ from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
 from proxy.rules.load import RuleSet
+from proxy.simulate import command as simulate_command
 
 DEFAULT_CONFIG = Path("config/vernier.yaml")
 
@@ -162,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_command.add_parser(commands)
     pause_command.add_parsers(commands)
     learn_command.add_parser(commands)
+    simulate_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
     demo.add_argument(
@@ -269,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return evaluate_command.run(args, _config_file(args))
         if args.command == "learn":
             return learn_command.run(args)
+        if args.command == "simulate":
+            return simulate_command.run(args)
         if args.command in ("pause", "resume", "pauses"):
             return pause_command.run(args, _config_file(args))
         if args.command == "demo":

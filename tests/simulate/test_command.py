@@ -1,0 +1,78 @@
+"""``vernier simulate``'s command line: flags, and errors as one line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from proxy.simulate import command
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="vernier")
+    command.add_parser(root.add_subparsers(dest="command", required=True))
+    return root
+
+
+def test_the_defaults() -> None:
+    args = parser().parse_args(["simulate"])
+    assert (args.visitors, args.seed, args.concurrency, args.max_seconds) == (20_000, 1, 8, 900.0)
+    assert args.rules == command.SIMULATION_RULES
+    assert args.out == Path("simulation")
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--visitors", "0"],
+        ["--visitors", "many"],
+        ["--concurrency", "1000"],
+        ["--max-seconds", "-1"],
+        ["--seed", "x"],
+        ["--colour", "blue"],
+    ],
+)
+def test_a_bad_flag_gets_the_usage_message(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parser().parse_args(["simulate", *flags])
+    assert exit_info.value.code == 2
+    assert "usage: vernier" in capsys.readouterr().err
+
+
+def test_rules_without_the_hero_slot_are_one_line_of_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "other.yaml"
+    rules.write_text("slots:\n  - {id: promo, selector: '#promo', control: a, variants: {a: []}}\n")
+    args = parser().parse_args(["simulate", "--rules", str(rules), "--out", str(tmp_path / "o")])
+    assert command.run(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"vernier: error: {rules}: no slot 'hero' (the slot the simulated visitors see)\n"
+
+
+def test_a_missing_or_broken_rules_file_is_one_line_of_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("slots:\n  - id: hero\n    selector: '#hero'\n    colour: red\n")
+    for rules in (tmp_path / "absent.yaml", broken):
+        args = parser().parse_args(["simulate", "--rules", str(rules)])
+        assert command.run(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("vernier: error: ") and err.count("\n") == 1, err
+        assert "Traceback" not in err
+
+
+def test_the_variants_must_be_those_the_visitors_know(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "two.yaml"
+    rules.write_text(
+        "slots:\n  - {id: hero, selector: '#hero', control: a, variants: {a: [], z: []}}\n"
+    )
+    assert command.run(parser().parse_args(["simulate", "--rules", str(rules)])) == 2
+    assert "preferences on ['a', 'b', 'c', 'd']" in capsys.readouterr().err
