@@ -240,9 +240,9 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _setup_logging(config: Config) -> None:
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from proxy.server.workers import LOG_FORMAT
+
+    logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT)
 
 
 def _announce(where: str) -> None:
@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate":
             return evaluate_command.run(args, _config_file(args))
         if args.command == "learn":
-            return learn_command.run(args)
+            return learn_command.run(args, _config_file(args))
         if args.command == "simulate":
             return simulate_command.run(args)
         if args.command in ("pause", "resume", "pauses"):

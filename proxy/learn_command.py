@@ -24,9 +24,8 @@ from typing import Any
 
 from proxy.config.load import load_config
 from proxy.config.schema import Config
-from proxy.errors import UsageError, VernierError
-
-DEFAULT_CONFIG = Path("config/vernier.yaml")
+from proxy.errors import UsageError
+from proxy.server.workers import LOG_FORMAT
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -47,37 +46,19 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return learn
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run until SIGTERM/SIGINT; 0 after a clean stop, 2 for a configuration error."""
-    try:
-        config = load_config(
-            _config_file(args),
-            overrides={
-                "store.url": getattr(args, "store", None),
-                "data_dir": getattr(args, "data_dir", None),
-                "rules": getattr(args, "rules", None),
-            },
-        )
-        url = store_url(config)
-        logging.basicConfig(
-            level=config.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
-        return asyncio.run(_learn(config, url))
-    except VernierError as err:
-        print(f"vernier: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    except OSError as err:
-        print(f"vernier: error: {err.strerror or err}", file=sys.stderr)
-        return 1
-
-
-def _config_file(args: argparse.Namespace) -> Path | None:
-    if getattr(args, "config", None) is not None:
-        return Path(args.config)
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+def run(args: argparse.Namespace, config_file: Path | None) -> int:
+    """Run until SIGTERM/SIGINT; 0 after a clean stop. Errors are raised for the CLI to print."""
+    config = load_config(
+        config_file,
+        overrides={
+            "store.url": getattr(args, "store", None),
+            "data_dir": getattr(args, "data_dir", None),
+            "rules": getattr(args, "rules", None),
+        },
+    )
+    url = store_url(config)
+    logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT)
+    return asyncio.run(_learn(config, url))
 
 
 def store_url(config: Config) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias, get_args
 
 import msgspec
 
@@ -50,19 +50,7 @@ FeatureGroup = Literal[
     "landing_path",
     "profile",
 ]
-ALL_FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
-    "device",
-    "browser",
-    "os",
-    "hour",
-    "weekday",
-    "country",
-    "language",
-    "referrer",
-    "utm",
-    "landing_path",
-    "profile",
-)
+ALL_FEATURE_GROUPS: tuple[FeatureGroup, ...] = get_args(FeatureGroup)
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Interaction = Annotated[

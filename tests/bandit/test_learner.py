@@ -454,20 +454,10 @@ async def test_the_published_model_prefers_the_clicked_variant(
     assert pmf[spec.actions.index("b")] == pytest.approx(0.9, abs=0.01)  # 1 - epsilon + epsilon/2
 
 
-LEARN = """
-import sys
-from proxy.learn_command import add_parser, run
-import argparse
-parser = argparse.ArgumentParser(prog="vernier")
-add_parser(parser.add_subparsers(dest="command"))
-sys.exit(run(parser.parse_args(sys.argv[1:])))
-"""
-
-
 def learn_command(cwd: Path, *args: str) -> subprocess.Popen[str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd)}
     return subprocess.Popen(
-        [sys.executable, "-c", LEARN, "learn", *args],
+        [sys.executable, "-m", "proxy", "learn", *args],
         cwd=cwd,
         env=env,
         stderr=subprocess.PIPE,
