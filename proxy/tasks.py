@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger("vernier.tasks")
@@ -46,3 +46,27 @@ class BackgroundTasks:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def keep_stepping(
+    step: Callable[[], Awaitable[bool]],
+    stop: asyncio.Event,
+    *,
+    retry_s: float,
+    what: str,
+    on_failure: Callable[[], None],
+) -> None:
+    """Run ``step`` until ``stop`` is set: the loop of every stream consumer. A step that
+    returns False (the store did not answer) or raises (a bug: logged) calls ``on_failure`` and
+    waits ``retry_s`` (or for ``stop``) before the next."""
+    while not stop.is_set():
+        try:
+            answered = await step()
+        except Exception:
+            log.exception("%s: step failed", what)
+            answered = False
+        if not answered:
+            on_failure()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(retry_s):
+                    await stop.wait()

@@ -28,7 +28,6 @@ only the one whose ``HSETNX`` wins logs the pause and counts it in :attr:`pauses
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -43,6 +42,7 @@ from proxy.store import slot_metrics
 from proxy.store.client import Store
 from proxy.store.event_log import EventLog, StreamEntry
 from proxy.store.slot_metrics import Increment
+from proxy.tasks import keep_stepping
 from proxy.tracker.events import Click, Conversion, Impression
 from proxy.tracker.record import EventRecord
 
@@ -116,21 +116,24 @@ class SlotMetricsConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume and check until ``stop`` is set; each wait is bounded."""
-        while not stop.is_set():
-            try:
-                answered = await self.step()
-                if time.monotonic() >= self._next_check_s:
-                    self._next_check_s = time.monotonic() + self.guardrail_every_s
-                    await self.check_guardrail()
-            except Exception:  # a bug: log it, keep counting, retry after a pause
-                log.exception("slot metrics consumer %s: step failed", self.consumer)
-                answered = False
-            if not answered:
-                self.failures += 1
-                self._backlog = True
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.retry_s):
-                        await stop.wait()
+        await keep_stepping(
+            self._step_and_check,
+            stop,
+            retry_s=self.retry_s,
+            what=f"slot metrics consumer {self.consumer}",
+            on_failure=self._failed,
+        )
+
+    async def _step_and_check(self) -> bool:
+        answered = await self.step()
+        if time.monotonic() >= self._next_check_s:
+            self._next_check_s = time.monotonic() + self.guardrail_every_s
+            await self.check_guardrail()
+        return answered
+
+    def _failed(self) -> None:
+        self.failures += 1
+        self._backlog = True  # our own pending entries first, once the store answers
 
     async def step(self) -> bool:
         """Maybe claim stale entries, read a batch, count it, acknowledge it; ``False`` when the

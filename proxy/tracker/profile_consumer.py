@@ -12,7 +12,6 @@ re-reading its own pending entries first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -21,6 +20,7 @@ import time
 from proxy.store.client import Store
 from proxy.store.event_log import EventLog, StreamEntry
 from proxy.store.profiles import load_tally, save_profile
+from proxy.tasks import keep_stepping
 from proxy.tracker.profile_update import apply, decode_state, encode_state, profile_fields
 from proxy.tracker.record import EventRecord, encode_record
 from proxy.tracker.visitor_data import RECENT_EVENTS
@@ -73,18 +73,17 @@ class ProfileConsumer:
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Consume until ``stop_event`` is set; each wait is bounded (``block_ms``, ``retry_s``)."""
-        while not stop_event.is_set():
-            try:
-                answered = await self.step()
-            except Exception:  # a bug: log it, keep the profiles going, retry after a pause
-                log.exception("profile consumer %s: step failed", self.consumer)
-                answered = False
-            if not answered:
-                self.failures += 1
-                self._backlog = True
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.retry_s):
-                        await stop_event.wait()
+        await keep_stepping(
+            self.step,
+            stop_event,
+            retry_s=self.retry_s,
+            what=f"profile consumer {self.consumer}",
+            on_failure=self._failed,
+        )
+
+    def _failed(self) -> None:
+        self.failures += 1
+        self._backlog = True
 
     async def step(self) -> bool:
         """One round: maybe claim stale entries, read a batch, apply it, acknowledge it.
