@@ -15,7 +15,8 @@
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
-file, then defaults. Errors are one readable line (file:line and key for config), never a traceback.
+file, then defaults. Errors are one readable line (file:line:column and key for config), never a
+traceback.
 """
 
 from __future__ import annotations

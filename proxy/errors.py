@@ -24,19 +24,27 @@ class VernierError(Exception):
 class ConfigError(VernierError):
     """A config or rules file is invalid.
 
-    ``str(err)`` reads ``file:line $.key.path: what is wrong``.
+    ``str(err)`` reads ``file:line:column $.key.path: what is wrong`` (1-based line and
+    column, as editors and compilers print them).
     """
 
     def __init__(
-        self, message: str, *, file: str | None = None, line: int | None = None, path: str = "$"
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        path: str = "$",
+        column: int | None = None,
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
+        self.column = column
         self.path = path
         where = file or "<config>"
         if line is not None:
-            where = f"{where}:{line}"
+            where = f"{where}:{line}" + (f":{column}" if column is not None else "")
         super().__init__(f"{where} {path}: {message}")
 
 

@@ -69,16 +69,16 @@ def test_serve_without_an_origin(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ("server:\n  listen: ':80'\n  listne: ':81'\n", "bad.yaml:3 $.server.listne"),
-        ("origin:\n  url: http://a\n  url: http://b\n", "bad.yaml:3 $.origin.url"),
-        ("server:\n  workers: 0\n", "bad.yaml:2 $.server.workers"),
+        ("server:\n  listen: ':80'\n  listne: ':81'\n", "bad.yaml:3:3 $.server.listne"),
+        ("origin:\n  url: http://a\n  url: http://b\n", "bad.yaml:3:3 $.origin.url"),
+        ("server:\n  workers: 0\n", "bad.yaml:2:3 $.server.workers"),
         (
             "server:\n  trusted_proxies: [10.0.0.1, nope]\n",
-            "bad.yaml:2 $.server.trusted_proxies[1]",
+            "bad.yaml:2:31 $.server.trusted_proxies[1]",
         ),
-        ("log_level: info\norigin: &o\n  url: http://a\n", "bad.yaml:2 $"),
-        ("a: !!python/object/apply:os.system [echo pwned]\n", "bad.yaml:1 $.a"),
-        ("server:\n  listen: [\n", "bad.yaml:3 $"),
+        ("log_level: info\norigin: &o\n  url: http://a\n", "bad.yaml:2:9 $"),
+        ("a: !!python/object/apply:os.system [echo pwned]\n", "bad.yaml:1:4 $.a"),
+        ("server:\n  listen: [\n", "bad.yaml:3:1 $"),
     ],
 )
 def test_validate_names_file_line_and_key(tmp_path: Path, text: str, where: str) -> None:

@@ -32,20 +32,36 @@ class LineMap:
 
     file: str
     lines: dict[str, int] = field(default_factory=dict)
+    columns: dict[str, int] = field(default_factory=dict)
 
-    def line_of(self, path: str) -> int | None:
-        """The line of ``path`` or of its nearest ancestor that has one."""
+    def _nearest(self, path: str) -> str:
+        """``path`` or its nearest ancestor that has a position."""
         while path:
             if path in self.lines:
-                return self.lines[path]
+                return path
             cut = max(path.rfind("."), path.rfind("["))
             if cut <= 0:
                 break
             path = path[:cut]
-        return self.lines.get("$")
+        return "$"
+
+    def line_of(self, path: str) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that has one."""
+        return self.lines.get(self._nearest(path))
 
     def error(self, message: str, path: str = "$") -> ConfigError:
-        return ConfigError(message, file=self.file, line=self.line_of(path), path=path)
+        at = self._nearest(path)
+        return ConfigError(
+            message,
+            file=self.file,
+            line=self.lines.get(at),
+            column=self.columns.get(at),
+            path=path,
+        )
+
+    def mark(self, path: str, node: Node) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        self.columns[path] = node.start_mark.column + 1
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -57,6 +73,7 @@ class _StrictLoader(yaml.SafeLoader):
             raise ConfigError(
                 "YAML aliases (*name) are not allowed in Vernier files",
                 line=event.start_mark.line + 1,
+                column=event.start_mark.column + 1,
             )
         event = self.peek_event()  # type: ignore[no-untyped-call]
         anchor = getattr(event, "anchor", None)
@@ -64,20 +81,16 @@ class _StrictLoader(yaml.SafeLoader):
             raise ConfigError(
                 f"YAML anchors (&{anchor}) are not allowed in Vernier files",
                 line=event.start_mark.line + 1,
+                column=event.start_mark.column + 1,
             )
         return super().compose_node(parent, index)
 
 
 def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
-    lines.lines[path] = node.start_mark.line + 1
+    lines.mark(path, node)
     plain = _PLAIN_TAGS.get(type(node))
     if plain is not None and node.tag != plain:
-        raise ConfigError(
-            f"YAML tag '{node.tag}' is not allowed in Vernier files",
-            file=lines.file,
-            line=node.start_mark.line + 1,
-            path=path,
-        )
+        raise lines.error(f"YAML tag '{node.tag}' is not allowed in Vernier files", path)
     if isinstance(node, MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -89,15 +102,10 @@ def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
             key = str(key)
             child = f"{path}.{key}"
             if key in out:
-                raise ConfigError(
-                    f"duplicate key '{key}'",
-                    file=lines.file,
-                    line=key_node.start_mark.line + 1,
-                    path=child,
-                )
-            lines.lines[child] = key_node.start_mark.line + 1
+                lines.mark(child, key_node)
+                raise lines.error(f"duplicate key '{key}'", child)
             out[key] = _build(value_node, child, lines, loader)
-            lines.lines[child] = key_node.start_mark.line + 1
+            lines.mark(child, key_node)  # a key's position is its key's, not its value's
         return out
     if isinstance(node, SequenceNode):
         return [_build(item, f"{path}[{i}]", lines, loader) for i, item in enumerate(node.value)]
@@ -115,13 +123,18 @@ def loads(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
         return _build(root, "$", lines, loader), lines
     except ConfigError as err:
         if err.file is None:
-            raise ConfigError(err.message, file=file, line=err.line, path=err.path) from None
+            raise ConfigError(
+                err.message, file=file, line=err.line, path=err.path, column=err.column
+            ) from None
         raise
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
         what = err.problem or err.context or "invalid YAML"
-        raise ConfigError(f"YAML syntax error: {what}", file=file, line=line) from None
+        raise ConfigError(
+            f"YAML syntax error: {what}", file=file, line=line, column=column
+        ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"YAML error: {err}", file=file) from None
     finally:

@@ -138,7 +138,7 @@ def test_repo_config_file_names_every_schema_key() -> None:
 def test_unknown_key_names_its_own_line_and_path(tmp_path: Path) -> None:
     err = error_of(tmp_path, "server:\n  listen: ':80'\n\n  listne: ':81'\n")
     assert (err.line, err.path) == (4, "$.server.listne")
-    assert str(err).endswith(":4 $.server.listne: unknown key 'listne'")
+    assert str(err).endswith(":4:3 $.server.listne: unknown key 'listne'")
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:

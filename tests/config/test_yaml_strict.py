@@ -38,7 +38,7 @@ def test_alias_bomb_is_refused_at_its_first_anchor_without_expanding() -> None:
     assert time.perf_counter() - started < 0.5
     assert "anchors" in err.message
     assert (err.file, err.line) == ("conf.yaml", 1)
-    assert str(err).startswith("conf.yaml:1 ")
+    assert str(err).startswith("conf.yaml:1:4 ")
 
 
 def test_anchor_alone_is_refused() -> None:
@@ -60,7 +60,7 @@ def test_duplicate_key_names_the_second_key_and_its_path() -> None:
     err = error_of("server:\n  listen: a\n  workers: 2\n  listen: b\n")
     assert "duplicate key 'listen'" in err.message
     assert (err.line, err.path) == (4, "$.server.listen")
-    assert str(err) == "conf.yaml:4 $.server.listen: duplicate key 'listen'"
+    assert str(err) == "conf.yaml:4:3 $.server.listen: duplicate key 'listen'"
 
 
 def test_duplicate_top_level_key() -> None:
@@ -214,7 +214,7 @@ def test_line_of_an_absent_path_falls_back_to_the_nearest_ancestor() -> None:
 
 def test_line_map_error_names_file_line_and_path() -> None:
     _, lines = loads("a:\n  b: 1\n", "x.yaml")
-    assert str(lines.error("bad", "$.a.b")) == "x.yaml:2 $.a.b: bad"
+    assert str(lines.error("bad", "$.a.b")) == "x.yaml:2:3 $.a.b: bad"
 
 
 def test_non_scalar_key_is_refused() -> None:

@@ -132,7 +132,7 @@ async def test_edits_are_served_and_a_bad_edit_keeps_the_last_good_rules(single:
     await eventually(lambda: ">Two</h1>" in single.page(), 10, "the edited rule is served")
 
     (single.rules / "home.yaml").write_text(BAD_OP)
-    where = f"{single.rules / 'home.yaml'}:4 $.rules[0].then[0].op: unknown operation 'set_txt'"
+    where = f"{single.rules / 'home.yaml'}:4:10 $.rules[0].then[0].op: unknown operation 'set_txt'"
     await eventually(lambda: where in single.log_text(), 10, "the refusal is logged")
     assert ">Two</h1>" in await asyncio.to_thread(single.page)
 

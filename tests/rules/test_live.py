@@ -96,7 +96,7 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
 
 def test_starting_with_bad_rules_raises(folder: Path) -> None:
     (folder / "home.yaml").write_text(BAD_OP)
-    with pytest.raises(ConfigError, match=r"home\.yaml:4 \$\.rules\[0\]\.then\[0\]\.op"):
+    with pytest.raises(ConfigError, match=r"home\.yaml:4:10 \$\.rules\[0\]\.then\[0\]\.op"):
         LiveRules(folder, build)
 
 
@@ -122,7 +122,9 @@ def test_bad_edit_is_refused_and_the_old_rules_stay(
     assert live.current is before
     assert live.version == version
     assert live.last_error is not None
-    assert f"{folder / 'home.yaml'}:4 $.rules[0].then[0].op: unknown operation" in live.last_error
+    assert (
+        f"{folder / 'home.yaml'}:4:10 $.rules[0].then[0].op: unknown operation" in live.last_error
+    )
     [line] = refusals(caplog)
     assert "(test edit)" in line
     assert live.last_error in line

@@ -74,7 +74,7 @@ def test_folder_is_sorted_and_ids_unique_across_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_rules(tmp_path)
     assert str(caught.value) == (
-        f"{tmp_path}/c.yaml:3 $.rules[0].id: id 'same' is already used at {tmp_path}/b.yaml:2"
+        f"{tmp_path}/c.yaml:3:5 $.rules[0].id: id 'same' is already used at {tmp_path}/b.yaml:2"
     )
 
 
@@ -289,7 +289,8 @@ def test_bad_files_name_file_line_and_path(
     err = caught.value
     assert (err.file, err.line, err.path) == (str(file), line, path), str(err)
     assert message in err.message
-    assert str(err).startswith(f"{file}:{line} {path}: ")
+    assert err.column is not None and err.column >= 1
+    assert str(err).startswith(f"{file}:{line}:{err.column} {path}: ")
 
 
 def test_the_spec_example_error(tmp_path: Path) -> None:
@@ -300,7 +301,7 @@ def test_the_spec_example_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_rules(rules)
     assert str(caught.value).startswith(
-        f"{rules}/home.yaml:13 $.slots[0].variants.b[2].op: unknown operation 'set_txt'"
+        f"{rules}/home.yaml:13:12 $.slots[0].variants.b[2].op: unknown operation 'set_txt'"
     )
 
 
