@@ -37,6 +37,7 @@ from proxy.html.operations import (
     fill,
     merge_style,
 )
+from proxy.html.sourcemap import select
 
 
 @dataclass(slots=True)
@@ -127,7 +128,7 @@ def _set_content(tree: Tree, node: LexborNode, content: str, *, text: bool) -> b
     if text:
         node.inner_html = ""
         node.insert_child(content)
-        content = html.escape(content, quote=False)
+        content = html.escape(content, quote=False).replace("\r", "&#13;")  # a raw CR reads as LF
     else:
         node.inner_html = ""
         tree.insert(node, content, "append")
@@ -251,7 +252,7 @@ def _reorder(tree: Tree, container: LexborNode, order: tuple[str, ...]) -> bool:
     children = list(container.iter())
     wanted: list[LexborNode] = []
     for selector in order:
-        for child in container.css(selector):
+        for child in select(container, selector):  # an invalid selector matches nothing
             parent = child.parent
             inside = parent is not None and parent.mem_id == container.mem_id
             if inside and all(child.mem_id != w.mem_id for w in wanted):

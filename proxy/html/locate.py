@@ -18,7 +18,10 @@ proves R == S == D: every ``<name`` is a real start tag, found with ``bytes.find
 
 An element's extent (its content and its end tag) is accepted only when the content is balanced
 markup (every element in it closed explicitly, nothing closed that it did not open) and the start
-tags in it name the same elements, in the same order, as the DOM's descendants.
+tags in it name the same elements, in the same order, as the DOM's descendants. The body's also
+takes what the parser appends to it after ``</body>`` (:class:`Extent`), and ``<head>``/``<body>``
+start tags are checked to open their element (:func:`opens_element`): a late one is ignored, or
+only gives its attributes to the element an earlier token implied.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from proxy.html.tokens import (
     COMMENT,
     DOCTYPE,
     END,
+    HEAD_ALLOWED,
     NOTHING,
     START,
     TAG_AT,
@@ -51,6 +55,7 @@ __all__ = [
     "element_extent",
     "find_by_count",
     "find_start_tags",
+    "opens_element",
     "source_attributes",
     "start_tag_at",
 ]
@@ -84,6 +89,10 @@ _CREATED = frozenset(
     b"u".split()
 )
 _NAME_ENDS = frozenset((b"\t", b"\n", b"\f", b"\r", b" ", b"/", b">", b""))
+_SPACE = re.compile(rb"[\t\n\f\r ]*+")
+# End tags that imply the head or the body when they come before its start tag (others are ignored).
+_IMPLYING_END = frozenset((b"head", b"body", b"html", b"br"))
+_DOCUMENT_END = frozenset((b"body", b"html"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +106,16 @@ class StartTag:
 
 @dataclass(frozen=True, slots=True)
 class Extent:
-    """Where an element's content ends and its end tag ends (``content_end == end`` if void)."""
+    """Where an element's content ends and its end tag ends (``content_end == end`` if void).
+
+    ``tail``: the whitespace runs after ``</body>`` (up to the end of the document, between
+    comments and ``</html>``), which the tree builder appends to the body: in the DOM they are the
+    body's last content, after what ``content_end`` ends.
+    """
 
     content_end: int
     end: int
+    tail: tuple[tuple[int, int], ...] = ()
 
 
 @lru_cache(maxsize=128)
@@ -284,4 +299,61 @@ def element_extent(buf: bytes, name: bytes, tag: StartTag, node: LexborNode) -> 
         return None
     dom: list[bytes] = []
     _dom_children(node, dom)
-    return source[1] if dom == source[0] else None
+    if dom != source[0]:
+        return None
+    if name != b"body":
+        return source[1]
+    tail = _body_tail(buf, source[1].end)
+    return None if tail is None else Extent(source[1].content_end, source[1].end, tail)
+
+
+def _body_tail(buf: bytes, pos: int) -> tuple[tuple[int, int], ...] | None:
+    """The whitespace runs from ``pos`` (after ``</body>``) to the end, when everything else there
+    leaves the body alone: comments (they go to ``<html>`` or the document), doctypes and
+    ``</body>``/``</html>`` (ignored). None when anything else follows: text or an element
+    there would be the body's last content too (the "after body" insertion mode)."""
+    runs: list[tuple[int, int]] = []
+    while pos < len(buf):
+        space = _SPACE.match(buf, pos)
+        if space is not None and space.end() > pos:
+            runs.append((pos, space.end()))
+            pos = space.end()
+            continue
+        if buf[pos] != 0x3C:  # "<"
+            return None
+        kind, name, end = token_at(buf, pos)
+        if not (kind in (COMMENT, DOCTYPE, NOTHING) or (kind == END and name in _DOCUMENT_END)):
+            return None
+        pos = end
+    return tuple(runs)
+
+
+def opens_element(buf: bytes, name: bytes, pos: int, start: int) -> bool:
+    """Whether the ``<head>`` or ``<body>`` start tag at ``start`` opens that element, given the
+    document from ``pos``: once anything before it implied the element (text, a start tag that
+    has no place before it, ``</br>``...), the tag is a stray one (ignored for ``<head>``; for
+    ``<body>`` only its attributes count). Tokens are followed from ``pos``: cheap for the
+    head; for the body the head's scripts and styles are skipped by
+    :func:`~proxy.html.tokens.skip_element`."""
+    allowed = HEAD_ALLOWED if name == b"body" else frozenset((b"html",))
+    while True:
+        space = _SPACE.match(buf, pos)
+        pos = pos if space is None else space.end()
+        if pos >= start:
+            return pos == start
+        if buf[pos] != 0x3C:  # "<"
+            return False
+        kind, tag, end = token_at(buf, pos)
+        if kind == START:
+            if tag not in allowed or tag == b"template":
+                return False
+            if tag in TEXT_ELEMENTS or tag == b"script":
+                end = skip_element(buf, tag, end)
+        elif kind == END:
+            if tag in _IMPLYING_END and not (name == b"body" and tag == b"head"):
+                return False
+        elif kind not in (COMMENT, DOCTYPE, NOTHING):
+            return False
+        if end < 0:
+            return False
+        pos = end

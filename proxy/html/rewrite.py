@@ -4,8 +4,14 @@ The operations run on a Lexbor tree, which decides what they mean: which element
 matches, in the state the earlier operations left. Each changed element that was in the original
 document is then found in the original bytes (:mod:`proxy.html.sourcemap`) and only its changed
 parts are replaced, a moved element's bytes cut and pasted (:mod:`proxy.html.splice`): "splice".
-When any of them cannot be located and verified, the modified tree is serialised instead, behind
-the original BOM and doctype and in the original encoding ("reserialise"; DESIGN.md §3).
+When any of them cannot be located and verified, or the bytes around a change would be read
+differently once it is made (a start tag that closes the element before it or implies its parent,
+markup that leaves a comment or an element open, text after ``</body>``), the modified tree is
+serialised instead, behind the original BOM and doctype and in the original encoding
+("reserialise"; DESIGN.md §3). When even that would change what the operations did not touch (a
+script, style, comment or name holding a character the page's encoding cannot write, such as the
+U+FFFD of a byte it could not decode: a character reference is read literally there), the page is
+kept as it is and every operation counts as missed.
 
 Speed (bench/rewrite_bench.py): the Lexbor parse is most of the cost; an element is located only
 when an operation selects it, usually with ``bytes.find`` alone, and the page is decoded once.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -30,17 +37,36 @@ from proxy.html.operations import (
     InsertBefore,
     Move,
     Op,
+    Remove,
     RemoveAttr,
     RemoveClass,
     Reorder,
+    Replace,
     SetAttr,
     SetStyle,
     SwapImage,
     attribute_allowed,
 )
-from proxy.html.sourcemap import SourceMap, original_doctype, select
-from proxy.html.splice import AFTER, APPEND, BEFORE, CARRIED, RANGE, Edit, element_edits, join
-from proxy.html.tokens import HEAD_ALLOWED, TEXT_ELEMENTS
+from proxy.html.sourcemap import (
+    Located,
+    SourceMap,
+    dropped_newline,
+    in_foreign,
+    original_doctype,
+    select,
+)
+from proxy.html.splice import (
+    AFTER,
+    APPEND,
+    BEFORE,
+    CARRIED,
+    PREPEND,
+    RANGE,
+    Edit,
+    element_edits,
+    join,
+)
+from proxy.html.tokens import HEAD_ALLOWED, TAG_AT, TEXT_ELEMENTS, tags_of
 
 __all__ = ["RewriteResult", "rewrite"]
 
@@ -54,6 +80,10 @@ _START_TAG_ONLY = (
     SwapImage,
     InsertBefore,
 )
+_RAW_TEXT = frozenset(
+    ("script", "style", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext")
+)
+_OPEN_REFERENCE = re.compile(r"&[#A-Za-z0-9]*\Z")  # the page's next bytes could complete it
 _NO_CHILDREN = VOID | set(TEXT_ELEMENTS) | {b"script", b"template", b"plaintext"}
 _DOCUMENT = frozenset((b"html", b"head", b"body"))  # often implied: their tags may be stray ones
 # Moved bytes are parsed again where they land: before <body> these would go to the head.
@@ -71,6 +101,7 @@ class RewriteResult:
     whole rewrite (the same element has the same number in every op, and a number is never reused,
     not even after the element is removed); two ops whose targets share a number changed the same
     element. One tuple per op (empty for an op that missed); ``()`` when there are no ops.
+    ``mode`` "unchanged" with ops that matched but ``applied == ()``: the fallback refused.
     """
 
     body: bytes
@@ -117,6 +148,7 @@ class _Rewrite:
         self.ends_before: dict[int, bool] = {}  # see _check_ends_before
         self._ids: dict[int, int] = {}
         self._next_id = itertools.count()
+        self._closed_markup: dict[str, bool] = {}
 
     # The operations' view (proxy.html.edits.Tree).
 
@@ -135,6 +167,8 @@ class _Rewrite:
 
     def insert(self, node: LexborNode, html: str, where: str) -> None:
         self.restructure()
+        if self.splice and not self._closed(html):
+            self.splice = False
         holder = self.parser.create_node("div")
         holder.inner_html = html
         for element in holder.traverse():
@@ -143,17 +177,33 @@ class _Rewrite:
         children = list(holder.iter(include_text=True))
         if where == "after":
             children.reverse()
+        first = node.child if where == "prepend" else None  # None: prepend into empty = append
         for child in children:
             if where == "before":
                 node.insert_before(child, move=True)
             elif where == "after":
                 node.insert_after(child, move=True)
+            elif first is not None:
+                first.insert_before(child, move=True)
             else:
                 node.insert_child(child, move=True)
-        if where == "prepend" and (first := node.child) is not None:
-            for child in children:  # insert_child appended them: move them to the front
-                first.insert_before(child, move=True)
         holder.decompose()
+
+    def _closed(self, html: str) -> bool:
+        """Whether ``html`` is read the same wherever it is spliced: it must close what it opens
+        (comment, tag, element, character reference) and have no tag its own parse drops, as
+        ``<!--``, ``<b>x`` or ``</div>`` would, which take in or close the page's elements.
+        Checked by comparing its tags with those of its parse (written out by Lexbor)."""
+        closed = self._closed_markup.get(html)
+        if closed is None:
+            probe = self.parser.create_node("div")
+            probe.inner_html = html
+            tags = tags_of(html.encode())
+            closed = tags is not None and tags == tags_of((probe.inner_html or "").encode())
+            closed = closed and _OPEN_REFERENCE.search(html) is None
+            probe.decompose()
+            self._closed_markup[html] = closed
+        return closed
 
     def select_first(self, selector: str) -> LexborNode | None:
         found = select(self.parser, selector)
@@ -189,24 +239,45 @@ class _Rewrite:
             or (where != "into" and at.name in _DOCUMENT)
             or (where == "into" and (at.name in _NO_CHILDREN or self._content_set(to)))
             or (where == "before" and not self.ends_before.get(to, False))
+            or not self.ends_before.get(key, False)  # what follows it would go where it went
         ):
             self.splice = False
         self.moving.add(key)
         self.moves.append((key, to, where))
 
     def _check_ends_before(self, target: LexborNode) -> None:
-        """Whether the element before ``target`` may end only where ``target`` starts (as
-        ``<p>a<p>b``): other bytes pasted at that start tag would land in it."""
+        """Record whether bytes pasted at ``target``'s start tag land just before it in its
+        parent: not when its start tag is what ends the element before it (``<p>a<p>b``) or
+        creates its parent (the body ``<div>`` implies, where other bytes would be read in the
+        head's context): the previous element must end, or the parent's start tag, right there.
+        Never inside ``<svg>``/``<math>``, where HTML markup is read otherwise.
+        """
         if target.mem_id in self.ends_before:
             return
-        previous = target.prev
-        ends = True
-        if previous is not None and previous.is_element_node:
+        previous, start = target.prev, self.source.located.get(target.mem_id)
+        ends = True  # after text or a comment, which are in the parent
+        if start is None or in_foreign(target):  # markup there is read otherwise
+            ends = False
+        elif previous is not None and previous.is_element_node:
             self.source.locate(previous, whole=True)
             at = self.source.located.get(previous.mem_id)
-            start = self.source.located.get(target.mem_id)
-            ends = at is not None and start is not None and at.extent_end == start.tag.start
+            ends = at is not None and at.extent_end == start.tag.start
+        elif previous is None:
+            ends = (parent := target.parent) is not None and self._opened_at(parent, start)
         self.ends_before[target.mem_id] = ends
+
+    def _opened_at(self, parent: LexborNode, child: Located) -> bool:
+        """Whether the token right before the start tag of ``child`` (its parent's first child)
+        is a start tag named as ``parent``: then the parent is open there, not implied by
+        ``child``. That token is real, as ``child`` is: a comment or a tag cannot end in
+        another tag's ``>`` without holding ``child`` too, and a ``<`` in the parent's
+        attribute values only makes this say no."""
+        buf, end = self.buf, child.tag.start
+        tag = TAG_AT.match(buf, max(0, buf.rfind(b"<", 0, end)))
+        name = (parent.tag or "").lower().encode()
+        if tag is None or tag.group(1) or tag.group(2).lower() != name:
+            return False
+        return tag.end() + dropped_newline(buf, name, tag.end()) == end
 
     def _content_set(self, key: int) -> bool:
         edit = self.edits.get(key)
@@ -238,7 +309,9 @@ class _Rewrite:
         self.source.prefetch(nodes, self._upcoming)
         for node in nodes:
             self.source.locate(node, whole=whole)
-            if isinstance(op, Reorder):
+            if isinstance(op, InsertBefore | Replace | Remove | Move):
+                self._check_ends_before(node)
+            elif isinstance(op, Reorder):
                 for selector in op.order:
                     for child in select(node, selector):
                         if (parent := child.parent) is not None and parent.mem_id == node.mem_id:
@@ -254,16 +327,35 @@ class _Rewrite:
     def _encode(self, text: str) -> bytes:
         return text.encode(self.codec, "xmlcharrefreplace")
 
+    def _fold_tail(self, edits: list[Edit], key: int, at: Located, *, keep: bool) -> None:
+        """The whitespace after ``</body>`` is the body's last content in the DOM (see
+        :class:`~proxy.html.locate.Extent`): when the body's content is replaced it goes; when
+        content is added at its end, it moves before what is added (``keep``)."""
+        for a, b in at.tail:
+            edits.append(Edit(a, b, RANGE, key))
+        if keep:
+            space = b"".join(self.buf[a:b] for a, b in at.tail).decode("ascii")
+            # after the last child's "after" insertions and an empty body's prepends
+            edits.append(Edit(at.content_end, at.content_end, PREPEND, key, space, order=1))
+
     def spliced(self) -> bytes | None:
         edits: list[Edit] = []
         located = self.source.located
+        folded: set[int] = set()
         for key, edit in self.edits.items():
             at = located[key]
             if key in self.moving and (edit.before or edit.after):
                 return None  # they went where the element was: the splice would move them
+            if (edit.before or edit.outer is not None) and not self.ends_before.get(key, False):
+                return None  # its start tag ends the previous element: they would land in it
+            if (edit.before or edit.after) and at.name in _DOCUMENT:
+                return None  # beside <html>, <head> or <body> is not a place a parser leaves
             attrs = None if edit.attrs is None else self.source.start_tag(at, edit.attrs)
             if not element_edits(edits, key, edit, at, attrs):
                 return None
+            if at.tail and (edit.content is not None or edit.append):
+                self._fold_tail(edits, key, at, keep=edit.content is None)
+                folded.add(key)
         for order, (key, to, where) in enumerate(self.moves, 1):
             at, target = located[key], located[to]
             pos, rank = {
@@ -272,8 +364,11 @@ class _Rewrite:
                 "into": (target.content_end, APPEND),
             }[where]
             into = self.edits.get(to) if where == "into" else None
-            if at.extent_end < 0 or pos < 0 or (into is not None and (into.prepend or into.append)):
-                return None  # an empty target's prepends would follow the paste
+            if at.extent_end < 0 or pos < 0 or (into is not None and into.append):
+                return None  # appends and pastes at one place: their order is not recorded
+            if where == "into" and target.tail and to not in folded:
+                self._fold_tail(edits, to, target, keep=True)
+                folded.add(to)
             edits.append(Edit(at.tag.start, at.extent_end, RANGE, key, scope=CARRIED))
             source = (at.tag.start, at.extent_end, key)
             # each later "before" lands nearer the target, each later "after" right after it
@@ -287,18 +382,57 @@ class _Rewrite:
             edits.append(Edit(at.tag.start, at.extent_end, RANGE, key, "", CARRIED, source))
         return join(self.buf, edits, self._encode)
 
-    def reserialised(self) -> bytes:
-        """The modified tree as HTML behind the original BOM and doctype, in the original codec."""
+    def reserialised(self) -> bytes | None:
+        """The modified tree as HTML behind the original BOM and doctype, in the original codec;
+        None when the codec cannot write a character that must stay literal (see
+        :meth:`_unwritable`)."""
         doctype = original_doctype(self.buf, len(self.bom))
-        parts = [self.bom]
         root = self.parser.root
         document = None if root is None else root.parent
-        for node in [] if document is None else document.iter(include_text=True):
+        nodes = [] if document is None else list(document.iter(include_text=True))
+        for node in select(self.parser, "pre, textarea, listing"):
+            # the parser drops a newline right after the start tag: Lexbor does not write one
+            first = node.child
+            if first is not None and first.tag == "-text" and first.text().startswith("\n"):
+                first.insert_before("\n")
+        parts: list[bytes | str] = [self.bom]
+        for node in nodes:
             if node.tag == "-doctype" and doctype is not None:
                 parts.append(doctype)
             else:
-                parts.append(self._encode(node.html or ""))
-        return b"".join(parts)
+                # a CR can only be in a text or an attribute value (the parser turns the others
+                # into LF): from "&#13;", which must stay one (a raw CR is read as an LF)
+                parts.append((node.html or "").replace("\r", "&#13;"))
+        try:
+            return b"".join(p if isinstance(p, bytes) else p.encode(self.codec) for p in parts)
+        except UnicodeEncodeError:
+            if any(self._unwritable(node) for node in nodes):
+                return None
+            return b"".join(p if isinstance(p, bytes) else self._encode(p) for p in parts)
+
+    def _unwritable(self, top: LexborNode) -> bool:
+        """Whether ``top`` has a character the codec cannot encode where a character reference
+        would be read as its characters: in a comment, the text of a script, style or other
+        raw-text element, or a name. Such a character is a U+FFFD for bytes the codec could
+        not decode (or for a NUL in a script), or came from an operation's markup."""
+        for node in top.traverse(include_text=True):
+            tag = node.tag
+            if tag is None or tag == "-comment":  # a comment or a processing instruction
+                data = node.html or ""
+            elif tag == "-text":
+                parent = node.parent
+                if parent is None or parent.tag not in _RAW_TEXT:
+                    continue
+                data = node.text_content or ""
+            elif tag.startswith("-"):
+                continue
+            else:
+                data = tag + "".join(node.attributes)
+            try:
+                data.encode(self.codec)
+            except UnicodeEncodeError:
+                return True
+        return False
 
 
 def rewrite(
@@ -346,5 +480,9 @@ def rewrite(
     mode: Mode = "splice"
     if body is None:
         body, mode = run.reserialised(), "reserialise"
+        if body is None:  # the fallback would change what was not asked: keep the page
+            return RewriteResult(
+                document, False, "unchanged", (), tuple(range(len(ops))), tuple(() for _ in ops)
+            )
     changed_body = body != document
     return RewriteResult(body, changed_body, mode, tuple(applied), tuple(missed), tuple(targets))

@@ -21,14 +21,26 @@ from proxy.html.locate import (
     element_extent,
     find_by_count,
     find_start_tags,
+    opens_element,
     source_attributes,
     start_tag_at,
 )
 from proxy.html.tokens import COMMENT, DOCTYPE, decode_attribute_value, token_at
 
-__all__ = ["UNKNOWN", "Located", "SourceMap", "original_doctype", "select"]
+__all__ = [
+    "LEADING_NEWLINE",
+    "UNKNOWN",
+    "Located",
+    "SourceMap",
+    "dropped_newline",
+    "in_foreign",
+    "original_doctype",
+    "select",
+]
 
 UNKNOWN = -2  # Located.extent_end before the extent was looked for (-1: it cannot be had)
+LEADING_NEWLINE = frozenset((b"pre", b"textarea", b"listing"))
+"""Elements whose start tag makes the parser drop the newline right after it."""
 _NAME = re.compile(r"[a-z][a-z0-9._:-]*+")  # tag names this locates (custom elements included)
 _TYPE_SELECTOR = re.compile(r"[a-z][a-z0-9-]*+")
 _NEWLINES = re.compile(r"\r\n?")
@@ -45,6 +57,8 @@ class Located:
     attributes: dict[str, str]  # as the DOM had them (and the start tag says, decoded)
     extent_end: int = UNKNOWN
     content_end: int = UNKNOWN
+    tail: tuple[tuple[int, int], ...] = ()  # see proxy.html.locate.Extent
+    newline: int = 0  # LEADING_NEWLINE: the length of the newline the parser drops, if any
 
 
 def select(root: LexborHTMLParser | LexborNode, selector: str) -> list[LexborNode]:
@@ -141,19 +155,31 @@ class SourceMap:
             return None
         found = tags[index]
         tag = start_tag_at(self.buf, found) if isinstance(found, int) else found
-        if tag is None:
-            return None
+        if tag is None or (
+            name == b"head" and not opens_element(self.buf, name, self.start, tag.start)
+        ):
+            return None  # an ignored <head> (the head was implied before it)
         attributes = {k: v or "" for k, v in node.attributes.items()}
         if self._source_attributes(tag) != attributes:
             return None
         return Located(name, tag, attributes)
 
     def _with_extent(self, at: Located, node: LexborNode) -> Located:
-        foreign = at.tag.foreign or node.css_matches("svg *, math *")
+        foreign = at.tag.foreign or in_foreign(node)
         extent = None if foreign else element_extent(self.buf, at.name, at.tag, node)
+        if extent is not None and at.name == b"body":
+            # a stray <body> gives the implied body its attributes, not its content
+            extent = extent if opens_element(self.buf, at.name, self.start, at.tag.start) else None
         if extent is None:
             return replace(at, extent_end=-1, content_end=-1)
-        return replace(at, extent_end=extent.end, content_end=extent.content_end)
+        newline = dropped_newline(self.buf, at.name, at.tag.end)
+        return replace(
+            at,
+            extent_end=extent.end,
+            content_end=extent.content_end,
+            tail=extent.tail,
+            newline=newline,
+        )
 
     def _source_attributes(self, tag: StartTag) -> dict[str, str]:
         """The attributes of ``tag`` as the tokenizer reads them (the first of a name wins)."""
@@ -171,13 +197,16 @@ class SourceMap:
         parts = [buf[tag.start : tag.start + 1 + len(at.name)].decode(codec)]
         cursor, seen = tag.start + 1 + len(at.name), set()
         original = at.attributes
+        dropped = False  # the attribute before was left out, and the space before it
         for name, a, b, _ in source_attributes(buf, tag.start, tag.end):
             key = name.decode(codec, "replace")
-            gap = buf[cursor:a].decode(codec)
-            cursor = b
+            gap = buf[cursor:a].decode(codec) or (" " if dropped else "")  # as in a='x'b
+            cursor, dropped = b, False
             if key in seen or key not in attrs:
                 if key in seen and key in attrs and attrs[key] == original[key]:
                     parts.append(gap + buf[a:b].decode(codec))
+                else:
+                    dropped = True
                 continue
             seen.add(key)
             if (attrs[key] or "") == original[key]:
@@ -195,10 +224,29 @@ def _name(node: LexborNode) -> bytes:
     return name.encode() if _NAME.fullmatch(name) is not None else b""
 
 
+def dropped_newline(buf: bytes, name: bytes, end: int) -> int:
+    """The length of the newline at ``end``, right after a start tag named ``name``, that the
+    parser drops (``LEADING_NEWLINE``); 0 if there is none."""
+    if name not in LEADING_NEWLINE or buf[end : end + 1] not in (b"\r", b"\n"):
+        return 0
+    return 2 if buf.startswith(b"\r\n", end) else 1
+
+
+def in_foreign(node: LexborNode) -> bool:
+    """Whether ``node`` is inside ``<svg>`` or ``<math>`` (``css_matches("svg *")`` would also
+    be true for an element that merely contains one)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("svg", "math"):
+            return True
+        parent = parent.parent
+    return False
+
+
 def _attribute(name: str, value: str | None) -> str:
     if value is None:
         return name
-    escaped = value.replace("&", "&amp;").replace('"', "&quot;")
+    escaped = value.replace("&", "&amp;").replace('"', "&quot;").replace("\r", "&#13;")
     return f'{name}="{escaped}"'
 
 

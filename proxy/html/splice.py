@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from proxy.html.edits import ElementEdit
-from proxy.html.sourcemap import Located
+from proxy.html.sourcemap import LEADING_NEWLINE, Located
 
 __all__ = [
     "AFTER",
@@ -29,8 +29,9 @@ __all__ = [
 ]
 
 # Rank of an edit among edits at the same offset: what follows an element comes before what
-# precedes the next one; an element's own range edit comes last.
-AFTER, APPEND, PREPEND, BEFORE, RANGE = range(5)
+# precedes the next one; an element's own range edit comes last. An empty element's content
+# starts where it ends: its prepends come before its appends (and pastes into it).
+AFTER, PREPEND, APPEND, BEFORE, RANGE = range(5)
 CONTENT, ELEMENT, CARRIED = 1, 2, 3  # what a range edit replaces (Edit.scope)
 _MAX_DEPTH = 64  # pastes nested in pasted copies; the DOM makes cycles impossible, this bounds it
 
@@ -69,14 +70,27 @@ def element_edits(
     if edit.outer is not None:
         out.append(Edit(s, end, RANGE, key, edit.outer, ELEMENT))
     else:
+        prepend, append = "".join(edit.prepend), "".join(edit.append)
+        content = edit.content
+        if at.name in LEADING_NEWLINE:
+            # The parser drops a newline right after the start tag: a newline the new content
+            # starts with needs one more, and prepends go after one the source has.
+            e += at.newline
+            if content is not None and content.startswith("\n"):
+                content = "\n" + content
+            elif at.newline == 0 and (prepend or (append if e == ce else "")).startswith("\n"):
+                if prepend:
+                    prepend = "\n" + prepend
+                else:
+                    append = "\n" + append
         if start_tag is not None:
-            out.append(Edit(s, e, RANGE, key, start_tag))
-        if edit.content is not None:
-            out.append(Edit(e, ce, RANGE, key, edit.content, CONTENT))
+            out.append(Edit(s, at.tag.end, RANGE, key, start_tag))
+        if content is not None:
+            out.append(Edit(at.tag.end, ce, RANGE, key, content, CONTENT))
         if edit.prepend:
-            out.append(Edit(e, e, PREPEND, key, "".join(edit.prepend)))
+            out.append(Edit(e, e, PREPEND, key, prepend))
         if edit.append:
-            out.append(Edit(ce, ce, APPEND, key, "".join(edit.append)))
+            out.append(Edit(ce, ce, APPEND, key, append))
     if edit.after:
         out.append(Edit(end, end, AFTER, key, "".join(edit.after)))
     return True
@@ -133,20 +147,30 @@ class _Joiner:
                 and (x.source is None) != (previous.source is None)
             ):
                 return None  # an insertion and a paste at one place: their order is lost
-            out.append(self.buf[cursor : x.start])
+            if not _append(out, self.buf[cursor : x.start]):
+                return None
             if x.source is None:
-                out.append(self.encode(x.text))
+                piece: bytes | None = self.encode(x.text)
             else:
-                copy = self.render(*x.source, depth + 1)
-                if copy is None:
-                    return None
-                out.append(copy)
+                piece = self.render(*x.source, depth + 1)
+            if piece is None or not _append(out, piece):
+                return None
             cursor, previous = x.end, x
-        out.append(self.buf[cursor:hi])
-        return b"".join(out)
+        return b"".join(out) if _append(out, self.buf[cursor:hi]) else None
+
+
+def _append(out: list[bytes | memoryview], piece: bytes | memoryview) -> bool:
+    """Append ``piece`` to ``out``; False when a CR ends ``out`` and an LF starts ``piece``: the
+    parser would read the two, apart before, as one line break."""
+    if piece:
+        if piece[:1] == b"\n" and out and out[-1][-1:] == b"\r":
+            return False
+        out.append(piece)
+    return True
 
 
 def join(buf: bytes, edits: Sequence[Edit], encode: Callable[[str], bytes]) -> bytes | None:
     """``buf`` with ``edits`` applied (texts encoded with ``encode``); None when two edits
-    overlap or the order of two insertions at one offset is ambiguous."""
+    overlap, the order of two insertions at one offset is ambiguous, or a CR and an LF that
+    were apart would meet."""
     return _Joiner(buf, edits, encode).render(0, len(buf), None, 0)

@@ -37,6 +37,7 @@ __all__ = [
     "nocase",
     "skip_element",
     "tag_rest",
+    "tags_of",
     "token_at",
 ]
 
@@ -169,6 +170,23 @@ def skip_element(buf: bytes, name: bytes, pos: int) -> int:
         close = _find_at_lt(buf, TEXT_ELEMENTS[name], pos)
     end_tag = None if close < 0 else TAG_AT.match(buf, close)
     return -1 if end_tag is None else end_tag.end()
+
+
+def tags_of(buf: bytes) -> list[tuple[int, bytes]] | None:
+    """The start and end tags of ``buf``, as (kind, lowercased name) in order; None when a
+    token is cut off by the end (an open comment, tag, script...)."""
+    found: list[tuple[int, bytes]] = []
+    pos = 0
+    while (i := buf.find(b"<", pos)) >= 0:
+        kind, name, end = token_at(buf, i)
+        if kind in (START, END):
+            found.append((kind, name))
+            if kind == START and (name in TEXT_ELEMENTS or name == b"script"):
+                end = skip_element(buf, name, end)
+        if end < 0:
+            return None
+        pos = end
+    return found
 
 
 def attributes(buf: bytes, start: int, end: int) -> dict[bytes, tuple[int, int, bytes]]:

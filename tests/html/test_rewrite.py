@@ -18,11 +18,16 @@ from proxy.html.locate import find_by_count
 from proxy.html.operations import (
     OPERATIONS,
     AddClass,
+    Append,
+    InsertAfter,
     InsertBefore,
     Move,
     Op,
+    Prepend,
     Remove,
+    RemoveAttr,
     Reorder,
+    Replace,
     SetAttr,
     SetHtml,
     SetText,
@@ -509,3 +514,129 @@ def test_spliced_moves_parse_to_the_reserialised_tree(document: bytes, ops: list
     forced = rewrite(document, "utf-8", ops, splice=False)
     if result.mode == "splice":
         assert tree(result.body) == tree(forced.body)
+
+
+@pytest.mark.parametrize(
+    ("document", "ops", "expected"),
+    [
+        (b"<p></p>", [Prepend("p", "A"), Append("p", "B")], b"<p>AB</p>"),
+        (b"<p></p>", [Append("p", "B"), Prepend("p", "A")], b"<p>AB</p>"),
+        (b"<p></p>", [Prepend("p", "A"), Prepend("p", "<i>C</i>")], b"<p><i>C</i>A</p>"),
+        (b"<p></p><b>m</b>", [Prepend("p", "A"), Move("b", "into", "p")], b"<p>A<b>m</b></p>"),
+        (b"<p></p><b>m</b>", [Move("b", "into", "p"), Prepend("p", "A")], b"<p>A<b>m</b></p>"),
+    ],
+)
+def test_prepend_and_append_on_an_empty_element_keep_the_dom_order(
+    document: bytes, ops: list[Op], expected: bytes
+) -> None:
+    assert spliced_and_forced(document, ops) == expected
+
+
+_TAIL = b"<body><p>a</p> </body>\n<!--c-->\n</html>\r\n"
+
+
+@pytest.mark.parametrize(
+    ("ops", "expected"),
+    [
+        ([SetText("body", "n")], b"<body>n</body><!--c--></html>"),
+        ([SetHtml("body", "<i>n</i>")], b"<body><i>n</i></body><!--c--></html>"),
+        ([Append("body", "<i>n</i>")], b"<body><p>a</p> \n\n\r\n<i>n</i></body><!--c--></html>"),
+        ([InsertAfter("p", "<i>n</i>")], b"<body><p>a</p><i>n</i> </body>\n<!--c-->\n</html>\r\n"),
+        ([Prepend("body", "<i>n</i>")], b"<body><i>n</i><p>a</p> </body>\n<!--c-->\n</html>\r\n"),
+    ],
+)
+def test_the_whitespace_after_the_body_end_tag_is_the_body_s_last_content(
+    ops: list[Op], expected: bytes
+) -> None:
+    """The tree builder appends it to the body: replaced with the content, kept before appends."""
+    assert spliced_and_forced(_TAIL, ops) == expected
+
+
+def test_a_move_into_the_body_lands_after_the_whitespace_after_its_end_tag() -> None:
+    document = b"<body><p>a</p><div>d</div>\n</body>\n"
+    body = spliced_and_forced(document, [Move("p", "into", "body")])
+    assert body == b"<body><div>d</div>\n\n<p>a</p></body>"
+
+
+@pytest.mark.parametrize(
+    ("document", "ops"),
+    [
+        (b"<body><p>a</p></body>x", [Append("body", "n")]),
+        (b"<body><p>a</p></body><!--c--></html><b>x</b>", [SetText("body", "n")]),
+        (b"x<body>y</body>", [SetText("body", "n")]),  # the body was implied before "<body>"
+        (b"<title>t</title>x<body>y</body>", [Append("body", "n")]),
+        (b"<p>x</p><head class=h>", [RemoveAttr("head", "class")]),  # an ignored <head>
+        (b"<p>a<p>b</p>", [Replace("p + p", "X")]),  # "<p>" ends the first p: X would go in it
+        (b"<li>a<li>b</li>", [InsertBefore("li + li", "X")]),
+    ],
+)
+def test_what_the_tags_do_not_delimit_is_reserialised(document: bytes, ops: list[Op]) -> None:
+    result = rewrite(document, "utf-8", ops)
+    forced = rewrite(document, "utf-8", ops, splice=False)
+    assert result.mode == "reserialise"
+    assert tree(result.body) == tree(forced.body)
+
+
+@pytest.mark.parametrize(
+    ("document", "ops"),
+    [
+        (b"<!doctype html><!--c--> <html></p><head id=h>", [SetAttr("head", "class", "k")]),
+        (b"<head><script>'<p>'</script></head>\n<body><p>a</p></body>", [SetText("body", "n")]),
+        (b"<body><p>a</p><p>b</p>", [InsertBefore("p + p", "X"), Replace("p", "<i>Y</i>")]),
+        (b"<p>a</p><div>\r\n</div>", [SetText("div", "a\r\nb"), SetAttr("p", "title", "\r")]),
+    ],
+)
+def test_what_the_tags_delimit_is_spliced(document: bytes, ops: list[Op]) -> None:
+    spliced_and_forced(document, ops)
+
+
+@pytest.mark.parametrize(
+    ("document", "ops"),
+    [
+        (b"<pre>\ncode</pre>", [Prepend("pre", "X")]),
+        (b"<pre>\r\ncode</pre>", [Prepend("pre", "\nX")]),
+        (b"<pre>code</pre>", [Prepend("pre", "\nX")]),
+        (b"<pre>a</pre>", [SetText("pre", "\nX")]),
+        (b"<textarea>a</textarea>", [SetText("textarea", "\n\nX")]),
+        (b"<listing></listing>", [Append("listing", "\nX")]),
+        (b"<pre>\n</pre>", [Append("pre", "\nX")]),
+        (b"<pre>\n<b>x</b></pre>", [InsertBefore("b", "Y"), Prepend("pre", "Z")]),
+    ],
+)
+def test_the_newline_the_parser_drops_after_a_pre_start_tag(document: bytes, ops: list[Op]) -> None:
+    """One newline right after ``<pre>``/``<textarea>``/``<listing>`` is not content: new
+    content that starts with one gets another, and prepends go after the dropped one."""
+    spliced_and_forced(document, ops)
+
+
+@pytest.mark.parametrize(
+    ("document", "ops"),
+    [
+        (b"<div id=d><p>a</p></div>", [InsertBefore("p", "<!--")]),  # would hide the rest
+        (b"<div id=d><p>a</p></div>", [Append("p", "<b>x")]),  # would take in "</p></div>"
+        (b"<div><div id=d>x</div><p>y</p></div>", [InsertAfter("#d", "</div>")]),
+        (b"<p>a</p><p>b</p>", [Prepend("p", "x&no")]),  # "&no" + "t" would be "\u00act"
+        (b"<div id=d>", [InsertBefore("div", "\r\n\u00e9")]),  # the body starts at "<div"
+        (b"<img src=a alt><!-- c -->", [Remove("img")]),  # the comment would leave the body
+        (b"<p>a<p>b</p>c", [Remove("p + p")]),  # "c" would join the first p
+        (b"<body><svg><circle r=1/></svg>", [InsertBefore("circle", "<b>x</b>")]),
+        (b"<body><p>a</p></body>\n", [InsertAfter("body", "x")]),
+        (b"<body>\r</body>\n", [Append("body", "")]),  # "\r" + "\n" would be one line break
+    ],
+)
+def test_what_a_splice_cannot_keep_apart_is_reserialised(document: bytes, ops: list[Op]) -> None:
+    result = rewrite(document, "utf-8", ops)
+    forced = rewrite(document, "utf-8", ops, splice=False)
+    assert result.mode == "reserialise"
+    assert tree(result.body) == tree(forced.body)
+
+
+def test_an_attribute_left_out_keeps_its_neighbours_apart() -> None:
+    document = b"<p a=1 class='x'b=2>t</p>"
+    assert spliced_and_forced(document, [RemoveAttr("p", "class")]) == b"<p a=1 b=2>t</p>"
+
+
+def test_an_element_that_holds_an_svg_is_spliced() -> None:
+    document = b"<body><div id=d><svg><circle r=1/></svg></div>\n</body>\n"
+    body = spliced_and_forced(document, [Append("#d", "<b>x</b>"), Append("body", "<i>y</i>")])
+    assert body == b"<body><div id=d><svg><circle r=1/></svg><b>x</b></div>\n\n<i>y</i></body>"

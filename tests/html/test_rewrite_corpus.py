@@ -29,12 +29,12 @@ Comparisons that cannot be fair are excluded by computed criteria, counted, and 
 - *The fallback cannot round-trip*: the output was re-serialised, and the fallback's output for the
   unchanged tree (remove_attr of an absent attribute, ``splice=False``) already does not parse to
   the input's tree under html5lib (misnested formatting elements, text the adoption agency moved,
-  ``<plaintext>``, script data left in an escaped state, and the fallback bugs below). The
-  comparison would only measure that, not the rule.
+  ``<plaintext>``, script data left in an escaped state). The comparison would only measure that,
+  not the rule.
 - *No target*: frameset documents have no ``p``, ``div`` or ``body``; they still run the no-op check
   and the never-raises check.
 
-Known rewriter bugs are strict xfail tests (search ``xfail``) with minimal reproducers.
+The rewriter bugs this found keep their minimal reproducers as regression tests (section 5).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ import html5lib  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from proxy.html.charset import determine_encoding
 from proxy.html.operations import (
@@ -319,22 +319,8 @@ def _tree_corpus_run(dat_file: str, kind: str, failures: list[str]) -> _Tally:
     return tally
 
 
-BODY_TAIL_BUG = (
-    "a splice into <body> ignores what follows </body>: text after </body> (and comments after "
-    "it) are children of body in the DOM, so set_text/set_html on body keep them "
-    "(test_set_text_on_body_replaces_what_follows_the_body_end_tag)"
-)
-
-
 def _tree_corpus_params() -> list[Any]:
-    params = []
-    for dat_file in _tree_files():
-        for kind in KINDS:
-            marks = []
-            if (dat_file, kind) == ("webkit01.dat", "set_text"):
-                marks.append(pytest.mark.xfail(strict=True, reason=BODY_TAIL_BUG))
-            params.append(pytest.param(dat_file, kind, marks=marks, id=f"{dat_file}-{kind}"))
-    return params
+    return [pytest.param(d, k, id=f"{d}-{k}") for d in _tree_files() for k in KINDS]
 
 
 @pytest.mark.corpus
@@ -446,7 +432,9 @@ def _page_runs(corpus: Path) -> Iterator[_PageRun]:
         ops = [_probe(kind, target.selector)]
         spliced = rewrite(body, codec, ops)
         reserialised = rewrite(body, codec, ops, splice=False)
-        assert spliced.applied == (0,) and reserialised.applied == (0,), page.name
+        assert spliced.applied == (0,), page.name
+        # the fallback may refuse: test_fallback_keeps_undecodable_bytes_in_scripts
+        assert reserialised.applied == (0,) or reserialised.body is body, page.name
         problem = _page_problem(body, spliced, kind, target, codec, bom)
         yield _PageRun(page.name, codec, kind, target, spliced, reserialised, problem)
 
@@ -466,29 +454,24 @@ def test_pages_keep_every_byte_outside_the_target(corpus_dir: Path) -> None:
     assert kept >= 0.95, f"{kept:.1%} of {len(runs)} pages; exceptions:\n" + "\n".join(exceptions)
 
 
-FFFD_BUG = (
-    "the fallback encodes U+FFFD (a byte the page's codec could not decode, e.g. 0x9D in "
-    "windows-1252) as '&#65533;', which changes the text of scripts and styles "
-    "(test_fallback_keeps_undecodable_bytes_in_scripts)"
-)
-
-
 @pytest.mark.corpus
 def test_pages_splice_is_dom_equivalent_to_the_fallback(corpus_dir: Path) -> None:
-    """Pages whose trees differ only because the fallback wrote ``&#65533;`` (FFFD_BUG) are
-    counted apart: the fallback is wrong there, not the splice."""
+    """Pages whose fallback refuses (a script, style or comment holds a character the page's
+    codec cannot write, such as U+FFFD for an undecodable byte:
+    test_fallback_keeps_undecodable_bytes_in_scripts) are counted apart."""
     different: list[str] = []
-    excluded: list[str] = []
+    refused: list[str] = []
     for run in _all_page_runs():
         if run.spliced.mode != "splice":
             continue
-        text = [r.body.decode(run.codec, "replace") for r in (run.spliced, run.reserialised)]
-        if _html5lib_tree(text[0])[0] == _html5lib_tree(text[1])[0]:
+        if run.reserialised.mode == "unchanged":
+            refused.append(run.name)
             continue
-        fffd = b"&#65533;" in run.reserialised.body and b"&#65533;" not in run.spliced.body
-        (excluded if fffd else different).append(run.name)
+        text = [r.body.decode(run.codec, "replace") for r in (run.spliced, run.reserialised)]
+        if _html5lib_tree(text[0])[0] != _html5lib_tree(text[1])[0]:
+            different.append(run.name)
     assert not different, different
-    assert len(excluded) <= 0.05 * len(_all_page_runs()), (FFFD_BUG, excluded)
+    assert len(refused) <= 0.05 * len(_all_page_runs()), refused
 
 
 # 3. Properties: HTML-ish input, any operations.
@@ -555,21 +538,11 @@ codecs = st.sampled_from(["utf-8", "cp1252", "iso-8859-2", "shift_jis", "utf-16-
 FILL = {"who": "<Ann & 'Bo'>"}
 
 
-def _prepend_into_empty(err: SelectolaxError, ops: list[Op]) -> bool:
-    """The known crash of test_prepend_into_an_empty_element_does_not_raise."""
-    return "own subtree" in str(err) and any(isinstance(op, Prepend) for op in ops)
-
-
 @settings(max_examples=400, deadline=None)
 @given(markup, any_ops, codecs)
 def test_any_ops_never_raise(document: str, ops: list[Op], codec: str) -> None:
     body = document.encode(codec, "replace")
-    try:
-        result = rewrite(body, codec, ops, fill=FILL)
-    except SelectolaxError as err:
-        if _prepend_into_empty(err, ops):
-            return
-        raise
+    result = rewrite(body, codec, ops, fill=FILL)
     assert sorted(result.applied + result.missed) == list(range(len(ops)))
     assert result.changed == (result.body != body)
     if result.mode == "unchanged":
@@ -592,12 +565,7 @@ def test_ops_that_match_nothing_are_identity(document: str, ops: list[Op], codec
     assert (result.mode, result.applied, result.missed) == ("unchanged", (), tuple(range(len(ops))))
 
 
-# insert_before is left out: test_insert_before_an_element_that_closes_its_previous_sibling.
-splice_ops = st.lists(
-    _op_strategy(selectors).filter(lambda op: not isinstance(op, InsertBefore)),
-    min_size=1,
-    max_size=3,
-)
+splice_ops = st.lists(_op_strategy(selectors), min_size=1, max_size=3)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -605,12 +573,7 @@ splice_ops = st.lists(
 def test_splice_is_dom_equivalent_to_the_fallback(document: str, ops: list[Op]) -> None:
     """Where the fallback keeps an unchanged tree, a splice parses to the fallback's tree."""
     body = document.encode()
-    try:
-        result = rewrite(body, "utf-8", ops, fill=FILL)
-    except SelectolaxError as err:
-        if _prepend_into_empty(err, ops):
-            return
-        raise
+    result = rewrite(body, "utf-8", ops, fill=FILL)
     if result.mode != "splice":
         return
     unchanged = rewrite(body, "utf-8", [RemoveAttr(":root", PROBE_ATTRIBUTE)], splice=False)
@@ -638,30 +601,18 @@ def test_every_operation_has_a_golden_case() -> None:
     assert moves == {"before", "after", "into"}
 
 
-# 5. Known bugs: minimal reproducers, strict xfail until the rewriter is fixed.
+# 5. Fixed bugs: their minimal reproducers (neighbouring cases are in test_rewrite.py).
 
 
 def _tree_of(body: bytes, codec: str = "utf-8") -> str:
     return str(_html5lib_tree(body.decode(codec, "replace"))[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prepend into an element with no children raises SelectolaxError: _Rewrite.insert "
-    "appends the new nodes, then moves each before node.child, which is now the first new node "
-    "itself ('Can't move a node into its own subtree')",
-)
 def test_prepend_into_an_empty_element_does_not_raise() -> None:
     result = rewrite(b"<p></p>", "utf-8", [Prepend("p", "x")])
     assert result.body == b"<p>x</p>"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="insert_before splices at the target's start tag even when that tag implies the end of "
-    "the previous element: with '<p>a<p>b' the text lands inside the first <p>, while the DOM "
-    "rewrite puts it between the two",
-)
 def test_insert_before_an_element_that_closes_its_previous_sibling() -> None:
     document = b"<p>a<p>b"
     ops: list[Op] = [InsertBefore("p + p", "X")]
@@ -669,24 +620,12 @@ def test_insert_before_an_element_that_closes_its_previous_sibling() -> None:
     assert _tree_of(result.body) == _tree_of(rewrite(document, "utf-8", ops, splice=False).body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an invalid selector in reorder's 'order' raises SelectolaxError ('Can't parse CSS "
-    "selector.'): _reorder calls container.css() unguarded, while rewrite() treats an invalid "
-    "op selector or move target as matching nothing (the loader rejects both at load)",
-)
 def test_reorder_with_an_invalid_child_selector_misses() -> None:
     ops: list[Op] = [Reorder("ul", ("li:nth-child(2)", "p["))]
     result = rewrite(b"<ul><li>a</li><li>b</li></ul>", "utf-8", ops)
     assert result.missed == (0,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a <head> start tag the parser ignores (it comes after body content, so the head was "
-    "implied) is located as the head element: its source count (1) matches the DOM's (1), so "
-    "set_attr on head is spliced into the ignored tag and has no effect",
-)
 def test_attribute_on_an_implied_head_is_not_spliced_into_an_ignored_tag() -> None:
     document = b"<p>x</p><head>"
     ops: list[Op] = [SetAttr("head", "class", "k")]
@@ -694,7 +633,6 @@ def test_attribute_on_an_implied_head_is_not_spliced_into_an_ignored_tag() -> No
     assert _tree_of(result.body) == _tree_of(rewrite(document, "utf-8", ops, splice=False).body)
 
 
-@pytest.mark.xfail(strict=True, reason=BODY_TAIL_BUG)
 def test_set_text_on_body_replaces_what_follows_the_body_end_tag() -> None:
     document = b"<body><p>a</p></body>x"
     ops: list[Op] = [SetText("body", "new")]
@@ -718,24 +656,47 @@ def test_fallback_keeps_the_rest_of_a_plain_document() -> None:
     _fallback_keeps_the_rest(b"<!doctype html><p class=x>a &amp; b<p>y")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fallback drops the first newline of a <pre>/<textarea>/<listing> whose text starts "
-    "with one: Lexbor serialises '<pre>\\n\\nA' as '<pre>\\nA', which parses to the text 'A'",
-)
 def test_fallback_keeps_a_leading_newline_in_pre() -> None:
     _fallback_keeps_the_rest(b"<pre>\n\nA</pre><p>x<p>y")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fallback writes a carriage return from '&#13;' as a raw CR, which the parser reads "
-    "as a line feed",
-)
 def test_fallback_keeps_carriage_return_references() -> None:
     _fallback_keeps_the_rest(b"<div>a&#13;b</div><p>x<p>y")
 
 
-@pytest.mark.xfail(strict=True, reason=FFFD_BUG)
-def test_fallback_keeps_undecodable_bytes_in_scripts() -> None:
-    _fallback_keeps_the_rest(b'<script>var s="\x9d";</script><p>x<p>y', "cp1252")
+@pytest.mark.parametrize(
+    ("document", "codec"),
+    [
+        (b"<pre>\nA</pre><textarea>\n\nB</textarea><listing>\n\n\nC</listing><p>x<p>y", "utf-8"),
+        (b"<div title='a&#13;b'>\r\n&#13;\r</div><textarea>&#13;</textarea><p>x<p>y", "utf-8"),
+        (b'<p title="\x9d">\x9d</p><div>x</div><p>x<p>y', "cp1252"),  # references are read there
+        (b'<script>var s="\xff";</script><p>x<p>y', "utf-8"),  # U+FFFD is what a browser reads
+    ],
+)
+def test_fallback_keeps_the_rest_of(document: bytes, codec: str) -> None:
+    _fallback_keeps_the_rest(document, codec)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<script>var s="\x9d";</script><p>x<p>y',
+        b"<style>/*\x9d*/</style><p>x<p>y",
+        b"<!--\x9d--><p>x<p>y",
+        b"<script>\x00</script><p>x<p>y",  # the parser makes it U+FFFD
+        b"<p a\x9d=1>x</p><p>x<p>y",  # a name
+    ],
+)
+def test_fallback_keeps_undecodable_bytes_in_scripts(document: bytes) -> None:
+    """In a script, style, comment or name a character reference is read as its characters, so
+    a character cp1252 cannot encode (U+FFFD for a byte it could not decode) cannot be written:
+    the page is kept as it was and the operation counts as missed."""
+    result = rewrite(document, "cp1252", [SetText("p + p", "z")])
+    assert result.body is document
+    assert (result.mode, result.changed, result.applied, result.missed, result.targets) == (
+        "unchanged",
+        False,
+        (),
+        (0,),
+        ((),),
+    )
