@@ -47,12 +47,12 @@ from proxy.html.operations import (
     SwapImage,
     attribute_allowed,
 )
+from proxy.html.reserialise import reserialise
 from proxy.html.sourcemap import (
     Located,
     SourceMap,
     dropped_newline,
     in_foreign,
-    original_doctype,
     select,
 )
 from proxy.html.splice import (
@@ -79,9 +79,6 @@ _START_TAG_ONLY = (
     Hide,
     SwapImage,
     InsertBefore,
-)
-_RAW_TEXT = frozenset(
-    ("script", "style", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext")
 )
 _OPEN_REFERENCE = re.compile(r"&[#A-Za-z0-9]*\Z")  # the page's next bytes could complete it
 _NO_CHILDREN = VOID | set(TEXT_ELEMENTS) | {b"script", b"template", b"plaintext"}
@@ -383,56 +380,8 @@ class _Rewrite:
         return join(self.buf, edits, self._encode)
 
     def reserialised(self) -> bytes | None:
-        """The modified tree as HTML behind the original BOM and doctype, in the original codec;
-        None when the codec cannot write a character that must stay literal (see
-        :meth:`_unwritable`)."""
-        doctype = original_doctype(self.buf, len(self.bom))
-        root = self.parser.root
-        document = None if root is None else root.parent
-        nodes = [] if document is None else list(document.iter(include_text=True))
-        for node in select(self.parser, "pre, textarea, listing"):
-            # the parser drops a newline right after the start tag: Lexbor does not write one
-            first = node.child
-            if first is not None and first.tag == "-text" and first.text().startswith("\n"):
-                first.insert_before("\n")
-        parts: list[bytes | str] = [self.bom]
-        for node in nodes:
-            if node.tag == "-doctype" and doctype is not None:
-                parts.append(doctype)
-            else:
-                # a CR can only be in a text or an attribute value (the parser turns the others
-                # into LF): from "&#13;", which must stay one (a raw CR is read as an LF)
-                parts.append((node.html or "").replace("\r", "&#13;"))
-        try:
-            return b"".join(p if isinstance(p, bytes) else p.encode(self.codec) for p in parts)
-        except UnicodeEncodeError:
-            if any(self._unwritable(node) for node in nodes):
-                return None
-            return b"".join(p if isinstance(p, bytes) else self._encode(p) for p in parts)
-
-    def _unwritable(self, top: LexborNode) -> bool:
-        """Whether ``top`` has a character the codec cannot encode where a character reference
-        would be read as its characters: in a comment, the text of a script, style or other
-        raw-text element, or a name. Such a character is a U+FFFD for bytes the codec could
-        not decode (or for a NUL in a script), or came from an operation's markup."""
-        for node in top.traverse(include_text=True):
-            tag = node.tag
-            if tag is None or tag == "-comment":  # a comment or a processing instruction
-                data = node.html or ""
-            elif tag == "-text":
-                parent = node.parent
-                if parent is None or parent.tag not in _RAW_TEXT:
-                    continue
-                data = node.text_content or ""
-            elif tag.startswith("-"):
-                continue
-            else:
-                data = tag + "".join(node.attributes)
-            try:
-                data.encode(self.codec)
-            except UnicodeEncodeError:
-                return True
-        return False
+        """The modified tree re-serialised (see :mod:`proxy.html.reserialise`)."""
+        return reserialise(self.parser, self.buf, self.bom, self.codec)
 
 
 def rewrite(
