@@ -7,7 +7,8 @@ parts are replaced, a moved element's bytes cut and pasted (:mod:`proxy.html.spl
 When any of them cannot be located and verified, or the bytes around a change would be read
 differently once it is made (a start tag that closes the element before it or implies its parent,
 markup that leaves a comment or an element open, text after ``</body>``), the modified tree is
-serialised instead, behind the original BOM and doctype and in the original encoding
+serialised instead (:mod:`proxy.html.reserialise`), behind the original BOM and doctype and in the
+original encoding
 ("reserialise"; DESIGN.md §3). When even that would change what the operations did not touch (a
 script, style, comment or name holding a character the page's encoding cannot write, such as the
 U+FFFD of a byte it could not decode: a character reference is read literally there), the page is
