@@ -17,6 +17,7 @@ import pytest
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
+from proxy.store.slot_metrics import read_slot_windows
 from proxy.tracker.events import Click, Impression
 from proxy.tracker.record import EventRecord
 from tests.integration.test_rules_applied import DESKTOP
@@ -62,6 +63,19 @@ def records(n: int, *, clicks_every: int) -> list[EventRecord]:
     return out
 
 
+async def counted(store: Store, impressions: int) -> None:
+    """Until the counting consumer has the control's ``impressions`` in the store (bounded)."""
+    async with asyncio.timeout(10):
+        while True:
+            windows = await read_slot_windows(store, "hero", int(time.time() * 1000))
+            seen = (
+                sum(c.impressions for c in windows.counts.get("a", {}).values()) if windows else 0
+            )
+            if seen >= impressions:
+                return
+            await asyncio.sleep(0.05)
+
+
 async def served(url: str) -> str:
     async with aiohttp.ClientSession() as client:
         async with client.get(url, headers={"User-Agent": DESKTOP}) as response:
@@ -80,8 +94,11 @@ async def test_content_swaps_only_once_the_smoothed_ctr_crosses(
     try:
         # a healthy 10 % CTR on 300 impressions: the rule holds back
         assert await log.append(records(300, clicks_every=10)) > 300
-        await asyncio.sleep(3)  # consumer, then the cache (1 s polls) have caught up
-        assert {await served(proxy + "/page") for _ in range(5)} == {"a"}
+        await counted(store, 300)
+        # over the next two metric-cache refreshes (1 s each), every page keeps the control
+        deadline = asyncio.get_running_loop().time() + 2.5
+        while asyncio.get_running_loop().time() < deadline:
+            assert await served(proxy + "/page") == "a"
         # the CTR collapses: 3,000 more impressions without a click bring the EMA under 2 %
         assert await log.append(records(3000, clicks_every=0)) == 3000
         async with asyncio.timeout(15):
