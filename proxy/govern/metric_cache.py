@@ -66,7 +66,8 @@ class MetricCache:
         fields: dict[str, float] = {}
         now_ms = int(time.time() * 1000)
         for slot in sorted(self.slots):
-            windows = await read_slot_windows(self._store, slot, now_ms)
+            # a background read: a second, not the request path's 50 ms
+            windows = await read_slot_windows(self._store, slot, now_ms, timeout_s=1.0)
             if windows is None:  # the store cannot answer: keep what was read last
                 fields.update(
                     {k: v for k, v in self.fields.items() if k.startswith(f"{PREFIX}{slot}.")}
