@@ -20,7 +20,6 @@ from tests.demo.test_scenarios import evening_zone
 from tests.integration.test_rules_applied import DESKTOP, IPHONE
 from tests.proxy_fixtures import StartProxy
 
-RELAXED = {"html.budget_ms": 1000.0}
 VARIANT = re.compile(r'data-vernier-slot="hero" data-vernier-variant="(\w+)"')
 
 
@@ -43,7 +42,7 @@ def demo_rules(tmp_path: Path) -> Path:
 async def test_lingering_on_the_product_image_brings_the_reviews_forward(
     browser: Browser, shop: str, start_proxy: StartProxy, demo_rules: Path
 ) -> None:
-    proxy = await start_proxy(shop, rules=str(demo_rules), **RELAXED)
+    proxy = await start_proxy(shop, rules=str(demo_rules))
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     try:
         page = await context.new_page()
@@ -68,7 +67,7 @@ async def test_lingering_on_the_product_image_brings_the_reviews_forward(
 async def test_clicking_add_to_cart_first_cancels_the_trigger(
     browser: Browser, shop: str, start_proxy: StartProxy, demo_rules: Path
 ) -> None:
-    proxy = await start_proxy(shop, rules=str(demo_rules), **RELAXED)
+    proxy = await start_proxy(shop, rules=str(demo_rules))
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     try:
         page = await context.new_page()
@@ -86,9 +85,7 @@ async def test_twenty_reloads_never_change_more_than_the_budget(
 ) -> None:
     # evening: the hero's pin wants 'simple' for phones and the control for the rest; the
     # visitor's browser switches between the two on every reload
-    proxy = await start_proxy(
-        shop, rules=str(DEMO_RULES), **{"context.time_zone": evening_zone(), **RELAXED}
-    )
+    proxy = await start_proxy(shop, rules=str(DEMO_RULES), **{"context.time_zone": evening_zone()})
     context = await browser.new_context()
     try:
         page = await context.new_page()

@@ -103,7 +103,7 @@ async def test_pause_and_resume_reach_every_proxy_process_within_a_second(
     config = tmp_path / "vernier.yaml"
     config.write_text(
         f"store: {{url: '{embedded_store_url}', key_prefix: '{prefix}'}}\n"
-        f"rules: {rules_dir}\nadmin: {{listen: ''}}\n"
+        f"rules: {rules_dir}\nadmin: {{listen: ''}}\nhtml: {{budget_ms: 1000}}\n"
     )
     cli = ["--config", str(config)]
     async with (
