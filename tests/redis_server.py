@@ -151,3 +151,21 @@ def _start_redis(*extra_args: str) -> Iterator[RedisServerProcess]:
 def redis_server(redis_binary: str) -> Iterator[RedisServerProcess]:
     """A fresh redis-server with AOF; tests may pause, kill and restart it."""
     yield from _start_redis()
+
+
+@pytest.fixture
+def redis_cluster(redis_binary: str) -> Iterator[RedisServerProcess]:
+    """A one-node Redis Cluster owning all 16 384 slots."""
+    # the bus port defaults to port + 10000, which may be taken or above 65535: pick it too
+    cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+    for server in _start_redis(*cluster_args, "--cluster-port", str(free_port())):
+        with server.client() as client:
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+
+            def ready() -> bool:
+                info = client.execute_command("CLUSTER", "INFO")
+                text = info.decode() if isinstance(info, bytes) else str(info)
+                return "cluster_state:ok" in text
+
+            wait_until(ready, 10.0, "cluster_state:ok")
+        yield server

@@ -40,7 +40,7 @@ from proxy.govern.windows import HISTORY_MINUTES, minute_of
 from proxy.rules.engine import RuleEngine
 from proxy.store import slot_metrics
 from proxy.store.client import Store
-from proxy.store.event_log import EventLog, StreamEntry
+from proxy.store.event_log import EventLog, GroupCursor, StreamEntry
 from proxy.store.slot_metrics import Increment
 from proxy.tasks import keep_stepping
 from proxy.tracker.events import Click, Conversion, Impression
@@ -96,10 +96,9 @@ class SlotMetricsConsumer:
         self.measure: Measure = measure
         self.event_log = event_log or EventLog(store)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.count = count
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
-        self.claim_interval_s = claim_interval_s
+        self.cursor = GroupCursor(
+            self.event_log, GROUP, self.consumer, count, block_ms, claim_idle_ms, claim_interval_s
+        )
         self.retry_s = retry_s
         self.call_timeout_s = call_timeout_s  # a batch's store calls (not the request path's 50 ms)
         self.processed = 0
@@ -109,9 +108,6 @@ class SlotMetricsConsumer:
         self.failures = 0
         self.checks = 0
         self.pauses = 0
-        self._group_ready = False
-        self._backlog = True
-        self._next_claim_s = 0.0
         self._next_check_s = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -133,32 +129,12 @@ class SlotMetricsConsumer:
 
     def _failed(self) -> None:
         self.failures += 1
-        self._backlog = True  # our own pending entries first, once the store answers
+        self.cursor.rewind()  # our own pending entries first, once the store answers
 
     async def step(self) -> bool:
         """Maybe claim stale entries, read a batch, count it, acknowledge it; ``False`` when the
         store did not answer (unacknowledged entries are read again)."""
-        events = self.event_log
-        if not self._group_ready:
-            self._group_ready = await events.create_group(GROUP)
-            if not self._group_ready:
-                return False
-        if time.monotonic() >= self._next_claim_s:
-            claimed = await events.claim_stale(
-                GROUP, self.consumer, min_idle_ms=self.claim_idle_ms, count=self.count
-            )
-            if claimed is None or not await self._process(claimed):
-                return False
-            self._next_claim_s = time.monotonic() + self.claim_interval_s
-        entries = await events.read_group(
-            GROUP, self.consumer, count=self.count, block_ms=self.block_ms, pending=self._backlog
-        )
-        if entries is None:
-            return False
-        if self._backlog and not entries:
-            self._backlog = False
-            return True
-        return await self._process(entries)
+        return await self.cursor.step(self._process)
 
     async def _process(self, entries: list[StreamEntry]) -> bool:
         engine = self.rules.current

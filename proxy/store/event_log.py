@@ -24,7 +24,9 @@ acknowledge and count.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -197,3 +199,55 @@ class EventLog:
             return int(await client.xack(self.key, group, *entry_ids))
 
         return await self.store.run(run, default=None)
+
+
+@dataclass(slots=True)
+class GroupCursor:
+    """Where one consumer of a group is in the event stream, and how it reads.
+
+    :meth:`step` is one round of every stream consumer: create the group once, claim the
+    entries of dead consumers every ``claim_interval_s``, read this consumer's own pending
+    entries (after a start or an outage, :meth:`rewind`) before new ones, and hand each batch to
+    ``process``. ``False`` when the store did not answer (unacknowledged entries come again).
+    """
+
+    log: EventLog
+    group: str
+    consumer: str
+    count: int = 200
+    block_ms: int = 200
+    claim_idle_ms: int = 60_000
+    claim_interval_s: float = 30.0
+    _ready: bool = False
+    _backlog: bool = True
+    _next_claim_s: float = 0.0
+
+    def rewind(self) -> None:
+        self._backlog = True
+
+    async def step(self, process: Callable[[list[StreamEntry]], Awaitable[bool]]) -> bool:
+        log = self.log
+        if not self._ready:
+            self._ready = await log.create_group(self.group)
+            if not self._ready:
+                return False
+        if time.monotonic() >= self._next_claim_s:
+            claimed = await log.claim_stale(
+                self.group, self.consumer, min_idle_ms=self.claim_idle_ms, count=self.count
+            )
+            if claimed is None or not await process(claimed):
+                return False
+            self._next_claim_s = time.monotonic() + self.claim_interval_s
+        entries = await log.read_group(
+            self.group,
+            self.consumer,
+            count=self.count,
+            block_ms=self.block_ms,
+            pending=self._backlog,
+        )
+        if entries is None:
+            return False
+        if self._backlog and not entries:
+            self._backlog = False
+            return True
+        return await process(entries)

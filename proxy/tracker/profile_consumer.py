@@ -15,10 +15,9 @@ import asyncio
 import logging
 import os
 import socket
-import time
 
 from proxy.store.client import Store
-from proxy.store.event_log import EventLog, StreamEntry
+from proxy.store.event_log import EventLog, GroupCursor, StreamEntry
 from proxy.store.profiles import load_tally, save_profile
 from proxy.tasks import keep_stepping
 from proxy.tracker.profile_update import apply, decode_state, encode_state, profile_fields
@@ -55,10 +54,9 @@ class ProfileConsumer:
         self.event_log = event_log
         self.group = group
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.count = count
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
-        self.claim_interval_s = claim_interval_s
+        self.cursor = GroupCursor(
+            event_log, group, self.consumer, count, block_ms, claim_idle_ms, claim_interval_s
+        )
         self.retry_s = retry_s
         self.profile_ttl_s = profile_ttl_s
         self.max_conflicts = max_conflicts
@@ -67,9 +65,6 @@ class ProfileConsumer:
         self.skipped = 0
         self.conflicts = 0
         self.failures = 0
-        self._group_ready = False
-        self._backlog = True  # our own pending entries first (after a start or an outage)
-        self._next_claim_s = 0.0
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Consume until ``stop_event`` is set; each wait is bounded (``block_ms``, ``retry_s``)."""
@@ -83,7 +78,7 @@ class ProfileConsumer:
 
     def _failed(self) -> None:
         self.failures += 1
-        self._backlog = True
+        self.cursor.rewind()
 
     async def step(self) -> bool:
         """One round: maybe claim stale entries, read a batch, apply it, acknowledge it.
@@ -91,28 +86,7 @@ class ProfileConsumer:
         ``False`` when the store did not answer (nothing is lost: unacknowledged entries are
         read again).
         """
-        events = self.event_log
-        if not self._group_ready:
-            self._group_ready = await events.create_group(self.group)
-            if not self._group_ready:
-                return False
-        if time.monotonic() >= self._next_claim_s:
-            claimed = await events.claim_stale(
-                self.group, self.consumer, min_idle_ms=self.claim_idle_ms, count=self.count
-            )
-            if claimed is None or not await self._process(claimed):
-                return False
-            self._next_claim_s = time.monotonic() + self.claim_interval_s
-        entries = await events.read_group(
-            self.group, self.consumer, count=self.count, block_ms=self.block_ms,
-            pending=self._backlog,
-        )  # fmt: skip
-        if entries is None:
-            return False
-        if self._backlog and not entries:
-            self._backlog = False
-            return True
-        return await self._process(entries)
+        return await self.cursor.step(self._process)
 
     async def _process(self, entries: list[StreamEntry]) -> bool:
         done = [entry_id for entry_id, record in entries if record is None]

@@ -10,7 +10,7 @@ import random
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from proxy.store.governance import Proposal, check_and_consume
 from proxy.store.slot_metrics import Increment, read_slot_windows
 from proxy.tracker.events import Click, Conversion, Engaged, Event, Impression
 from proxy.tracker.record import EventRecord
-from tests.redis_server import RedisServerProcess, _start_redis, free_port, wait_until
+from tests.redis_server import RedisServerProcess
 
 MINUTE = 29_000_000
 NOW_MS = MINUTE * 60_000 + 20_000
@@ -470,23 +470,6 @@ async def test_guardrail_runs_in_the_loop_and_falls_back_to_ctr(store: Store, ru
 
 
 # -- on a Redis Cluster ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_cluster(redis_binary: str) -> Iterator[RedisServerProcess]:
-    """A one-node Redis Cluster owning all 16 384 slots (as in ``tests/store/conftest.py``)."""
-    cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-    for server in _start_redis(*cluster_args, "--cluster-port", str(free_port())):
-        with server.client() as client:
-            client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-
-            def ready() -> bool:
-                info = client.execute_command("CLUSTER", "INFO")
-                text = info.decode() if isinstance(info, bytes) else str(info)
-                return "cluster_state:ok" in text
-
-            wait_until(ready, 10.0, "cluster_state:ok")
-        yield server
 
 
 @pytest.mark.redis_server

@@ -22,8 +22,9 @@ from proxy.store.breaker import BreakerState
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings, redact_url
 from proxy.store.keys import KeySchema
+from tests.redis_server import RedisServerProcess, _start_redis, free_port
 
-from .conftest import DelayProxy, FakeClock, MakeStore, RedisServerProcess, free_port, timed
+from .conftest import DelayProxy, FakeClock, MakeStore, timed
 
 
 def state(store: Store) -> BreakerState:
@@ -80,7 +81,6 @@ async def test_check_durability_sees_appendonly_no(
 async def test_check_durability_unknown_when_config_is_disabled(
     redis_binary: str, make_store: MakeStore
 ) -> None:
-    from .conftest import _start_redis
 
     for server in _start_redis("--rename-command", "CONFIG", ""):
         store = make_store(server.url)

@@ -18,8 +18,9 @@ from redis.asyncio import Redis
 
 from proxy.errors import StartupError
 from proxy.store.embedded import EmbeddedStore
+from tests.redis_server import short_tmp_dir, wait_until
 
-from .conftest import MakeStore, short_tmp_dir, wait_until
+from .conftest import MakeStore
 
 
 @pytest.fixture
