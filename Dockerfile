@@ -3,11 +3,15 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# the locked runtime set (pinned, hash-checked), then Vernier itself with nothing unpinned
+COPY requirements/runtime.txt ./requirements/
+RUN pip install --require-hashes --no-deps -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY proxy ./proxy
 COPY config ./config
 COPY rules ./rules
-RUN pip install . && useradd --system --uid 10001 --home /data vernier \
+RUN pip install --no-deps --no-build-isolation . && pip check \
+    && useradd --system --uid 10001 --home /data vernier \
     && mkdir -p /data && chown vernier /data
 
 USER vernier

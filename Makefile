@@ -5,13 +5,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-python test-js lint bench tracker clean
+LOCK := requirements/lock.txt
+RUNTIME_LOCK := requirements/runtime.txt
+# The one tool that writes the lock; pinned so that `make lock` is repeatable.
+UV_VERSION := 0.13.9
 
-$(STAMP): pyproject.toml
+.PHONY: demo test test-python test-js lint bench tracker lock clean
+
+# Installs exactly the locked set (every transitive package, pinned, hash-checked), then
+# Vernier itself without dependencies and without a build sandbox (the build backend is locked too).
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
+
+# Re-resolves the lock from pyproject.toml's ranges, for every platform and Python >= 3.11
+# at once; the runtime lock (the Docker image's) is the same versions without test/dev tools. Run it on purpose (to take upgrades or after editing dependencies), then run
+# `make test` and commit both files together.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet "uv==$(UV_VERSION)"
+	.venv-lock/bin/uv pip compile pyproject.toml requirements/build.in --all-extras \
+	  --universal --python-version 3.11 --generate-hashes --no-header --upgrade -o $(LOCK)
+	.venv-lock/bin/uv pip compile pyproject.toml requirements/build.in --constraint $(LOCK) \
+	  --universal --python-version 3.11 --generate-hashes --no-header -o $(RUNTIME_LOCK)
 
 demo: $(STAMP)
 	$(BIN)/vernier demo
@@ -33,7 +52,6 @@ tracker:
 	cd tracker_js && npm ci --no-audit --no-fund --silent && npm run build
 
 lint: $(STAMP)
-	$(BIN)/pip install --quiet mypy ruff types-PyYAML
 	$(BIN)/ruff check proxy tests
 	$(BIN)/mypy proxy
 
@@ -41,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/proxy_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis tracker_js/node_modules
+	rm -rf $(VENV) .venv-lock .pytest_cache .hypothesis tracker_js/node_modules
