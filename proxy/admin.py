@@ -19,6 +19,7 @@ from aiohttp import web
 
 from proxy.errors import ConfigError
 from proxy.govern.pause_command import control_field
+from proxy.messages import invalid_value, malformed_json
 from proxy.rules.engine import RulesSource
 from proxy.store import control
 from proxy.store.client import Store
@@ -67,7 +68,12 @@ class AdminApi:
         try:
             asked = msgspec.json.decode(await request.read(), type=PauseRequest)
             field = control_field(asked.target, self._rules.current.ruleset)
-        except (msgspec.ValidationError, msgspec.DecodeError, ConfigError) as err:
+        except msgspec.ValidationError as err:
+            path, what = invalid_value(err)
+            return _answer({"error": f"{path}: {what}"}, 400)
+        except msgspec.DecodeError as err:
+            return _answer({"error": f"malformed JSON: {malformed_json(err)}"}, 400)
+        except ConfigError as err:
             return _answer({"error": str(err)}, 400)
         if action == "pause":
             done = await control.pause(self._store, field, why=asked.why, by="admin API")

@@ -25,6 +25,7 @@ import orjson
 from aiohttp import web
 
 from proxy.decide.decider import Decider, Viewer
+from proxy.messages import invalid_value, malformed_json
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
 from proxy.store.client import Store
@@ -88,9 +89,10 @@ class DecisionApi:
                 return await self._decide(msgspec.json.decode(body, type=DecideRequest))
             return await self._reward(msgspec.json.decode(body, type=RewardRequest))
         except msgspec.ValidationError as err:
-            return _error(400, str(err))
+            path, what = invalid_value(err)
+            return _error(400, f"{path}: {what}")
         except msgspec.DecodeError as err:
-            return _error(400, f"malformed JSON: {err}")
+            return _error(400, f"malformed JSON: {malformed_json(err)}")
 
     async def _decide(self, asked: DecideRequest) -> web.Response:
         engine = self._rules.current

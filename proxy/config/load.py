@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import msgspec
 from proxy.config.schema import Config
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
+from proxy.messages import invalid_value
 
 # environment variable -> dotted config key
 ENVIRONMENT_KEYS: dict[str, str] = {
@@ -79,15 +79,10 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def msgspec_error_path(message: str) -> tuple[str, str]:
-    """Split msgspec's ``"... - at `$.a.b`"`` into (message, path)."""
-    text, sep, tail = message.rpartition(" - at `")
-    path = tail.rstrip("`") if sep else "$"
-    text = text if sep else message
-    unknown = re.match(r"Object contains unknown field `([^`]*)`", text)
-    if unknown:
-        return f"unknown key '{unknown.group(1)}'", f"{path}.{unknown.group(1)}"
-    return text, path
+def msgspec_error_path(err: msgspec.ValidationError) -> tuple[str, str]:
+    """(what is wrong, key path) for a config value msgspec refused, in Vernier's words."""
+    path, what = invalid_value(err, field_word="key")
+    return what, path
 
 
 def load_config(
@@ -117,7 +112,7 @@ def load_config(
     try:
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
-        message, path = msgspec_error_path(str(err))
+        message, path = msgspec_error_path(err)
         raise lines.error(message, path) from None
     file_dir = file.parent if file is not None else Path.cwd()
 

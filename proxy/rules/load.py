@@ -33,14 +33,6 @@ from proxy.bandit.policy_config import (
 from proxy.config.load import msgspec_error_path
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
-from proxy.govern.policy import (
-    DEFAULT_SESSION,
-    DEFAULT_SLOT,
-    SessionLimits,
-    SlotLimits,
-    session_limits,
-    slot_limits,
-)
 from proxy.rules import schema
 from proxy.rules.conditions import (
     ConditionError,
@@ -48,6 +40,14 @@ from proxy.rules.conditions import (
     Percentile,
     build_condition,
     percentiles_used,
+)
+from proxy.rules.limits import (
+    DEFAULT_SESSION,
+    DEFAULT_SLOT,
+    SessionLimits,
+    SlotLimits,
+    session_limits,
+    slot_limits,
 )
 from proxy.rules.specificity import Specificity, specificity
 
@@ -427,20 +427,19 @@ def _convert(data: Any, lines: LineMap) -> schema.RulesFile:
     try:
         return msgspec.convert(data, schema.RulesFile, strict=True)
     except msgspec.ValidationError as err:
-        error = str(err)
-    at_key = re.fullmatch(r"(.*) - at `key` in `([^`]*)`", error)
+        error = str(err)  # compared, never shown: the message is Vernier's own (msgspec_error_path)
+        message, path = msgspec_error_path(err)
+    at_key = re.fullmatch(r".* - at `key` in `([^`]*)`", error)
     if at_key is not None:  # a mapping key (a variant id) is malformed
-        text, where = at_key.groups()
-        path = _resolve_path(data, where, error)
+        path = _resolve_path(data, at_key.group(1), error)
         node = functools.reduce(lambda n, s: n[s], _segments(path), data)
         bad = next((k for k in node if not _ID_KEY.match(str(k))), None)
         if bad is None:
-            raise lines.error(text, path)
-        raise lines.error(f"key {bad!r}: {text}", f"{path}.{bad}")
-    message, path = msgspec_error_path(error)
+            raise lines.error(f"a key {message}", path)
+        raise lines.error(f"key {bad!r} {message}", f"{path}.{bad}")
     if "[...]" in path:
         path = _resolve_path(data, path, error)
-    unknown_op = re.fullmatch(r"Invalid value (.*)", message)
+    unknown_op = re.match(r"Invalid value (.*) - at", error)
     if unknown_op is not None and path.endswith(".op"):
         known = ", ".join(sorted(schema.OPERATION_TAGS))
         message = f"unknown operation {unknown_op.group(1)} (known: {known})"

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from proxy.errors import VernierError
+from proxy.messages import invalid_value, malformed_json
 
 Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -140,27 +141,18 @@ def parse_batch(body: bytes) -> Batch:
     an event's ``type`` tag (msgspec skips ahead to find the tag) raises ``RecursionError``, and
     duplicate keys are accepted, last one wins [measured, msgspec 0.22] — see
     :func:`_reject_duplicate_keys`.
+
+    The reasons are Vernier's words (:mod:`proxy.messages`), never msgspec's exception text.
     """
     try:
         batch = _decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise EventRejected(400, _schema_reason(str(exc))) from None
-    except msgspec.DecodeError as exc:
-        raise EventRejected(400, _clip(f"json: {exc}")) from None
-    except UnicodeDecodeError:
-        raise EventRejected(400, "json: invalid UTF-8") from None
-    except RecursionError:
-        raise EventRejected(400, "json: nested too deeply") from None
+        path, what = invalid_value(exc)
+        raise EventRejected(400, _clip(f"schema: {path}: {what}")) from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise EventRejected(400, f"json: {malformed_json(exc)}") from None
     _reject_duplicate_keys(body, batch)
     return batch
-
-
-def _schema_reason(message: str) -> str:
-    """``Expected `int`, got `str` - at `$.v``` → ``schema: $.v: Expected `int`, got `str```."""
-    text, sep, path = message.rpartition(" - at `")
-    if not sep:
-        return _clip(f"schema: $: {message}")
-    return _clip(f"schema: {path.rstrip('`')}: {text}")
 
 
 def _clip(reason: str) -> str:

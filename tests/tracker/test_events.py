@@ -104,7 +104,7 @@ def test_contract_limits_match_the_types() -> None:
 
 def test_schema_reason_names_the_path() -> None:
     reason = rejected(encode(batch_of(scroll(depth="deep")))).reason
-    assert reason == "schema: $.events[0].depth: Expected `float`, got `str`"
+    assert reason == "schema: $.events[0].depth: expected a number, got a string"
 
 
 HOSTILE = {
@@ -242,7 +242,7 @@ def test_duplicate_keys_name_the_key() -> None:
 def test_reasons_for_json_errors() -> None:
     assert rejected(HOSTILE["invalid utf-8 in a string"]).reason == "json: invalid UTF-8"
     assert rejected(HOSTILE["100k-deep before the type tag"]).reason == "json: nested too deeply"
-    assert rejected(HOSTILE["NaN"]).reason.startswith("json: JSON is malformed")
+    assert rejected(HOSTILE["NaN"]).reason.startswith("json: malformed at byte ")
 
 
 ACCEPTED_EDGES = {

@@ -330,11 +330,11 @@ async def test_refused_403(make: Make, sink: Sink, headers: dict[str, str], reas
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (body_of(51), "schema: $.events: Expected `array` of length <= 50"),
-        (b"{", "json: Input data was truncated"),
-        (body_of(session="s_attacker00"), "schema: $: Object contains unknown field `session`"),
+        (body_of(51), "schema: $.events: must have at most 50 items"),
+        (b"{", "json: truncated"),
+        (body_of(session="s_attacker00"), "schema: $.session: unknown field 'session'"),
         (body_of(1).replace(b'"v": 1', b'"v": 1, "v": 1'), "json: duplicate key `v`"),
-        (b"[" * 30_000 + b"]" * 30_000, "schema: $: Expected `object`, got `array`"),
+        (b"[" * 30_000 + b"]" * 30_000, "schema: $: expected an object, got an array"),
     ],
 )
 async def test_malformed_400(make: Make, sink: Sink, body: bytes, reason: str) -> None:

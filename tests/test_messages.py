@@ -1,0 +1,86 @@
+"""Vernier words every refusal itself; a library's new wording can only make it more generic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+import pytest
+
+from proxy.messages import invalid_value, malformed_json
+
+
+class Inner(msgspec.Struct, forbid_unknown_fields=True):
+    depth: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+    name: Annotated[str, msgspec.Meta(max_length=3)] = "a"
+
+
+class Outer(msgspec.Struct, forbid_unknown_fields=True):
+    v: Literal[1]
+    id: Annotated[str, msgspec.Meta(pattern="^[a-z]+$")] = "a"
+    items: Annotated[list[Inner], msgspec.Meta(min_length=1, max_length=2)] = []
+    when: str | dict[str, Any] | None = None
+    count: int = 0
+
+
+def refusal(data: bytes) -> tuple[str, str]:
+    with pytest.raises(msgspec.ValidationError) as caught:
+        msgspec.json.decode(data, type=Outer)
+    return invalid_value(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "what"),
+    [
+        (b'{"v": "1"}', "$.v", "expected an integer, got a string"),
+        (b'{"v": 2}', "$.v", "2 is not one of the allowed values"),
+        (b"{}", "$", "missing required field 'v'"),
+        (b'{"v": 1, "x": 0}', "$.x", "unknown field 'x'"),
+        (b'{"v": 1, "id": "A"}', "$.id", "does not match the pattern '^[a-z]+$'"),
+        (b'{"v": 1, "items": []}', "$.items", "must have at least 1 items"),
+        (b'{"v": 1, "items": [{"depth": 2}]}', "$.items[0].depth", "must be <= 1.0"),
+        (
+            b'{"v": 1, "items": [{"depth": 0, "name": "abcd"}]}',
+            "$.items[0].name",
+            "must have at most 3 characters",
+        ),
+        (b'{"v": 1, "when": 5}', "$.when", "expected a string, an object or null, got an integer"),
+        (b'{"v": ' + b"9" * 400 + b"}", "$.v", "number out of range"),
+        (b"[]", "$", "expected an object, got an array"),
+    ],
+)
+def test_validation_refusals_in_vernier_words(body: bytes, path: str, what: str) -> None:
+    assert refusal(body) == (path, what)
+
+
+def test_the_word_for_a_mapping_key_is_the_callers() -> None:
+    with pytest.raises(msgspec.ValidationError) as caught:
+        msgspec.convert({"v": 1, "colour": "red"}, Outer)
+    assert invalid_value(caught.value, field_word="key") == ("$.colour", "unknown key 'colour'")
+
+
+def test_an_unknown_wording_gets_a_generic_reason_never_the_library_text() -> None:
+    new_wording = msgspec.ValidationError("Value is frobnicated beyond repair - at `$.a[0]`")
+    assert invalid_value(new_wording) == ("$.a[0]", "invalid value")
+    assert invalid_value(msgspec.ValidationError("Totally new")) == ("$", "invalid value")
+    assert malformed_json(msgspec.DecodeError("Something else went wrong")) == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (b"{", "truncated"),
+        (b'{"v": NaN}', "malformed at byte 6"),
+        (b'{"v": "\\x"}', "malformed at byte 9"),
+        (b'{"v": "\xff"}', "invalid UTF-8"),
+    ],
+)
+def test_json_refusals_in_vernier_words(body: bytes, what: str) -> None:
+    with pytest.raises(msgspec.DecodeError) as caught:
+        msgspec.json.decode(body)
+    assert malformed_json(caught.value) == what
+
+
+def test_python_level_decode_failures() -> None:
+    assert malformed_json(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad")) == "invalid UTF-8"
+    assert malformed_json(RecursionError()) == "nested too deeply"
