@@ -25,8 +25,8 @@ from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.metric_cache import MetricCache, has_evidence
-from proxy.govern.policy import SessionLimits
 from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
+from proxy.rules.limits import SessionLimits
 from proxy.rules.load import CompiledSlot
 from proxy.store.client import Store
 from proxy.store.decision_log import log_decisions

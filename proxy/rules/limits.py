@@ -1,5 +1,9 @@
-"""The governance limits in force for each slot: the slot's own, else the file-wide defaults,
-else these built-in defaults ("adjust once per session")."""
+"""The governance limits in force for each slot, resolved when the rules load: the slot's own,
+else the file-wide defaults, else these built-in defaults ("adjust once per session").
+
+Governance (``proxy.govern``) enforces them; they live here because compiling a rule set needs
+them and rules sit below governance.
+"""
 
 from __future__ import annotations
 
