@@ -407,14 +407,16 @@ async def test_cluster_reloads_its_slot_map_after_a_restart(
     assert await store.open() is True
     assert await store.run(lambda r: r.set("k", "v"), default=False) is True
     redis_cluster.kill()
-    # calls fail open at once while background slot-map reloads fail and trip the breaker
-    for _ in range(500):
-        value, took = await timed(store.run(lambda r: r.get("k"), default="fallback"))
-        assert value == "fallback" and took < 0.3
-        if state(store) is BreakerState.OPEN:
-            break
-        await asyncio.sleep(0.001)  # let the reload task run
-    assert state(store) is BreakerState.OPEN
+    # calls fail open without waiting for the cluster (each one is short-circuited) while the
+    # background slot-map reloads fail and trip the breaker; wait for that state, not a guess
+    deadline = time.monotonic() + 30.0
+    while state(store) is not BreakerState.OPEN:
+        assert time.monotonic() < deadline, f"breaker still {state(store)} after 30 s"
+        short_circuited = store.short_circuited_total
+        failures = store.failures_total
+        assert await store.run(lambda r: r.get("k"), default="fallback") == "fallback"
+        assert (store.short_circuited_total, store.failures_total) != (short_circuited, failures)
+        await asyncio.sleep(0.01)  # let the reload task run
     redis_cluster.start()  # same port, nodes.conf and AOF: the node keeps its slots
     deadline = time.monotonic() + 10.0
     while await store.run(lambda r: r.get("k"), default=None) != b"v":
