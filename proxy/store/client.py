@@ -193,7 +193,9 @@ class Store:
         ``startup_timeout_s``, and calls fail open until it is done.
         """
         assert self._cluster is not None
-        if not getattr(self._cluster, "_initialize", False):  # redis-py 8.1's "needs init" flag
+        # redis-py >= 8.2 keeps serving the current topology while a refresh is pending (and only
+        # logs a failed refresh), so only a client with no topology at all must wait for one
+        if getattr(self._cluster, "_topology_ready", False):
             return False
         if self._cluster_task is None or self._cluster_task.done():
             self._cluster_task = asyncio.create_task(
