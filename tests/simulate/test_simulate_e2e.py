@@ -33,11 +33,11 @@ VISITORS = 5_000
 
 def test_the_bandit_learns_the_hidden_preferences(tmp_path: Path) -> None:
     result = simulate(
-        Options(visitors=VISITORS, seed=1, concurrency=8, out=tmp_path, max_seconds=75)
+        Options(visitors=VISITORS, seed=1, concurrency=8, out=tmp_path, max_seconds=900)
     )
 
     done = len(result.outcomes)
-    assert done >= 0.7 * VISITORS  # the time bound may end a run on a slow machine early
+    assert done == VISITORS  # every visitor: the time bound is only a deadline against a hang
     assert result.failed <= done // 200
     assert (tmp_path / CSV_NAME).stat().st_size > 0
     assert (tmp_path / PNG_NAME).read_bytes().startswith(b"\x89PNG")

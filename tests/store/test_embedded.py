@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from proxy.errors import StartupError
 from proxy.store.embedded import EmbeddedStore
-from tests.redis_server import short_tmp_dir, wait_until
+from tests.redis_server import RELAXED_STORE, short_tmp_dir, wait_until
 
 from .conftest import MakeStore
 
@@ -58,7 +58,7 @@ async def test_restarts_repeatedly_and_keeps_data(data_dir: Path, make_store: Ma
     for round_ in range(3):
         server.start()
         try:
-            store = make_store(server.url)
+            store = make_store(server.url, RELAXED_STORE)
             assert await store.run(lambda r: r.get("round"), default=b"?") == (
                 str(round_ - 1).encode() if round_ else None
             )
@@ -95,7 +95,7 @@ async def test_killed_server_stops_cleanly_and_restarts_from_its_aof(
     server = EmbeddedStore(data_dir)
     server.start()
     try:
-        store = make_store(server.url)
+        store = make_store(server.url, RELAXED_STORE)
         assert await store.run(lambda r: r.set("k", "v"), default=False) is True
         await store.close()
         assert server.pid is not None
@@ -106,7 +106,7 @@ async def test_killed_server_stops_cleanly_and_restarts_from_its_aof(
         server.stop()  # must not raise for a dead child
     server.start()
     try:
-        store = make_store(server.url)
+        store = make_store(server.url, RELAXED_STORE)
         assert await store.run(lambda r: r.get("k"), default=None) == b"v"
     finally:
         server.stop()

@@ -9,17 +9,16 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
 from proxy.store.keys import KeySchema
 from proxy.tracker.events import Engaged, PageView
 from proxy.tracker.record import EventRecord, decode_record
-from tests.redis_server import RedisServerProcess
+from tests.redis_server import RELAXED_STORE, RedisServerProcess
 
 from .conftest import MakeStore
 
 # generous call timeouts: these tests check behaviour, not timing, on a possibly busy machine
-RELAXED = StoreSettings(op_timeout_s=1.0, connect_timeout_s=1.0)
+RELAXED = RELAXED_STORE
 
 
 def record(event_id: str, *, visitor: str = "visitor-1", ms: int = 1000) -> EventRecord:

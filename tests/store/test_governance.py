@@ -9,10 +9,11 @@ import itertools
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.governance import Proposal, Verdicts, check_and_consume, hold_for_visitor
+from tests.redis_server import RELAXED_STORE
 from tests.store.conftest import MakeStore
 
 _ids = itertools.count()
-SETTINGS = StoreSettings(op_timeout_s=2.0)
+SETTINGS = RELAXED_STORE
 
 
 def propose(
@@ -127,7 +128,7 @@ async def test_visitor_seed_starts_a_new_session_from_the_held_variant(
 async def test_fifty_parallel_requests_never_exceed_the_budget(
     server_url: str, make_store: MakeStore
 ) -> None:
-    store = make_store(server_url, StoreSettings(op_timeout_s=5.0))
+    store = make_store(server_url, RELAXED_STORE)
     await page(store, propose("hero", "v0"), session="busy")
     variants = [f"v{i % 5}" for i in range(1, 51)]
     results = await asyncio.gather(

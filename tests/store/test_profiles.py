@@ -7,14 +7,13 @@ from functools import partial
 from redis.asyncio import Redis
 
 from proxy.store.client import Store
-from proxy.store.connection import StoreSettings
 from proxy.store.profiles import forget, load_profile, load_recent, load_tally, save_profile
-from tests.redis_server import RedisServerProcess
+from tests.redis_server import RELAXED_STORE, RedisServerProcess
 
 from .conftest import MakeStore
 
 # generous call timeouts: these tests check behaviour, not timing, on a possibly busy machine
-RELAXED = StoreSettings(op_timeout_s=1.0, connect_timeout_s=1.0)
+RELAXED = RELAXED_STORE
 
 
 async def ttl_of(store: Store, key: str) -> int:
