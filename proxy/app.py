@@ -23,6 +23,7 @@ from proxy.config.schema import Config
 from proxy.decide.decider import Decider
 from proxy.endpoints import PREFIX, Endpoints
 from proxy.govern.control import PauseWatcher
+from proxy.govern.current_metrics import MetricContext
 from proxy.govern.metric_cache import MetricCache
 from proxy.govern.metrics_consumer import SlotMetricsConsumer
 from proxy.metrics import Metrics
@@ -181,10 +182,10 @@ def build_pipeline(
                 health,
                 own_hosts=own_hosts(config),
                 hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
+                context_fields=(MetricContext(slot_metrics),),
                 pauses=pauses,
-                metrics=slot_metrics,
             ),
-            Decide(decider, issuer),
+            Decide(decider.decide, issuer),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest),

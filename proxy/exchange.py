@@ -15,6 +15,7 @@ from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
 from proxy.html.charset import DocumentEncoding
+from proxy.request_view import RequestView
 
 if TYPE_CHECKING:
     from proxy.decide.decision import Decision
@@ -37,9 +38,15 @@ class Identity:
 
 @dataclass(slots=True)
 class Exchange:
-    """A request, its origin response, and what Vernier did with it."""
+    """A request, its origin response, and what Vernier did with it.
 
-    request: web.Request
+    ``request`` is what stages read; ``client`` is the live aiohttp request, kept only for the
+    stages that move bytes over the client's connection (its body to the origin, a response
+    streamed back). A preview or a stage's unit test has no connection: ``client`` is None.
+    """
+
+    request: RequestView
+    client: web.Request | None = None
     started_s: float = field(default_factory=time.perf_counter)
     identity: Identity = field(default_factory=Identity)
     debug: bool = False  # an admin asked (X-Vernier-Debug with the token) why the page looks so
@@ -77,6 +84,12 @@ class Exchange:
     reply: web.StreamResponse | None = None
     # what went wrong after the origin answered, if anything ("stage: reason")
     fail_open: str | None = None
+
+    def connection(self) -> web.Request:
+        """The client's live request, for a stage that streams to or from it."""
+        if self.client is None:
+            raise RuntimeError("this exchange has no client connection to stream over")
+        return self.client
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started_s) * 1000.0

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
+from proxy.server.edge import request_view
 from proxy.stages import Stage
 from proxy.stages.encode import add_debug_report
 from proxy.upstream.relay import OriginBroken, stream_through
@@ -38,7 +39,7 @@ class Pipeline:
         self._metrics = metrics
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        ex = Exchange(request)
+        ex = Exchange(request_view(request), client=request)
         for stage in self.before_origin:
             await stage(ex)
             if ex.reply is not None:
@@ -71,4 +72,4 @@ class Pipeline:
             add_debug_report(ex, ex.origin_headers)
         if ex.raw_body is not None:
             return web.Response(body=ex.raw_body, status=upstream.status, headers=ex.origin_headers)
-        return await stream_through(ex.request, upstream, ex.origin_headers)
+        return await stream_through(ex.connection(), upstream, ex.origin_headers)

@@ -9,22 +9,26 @@ variant and why, and a unified diff of the HTML.
 from __future__ import annotations
 
 import difflib
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from proxy.app import load_rule_engine, own_hosts
 from proxy.config.schema import Config
+from proxy.decide.rules_only import decide_by_rules_alone
 from proxy.errors import VernierError
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.metrics import Metrics
+from proxy.request_view import RequestView
 from proxy.rules.engine import FixedRules
 from proxy.rules.health import RuleHealth
+from proxy.session.cookie import CookieSigner, SigningKey
+from proxy.session.issuer import IdIssuer
 from proxy.stages.decide import Decide
 from proxy.stages.match import Match
 from proxy.stages.rewrite import Rewrite
@@ -91,6 +95,22 @@ class PreviewResult:
         return "\n".join(lines)
 
 
+class PinnedFields:
+    """Context fields the preview's flags pin, whatever the request implies."""
+
+    def __init__(self, fields: Mapping[str, object]) -> None:
+        self._fields = dict(fields)
+
+    def add_to(self, context: dict[str, object], request: RequestView) -> None:
+        context.update(self._fields)
+
+
+def throwaway_issuer(config: Config) -> IdIssuer:
+    """Ids for the imagined visitor, signed with a key that lives as long as the preview."""
+    key = SigningKey("preview", secrets.token_bytes(32))
+    return IdIssuer(config.session, CookieSigner([key]), secure=False)
+
+
 def target_url(config: Config, url: str) -> str:
     if url.startswith(("http://", "https://")):
         return url
@@ -124,10 +144,10 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
     if "html" not in content_type.lower():
         raise PreviewError(f"{url}: not an HTML page (Content-Type: {content_type or 'none'})")
     parts = urlsplit(url)
-    request = make_mocked_request(
+    request = RequestView.build(
         "GET",
         parts.path + (f"?{parts.query}" if parts.query else "") or "/",
-        headers={"Host": parts.netloc, **headers},
+        {"Host": parts.netloc, **headers},
     )
     ex = Exchange(request)
     ex.document = body
@@ -141,9 +161,9 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         health,
         own_hosts=own_hosts(config),
         hidden_cookies=frozenset(),
-        overrides={"device": visitor.device, **(visitor.context or {})},
+        context_fields=(PinnedFields({"device": visitor.device, **(visitor.context or {})}),),
     )
-    decide = Decide(None, None)
+    decide = Decide(decide_by_rules_alone, throwaway_issuer(config))
     fail = None
     try:
         for stage in (match, decide, Rewrite(config.html, health, Metrics())):

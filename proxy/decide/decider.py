@@ -15,7 +15,7 @@ Used by the decide stage (pages) and the decision API (apps, emails, server code
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from proxy.bandit.registry import ModelRegistry
@@ -49,12 +49,21 @@ class Decided:
     shown: dict[str, tuple[str, str]] | None  # the cookie's new content, if it changed
 
 
+DecideSlots = Callable[
+    [Sequence[CompiledSlot], Mapping[str, object], Viewer, SessionLimits], Awaitable[Decided]
+]
+"""What the decide stage asks: one view's decisions (and the seen cookie's new content).
+:meth:`Decider.decide` when serving; ``vernier preview`` asks the rules alone."""
+
+
 def _paused_control(slot: CompiledSlot) -> Decision:
     """A paused slot or variant: the control, never a learning example, never held."""
     return Decision(new_decision_id(), slot.id, slot.control, "paused")
 
 
 class Decider:
+    """The live decider: rules, bandit and governance over the store (see the module docstring)."""
+
     def __init__(
         self,
         store: Store,

@@ -11,7 +11,6 @@ from aiohttp import HttpVersion10, HttpVersion11
 
 from proxy.exchange import Exchange
 from proxy.replies import error_reply
-from proxy.server.protocol import CLAIMED_VERSION
 from proxy.upstream.client import origin_form
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.websocket import is_websocket_upgrade
@@ -25,7 +24,10 @@ class Admit:
 
     async def __call__(self, ex: Exchange) -> None:
         request = ex.request
-        if CLAIMED_VERSION in request or request.version not in (HttpVersion11, HttpVersion10):
+        if request.claimed_version is not None or request.version not in (
+            HttpVersion11,
+            HttpVersion10,
+        ):
             ex.reply = error_reply(505, "HTTP version not supported.", close=True)
             return
         if request.version == HttpVersion10 and "Transfer-Encoding" in request.headers:
@@ -38,7 +40,7 @@ class Admit:
             # an upgrade carrying a body is how requests get smuggled past the switch
             ex.reply = error_reply(400, "A protocol upgrade cannot carry a body.", close=True)
             return
-        target = origin_form(request.raw_path)
+        target = origin_form(request.raw_target)
         if target is None:
             ex.reply = error_reply(400, "Bad request target.", close=True)
             return

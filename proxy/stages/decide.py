@@ -9,7 +9,7 @@ no budget, no bandit, no triggers (the tracker that would apply them is not sent
 
 from __future__ import annotations
 
-from proxy.decide.decider import Decider, Viewer
+from proxy.decide.decider import DecideSlots, Viewer
 from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.exchange import Exchange
 from proxy.govern import fallback
@@ -20,10 +20,8 @@ from proxy.session.issuer import IdIssuer
 class Decide:
     name = "decide"
 
-    def __init__(self, decider: Decider | None, issuer: IdIssuer | None) -> None:
-        """Without a decider (and issuer), slots are decided by the rules alone, with no budget
-        and no bandit (``vernier preview``)."""
-        self._decider = decider
+    def __init__(self, decide_slots: DecideSlots, issuer: IdIssuer) -> None:
+        self._decide_slots = decide_slots
         self._issuer = issuer
 
     async def __call__(self, ex: Exchange) -> None:
@@ -34,11 +32,7 @@ class Decide:
         if not ex.identity.trackable or ex.identity.consent_pending:
             ex.decisions = tuple(decide_by_rules(slot, context) for slot in ex.slots)
             return
-        if self._decider is None or self._issuer is None or ex.engine is None:
-            ex.decisions = tuple(
-                with_triggers(slot, decide_by_rules(slot, context)) for slot in ex.slots
-            )
-            return
+        assert ex.engine is not None  # match sets the engine before any slot
         if ex.identity.session_id is None:  # a first page: ids are needed to hold variants
             ex.set_cookies += self._issuer.issue_missing(ex.identity)
         assert ex.identity.session_id is not None
@@ -48,7 +42,7 @@ class Decide:
             profile=ex.profile,
             shown=fallback.parse(ex.request.cookies.get(fallback.COOKIE_NAME)),
         )
-        decided = await self._decider.decide(
+        decided = await self._decide_slots(
             ex.slots, context, viewer, ex.engine.ruleset.session_limits
         )
         ex.decisions = tuple(

@@ -58,7 +58,7 @@ class Decode:
             return
         if not complete:
             self._metrics.responses.labels("streamed").inc()
-            ex.reply = await stream_through(ex.request, upstream, ex.headers, prefix=raw)
+            ex.reply = await stream_through(ex.connection(), upstream, ex.headers, prefix=raw)
             return
         upstream.release()
         ex.raw_body = raw

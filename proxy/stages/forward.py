@@ -97,14 +97,15 @@ class Forward:
                 del headers["If-None-Match"]
         url = origin_url(self._origin, ex.target)
         if is_websocket_upgrade(request):
-            ex.reply = await tunnel(request, self._session, str(url), headers)
+            ex.reply = await tunnel(ex.connection(), self._session, str(url), headers)
             return
         body = None
         if request.body_exists:
+            client = ex.connection()
             if request.headers.get("Expect", "").lower() == "100-continue":
                 # the origin never sees Expect (we stream anyway); tell the client to send
-                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = ClientBody(request, self._body_idle_timeout_s)
+                await client.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = ClientBody(client, self._body_idle_timeout_s)
         try:
             ex.upstream = await self._session.request(
                 request.method,

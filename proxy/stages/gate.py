@@ -85,4 +85,4 @@ class Gate:
             # the client validated our changed representation; keep naming it our way
             ex.headers["ETag"] = changed_etag(ex.headers["ETag"], self._tag_digest) or ""
         self._metrics.responses.labels("streamed").inc()
-        ex.reply = await stream_through(request=ex.request, upstream=upstream, headers=ex.headers)
+        ex.reply = await stream_through(ex.connection(), upstream=upstream, headers=ex.headers)

@@ -8,18 +8,25 @@ never mixes two versions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from proxy.config.schema import ContextConfig
 from proxy.exchange import Exchange
-from proxy.govern import fallback
 from proxy.govern.control import PauseWatcher
-from proxy.govern.metric_cache import MetricCache, with_current
+from proxy.request_view import RequestView
 from proxy.rules.context import build_context
 from proxy.rules.engine import RulesSource
 from proxy.rules.health import RuleHealth
+
+
+class ContextFields(Protocol):
+    """Fields added to a page's context once it is built from the request (later ones win):
+    the live slot metrics when serving, the imagined visitor's pins in ``vernier preview``."""
+
+    def add_to(self, context: dict[str, object], request: RequestView) -> None: ...
 
 
 def page_type(path: str) -> str:
@@ -38,20 +45,17 @@ class Match:
         *,
         own_hosts: frozenset[str],
         hidden_cookies: frozenset[str],
-        overrides: Mapping[str, object] | None = None,
+        context_fields: Sequence[ContextFields] = (),
         pauses: PauseWatcher | None = None,
-        metrics: MetricCache | None = None,
     ) -> None:
-        """``overrides`` replace context fields after they are built (``vernier preview``)."""
         self._rules = rules
         self._context = context
         self._zone = ZoneInfo(context.time_zone)
         self._health = health
         self._own_hosts = own_hosts
         self._hidden_cookies = hidden_cookies
-        self._overrides = dict(overrides or {})
+        self._context_fields = tuple(context_fields)
         self._pauses = pauses
-        self._metrics = metrics
 
     async def __call__(self, ex: Exchange) -> None:
         engine = ex.engine = self._rules.current
@@ -90,11 +94,7 @@ class Match:
             extra_headers=self._context.extra_headers,
             hidden_cookies=self._hidden_cookies,
         )
-        if self._metrics is not None and self._metrics.fields:
-            ex.context.update(self._metrics.fields)
-            shown = fallback.parse(request.cookies.get(fallback.COOKIE_NAME))
-            seen = ((slot, variant) for slot, (variant, _) in shown.items())
-            ex.context.update(with_current(self._metrics.fields, seen))
-        ex.context.update(self._overrides)
+        for fields in self._context_fields:
+            fields.add_to(ex.context, request)
         ex.rules = engine.applicable(rules, ex.context)
         ex.personalised = any(rule.when is not None for rule in ex.rules)

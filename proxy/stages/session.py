@@ -13,6 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from proxy.exchange import Exchange, Identity
+from proxy.request_view import RequestView
 from proxy.session.issuer import IdIssuer
 
 # an absolute cap on one session, whatever the browser keeps (idle expiry is the cookie's Max-Age)
@@ -34,7 +35,7 @@ class Session:
             return True
         return bool(self._config.honor_dnt and get("DNT", "").strip() == "1")
 
-    def identify(self, request: web.BaseRequest) -> Identity:
+    def identify(self, request: web.BaseRequest | RequestView) -> Identity:
         """Who sent ``request``, as far as the visitor's choices let Vernier know."""
         if self.privacy_opt_out(request.headers):
             return Identity(trackable=False)

@@ -13,6 +13,8 @@ from aiohttp import ClientSession, WSMsgType, WSServerHandshakeError, web
 from aiohttp.client_ws import ClientWebSocketResponse
 from multidict import CIMultiDict
 
+from proxy.request_view import RequestView
+
 _WS_OWN = frozenset(
     {
         "sec-websocket-key",
@@ -23,7 +25,7 @@ _WS_OWN = frozenset(
 )
 
 
-def is_websocket_upgrade(request: web.BaseRequest) -> bool:
+def is_websocket_upgrade(request: RequestView) -> bool:
     upgrade = request.headers.get("Upgrade", "").lower()
     connection = request.headers.get("Connection", "").lower()
     return request.method == "GET" and upgrade == "websocket" and "upgrade" in connection

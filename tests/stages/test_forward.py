@@ -1,0 +1,46 @@
+"""forward alone, against a real origin on loopback: what the origin is sent, and failures."""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+
+from proxy.metrics import Metrics
+from proxy.stages.forward import Forward
+from tests.stages.factory import UNUSED_ORIGIN, make_exchange, make_policy
+
+
+def forward_to(session: aiohttp.ClientSession, origin: str, metrics: Metrics) -> Forward:
+    return Forward(session, origin, make_policy(), metrics, "abcd1234", body_idle_timeout_s=5.0)
+
+
+async def test_the_origin_gets_the_target_and_the_forwarding_headers(origin: str) -> None:
+    ex = make_exchange(headers={"Accept": "text/html", "X-Vernier-Debug": "token"})
+    ex.target = "/echo/a?b=1"
+    async with aiohttp.ClientSession() as session:
+        await forward_to(session, origin, Metrics())(ex)
+        assert ex.reply is None and ex.upstream is not None
+        echoed = orjson.loads(await ex.upstream.read())
+    headers = dict(echoed["headers"])
+    assert echoed["raw_path"] == "/echo/a?b=1" and headers["Accept"] == "text/html"
+    assert headers["Via"] == "1.1 vernier-test" and headers["X-Forwarded-For"] == "127.0.0.1"
+    assert "X-Vernier-Debug" not in headers
+
+
+async def test_a_validator_naming_our_change_is_translated_for_the_origin(origin: str) -> None:
+    ex = make_exchange(headers={"If-None-Match": 'W/"page-v1-vnabcd1234"'})
+    ex.target = "/echo"
+    async with aiohttp.ClientSession() as session:
+        await forward_to(session, origin, Metrics())(ex)
+        assert ex.upstream is not None
+        headers = dict(orjson.loads(await ex.upstream.read())["headers"])
+    assert ex.translated_validator and headers["If-None-Match"] == '"page-v1"'
+
+
+async def test_an_unreachable_origin_answers_502_and_is_counted() -> None:
+    metrics = Metrics()
+    ex = make_exchange()
+    async with aiohttp.ClientSession() as session:
+        await forward_to(session, UNUSED_ORIGIN, metrics)(ex)
+    assert ex.reply is not None and ex.reply.status == 502 and ex.upstream is None
+    assert metrics.origin_errors.labels("connect")._value.get() == 1
