@@ -300,9 +300,7 @@ async def test_entries_read_again_after_a_crash_count_once(store: Store, tmp_pat
     assert len(crashed.state) == 6 and crashed.learned == 0
     assert await pending_entries(store) == 18  # 6 decisions, 12 events: none acknowledged
     crashed.lease.held_until = 0.0  # it died: its lease would expire; free it for the test
-    await store.run(
-        lambda client: client.delete(store.keys.learner_lease_key()), default=None
-    )
+    await store.run(lambda client: client.delete(store.keys.learner_lease_key()), default=None)
     second = make_learner(store, rules, tmp_path)
     async with running(second):
         await until(lambda: second.learned == 6, "6 learned")
@@ -375,9 +373,7 @@ async def test_a_snapshot_that_fails_its_checks_is_refused(
     # tamper with the model bytes (checksum mismatch) in the snapshot and the checkpoint
     bad = Snapshot(**{**_fields(good), "model": good.model[:-1] + b"\x00"})
     assert await models.publish(store, bad)
-    await store.run(
-        lambda client: client.delete(store.keys.learner_checkpoint_key()), default=None
-    )
+    await store.run(lambda client: client.delete(store.keys.learner_checkpoint_key()), default=None)
     second = make_learner(store, rules, tmp_path)
     async with running(second):
         await until(lambda: second._started and "hero" in second.core.models, "started")
