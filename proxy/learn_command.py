@@ -78,7 +78,8 @@ def store_url(config: Config) -> str:
 
 async def _learn(config: Config, url: str) -> int:
     from proxy.app import store_settings
-    from proxy.bandit.learner import Learner, learning_slots
+    from proxy.bandit.learner import Learner
+    from proxy.bandit.learner_state import learning_slots
     from proxy.rules.engine import RuleEngine
     from proxy.rules.live import LiveRules
     from proxy.store.client import Store

@@ -55,18 +55,26 @@ async def keep_stepping(
     retry_s: float,
     what: str,
     on_failure: Callable[[], None],
+    max_retry_s: float | None = None,
 ) -> None:
     """Run ``step`` until ``stop`` is set: the loop of every stream consumer. A step that
     returns False (the store did not answer) or raises (a bug: logged) calls ``on_failure`` and
-    waits ``retry_s`` (or for ``stop``) before the next."""
+    waits ``retry_s`` (or for ``stop``) before the next. With ``max_retry_s`` the wait doubles
+    after each failure in a row, up to ``max_retry_s`` (a long outage costs few calls), and is
+    ``retry_s`` again after a step that answered."""
+    delay_s = retry_s
     while not stop.is_set():
         try:
             answered = await step()
         except Exception:
             log.exception("%s: step failed", what)
             answered = False
-        if not answered:
-            on_failure()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(retry_s):
-                    await stop.wait()
+        if answered:
+            delay_s = retry_s
+            continue
+        on_failure()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay_s):
+                await stop.wait()
+        if max_retry_s is not None:
+            delay_s = min(delay_s * 2, max_retry_s)

@@ -40,8 +40,9 @@ from proxy.govern.windows import HISTORY_MINUTES, minute_of
 from proxy.rules.engine import RuleEngine
 from proxy.store import slot_metrics
 from proxy.store.client import Store
-from proxy.store.event_log import EventLog, GroupCursor, StreamEntry
+from proxy.store.event_log import EventLog, StreamEntry
 from proxy.store.slot_metrics import Increment
+from proxy.store.stream_group import GroupCursor
 from proxy.tasks import keep_stepping
 from proxy.tracker.events import Click, Conversion, Impression
 from proxy.tracker.record import EventRecord

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from proxy.evaluate.log import DecisionRecord
 from proxy.store.client import Store
+from proxy.store.stream_group import StreamReader
 
 MAX_ENTRIES = 1_000_000
 
@@ -81,3 +82,8 @@ def parse_entry(fields: dict[Any, Any]) -> LoggedDecision | RewardNote | None:
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
         return None
     return None
+
+
+def decision_stream(store: Store, shard: int = 0) -> StreamReader[LoggedDecision | RewardNote]:
+    """The decision stream as its consumer (the learner) reads it, entry by entry."""
+    return StreamReader(store, store.keys.decisions_key(shard), parse_entry)

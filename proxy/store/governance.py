@@ -17,19 +17,19 @@ A visitor-scoped slot starts a new session from the visitor's held variant (``se
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from proxy.store.client import Store
+from proxy.store.scripts import Script
 
 Verdict = Literal["new", "sticky", "changed", "held"]
 
-SCRIPT = """
+SCRIPT = Script(
+    """
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local session_max, interval, page_max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local total = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
@@ -70,7 +70,7 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 return out
 """
-_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +108,7 @@ async def check_and_consume(
         args += [p.slot, p.variant, p.decision, p.changes_per_session, p.cooldown_ms, p.seed]
 
     async def run(client: Redis) -> Verdicts:
-        try:
-            reply = await client.evalsha(_SHA, len(keys), *keys, *args)
-        except NoScriptError:
-            reply = await client.eval(SCRIPT, len(keys), *keys, *args)
+        reply = await SCRIPT.run(client, keys, args)
         texts = [item.decode() if isinstance(item, bytes) else str(item) for item in reply]
         items: list[tuple[Verdict, str, str]] = []
         for verdict, held in zip(texts[::2], texts[1::2], strict=True):

@@ -21,6 +21,9 @@ together in one MULTI, Lua script or multi-key command)::
     P{decisions:<shard>}          stream  logged decisions (``d``) and API rewards (``r``)
     P{model:<name>}:snapshot      string  serialized learner model
     P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
+    P{model:_learner}:snapshot    string  the learner's checkpoint (a reserved model name: slot
+                                          ids are [a-z0-9-], so it never collides with a slot's)
+    P{model:_learner-lease}:snapshot  string  who holds the learner's lease; expires (PX)
     P{control}                    hash    kill switches and pauses every proxy polls: field
                                           ``slot:<id>``, ``rule:<id>``, ``variant:<slot>:<id>``
                                           = JSON {why, by, at_ms}
@@ -42,6 +45,9 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "vernier:"
+# reserved model names: slot ids are [a-z0-9-], so these can never collide with a slot's model
+LEARNER_CHECKPOINT_NAME = "_learner"
+LEARNER_LEASE_NAME = "_learner-lease"
 
 _ID = re.compile(r"[^\s{}\x00-\x1f\x7f]{1,200}")
 _PREFIX = re.compile(r"[^\s{}\x00-\x1f\x7f]{0,64}")
@@ -125,6 +131,14 @@ class KeySchema:
     def model_meta_key(self, name: str) -> str:
         """Checksum and version of a snapshot; same slot as :meth:`model_key`."""
         return f"{self.prefix}{{model:{_check('model name', name)}}}:meta"
+
+    def learner_checkpoint_key(self) -> str:
+        """The learner's checkpoint (join state and model snapshots as of its last ack)."""
+        return self.model_key(LEARNER_CHECKPOINT_NAME)
+
+    def learner_lease_key(self) -> str:
+        """The lease that keeps one learner per store."""
+        return self.model_key(LEARNER_LEASE_NAME)
 
     def control_key(self) -> str:
         """Paused slots, rules and variants (kill switch and guardrail), read by every proxy."""

@@ -7,14 +7,13 @@ a document, e.g. ``visits_7d``, ``engaged_s``, ``clicks:hero``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from proxy.store.client import Store
+from proxy.store.scripts import Script
 
 Profile = Mapping[str, str]
 EMPTY_PROFILE: Profile = {}
@@ -45,7 +44,8 @@ async def load_profile(store: Store, visitor_id: str) -> Profile:
 # so the script runs on one Cluster node. The script refuses to write while the visitor's erasure
 # tombstone exists, so events still in the stream cannot rebuild a forgotten profile.
 
-SAVE_SCRIPT = """
+SAVE_SCRIPT = Script(
+    """
 if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local version = redis.call('HGET', KEYS[2], 'v') or ''
 if version ~= ARGV[1] then return 0 end
@@ -58,7 +58,7 @@ redis.call('LTRIM', KEYS[3], 0, keep - 1)
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
 return next_version
 """
-_SAVE_SHA = hashlib.sha1(SAVE_SCRIPT.encode()).hexdigest()
+)
 
 
 def _text(value: bytes | str) -> str:
@@ -122,11 +122,7 @@ async def save_profile(
     ]
 
     async def write(client: Redis) -> int:
-        try:
-            reply = await client.evalsha(_SAVE_SHA, len(script_keys), *script_keys, *args)
-        except NoScriptError:
-            reply = await client.eval(SAVE_SCRIPT, len(script_keys), *script_keys, *args)
-        return int(reply)
+        return int(await SAVE_SCRIPT.run(client, script_keys, args))
 
     return await store.run(write, default=None)
 

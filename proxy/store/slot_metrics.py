@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,17 +38,18 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from proxy.govern.windows import HISTORY_MINUTES, MEASURES, Counts, SlotWindows, minute_of
 from proxy.store.client import Store
+from proxy.store.scripts import Script
 
 COUNTER_TTL_S = 2 * 3600
 DEDUPE_TTL_S = 15 * 60
 GUARDRAIL_MARKS = "guardrail"
 _STICKY = "sticky:"
 
-COUNT_SCRIPT = """
+COUNT_SCRIPT = Script(
+    """
 local counted = 0
 for i = 3, #ARGV, 3 do
   local pair = tonumber(ARGV[i])
@@ -64,9 +64,10 @@ for i = 1, #KEYS, 2 do
 end
 return counted
 """
-_COUNT_SHA = hashlib.sha1(COUNT_SCRIPT.encode()).hexdigest()
+)
 
-READ_SCRIPT = """
+READ_SCRIPT = Script(
+    """
 local out = {}
 for i = 1, #KEYS do
   local fields = redis.call('HGETALL', KEYS[i])
@@ -76,7 +77,7 @@ for i = 1, #KEYS do
 end
 return table.concat(out, '\\n')
 """
-_READ_SHA = hashlib.sha1(READ_SCRIPT.encode()).hexdigest()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ async def count_slot(
         args += [pairs[inc.minute], f"{inc.variant}:{inc.measure}", inc.member]
 
     async def run(client: Redis) -> int:
-        return int(await _script(client, _COUNT_SHA, COUNT_SCRIPT, keys, args))
+        return int(await COUNT_SCRIPT.run(client, keys, args))
 
     if not increments:
         return 0
@@ -145,15 +146,6 @@ async def count(
     return sum(result for result in results if result is not None)
 
 
-async def _script(
-    client: Redis, sha: str, script: str, keys: Sequence[str], args: Sequence[Any]
-) -> Any:
-    try:
-        return await client.evalsha(sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return await client.eval(script, len(keys), *keys, *args)
-
-
 async def read_slot_windows(
     store: Store, slot: str, now_ms: int, *, timeout_s: float | None = None
 ) -> SlotWindows | None:
@@ -171,7 +163,7 @@ async def read_slot_windows(
     keys.append(store.keys.metrics_key(slot, GUARDRAIL_MARKS))
 
     async def run(client: Redis) -> SlotWindows:
-        reply = await _script(client, _READ_SHA, READ_SCRIPT, keys, ())
+        reply = await READ_SCRIPT.run(client, keys)
         values: dict[tuple[str, int], dict[str, float]] = {}
         marks: dict[str, int] = {}
         for line in _text(reply).split("\n"):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from proxy.bandit.learner import CHECKPOINT_NAME, GROUP, Learner
+from proxy.bandit.learner import GROUP, Learner
 from proxy.bandit.snapshot import Snapshot, load_snapshot
 from proxy.evaluate.log import DecisionRecord, read_log
 from proxy.rules.engine import RuleEngine
@@ -299,10 +299,8 @@ async def test_entries_read_again_after_a_crash_count_once(store: Store, tmp_pat
         assert await crashed.step()
     assert len(crashed.state) == 6 and crashed.learned == 0
     assert await pending_entries(store) == 18  # 6 decisions, 12 events: none acknowledged
-    crashed._lease_until = 0.0  # it died: its lease would expire; free it for the test
-    await store.run(
-        lambda client: client.delete(store.keys.model_key("_learner-lease")), default=None
-    )
+    crashed.lease.held_until = 0.0  # it died: its lease would expire; free it for the test
+    await store.run(lambda client: client.delete(store.keys.learner_lease_key()), default=None)
     second = make_learner(store, rules, tmp_path)
     async with running(second):
         await until(lambda: second.learned == 6, "6 learned")
@@ -325,7 +323,7 @@ async def test_a_feature_space_change_starts_a_new_model_version(
         rules.current = build_rules(tmp_path, features="device, hour", name="r2")
         new_space = hero(rules.current).feature_space
         assert new_space != old_space
-        await until(lambda: learner._models["hero"].spec.feature_space == new_space, "reload")
+        await until(lambda: learner.core.models["hero"].spec.feature_space == new_space, "reload")
         # a decision logged under the old model is not learned into the new one
         await send(store, decisions(3, model_version=f"{old_space}/1"), clicked=lambda r: True)
         await send(store, decisions(4), clicked=lambda r: True)
@@ -375,13 +373,11 @@ async def test_a_snapshot_that_fails_its_checks_is_refused(
     # tamper with the model bytes (checksum mismatch) in the snapshot and the checkpoint
     bad = Snapshot(**{**_fields(good), "model": good.model[:-1] + b"\x00"})
     assert await models.publish(store, bad)
-    await store.run(
-        lambda client: client.delete(store.keys.model_key(CHECKPOINT_NAME)), default=None
-    )
+    await store.run(lambda client: client.delete(store.keys.learner_checkpoint_key()), default=None)
     second = make_learner(store, rules, tmp_path)
     async with running(second):
-        await until(lambda: second._started and "hero" in second._models, "started")
-        assert second._models["hero"].model.examples_learned == 0  # fresh
+        await until(lambda: second._started and "hero" in second.core.models, "started")
+        assert second.core.models["hero"].model.examples_learned == 0  # fresh
     assert second.refused == 1
 
 

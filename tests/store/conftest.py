@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -85,6 +86,16 @@ async def make_store() -> AsyncIterator[MakeStore]:
     yield make
     for store in stores:
         await store.close()
+
+
+@pytest.fixture
+def own_store(embedded_store_url: str, make_store: MakeStore) -> Store:
+    """A store of its own (a unique key prefix) on the session's embedded server, with generous
+    call timeouts: the tests using it check behaviour, not timing, on a possibly busy machine."""
+    settings = StoreSettings(
+        op_timeout_s=2.0, connect_timeout_s=2.0, key_prefix=f"t{secrets.token_hex(4)}:"
+    )
+    return make_store(embedded_store_url, settings)
 
 
 class DelayProxy:

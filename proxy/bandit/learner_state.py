@@ -1,0 +1,281 @@
+"""What the learner knows, and every decision it makes about it, without a store or an event loop.
+
+:class:`LearnerState` holds the reward join, one model per learning slot, the version line of
+each slot and the snapshots waiting to be published. It folds stream entries into the join,
+learns the examples whose window has passed, says when a checkpoint is due, builds the checkpoint
+and restores from one, and picks the snapshot a slot continues from. The async loop around it
+(:mod:`proxy.bandit.learner`) only moves bytes between it, the store and the executor, so every
+rule here is tested without a server (``tests/bandit/test_learner_state.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping, Sequence
+
+import msgspec
+
+from proxy.bandit.join import JoinState
+from proxy.bandit.model import BanditModel
+from proxy.bandit.snapshot import (
+    Snapshot,
+    SnapshotRefused,
+    decode_snapshot,
+    encode_snapshot,
+    make_snapshot,
+)
+from proxy.evaluate.log import DecisionRecord
+from proxy.rules.load import CompiledSlot, RuleSet, SlotLearner
+from proxy.store.decision_log import RewardNote
+from proxy.tracker.record import EventRecord
+
+CHECKPOINT_FORMAT = 1
+
+DecisionEntry = tuple[str, DecisionRecord | RewardNote | None]
+EventEntry = tuple[str, EventRecord | None]
+
+
+class Checkpoint(msgspec.Struct, frozen=True):
+    """The learner's state as of its last acknowledgement (msgpack, in the store)."""
+
+    format: int
+    created_at_ms: int
+    state: bytes  # JoinState.to_bytes()
+    snapshots: dict[str, bytes]  # slot -> encoded Snapshot of its model at that moment
+    versions: dict[str, int]  # slot -> last version given to a snapshot
+
+
+_checkpoint_encoder = msgspec.msgpack.Encoder()
+_checkpoint_decoder = msgspec.msgpack.Decoder(Checkpoint)
+
+
+class CheckpointRefused(ValueError):
+    """A stored checkpoint that cannot be used (malformed, or of another format)."""
+
+
+@dataclasses.dataclass(slots=True)
+class SlotModel:
+    """One learning slot's model, its settings, and what it learned since the last checkpoint."""
+
+    slot: str
+    spec: SlotLearner
+    model: BanditModel
+    learned_since: int = 0  # examples since the last checkpoint
+    snapshot: Snapshot | None = None  # the last one checkpointed
+
+
+def learning_slots(ruleset: RuleSet) -> dict[str, SlotLearner]:
+    """The slots the learner trains a model for: ``policy: bandit``, mode live or apprentice."""
+    return {
+        slot.id: slot.learner
+        for slot in ruleset.slots
+        if slot.learner is not None and slot.learner.bandit and slot.learner.mode != "log-only"
+    }
+
+
+def reloaded(model: BanditModel, spec: SlotLearner) -> BanditModel:
+    """``model`` under ``spec``'s policy (same feature space, e.g. a new exploration rate)."""
+    copy = BanditModel.from_bytes(model.to_bytes(), spec.policy)
+    copy.examples_learned = model.examples_learned
+    model.finish()
+    return copy
+
+
+def _entry_ms(entry_id: str) -> int:
+    return int(entry_id.partition("-")[0])
+
+
+class LearnerState:
+    """The join, the slots' models and their version lines (see the module docstring).
+
+    Counters: ``learned`` examples, ``unknown_slot`` decisions of slots without a learner
+    config, ``stale`` examples of another feature space or action set, ``refused`` snapshots
+    that failed their checks. ``join.counts`` has the join's own counters.
+    """
+
+    def __init__(self, *, max_pending: int = 100_000, settle_ms: int = 2000) -> None:
+        self.max_pending = max_pending
+        self.settle_ms = settle_ms
+        self.join = JoinState(max_pending=max_pending)
+        self.models: dict[str, SlotModel] = {}
+        self.versions: dict[str, int] = {}  # slot -> last version given to a snapshot
+        self.checkpointed: dict[str, Snapshot] = {}  # from the restored checkpoint
+        self.unpublished: dict[str, Snapshot] = {}
+        self.slots: Mapping[str, CompiledSlot] = {}
+        self.watermark_ms = 0
+        self.learned = 0
+        self.unknown_slot = 0
+        self.stale = 0
+        self.refused = 0
+
+    # -- stream entries in, examples out --------------------------------------------------------
+
+    def absorb(
+        self,
+        decisions: Sequence[DecisionEntry],
+        events: Sequence[EventEntry],
+        *,
+        now_ms: int,
+        caught_up: bool,
+    ) -> list[DecisionRecord]:
+        """Fold a round's entries into the join; the examples whose reward window has passed.
+
+        ``caught_up``: the events were the newest the stream had, so every event up to
+        ``now_ms`` is in; otherwise every event up to the last one read.
+        """
+        for entry_id, item in decisions:
+            if isinstance(item, DecisionRecord):
+                slot = self.slots.get(item.slot)
+                if slot is None or slot.learner is None:
+                    self.unknown_slot += 1
+                else:
+                    self.join.on_decision(item, slot.learner.reward, now_ms=now_ms)
+            elif isinstance(item, RewardNote):
+                self.join.on_reward(item, event_id=entry_id)
+        for _, record in events:
+            if record is not None:
+                self.join.on_event(record)
+        if caught_up:
+            self.watermark_ms = now_ms
+        elif events:
+            self.watermark_ms = _entry_ms(events[-1][0])
+        return self.join.due(min(now_ms, self.watermark_ms) - self.settle_ms)
+
+    def learn(self, record: DecisionRecord) -> str | None:
+        """Learn one example into its slot's model; why it was not learned, if it was stale."""
+        held = self.models.get(record.slot)
+        if held is None or record.reward is None:
+            return None  # log-only or rules slot: logged for evaluation, not learned
+        space = (record.model_version or "").partition("/")[0]
+        if (space.startswith("fs") and space != held.spec.feature_space) or (
+            record.actions != held.spec.actions.ids
+        ):
+            self.stale += 1
+            return None
+        try:
+            held.model.learn(
+                record.context,
+                held.spec.actions,
+                record.chosen_index,
+                reward=record.reward,
+                probability=record.p,
+            )
+        except ValueError as err:
+            self.stale += 1
+            return str(err)
+        held.learned_since += 1
+        self.learned += 1
+        return None
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def commit_due(
+        self, *, since_commit_s: float, every_examples: int, every_s: float, unacked: bool
+    ) -> bool:
+        """Whether a slot learned ``every_examples``, or ``every_s`` passed with something to
+        store: entries to acknowledge, learned examples, or a snapshot still to publish."""
+        if any(m.learned_since >= every_examples for m in self.models.values()):
+            return True
+        if since_commit_s < every_s:
+            return False
+        return bool(
+            unacked or self.unpublished or any(m.learned_since for m in self.models.values())
+        )
+
+    def snapshot_jobs(self, now_ms: int) -> dict[str, Callable[[], Snapshot]]:
+        """Per slot that learned since the last checkpoint, the snapshot to make (CPU-bound: the
+        loop runs each in an executor)."""
+        return {
+            slot: functools.partial(
+                make_snapshot,
+                held.model,
+                held.spec.actions,
+                slot=slot,
+                model_version=self.versions.get(slot, 0) + 1,
+                feature_space=held.spec.feature_space,
+                created_at_ms=now_ms,
+            )
+            for slot, held in self.models.items()
+            if held.learned_since
+        }
+
+    def checkpoint(self, made: dict[str, Snapshot], state: bytes, now_ms: int) -> bytes:
+        """The encoded checkpoint holding ``state`` (the join's bytes) and the newest snapshot of
+        each slot, ``made`` ones included."""
+        snapshots = {slot: m.snapshot for slot, m in self.models.items() if m.snapshot} | made
+        versions = self.versions | {slot: snap.model_version for slot, snap in made.items()}
+        checkpoint = Checkpoint(
+            format=CHECKPOINT_FORMAT,
+            created_at_ms=now_ms,
+            state=state,
+            snapshots={slot: encode_snapshot(snap) for slot, snap in snapshots.items()},
+            versions=versions,
+        )
+        return _checkpoint_encoder.encode(checkpoint)
+
+    def committed(self, made: Mapping[str, Snapshot]) -> None:
+        """The checkpoint holding ``made`` is stored: they are the slots' latest, to publish."""
+        for slot, snap in made.items():
+            self.versions[slot] = snap.model_version
+            self.models[slot].snapshot = snap
+            self.models[slot].learned_since = 0
+            self.unpublished[slot] = snap
+
+    def restore(self, data: bytes) -> list[str]:
+        """Take the join state, versions and snapshots of a stored checkpoint; the snapshots
+        refused (one message each). Raises :class:`CheckpointRefused` and keeps the current
+        state if the checkpoint itself is unusable."""
+        try:
+            checkpoint = _checkpoint_decoder.decode(data)
+            if checkpoint.format != CHECKPOINT_FORMAT:
+                raise ValueError(f"format {checkpoint.format}, expected {CHECKPOINT_FORMAT}")
+            join = JoinState.from_bytes(checkpoint.state, max_pending=self.max_pending)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as err:
+            raise CheckpointRefused(str(err)) from err
+        self.join = join
+        self.versions = dict(checkpoint.versions)
+        refused: list[str] = []
+        for slot, encoded in checkpoint.snapshots.items():
+            try:
+                self.checkpointed[slot] = decode_snapshot(encoded)
+            except SnapshotRefused as err:
+                refused.append(f"checkpointed model of {slot} refused: {err}")
+        return refused
+
+    # -- which model a slot continues -----------------------------------------------------------
+
+    def candidates(
+        self, slot: str, spec: SlotLearner, version: int, published: Snapshot | None
+    ) -> list[Snapshot]:
+        """The snapshots ``slot`` may continue from, newest first: its checkpointed one and the
+        published one (``version``: the published version, 0 if none), in ``spec``'s feature
+        space."""
+        self.versions[slot] = max(self.versions.get(slot, 0), version)
+        found = [s for s in (self.checkpointed.pop(slot, None), published) if s is not None]
+        found.sort(key=lambda s: s.model_version, reverse=True)
+        return [s for s in found if s.feature_space == spec.feature_space]
+
+    def continue_from(
+        self, slot: str, spec: SlotLearner, model: BanditModel, snapshot: Snapshot, version: int
+    ) -> SlotModel:
+        """``slot`` continues from ``snapshot`` (loaded as ``model``); one newer than the
+        published ``version`` was checkpointed and then not published: publish it again."""
+        self.versions[slot] = max(self.versions[slot], snapshot.model_version)
+        if snapshot.model_version > version:
+            self.unpublished[slot] = snapshot
+        return SlotModel(slot, spec, model, snapshot=snapshot)
+
+    def reset(self) -> None:
+        """Drop everything (the lease was lost: another learner continues)."""
+        self.close()
+        self.versions.clear()
+        self.checkpointed.clear()
+        self.unpublished.clear()
+        self.join = JoinState(max_pending=self.max_pending)
+
+    def close(self) -> None:
+        """Free the models' VW workspaces."""
+        for held in self.models.values():
+            held.model.finish()
+        self.models.clear()
