@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -37,6 +38,17 @@ def pid_gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def lock_free(path: Path) -> bool:
+    """Whether nobody holds the ``flock`` on ``path`` (taken and released again at once)."""
+    with path.open("a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(file, fcntl.LOCK_UN)
+    return True
 
 
 async def test_started_store_answers_on_a_private_unix_socket_only(
@@ -166,7 +178,10 @@ def test_server_dies_with_its_parent(data_dir: Path) -> None:
         assert not pid_gone(valkey_pid)
         parent.kill()  # SIGKILL: no atexit, no cleanup code runs in the parent
         parent.wait(timeout=5)
-        wait_until(lambda: pid_gone(valkey_pid), 10.0, "valkey to exit after its parent")
+        wait_until(lambda: pid_gone(valkey_pid), 30.0, "valkey to exit after its parent")
+        # a background child Valkey forked (an AOF rewrite at start-up) holds the inherited lock
+        # until it, too, has exited: wait for the lock, with a deadline
+        wait_until(lambda: lock_free(data_dir / "valkey.lock"), 30.0, "valkey's children to exit")
     finally:
         parent.kill()
         parent.wait(timeout=5)
