@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode  # noqa: E402
 
-from proxy.html.operations import AddClass, Move, Op, SetAttr, SetText  # noqa: E402
+from proxy.html.ops.registry import AddClass, Move, Op, SetAttr, SetText  # noqa: E402
 from proxy.html.rewrite import rewrite  # noqa: E402
 
 TARGET_P50_MS = 1.5
@@ -86,10 +86,10 @@ def pick_ops(page: bytes) -> tuple[list[Op], Op] | None:
         AddClass(with_id, "vernier-b"),
         SetAttr(other, "data-vernier", "1"),
     ]
-    for move in (Move(heading, "before", with_id), Move(heading, "after", with_id)):
+    for move in (Move(heading, before=with_id), Move(heading, after=with_id)):
         if rewrite(page, "utf-8", [move]).applied:
             return ops, move
-    return ops, Move(other, "after", with_id)
+    return ops, Move(other, after=with_id)
 
 
 def selectolax_reference(page: bytes, ops: list[Op]) -> str:

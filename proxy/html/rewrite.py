@@ -28,25 +28,10 @@ from typing import Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from proxy.html.edits import ElementEdit, apply
+from proxy.html.edits import ElementEdit
 from proxy.html.encodings import is_byte_scannable
 from proxy.html.locate import VOID
-from proxy.html.operations import (
-    AddClass,
-    Hide,
-    InsertBefore,
-    Move,
-    Op,
-    Remove,
-    RemoveAttr,
-    RemoveClass,
-    Reorder,
-    Replace,
-    SetAttr,
-    SetStyle,
-    SwapImage,
-    attribute_allowed,
-)
+from proxy.html.ops.base import Op
 from proxy.html.reserialise import reserialise
 from proxy.html.sourcemap import (
     Located,
@@ -67,19 +52,10 @@ from proxy.html.splice import (
     join,
 )
 from proxy.html.tokens import HEAD_ALLOWED, TAG_AT, TEXT_ELEMENTS, tags_of
+from proxy.html.values import attribute_allowed
 
 __all__ = ["RewriteResult", "rewrite"]
 
-_START_TAG_ONLY = (
-    SetAttr,
-    RemoveAttr,
-    AddClass,
-    RemoveClass,
-    SetStyle,
-    Hide,
-    SwapImage,
-    InsertBefore,
-)
 _OPEN_REFERENCE = re.compile(r"&[#A-Za-z0-9]*\Z")  # the page's next bytes could complete it
 _NO_CHILDREN = VOID | set(TEXT_ELEMENTS) | {b"script", b"template", b"plaintext"}
 _DOCUMENT = frozenset((b"html", b"head", b"body"))  # often implied: their tags may be stray ones
@@ -142,7 +118,7 @@ class _Rewrite:
         self.moves: list[tuple[int, int, str]] = []  # (element, target, where)
         self.slots: list[tuple[int, int]] = []  # reorder: (element in the slot, its new occupant)
         self.moving: set[int] = set()
-        self.ends_before: dict[int, bool] = {}  # see _check_ends_before
+        self.ends_before: dict[int, bool] = {}  # see check_ends_before
         self._ids: dict[int, int] = {}
         self._next_id = itertools.count()
         self._closed_markup: dict[str, bool] = {}
@@ -242,7 +218,7 @@ class _Rewrite:
         self.moving.add(key)
         self.moves.append((key, to, where))
 
-    def _check_ends_before(self, target: LexborNode) -> None:
+    def check_ends_before(self, target: LexborNode) -> None:
         """Record whether bytes pasted at ``target``'s start tag land just before it in its
         parent: not when its start tag is what ends the element before it (``<p>a<p>b``) or
         creates its parent (the body ``<div>`` implies, where other bytes would be read in the
@@ -298,26 +274,17 @@ class _Rewrite:
     # Locating (proxy.html.sourcemap), while the tree has its original elements.
 
     def prepare(self, op: Op, nodes: list[LexborNode]) -> None:
-        """Locate what ``op`` may change in ``nodes``, before it runs."""
+        """Locate what ``op`` may change in ``nodes``, before it runs (see :meth:`Op.locate`)."""
         if not (self.splice and self.original):
             return
-        whole = not isinstance(op, _START_TAG_ONLY)
         self.source.know_order(op.selector.strip(), nodes)
         self.source.prefetch(nodes, self._upcoming)
-        for node in nodes:
-            self.source.locate(node, whole=whole)
-            if isinstance(op, InsertBefore | Replace | Remove | Move):
-                self._check_ends_before(node)
-            elif isinstance(op, Reorder):
-                for selector in op.order:
-                    for child in select(node, selector):
-                        if (parent := child.parent) is not None and parent.mem_id == node.mem_id:
-                            self.source.locate(child, whole=True)
-                            self._check_ends_before(child)
-        if isinstance(op, Move) and nodes and (target := self.select_first(op.target)):
-            self.source.locate(target, whole=op.where != "before")
-            if op.where == "before":
-                self._check_ends_before(target)
+        op.locate(self, nodes)
+
+    def locate(self, node: LexborNode, *, whole: bool) -> None:
+        """The operations' view of the source map (proxy.html.ops.base.Locator, with
+        :meth:`select_first` and :meth:`check_ends_before`)."""
+        self.source.locate(node, whole=whole)
 
     # Splicing.
 
@@ -409,7 +376,7 @@ def rewrite(
         nodes = select(run.parser, op.selector)
         run.pending = ops[index + 1 :]
         run.prepare(op, nodes)
-        changed = apply(run, nodes, op)
+        changed = op.apply(run, nodes)
         targets.append(changed)
         (applied if changed else missed).append(index)
     run.pending = ()

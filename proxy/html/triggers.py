@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 import orjson
 from selectolax.lexbor import LexborHTMLParser
 
-from proxy.html.operations import InsertAfter, Op
+from proxy.html.ops.base import Op
+from proxy.html.ops.insert_after import InsertAfter
 from proxy.html.rewrite import rewrite
 from proxy.rules.schema import Trigger
 

@@ -1,8 +1,9 @@
 """Which rules and slots apply to a request, and the rewrite operations they ask for.
 
-Built once per loaded :class:`RuleSet`: operations are converted to the rewriter's types at load,
-``where`` blocks are matched without building a context (most pages match nothing and take the
-fast path), and ``when`` conditions are evaluated only for the rules that survive.
+Built once per loaded :class:`RuleSet`: the loaded operations are what the rewriter runs (one
+definition each, :mod:`proxy.html.ops`), ``where`` blocks are matched without building a context
+(most pages match nothing and take the fast path), and ``when`` conditions are evaluated only for
+the rules that survive.
 """
 
 from __future__ import annotations
@@ -11,22 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-import msgspec
-
-from proxy.html.operations import OPERATIONS, Move, Op
-from proxy.rules import schema
+from proxy.html.ops.base import Op
 from proxy.rules.conditions import evaluate
 from proxy.rules.load import CompiledRule, CompiledSlot, CompiledWhere, Rank, RuleSet
-
-
-def to_rewrite_op(op: schema.Operation) -> Op:
-    """The rewriter's form of a loaded operation (the field names match, ``move`` aside)."""
-    fields = msgspec.structs.asdict(op)
-    if isinstance(op, schema.Move):
-        where = next(k for k in ("before", "after", "into") if fields[k] is not None)
-        return Move(selector=op.selector, where=where, target=fields[where])  # type: ignore[arg-type]
-    tag = type(op).__struct_config__.tag
-    return OPERATIONS[str(tag)](**fields)
 
 
 def where_matches(
@@ -131,9 +119,9 @@ class RuleEngine:
     def build(cls, ruleset: RuleSet) -> RuleEngine:
         return cls(
             ruleset=ruleset,
-            rule_ops={r.id: tuple(map(to_rewrite_op, r.then)) for r in ruleset.rules},
+            rule_ops={r.id: r.then for r in ruleset.rules},
             variant_ops={
-                (slot.id, variant): tuple(map(to_rewrite_op, ops))
+                (slot.id, variant): ops
                 for slot in ruleset.slots
                 for variant, ops in slot.variants.items()
             },

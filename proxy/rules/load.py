@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import msgspec
 from selectolax.lexbor import LexborHTMLParser
@@ -33,6 +33,7 @@ from proxy.bandit.policy_config import (
 from proxy.config.load import msgspec_error_path
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
+from proxy.html.ops.registry import OPERATION_TAGS
 from proxy.rules import schema
 from proxy.rules.conditions import (
     ConditionError,
@@ -53,7 +54,6 @@ from proxy.rules.specificity import Specificity, specificity
 
 MAX_REGEX_CHARS = 512
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.-]{0,127}$")
-_URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "poster", "data"})
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:")
 _ID_KEY = re.compile(r"^[a-z0-9-]{1,64}$")
 
@@ -181,7 +181,8 @@ def nested_quantifier(pattern: str) -> bool:
 
 
 class _Checker:
-    """Cross-field checks for one file; ``seen`` carries ids across files."""
+    """Cross-field checks for one file; ``seen`` carries ids across files. Operations ask for
+    theirs through it (:class:`proxy.html.ops.base.Checks`)."""
 
     def __init__(self, lines: LineMap, seen: dict[str, str]) -> None:
         self.lines = lines
@@ -202,6 +203,9 @@ class _Checker:
         except Exception:  # selectolax raises SelectolaxError (and ValueError) for bad selectors
             raise self.lines.error(f"invalid CSS selector {selector!r}", path) from None
 
+    def fail(self, message: str, path: str) -> NoReturn:
+        raise self.lines.error(message, path)
+
     def attr_value(self, value: str, path: str, *, url: bool = False) -> None:
         if any(c in value for c in "\r\n\0"):
             raise self.lines.error("attribute values must not contain CR, LF or NUL", path)
@@ -217,27 +221,7 @@ class _Checker:
 
     def operation(self, op: schema.Operation, path: str) -> None:
         self.selector(op.selector, f"{path}.selector")
-        if isinstance(op, schema.SetAttr | schema.RemoveAttr):
-            self.attr_name(op.name, f"{path}.name")
-        if isinstance(op, schema.SetAttr):
-            url = op.name.lower() in _URL_ATTRS
-            self.attr_value(op.value, f"{path}.value", url=url)
-        elif isinstance(op, schema.AddClass | schema.RemoveClass | schema.SetStyle):
-            self.attr_value(op.value, f"{path}.value")
-        elif isinstance(op, schema.SwapImage):
-            self.attr_value(op.src, f"{path}.src", url=True)
-            for key in ("srcset", "alt"):
-                value = getattr(op, key)
-                if value is not None:
-                    self.attr_value(value, f"{path}.{key}")
-        elif isinstance(op, schema.Move):
-            targets = [k for k in ("before", "after", "into") if getattr(op, k) is not None]
-            if len(targets) != 1:
-                raise self.lines.error("move needs exactly one of 'before', 'after', 'into'", path)
-            self.selector(getattr(op, targets[0]), f"{path}.{targets[0]}")
-        elif isinstance(op, schema.Reorder):
-            for i, child in enumerate(op.order):
-                self.selector(child, f"{path}.order[{i}]")
+        op.check(self, path)
 
     def operations(self, ops: tuple[schema.Operation, ...], path: str) -> None:
         for i, op in enumerate(ops):
@@ -441,7 +425,7 @@ def _convert(data: Any, lines: LineMap) -> schema.RulesFile:
         path = _resolve_path(data, path, error)
     unknown_op = re.match(r"Invalid value (.*) - at", error)
     if unknown_op is not None and path.endswith(".op"):
-        known = ", ".join(sorted(schema.OPERATION_TAGS))
+        known = ", ".join(sorted(OPERATION_TAGS))
         message = f"unknown operation {unknown_op.group(1)} (known: {known})"
     raise lines.error(message, path)
 

@@ -3,7 +3,8 @@
 Types reject what they can (unknown keys, unknown operations, malformed ids); what they cannot
 (unique ids across files, selectors and regexes that compile, conditions that parse, safe attribute
 values) is checked once by :mod:`proxy.rules.load`. Sequences are tuples so a loaded rule set is
-immutable.
+immutable. Each operation's struct is defined with how it applies, in :mod:`proxy.html.ops`;
+:data:`Operation` is the registry's tagged union of them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,28 @@ from typing import Annotated, Literal, TypeAlias
 import msgspec
 
 from proxy.bandit.policy_config import BanditPolicy, FeatureValue
+from proxy.html.ops.base import Selector
+from proxy.html.ops.registry import Operation
+
+__all__ = [
+    "Compound",
+    "Condition",
+    "Governance",
+    "Id",
+    "Operation",
+    "Pin",
+    "Reward",
+    "Rule",
+    "RulesFile",
+    "Selector",
+    "Slot",
+    "SlotGovernance",
+    "Threshold",
+    "Trigger",
+    "Where",
+]
 
 Id = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}$", description="[a-z0-9-]{1,64}")]
-Selector = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 FeatureName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -40,123 +60,6 @@ class Where(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     path_regex: str | None = None
     query: dict[str, str] = msgspec.field(default_factory=dict)
     methods: tuple[Method, ...] = ()
-
-
-class _Op(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="op"):
-    selector: Selector
-
-
-class SetText(_Op, tag="set_text", frozen=True):
-    """Replace the element's children with escaped text."""
-
-    value: str
-
-
-class SetHtml(_Op, tag="set_html", frozen=True):
-    """Replace the element's children with trusted HTML."""
-
-    value: str
-
-
-class SetAttr(_Op, tag="set_attr", frozen=True):
-    """Set an attribute (never ``on*``; URLs never ``javascript:``)."""
-
-    name: str
-    value: str
-
-
-class RemoveAttr(_Op, tag="remove_attr", frozen=True):
-    name: str
-
-
-class AddClass(_Op, tag="add_class", frozen=True):
-    """Add space-separated class names."""
-
-    value: str
-
-
-class RemoveClass(_Op, tag="remove_class", frozen=True):
-    value: str
-
-
-class SetStyle(_Op, tag="set_style", frozen=True):
-    """Merge CSS declarations into ``style``."""
-
-    value: str
-
-
-class Hide(_Op, tag="hide", frozen=True):
-    """Add ``hidden`` and merge ``display:none`` into ``style``."""
-
-
-class Remove(_Op, tag="remove", frozen=True):
-    pass
-
-
-class InsertBefore(_Op, tag="insert_before", frozen=True):
-    html: str
-
-
-class InsertAfter(_Op, tag="insert_after", frozen=True):
-    html: str
-
-
-class Prepend(_Op, tag="prepend", frozen=True):
-    html: str
-
-
-class Append(_Op, tag="append", frozen=True):
-    html: str
-
-
-class Replace(_Op, tag="replace", frozen=True):
-    """Replace the whole element with trusted HTML."""
-
-    html: str
-
-
-class Move(_Op, tag="move", frozen=True):
-    """Move the element before or after another, or into it (exactly one of the three)."""
-
-    before: Selector | None = None
-    after: Selector | None = None
-    into: Selector | None = None
-
-
-class Reorder(_Op, tag="reorder", frozen=True):
-    """Reorder the container's children: those matching ``order`` first, in that order."""
-
-    order: Annotated[tuple[Selector, ...], msgspec.Meta(min_length=1)]
-
-
-class SwapImage(_Op, tag="swap_image", frozen=True):
-    src: str
-    srcset: str | None = None
-    alt: str | None = None
-
-
-Operation: TypeAlias = (
-    SetText
-    | SetHtml
-    | SetAttr
-    | RemoveAttr
-    | AddClass
-    | RemoveClass
-    | SetStyle
-    | Hide
-    | Remove
-    | InsertBefore
-    | InsertAfter
-    | Prepend
-    | Append
-    | Replace
-    | Move
-    | Reorder
-    | SwapImage
-)
-OPERATION_TAGS: frozenset[str] = frozenset(
-    str(cls.__struct_config__.tag) for cls in Operation.__args__
-)
 
 
 class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -9,20 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import html5lib  # type: ignore[import-untyped]
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from proxy.html.locate import find_by_count
-from proxy.html.operations import (
-    OPERATIONS,
+from proxy.html.ops.registry import (
     AddClass,
     Append,
     InsertAfter,
     InsertBefore,
     Move,
     Op,
+    Operation,
     Prepend,
     Remove,
     RemoveAttr,
@@ -39,12 +40,8 @@ CASES = sorted(p.stem for p in GOLDEN.glob("*.json"))
 
 
 def load_ops(raw: list[Mapping[str, Any]]) -> list[Op]:
-    """Ops from the spec's mapping form, as the loader builds them."""
-    ops: list[Op] = []
-    for item in raw:
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in item.items() if k != "op"}
-        ops.append(OPERATIONS[item["op"]](**fields))  # type: ignore[arg-type]
-    return ops
+    """Ops from the spec's mapping form, as the loader builds them (the same tagged union)."""
+    return list(msgspec.convert(raw, tuple[Operation, ...], strict=True))
 
 
 def changed_ranges(before: bytes, after: bytes) -> list[tuple[int, int]]:
@@ -310,7 +307,7 @@ _PAGE = (
     ],
 )
 def test_move_splices_the_element_bytes(where: str, target: str, expected: bytes) -> None:
-    body = spliced_and_forced(_PAGE, [Move("#a", where, target)])  # type: ignore[arg-type]
+    body = spliced_and_forced(_PAGE, [Move("#a", **{where: target})])
     element = b"<div id=a  title='a&amp;b'>A<p>para</p></div>"
     assert expected in body
     assert body.count(element) == 1
@@ -320,7 +317,7 @@ def test_move_splices_the_element_bytes(where: str, target: str, expected: bytes
 def test_move_carries_the_edits_made_before_and_after_it() -> None:
     ops: list[Op] = [
         SetAttr("#a", "data-v", "1"),
-        Move("#a", "before", "h1"),
+        Move("#a", before="h1"),
         SetText("#a p", "new"),
         AddClass("h1", "big"),
     ]
@@ -342,14 +339,14 @@ def test_move_carries_the_edits_made_before_and_after_it() -> None:
 )
 def test_one_move_of_several_elements_keeps_the_dom_order(where: str, expected: bytes) -> None:
     document = b"<body><i>1</i><i>2</i><b>t</b><i>3</i>\n"
-    assert spliced_and_forced(document, [Move("i", where, "b")]) == expected  # type: ignore[arg-type]
+    assert spliced_and_forced(document, [Move("i", **{where: "b"})]) == expected
 
 
 def test_moves_nest_and_follow_a_removed_container() -> None:
-    spliced_and_forced(_PAGE, [Move("h1", "into", "#a"), Move("#a", "after", "#s")])
-    spliced_and_forced(_PAGE, [Move("h1", "into", "#s"), Remove("#s")])
-    spliced_and_forced(_PAGE, [Move("h1", "into", "#s"), SetHtml("#s", "<b>gone</b>")])
-    spliced_and_forced(_PAGE, [Move("li.two", "into", "#s"), Move("#s", "before", "ul")])
+    spliced_and_forced(_PAGE, [Move("h1", into="#a"), Move("#a", after="#s")])
+    spliced_and_forced(_PAGE, [Move("h1", into="#s"), Remove("#s")])
+    spliced_and_forced(_PAGE, [Move("h1", into="#s"), SetHtml("#s", "<b>gone</b>")])
+    spliced_and_forced(_PAGE, [Move("li.two", into="#s"), Move("#s", before="ul")])
 
 
 def test_reorder_swaps_the_children_bytes_and_keeps_the_text_between() -> None:
@@ -366,13 +363,13 @@ def test_reorder_swaps_the_children_bytes_and_keeps_the_text_between() -> None:
 @pytest.mark.parametrize(
     ("document", "ops"),
     [
-        (b"<p>a<p>b</p><div>x</div>", [Move("div", "before", "p:nth-of-type(2)")]),
+        (b"<p>a<p>b</p><div>x</div>", [Move("div", before="p:nth-of-type(2)")]),
         (b"<ul><li>a<li>b</ul><li>c</li>", [Reorder("ul", ("li:last-child", "li"))]),
-        (b"<div>x</div><p>a</p>", [Move("div", "into", "p"), Move("div", "before", "p")]),
-        (b"<div>x</div><p>a</p>", [SetText("p", "t"), Move("div", "into", "p")]),
-        (b"<div>x</div><p>a</p>", [Move("div", "after", "p"), InsertBefore("div", "<hr>")]),
+        (b"<div>x</div><p>a</p>", [Move("div", into="p"), Move("div", before="p")]),
+        (b"<div>x</div><p>a</p>", [SetText("p", "t"), Move("div", into="p")]),
+        (b"<div>x</div><p>a</p>", [Move("div", after="p"), InsertBefore("div", "<hr>")]),
         (b"<i>x</i><title>t</title><body><p>a</p>", [Reorder("body", ("title", "i"))]),
-        (b"<p>x</p><html lang=en>", [Move("p", "after", "html")]),
+        (b"<p>x</p><html lang=en>", [Move("p", after="html")]),
     ],
 )
 def test_moves_that_cannot_be_verified_are_reserialised(document: bytes, ops: list[Op]) -> None:
@@ -494,10 +491,10 @@ _BLOCKS = st.lists(
 ).map(lambda parts: ("<body>" + "".join(parts)).encode())  # a leading comment stays in body
 _MOVES = st.sampled_from(
     [
-        Move(".a", "before", "p"),
-        Move("p", "into", "div"),
-        Move("span", "after", "section"),
-        Move("section", "before", "div.a"),
+        Move(".a", before="p"),
+        Move("p", into="div"),
+        Move("span", after="section"),
+        Move("section", before="div.a"),
         Reorder("ul", ("li:last-child", "li")),
         Reorder("div", ("span", "p", "b")),
         SetText("div", "z"),
@@ -522,8 +519,8 @@ def test_spliced_moves_parse_to_the_reserialised_tree(document: bytes, ops: list
         (b"<p></p>", [Prepend("p", "A"), Append("p", "B")], b"<p>AB</p>"),
         (b"<p></p>", [Append("p", "B"), Prepend("p", "A")], b"<p>AB</p>"),
         (b"<p></p>", [Prepend("p", "A"), Prepend("p", "<i>C</i>")], b"<p><i>C</i>A</p>"),
-        (b"<p></p><b>m</b>", [Prepend("p", "A"), Move("b", "into", "p")], b"<p>A<b>m</b></p>"),
-        (b"<p></p><b>m</b>", [Move("b", "into", "p"), Prepend("p", "A")], b"<p>A<b>m</b></p>"),
+        (b"<p></p><b>m</b>", [Prepend("p", "A"), Move("b", into="p")], b"<p>A<b>m</b></p>"),
+        (b"<p></p><b>m</b>", [Move("b", into="p"), Prepend("p", "A")], b"<p>A<b>m</b></p>"),
     ],
 )
 def test_prepend_and_append_on_an_empty_element_keep_the_dom_order(
@@ -554,7 +551,7 @@ def test_the_whitespace_after_the_body_end_tag_is_the_body_s_last_content(
 
 def test_a_move_into_the_body_lands_after_the_whitespace_after_its_end_tag() -> None:
     document = b"<body><p>a</p><div>d</div>\n</body>\n"
-    body = spliced_and_forced(document, [Move("p", "into", "body")])
+    body = spliced_and_forced(document, [Move("p", into="body")])
     assert body == b"<body><div>d</div>\n\n<p>a</p></body>"
 
 

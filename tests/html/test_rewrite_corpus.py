@@ -55,7 +55,7 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from proxy.html.charset import determine_encoding
-from proxy.html.operations import (
+from proxy.html.ops.registry import (
     OPERATIONS,
     AddClass,
     Append,
@@ -509,6 +509,7 @@ def _op_strategy(selector: st.SearchStrategy[str]) -> st.SearchStrategy[Op]:
     test_reorder_with_an_invalid_child_selector_misses)."""
     valid = selector.filter(lambda s: s != "p[")
     where = st.sampled_from(["before", "after", "into"])
+    move = st.builds(lambda s, w, t: Move(s, **{w: t}), selector, where, selector)
     by_tag: dict[str, st.SearchStrategy[Op]] = {
         "set_text": st.builds(SetText, selector, values),
         "set_html": st.builds(SetHtml, selector, values),
@@ -524,7 +525,7 @@ def _op_strategy(selector: st.SearchStrategy[str]) -> st.SearchStrategy[Op]:
         "prepend": st.builds(Prepend, selector, values),
         "append": st.builds(Append, selector, values),
         "replace": st.builds(Replace, selector, values),
-        "move": st.builds(Move, selector, where, selector),
+        "move": move,
         "reorder": st.builds(Reorder, selector, st.lists(valid, max_size=3).map(tuple)),
         "swap_image": st.builds(SwapImage, selector, urls, st.none() | urls, st.none() | values),
     }
@@ -596,7 +597,7 @@ def test_every_operation_has_a_golden_case() -> None:
         for op in json.loads(spec_file.read_text())["ops"]:
             used.add(op["op"])
             if op["op"] == "move":
-                moves.add(op["where"])
+                moves.update({"before", "after", "into"} & set(op))
     assert used >= set(OPERATIONS), set(OPERATIONS) - used
     assert moves == {"before", "after", "into"}
 

@@ -7,7 +7,7 @@ import html as html_lib
 import orjson
 from selectolax.lexbor import LexborHTMLParser
 
-from proxy.html.operations import AddClass, SetText
+from proxy.html.ops.registry import AddClass, SetText
 from proxy.html.triggers import insert_templates, render_variant, slot_elements, template
 from proxy.rules.schema import Trigger
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.html.operations import AddClass, SetText
+from proxy.html.ops.registry import AddClass, SetText
 from proxy.rules import load_rules
 from proxy.rules.engine import RuleEngine, where_matches
 

@@ -5,16 +5,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from proxy.html.ops.registry import OPERATION_TAGS, Hide, Move, SetText, SwapImage
 from proxy.rules.jsonschema import rules_json_schema
-from proxy.rules.schema import (
-    OPERATION_TAGS,
-    Compound,
-    Hide,
-    Move,
-    RulesFile,
-    SetText,
-    SwapImage,
-)
+from proxy.rules.schema import Compound, RulesFile
 
 
 def convert(data: object) -> RulesFile:

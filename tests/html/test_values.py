@@ -1,27 +1,10 @@
-"""The operation registry's helpers: placeholders, the attribute safety check, style merging."""
+"""The values operations write: placeholders, the attribute safety check, style merging."""
 
 from __future__ import annotations
 
 import pytest
 
-from proxy.html.operations import (
-    OPERATIONS,
-    Reorder,
-    SetText,
-    attribute_allowed,
-    fill,
-    merge_style,
-)
-
-
-def test_registry_is_keyed_by_the_spec_tags() -> None:
-    assert set(OPERATIONS) == {
-        "set_text", "set_html", "set_attr", "remove_attr", "add_class", "remove_class",
-        "set_style", "hide", "remove", "insert_before", "insert_after", "prepend", "append",
-        "replace", "move", "reorder", "swap_image",
-    }  # fmt: skip
-    assert OPERATIONS["set_text"] is SetText
-    assert Reorder("#l", (".a", ".b")).order == (".a", ".b")
+from proxy.html.values import attribute_allowed, fill, merge_style
 
 
 def test_fill_escapes_html_values_and_blanks_missing_names() -> None:

@@ -1,0 +1,50 @@
+"""The values operations write: placeholders filled, attributes checked, styles merged.
+
+Context values come from the request and are not trusted, so they are filled (``{{ name }}``)
+and checked when an operation applies, not only when its rule is loaded.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+
+__all__ = ["URL_ATTRIBUTES", "attribute_allowed", "fill", "merge_style"]
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.:()\-]+)\s*\}\}")
+URL_ATTRIBUTES = frozenset(("href", "src", "action", "formaction", "xlink:href", "poster", "data"))
+"""Attributes whose value is a URL, where a script scheme would run script."""
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]+")
+_ATTRIBUTE_NAME = re.compile(r"[^\t\n\f\r />\"'=\x00]+")
+
+
+def fill(value: str, values: Mapping[str, str] | None, *, escape: bool) -> str:
+    """``value`` with ``{{ name }}`` replaced from ``values`` (missing: empty), HTML-escaped if
+    ``escape`` (the value is HTML); attribute values are escaped when serialised instead."""
+    if values is None or "{{" not in value:
+        return value
+    return _PLACEHOLDER.sub(
+        lambda m: (html.escape if escape else str)(values.get(m.group(1), "")), value
+    )
+
+
+def attribute_allowed(name: str, value: str | None) -> bool:
+    """False for event-handler names, malformed names, and script URLs in URL attributes."""
+    lower = name.lower()
+    if lower.startswith("on") or _ATTRIBUTE_NAME.fullmatch(name) is None:
+        return False
+    if value is not None and lower in URL_ATTRIBUTES:
+        scheme = _CONTROL_OR_SPACE.sub("", value).lower()
+        return not scheme.startswith(("javascript:", "vbscript:", "data:text/html"))
+    return True
+
+
+def merge_style(style: str | None, declarations: str) -> str:
+    """``style`` with the declarations set (a later property replaces an earlier one)."""
+    merged: dict[str, str] = {}
+    for part in f"{style or ''};{declarations}".split(";"):
+        prop, colon, value = part.partition(":")
+        if colon and prop.strip():
+            merged[prop.strip().lower()] = value.strip()
+    return "; ".join(f"{prop}: {value}" for prop, value in merged.items())
