@@ -59,7 +59,10 @@ class Locator(Protocol):
 
 
 class Op(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="op"):
-    # No docstring: a subclass's docstring is its description in the rules JSON Schema.
+    """A rewrite operation: the elements ``selector`` matches, and what to do to each.
+
+    A subclass's own docstring is its description in the rules JSON Schema (``vernier schema``).
+    """
 
     selector: Selector
 
