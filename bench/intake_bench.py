@@ -17,9 +17,8 @@ client on uvloop with pre-built requests, ``--duration`` s per run. After each r
 the stream must have grown by exactly the number of events acknowledged (the client stops sending
 at the deadline and waits for every answer).
 
-**wrk** (limits lifted). The same server started through this file's hidden ``_serve-unlimited``
-command, which only replaces ``TokenBucketLimiter.per_minute`` so that both limiters allow 1e12
-events/min, then runs the unchanged ``vernier serve`` CLI. wrk with a Lua script (unique event ids
+**wrk** (limits lifted). The same ``vernier serve``, with a config whose ``intake`` keys allow
+1e12 events/min per session and per address. wrk with a Lua script (unique event ids
 per request, one session cookie) drives it from 127.0.0.1. wrk drops the answers still in flight
 at its deadline, so here ``XLEN`` may exceed the acknowledged count by at most
 ``connections x 10``.
@@ -63,8 +62,9 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(REPO_ROOT))
 
-SESSION_EVENTS = 120  # proxy/tracker/ratelimit.py SESSION_EVENTS_PER_MIN (the burst)
-ADDRESS_EVENTS = 1_200  # ADDRESS_EVENTS_PER_MIN
+SESSION_EVENTS = 120  # config intake.session_events_per_min, the shipped default (the burst)
+ADDRESS_EVENTS = 1_200  # intake.address_events_per_min
+UNLIMITED_EVENTS_PER_MIN = 10**12  # the wrk run's limits: never reached
 BATCH = 10
 TARGET_EVENTS_PER_CORE_S = 10_000
 TARGET_P99_MS = 5.0
@@ -363,12 +363,20 @@ def valkey_version() -> str:
 # --- servers ----------------------------------------------------------------------------------
 
 
-def write_config(prefix: Path) -> Path:
-    config = prefix / "vernier.intake.yaml"
+def write_config(prefix: Path, *, unlimited: bool = False) -> Path:
+    """Shipped defaults with the admin listener and access log off; ``unlimited`` lifts the
+    intake's rate limits (for the wrk run)."""
+    config = prefix / ("vernier.intake-unlimited.yaml" if unlimited else "vernier.intake.yaml")
+    limits = (
+        f"intake:\n  session_events_per_min: {UNLIMITED_EVENTS_PER_MIN}\n"
+        f"  address_events_per_min: {UNLIMITED_EVENTS_PER_MIN}\n"
+        if unlimited
+        else ""
+    )
     config.write_text(
         "# bench/intake_bench.py: shipped defaults, admin listener off, access log off\n"
         'admin:\n  listen: ""\nserver:\n  access_log: false\n'
-        f"rules: {json.dumps(str(REPO_ROOT / 'rules'))}\n"
+        f"rules: {json.dumps(str(REPO_ROOT / 'rules'))}\n{limits}"
     )
     return config
 
@@ -381,17 +389,14 @@ def start_proxy(
     port: int,
     origin_port: int,
     config: Path,
-    unlimited: bool,
 ) -> tuple[Any, Path]:
     from servers import wait_http_ok
 
     data_dir = prefix / f"{name}-data"
-    if unlimited:
-        head = [sys.executable, str(Path(__file__).resolve()), "_serve-unlimited"]
-    else:
-        head = [sys.executable, "-m", "proxy"]
     argv = [
-        *head,
+        sys.executable,
+        "-m",
+        "proxy",
         "serve",
         "--upstream",
         f"http://127.0.0.1:{origin_port}",
@@ -411,22 +416,6 @@ def start_proxy(
     )
     wait_http_ok(child, port, "/__vernier/healthz?ready=1", timeout_s=60)
     return child, data_dir
-
-
-def serve_unlimited(argv: list[str]) -> int:
-    """``vernier serve`` with both intake limiters at 1e12 events/min (for the wrk run only)."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from proxy.tracker import ratelimit
-
-    original = ratelimit.TokenBucketLimiter.per_minute.__func__  # type: ignore[attr-defined]
-
-    def generous(cls: Any, events_per_min: float, /, **kwargs: Any) -> Any:
-        return original(cls, 1e12, **kwargs)
-
-    ratelimit.TokenBucketLimiter.per_minute = classmethod(generous)  # type: ignore[assignment,method-assign]
-    from proxy.cli import main
-
-    return int(main(argv) or 0)
 
 
 # --- the two measurements ---------------------------------------------------------------------
@@ -466,7 +455,7 @@ class Measured:
 
 
 def start_measured_proxy(
-    children: Any, prefix: Path, name: str, *, origin_port: int, config: Path, unlimited: bool
+    children: Any, prefix: Path, name: str, *, origin_port: int, config: Path
 ) -> tuple[int, Any, Path, int]:
     """The proxy under test on a free port, its data dir and its embedded Valkey's pid."""
     from servers import free_port
@@ -479,7 +468,6 @@ def start_measured_proxy(
         port=port,
         origin_port=origin_port,
         config=config,
-        unlimited=unlimited,
     )
     vk = valkey_pid(proxy.pid)
     if vk is None:
@@ -492,7 +480,7 @@ def run_e2e(
 ) -> dict[str, Any]:
 
     port, proxy, data_dir, vk = start_measured_proxy(
-        children, prefix, "vernier-e2e", origin_port=origin_port, config=config, unlimited=False
+        children, prefix, "vernier-e2e", origin_port=origin_port, config=config
     )
     addresses = loopback_addresses()
     runs: list[dict[str, Any]] = []
@@ -655,8 +643,7 @@ def run_wrk_mode(
         prefix,
         "vernier-unlimited",
         origin_port=origin_port,
-        config=config,
-        unlimited=True,
+        config=write_config(prefix, unlimited=True),
     )
     script = prefix / "intake.lua"
     script.write_text(wrk_script())
@@ -812,8 +799,6 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["_serve-unlimited"]:
-        return serve_unlimited(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", default="e2e,wrk", help="e2e, wrk or both (default)")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")

@@ -55,11 +55,7 @@ from proxy.tasks import BackgroundTasks
 from proxy.tracker.asset import TrackerAsset
 from proxy.tracker.intake import EventIntake
 from proxy.tracker.profile_consumer import ProfileConsumer
-from proxy.tracker.ratelimit import (
-    ADDRESS_EVENTS_PER_MIN,
-    SESSION_EVENTS_PER_MIN,
-    TokenBucketLimiter,
-)
+from proxy.tracker.ratelimit import TokenBucketLimiter
 from proxy.tracker.sink import EventSink
 from proxy.tracker.spool import EventSpool
 from proxy.upstream.client import create_origin_session
@@ -234,8 +230,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         )
         intake = EventIntake(
             sink,
-            session_limiter=TokenBucketLimiter.per_minute(SESSION_EVENTS_PER_MIN),
-            address_limiter=TokenBucketLimiter.per_minute(ADDRESS_EVENTS_PER_MIN),
+            session_limiter=TokenBucketLimiter.per_minute(config.intake.session_events_per_min),
+            address_limiter=TokenBucketLimiter.per_minute(config.intake.address_events_per_min),
             public_hosts=public_hosts,
         )
         endpoints = Endpoints(

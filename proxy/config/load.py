@@ -197,6 +197,8 @@ def _check(config: Config, lines: LineMap) -> None:
         "$.html.budget_ms": config.html.budget_ms,
         "$.store.op_timeout_ms": config.store.op_timeout_ms,
         "$.store.connect_timeout_ms": config.store.connect_timeout_ms,
+        "$.intake.session_events_per_min": config.intake.session_events_per_min,
+        "$.intake.address_events_per_min": config.intake.address_events_per_min,
     }
     for path, number in positive.items():
         if number <= 0:

@@ -96,6 +96,14 @@ class ContextConfig(_Section, frozen=True):
     extra_headers: tuple[str, ...] = ()  # headers readable as header.<name> beyond the safe list
 
 
+class IntakeConfig(_Section, frozen=True):
+    """Flood guards of the event intake (``POST /__vernier/e``): token buckets per worker, one
+    token per event, a minute's worth as the burst (RELIABILITY EV-08 and §6's defaults)."""
+
+    session_events_per_min: int = 120
+    address_events_per_min: int = 1_200
+
+
 class AdminConfig(_Section, frozen=True):
     """The loopback-only admin listener (metrics, admin API); disabled when ``listen`` is empty."""
 
@@ -115,6 +123,7 @@ class Config(_Section, frozen=True):
     store: StoreConfig = StoreConfig()
     session: SessionConfig = SessionConfig()
     context: ContextConfig = ContextConfig()
+    intake: IntakeConfig = IntakeConfig()
     admin: AdminConfig = AdminConfig()
     rules: str = "rules"
     data_dir: str = "data"

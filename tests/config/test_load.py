@@ -240,6 +240,8 @@ def test_workers_from_environment_are_range_checked_too() -> None:
         ("html:\n  max_rewrite_bytes: -1\n", "$.html.max_rewrite_bytes"),
         ("origin:\n  max_header_bytes: 100\n", "$.origin.max_header_bytes"),
         ("store:\n  url: http://redis\n", "$.store.url"),
+        ("intake:\n  session_events_per_min: 0\n", "$.intake.session_events_per_min"),
+        ("intake:\n  address_events_per_min: -5\n", "$.intake.address_events_per_min"),
     ],
 )
 def test_range_and_scheme_checks_name_the_key(tmp_path: Path, text: str, path: str) -> None:

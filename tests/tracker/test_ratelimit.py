@@ -6,11 +6,8 @@ import math
 
 import pytest
 
-from proxy.tracker.ratelimit import (
-    ADDRESS_EVENTS_PER_MIN,
-    SESSION_EVENTS_PER_MIN,
-    TokenBucketLimiter,
-)
+from proxy.config.schema import IntakeConfig
+from proxy.tracker.ratelimit import TokenBucketLimiter
 
 
 class Clock:
@@ -26,7 +23,8 @@ def per_minute(events: float, clock: Clock, max_keys: int = 100) -> TokenBucketL
 
 
 def test_defaults_follow_reliability_section_6() -> None:
-    assert (SESSION_EVENTS_PER_MIN, ADDRESS_EVENTS_PER_MIN) == (120, 1_200)
+    defaults = IntakeConfig()
+    assert (defaults.session_events_per_min, defaults.address_events_per_min) == (120, 1_200)
 
 
 def test_a_minute_of_burst_then_the_average_rate() -> None:
