@@ -24,6 +24,7 @@ from proxy.tracker.consent import handle_consent
 from proxy.tracker.intake import EventIntake
 from proxy.tracker.same_origin import cross_site_reason
 from proxy.tracker.visitor_data import forget_visitor, visitor_summary
+from proxy.worker_metrics import WorkerMetrics
 
 PREFIX = "/__vernier/"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -54,6 +55,7 @@ class Endpoints:
         api: DecisionApi | None = None,
         triggers_asset: TrackerAsset | None = None,
         admin_api: AdminApi | None = None,
+        worker_metrics: WorkerMetrics | None = None,
     ) -> None:
         self._asset = asset
         self._store = store
@@ -65,6 +67,7 @@ class Endpoints:
         self._metrics_public = metrics_public
         self._api = api
         self._admin_api = admin_api
+        self._worker_metrics = worker_metrics
         self._triggers_asset = triggers_asset or TrackerAsset.load("triggers.js")
 
     async def health(self, request: web.Request) -> web.Response:
@@ -76,7 +79,9 @@ class Endpoints:
         # a dead store degrades personalisation but pages are still served: ready, degraded
         return _json({"ready": True, "degraded": not store_up, "checks": checks})
 
-    def metrics(self) -> web.Response:
+    async def metrics(self) -> web.Response:
+        if self._worker_metrics is not None:  # the stream groups' lag, read now
+            await self._worker_metrics.refresh(self._store)
         return web.Response(
             body=self._metrics.render(),
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
@@ -126,7 +131,7 @@ class Endpoints:
         if path == PREFIX + "healthz" and method in ("GET", "HEAD"):
             return await self.health(request)
         if path == PREFIX + "metrics" and self._metrics_public and method == "GET":
-            return self.metrics()
+            return await self.metrics()
         if path in (PREFIX + "api/decide", PREFIX + "api/reward") and self._api is not None:
             return await self._api.handle(request, path.rsplit("/", 1)[1])
         return _not_found()
@@ -134,7 +139,7 @@ class Endpoints:
     async def admin(self, request: web.Request) -> web.StreamResponse:
         """The loopback admin listener."""
         if request.path in ("/metrics", PREFIX + "metrics"):
-            return self.metrics()
+            return await self.metrics()
         if request.path in ("/healthz", PREFIX + "healthz"):
             return await self.health(request)
         if self._admin_api is not None and self._admin_api.handles(request.path):

@@ -1,7 +1,8 @@
 """Prometheus metrics, in one registry per process (no global registry: tests build many apps).
 
 With several worker processes each serves its own numbers; scrape each worker's admin listener, or
-run one worker per container as is usual behind a load balancer.
+run one worker per container as is usual behind a load balancer. The background workers' counters
+and the streams' lag join this registry through ``proxy/worker_metrics.py``.
 """
 
 from __future__ import annotations

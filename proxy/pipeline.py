@@ -1,25 +1,54 @@
 """The order of a request's stages — read this first.
 
-    admit → session → forward │ gate → profile → decode → match → decide → rewrite → inject → encode
-                              │
-            before the origin │ after the origin answered: fail open
+    before the origin:   admit → debug → session → forward
+    after it answered:   gate → profile → decode → match → decide → rewrite → inject → encode
 
 Stages before the origin answered may refuse a request (``ex.reply``). Once the origin has
 answered, nothing Vernier does may break the page: if a stage raises or runs over budget, the
 client gets the origin's response unchanged, and the failure is logged and counted by stage.
+
+:func:`build_pipeline` is the one place that order is written in code; a test holds it to the
+drawing above and to the README's "How a request flows".
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
+from proxy.config.public import own_hosts, public_parts
+from proxy.config.schema import Config
+from proxy.decide.decider import Decider
+from proxy.endpoints import PREFIX
 from proxy.exchange import Exchange
+from proxy.govern.control import PauseWatcher
+from proxy.govern.current_metrics import MetricContext
+from proxy.govern.metric_cache import MetricCache
 from proxy.metrics import Metrics
+from proxy.rules.engine import RulesSource
+from proxy.rules.health import RuleHealth
 from proxy.server.edge import request_view
+from proxy.session.issuer import IdIssuer
 from proxy.stages import Stage
-from proxy.stages.encode import add_debug_report
+from proxy.stages.admit import Admit
+from proxy.stages.debug import Debug
+from proxy.stages.decide import Decide
+from proxy.stages.decode import Decode
+from proxy.stages.encode import Encode, add_debug_report
+from proxy.stages.forward import Forward
+from proxy.stages.gate import Gate
+from proxy.stages.inject import Inject
+from proxy.stages.match import Match
+from proxy.stages.profile import Profile
+from proxy.stages.rewrite import Rewrite
+from proxy.stages.session import Session
+from proxy.store.client import Store
+from proxy.tracker.asset import TrackerAsset
+from proxy.upstream.headers import ForwardingPolicy
+from proxy.upstream.public_address import PublicAddress
 from proxy.upstream.relay import OriginBroken, stream_through
 
 log = logging.getLogger("vernier.pipeline")
@@ -73,3 +102,77 @@ class Pipeline:
         if ex.raw_body is not None:
             return web.Response(body=ex.raw_body, status=upstream.status, headers=ex.origin_headers)
         return await stream_through(ex.connection(), upstream, ex.origin_headers)
+
+
+def forwarding_policy(config: Config, instance: str) -> ForwardingPolicy:
+    """How requests and answers are rewritten between the visitor's and the origin's address."""
+    public = public_parts(config)
+    return ForwardingPolicy(
+        via_token=f"1.1 {config.server.via_name}-{instance}",
+        trusted=tuple(ipaddress.ip_network(p, strict=False) for p in config.server.trusted_proxies),
+        public_host=public.netloc if public else None,
+        public_scheme=public.scheme if public else None,
+        origin_host=urlsplit(config.origin.url).netloc,
+        preserve_host=config.origin.preserve_host,
+    )
+
+
+def build_pipeline(
+    config: Config,
+    *,
+    origin: ClientSession,
+    store: Store,
+    asset: TrackerAsset,
+    issuer: IdIssuer,
+    rules: RulesSource,
+    health: RuleHealth,
+    decider: Decider,
+    pauses: PauseWatcher,
+    slot_metrics: MetricCache,
+    metrics: Metrics,
+    instance: str,
+) -> Pipeline:
+    """Every stage with its collaborators, in request order (the drawing at the top)."""
+    policy = forwarding_policy(config, instance)
+    public = public_parts(config)
+    connect_source = f"{public.scheme}://{public.netloc}{PREFIX}" if public else "'self'"
+    digest = asset.tag_digest
+    return Pipeline(
+        before_origin=(
+            Admit(policy),
+            Debug(config.admin.token),
+            Session(issuer),
+            Forward(
+                origin,
+                config.origin.url,
+                policy,
+                metrics,
+                digest,
+                body_idle_timeout_s=config.server.body_idle_timeout_s,
+            ),
+        ),
+        after_origin=(
+            Gate(
+                config.html,
+                PublicAddress(config.origin.url, config.origin.public_url),
+                metrics,
+                digest,
+            ),
+            Profile(store),
+            Decode(config.html, metrics),
+            Match(
+                rules,
+                config.context,
+                health,
+                own_hosts=own_hosts(config),
+                hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
+                context_fields=(MetricContext(slot_metrics),),
+                pauses=pauses,
+            ),
+            Decide(decider.decide, issuer),
+            Rewrite(config.html, health, metrics),
+            Inject(asset, metrics, connect_source),
+            Encode(config.html, issuer, metrics, digest),
+        ),
+        metrics=metrics,
+    )

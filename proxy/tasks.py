@@ -2,6 +2,7 @@
 
 A bare ``asyncio.create_task`` whose result is dropped can be garbage-collected mid-flight and
 swallows its exception; every long-lived task of Vernier goes through :class:`BackgroundTasks`.
+:class:`BackgroundWork` is how the app's resources declare theirs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger("vernier.tasks")
@@ -46,6 +47,43 @@ class BackgroundTasks:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+
+Work = Callable[[asyncio.Event], Coroutine[Any, Any, Any]]
+"""A long-lived loop: runs until the event it is given is set."""
+
+
+class BackgroundWork:
+    """The loops a worker process's resources declare while the app starts (a consumer, a poll,
+    the rules watcher), started together once every resource is up and stopped together — one
+    grace period, then cancelled — before any resource they use is closed.
+
+    Each resource's ``cleanup_ctx`` entry declares its loops here; :meth:`running` is the last
+    entry, so that aiohttp, which cleans up in reverse order, stops the loops first.
+    """
+
+    def __init__(self) -> None:
+        self._declared: list[tuple[str, Work]] = []
+
+    def declare(self, name: str, work: Work) -> None:
+        """Run ``work`` from startup's end to cleanup's start, as the task ``name``."""
+        self._declared.append((name, work))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self._declared)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Every declared loop runs inside the block."""
+        tasks = BackgroundTasks()
+        stop = asyncio.Event()
+        try:
+            for name, work in self._declared:
+                tasks.spawn(work(stop), name=name)
+            yield
+        finally:
+            await tasks.finish(stop)
 
 
 async def keep_stepping(

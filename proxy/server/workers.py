@@ -71,7 +71,11 @@ async def serve(
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, on_sighup, app)
     runner = runner_for(app, config)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        await app.cleanup()  # close what the cleanup_ctx entries that did start opened
+        raise
     host, port = parse_listen(config.server.listen)
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
     admin_runner: web.AppRunner | None = None

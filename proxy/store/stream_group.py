@@ -9,6 +9,12 @@ comes back with ``None`` as its record, for the caller to acknowledge and count.
 :class:`GroupCursor` is where one consumer is in its group: its own pending entries first (after a
 start or an outage), then new ones. The event stream's consumers and the learner (which reads the
 event and the decision streams) all read through it.
+
+:func:`group_lags` is how far each group of a stream is behind (``XINFO GROUPS``), for
+``/metrics``: its *lag*, the entries not yet delivered to any of its consumers (Redis 7's ``lag``
+field; None when Redis cannot tell, e.g. after entries were deleted mid-stream), and *pending*,
+the entries delivered but not yet acknowledged. Both belong to the group, not to one consumer, so
+every worker process reports the same numbers.
 """
 
 from __future__ import annotations
@@ -235,3 +241,32 @@ class GroupCursor(Generic[T]):
         if backlog and not entries:
             return True
         return await process(entries)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLag:
+    group: str
+    lag: int | None
+    pending: int
+
+
+def _group_lag(info: dict[Any, Any]) -> GroupLag:
+    fields = {_text(k): v for k, v in info.items()}
+    lag = fields.get("lag")
+    return GroupLag(
+        group=_text(fields["name"]),
+        lag=None if lag is None else int(lag),
+        pending=int(fields.get("pending") or 0),
+    )
+
+
+async def group_lags(store: Store, key: str) -> list[GroupLag] | None:
+    """The groups of the stream ``key`` (none before it exists), or None if the store did not
+    answer."""
+
+    async def run(client: Redis) -> list[GroupLag]:
+        if not await client.exists(key):  # XINFO on a missing key is an error reply
+            return []
+        return [_group_lag(info) for info in await client.xinfo_groups(key)]
+
+    return await store.run(run, default=None)

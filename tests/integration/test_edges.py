@@ -7,7 +7,8 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from proxy.app import RUNTIME, create_admin_app
+from proxy.app import create_admin_app
+from proxy.resources import METRICS
 from tests import proxy_fixtures
 from tests.proxy_fixtures import StartProxy, bound_port, raw_exchange
 
@@ -71,6 +72,6 @@ async def test_admin_listener_serves_metrics(origin: str, start_proxy: StartProx
             async with client.get(f"http://127.0.0.1:{bound_port(site)}/metrics") as response:
                 text = await response.text()
         assert 'vernier_responses_total{handling="injected"} 1.0' in text
-        assert public_app[RUNTIME].metrics is not None
+        assert public_app[METRICS] is not None
     finally:
         await runner.cleanup()

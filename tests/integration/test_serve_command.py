@@ -58,6 +58,8 @@ async def test_serve_with_two_workers_and_embedded_store(
             wait_for_http, f"http://127.0.0.1:{admin_port}/metrics", 10
         )
         assert b"vernier_responses_total" in metrics
+        assert b'vernier_background_total{counter="applied",worker="profile_consumer"}' in metrics
+        assert b'vernier_store_breaker_state{state="closed"}' in metrics
         assert (data_dir / "valkey.sock").exists()
         assert (data_dir / "cookie-secret").stat().st_mode & 0o077 == 0
     finally:

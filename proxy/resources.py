@@ -1,0 +1,214 @@
+"""What one worker process shares across requests: each resource under its own typed ``AppKey``,
+created and closed by its own ``cleanup_ctx`` entry.
+
+aiohttp enters the entries in order at startup and leaves them in reverse at cleanup, so an entry
+may use what earlier entries set, and is closed before them. :data:`RESOURCES` is that order:
+what can refuse to start (bad rules, unreadable signing keys) comes before anything that must be
+closed; the store before everything that calls it; the loops of :class:`BackgroundWork` start
+after every resource is up and stop before any is closed (``proxy/background.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import ClientSession, web
+
+from proxy.bandit.registry import ModelRegistry
+from proxy.config.public import public_parts
+from proxy.config.schema import Config
+from proxy.decide.decider import Decider
+from proxy.govern.control import PauseWatcher
+from proxy.govern.metric_cache import MetricCache
+from proxy.metrics import Metrics
+from proxy.rules.engine import RuleEngine
+from proxy.rules.health import RuleHealth
+from proxy.rules.live import RELOAD_ON_SIGHUP, LiveRules
+from proxy.session.cookie import CookieSigner
+from proxy.session.issuer import IdIssuer
+from proxy.session.keys import load_signing_keys
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings
+from proxy.store.event_log import EventLog
+from proxy.tasks import BackgroundWork
+from proxy.tracker.asset import TrackerAsset
+from proxy.tracker.sink import EventSink
+from proxy.tracker.spool import EventSpool
+from proxy.upstream.client import create_origin_session
+from proxy.worker_metrics import (
+    EVENT_SINK_COUNTERS,
+    MODEL_REGISTRY_COUNTERS,
+    WorkerMetrics,
+)
+
+log = logging.getLogger("vernier.app")
+
+Context = Callable[[web.Application], AsyncIterator[None]]
+
+# set by create_app before startup
+CONFIG = web.AppKey("config", Config)
+STORE_URL = web.AppKey("store_url", str)
+INSTANCE = web.AppKey("instance", str)  # names this deployment in Via
+
+BACKGROUND = web.AppKey("background", BackgroundWork)
+METRICS = web.AppKey("metrics", Metrics)
+WORKER_METRICS = web.AppKey("worker_metrics", WorkerMetrics)
+RULES = web.AppKey("rules", LiveRules[RuleEngine])
+RULE_HEALTH = web.AppKey("rule_health", RuleHealth)
+ISSUER = web.AppKey("issuer", IdIssuer)
+ASSET = web.AppKey("asset", TrackerAsset)
+STORE = web.AppKey("store", Store)
+MODELS = web.AppKey("models", ModelRegistry)
+PAUSES = web.AppKey("pauses", PauseWatcher)
+SLOT_METRIC_CACHE = web.AppKey("slot_metric_cache", MetricCache)
+DECIDER = web.AppKey("decider", Decider)
+ORIGIN = web.AppKey("origin", ClientSession)
+EVENT_LOG = web.AppKey("event_log", EventLog)
+EVENT_SINK = web.AppKey("event_sink", EventSink)
+
+
+def store_settings(config: Config) -> StoreSettings:
+    store = config.store
+    return StoreSettings(
+        op_timeout_s=store.op_timeout_ms / 1000.0,
+        connect_timeout_s=store.connect_timeout_ms / 1000.0,
+        max_connections=store.max_connections,
+        key_prefix=store.key_prefix,
+        breaker_failures=store.breaker_failures,
+        breaker_window_s=store.breaker_window_s,
+        breaker_open_s=store.breaker_open_s,
+    )
+
+
+def build_issuer(config: Config) -> IdIssuer:
+    public = public_parts(config)
+    return IdIssuer(
+        config.session,
+        CookieSigner(load_signing_keys(Path(config.data_dir))),
+        secure=bool(public and public.scheme == "https"),
+    )
+
+
+async def metrics_context(app: web.Application) -> AsyncIterator[None]:
+    """The process's metrics registry, with the collector of the background workers' counters,
+    and the registry of background loops the later entries declare."""
+    metrics = Metrics()
+    workers = WorkerMetrics()
+    metrics.registry.register(workers)
+    app[METRICS] = metrics
+    app[WORKER_METRICS] = workers
+    app[BACKGROUND] = BackgroundWork()
+    yield
+
+
+async def rules_context(app: web.Application) -> AsyncIterator[None]:
+    """The live rules (refuses to start on bad rule files), reloaded on change and on SIGHUP."""
+    rules = LiveRules(Path(app[CONFIG].rules), RuleEngine.build, app[METRICS], missing_ok=True)
+    app[RULES] = rules
+    app[RULE_HEALTH] = RuleHealth()
+    app[RELOAD_ON_SIGHUP] = (rules.request_reload,)
+    app[BACKGROUND].declare("vernier-rules-watch", lambda stop: rules.watch(stop=stop))
+    yield
+
+
+async def identity_context(app: web.Application) -> AsyncIterator[None]:
+    """Session and visitor ids, signed with the keys in ``data_dir`` (refuses to start if they
+    cannot be read), and the tracker script the pages load."""
+    app[ISSUER] = build_issuer(app[CONFIG])
+    app[ASSET] = TrackerAsset.load()
+    yield
+
+
+async def store_context(app: web.Application) -> AsyncIterator[None]:
+    """The store client: connected at startup (failing open if the store is away), closed last."""
+    store = Store(app[STORE_URL], store_settings(app[CONFIG]))
+    app[STORE] = store
+    app[WORKER_METRICS].watch_store(store)
+    try:
+        await store.open()
+        if await store.check_durability() == "no":
+            log.warning(
+                "the store runs without append-only persistence (appendonly no): acknowledged "
+                "events can be lost on a crash; enable appendonly or use the embedded store"
+            )
+        yield
+    finally:
+        await store.close()
+
+
+async def models_context(app: web.Application) -> AsyncIterator[None]:
+    """The learned models the bandit slots decide with, polled for new snapshots."""
+    models = ModelRegistry(app[STORE], app[RULES])
+    app[MODELS] = models
+    app[WORKER_METRICS].watch("models", models, MODEL_REGISTRY_COUNTERS)
+    try:
+        await models.refresh()  # a restarted proxy decides with the learned model at once
+        app[BACKGROUND].declare("vernier-models", models.poll)
+        yield
+    finally:
+        models.close()
+
+
+async def governance_context(app: web.Application) -> AsyncIterator[None]:
+    """What decisions read of governance: the pauses and the slot metrics, each polled."""
+    pauses = PauseWatcher(app[STORE])
+    slot_metrics = MetricCache(app[STORE], app[RULES])
+    app[PAUSES] = pauses
+    app[SLOT_METRIC_CACHE] = slot_metrics
+    app[BACKGROUND].declare("vernier-pauses", pauses.poll)
+    app[BACKGROUND].declare("vernier-slot-metrics-cache", slot_metrics.poll)
+    yield
+
+
+async def decider_context(app: web.Application) -> AsyncIterator[None]:
+    """Slot decisions: rules, bandit and governance together."""
+    config = app[CONFIG]
+    app[DECIDER] = Decider(
+        app[STORE], config.session, app[MODELS], app[PAUSES], app[SLOT_METRIC_CACHE]
+    )
+    yield
+
+
+async def origin_context(app: web.Application) -> AsyncIterator[None]:
+    """The connection pool to the origin."""
+    origin = create_origin_session(app[CONFIG].origin)
+    app[ORIGIN] = origin
+    try:
+        yield
+    finally:
+        await origin.close()
+
+
+async def events_context(app: web.Application) -> AsyncIterator[None]:
+    """Where accepted events go: the event stream, or the spool in ``data_dir`` while the store
+    is away (replayed by the sink's own task)."""
+    event_log = EventLog(app[STORE])
+    spool = EventSpool.in_data_dir(Path(app[CONFIG].data_dir))
+    sink = EventSink(event_log, spool)
+    app[EVENT_LOG] = event_log
+    app[EVENT_SINK] = sink
+    app[WORKER_METRICS].watch("event_sink", sink, EVENT_SINK_COUNTERS)
+    app[WORKER_METRICS].watch_stream("events", event_log.key)
+    try:
+        await sink.start()
+        try:
+            yield
+        finally:
+            await sink.stop()
+    finally:
+        await spool.close()
+
+
+RESOURCES: tuple[Context, ...] = (
+    metrics_context,
+    rules_context,
+    identity_context,
+    store_context,
+    models_context,
+    governance_context,
+    decider_context,
+    origin_context,
+    events_context,
+)
