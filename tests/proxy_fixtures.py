@@ -1,5 +1,6 @@
 """Real parts for tests: an origin app on loopback, a raw-socket origin for malformed
-responses, the embedded Valkey store, and the proxy itself with its production runner."""
+responses, the embedded Valkey store, the proxy itself with its production runner, and the
+rules folder a test module serves."""
 
 from __future__ import annotations
 
@@ -62,6 +63,29 @@ def embedded_store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 async def origin() -> AsyncIterator[str]:
     async with serve_app(create_origin_app()) as url:
         yield url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "rules_file(name, text): the YAML the rules_dir fixture writes, as rules/<name>"
+    )
+
+
+@pytest.fixture
+def rules_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A rules folder holding one file, declared by the test (or its module) with
+    ``pytestmark = pytest.mark.rules_file("home.yaml", RULES)``.
+
+    The rules are data of the test module, where a reader looks for them; the folder is written
+    once here so that every integration test builds it the same way (``tmp_path / "rules"``)."""
+    marker = request.node.get_closest_marker("rules_file")
+    if marker is None:
+        pytest.fail("rules_dir needs a @pytest.mark.rules_file(name, text) on the test or module")
+    name, text = marker.args
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / name).write_text(text)
+    return folder
 
 
 RELAXED_BUDGET_MS = 1000.0

@@ -37,16 +37,9 @@ slots:
       b: [{op: set_text, selector: "#hero", value: "B"}]
       c: [{op: set_text, selector: "#hero", value: "C"}]
 """
+pytestmark = pytest.mark.rules_file("bandit.yaml", RULES)
 MARK = re.compile(r'data-vernier-variant="(\w)" data-vernier-decision="([\w-]+)"')
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "bandit.yaml").write_text(RULES)
-    return folder
 
 
 async def fresh_visit(url: str, **headers: str) -> tuple[str, dict[str, object]]:

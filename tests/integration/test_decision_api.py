@@ -26,15 +26,8 @@ slots:
     variants: {a: [], b: [{op: hide, selector: p}]}
     pin: [{when: "device == 'mobile'", variant: b}]
 """
+pytestmark = pytest.mark.rules_file("api.yaml", RULES)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "api.yaml").write_text(RULES)
-    return folder
 
 
 async def post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:

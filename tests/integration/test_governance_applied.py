@@ -31,17 +31,10 @@ slots:
     pin: [{when: "cookie.plan == 'pro'", variant: b}]
     governance: {sticky: page}
 """
+pytestmark = pytest.mark.rules_file("g.yaml", RULES)
 MARK = re.compile(
     r'data-vernier-slot="(\w+)" data-vernier-variant="(\w)" data-vernier-decision="([\w-]+)"'
 )
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "g.yaml").write_text(RULES)
-    return folder
 
 
 async def view(client: aiohttp.ClientSession, url: str, plan: str) -> dict[str, tuple[str, str]]:

@@ -41,15 +41,8 @@ slots:
       b: [{op: set_text, selector: "#hero", value: "B"}]
       c: [{op: set_text, selector: "#hero", value: "C"}]
 """
+pytestmark = pytest.mark.rules_file("r.yaml", RULES)
 MARK = re.compile(r'data-vernier-variant="(\w)"')
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "r.yaml").write_text(RULES)
-    return folder
 
 
 async def page(url: str) -> tuple[str, bool]:

@@ -36,15 +36,8 @@ slots:
       - when: "metric.hero.a.impressions_5m >= 200 and metric.hero.a.ctr_ema < 0.02"
         variant: b
 """
+pytestmark = pytest.mark.rules_file("m.yaml", RULES)
 MARK = re.compile(r'data-vernier-variant="(\w)"')
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "m.yaml").write_text(RULES)
-    return folder
 
 
 def records(n: int, *, clicks_every: int, now: int) -> list[EventRecord]:

@@ -26,6 +26,7 @@ rules:
     then:
       - {op: add_class, selector: "p", value: "compact"}
 """
+pytestmark = pytest.mark.rules_file("home.yaml", RULES)
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
@@ -39,14 +40,6 @@ DESKTOP = (
 def without_tracker(body: bytes) -> bytes:
     start = body.index(b'<script src="/__vernier/t.js')
     return body[:start] + body[body.index(b"</script>", start) + 9 :]
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "home.yaml").write_text(RULES)
-    return folder
 
 
 async def test_matching_rules_rewrite_the_page(

@@ -30,18 +30,11 @@ slots:
     triggers:
       - {id: idle, variant: c, after_s: 20, max_scroll: 0.25}
 """
+pytestmark = pytest.mark.rules_file("slots.yaml", RULES)
 MARK = re.compile(
     rb'<h1 id=hero data-vernier-slot="hero" data-vernier-variant="(\w)" '
     rb'data-vernier-decision="([\w-]{16})">'
 )
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "slots.yaml").write_text(RULES)
-    return folder
 
 
 async def get(
