@@ -1,6 +1,8 @@
-"""Debian's ``redis-server`` as a real store for tests: start, pause (SIGSTOP), kill and restart.
+"""Real stores for tests: Debian's ``redis-server`` (start, pause with SIGSTOP, kill and restart)
+and the embedded Valkey that Vernier ships.
 
-Shared by the store tests and the integration tests. Data directories live under ``/tmp/vst-*``
+Shared by the store, tracker and integration tests; every test starts its server here, so each
+kind is started one way. Data directories live under ``/tmp/vst-*``
 because a Unix socket path must fit in 107 bytes, which pytest's ``tmp_path`` does not guarantee.
 """
 
@@ -21,6 +23,7 @@ import pytest
 import redis
 
 from proxy.store.connection import StoreSettings
+from proxy.store.embedded import EmbeddedStore
 
 # $VERNIER_REDIS_SERVER picks another binary (or a missing one, to check the skip rule)
 REDIS_SERVER = (
@@ -145,7 +148,10 @@ def redis_binary() -> str:
     return REDIS_SERVER
 
 
-def _start_redis(*extra_args: str) -> Iterator[RedisServerProcess]:
+@contextlib.contextmanager
+def started_redis_server(*extra_args: str) -> Iterator[RedisServerProcess]:
+    """A redis-server in its own short data dir for the block (extra command-line arguments
+    after the defaults); stopped and its data removed after it. Needs ``redis_binary``."""
     data_dir = short_tmp_dir()
     server = RedisServerProcess(data_dir, *extra_args)
     try:
@@ -159,7 +165,8 @@ def _start_redis(*extra_args: str) -> Iterator[RedisServerProcess]:
 @pytest.fixture
 def redis_server(redis_binary: str) -> Iterator[RedisServerProcess]:
     """A fresh redis-server with AOF; tests may pause, kill and restart it."""
-    yield from _start_redis()
+    with started_redis_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -167,7 +174,7 @@ def redis_cluster(redis_binary: str) -> Iterator[RedisServerProcess]:
     """A one-node Redis Cluster owning all 16 384 slots."""
     # the bus port defaults to port + 10000, which may be taken or above 65535: pick it too
     cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-    for server in _start_redis(*cluster_args, "--cluster-port", str(free_port())):
+    with started_redis_server(*cluster_args, "--cluster-port", str(free_port())) as server:
         with server.client() as client:
             client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
 
@@ -178,3 +185,16 @@ def redis_cluster(redis_binary: str) -> Iterator[RedisServerProcess]:
 
             wait_until(ready, 10.0, "cluster_state:ok")
         yield server
+
+
+@pytest.fixture
+def embedded() -> Iterator[EmbeddedStore]:
+    """A running embedded Valkey in its own short data dir (so its Unix socket path fits)."""
+    data_dir = short_tmp_dir()
+    store = EmbeddedStore(data_dir)
+    try:
+        store.start()
+        yield store
+    finally:
+        store.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,9 +1,8 @@
 """Real Redis-protocol servers for the store tests, on loopback and Unix sockets in tmp dirs.
 
 No fakes: the embedded Valkey comes from ``proxy.store.embedded`` itself, the other server is
-Debian's ``redis-server`` (skipped when absent, except under ``CI=true`` where it must exist).
-Data directories live under ``/tmp/vst-*`` because a Unix socket path must fit in 107 bytes,
-which pytest's ``tmp_path`` does not guarantee.
+Debian's ``redis-server`` (skipped when absent, except under ``CI=true`` where it must exist);
+both are started by the shared ``tests.redis_server`` plugin.
 """
 
 from __future__ import annotations
@@ -11,19 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.embedded import EmbeddedStore
-from tests.redis_server import (
-    RedisServerProcess,
-    short_tmp_dir,
-)
+from tests.redis_server import RedisServerProcess
 
 
 class FakeClock:
@@ -37,19 +32,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-def embedded() -> Iterator[EmbeddedStore]:
-    """A running embedded Valkey in its own data dir."""
-    data_dir = short_tmp_dir()
-    store = EmbeddedStore(data_dir)
-    try:
-        store.start()
-        yield store
-    finally:
-        store.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(

@@ -23,7 +23,7 @@ from proxy.store.breaker import BreakerState
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings, redact_url
 from proxy.store.keys import KeySchema
-from tests.redis_server import RELAXED_STORE, RedisServerProcess, _start_redis, free_port
+from tests.redis_server import RELAXED_STORE, RedisServerProcess, free_port, started_redis_server
 
 from .conftest import DelayProxy, FakeClock, MakeStore, timed
 
@@ -87,7 +87,7 @@ async def test_check_durability_unknown_when_config_is_disabled(
     redis_binary: str, make_store: MakeStore
 ) -> None:
 
-    for server in _start_redis("--rename-command", "CONFIG", ""):
+    with started_redis_server("--rename-command", "CONFIG", "") as server:
         store = make_store(server.url)
         assert await store.check_durability() == "unknown"
         assert state(store) is BreakerState.CLOSED

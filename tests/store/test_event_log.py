@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 
 from proxy.store.event_log import EventLog
 from proxy.store.keys import KeySchema
-from proxy.tracker.events import Engaged, PageView
+from proxy.tracker.events import PageView
 from proxy.tracker.record import EventRecord, decode_record
+from tests.event_records import engaged_batch, engaged_record
 from tests.redis_server import RELAXED_STORE, RedisServerProcess
 
 from .conftest import MakeStore
@@ -21,18 +22,12 @@ from .conftest import MakeStore
 RELAXED = RELAXED_STORE
 
 
-def record(event_id: str, *, visitor: str = "visitor-1", ms: int = 1000) -> EventRecord:
-    return EventRecord(
-        event=Engaged(id=event_id, ts=1, ms=ms),
-        page="page-0001",
-        session="session-1",
-        visitor=visitor,
-        received_ms=1_732_250_000_000,
-    )
+def record(event_id: str, *, visitor: str = "visitor-1") -> EventRecord:
+    return engaged_record(event_id, visitor=visitor, ms=1000)
 
 
 def batch(n: int, start: int = 0) -> list[EventRecord]:
-    return [record(f"event-{i:06d}") for i in range(start, start + n)]
+    return engaged_batch(n, start, ms=1000)
 
 
 async def command_calls(log: EventLog, command: str) -> int:

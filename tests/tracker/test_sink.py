@@ -4,9 +4,8 @@ stored twice across a Redis kill (RELIABILITY EV-10, FO-07 at test scale)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,34 +15,14 @@ from redis.asyncio import Redis
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
-from proxy.tracker.events import Engaged
 from proxy.tracker.record import EventRecord, decode_record, encode_record
 from proxy.tracker.sink import EventSink
 from proxy.tracker.spool import EventSpool
-from tests.redis_server import RedisServerProcess, short_tmp_dir
+from tests.event_records import engaged_batch
+from tests.redis_server import RedisServerProcess
 
 # a short breaker pause so recovery is quick in tests; everything else is the production tuning
 SETTINGS = StoreSettings(breaker_open_s=0.2)
-
-
-def batch(n: int, start: int = 0) -> list[EventRecord]:
-    return [
-        EventRecord(
-            event=Engaged(id=f"event-{i:06d}", ts=1, ms=100),
-            page="page-0001",
-            session="session-1",
-            visitor="visitor-1",
-            received_ms=1_732_250_000_000,
-        )
-        for i in range(start, start + n)
-    ]
-
-
-@pytest.fixture
-def spool_dir() -> Iterator[Path]:
-    directory = short_tmp_dir()
-    yield directory / "spool"
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
@@ -85,8 +64,8 @@ async def poll(
 
 
 async def test_stores_in_redis_and_counts_duplicates(sink: EventSink, store: Store) -> None:
-    assert await sink.store(batch(10)) is True
-    assert await sink.store(batch(10, 5)) is True
+    assert await sink.store(engaged_batch(10)) is True
+    assert await sink.store(engaged_batch(10, 5)) is True
     assert (sink.stored, sink.duplicates, sink.spooled, sink.failed) == (15, 5, 0, 0)
     assert len(await stream_event_ids(store)) == 15
 
@@ -96,7 +75,7 @@ async def test_spools_while_down_and_replays_when_back(
 ) -> None:
     await sink.start()
     redis_server.kill()
-    assert await sink.store(batch(20)) is True
+    assert await sink.store(engaged_batch(20)) is True
     assert sink.spooled == 20 and files(spool_dir)
     await asyncio.to_thread(redis_server.start)
 
@@ -104,17 +83,17 @@ async def test_spools_while_down_and_replays_when_back(
         return sink.replayed == 20 and not files(spool_dir)
 
     await poll(10.0, replayed)
-    assert sorted(await stream_event_ids(store)) == sorted(r.event.id for r in batch(20))
+    assert sorted(await stream_event_ids(store)) == sorted(r.event.id for r in engaged_batch(20))
 
 
 async def test_refuses_when_neither_redis_nor_spool_can_take_it(
     store: Store, redis_server: RedisServerProcess, spool_dir: Path
 ) -> None:
-    line = len(encode_record(batch(1)[0])) + 1
+    line = len(encode_record(engaged_batch(1)[0])) + 1
     sink = EventSink(EventLog(store), EventSpool(spool_dir, max_bytes=line * 15))
     redis_server.kill()
-    assert await sink.store(batch(10)) is True
-    assert await sink.store(batch(10, 10)) is False  # spool full: the intake answers 503
+    assert await sink.store(engaged_batch(10)) is True
+    assert await sink.store(engaged_batch(10, 10)) is False  # spool full: the intake answers 503
     assert (sink.spooled, sink.failed) == (10, 10)
     await sink.stop()
 
@@ -123,7 +102,7 @@ async def test_no_loss_and_no_duplicates_across_a_redis_kill(
     sink: EventSink, store: Store, redis_server: RedisServerProcess
 ) -> None:
     total, size, senders = 2000, 20, 4
-    batches = [batch(size, start) for start in range(0, total, size)]
+    batches = [engaged_batch(size, start) for start in range(0, total, size)]
     acks: list[bool] = []
     await sink.start()
 

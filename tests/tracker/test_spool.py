@@ -4,11 +4,10 @@ shared between processes, and that appending does not stall the event loop."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,10 @@ import pytest
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
-from proxy.tracker.events import Engaged
 from proxy.tracker.record import EventRecord, encode_record
 from proxy.tracker.spool import EventSpool
-from tests.redis_server import RedisServerProcess, short_tmp_dir
-
-
-def batch(n: int, start: int = 0) -> list[EventRecord]:
-    return [
-        EventRecord(
-            event=Engaged(id=f"event-{i:06d}", ts=1, ms=100),
-            page="page-0001",
-            session="session-1",
-            visitor="visitor-1",
-            received_ms=1_732_250_000_000,
-        )
-        for i in range(start, start + n)
-    ]
+from tests.event_records import engaged_batch
+from tests.redis_server import RedisServerProcess
 
 
 def files(directory: Path) -> list[Path]:
@@ -58,46 +44,39 @@ class Collector:
         return True
 
 
-@pytest.fixture
-def spool_dir() -> Iterator[Path]:
-    directory = short_tmp_dir()
-    yield directory / "spool"
-    shutil.rmtree(directory, ignore_errors=True)
-
-
 async def test_append_then_replay_in_order_and_delete(spool_dir: Path) -> None:
     spool = EventSpool(spool_dir, segment_bytes=2000)
     for start in range(0, 100, 10):
-        assert await spool.append(batch(10, start)) is True
+        assert await spool.append(engaged_batch(10, start)) is True
     segments = files(spool_dir)
     assert len(segments) > 1  # rotated at segment_bytes
     assert all(oct(p.stat().st_mode)[-3:] == "600" for p in segments)
     collector = Collector()
     assert await spool.replay(collector) == 100
-    assert ids(collector.records) == ids(batch(100))
+    assert ids(collector.records) == ids(engaged_batch(100))
     assert files(spool_dir) == []
     assert await spool.pending_bytes() == 0
 
 
 async def test_bound_is_respected(spool_dir: Path) -> None:
-    line = len(encode_record(batch(1)[0])) + 1
+    line = len(encode_record(engaged_batch(1)[0])) + 1
     spool = EventSpool(spool_dir, max_bytes=line * 25)
-    assert await spool.append(batch(10)) is True
-    assert await spool.append(batch(10, 10)) is True
-    assert await spool.append(batch(10, 20)) is False  # would pass 25 lines
-    assert await spool.append(batch(5, 20)) is True  # exactly at the bound
-    assert await spool.append(batch(1, 30)) is False
+    assert await spool.append(engaged_batch(10)) is True
+    assert await spool.append(engaged_batch(10, 10)) is True
+    assert await spool.append(engaged_batch(10, 20)) is False  # would pass 25 lines
+    assert await spool.append(engaged_batch(5, 20)) is True  # exactly at the bound
+    assert await spool.append(engaged_batch(1, 30)) is False
     assert spool.refused_total == 2
     assert await spool.pending_bytes() == line * 25
     collector = Collector()
     await spool.replay(collector)
     assert len(collector.records) == 25
-    assert await spool.append(batch(10, 40)) is True  # room again after replay
+    assert await spool.append(engaged_batch(10, 40)) is True  # room again after replay
 
 
 async def test_refused_chunk_keeps_the_segment_for_next_time(spool_dir: Path) -> None:
     spool = EventSpool(spool_dir, replay_chunk=10)
-    await spool.append(batch(30))
+    await spool.append(engaged_batch(30))
     first = Collector(accept_chunks=2)
     assert await spool.replay(first) == 20
     assert len(files(spool_dir)) == 1
@@ -108,11 +87,11 @@ async def test_refused_chunk_keeps_the_segment_for_next_time(spool_dir: Path) ->
 
 async def test_torn_last_line_is_skipped(spool_dir: Path) -> None:
     spool = EventSpool(spool_dir)
-    await spool.append(batch(3))
+    await spool.append(engaged_batch(3))
     await spool.close()
     (segment,) = files(spool_dir)
     with open(segment, "ab") as file:
-        file.write(encode_record(batch(1, 3)[0])[:25])  # a crash in the middle of a write
+        file.write(encode_record(engaged_batch(1, 3)[0])[:25])  # a crash in the middle of a write
     collector = Collector()
     assert await spool.replay(collector) == 3
     assert spool.torn_lines_total == 1
@@ -121,7 +100,7 @@ async def test_torn_last_line_is_skipped(spool_dir: Path) -> None:
 async def test_segment_of_a_live_writer_is_skipped(spool_dir: Path) -> None:
     writer = EventSpool(spool_dir)
     replayer = EventSpool(spool_dir)  # as another worker process sharing the data dir
-    await writer.append(batch(5))
+    await writer.append(engaged_batch(5))
     collector = Collector()
     assert await replayer.replay(collector) == 0  # locked by its writer
     await writer.close()
@@ -132,9 +111,9 @@ def test_segments_of_a_dead_process_are_replayed(spool_dir: Path) -> None:
     code = (
         "import asyncio, sys\n"
         "from proxy.tracker.spool import EventSpool\n"
-        "from tests.tracker.test_spool import batch\n"
+        "from tests.event_records import engaged_batch\n"
         "spool = EventSpool(sys.argv[1])\n"
-        "assert asyncio.run(spool.append(batch(7)))\n"
+        "assert asyncio.run(spool.append(engaged_batch(7)))\n"
         "import os; os._exit(0)  # no close: dies holding its segment\n"
     )
     subprocess.run(
@@ -153,7 +132,7 @@ async def stream(redis_server: RedisServerProcess) -> AsyncIterator[EventLog]:
 
 async def test_replay_after_a_crash_stays_exactly_once(spool_dir: Path, stream: EventLog) -> None:
     spool = EventSpool(spool_dir, replay_chunk=25)
-    await spool.append(batch(100))
+    await spool.append(engaged_batch(100))
 
     async def write(records: list[EventRecord]) -> bool:
         return await stream.append(records) is not None
@@ -192,7 +171,7 @@ async def test_spooled_batch_latency_and_loop_stays_responsive(spool_dir: Path) 
     took: list[float] = []
     for start in range(0, 500, 10):
         began = time.perf_counter()
-        assert await spool.append(batch(10, start))
+        assert await spool.append(engaged_batch(10, start))
         took.append(time.perf_counter() - began)
     stop.set()
     await tick

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from proxy.store.client import Store
-from proxy.store.embedded import EmbeddedStore
 from proxy.store.event_log import EventLog
 from proxy.store.profiles import load_profile
 from proxy.tracker.events import Click, Engaged, Event, PageView, Scroll
@@ -19,22 +17,12 @@ from proxy.tracker.profile_consumer import ProfileConsumer
 from proxy.tracker.profile_update import ProfileState, apply, profile_fields
 from proxy.tracker.record import EventRecord
 from proxy.tracker.visitor_data import forget_visitor, visitor_summary
-from tests.redis_server import RELAXED_STORE, RedisServerProcess, short_tmp_dir
+from tests.redis_server import RELAXED_STORE, RedisServerProcess
 from tests.tracker.test_profile_update import scripted_session
 
 # a bound on waiting, never a measurement: the condition usually holds within milliseconds
 DEADLINE_S = 60.0
 SETTINGS = dataclasses.replace(RELAXED_STORE, breaker_open_s=0.2)
-
-
-@pytest.fixture
-def embedded() -> Iterator[EmbeddedStore]:
-    data_dir = short_tmp_dir()
-    server = EmbeddedStore(data_dir)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis_server)])
