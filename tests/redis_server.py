@@ -51,6 +51,16 @@ def short_tmp_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="vst-", dir="/tmp"))
 
 
+@contextlib.contextmanager
+def short_data_dir() -> Iterator[Path]:
+    """A new folder under ``/tmp/vst-*`` for the block, removed with its contents after it."""
+    data_dir = short_tmp_dir()
+    try:
+        yield data_dir
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     """Poll ``condition`` until true, failing the test after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
@@ -152,14 +162,13 @@ def redis_binary() -> str:
 def started_redis_server(*extra_args: str) -> Iterator[RedisServerProcess]:
     """A redis-server in its own short data dir for the block (extra command-line arguments
     after the defaults); stopped and its data removed after it. Needs ``redis_binary``."""
-    data_dir = short_tmp_dir()
-    server = RedisServerProcess(data_dir, *extra_args)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with short_data_dir() as data_dir:
+        server = RedisServerProcess(data_dir, *extra_args)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture
@@ -190,11 +199,5 @@ def redis_cluster(redis_binary: str) -> Iterator[RedisServerProcess]:
 @pytest.fixture
 def embedded() -> Iterator[EmbeddedStore]:
     """A running embedded Valkey in its own short data dir (so its Unix socket path fits)."""
-    data_dir = short_tmp_dir()
-    store = EmbeddedStore(data_dir)
-    try:
-        store.start()
+    with short_data_dir() as data_dir, EmbeddedStore(data_dir) as store:
         yield store
-    finally:
-        store.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.redis_server import short_tmp_dir
+from tests.redis_server import short_data_dir
 
 
 @pytest.fixture
 def spool_dir() -> Iterator[Path]:
     """A spool folder that does not exist yet (the spool creates it), under a short ``/tmp``
     path, removed after the test."""
-    directory = short_tmp_dir()
-    yield directory / "spool"
-    shutil.rmtree(directory, ignore_errors=True)
+    with short_data_dir() as directory:
+        yield directory / "spool"
