@@ -390,32 +390,21 @@ def start_proxy(
     origin_port: int,
     config: Path,
 ) -> tuple[Any, Path]:
-    from servers import wait_http_ok
+    """One worker of ``vernier serve``, ready; returns it and its data dir."""
+    from servers import start_vernier, vernier_data_dir, wait_http_ok
 
-    data_dir = prefix / f"{name}-data"
-    argv = [
-        sys.executable,
-        "-m",
-        "proxy",
-        "serve",
-        "--upstream",
-        f"http://127.0.0.1:{origin_port}",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--data-dir",
-        str(data_dir),
-        "--config",
-        str(config),
-    ]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    child = children.start(
-        name, argv, prefix / f"{name}.out", cwd=REPO_ROOT, env=env, stop_timeout_s=20.0
+    child = start_vernier(
+        children,
+        prefix,
+        name=name,
+        port=port,
+        workers=1,
+        upstream_port=origin_port,
+        python=Path(sys.executable),
+        config=config,
     )
     wait_http_ok(child, port, "/__vernier/healthz?ready=1", timeout_s=60)
-    return child, data_dir
+    return child, vernier_data_dir(prefix, name)
 
 
 # --- the two measurements ---------------------------------------------------------------------

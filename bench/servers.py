@@ -177,6 +177,11 @@ def start_nginx(
     return children.start(name, argv, prefix / f"{name}.out")
 
 
+def vernier_data_dir(prefix: Path, name: str = "vernier") -> Path:
+    """The data dir (with the embedded Valkey's files) of the Vernier started as ``name``."""
+    return prefix / f"{name}-data"
+
+
 def start_vernier(
     children: Children,
     prefix: Path,
@@ -186,9 +191,11 @@ def start_vernier(
     upstream_port: int,
     python: Path,
     config: Path,
+    name: str = "vernier",
 ) -> Child:
-    """``python -m proxy serve`` from the repo root, with its own temp data dir."""
-    data_dir = prefix / "vernier-data"
+    """``python -m proxy serve`` from the repo root, with its own temp data dir
+    (:func:`vernier_data_dir`) and output file ``<name>.out``."""
+    data_dir = vernier_data_dir(prefix, name)
     argv = [
         str(python),
         "-m",
@@ -209,7 +216,7 @@ def start_vernier(
     # The repo root first: the editable install may resolve ``proxy`` as a namespace package.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return children.start(
-        "vernier", argv, prefix / "vernier.out", cwd=REPO_ROOT, env=env, stop_timeout_s=20.0
+        name, argv, prefix / f"{name}.out", cwd=REPO_ROOT, env=env, stop_timeout_s=20.0
     )
 
 

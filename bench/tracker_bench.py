@@ -57,21 +57,15 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
+# Chromium is launched the way the browser tests launch it (tests/browser/chromium.py)
+sys.path.insert(1, str(REPO_ROOT))
+
+from tests.browser.chromium import CHROMIUM_FLAGS, chromium_binary  # noqa: E402
 
 TRACKER = REPO_ROOT / "proxy" / "tracker" / "static" / "t.js"
 TRACKER_URL_PART = "/__vernier/t.js"
 SIZE_BUDGET_BYTES = 4096  # "4 KB"; also reported against 4,000
 MAIN_THREAD_BUDGET_MS = 1.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 CATEGORIES = [
     "devtools.timeline",
     "disabled-by-default-devtools.timeline",
@@ -245,7 +239,7 @@ def run_loads(args: argparse.Namespace, proxy_url: str, origin_url: str) -> dict
     loads: list[dict[str, Any]] = []
     source = TRACKER.read_text()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
         try:
             # one throw-away load of each, so the first measured one is not the browser's first
             for url in (proxy_url, origin_url):
@@ -436,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         default=1000,
         help="how long the trace runs on after the load event",
     )
-    parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument("--chromium", default=chromium_binary())
     parser.add_argument("--size-only", action="store_true")
     parser.add_argument("--json", type=Path, default=BENCH_DIR / "results" / "tracker.json")
     parser.add_argument("--keep-tmp", action="store_true")

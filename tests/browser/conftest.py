@@ -1,32 +1,24 @@
 """Real headless Chromium (Debian's package, driven by Playwright) against the proxy on loopback.
 
 Chromium is skipped with a message when absent, except under ``CI=true`` where ``.ci/run``
-installs it. The flags keep Chromium off the network: this machine has none but loopback.
+installs it; how it is launched (the flags that keep it off the network) is in ``chromium.py``,
+shared with the tracker benchmark.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.browser.chromium import CHROMIUM_FLAGS, chromium_binary
 
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    path = os.environ.get("VERNIER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    path = chromium_binary()
     if not os.access(path, os.X_OK):
         if os.environ.get("CI") == "true":
             pytest.fail(f"Chromium is required under CI but {path} is missing")
