@@ -81,7 +81,7 @@ def main() -> None:
     def no_rule() -> object:
         return engine.match(method="GET", host="shop.example", path="/about/team", query={})
 
-    def matched() -> object:
+    def matched() -> tuple[object, object]:
         found = engine.match(method="GET", host="shop.example", path="/", query={})
         context = build_context(
             method="GET",

@@ -25,9 +25,12 @@ STARTED_APPS: list[web.Application] = []
 
 
 def bound_port(site: web.TCPSite) -> int:
+    """The port the kernel gave a site started on port 0."""
     server = site._server
     assert server is not None
-    return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    # typeshed's AbstractServer has no ``sockets``; every loop's server does (aiohttp's own
+    # ``BaseRunner.addresses`` reads it the same way)
+    return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
 
 @contextlib.asynccontextmanager
@@ -129,13 +132,14 @@ async def start_proxy(embedded_store_url: str, tmp_path: Path) -> AsyncIterator[
 
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+# ``await raw_origin(answer)`` → the base URL of an origin that answers with ``answer``
+StartRawOrigin = Callable[[bytes | RawHandler], Awaitable[str]]
 
 
 @pytest.fixture
-async def raw_origin() -> AsyncIterator[Callable[[bytes | RawHandler], Awaitable[str]]]:
+async def raw_origin() -> AsyncIterator[StartRawOrigin]:
     """An origin that answers every request with fixed raw bytes (or runs a handler)."""
     servers: list[asyncio.Server] = []
-    requests_seen: list[bytes] = []
 
     async def start(answer: bytes | RawHandler) -> str:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -143,8 +147,7 @@ async def raw_origin() -> AsyncIterator[Callable[[bytes | RawHandler], Awaitable
                 if callable(answer):
                     await answer(reader, writer)
                     return
-                head = await reader.readuntil(b"\r\n\r\n")
-                requests_seen.append(head)
+                await reader.readuntil(b"\r\n\r\n")
                 writer.write(answer)
                 await writer.drain()
             except (asyncio.IncompleteReadError, ConnectionError):
@@ -157,7 +160,6 @@ async def raw_origin() -> AsyncIterator[Callable[[bytes | RawHandler], Awaitable
         port = server.sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
 
-    start.requests_seen = requests_seen  # type: ignore[attr-defined]
     try:
         yield start
     finally:

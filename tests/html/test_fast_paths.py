@@ -90,7 +90,8 @@ def test_script_end_tag_ends_where_the_tokenizer_says() -> None:
     """The end tag's name is followed by a delimiter that still belongs to the tag's rest."""
     run = plain_run(find_charset=False)
     body = b"<script>x</script><meta http-equiv=content-security-policy content=y>"
-    assert run.match(body).end() == body.index(b"<meta")
+    script = run.match(body)
+    assert script is not None and script.end() == body.index(b"<meta")
     result = find_insertion_point(b"<head>" + body + b"</head>", charset_known=True)
     assert result is not None and [m.value for m in result.meta_csp] == ["y"]
 

@@ -447,9 +447,9 @@ def test_find_by_count_proves_every_candidate_is_a_start_tag(
 
 def test_names_that_need_a_scan_share_one(monkeypatch: pytest.MonkeyPatch) -> None:
     import proxy.html.sourcemap as sourcemap
+    from proxy.html.locate import find_start_tags as scan  # the function sourcemap calls
 
     scans: list[frozenset[bytes]] = []
-    scan = sourcemap.find_start_tags
 
     def counted(buf: bytes, names: frozenset[bytes], pos: int) -> Any:
         scans.append(names)

@@ -8,7 +8,7 @@ import gzip
 import hashlib
 import zlib
 
-import brotli
+import brotli  # type: ignore[import-untyped]  # brotli ships no type information
 import orjson
 from aiohttp import web
 
@@ -18,7 +18,7 @@ PAGE = (
 )
 
 
-def html(body: bytes = PAGE, **headers: str) -> web.Response:
+def html(body: bytes = PAGE, /, **headers: str) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/html; charset=utf-8", **headers})
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from redis.asyncio import Redis
 
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import make_snapshot
@@ -20,7 +19,8 @@ from proxy.rules import load_rules
 from proxy.store import models
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.decision_log import LoggedDecision, parse_entry
+from proxy.store.decision_log import LoggedDecision
+from tests.integration.decision_stream import read_decision_log
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
 
@@ -66,12 +66,7 @@ async def test_the_bandit_decides_logs_and_picks_up_a_published_model(
     assert slot["reason"] == "bandit" and 0 < float(str(slot["probability"])) <= 1
     store = Store(embedded_store_url, StoreSettings(key_prefix=prefix))
     try:
-
-        async def entries(client: Redis) -> list[tuple[bytes, dict[bytes, bytes]]]:
-            return await client.xrange(store.keys.decisions_key())
-
-        [(_, fields)] = await store.run(entries, default=[])
-        record = parse_entry(fields)
+        [record] = await read_decision_log(store)
         assert isinstance(record, LoggedDecision)
         assert record.id == slot["decision"] and record.chosen == variant
         assert record.actions == ("a", "b", "c") and record.reason == "bandit"
@@ -131,11 +126,7 @@ async def test_a_restarted_proxy_decides_with_the_learned_model(
         assert await models.publish(store, snapshot)  # what a learner left before the restart
         proxy = await start_proxy(origin, rules=str(rules_dir), **settings)  # a fresh process
         _, slot = await fresh_visit(proxy + "/page")
-
-        async def entries(client: Redis) -> list[tuple[bytes, dict[bytes, bytes]]]:
-            return await client.xrange(store.keys.decisions_key())  # type: ignore[no-any-return]
-
-        records = [parse_entry(fields) for _, fields in await store.run(entries, default=[])]
+        records = await read_decision_log(store)
     finally:
         await store.close()
     [record] = [r for r in records if isinstance(r, LoggedDecision) and r.id == slot["decision"]]

@@ -5,18 +5,20 @@ contiguous insertion — the tracker tag, which an HTML5 parser sees as a real `
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
-import brotli
+import brotli  # type: ignore[import-untyped]  # brotli ships no type information
 import html5lib  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
 
 from tests.proxy_fixtures import StartProxy, serve_app
 
-CODINGS = {
+# a content coding's (encode, decode)
+Coding = tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]
+CODINGS: dict[str, Coding] = {
     "identity": (lambda b: b, lambda b: b),
     "gzip": (lambda b: gzip.compress(b, 6, mtime=0), gzip.decompress),
     "br": (lambda b: brotli.compress(b, quality=5), brotli.decompress),

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.proxy_fixtures import StartProxy, raw_response, serve_app
+from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_response, serve_app
 
 TAG_RE = re.compile(rb'<script src="/__vernier/t\.js\?v=[0-9a-f]+" defer[^>]*></script>')
 
@@ -75,7 +75,9 @@ async def test_two_policies_both_edited_and_connect_src_opened(start_proxy: Star
     assert TAG_RE.search(body)
 
 
-async def test_unparsable_policy_means_no_injection(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
+async def test_unparsable_policy_means_no_injection(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
     origin = await raw_origin(
         raw_response(
             HTML, "Content-Type: text/html", "Content-Security-Policy: script-src 'self' \xe9\xe9"

@@ -9,11 +9,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.decision_log import LoggedDecision, RewardNote, parse_entry
+from proxy.store.decision_log import LoggedDecision, RewardNote
+from tests.integration.decision_stream import read_decision_log
 from tests.proxy_fixtures import StartProxy
 
 TOKEN = "api-token-0123456789abcdef"
@@ -60,17 +60,15 @@ async def test_decide_and_reward(
 
     store = Store(embedded_store_url, StoreSettings(key_prefix=prefix))
     try:
-
-        async def entries(client: Redis) -> list[Any]:
-            return await client.xrange(store.keys.decisions_key())  # type: ignore[no-any-return]
-
-        logged = [parse_entry(fields) for _, fields in await store.run(entries, default=[])]
+        logged = await read_decision_log(store)
     finally:
         await store.close()
     decisions = [r for r in logged if isinstance(r, LoggedDecision)]
     assert [d.id for d in decisions] == [first["decision"], pinned["decision"]]  # sticky: once
     assert decisions[0].session == "app-session-1" and decisions[0].context["D"] == ("dev=desktop",)
-    assert logged[-1] == RewardNote(first["decision"], 1.0, logged[-1].ts_ms)  # type: ignore[union-attr]
+    reward_note = logged[-1]
+    assert isinstance(reward_note, RewardNote)
+    assert reward_note == RewardNote(first["decision"], 1.0, reward_note.ts_ms)
 
 
 async def test_bad_requests_get_a_reason(

@@ -18,7 +18,7 @@ from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
 from proxy.store.slot_metrics import read_slot_windows
-from proxy.tracker.events import Click, Impression
+from proxy.tracker.events import Click, Event, Impression
 from proxy.tracker.record import EventRecord
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
@@ -40,6 +40,12 @@ pytestmark = pytest.mark.rules_file("m.yaml", RULES)
 MARK = re.compile(r'data-vernier-variant="(\w)"')
 
 
+def visit_record(event: Event, *, page: str, session: str, now: int) -> EventRecord:
+    return EventRecord(
+        event=event, page=page, session=session, visitor=f"v-{session}", received_ms=now
+    )
+
+
 def records(n: int, *, clicks_every: int, now: int) -> list[EventRecord]:
     out = []
     for i in range(n):
@@ -47,11 +53,10 @@ def records(n: int, *, clicks_every: int, now: int) -> list[EventRecord]:
         seen = Impression(
             id=uuid.uuid4().hex[:16], ts=1, slot="hero", variant="a", decision="d" * 16
         )
-        who = {"page": page, "session": session, "visitor": f"v-{session}", "received_ms": now}
-        out.append(EventRecord(event=seen, **who))
+        out.append(visit_record(seen, page=page, session=session, now=now))
         if clicks_every and i % clicks_every == 0:
             hit = Click(id=uuid.uuid4().hex[:16], ts=1, target="a", slot="hero", variant="a")
-            out.append(EventRecord(event=hit, **who))
+            out.append(visit_record(hit, page=page, session=session, now=now))
     return out
 
 
@@ -88,7 +93,8 @@ async def test_content_swaps_only_once_the_smoothed_ctr_crosses(
         # every event in one minute's bucket: the EMA smooths across minutes, and a test that
         # crossed a minute boundary would (rightly) need more than one bad minute to swap
         now = int(time.time() * 1000)
-        assert await log.append(records(300, clicks_every=10, now=now)) > 300
+        appended = await log.append(records(300, clicks_every=10, now=now))
+        assert appended is not None and appended > 300
         await counted(store, 300)
         # over the next two metric-cache refreshes (1 s each), every page keeps the control
         deadline = asyncio.get_running_loop().time() + 2.5

@@ -8,13 +8,15 @@ import gzip
 import hashlib
 import io
 import zlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
-import brotli
+import brotli  # type: ignore[import-untyped]  # brotli ships no type information
 import pytest
 
 from tests.integration.origin_app import PAGE
-from tests.proxy_fixtures import StartProxy, raw_exchange, raw_response
+from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_exchange, raw_response
 
 TAG_START = b'<script src="/__vernier/t.js?v='
 
@@ -26,10 +28,11 @@ def spliced_out(body: bytes) -> bytes:
     return body[:start] + body[end:]
 
 
-async def get_json(url: str, **kwargs: object) -> dict[str, object]:
+async def get_json(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     async with aiohttp.ClientSession() as client:
-        async with client.get(url, **kwargs) as response:  # type: ignore[arg-type]
-            return await response.json()  # type: ignore[no-any-return]
+        async with client.get(url, headers=headers) as response:
+            data: dict[str, Any] = await response.json()
+            return data
 
 
 async def test_hop_by_hop_removed_before_forwarding_headers_added(
@@ -72,7 +75,7 @@ async def test_hop_by_hop_removed_before_forwarding_headers_added(
 async def test_trusted_peer_extends_forwarded_for(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin, **{"server.trusted_proxies": ["127.0.0.0/8"]})
     data = await get_json(proxy + "/echo", headers={"X-Forwarded-For": "1.2.3.4"})
-    names = {k.lower(): v for k, v in data["headers"]}  # type: ignore[union-attr]
+    names = {k.lower(): v for k, v in data["headers"]}
     assert names["x-forwarded-for"] == "1.2.3.4, 127.0.0.1"
 
 
@@ -204,7 +207,9 @@ async def test_no_body_statuses(origin: str, start_proxy: StartProxy, code: int)
         assert b'etag: "s"' in head.lower() and b"cache-control: max-age=5" in head.lower()
 
 
-async def test_nonstandard_status_forwarded(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
+async def test_nonstandard_status_forwarded(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
     origin = await raw_origin(b"HTTP/1.1 299 Odd\x7f Reason\r\nContent-Length: 2\r\n\r\nok")
     proxy = await start_proxy(origin)
     raw = await raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -287,7 +292,9 @@ async def test_encoded_html_injected_and_recoded(
     assert spliced_out(decoded) == PAGE
 
 
-async def test_lying_content_encoding_passes_raw_bytes(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
+async def test_lying_content_encoding_passes_raw_bytes(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
     body = b"<html><head></head><body>not gzip</body></html>"
     origin = await raw_origin(
         raw_response(body, "Content-Type: text/html", "Content-Encoding: gzip")
@@ -334,7 +341,7 @@ async def test_streamed_upload_reaches_origin_intact(origin: str, start_proxy: S
     proxy = await start_proxy(origin)
     payload = bytes(range(256)) * 40_000  # ~10 MB
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(payload), 65536):
             yield payload[i : i + 65536]
 

@@ -4,6 +4,7 @@ the admin debug header, and rules that fail being served around."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -39,7 +40,7 @@ MARK = re.compile(
 
 async def get(
     client: aiohttp.ClientSession, url: str, **headers: str
-) -> tuple[bytes, aiohttp.typedefs.LooseHeaders]:
+) -> tuple[bytes, Mapping[str, str]]:
     async with client.get(url, headers=headers) as response:
         assert response.status == 200
         return await response.read(), response.headers

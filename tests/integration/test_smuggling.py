@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.proxy_fixtures import StartProxy, raw_exchange
+from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_exchange
 
 BAD_REQUESTS = {
     "cl_te": b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -70,9 +70,9 @@ async def test_pipelined_requests_answered_in_order(origin: str, start_proxy: St
     ],
 )
 async def test_ambiguous_origin_response_is_502(
-    raw_origin,
+    raw_origin: StartRawOrigin,
     start_proxy: StartProxy,
-    response: bytes,  # type: ignore[no-untyped-def]
+    response: bytes,
 ) -> None:
     origin = await raw_origin(response)
     proxy = await start_proxy(origin)
@@ -80,7 +80,9 @@ async def test_ambiguous_origin_response_is_502(
     assert raw.startswith(b"HTTP/1.1 502")
 
 
-async def test_lenient_origin_framing_is_reframed(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
+async def test_lenient_origin_framing_is_reframed(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
     origin = await raw_origin(
         b"HTTP/1.1 200 OK\nContent-Type: text/plain\nX-Folded: a\r\n b\r\nContent-Length: 2\n\nok"
     )

@@ -10,7 +10,7 @@ import socket
 import aiohttp
 from aiohttp import web
 
-from tests.proxy_fixtures import StartProxy, raw_exchange, raw_response, serve_app
+from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_exchange, raw_response, serve_app
 
 try:
     from compression import zstd  # type: ignore[import-not-found]
@@ -61,7 +61,9 @@ async def test_slow_client_pauses_the_origin(start_proxy: StartProxy) -> None:
         writer.close()
 
 
-async def test_zstd_page_is_injected_and_recompressed(raw_origin, start_proxy: StartProxy) -> None:  # type: ignore[no-untyped-def]
+async def test_zstd_page_is_injected_and_recompressed(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
     body = zstd.compress(PAGE)
     origin = await raw_origin(
         raw_response(body, "Content-Type: text/html", "Content-Encoding: zstd")
@@ -79,8 +81,8 @@ async def test_zstd_page_is_injected_and_recompressed(raw_origin, start_proxy: S
 
 
 async def test_double_gzip_label_on_single_gzip_passes_unchanged(
-    raw_origin,
-    start_proxy: StartProxy,  # type: ignore[no-untyped-def]
+    raw_origin: StartRawOrigin,
+    start_proxy: StartProxy,
 ) -> None:
     body = gzip.compress(PAGE, mtime=0)
     origin = await raw_origin(
@@ -95,8 +97,8 @@ async def test_double_gzip_label_on_single_gzip_passes_unchanged(
 
 
 async def test_chunked_response_with_trailers_keeps_its_body(
-    raw_origin, start_proxy: StartProxy
-) -> None:  # type: ignore[no-untyped-def]
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
     origin = await raw_origin(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
         b"Transfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"

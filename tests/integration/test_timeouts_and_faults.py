@@ -9,7 +9,7 @@ import socket
 import aiohttp
 import pytest
 
-from tests.proxy_fixtures import StartProxy, raw_exchange
+from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_exchange
 
 TAG = b"/__vernier/t.js"
 
@@ -58,8 +58,8 @@ async def test_origin_stalling_mid_body_fails_the_client_response(
 
 
 async def test_origin_reset_mid_body_is_not_a_complete_response(
-    raw_origin,
-    start_proxy: StartProxy,  # type: ignore[no-untyped-def]
+    raw_origin: StartRawOrigin,
+    start_proxy: StartProxy,
 ) -> None:
     async def reset_after_5k(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
