@@ -279,11 +279,13 @@ async def test_redelivered_entries_are_not_counted_twice(store: Store, rules: Ru
     class AckFailsOnce(EventLog):
         failed = False
 
-        async def ack(self, group: str, entry_ids: Sequence[str]) -> int | None:
+        async def ack(
+            self, group: str, entry_ids: Sequence[str], *, timeout_s: float | None = None
+        ) -> int | None:
             if entry_ids and not self.failed:
                 self.failed = True
                 return None  # the counts are written, the acknowledgement is lost
-            return await super().ack(group, entry_ids)
+            return await super().ack(group, entry_ids, timeout_s=timeout_s)
 
     await hold(store, "session-1", {"hero": "c"})
     records = [impression("hero", "c", session="session-1") for _ in range(5)]
