@@ -154,7 +154,12 @@ async def test_two_consumers_on_one_visitor_lose_no_update(store: Store, running
         return fields.get("engaged_s") == "300"
 
     await poll(DEADLINE_S, all_applied)
-    assert first.applied + second.applied == 300
+    # every event was applied exactly once: the profile above proves it. A write whose reply was
+    # lost on a loaded machine is redelivered and then counted as a duplicate, so the counters
+    # may fall short of 300 applied but never exceed it, and every event is counted once at least
+    applied = first.applied + second.applied
+    assert applied <= 300
+    assert applied + first.duplicates + second.duplicates >= 300
 
 
 async def test_entries_of_a_dead_consumer_are_claimed(store: Store, running: Running) -> None:
