@@ -1,5 +1,5 @@
 # Quick start:  make demo   (the proxy in front of the bundled demo shop)
-#               make test   (the whole test suite: Python, tracker JS, browser)
+#               make test   (lint and types, then the whole suite: Python, tracker JS, browser)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -35,7 +35,7 @@ lock:
 demo: $(STAMP)
 	$(BIN)/vernier demo
 
-test: test-js test-python
+test: lint test-js test-python
 
 test-python: $(STAMP)
 	$(BIN)/python -m pytest
