@@ -26,10 +26,11 @@ from aiohttp import web
 
 from proxy.decide.decider import Decider, Viewer
 from proxy.messages import invalid_value, malformed_json
+from proxy.records.decision import RewardNote
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
 from proxy.store.client import Store
-from proxy.store.decision_log import RewardNote, log_reward
+from proxy.store.decision_log import log_reward
 from proxy.store.profiles import load_profile
 
 MAX_BODY_BYTES = 16 * 1024

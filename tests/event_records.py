@@ -5,8 +5,8 @@ byte bounds and the stream's deduplication are tested against these exact record
 
 from __future__ import annotations
 
-from proxy.tracker.events import Engaged
-from proxy.tracker.record import EventRecord
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Engaged
 
 RECEIVED_MS = 1_732_250_000_000
 

@@ -11,7 +11,7 @@ folded into it, as the slot's :class:`~proxy.rules.schema.Reward` says:
 * ``engaged`` of the session → its milliseconds add up; the ``engaged_s`` threshold's value is
   earned once, when the total reaches it;
 * ``scroll`` of the session → the deepest depth; the ``scroll`` threshold's value is earned once;
-* a reward posted through the API (:class:`~proxy.store.decision_log.RewardNote`) → a part, and
+* a reward posted through the API (:class:`~proxy.records.decision.RewardNote`) → a part, and
   it counts as seen (the client that posts it showed the decision).
 
 A session event counts for a decision only if it arrived (``received_ms``, the server's clock)
@@ -49,11 +49,10 @@ from collections.abc import Iterable
 
 import msgspec
 
-from proxy.evaluate.log import DecisionRecord
+from proxy.records.decision import DecisionRecord, RewardNote
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.rules.schema import Reward
-from proxy.store.decision_log import RewardNote
-from proxy.tracker.events import Click, Conversion, Engaged, Impression, Scroll
-from proxy.tracker.record import EventRecord
 
 # reasons that re-serve an earlier decision (same id): not new examples
 RESERVE_REASONS = frozenset({"sticky", "held"})

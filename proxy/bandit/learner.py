@@ -63,8 +63,9 @@ from proxy.bandit.learner_state import (
     reloaded,
 )
 from proxy.bandit.model import BanditModel
-from proxy.bandit.snapshot import SnapshotRefused, decode_snapshot, load_snapshot
-from proxy.evaluate.log import DecisionRecord, encode_record
+from proxy.bandit.snapshot import load_snapshot
+from proxy.records.decision import DecisionRecord, encode_record
+from proxy.records.snapshot import SnapshotRefused, decode_snapshot
 from proxy.rules.load import RuleSet, SlotLearner
 from proxy.store import learner_state, models
 from proxy.store.client import Store

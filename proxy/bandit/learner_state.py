@@ -18,17 +18,11 @@ import msgspec
 
 from proxy.bandit.join import JoinState
 from proxy.bandit.model import BanditModel
-from proxy.bandit.snapshot import (
-    Snapshot,
-    SnapshotRefused,
-    decode_snapshot,
-    encode_snapshot,
-    make_snapshot,
-)
-from proxy.evaluate.log import DecisionRecord
+from proxy.bandit.snapshot import make_snapshot
+from proxy.records.decision import DecisionRecord, RewardNote
+from proxy.records.event_record import EventRecord
+from proxy.records.snapshot import Snapshot, SnapshotRefused, decode_snapshot, encode_snapshot
 from proxy.rules.load import CompiledSlot, RuleSet, SlotLearner
-from proxy.store.decision_log import RewardNote
-from proxy.tracker.record import EventRecord
 
 CHECKPOINT_FORMAT = 1
 

@@ -15,7 +15,8 @@ import logging
 from dataclasses import dataclass
 
 from proxy.bandit.model import BanditModel
-from proxy.bandit.snapshot import SnapshotRefused, load_snapshot
+from proxy.bandit.snapshot import load_snapshot
+from proxy.records.snapshot import SnapshotRefused
 from proxy.rules.engine import RulesSource
 from proxy.rules.load import CompiledSlot, SlotLearner
 from proxy.store import models

@@ -14,7 +14,8 @@ gave for a fixed example (:func:`canary_shared` with the slot's actions).
 4. the loaded model's canary pmf is a probability distribution over the slot's actions (right
    length, finite, in ``[0, 1]``, summing to 1 ± 1e-3) and equals the recorded one (± 1e-4).
 
-Snapshots travel as msgpack (:func:`encode_snapshot`, :func:`decode_snapshot`).
+The :class:`~proxy.records.snapshot.Snapshot` type and its msgpack codec are
+:mod:`proxy.records.snapshot`, which the store uses without loading VW.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from __future__ import annotations
 import hashlib
 import math
 
-import msgspec
-
 from proxy.bandit.features import ActionSet, context_features
 from proxy.bandit.model import BanditModel, pmf_is_valid
 from proxy.bandit.policy_config import BanditPolicy
-from proxy.errors import VernierError
+from proxy.records.snapshot import Snapshot, SnapshotRefused
 
 CANARY_TOLERANCE = 1e-4
 
@@ -52,23 +51,6 @@ CANARY_CONTEXT: dict[str, object] = {
     "clicks.hero": 1,
 }
 _CANARY_NOW_MS = 1_700_000_600_000
-
-
-class SnapshotRefused(VernierError):
-    """A snapshot failed a check; ``str(err)`` says which. Keep the last good model."""
-
-
-class Snapshot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One published model; see the module docstring."""
-
-    slot: str
-    model_version: int
-    feature_space: str
-    created_at_ms: int
-    examples: int
-    sha256: str
-    canary_pmf: tuple[float, ...]
-    model: bytes
 
 
 def canary_shared(policy: BanditPolicy) -> dict[str, list[str]]:
@@ -145,20 +127,3 @@ def _canary_problem(pmf: list[float], recorded: tuple[float, ...], n: int) -> st
     ):
         return f"differs from the recorded {list(recorded)!r}"
     return None
-
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Snapshot)
-
-
-def encode_snapshot(snapshot: Snapshot) -> bytes:
-    """The snapshot as msgpack bytes (for the store)."""
-    return _encoder.encode(snapshot)
-
-
-def decode_snapshot(data: bytes) -> Snapshot:
-    """A snapshot from :func:`encode_snapshot` bytes; :class:`SnapshotRefused` if malformed."""
-    try:
-        return _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
-        raise SnapshotRefused(f"snapshot is malformed: {err}") from None

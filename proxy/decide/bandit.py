@@ -14,8 +14,8 @@ from proxy.bandit.features import context_features
 from proxy.bandit.registry import LiveModel
 from proxy.bandit.sampling import sample, seed_key
 from proxy.decide.decision import Decision, new_decision_id
+from proxy.records.decision import LoggedDecision, Scalar
 from proxy.rules.load import CompiledSlot
-from proxy.store.decision_log import LoggedDecision, Scalar
 
 SharedFeatures = dict[str, list[str]]
 

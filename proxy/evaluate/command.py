@@ -18,18 +18,19 @@ from pathlib import Path
 import msgspec
 
 from proxy.bandit.model import BanditModel
-from proxy.bandit.snapshot import SnapshotRefused, load_snapshot
+from proxy.bandit.snapshot import load_snapshot
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.decide.slots import rule_choice
 from proxy.errors import ConfigError
 from proxy.evaluate.estimators import by_namespaces, evaluate_all, format_report
-from proxy.evaluate.log import DecisionRecord, LogError
+from proxy.evaluate.log import LogError
 from proxy.evaluate.policies import TargetPolicy, always, deterministic, model_policy, uniform
 from proxy.govern.pause_command import store_for
+from proxy.records.decision import DecisionRecord, LoggedDecision
+from proxy.records.snapshot import SnapshotRefused
 from proxy.rules.load import CompiledSlot, RuleSet, load_rules
 from proxy.store import models
-from proxy.store.decision_log import LoggedDecision
 
 _decode = msgspec.json.Decoder(LoggedDecision).decode
 

@@ -31,8 +31,8 @@ import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
-from proxy.evaluate.log import DecisionRecord
 from proxy.evaluate.policies import TargetPolicy
+from proxy.records.decision import DecisionRecord
 
 Z_95 = 1.959963984540054
 Bucket = Callable[[DecisionRecord], Hashable]

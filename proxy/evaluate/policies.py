@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from proxy.bandit.features import ActionSet
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import FeatureValue
-from proxy.evaluate.log import DecisionRecord
+from proxy.records.decision import DecisionRecord
 
 TargetPolicy = Callable[[DecisionRecord], Sequence[float]]
 

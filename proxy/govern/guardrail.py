@@ -32,14 +32,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from proxy.govern.windows import (
-    SIGMAS,
-    Counts,
-    SlotWindows,
-    lower_control_limit,
-    minute_of,
-    window_counts,
-)
+from proxy.govern.windows import SIGMAS, lower_control_limit, window_counts
+from proxy.records.slot_counts import Counts, SlotWindows, minute_of
 
 Measure = Literal["auto", "cvr", "ctr"]
 _RATE_NAMES = {"cvr": "conversion rate", "ctr": "click-through rate"}

@@ -36,7 +36,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from proxy.govern.guardrail import Breach, Measure, breaches
-from proxy.govern.windows import HISTORY_MINUTES, minute_of
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Conversion, Impression
+from proxy.records.slot_counts import HISTORY_MINUTES, minute_of
 from proxy.rules.engine import RuleEngine
 from proxy.store import slot_metrics
 from proxy.store.client import Store
@@ -44,8 +46,6 @@ from proxy.store.event_log import EventLog, StreamEntry
 from proxy.store.slot_metrics import Increment
 from proxy.store.stream_group import GroupCursor
 from proxy.tasks import keep_stepping
-from proxy.tracker.events import Click, Conversion, Impression
-from proxy.tracker.record import EventRecord
 
 log = logging.getLogger("vernier.guardrail")
 

@@ -1,8 +1,8 @@
 """Windowed slot metrics (pure): per-minute buckets → sums over the last 1, 5 and 60 minutes.
 
 The store keeps one bucket per slot and minute (``received_ms // 60000``) with per-variant
-counts of impressions, clicks and conversions (:mod:`proxy.store.slot_metrics`). Everything
-here is arithmetic over those buckets, so rules, the guardrail and tests share one definition:
+counts of impressions, clicks and conversions (:mod:`proxy.store.slot_metrics`; the bucket types
+are :mod:`proxy.records.slot_counts`). Everything here is arithmetic over those buckets, so rules, the guardrail and tests share one definition:
 
 - **Sliding windows.** "The last N minutes" is ``[now - N min, now]``: the current minute's
   bucket and the N-1 before it count whole, and the bucket just before them counts by the share
@@ -25,58 +25,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
 
-MINUTE_MS = 60_000
+from proxy.records.slot_counts import HISTORY_MINUTES, MINUTE_MS, Counts, SlotWindows, minute_of
+
 WINDOWS: Mapping[str, int] = {"1m": 1, "5m": 5, "60m": 60}  # name -> minutes
-HISTORY_MINUTES = 60  # the longest window; the store reads this many minutes back (plus one)
 EMA_ALPHA = 0.3
 SIGMAS = 3.0
-MEASURES = ("impressions", "clicks", "conversions")
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """What one variant got in one bucket or window (floats: windows weigh their oldest bucket)."""
-
-    impressions: float = 0.0
-    clicks: float = 0.0
-    conversions: float = 0.0
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(
-            self.impressions + other.impressions,
-            self.clicks + other.clicks,
-            self.conversions + other.conversions,
-        )
-
-    def scaled(self, weight: float) -> Counts:
-        return Counts(self.impressions * weight, self.clicks * weight, self.conversions * weight)
-
-    @property
-    def ctr(self) -> float | None:
-        return rate(self.clicks, self.impressions)
-
-    @property
-    def cvr(self) -> float | None:
-        return rate(self.conversions, self.impressions)
-
-
-@dataclass(frozen=True, slots=True)
-class SlotWindows:
-    """A slot's recent buckets: ``counts[variant][minute]``, and per variant the time of its last
-    guardrail pause (``paused_at_ms``), from which the guardrail counts evidence anew."""
-
-    counts: Mapping[str, Mapping[int, Counts]] = field(default_factory=dict)
-    paused_at_ms: Mapping[str, int] = field(default_factory=dict)
-
-
-def minute_of(ms: int) -> int:
-    return ms // MINUTE_MS
-
-
-def rate(successes: float, n: float) -> float | None:
-    return successes / n if n > 0 else None
 
 
 def window_counts(

@@ -19,12 +19,10 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from typing import Literal
+
+from proxy.records.rule_outcomes import Outcome
 
 log = logging.getLogger("vernier.rules")
-
-Outcome = Literal["applied", "missed", "failed"]
-OUTCOMES: tuple[Outcome, ...] = ("applied", "missed", "failed")
 
 
 class RuleHealth:

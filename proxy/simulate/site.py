@@ -20,9 +20,9 @@ import orjson
 from aiohttp import web
 
 from proxy.app import create_app
-from proxy.bandit.snapshot import SnapshotRefused
 from proxy.config.load import load_config
 from proxy.demo.shop import run_shop, shop_port
+from proxy.records.snapshot import SnapshotRefused
 from proxy.server.workers import runner_for
 from proxy.store import control, models
 from proxy.store.client import Store

@@ -27,8 +27,9 @@ from proxy.html.encodings import is_byte_scannable
 from proxy.html.rewrite import RewriteResult, rewrite
 from proxy.html.triggers import insert_templates, render_variant, slot_elements, template
 from proxy.metrics import Metrics
+from proxy.records.rule_outcomes import Outcome
 from proxy.rules.engine import Plan, RuleEngine
-from proxy.rules.health import Outcome, RuleHealth
+from proxy.rules.health import RuleHealth
 from proxy.rules.load import CompiledSlot
 
 log = logging.getLogger("vernier.rewrite")

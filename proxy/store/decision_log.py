@@ -1,9 +1,9 @@
 """The decision stream: every logged decision (field ``d``) and every reward posted through the
 API (field ``r``), in order, for the learner to join with the tracker's events.
 
-A decision is the evaluator's record (:class:`proxy.evaluate.log.DecisionRecord`) with no reward
-yet. Writes are fail-open: a decision the store cannot take is served all the same, and is only
-missing from learning. The stream is capped by length (``MAXLEN ~``).
+A decision is a :class:`~proxy.records.decision.LoggedDecision` (the evaluator's record with no
+reward yet), a reward a :class:`~proxy.records.decision.RewardNote`. Writes are fail-open: a
+decision the store cannot take is served all the same, and is only missing from learning. The stream is capped by length (``MAXLEN ~``).
 """
 
 from __future__ import annotations
@@ -14,32 +14,11 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from proxy.evaluate.log import DecisionRecord
+from proxy.records.decision import DecisionRecord, LoggedDecision, RewardNote
 from proxy.store.client import Store
 from proxy.store.stream_group import StreamReader
 
 MAX_ENTRIES = 1_000_000
-
-
-Scalar = str | int | float | bool
-
-
-class LoggedDecision(DecisionRecord, frozen=True):
-    """A decision as the proxy logs it: the evaluator's record plus what offline evaluation of
-    YAML rules needs (``rule_context``: the request context without headers and cookies) and,
-    in apprentice mode, the variant the bandit would have served (``would``)."""
-
-    rule_context: dict[str, Scalar] | None = None
-    would: str | None = None
-    mode: str | None = None
-
-
-class RewardNote(msgspec.Struct, frozen=True):
-    """A reward a client posted for a decision (``POST /__vernier/api/reward``)."""
-
-    decision: str
-    reward: float
-    ts_ms: int
 
 
 _encode = msgspec.json.Encoder().encode

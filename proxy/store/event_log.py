@@ -26,10 +26,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.store.client import Store
 from proxy.store.scripts import Script
 from proxy.store.stream_group import Entry, StreamReader
-from proxy.tracker.record import EventRecord, decode_record, encode_record
 
 APPEND_SCRIPT = Script(
     """

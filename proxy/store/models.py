@@ -1,6 +1,6 @@
 """Model snapshots in the store: the learner publishes, every proxy polls and loads.
 
-``P{model:<slot>}:snapshot`` holds the encoded :class:`proxy.bandit.snapshot.Snapshot` and
+``P{model:<slot>}:snapshot`` holds the encoded :class:`proxy.records.snapshot.Snapshot` and
 ``P{model:<slot>}:meta`` its version and feature space, written together in one transaction so
 a reader never sees the meta of one snapshot with the bytes of another.
 """
@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from redis.asyncio import Redis
 
-from proxy.bandit.snapshot import Snapshot, decode_snapshot, encode_snapshot
+from proxy.records.snapshot import Snapshot, decode_snapshot, encode_snapshot
 from proxy.store.client import Store
 
 

@@ -11,17 +11,28 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from typing import Protocol
 
 from redis.asyncio import Redis
 
-from proxy.rules.health import OUTCOMES, Outcome, RuleHealth
+from proxy.records.rule_outcomes import OUTCOMES, LiveHealth, Outcome
 from proxy.store.client import Store
 
 FLUSH_INTERVAL_S = 10.0
 
 
-async def publish(store: Store, health: RuleHealth) -> bool:
+class UnflushedOutcomes(Protocol):
+    """What a flush needs of a worker's counter (:class:`proxy.rules.health.RuleHealth`): the
+    store names it by what it does, so it does not import the rules that count."""
+
+    def take_unflushed(self) -> Counter[tuple[str, Outcome]]: ...
+
+    def take_unflushed_back(self, owner: str, outcome: Outcome, count: int) -> None: ...
+
+    def tripped(self) -> dict[str, float]: ...
+
+
+async def publish(store: Store, health: UnflushedOutcomes) -> bool:
     counts = health.take_unflushed()
     open_until = {owner: time.time() + left for owner, left in health.tripped().items()}
     if not counts and not open_until:
@@ -44,20 +55,12 @@ async def publish(store: Store, health: RuleHealth) -> bool:
     return False
 
 
-async def publish_every(store: Store, health: RuleHealth, stop: asyncio.Event) -> None:
+async def publish_every(store: Store, health: UnflushedOutcomes, stop: asyncio.Event) -> None:
     """Flush until ``stop`` is set, then once more."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL_S)
         await publish(store, health)
-
-
-@dataclass
-class LiveHealth:
-    """What the store holds: totals per owner and outcome, and breakers open now."""
-
-    totals: Counter[tuple[str, Outcome]] = field(default_factory=Counter)
-    open_until: dict[str, float] = field(default_factory=dict)
 
 
 async def read(store: Store) -> LiveHealth | None:

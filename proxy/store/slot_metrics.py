@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from proxy.govern.windows import HISTORY_MINUTES, MEASURES, Counts, SlotWindows, minute_of
+from proxy.records.slot_counts import HISTORY_MINUTES, MEASURES, Counts, SlotWindows, minute_of
 from proxy.store.client import Store
 from proxy.store.scripts import Script
 

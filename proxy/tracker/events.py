@@ -1,114 +1,22 @@
-"""The event contract in types (``tracker_js/events.contract.json`` is the same in words).
+"""Beacon intake: bytes from the network become the event contract's types, checked once.
 
-A beacon is a :class:`Batch` of events of one page view. Validation is strict and happens once, at
-intake; everything downstream (the stream, the profile updater, the learner) trusts these types.
-:func:`parse_batch` is the one way in: bytes from the network become a :class:`Batch` or an
-:class:`EventRejected` (a 400 with a reason), never any other exception.
+The types are :mod:`proxy.records.events` (``tracker_js/events.contract.json`` says the same in
+words). Validation is strict and happens once, here; everything downstream (the stream, the
+profile updater, the learner) trusts those types. :func:`parse_batch` is the one way in: bytes
+from the network become a :class:`~proxy.records.events.Batch` or an :class:`EventRejected` (a
+400 with a reason), never any other exception.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 
 from proxy.errors import VernierError
 from proxy.messages import invalid_value, malformed_json
-
-Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-Short = Annotated[str, msgspec.Meta(max_length=256)]
-Long = Annotated[str, msgspec.Meta(max_length=2048)]
-Millis = Annotated[int, msgspec.Meta(ge=0, le=3_600_000)]
-Timestamp = Annotated[int, msgspec.Meta(ge=0, le=10**14)]
-Value = Annotated[float, msgspec.Meta(ge=0, le=1e9)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")]
-PropValue = Annotated[str, msgspec.Meta(max_length=256)] | float | bool
-Props = Annotated[dict[Name, PropValue], msgspec.Meta(max_length=20)]
-
-
-class _Event(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type"
-):
-    id: Id
-    ts: Timestamp
-
-
-class PageView(_Event, frozen=True, tag="pageview"):
-    url: Long
-    ref: Long | None = None
-    title: Short | None = None
-
-
-class Impression(_Event, frozen=True, tag="impression"):
-    slot: Name
-    variant: Name
-    decision: Name
-
-
-class Click(_Event, frozen=True, tag="click"):
-    target: Short
-    slot: Name | None = None
-    variant: Name | None = None
-    decision: Name | None = None
-
-
-class Scroll(_Event, frozen=True, tag="scroll"):
-    depth: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-
-
-class Engaged(_Event, frozen=True, tag="engaged"):
-    ms: Millis
-
-
-class Hover(_Event, frozen=True, tag="hover"):
-    slot: Name
-    ms: Millis
-    variant: Name | None = None
-    decision: Name | None = None
-
-
-class Form(_Event, frozen=True, tag="form"):
-    action: Literal["focus", "submit"]
-    form: Name
-
-
-class Conversion(_Event, frozen=True, tag="conversion"):
-    name: Name
-    value: Value | None = None
-    currency: Currency | None = None
-
-
-class Custom(_Event, frozen=True, tag="custom"):
-    name: Name
-    props: Props | None = None
-
-
-class Trigger(_Event, frozen=True, tag="trigger"):
-    """An in-page trigger fired: the tracker put ``variant`` (decision ``decision``) into ``slot``.
-
-    ``trigger`` is the rule's trigger id; the applied element then reports its own impression
-    under ``decision``.
-    """
-
-    slot: Name
-    variant: Name
-    decision: Name
-    trigger: Name
-
-
-Event = (
-    PageView | Impression | Click | Scroll | Engaged | Hover | Form | Conversion | Custom | Trigger
-)
-
-
-class Batch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One beacon: events of one page view."""
-
-    v: Literal[1]
-    page: Id
-    events: Annotated[list[Event], msgspec.Meta(min_length=1, max_length=50)]
+from proxy.records.events import Batch
 
 
 class EventRejected(VernierError):

@@ -25,10 +25,10 @@ from typing import Protocol
 from aiohttp import ClientError, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from proxy.records.event_record import EventRecord
 from proxy.tracker.bots import BotFilter
 from proxy.tracker.events import EventRejected, parse_batch
 from proxy.tracker.ratelimit import TokenBucketLimiter
-from proxy.tracker.record import EventRecord
 from proxy.tracker.same_origin import cross_site_reason
 
 log = logging.getLogger("vernier.intake")

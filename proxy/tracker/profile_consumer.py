@@ -16,13 +16,13 @@ import logging
 import os
 import socket
 
+from proxy.records.event_record import EventRecord, encode_record
 from proxy.store.client import Store
 from proxy.store.event_log import EventLog, StreamEntry
 from proxy.store.profiles import load_tally, save_profile
 from proxy.store.stream_group import GroupCursor
 from proxy.tasks import keep_stepping
 from proxy.tracker.profile_update import apply, decode_state, encode_state, profile_fields
-from proxy.tracker.record import EventRecord, encode_record
 from proxy.tracker.visitor_data import RECENT_EVENTS
 
 log = logging.getLogger(__name__)

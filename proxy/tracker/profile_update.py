@@ -40,9 +40,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from proxy.tracker.events import Click as ClickEvent
-from proxy.tracker.events import Conversion, Engaged, Event, Impression, PageView, Scroll
-from proxy.tracker.record import EventRecord
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click as ClickEvent
+from proxy.records.events import Conversion, Engaged, Event, Impression, PageView, Scroll
 
 EMA_ALPHA = 0.3
 APPLIED_IDS = 128

@@ -18,9 +18,9 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from proxy.records.event_record import EventRecord
 from proxy.store.breaker import BreakerState
 from proxy.store.event_log import EventLog
-from proxy.tracker.record import EventRecord
 from proxy.tracker.spool import EventSpool
 
 log = logging.getLogger(__name__)

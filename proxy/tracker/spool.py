@@ -35,7 +35,7 @@ from pathlib import Path
 
 import msgspec
 
-from proxy.tracker.record import EventRecord, decode_record, encode_record
+from proxy.records.event_record import EventRecord, decode_record, encode_record
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import msgspec
 
+from proxy.records.event_record import decode_record
 from proxy.store.client import Store
 from proxy.store.profiles import forget, load_profile, load_recent
-from proxy.tracker.record import decode_record
 
 RECENT_EVENTS = 50
 log = logging.getLogger(__name__)

@@ -7,11 +7,10 @@ import itertools
 import pytest
 
 from proxy.bandit.join import JoinState, final_reward
-from proxy.evaluate.log import DecisionRecord
+from proxy.records.decision import DecisionRecord, RewardNote
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
 from proxy.rules.schema import Reward, Threshold
-from proxy.store.decision_log import RewardNote
-from proxy.tracker.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
-from proxy.tracker.record import EventRecord
 
 T0 = 1_700_000_000_000
 WINDOW = Reward(window_s=60)  # deadline T0 + 60 s

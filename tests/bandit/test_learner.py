@@ -20,17 +20,19 @@ import pytest
 from redis.asyncio import Redis
 
 from proxy.bandit.learner import GROUP, Learner
-from proxy.bandit.snapshot import Snapshot, load_snapshot
-from proxy.evaluate.log import DecisionRecord, read_log
+from proxy.bandit.snapshot import load_snapshot
+from proxy.evaluate.log import read_log
+from proxy.records.decision import DecisionRecord, RewardNote
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Impression, PageView
+from proxy.records.snapshot import Snapshot
 from proxy.rules.engine import RuleEngine
 from proxy.rules.load import SlotLearner, load_rules
 from proxy.store import models
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.decision_log import RewardNote, log_decisions, log_reward
+from proxy.store.decision_log import log_decisions, log_reward
 from proxy.store.event_log import EventLog
-from proxy.tracker.events import Click, Impression, PageView
-from proxy.tracker.record import EventRecord
 
 RULES = """
 slots:

@@ -14,7 +14,7 @@ from proxy.bandit.learner_state import (
     learning_slots,
 )
 from proxy.bandit.model import BanditModel
-from proxy.bandit.snapshot import Snapshot
+from proxy.records.snapshot import Snapshot
 from proxy.rules.engine import RuleEngine
 from tests.bandit.test_learner import build_rules, decisions, event_of, hero, now_ms
 

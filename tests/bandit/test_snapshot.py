@@ -10,17 +10,9 @@ import pytest
 from proxy.bandit.features import ActionSet
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import BanditPolicy, Softmax, feature_space_hash
-from proxy.bandit.snapshot import (
-    Snapshot,
-    SnapshotRefused,
-    canary_shared,
-    decode_snapshot,
-    encode_snapshot,
-    load_snapshot,
-    make_snapshot,
-    verify,
-)
+from proxy.bandit.snapshot import canary_shared, load_snapshot, make_snapshot, verify
 from proxy.errors import VernierError
+from proxy.records.snapshot import Snapshot, SnapshotRefused, decode_snapshot, encode_snapshot
 
 VARIANTS = {"a": {}, "b": {"tone": "urgent"}, "c": {"tone": "calm"}}
 POLICY = BanditPolicy(explorer=Softmax(3.0), interactions=("DA", "UA"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 
-from proxy.evaluate.log import DecisionRecord
+from proxy.records.decision import DecisionRecord
 
 ACTIONS = ("a", "b", "c")
 CONTEXTS = ("mobile", "desktop", "tablet")

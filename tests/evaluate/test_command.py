@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from proxy.cli import main
-from proxy.store.decision_log import LoggedDecision
+from proxy.records.decision import LoggedDecision
 
 RULES = """
 slots:

@@ -13,8 +13,8 @@ from proxy.evaluate.estimators import (
     format_report,
     full_context,
 )
-from proxy.evaluate.log import DecisionRecord
 from proxy.evaluate.policies import always, deterministic, uniform
+from proxy.records.decision import DecisionRecord
 from tests.evaluate.synthetic import ACTIONS, BEST, CONTEXTS, LOGGING, device, generate, true_value
 
 ORACLE_VALUE = true_value({x: tuple(float(a == BEST[x]) for a in ACTIONS) for x in CONTEXTS})

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from proxy.errors import VernierError
-from proxy.evaluate.log import DecisionRecord, LogError, encode_record, iter_log, read_log
+from proxy.evaluate.log import LogError, iter_log, read_log
+from proxy.records.decision import DecisionRecord, encode_record
 
 LINE = (
     '{"id": "d-7f3a", "slot": "hero", "ts_ms": 1700000000000, "session": "s-1", '

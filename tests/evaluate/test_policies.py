@@ -8,8 +8,8 @@ from proxy.bandit.features import ActionSet
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import BanditPolicy, Epsilon
 from proxy.evaluate.estimators import evaluate
-from proxy.evaluate.log import DecisionRecord
 from proxy.evaluate.policies import always, deterministic, model_policy, uniform
+from proxy.records.decision import DecisionRecord
 from tests.evaluate.synthetic import ACTIONS, BEST, CONTEXTS, device, generate, true_value
 
 RECORD = DecisionRecord(id="1", slot="s", actions=("a", "b", "c"), chosen="b", p=0.5)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from proxy.govern.guardrail import breaches, choose_measure
-from proxy.govern.windows import Counts, SlotWindows
+from proxy.records.slot_counts import Counts, SlotWindows
 
 MINUTE = 1000
 NOW_MS = MINUTE * 60_000 + 30_000

@@ -20,7 +20,10 @@ import pytest
 from redis.asyncio import Redis
 
 from proxy.govern.metrics_consumer import GROUP, SlotMetricsConsumer
-from proxy.govern.windows import Counts, SlotWindows, metric_fields
+from proxy.govern.windows import metric_fields
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Conversion, Engaged, Event, Impression
+from proxy.records.slot_counts import Counts, SlotWindows
 from proxy.rules.engine import RuleEngine
 from proxy.rules.load import load_rules
 from proxy.store import slot_metrics
@@ -29,8 +32,6 @@ from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
 from proxy.store.governance import Proposal, check_and_consume
 from proxy.store.slot_metrics import Increment, read_slot_windows
-from proxy.tracker.events import Click, Conversion, Engaged, Event, Impression
-from proxy.tracker.record import EventRecord
 from tests.redis_server import RedisServerProcess
 
 MINUTE = 29_000_000

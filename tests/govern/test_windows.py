@@ -8,15 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.govern.windows import (
-    Counts,
-    SlotWindows,
-    ctr_ema,
-    ema,
-    lower_control_limit,
-    metric_fields,
-    window_counts,
-)
+from proxy.govern.windows import ctr_ema, ema, lower_control_limit, metric_fields, window_counts
+from proxy.records.slot_counts import Counts, SlotWindows
 
 MINUTE = 1000  # the current minute
 NOW_MS = MINUTE * 60_000 + 15_000  # a quarter into it: the oldest bucket of a window weighs 0.75

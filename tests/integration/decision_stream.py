@@ -6,8 +6,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from proxy.records.decision import LoggedDecision, RewardNote
 from proxy.store.client import Store
-from proxy.store.decision_log import LoggedDecision, RewardNote, parse_entry
+from proxy.store.decision_log import parse_entry
 
 
 async def read_decision_log(store: Store) -> list[LoggedDecision | RewardNote | None]:

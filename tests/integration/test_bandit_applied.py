@@ -15,11 +15,11 @@ import pytest
 
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import make_snapshot
+from proxy.records.decision import LoggedDecision
 from proxy.rules import load_rules
 from proxy.store import models
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.decision_log import LoggedDecision
 from tests.integration.decision_stream import read_decision_log
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from proxy.records.decision import LoggedDecision, RewardNote
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.decision_log import LoggedDecision, RewardNote
 from tests.integration.decision_stream import read_decision_log
 from tests.proxy_fixtures import StartProxy
 

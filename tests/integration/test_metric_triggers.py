@@ -14,12 +14,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Event, Impression
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
 from proxy.store.slot_metrics import read_slot_windows
-from proxy.tracker.events import Click, Event, Impression
-from proxy.tracker.record import EventRecord
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
 

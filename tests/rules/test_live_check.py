@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from proxy.records.rule_outcomes import LiveHealth
 from proxy.rules import load_rules
 from proxy.rules.live_check import findings, report
-from proxy.store.rule_health import LiveHealth
 
 RULES = """
 rules:

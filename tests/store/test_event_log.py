@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from proxy.records.event_record import EventRecord, decode_record
+from proxy.records.events import PageView
 from proxy.store.event_log import EventLog
 from proxy.store.keys import KeySchema
-from proxy.tracker.events import PageView
-from proxy.tracker.record import EventRecord, decode_record
 from tests.event_records import engaged_batch, engaged_record
 from tests.redis_server import RELAXED_STORE, RedisServerProcess
 

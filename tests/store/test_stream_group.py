@@ -7,11 +7,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from proxy.evaluate.log import DecisionRecord
+from proxy.records.decision import DecisionRecord, RewardNote
 from proxy.store import stream_group
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.decision_log import RewardNote, decision_stream, log_decisions, log_reward
+from proxy.store.decision_log import decision_stream, log_decisions, log_reward
 from proxy.store.stream_group import GroupCursor, StreamReader
 
 

@@ -11,16 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.tracker.events import (
-    Batch,
-    Custom,
-    Event,
-    EventRejected,
-    PageView,
-    Scroll,
-    Trigger,
-    parse_batch,
-)
+from proxy.records.events import Batch, Custom, Event, PageView, Scroll, Trigger
+from proxy.tracker.events import EventRejected, parse_batch
 
 CONTRACT = json.loads(
     (Path(__file__).resolve().parents[2] / "tracker_js" / "events.contract.json").read_text()

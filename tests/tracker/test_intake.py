@@ -19,10 +19,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from proxy.records.event_record import EventRecord
 from proxy.tracker.bots import BotFilter
 from proxy.tracker.intake import EventIntake, IdentityLike, IntakeLimits
 from proxy.tracker.ratelimit import TokenBucketLimiter
-from proxy.tracker.record import EventRecord
 
 CONTRACT = json.loads(
     (Path(__file__).resolve().parents[2] / "tracker_js" / "events.contract.json").read_text()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.tracker.events import (
+from proxy.records.event_record import EventRecord
+from proxy.records.events import (
     Click,
     Conversion,
     Engaged,
@@ -25,7 +26,6 @@ from proxy.tracker.profile_update import (
     page_type,
     profile_fields,
 )
-from proxy.tracker.record import EventRecord
 
 T0 = 1_732_250_000_000
 _counter = iter(range(10**9))

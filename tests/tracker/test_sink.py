@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
-from proxy.tracker.record import EventRecord, decode_record, encode_record
 from proxy.tracker.sink import EventSink
 from proxy.tracker.spool import EventSpool
 from tests.event_records import engaged_batch

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from proxy.records.event_record import EventRecord, encode_record
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
-from proxy.tracker.record import EventRecord, encode_record
 from proxy.tracker.spool import EventSpool
 from tests.event_records import engaged_batch
 from tests.redis_server import RedisServerProcess

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Engaged, Event, PageView, Scroll
 from proxy.store.client import Store
 from proxy.store.event_log import EventLog
 from proxy.store.profiles import load_profile
-from proxy.tracker.events import Click, Engaged, Event, PageView, Scroll
 from proxy.tracker.profile_consumer import ProfileConsumer
 from proxy.tracker.profile_update import ProfileState, apply, profile_fields
-from proxy.tracker.record import EventRecord
 from proxy.tracker.visitor_data import forget_visitor, visitor_summary
 from tests.redis_server import RELAXED_STORE, RedisServerProcess
 from tests.tracker.test_profile_update import scripted_session

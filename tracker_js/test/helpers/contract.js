@@ -1,5 +1,5 @@
 // A small validator of request bodies against ../../events.contract.json (and the stricter types of
-// proxy/tracker/events.py: names are 1..64 chars, ts ≤ 1e14). It checks itself against the
+// proxy/records/events.py: names are 1..64 chars, ts ≤ 1e14). It checks itself against the
 // contract's valid_examples and invalid_examples in contract.test.js.
 import { readFileSync } from 'node:fs';
 

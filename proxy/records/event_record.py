@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from proxy.tracker.events import Event
+from proxy.records.events import Event
 
 
 class EventRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,94 @@
+"""A decision as it is logged, and a reward posted for one: the decision stream's two records.
+
+:class:`DecisionRecord` is the evaluator's line format (:mod:`proxy.evaluate` documents each
+field); :class:`LoggedDecision` is what the proxy writes, that record plus what offline evaluation
+of YAML rules and apprentice mode need; :class:`RewardNote` is a reward a client posted. The
+deciding stage writes them, the store carries them, the learner's join and the evaluator read
+them: they live here so that none of those packages has to import another to share them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import msgspec
+
+Reason = Literal["bandit", "rule", "sticky", "held", "paused", "default"]
+
+
+class DecisionRecord(msgspec.Struct, frozen=True):
+    """One logged decision with its joined reward (the package docstring documents each field)."""
+
+    id: str
+    slot: str
+    actions: tuple[str, ...]
+    chosen: str
+    p: float
+    context: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    reward: float | None = None
+    pmf: tuple[float, ...] | None = None
+    reason: Reason = "bandit"
+    ts_ms: int | None = None
+    session: str | None = None
+    visitor: str | None = None
+    model_version: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.actions:
+            raise ValueError("actions: at least one action must be offered")
+        if len(set(self.actions)) != len(self.actions):
+            raise ValueError("actions: ids must be unique")
+        if self.chosen not in self.actions:
+            raise ValueError(f"chosen {self.chosen!r} is not among the actions")
+        if not (math.isfinite(self.p) and 0.0 < self.p <= 1.0):
+            raise ValueError(f"p {self.p} is outside (0, 1]")
+        if self.reward is not None and not math.isfinite(self.reward):
+            raise ValueError("reward must be finite")
+        if self.pmf is not None and len(self.pmf) != len(self.actions):
+            raise ValueError("pmf must have one probability per action")
+
+    @property
+    def chosen_index(self) -> int:
+        """Position of the chosen action in ``actions``."""
+        return self.actions.index(self.chosen)
+
+    @property
+    def is_example(self) -> bool:
+        """Whether the record counts for evaluation: a joined reward and not a sticky re-serve."""
+        return self.reward is not None and self.reason != "sticky"
+
+
+_decoder = msgspec.json.Decoder(DecisionRecord)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_record(line: bytes | str) -> DecisionRecord:
+    """One record; ``msgspec.ValidationError``/``DecodeError`` if it is not one."""
+    return _decoder.decode(line)
+
+
+def encode_record(record: DecisionRecord) -> bytes:
+    """One record as a JSON line (no trailing newline); unset optional fields are written."""
+    return _encoder.encode(record)
+
+
+Scalar = str | int | float | bool
+
+
+class LoggedDecision(DecisionRecord, frozen=True):
+    """A decision as the proxy logs it: the evaluator's record plus what offline evaluation of
+    YAML rules needs (``rule_context``: the request context without headers and cookies) and,
+    in apprentice mode, the variant the bandit would have served (``would``)."""
+
+    rule_context: dict[str, Scalar] | None = None
+    would: str | None = None
+    mode: str | None = None
+
+
+class RewardNote(msgspec.Struct, frozen=True):
+    """A reward a client posted for a decision (``POST /__vernier/api/reward``)."""
+
+    decision: str
+    reward: float
+    ts_ms: int
