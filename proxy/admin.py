@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from proxy.errors import ConfigError
-from proxy.govern.pause_command import control_field
+from proxy.govern.control import control_field
 from proxy.messages import invalid_value, malformed_json
 from proxy.rules.engine import RulesSource
 from proxy.store import control

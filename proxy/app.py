@@ -37,7 +37,6 @@ from proxy.resources import (
     STORE_URL,
     WORKER_METRICS,
 )
-from proxy.resources import store_settings as store_settings  # imported from here by commands
 from proxy.rules.engine import RuleEngine
 from proxy.rules.load import RuleSet, load_rules
 from proxy.stages.session import Session

@@ -30,18 +30,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from proxy import __version__, learn_command
+from proxy import __version__
+from proxy.commands import evaluate as evaluate_command
+from proxy.commands import learn as learn_command
+from proxy.commands import pause as pause_command
+from proxy.commands import simulate as simulate_command
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
-from proxy.evaluate import command as evaluate_command
-from proxy.govern import pause_command
-from proxy.govern.pause_command import store_for
 from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
 from proxy.rules.load import RuleSet
-from proxy.simulate import command as simulate_command
+from proxy.store_config import store_for
 
 DEFAULT_CONFIG = Path("config/vernier.yaml")
 

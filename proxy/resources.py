@@ -30,8 +30,8 @@ from proxy.session.cookie import CookieSigner
 from proxy.session.issuer import IdIssuer
 from proxy.session.keys import load_signing_keys
 from proxy.store.client import Store
-from proxy.store.connection import StoreSettings
 from proxy.store.event_log import EventLog
+from proxy.store_config import store_settings
 from proxy.tasks import BackgroundWork
 from proxy.tracker.asset import TrackerAsset
 from proxy.tracker.sink import EventSink
@@ -67,19 +67,6 @@ DECIDER = web.AppKey("decider", Decider)
 ORIGIN = web.AppKey("origin", ClientSession)
 EVENT_LOG = web.AppKey("event_log", EventLog)
 EVENT_SINK = web.AppKey("event_sink", EventSink)
-
-
-def store_settings(config: Config) -> StoreSettings:
-    store = config.store
-    return StoreSettings(
-        op_timeout_s=store.op_timeout_ms / 1000.0,
-        connect_timeout_s=store.connect_timeout_ms / 1000.0,
-        max_connections=store.max_connections,
-        key_prefix=store.key_prefix,
-        breaker_failures=store.breaker_failures,
-        breaker_window_s=store.breaker_window_s,
-        breaker_open_s=store.breaker_open_s,
-    )
 
 
 def build_issuer(config: Config) -> IdIssuer:

@@ -34,6 +34,8 @@ from proxy.store.embedded import EmbeddedStore
 # were served unchanged (no slot, no decision) and store calls could trip the breaker [measured,
 # 2 shared cores], under load that is the simulation's own. The simulation measures learning,
 # not latency, so it allows more.
+# The rules the simulated site runs unless ``--rules``: the home ``hero`` slot as a bandit.
+SIMULATION_RULES = Path(__file__).parent / "rules"
 STORE_OP_TIMEOUT_MS = 1000.0
 PAGE_BUDGET_MS = 1000.0
 

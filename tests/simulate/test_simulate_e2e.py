@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.simulate import command
-from proxy.simulate.command import CSV_NAME, LOG_NAME, PNG_NAME, Options, simulate
+from proxy.commands import simulate as command
+from proxy.commands.simulate import CSV_NAME, LOG_NAME, PNG_NAME, Options, simulate
+from proxy.simulate.site import SIMULATION_RULES
 
 VISITORS = 5_000
 
@@ -77,9 +78,7 @@ def test_visits_that_keep_failing_end_the_run_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rules = tmp_path / "elsewhere.yaml"  # the slot's element is not on the page: no marks
-    rules.write_text(
-        (command.SIMULATION_RULES / "hero.yaml").read_text().replace('"#hero"', '"#nowhere"')
-    )
+    rules.write_text((SIMULATION_RULES / "hero.yaml").read_text().replace('"#hero"', '"#nowhere"'))
     root = argparse.ArgumentParser(prog="vernier")
     command.add_parser(root.add_subparsers(dest="command", required=True))
     args = root.parse_args(["simulate", "--rules", str(rules), "--out", str(tmp_path / "out")])

@@ -15,39 +15,10 @@ from pathlib import Path
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.errors import ConfigError
+from proxy.govern.control import control_field
 from proxy.rules.load import RuleSet, load_rules
 from proxy.store import control
-from proxy.store.client import Store
-from proxy.store.embedded import EmbeddedStore
-
-
-def control_field(target: str, ruleset: RuleSet) -> str:
-    """The control hash field for ``target``; ``ConfigError`` naming what exists otherwise."""
-    slots = {slot.id: slot for slot in ruleset.slots}
-    rules = {rule.id for rule in ruleset.rules}
-    slot_id, slash, variant = target.partition("/")
-    if slash:
-        slot = slots.get(slot_id)
-        if slot is None or variant not in slot.variants:
-            raise ConfigError(f"no variant '{target}' in the rules (SLOT/VARIANT)")
-        if variant == slot.control:
-            raise ConfigError(f"'{variant}' is the control of '{slot_id}': pause the slot instead")
-        return f"variant:{slot_id}:{variant}"
-    if target in slots:
-        return f"slot:{target}"
-    if target in rules:
-        return f"rule:{target}"
-    known = ", ".join(sorted([*slots, *rules])) or "none"
-    raise ConfigError(f"no slot or rule '{target}' in the rules (known: {known})")
-
-
-def store_for(config: Config, url: str | None) -> Store:
-    """The live proxies' store: ``--store``, the config's, or the embedded one in data_dir."""
-    from proxy.app import store_settings
-
-    return Store(
-        url or config.store.url or EmbeddedStore(config.data_dir).url, store_settings(config)
-    )
+from proxy.store_config import store_for
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

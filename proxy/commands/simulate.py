@@ -30,6 +30,7 @@ from proxy.server.safety import check_aiohttp
 from proxy.simulate.curve import Summary, summarise, summary_text, write_csv, write_png
 from proxy.simulate.driver import SLOT, Driver, Progress, TooManyFailures
 from proxy.simulate.site import (
+    SIMULATION_RULES,
     Pause,
     embedded_store,
     read_model,
@@ -40,7 +41,6 @@ from proxy.simulate.site import (
 from proxy.simulate.world import Outcome, World
 from proxy.tasks import BackgroundTasks
 
-SIMULATION_RULES = Path(__file__).parent / "rules"
 CSV_NAME = "simulate.csv"
 PNG_NAME = "learning-curve.png"
 LOG_NAME = "decisions.jsonl"  # what the learner writes in its data directory

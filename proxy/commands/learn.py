@@ -77,12 +77,12 @@ def store_url(config: Config) -> str:
 
 
 async def _learn(config: Config, url: str) -> int:
-    from proxy.app import store_settings
     from proxy.bandit.learner import Learner
     from proxy.bandit.learner_state import learning_slots
     from proxy.rules.engine import RuleEngine
     from proxy.rules.live import LiveRules
     from proxy.store.client import Store
+    from proxy.store_config import store_settings
     from proxy.tasks import BackgroundTasks
 
     rules = LiveRules(Path(config.rules), RuleEngine.build, missing_ok=True)

@@ -26,11 +26,11 @@ from proxy.errors import ConfigError
 from proxy.evaluate.estimators import by_namespaces, evaluate_all, format_report
 from proxy.evaluate.log import LogError
 from proxy.evaluate.policies import TargetPolicy, always, deterministic, model_policy, uniform
-from proxy.govern.pause_command import store_for
 from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.snapshot import SnapshotRefused
 from proxy.rules.load import CompiledSlot, RuleSet, load_rules
 from proxy.store import models
+from proxy.store_config import store_for
 
 _decode = msgspec.json.Decoder(LoggedDecision).decode
 

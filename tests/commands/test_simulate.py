@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy.simulate import command
+from proxy.commands import simulate as command
+from proxy.simulate.site import SIMULATION_RULES
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,7 +20,7 @@ def parser() -> argparse.ArgumentParser:
 def test_the_defaults() -> None:
     args = parser().parse_args(["simulate"])
     assert (args.visitors, args.seed, args.concurrency, args.max_seconds) == (20_000, 1, 8, 900.0)
-    assert args.rules == command.SIMULATION_RULES
+    assert args.rules == SIMULATION_RULES
     assert args.out == Path("simulation")
 
 
