@@ -52,11 +52,13 @@ tracker:
 	cd tracker_js && npm ci --no-audit --no-fund --silent && npm run build
 
 # mypy --strict (pyproject.toml) over the package and its tests, then over bench/, whose scripts
-# import each other as siblings (`python bench/proxy_bench.py`), so it is checked on its own path
+# import each other as siblings (`python bench/proxy_bench.py`), so it is checked on its own path;
+# then the import contract (docs/design-notes.md, "Layers"), which the normal suite runs too.
 lint: $(STAMP)
 	$(BIN)/ruff check proxy tests bench
 	$(BIN)/mypy proxy tests
 	MYPYPATH=bench $(BIN)/mypy bench/*.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/proxy_bench.py
