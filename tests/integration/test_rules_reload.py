@@ -87,7 +87,10 @@ async def start(origin: str, tmp_path: Path, workers: int) -> AsyncIterator[Serv
     port = free_port()
     data_dir = Path("/tmp") / f"vrld-{os.getpid()}-{port}"  # unix socket paths must stay short
     log = tmp_path / "serve.log"
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VERNIER_ADMIN_LISTEN": ""}
+    # a port of its own for the admin listener: an empty value means "the default" (9901), which
+    # anything else on the machine may hold
+    admin = f"127.0.0.1:{free_port()}"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VERNIER_ADMIN_LISTEN": admin}
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "proxy", "serve", "--upstream", origin,
