@@ -42,6 +42,8 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.bandit.policy_config",
         "proxy.bandit.snapshot",
         "proxy.evaluate.*",
+        "proxy.stats.*",
+        "proxy.results.*",
         # Pure modules of edge packages; their packages' ``__init__`` (run by importing them) are
         # held to the cores' rule too.
         "proxy.govern",
