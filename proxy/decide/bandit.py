@@ -77,6 +77,17 @@ def rule_context(context: Mapping[str, object]) -> dict[str, Scalar]:
     }
 
 
+def _logged_pmf(
+    slot: CompiledSlot, decision: Decision, choice: Choice | None
+) -> tuple[float, ...] | None:
+    """The probabilities the decision was drawn with: the bandit's, or a split's shares."""
+    if decision.reason == "bandit" and choice is not None:
+        return choice.pmf
+    if decision.reason == "split":
+        return tuple(p for _, p in slot.split)
+    return None
+
+
 def logged(
     slot: CompiledSlot,
     decision: Decision,
@@ -98,7 +109,7 @@ def logged(
         chosen=decision.variant,
         p=decision.probability,
         context={ns: tuple(tokens) for ns, tokens in shared.items()},
-        pmf=choice.pmf if choice and decision.reason == "bandit" else None,
+        pmf=_logged_pmf(slot, decision, choice),
         reason=decision.reason,
         ts_ms=now_ms,
         session=session,

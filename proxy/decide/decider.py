@@ -1,7 +1,8 @@
 """Deciding the slots of one view for one known session: propose, govern, log.
 
-The rules propose (a pin whose condition holds: reason ``rule``); else a bandit slot's model
-draws (``bandit``, with its probability; in apprentice mode the control is served and the draw
+The rules propose (a pin whose condition holds: reason ``rule``); else a split slot assigns by
+the hash of (visitor, slot, salt) (``split``, with the variant's share as its probability); else
+a bandit slot's model draws (``bandit``, with its probability; in apprentice mode the control is served and the draw
 only logged); else the control (``default``). Governance disposes: a visitor keeps the variant
 already seen unless the session's change budget allows a switch, checked and consumed in one
 store round trip for all slots (``proxy/store/governance.py``). With the store unreachable
@@ -28,6 +29,7 @@ from proxy.govern.metric_cache import MetricCache, has_evidence
 from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
 from proxy.rules.limits import SessionLimits
 from proxy.rules.load import CompiledSlot
+from proxy.rules.split import assign
 from proxy.store.client import Store
 from proxy.store.decision_log import log_decisions
 from proxy.store.governance import check_and_consume, hold_for_visitor
@@ -122,6 +124,10 @@ class Decider:
         if slot.id in pauses.slots:
             return _paused_control(slot)
         decision = decide_by_rules(slot, context)
+        if slot.split and decision.reason == "default" and context.get("device") != "bot":
+            unit = viewer.visitor_id or viewer.session_id
+            variant, probability = assign(slot.split, unit, slot.id, slot.salt)
+            decision = Decision(decision.id, slot.id, variant, "split", probability)
         if pauses.variant_paused(slot.id, decision.variant):
             return _paused_control(slot)
         learner = slot.learner

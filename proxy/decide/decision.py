@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 # DESIGN.md §7: why a slot shows what it shows
-Reason = Literal["bandit", "rule", "sticky", "held", "paused", "default"]
+Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default"]
 
 
 def new_decision_id() -> str:

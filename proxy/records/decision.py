@@ -14,7 +14,7 @@ from typing import Literal
 
 import msgspec
 
-Reason = Literal["bandit", "rule", "sticky", "held", "paused", "default"]
+Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default"]
 
 
 class DecisionRecord(msgspec.Struct, frozen=True):

@@ -50,6 +50,7 @@ from proxy.rules.limits import (
     session_limits,
     slot_limits,
 )
+from proxy.rules.split import Split, split_probabilities
 from proxy.rules.specificity import Specificity, specificity
 
 MAX_REGEX_CHARS = 512
@@ -119,7 +120,9 @@ class CompiledSlot:
     triggers: tuple[schema.Trigger, ...] = ()
     rank: Rank = (0, (0, 0, 0), 0)
     limits: SlotLimits = DEFAULT_SLOT
-    learner: SlotLearner | None = None  # for policy: bandit, or mode: log-only
+    learner: SlotLearner | None = None  # for policy: bandit or split, or mode: log-only
+    split: Split = ()  # policy: split: (variant, probability) in file order
+    salt: str = ""  # policy: split: part of the assignment hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +311,7 @@ class _Checker:
             pins.append(CompiledPin(self.condition(pin.when, f"{at}.when"), pin.variant))
         self.triggers(slot, path, names)
         learner = self.learner(slot, path)
+        split = self.split(slot, path)
         return CompiledSlot(
             id=slot.id,
             selector=slot.selector,
@@ -319,12 +323,27 @@ class _Checker:
             priority=slot.priority,
             triggers=slot.triggers,
             learner=learner,
+            split=split,
+            salt=slot.salt or "",
         )
 
+    def split(self, slot: schema.Slot, path: str) -> Split:
+        if slot.policy != "split":
+            if slot.split is not None or slot.salt is not None:
+                raise self.lines.error("'split' and 'salt' need 'policy: split'", f"{path}.policy")
+            return ()
+        if slot.split is None:
+            message = "policy: split needs weights, e.g. split: {a: 50, b: 50}"
+            raise self.lines.error(message, f"{path}.split")
+        try:
+            return split_probabilities(slot.split, list(slot.variants))
+        except ValueError as err:
+            raise self.lines.error(str(err), f"{path}.split") from None
+
     def learner(self, slot: schema.Slot, path: str) -> SlotLearner | None:
-        if slot.policy != "bandit" and slot.mode != "log-only":
+        if slot.policy == "rules" and slot.mode != "log-only":
             if slot.bandit is not None:
-                message = "bandit settings need 'policy: bandit' (or 'mode: log-only')"
+                message = "bandit settings need 'policy: bandit' (or 'split', or 'mode: log-only')"
                 raise self.lines.error(message, f"{path}.bandit")
             return None
         policy = slot.bandit or BanditPolicy()

@@ -95,6 +95,7 @@ class Trigger(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     without_click: Selector | None = None
 
 
+Weight = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=30 * 24 * 3600)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 
@@ -164,8 +165,11 @@ class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pin: tuple[Pin, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     governance: SlotGovernance | None = None
-    # who chooses among the variants when no pin holds: the control ("rules") or the bandit
-    policy: Literal["rules", "bandit"] = "rules"
+    # who chooses among the variants when no pin holds: the control ("rules"), the bandit, or a
+    # fixed randomised split by the weights in ``split`` (a classic A/B/n test)
+    policy: Literal["rules", "bandit", "split"] = "rules"
+    split: dict[Id, Weight] | None = None  # variant -> weight, for policy: split
+    salt: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None  # re-randomise
     # live: the bandit's choice is served; apprentice: the control is served and the bandit's
     # choice only logged; log-only: the rules decide, every decision is logged for evaluation
     mode: Literal["live", "apprentice", "log-only"] = "live"
