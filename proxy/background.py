@@ -1,5 +1,5 @@
 """The background workers of one worker process, each its own ``cleanup_ctx`` entry: the stream
-consumers (visitor profiles, slot metrics and the guardrail), the learner (embedded store only)
+consumers (visitor profiles, slot metrics and the guardrail, results), the learner (embedded store only)
 and the rule-health publisher. Each declares its loop in :class:`~proxy.tasks.BackgroundWork` and
 its counters in :class:`~proxy.worker_metrics.WorkerMetrics`; :func:`running_context`, the last
 entry of the app, runs every declared loop.
@@ -24,11 +24,13 @@ from proxy.resources import (
     WORKER_METRICS,
     Context,
 )
+from proxy.results_consumer import ResultsConsumer
 from proxy.store.rule_health import publish_every
 from proxy.tracker.profile_consumer import ProfileConsumer
 from proxy.worker_metrics import (
     LEARNER_COUNTERS,
     PROFILE_CONSUMER_COUNTERS,
+    RESULTS_CONSUMER_COUNTERS,
     SLOT_METRICS_CONSUMER_COUNTERS,
 )
 
@@ -48,6 +50,20 @@ async def slot_metrics_consumer_context(app: web.Application) -> AsyncIterator[N
     consumer = SlotMetricsConsumer(app[STORE], app[RULES], event_log=app[EVENT_LOG])
     app[WORKER_METRICS].watch("slot_metrics_consumer", consumer, SLOT_METRICS_CONSUMER_COUNTERS)
     app[BACKGROUND].declare("vernier-slot-metrics", consumer.run)
+    yield
+
+
+async def results_consumer_context(app: web.Application) -> AsyncIterator[None]:
+    """Folds both streams into the durable per-variant results (``vernier report``)."""
+    consumer = ResultsConsumer(
+        app[STORE],
+        app[RULES],
+        retention_days=app[CONFIG].results.retention_days,
+        event_log=app[EVENT_LOG],
+    )
+    app[WORKER_METRICS].watch("results_consumer", consumer, RESULTS_CONSUMER_COUNTERS)
+    app[WORKER_METRICS].watch_per_variant(consumer.per_variant)
+    app[BACKGROUND].declare("vernier-results", consumer.run)
     yield
 
 
@@ -79,6 +95,7 @@ async def running_context(app: web.Application) -> AsyncIterator[None]:
 WORKERS: tuple[Context, ...] = (
     profile_consumer_context,
     slot_metrics_consumer_context,
+    results_consumer_context,
     learner_context,
     rule_health_context,
 )

@@ -9,6 +9,8 @@ scraped, so a number on ``/metrics`` is always the one the worker holds:
 
     vernier_background_total{worker, counter}      each watched counter (retries are ``failures``;
                                                    drops are ``skipped``, ``failed``, ``refused``)
+    vernier_results_total{slot, variant, measure}  exposures, clicks, conversions folded into the
+                                                   results aggregates by this worker
     vernier_store_breaker_state{state}             1 for the store breaker's current state
     vernier_stream_lag_entries{stream, group}      entries not yet delivered to the group
     vernier_stream_pending_entries{stream, group}  delivered, not yet acknowledged
@@ -42,6 +44,7 @@ PROFILE_CONSUMER_COUNTERS = same_names("applied", "duplicates", "skipped", "conf
 SLOT_METRICS_CONSUMER_COUNTERS = same_names(
     "processed", "counted", "duplicates", "skipped", "failures", "checks", "pauses"
 )
+RESULTS_CONSUMER_COUNTERS = same_names("processed", "folded", "duplicates", "skipped", "failures")
 LEARNER_COUNTERS = same_names(
     "learned", "logged", "published", "unknown_slot", "stale", "refused", "failures"
 )
@@ -68,6 +71,11 @@ class WorkerMetrics(Collector):
         self._breaker_of: Store | None = None
         self._streams: dict[str, str] = {}  # stream name -> key
         self._lags: dict[str, list[GroupLag]] = {}
+        self._per_variant: Mapping[tuple[str, str, str], int] | None = None
+
+    def watch_per_variant(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Report ``(slot, variant, measure) -> count`` as ``vernier_results_total``."""
+        self._per_variant = counts
 
     def watch(self, worker: str, source: object, counters: Mapping[str, str]) -> None:
         """Report ``source``'s counters (label -> attribute) as ``worker``'s."""
@@ -103,6 +111,15 @@ class WorkerMetrics(Collector):
                 value = getattr(watched.source, attribute)
                 counters.add_metric([watched.worker, label], float(value))
         yield counters
+        if self._per_variant is not None:
+            results = CounterMetricFamily(
+                "vernier_results",
+                "Exposures, clicks and conversions folded into the results, per slot and variant.",
+                labels=["slot", "variant", "measure"],
+            )
+            for (slot, variant, measure), value in sorted(self._per_variant.items()):
+                results.add_metric([slot, variant, measure], float(value))
+            yield results
         if self._breaker_of is not None:
             state = GaugeMetricFamily(
                 "vernier_store_breaker_state",

@@ -73,6 +73,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.replies",
         "proxy.request_view",
         "proxy.resources",
+        "proxy.results_consumer",
         "proxy.rules.live",  # the reloader: polls files, runs on the event loop
         "proxy.server.*",
         "proxy.session.*",

@@ -114,6 +114,12 @@ class AdminConfig(_Section, frozen=True):
     token: Annotated[str, msgspec.Meta(min_length=16, max_length=256)] | None = None
 
 
+class ResultsConfig(_Section, frozen=True):
+    """The durable per-variant aggregates ``vernier report`` reads (docs/report-format.md)."""
+
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
+
+
 class Config(_Section, frozen=True):
     """Everything ``vernier serve`` needs. Paths are resolved against the config file's folder."""
 
@@ -125,6 +131,7 @@ class Config(_Section, frozen=True):
     context: ContextConfig = ContextConfig()
     intake: IntakeConfig = IntakeConfig()
     admin: AdminConfig = AdminConfig()
+    results: ResultsConfig = ResultsConfig()
     rules: str = "rules"
     data_dir: str = "data"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

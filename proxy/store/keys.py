@@ -27,6 +27,11 @@ together in one MULTI, Lua script or multi-key command)::
     P{control}                    hash    kill switches and pauses every proxy polls: field
                                           ``slot:<id>``, ``rule:<id>``, ``variant:<slot>:<id>``
                                           = JSON {why, by, at_ms}
+    P{r:<slot_id>}:h:<hour>       hash    results: per-variant sums of one hour, field
+                                          ``<variant>|<measure>``; TTL = retention
+    P{r:<slot_id>}:d:<day>        hash    the same summed per UTC day (what long reports read)
+    P{r:<slot_id>}:u:<day>:<var>  HLL     distinct visitors of a variant on one day
+    P{r:<slot_id>}:seen:<day>     set     what was already folded (dedupe); TTL 2 days
     P{rules}:health               hash    per rule/slot outcome totals of all proxies, field
                                           ``<id>|<outcome>``; ``<id>|open_until`` while tripped
 
@@ -107,6 +112,11 @@ class KeySchema:
     def metrics_key(self, slot_id: str, window: str) -> str:
         """Windowed metrics of one slot (field per variant), e.g. ``window="5m:1745000000"``."""
         return f"{self.prefix}{{m:{_check('slot id', slot_id)}}}:{_check('window', window)}"
+
+    def results_key(self, slot_id: str, part: str) -> str:
+        """One of a slot's result aggregates (``h:<hour>``, ``d:<day>``, ``u:<day>:<variant>``,
+        ``seen:<day>``); all share the tag ``r:<slot>``, so one script folds a slot's batch."""
+        return f"{self.prefix}{{r:{_check('slot id', slot_id)}}}:{_check('part', part)}"
 
     def events_key(self, shard: int = 0) -> str:
         """One shard of the event stream."""

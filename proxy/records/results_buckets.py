@@ -1,0 +1,42 @@
+"""The results aggregates' units, shared by the fold (a core), the store and the report.
+
+A :class:`Tally` is what one stream record adds to one slot's hour; :class:`Buckets` is what the
+store reads back for a report: per bucket (hour or UTC day) the summed ``<variant>|<measure>``
+fields, and each variant's distinct visitors over the period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+HOUR_MS = 3_600_000
+DAY_HOURS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Add ``adds`` (``(field, amount)``) to ``slot``'s bucket ``hour``, once per ``member``;
+    ``visitor`` (variant, visitor id) joins that variant's distinct visitors of the day."""
+
+    slot: str
+    hour: int
+    member: str
+    adds: tuple[tuple[str, float], ...]
+    visitor: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """``sums[bucket][f"{variant}|{measure}"]`` and ``visitors[variant]`` of one slot."""
+
+    sums: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    visitors: Mapping[str, int] = field(default_factory=dict)
+
+
+def hour_of(ms: int) -> int:
+    return ms // HOUR_MS
+
+
+def day_of_hour(hour: int) -> int:
+    return hour // DAY_HOURS

@@ -1,0 +1,117 @@
+"""From stream records to additions to the per-slot, per-variant, per-hour sums (pure).
+
+One :class:`Tally` is what one record adds to one slot: a few ``<variant>|<measure>`` fields and
+amounts, counted at most once per ``member`` (the store remembers folded members for two days,
+so a redelivered record adds nothing). The measures (see ``docs/report-format.md``):
+
+- ``decisions`` (one per logged decision, member its id) and ``expected`` on every variant: the
+  decision's probability of that variant, summed — the counts a bandit or split should have
+  served, for the propensity check;
+- ``exposures``: an impression, at most one per decision (a viewable impression of the slot);
+- ``clicks``: a click on the slot, at most one per decision, so clicks ≤ exposures (a rate);
+- ``conversions``, ``value``, ``value_sq``: a conversion of a session that holds the variant,
+  with its value (``sq``: the sum of squares, for Welch's test);
+- ``engaged_n``, ``engaged_s``, ``engaged_s_sq`` and ``scroll_n``, ``scroll``, ``scroll_sq``:
+  the tracker's engaged-time and scroll reports of a session that holds the variant.
+
+Lost exposures are ``decisions − exposures``: decided, never seen. Bots and slots or variants the
+live rules do not have are left out (a beacon is visitor input: forged names create nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from proxy.records.decision import LoggedDecision
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
+from proxy.records.results_buckets import Tally, hour_of
+
+MEASURES = (
+    "decisions",
+    "exposures",
+    "clicks",
+    "conversions",
+    "value",
+    "value_sq",
+    "engaged_n",
+    "engaged_s",
+    "engaged_s_sq",
+    "scroll_n",
+    "scroll",
+    "scroll_sq",
+)
+EXPECTED = "expected"  # "<variant>|expected": summed logged probabilities
+
+Known = Mapping[str, Iterable[str]]  # slot -> its variants in the live rules
+
+
+def needs_sessions(record: EventRecord) -> bool:
+    """Whether the record counts for the variants its session holds (no slot of its own)."""
+    return not record.bot and isinstance(record.event, Conversion | Engaged | Scroll)
+
+
+def fold_event(
+    record: EventRecord, showing: Mapping[str, str], known: Mapping[str, frozenset[str]]
+) -> list[Tally]:
+    """What one event record adds; ``showing`` is slot -> variant its session holds now."""
+    if record.bot:
+        return []
+    event, hour = record.event, hour_of(record.received_ms)
+
+    def fine(slot: str, variant: str) -> bool:
+        return variant in known.get(slot, frozenset())
+
+    if isinstance(event, Impression):
+        if not fine(event.slot, event.variant):
+            return []
+        adds = ((f"{event.variant}|exposures", 1.0),)
+        return [
+            Tally(event.slot, hour, f"x:{event.decision}", adds, (event.variant, record.visitor))
+        ]
+    if isinstance(event, Click):
+        if event.slot is None or event.variant is None or event.decision is None:
+            return []
+        if not fine(event.slot, event.variant):
+            return []
+        return [Tally(event.slot, hour, f"c:{event.decision}", ((f"{event.variant}|clicks", 1.0),))]
+    per_variant = _session_measures(event)
+    if per_variant is None:
+        return []
+    tag, measures = per_variant
+    return [
+        Tally(slot, hour, f"{tag}:{event.id}", tuple((f"{v}|{m}", x) for m, x in measures))
+        for slot, v in sorted(showing.items())
+        if fine(slot, v)
+    ]
+
+
+def _session_measures(event: object) -> tuple[str, tuple[tuple[str, float], ...]] | None:
+    if isinstance(event, Conversion):
+        value = event.value or 0.0
+        return "v", (("conversions", 1.0), ("value", value), ("value_sq", value * value))
+    if isinstance(event, Engaged):
+        seconds = event.ms / 1000
+        return "e", (("engaged_n", 1.0), ("engaged_s", seconds), ("engaged_s_sq", seconds**2))
+    if isinstance(event, Scroll):
+        depth = event.depth
+        return "s", (("scroll_n", 1.0), ("scroll", depth), ("scroll_sq", depth * depth))
+    return None
+
+
+def fold_decision(decision: LoggedDecision, known: Mapping[str, frozenset[str]]) -> list[Tally]:
+    """What one logged decision adds: a decision for the chosen variant, and each variant's
+    probability to its ``expected`` count (a rule pin or default is certain: probability 1)."""
+    variants = known.get(decision.slot)
+    if variants is None or decision.chosen not in variants or decision.ts_ms is None:
+        return []
+    adds = [(f"{decision.chosen}|decisions", 1.0)]
+    if decision.pmf is not None:
+        adds += [
+            (f"{v}|{EXPECTED}", p)
+            for v, p in zip(decision.actions, decision.pmf, strict=True)
+            if v in variants and p > 0
+        ]
+    else:
+        adds.append((f"{decision.chosen}|{EXPECTED}", 1.0))
+    return [Tally(decision.slot, hour_of(decision.ts_ms), f"d:{decision.id}", tuple(adds))]
