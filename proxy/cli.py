@@ -10,6 +10,7 @@
     vernier schema   (the JSON Schema of a rules file, for editors)
     vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
+    vernier report   [--slot S] [--since 7d] [--format text|json|csv|md] [--store URL]
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
     vernier simulate [--visitors N] [--seed N] [--concurrency N] [--out DIR] [--rules FILE]
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
@@ -34,6 +35,7 @@ from proxy import __version__
 from proxy.commands import evaluate as evaluate_command
 from proxy.commands import learn as learn_command
 from proxy.commands import pause as pause_command
+from proxy.commands import report as report_command
 from proxy.commands import simulate as simulate_command
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
@@ -165,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the JSON Schema of a rules file")
     evaluate_command.add_parser(commands)
     pause_command.add_parsers(commands)
+    report_command.add_parser(commands)
     learn_command.add_parser(commands)
     simulate_command.add_parser(commands)
 
@@ -276,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return learn_command.run(args, _config_file(args))
         if args.command == "simulate":
             return simulate_command.run(args)
+        if args.command == "report":
+            return report_command.run(args, _config_file(args))
         if args.command in ("pause", "resume", "pauses"):
             return pause_command.run(args, _config_file(args))
         if args.command == "demo":

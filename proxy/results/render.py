@@ -1,0 +1,84 @@
+"""The report as text, CSV or Markdown (JSON is the report itself, ``docs/report-format.md``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+COLUMNS = (
+    "slot", "variant", "exposures", "lost_exposures", "clicks", "ctr", "ctr_ci",
+    "lift_vs_control", "lift_ci", "p_value", "fisher_p", "chance_to_beat_control",
+    "chance_to_be_best", "expected_loss", "conversions",
+)  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_cell(v) for v in value) + "]"
+    return str(value)
+
+
+def rows(report: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for slot in report["slots"]:
+        for variant in slot["variants"]:
+            values = {"slot": slot["id"], "variant": variant["id"], **variant}
+            out.append([_cell(values.get(c)) for c in COLUMNS])
+    return out
+
+
+def _slot_line(slot: dict[str, Any]) -> str:
+    srm = ""
+    if slot["srm_check"] is not None:
+        flag = "  MISMATCH" if slot["srm_flagged"] else ""
+        srm = f", {slot['srm_check']} p={_cell(slot['srm_p'])}{flag}"
+    return (
+        f"{slot['id']} (policy {slot['policy']}, control {slot['control']}{srm}; "
+        f"leader {_cell(slot['leader'])}; {_cell(slot['sample_size_per_variant'])} exposures "
+        f"per variant for a {slot['mde']:.0%} lift at {slot['power']:.0%} power)"
+    )
+
+
+def as_text(report: dict[str, Any]) -> str:
+    lines = []
+    table = rows(report)
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(COLUMNS)]
+    for slot in report["slots"]:
+        lines.append(_slot_line(slot))
+        lines.append(
+            "  " + "  ".join(c.ljust(w) for c, w in zip(COLUMNS[1:], widths[1:], strict=True))
+        )
+        for row in table:
+            if row[0] == slot["id"]:
+                lines.append(
+                    "  " + "  ".join(v.ljust(w) for v, w in zip(row[1:], widths[1:], strict=True))
+                )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def as_csv(report: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows(report))
+    return buffer.getvalue()
+
+
+def as_markdown(report: dict[str, Any]) -> str:
+    lines = []
+    table = rows(report)
+    for slot in report["slots"]:
+        lines += [f"### {_slot_line(slot)}", ""]
+        lines.append("| " + " | ".join(COLUMNS[1:]) + " |")
+        lines.append("|" + "---|" * (len(COLUMNS) - 1))
+        lines += ["| " + " | ".join(r[1:]) + " |" for r in table if r[0] == slot["id"]]
+        lines.append("")
+    return "\n".join(lines)

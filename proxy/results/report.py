@@ -1,0 +1,223 @@
+"""The report: per slot and variant, what happened and what it means (pure; the JSON contract is
+``docs/report-format.md``, :data:`FORMAT_VERSION`).
+
+Input is what the store keeps (:class:`~proxy.records.results_buckets.Buckets` per slot over the
+period) and each slot's configuration; output is plain data, rendered as JSON, text, CSV or
+Markdown by :mod:`proxy.results.render`. The statistics are :mod:`proxy.stats`: the rate is
+clicks per exposure (CTR); every variant is compared with the control (lift with intervals,
+Fisher's exact p, the test used for ``p_value``, Holm across variants, an always-valid mSPRT
+p-value over the period's buckets), Beta posteriors give chance to beat the control, chance to
+be best and expected loss; a split slot is checked for sample-ratio mismatch against its
+weights, a bandit slot for propensity consistency against the probabilities it logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.records.results_buckets import Buckets
+from proxy.stats.binary import (
+    chance_to_be_best,
+    chance_to_beat,
+    expected_loss,
+    fisher_p,
+    lift,
+    posterior,
+    sample_size,
+)
+from proxy.stats.checks import propensity_p, srm_flagged, srm_p
+from proxy.stats.continuous import Moments
+from proxy.stats.sequential import always_valid_p, holm
+
+FORMAT_VERSION = 1
+MDE = 0.10  # the relative minimum detectable effect the sample size is given for
+POWER = 0.8
+TAU_SHARE = 0.1  # mSPRT mixing sd: 10 % of the control's rate (a plausible lift's size)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotInfo:
+    """What the report needs of a slot's configuration."""
+
+    id: str
+    policy: str  # rules | bandit | split
+    control: str
+    variants: tuple[str, ...]
+    weights: Mapping[str, float] | None = None  # policy: split
+
+
+def _sum(buckets: Buckets, variant: str, measure: str) -> float:
+    return sum(b.get(f"{variant}|{measure}", 0.0) for b in buckets.sums.values())
+
+
+def _rate(successes: float, trials: float) -> float | None:
+    return successes / trials if trials > 0 else None
+
+
+def _pair(values: tuple[float, float] | None) -> list[float] | None:
+    return None if values is None else [values[0], values[1]]
+
+
+def _mean_ci(moments: Moments) -> tuple[float | None, list[float] | None]:
+    mean, variance = moments.mean, moments.variance
+    if mean is None or variance is None:
+        return mean, None
+    half = 1.959963984540054 * (variance / moments.n) ** 0.5
+    return mean, [mean - half, mean + half]
+
+
+def _always_valid(buckets: Buckets, control: str, variant: str) -> float:
+    """The mSPRT p-value of the CTR difference, looked at after every bucket of the period."""
+    looks = []
+    nc = sc = nv = sv = 0.0
+    for index in sorted(buckets.sums):
+        sums = buckets.sums[index]
+        nc += sums.get(f"{control}|exposures", 0.0)
+        sc += min(sums.get(f"{control}|clicks", 0.0), nc)
+        nv += sums.get(f"{variant}|exposures", 0.0)
+        sv += min(sums.get(f"{variant}|clicks", 0.0), nv)
+        if nc < 2 or nv < 2:
+            continue
+        pc, pv = sc / nc, sv / nv
+        variance = pc * (1 - pc) / nc + pv * (1 - pv) / nv
+        if variance > 0:
+            tau = TAU_SHARE * max(pc, 1.0 / nc)
+            looks.append((pv - pc, variance, 1.0))
+            last_tau2 = tau * tau
+    return always_valid_p(looks, last_tau2) if looks else 1.0
+
+
+def slot_report(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
+    """One slot's part of the report (see ``docs/report-format.md``)."""
+    totals = {
+        v: {m: _sum(buckets, v, m) for m in ("decisions", "exposures", "clicks", "conversions")}
+        for v in info.variants
+    }
+    exposures = {v: int(totals[v]["exposures"]) for v in info.variants}
+    clicks = {v: min(int(totals[v]["clicks"]), exposures[v]) for v in info.variants}
+    posteriors = [posterior(clicks[v], exposures[v]) for v in info.variants]
+    best = chance_to_be_best(posteriors)
+    loss = expected_loss(posteriors)
+    control = info.control
+    i_control = info.variants.index(control)
+    variants: list[dict[str, Any]] = []
+    p_values: list[float] = []
+    for i, v in enumerate(info.variants):
+        decisions = int(totals[v]["decisions"])
+        row: dict[str, Any] = {
+            "id": v,
+            "is_control": v == control,
+            "weight": None if info.weights is None else info.weights.get(v, 0.0),
+            "decisions": decisions,
+            "exposures": exposures[v],
+            "lost_exposures": max(0, decisions - exposures[v]) if decisions else None,
+            "visitors": buckets.visitors.get(v, 0),
+            "clicks": clicks[v],
+            "conversions": int(totals[v]["conversions"]),
+            "conversion_value": _sum(buckets, v, "value"),
+            "ctr": _rate(clicks[v], exposures[v]),
+            "ctr_ci": list(posteriors[i].interval()) if exposures[v] else None,
+            "chance_to_be_best": best[i],
+            "expected_loss": loss[i],
+        }
+        engaged = Moments(
+            *(_sum(buckets, v, m) for m in ("engaged_n", "engaged_s", "engaged_s_sq"))
+        )
+        scroll = Moments(*(_sum(buckets, v, m) for m in ("scroll_n", "scroll", "scroll_sq")))
+        row["engaged_s_mean"], row["engaged_s_ci"] = _mean_ci(engaged)
+        row["scroll_mean"], row["scroll_ci"] = _mean_ci(scroll)
+        if v == control:
+            row |= {
+                "lift_vs_control": None, "lift_ci": None, "absolute_lift": None,
+                "absolute_lift_ci": None, "p_value": None, "test": None, "fisher_p": None,
+                "p_holm": None, "always_valid_p": None, "chance_to_beat_control": None,
+            }  # fmt: skip
+        else:
+            result = lift(clicks[control], exposures[control], clicks[v], exposures[v])
+            p_values.append(result.p_value)
+            row |= {
+                "lift_vs_control": result.relative,
+                "lift_ci": _pair(result.relative_ci),
+                "absolute_lift": result.absolute,
+                "absolute_lift_ci": _pair(result.absolute_ci),
+                "p_value": result.p_value,
+                "test": result.test,
+                "fisher_p": fisher_p(clicks[control], exposures[control], clicks[v], exposures[v]),
+                "always_valid_p": _always_valid(buckets, control, v),
+                "chance_to_beat_control": chance_to_beat(posteriors[i], posteriors[i_control]),
+            }
+        variants.append(row)
+    adjusted = iter(holm(p_values))
+    for row in variants:
+        if not row["is_control"]:
+            row["p_holm"] = next(adjusted)
+    total_decisions = sum(int(totals[v]["decisions"]) for v in info.variants)
+    for row in variants:
+        row["allocation"] = row["decisions"] / total_decisions if total_decisions else None
+    check, p = _split_check(info, buckets, exposures, totals)
+    leader = max(range(len(info.variants)), key=best.__getitem__)
+    base = _rate(clicks[control], exposures[control])
+    return {
+        "id": info.id,
+        "policy": info.policy,
+        "control": control,
+        "srm_check": check,
+        "srm_p": p,
+        "srm_flagged": srm_flagged(p),
+        "exposures": sum(exposures.values()),
+        "leader": info.variants[leader] if sum(exposures.values()) else None,
+        "sample_size_per_variant": sample_size(base, MDE, power=POWER) if base else None,
+        "mde": MDE,
+        "power": POWER,
+        "variants": variants,
+        "series": series(info, buckets),
+    }
+
+
+def _split_check(
+    info: SlotInfo,
+    buckets: Buckets,
+    exposures: Mapping[str, int],
+    totals: Mapping[str, Mapping[str, float]],
+) -> tuple[str | None, float | None]:
+    """SRM of exposures against the weights (split), or served decisions against the summed
+    logged probabilities (bandit); neither for a rules slot (no randomisation to check)."""
+    if info.policy == "split" and info.weights is not None:
+        return "srm", srm_p({v: float(n) for v, n in exposures.items()}, info.weights)
+    if info.policy == "bandit":
+        served = {v: totals[v]["decisions"] for v in info.variants}
+        expected = {v: _sum(buckets, v, "expected") for v in info.variants}
+        return "propensity", propensity_p(served, expected)
+    return None, None
+
+
+def series(info: SlotInfo, buckets: Buckets) -> list[dict[str, Any]]:
+    """Per bucket and variant: decisions, exposures and clicks (what the plots draw)."""
+    out = []
+    for index in sorted(buckets.sums):
+        sums = buckets.sums[index]
+        out.append(
+            {
+                "bucket": index,
+                "variants": {
+                    v: {m: sums.get(f"{v}|{m}", 0.0) for m in ("decisions", "exposures", "clicks")}
+                    for v in info.variants
+                },
+            }
+        )
+    return out
+
+
+def report(
+    slots: Sequence[tuple[SlotInfo, Buckets]], *, bucket: str, first: int, last: int, now_ms: int
+) -> dict[str, Any]:
+    """The whole report (``docs/report-format.md``)."""
+    return {
+        "format": "vernier-report",
+        "version": FORMAT_VERSION,
+        "generated_ms": now_ms,
+        "period": {"bucket": "hour" if bucket == "h" else "day", "first": first, "last": last},
+        "slots": [slot_report(info, data) for info, data in slots],
+    }

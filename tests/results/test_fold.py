@@ -1,0 +1,70 @@
+"""The fold: what each record adds, and what it leaves out."""
+
+from __future__ import annotations
+
+from proxy.records.decision import LoggedDecision
+from proxy.records.event_record import EventRecord
+from proxy.records.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
+from proxy.records.results_buckets import HOUR_MS
+from proxy.results.fold import fold_decision, fold_event, needs_sessions
+
+KNOWN = {"hero": frozenset({"a", "b"})}
+NOW = 500 * HOUR_MS + 10
+
+
+def record(event: Event, *, bot: bool = False) -> EventRecord:
+    return EventRecord(
+        event=event, page="page-0001", session="sess-1", visitor="vis-1", received_ms=NOW, bot=bot
+    )
+
+
+def test_an_impression_is_an_exposure_once_per_decision() -> None:
+    seen = Impression(id="event-001", ts=1, slot="hero", variant="b", decision="decision-1")
+    (tally,) = fold_event(record(seen), {}, KNOWN)
+    assert tally.slot == "hero" and tally.hour == 500
+    assert tally.member == "x:decision-1"
+    assert tally.adds == (("b|exposures", 1.0),)
+    assert tally.visitor == ("b", "vis-1")
+
+
+def test_a_click_counts_once_per_decision_and_needs_its_slot() -> None:
+    hit = Click(id="event-002", ts=1, target="a", slot="hero", variant="a", decision="decision-1")
+    (tally,) = fold_event(record(hit), {}, KNOWN)
+    assert tally.member == "c:decision-1" and tally.adds == (("a|clicks", 1.0),)
+    assert fold_event(record(Click(id="event-003", ts=1, target="a")), {}, KNOWN) == []
+
+
+def test_session_measures_go_to_every_variant_the_session_holds() -> None:
+    bought = Conversion(id="event-004", ts=1, name="order", value=20.0)
+    assert needs_sessions(record(bought))
+    (tally,) = fold_event(record(bought), {"hero": "b", "gone": "x"}, KNOWN)
+    assert tally.adds == (("b|conversions", 1.0), ("b|value", 20.0), ("b|value_sq", 400.0))
+    (engaged,) = fold_event(record(Engaged(id="event-005", ts=1, ms=1500)), {"hero": "a"}, KNOWN)
+    assert engaged.adds == (("a|engaged_n", 1.0), ("a|engaged_s", 1.5), ("a|engaged_s_sq", 2.25))
+    (scroll,) = fold_event(record(Scroll(id="event-006", ts=1, depth=0.5)), {"hero": "a"}, KNOWN)
+    assert scroll.adds == (("a|scroll_n", 1.0), ("a|scroll", 0.5), ("a|scroll_sq", 0.25))
+
+
+def test_bots_forged_names_and_other_events_add_nothing() -> None:
+    seen = Impression(id="event-007", ts=1, slot="hero", variant="b", decision="decision-1")
+    assert fold_event(record(seen, bot=True), {}, KNOWN) == []
+    forged = Impression(id="event-008", ts=1, slot="hero", variant="zzz", decision="decision-1")
+    assert fold_event(record(forged), {}, KNOWN) == []
+    assert fold_event(record(PageView(id="event-009", ts=1, url="/")), {}, KNOWN) == []
+
+
+def test_a_decision_adds_itself_and_its_probabilities() -> None:
+    decision = LoggedDecision(
+        id="decision-2", slot="hero", actions=("a", "b"), chosen="b", p=0.3,
+        pmf=(0.7, 0.3), reason="split", ts_ms=NOW,
+    )  # fmt: skip
+    (tally,) = fold_decision(decision, KNOWN)
+    assert tally.member == "d:decision-2"
+    assert tally.adds == (("b|decisions", 1.0), ("a|expected", 0.7), ("b|expected", 0.3))
+    pinned = LoggedDecision(
+        id="decision-3", slot="hero", actions=("a", "b"), chosen="a", p=1.0, reason="rule",
+        ts_ms=NOW,
+    )  # fmt: skip
+    assert fold_decision(pinned, KNOWN)[0].adds == (("a|decisions", 1.0), ("a|expected", 1.0))
+    other = LoggedDecision(id="d4", slot="nope", actions=("a",), chosen="a", p=1.0, ts_ms=NOW)
+    assert fold_decision(other, KNOWN) == []

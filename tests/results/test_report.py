@@ -1,0 +1,81 @@
+"""The report's statistics on planted data (seeded): an A/A test finds no winner and no SRM in at
+least 95 % of seeds, a planted +20 % lift is found, a skewed split is flagged; and its shape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from proxy.records.results_buckets import Buckets
+from proxy.results.report import SlotInfo, report, slot_report
+
+SPLIT = SlotInfo("hero", "split", "a", ("a", "b"), {"a": 50.0, "b": 50.0})
+
+
+def planted(rng: np.random.Generator, *, lift: float, share_a: float = 0.5) -> Buckets:
+    """Seven days of a 50/50 split (4,000 a day) at 5 % CTR, ``b``'s CTR raised by ``lift``."""
+    sums: dict[int, dict[str, float]] = {}
+    for day in range(7):
+        n = 4_000
+        n_a = int(rng.binomial(n, share_a))
+        counts = {"a": (n_a, 0.05), "b": (n - n_a, 0.05 * (1 + lift))}
+        sums[day] = {}
+        for v, (exposed, rate) in counts.items():
+            sums[day][f"{v}|decisions"] = float(exposed)
+            sums[day][f"{v}|exposures"] = float(exposed)
+            sums[day][f"{v}|clicks"] = float(rng.binomial(exposed, rate))
+    return Buckets(sums, {})
+
+
+def winner(slot: dict[str, object]) -> bool:
+    variants = slot["variants"]
+    assert isinstance(variants, list)
+    return any(v["p_holm"] is not None and v["p_holm"] < 0.05 for v in variants)
+
+
+def test_a_a_finds_no_winner_and_no_srm_in_95_percent_of_seeds() -> None:
+    clean = 0
+    for seed in range(100):
+        slot = slot_report(SPLIT, planted(np.random.default_rng(seed), lift=0.0))
+        clean += not winner(slot) and not slot["srm_flagged"]
+    assert clean >= 95
+
+
+def test_a_planted_lift_is_found() -> None:
+    found = 0
+    for seed in range(20):
+        slot = slot_report(SPLIT, planted(np.random.default_rng(1000 + seed), lift=0.2))
+        b = slot["variants"][1]
+        found += winner(slot) and b["lift_vs_control"] > 0 and b["chance_to_beat_control"] > 0.95
+    assert found >= 17  # 14,000 exposures per arm: ~97 % power for +20 % on 5 %
+
+
+def test_a_skewed_split_is_flagged() -> None:
+    slot = slot_report(SPLIT, planted(np.random.default_rng(5), lift=0.0, share_a=0.53))
+    assert slot["srm_check"] == "srm" and slot["srm_flagged"]
+
+
+def test_report_shape_counts_and_lost_exposures() -> None:
+    buckets = Buckets(
+        {10: {"a|decisions": 12.0, "a|exposures": 10.0, "a|clicks": 3.0, "b|decisions": 9.0,
+              "b|exposures": 9.0, "b|clicks": 1.0, "b|conversions": 2.0, "b|value": 30.0}},
+        {"a": 7, "b": 6},
+    )  # fmt: skip
+    out = report([(SPLIT, buckets)], bucket="d", first=10, last=10, now_ms=0)
+    assert out["format"] == "vernier-report" and out["version"] == 1
+    a, b = out["slots"][0]["variants"]
+    assert (a["exposures"], a["lost_exposures"], a["clicks"], a["visitors"]) == (10, 2, 3, 7)
+    assert (b["lost_exposures"], b["conversions"], b["conversion_value"]) == (0, 2, 30.0)
+    assert a["ctr"] == 0.3 and a["lift_vs_control"] is None and b["test"] == "fisher"
+    assert abs(a["chance_to_be_best"] + b["chance_to_be_best"] - 1) < 1e-9
+    assert out["slots"][0]["series"][0]["variants"]["a"]["exposures"] == 10.0
+
+
+def test_bandit_slots_get_a_propensity_check() -> None:
+    info = SlotInfo("hero", "bandit", "a", ("a", "b"))
+    buckets = Buckets(
+        {1: {"a|decisions": 300.0, "a|expected": 297.0, "b|decisions": 700.0,
+             "b|expected": 703.0}}
+    )  # fmt: skip
+    slot = slot_report(info, buckets)
+    assert slot["srm_check"] == "propensity" and not slot["srm_flagged"]
+    assert slot["variants"][1]["allocation"] == 0.7
