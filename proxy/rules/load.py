@@ -50,8 +50,8 @@ from proxy.rules.limits import (
     session_limits,
     slot_limits,
 )
-from proxy.rules.split import Split, split_probabilities
 from proxy.rules.specificity import Specificity, specificity
+from proxy.rules.split import Split, split_probabilities
 
 MAX_REGEX_CHARS = 512
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.-]{0,127}$")

@@ -56,7 +56,9 @@ def _support(posteriors: Sequence[Posterior]) -> tuple[float, float]:
     return float(min(lows)), float(max(highs))
 
 
-def _integrate(function: Callable[[float], float], low: float, high: float, points: Sequence[float]) -> float:
+def _integrate(
+    function: Callable[[float], float], low: float, high: float, points: Sequence[float]
+) -> float:
     inside = sorted({x for x in points if low < x < high})
     value, _ = integrate.quad(function, low, high, points=inside or None, limit=400)
     return float(value)

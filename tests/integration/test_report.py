@@ -119,11 +119,11 @@ async def test_report_reads_back_exact_counts(
     (slot,) = report["slots"]
     assert slot["id"] == "hero" and slot["policy"] == "split" and slot["srm_check"] == "srm"
     for row in slot["variants"]:
-        want = expected[row["id"]]
-        assert row["decisions"] == want["decisions"]
-        assert row["exposures"] == want["exposures"]
-        assert row["clicks"] == want["clicks"]
-        assert row["lost_exposures"] == want["decisions"] - want["exposures"]
+        counts = expected[row["id"]]
+        assert row["decisions"] == counts["decisions"]
+        assert row["exposures"] == counts["exposures"]
+        assert row["clicks"] == counts["clicks"]
+        assert row["lost_exposures"] == counts["decisions"] - counts["exposures"]
         assert row["weight"] == 0.5
 
 

@@ -27,13 +27,9 @@ def load(tmp_path: Path, extra: str) -> object:
 
 
 def test_weights_become_shares_in_file_order(tmp_path: Path) -> None:
-    ruleset = load_rules(
-        (tmp_path / "home.yaml").write_text(
-            SLOT.format(extra="    policy: split\n    split: {b: 25, a: 50}\n    salt: spring"),
-            encoding="utf-8",
-        )
-        and tmp_path
-    )
+    extra = "    policy: split\n    split: {b: 25, a: 50}\n    salt: spring"
+    (tmp_path / "home.yaml").write_text(SLOT.format(extra=extra), encoding="utf-8")
+    ruleset = load_rules(tmp_path)
     slot = ruleset.slots[0]
     assert slot.split == (("a", 2 / 3), ("b", 1 / 3), ("c", 0.0))
     assert slot.salt == "spring"
