@@ -42,11 +42,12 @@ def same_names(*counters: str) -> dict[str, str]:
 EVENT_SINK_COUNTERS = same_names("stored", "duplicates", "spooled", "replayed", "failed")
 PROFILE_CONSUMER_COUNTERS = same_names("applied", "duplicates", "skipped", "conflicts", "failures")
 SLOT_METRICS_CONSUMER_COUNTERS = same_names(
-    "processed", "counted", "duplicates", "skipped", "failures", "checks", "pauses"
+    "processed", "counted", "duplicates", "skipped", "failures"
 )
 RESULTS_CONSUMER_COUNTERS = same_names("processed", "folded", "duplicates", "skipped", "failures")
 LEARNER_COUNTERS = same_names(
-    "learned", "logged", "published", "unknown_slot", "stale", "refused", "failures"
+    "learned", "logged", "published", "unknown_slot", "stale", "refused", "failures",
+    "guardrail_pauses",
 )
 MODEL_REGISTRY_COUNTERS = {"refused": "refused_total"}
 STORE_COUNTERS = {

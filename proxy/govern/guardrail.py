@@ -1,121 +1,240 @@
-"""The automatic guardrail (pure): which variants of a slot fall clearly below its control.
+"""The guardrail (pure): pause a variant only when serving it has clearly cost reward.
 
-A p-chart over one window (default the last 60 minutes, see :mod:`proxy.govern.windows`): the
-centre line is the control's rate ``p`` on the slot's measure, and a variant measured on ``n``
-impressions is out of control when its rate is below ``p - 3·sqrt(p(1-p)/n)``, the control's
-lower 3-sigma limit at the variant's sample size. If the variant were as good as the control,
-that would happen by chance in about 0.13 % of checks.
+**What is judged.** A bandit serves each variant mostly where it is best, so a variant's overall
+rate mixes contexts differently from the control's and says nothing about harm (the earlier
+p-chart paused variants that were best somewhere in 10 of 22 runs). Instead, for variant *v*
+and control *c*, each joined decision *i* whose logged pmf ``π_i`` gives both a positive
+probability contributes the inverse-propensity contrast
 
-- **Measure.** Conversion rate when any variant of the slot has a conversion in the window, else
-  click-through rate when any has a click, else nothing is judged (``measure="auto"``; ``"cvr"``
-  or ``"ctr"`` force one). A slot whose conversions are not configured is thus guarded on CTR.
-- **Minimum sample.** The variant and the control (over the same minutes, below) both need
-  ``min_impressions``, so a handful of unlucky impressions never pauses anything and the centre
-  line is an estimate.
-- **Same minutes.** The control's rate is taken over the minutes in which the variant was shown
-  (in the window, after its last pause). Conversions arrive minutes after the impressions they
-  follow, so a variant added or resumed recently must not be compared with a control whose
-  older impressions have had time to convert; the traffic mix (time of day) is the same too.
-- **Never the control**, and only the slot's current variants (stale counters of a variant
-  removed from the rules are ignored).
-- **Fresh evidence after a pause.** A variant's buckets up to its last guardrail pause are not
-  counted for it, so a variant resumed by hand is judged again only on what it does afterwards.
+    D_i = r_i · (1[a_i = v] − 1[a_i = c] · π_i(v) / π_i(c)),
 
-Caveats: impressions are not independent trials (a visitor sees a slot on several pages), which
-makes chance breaches somewhat likelier than the nominal 0.13 %; and the check runs repeatedly.
-The minimum sample and the 3-sigma width keep false pauses rare; a pause is reversible by hand.
+whose expectation given the past is ``Δ_i = E_x[π_i(v|x) · (μ(x, v) − μ(x, c))]``: the reward
+serving *v* gained against serving the control **in the contexts, and as often, as the policy
+served v** (the logged policy against the same policy with *v*'s share moved to the control).
+A variant that is never worse than the control where it is served has ``Δ_i ≥ 0`` however the
+bandit's serving shifts; one at half the control's rate everywhere has ``Δ_i < 0``.
+
+**Always-valid test.** ``r`` is clipped to the slot's reward range and scaled to ``[0, 1]``, so
+``D_i ≤ 1``. For bets ``λ ∈ (0, ½]`` the wealth ``Π(1 − λ·D_i)`` is a non-negative
+supermartingale while every ``Δ_i ≥ 0`` (its factors have conditional mean ``1 − λΔ_i ≤ 1``),
+and so is the average over a fixed grid of bets. By Ville's inequality the average ever
+reaching ``1/α`` has probability at most ``α`` — however often it is checked (Shafer & Vovk,
+*Game-Theoretic Foundations for Probability and Finance*, 2019; Waudby-Smith & Ramdas, *JRSS B*
+86(1), 2024, §4 on betting with a grid mixture). Only the upper bound of ``D`` matters, so
+large importance weights (tiny logged probabilities of the control) cannot break validity;
+they only make evidence arrive in bigger steps.
+
+- **Level.** ``alpha`` per slot (default 0.001), split evenly over its non-control variants.
+- **Never only the control** without an overwhelming case: pausing the last active variant other
+  than the control needs ``1/last_alpha`` (default 10⁶) instead.
+- **Which records.** Bandit decisions with a logged pmf in which both the variant and the control
+  were possible; rule, default, held and paused serves carry no counterfactual and are skipped.
+- **After a pause** the variant is not judged until a record decided after the pause offers it
+  again (a resume by hand): then its evidence starts afresh.
+
+Caveats: a visitor's decisions are not independent trials, and the logged ``p`` must be what the
+policy really used; a pause is reversible by hand (``vernier resume``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
-from proxy.govern.windows import SIGMAS, lower_control_limit, window_counts
-from proxy.records.slot_counts import Counts, SlotWindows, minute_of
+import msgspec
 
-Measure = Literal["auto", "cvr", "ctr"]
-_RATE_NAMES = {"cvr": "conversion rate", "ctr": "click-through rate"}
+from proxy.records.decision import DecisionRecord
+
+ALPHA = 0.001
+LAST_ALPHA = 1e-6
+# bets λ = ½, ¼, …, 2⁻¹⁴: the best constant bet for a harm of a few ‰ per decision is inside
+BETS: tuple[float, ...] = tuple(0.5**k for k in range(1, 15))
+
+
+class Evidence(msgspec.Struct):
+    """One variant's running test against the control (kept in the learner's checkpoint)."""
+
+    decisions: int = 0  # records that carried the contrast
+    served: int = 0  # of which the variant was served
+    gain: float = 0.0  # Σ D_i (scaled reward units)
+    variant_reward: float = 0.0  # Σ r where the variant was served (scaled)
+    control_reward: float = 0.0  # Σ r·π(v)/π(c) where the control was served (scaled)
+    control_weight: float = 0.0  # Σ π(v)/π(c) where the control was served
+    log_wealth: list[float] = msgspec.field(default_factory=lambda: [0.0] * len(BETS))
+    paused_at_ms: int | None = None
+
+    def add(self, contrast: float, served: bool, reward: float, ratio: float) -> None:
+        self.decisions += 1
+        self.gain += contrast
+        if served:
+            self.served += 1
+            self.variant_reward += reward
+        elif ratio:
+            self.control_reward += reward * ratio
+            self.control_weight += ratio
+        if contrast:  # most decisions earn nothing: every bet's factor is 1
+            self.log_wealth = [w + math.log1p(-bet * contrast) for w, bet in zip(
+                self.log_wealth, BETS, strict=True
+            )]  # fmt: skip
+
+    @property
+    def wealth(self) -> float:
+        """The grid mixture's wealth: the evidence that the variant costs reward (1 = none)."""
+        top = max(self.log_wealth)
+        return math.exp(top) * math.fsum(math.exp(w - top) for w in self.log_wealth) / len(BETS)
 
 
 @dataclass(frozen=True, slots=True)
-class Breach:
-    """A variant below the control's lower control limit."""
+class Pause:
+    """A variant the guardrail pauses, and the numbers that made it."""
 
     slot: str
     variant: str
-    measure: Literal["cvr", "ctr"]
-    rate: float  # the variant's
-    limit: float  # the control's lower control limit at the variant's sample size
-    n: float  # the variant's impressions in the window
-    control_rate: float
+    decisions: int
+    served: int
+    variant_rate: float  # the variant's mean reward where it was served (reward units)
+    control_rate: float  # the control's, reweighted to the same contexts (reward units)
+    per_decision: float  # the IPS estimate of Δ, per decision (reward units)
+    wealth: float
+    threshold: float
 
     @property
     def why(self) -> str:
         return (
-            f"{_RATE_NAMES[self.measure]} {self.rate:.2%} below the control's lower control "
-            f"limit {self.limit:.2%} (n={round(self.n)})"
+            f"where it was served, {self.variant} earned {self.variant_rate:.4g} per decision "
+            f"against the control's {self.control_rate:.4g} there (off-policy, {self.decisions} "
+            f"decisions, {self.served} of {self.variant}; {self.per_decision:+.4g} per decision); "
+            f"evidence {self.wealth:.3g} >= {self.threshold:.3g} (always-valid test at "
+            f"{1 / self.threshold:.2g})"
         )
 
 
-def _rate(counts: Counts, measure: Literal["cvr", "ctr"]) -> float:
-    hits = counts.conversions if measure == "cvr" else counts.clicks
-    return hits / counts.impressions
+def reward_range(
+    click: float, conversion: float, default: float, thresholds: Iterable[float] = ()
+) -> tuple[float, float]:
+    """The range rewards are clipped to: from the lowest to the highest single part of the
+    slot's reward (and 0, what a decision that earned nothing scores at worst)."""
+    parts = [0.0, click, conversion, default, *thresholds]
+    low, high = min(parts), max(parts)
+    return (low, high) if high > low else (low, low + 1.0)
 
 
-def choose_measure(windows: Counts) -> Literal["cvr", "ctr"] | None:
-    """``cvr`` if the slot converted in the window, else ``ctr`` if it was clicked, else None."""
-    if windows.conversions > 0:
-        return "cvr"
-    if windows.clicks > 0:
-        return "ctr"
-    return None
+class SlotGuardrail:
+    """The sequential tests of one slot's variants against its control (see the module doc)."""
 
+    def __init__(
+        self,
+        slot: str,
+        control: str,
+        reward_low: float = 0.0,
+        reward_high: float = 1.0,
+        *,
+        alpha: float = ALPHA,
+        last_alpha: float = LAST_ALPHA,
+        evidence: Mapping[str, Evidence] | None = None,
+    ) -> None:
+        if not (0 < last_alpha <= alpha < 1) or reward_high <= reward_low:
+            raise ValueError("need 0 < last_alpha <= alpha < 1 and reward_low < reward_high")
+        self.slot = slot
+        self.control = control
+        self.low = reward_low
+        self.span = reward_high - reward_low
+        self.alpha = alpha
+        self.last_alpha = last_alpha
+        self.evidence: dict[str, Evidence] = dict(evidence or {})
+        self.active: frozenset[str] = frozenset()  # variants the latest pmf could serve
 
-def breaches(
-    slot: str,
-    control: str,
-    variants: Collection[str],
-    windows: SlotWindows,
-    now_ms: int,
-    *,
-    min_impressions: float = 200,
-    window_minutes: int = 60,
-    measure: Measure = "auto",
-    sigmas: float = SIGMAS,
-) -> list[Breach]:
-    """The variants of ``slot`` (other than ``control``) to pause now, in ``variants`` order."""
-    totals = {
-        variant: window_counts(windows.counts.get(variant, {}), now_ms, window_minutes)
-        for variant in variants
-    }
-    chosen = choose_measure(sum(totals.values(), Counts())) if measure == "auto" else measure
-    if chosen is None or control not in totals:
-        return []
-    found: list[Breach] = []
-    for variant in variants:
-        if variant == control:
-            continue
-        paused_at = windows.paused_at_ms.get(variant)
-        after = None if paused_at is None else minute_of(paused_at)
-        per_minute = windows.counts.get(variant, {})
-        counts = window_counts(per_minute, now_ms, window_minutes, after_minute=after)
-        if counts.impressions < min_impressions:
-            continue
-        shown = {minute for minute, bucket in per_minute.items() if bucket.impressions > 0}
-        reference = window_counts(
-            windows.counts.get(control, {}),
-            now_ms,
-            window_minutes,
-            after_minute=after,
-            only_minutes=shown,
+    def observe(self, record: DecisionRecord) -> None:
+        """Fold one joined decision into the tests (records without a usable pmf are skipped)."""
+        pmf, actions = record.pmf, record.actions
+        if pmf is None or record.reward is None or self.control not in actions:
+            return
+        self.active = frozenset(a for a, p in zip(actions, pmf, strict=True) if p > 0)
+        p_control = pmf[actions.index(self.control)]
+        if p_control <= 0:
+            return
+        reward = min(max(record.reward, self.low), self.low + self.span) - self.low
+        reward /= self.span
+        for variant, p_variant in zip(actions, pmf, strict=True):
+            if variant == self.control or p_variant <= 0:
+                continue
+            evidence = self.evidence.get(variant)
+            if evidence is None:
+                evidence = self.evidence[variant] = Evidence()
+            elif evidence.paused_at_ms is not None:
+                if record.ts_ms is None or record.ts_ms <= evidence.paused_at_ms:
+                    continue  # decided before the pause: in flight, not a resume
+                evidence = self.evidence[variant] = Evidence()  # resumed by hand: afresh
+            ratio = p_variant / p_control
+            if record.chosen == variant:
+                evidence.add(reward, True, reward, ratio)
+            elif record.chosen == self.control:
+                evidence.add(-reward * ratio, False, reward, ratio)
+            else:
+                evidence.add(0.0, False, 0.0, 0.0)
+
+    def pauses(self, now_ms: int, variants: Collection[str]) -> list[Pause]:
+        """The variants to pause now (strongest evidence first), marked paused at ``now_ms``.
+
+        ``variants``: the slot's current variants; one the latest pmf gave no probability (paused
+        by hand) counts as inactive when deciding whether only the control would be left.
+        """
+        judged = [v for v in variants if v != self.control]
+        if not judged:
+            return []
+        active = {v for v in judged if v in self.active or not self.active}
+        threshold = len(judged) / self.alpha
+        found: list[Pause] = []
+        candidates = sorted(
+            (v for v in judged if v in self.evidence and self.evidence[v].paused_at_ms is None),
+            key=lambda v: -self.evidence[v].wealth,
         )
-        if reference.impressions < min_impressions:
-            continue
-        centre = _rate(reference, chosen)
-        limit = lower_control_limit(centre, counts.impressions, sigmas)
-        observed = _rate(counts, chosen)
-        if observed < limit:
-            found.append(Breach(slot, variant, chosen, observed, limit, counts.impressions, centre))
+        for variant in candidates:
+            evidence = self.evidence[variant]
+            wealth = evidence.wealth
+            needed = threshold if active - {variant} else max(threshold, 1 / self.last_alpha)
+            if wealth < needed:
+                continue
+            evidence.paused_at_ms = now_ms
+            active.discard(variant)
+            found.append(self._pause(variant, evidence, wealth, needed))
+        return found
+
+    def _pause(self, variant: str, evidence: Evidence, wealth: float, needed: float) -> Pause:
+        served_rate = evidence.variant_reward / evidence.served if evidence.served else 0.0
+        weight = evidence.control_weight
+        control_rate = evidence.control_reward / weight if weight else 0.0
+        return Pause(
+            slot=self.slot,
+            variant=variant,
+            decisions=evidence.decisions,
+            served=evidence.served,
+            variant_rate=self.low + self.span * served_rate,
+            control_rate=self.low + self.span * control_rate,
+            per_decision=self.span * evidence.gain / evidence.decisions,
+            wealth=wealth,
+            threshold=needed,
+        )
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(dict[str, dict[str, Evidence]])
+
+
+def encode_evidence(guards: Mapping[str, SlotGuardrail]) -> bytes:
+    """Every slot's evidence (msgpack), for the learner's checkpoint."""
+    return _encoder.encode({slot: guard.evidence for slot, guard in guards.items()})
+
+
+def decode_evidence(data: bytes) -> dict[str, dict[str, Evidence]]:
+    """What :func:`encode_evidence` wrote; ``ValueError`` if it is not that."""
+    try:
+        found = _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise ValueError(f"not guardrail evidence: {err}") from None
+    for per_variant in found.values():
+        for evidence in per_variant.values():
+            if len(evidence.log_wealth) != len(BETS):
+                raise ValueError("guardrail evidence of another bet grid")
     return found

@@ -1,4 +1,4 @@
-"""Slot metrics from the event stream, and the guardrail that pauses a clearly worse variant.
+"""Slot metrics from the event stream: per-minute impressions, clicks and conversions per variant.
 
 :class:`SlotMetricsConsumer` is one consumer of the group ``slot-metrics`` on the event stream
 (the same patterns as the profile updater: group created on first use, bounded blocking reads,
@@ -19,10 +19,9 @@ longest window. Counting is idempotent per event under redelivery within 15 minu
 and per-address rate limits a visitor can still forge impressions or clicks of real variants and
 skew the counts; a pause that provokes is logged, visible in ``vernier pauses`` and undone by hand.
 
-Every ``guardrail_every_s`` it reads the windows of each slot with more than one variant and
-pauses what :func:`proxy.govern.guardrail.breaches` finds, with ``HSETNX`` on the control hash
-(a pause is never overwritten, and lifted only by hand). Several instances may run the check:
-only the one whose ``HSETNX`` wins logs the pause and counts it in :attr:`pauses`.
+The counts feed metric conditions, reports and the bandit's minimum evidence. They are not what
+the guardrail judges: overall rates are confounded by a bandit's context-dependent serving, so
+the guardrail runs on the joined decisions in the learner (:mod:`proxy.govern.guardrail`).
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from proxy.govern.guardrail import Breach, Measure, breaches
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Impression
 from proxy.records.slot_counts import HISTORY_MINUTES, minute_of
@@ -47,7 +45,7 @@ from proxy.store.slot_metrics import Increment
 from proxy.store.stream_group import GroupCursor
 from proxy.tasks import keep_stepping
 
-log = logging.getLogger("vernier.guardrail")
+log = logging.getLogger("vernier.metrics")
 
 GROUP = "slot-metrics"
 
@@ -58,13 +56,12 @@ class LiveEngine(Protocol):
 
 
 class SlotMetricsConsumer:
-    """Counts slot metrics from the event stream and runs the guardrail (one group consumer).
+    """Counts slot metrics from the event stream (one group consumer).
 
     Counters: ``processed`` (stream entries acknowledged), ``counted`` (increments written),
     ``duplicates`` (already counted), ``skipped`` (records that count nothing: not a record,
     bots, other event types, unknown slot or variant, too old, a conversion of a session that
-    holds no variant), ``failures`` (rounds the store did not answer), ``checks`` (guardrail
-    rounds) and ``pauses`` (variants this instance paused).
+    holds no variant) and ``failures`` (rounds the store did not answer).
     """
 
     def __init__(
@@ -72,11 +69,7 @@ class SlotMetricsConsumer:
         store: Store,
         rules: LiveEngine,
         *,
-        guardrail_every_s: float = 10.0,
-        min_impressions: int = 200,
-        window_minutes: int = 60,
         clock: Callable[[], float] = time.time,
-        measure: Measure = "auto",
         event_log: EventLog | None = None,
         consumer: str | None = None,
         count: int = 200,
@@ -86,15 +79,9 @@ class SlotMetricsConsumer:
         retry_s: float = 1.0,
         call_timeout_s: float = 1.0,
     ) -> None:
-        if not 1 <= window_minutes <= HISTORY_MINUTES:
-            raise ValueError(f"window_minutes must be within 1..{HISTORY_MINUTES}")
         self.store = store
         self.rules = rules
-        self.guardrail_every_s = guardrail_every_s
-        self.min_impressions = min_impressions
-        self.window_minutes = window_minutes
         self.clock = clock
-        self.measure: Measure = measure
         self.event_log = event_log or EventLog(store)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.cursor = GroupCursor(
@@ -107,26 +94,16 @@ class SlotMetricsConsumer:
         self.duplicates = 0
         self.skipped = 0
         self.failures = 0
-        self.checks = 0
-        self.pauses = 0
-        self._next_check_s = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume and check until ``stop`` is set; each wait is bounded."""
+        """Consume until ``stop`` is set; each wait is bounded."""
         await keep_stepping(
-            self._step_and_check,
+            self.step,
             stop,
             retry_s=self.retry_s,
             what=f"slot metrics consumer {self.consumer}",
             on_failure=self._failed,
         )
-
-    async def _step_and_check(self) -> bool:
-        answered = await self.step()
-        if time.monotonic() >= self._next_check_s:
-            self._next_check_s = time.monotonic() + self.guardrail_every_s
-            await self.check_guardrail()
-        return answered
 
     def _failed(self) -> None:
         self.failures += 1
@@ -169,42 +146,6 @@ class SlotMetricsConsumer:
             return False
         self.processed += len(entries)
         return True
-
-    async def check_guardrail(self) -> list[Breach]:
-        """One guardrail round over the live slots; the breaches this call paused."""
-        self.checks += 1
-        now_ms = int(self.clock() * 1000)
-        paused: list[Breach] = []
-        for slot in self.rules.current.ruleset.slots:
-            if len(slot.variants) < 2:
-                continue
-            windows = await slot_metrics.read_slot_windows(
-                self.store, slot.id, now_ms, timeout_s=self.call_timeout_s
-            )
-            if windows is None:
-                return paused  # the store cannot answer: try again next round
-            found = breaches(
-                slot.id,
-                slot.control,
-                list(slot.variants),
-                windows,
-                now_ms,
-                min_impressions=self.min_impressions,
-                window_minutes=self.window_minutes,
-                measure=self.measure,
-            )
-            for breach in found:
-                if not await slot_metrics.mark_guardrail_pause(
-                    self.store, slot.id, breach.variant, now_ms
-                ):
-                    return paused
-                if await slot_metrics.pause_variant(
-                    self.store, slot.id, breach.variant, breach.why, "guardrail", at_ms=now_ms
-                ):
-                    self.pauses += 1
-                    paused.append(breach)
-                    log.warning("guardrail paused %s/%s: %s", slot.id, breach.variant, breach.why)
-        return paused
 
 
 def _increments(record: EventRecord, showing: dict[str, str]) -> list[Increment]:
