@@ -47,6 +47,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         # Pure modules of edge packages; their packages' ``__init__`` (run by importing them) are
         # held to the cores' rule too.
         "proxy.govern",
+        "proxy.govern.guardrail",
         "proxy.govern.windows",
         "proxy.tracker",
         "proxy.tracker.bots",

@@ -67,7 +67,7 @@ from proxy.bandit.snapshot import load_snapshot
 from proxy.records.decision import DecisionRecord, encode_record
 from proxy.records.snapshot import SnapshotRefused, decode_snapshot
 from proxy.rules.load import RuleSet, SlotLearner
-from proxy.store import learner_state, models
+from proxy.store import learner_state, models, slot_metrics
 from proxy.store.client import Store
 from proxy.store.decision_log import decision_stream
 from proxy.store.event_log import EventLog
@@ -99,8 +99,9 @@ class Learner:
     Counters: ``learned`` examples, ``logged`` records appended to decisions.jsonl,
     ``published`` snapshots, ``unknown_slot`` decisions of slots without a learner config,
     ``stale`` examples of another feature space or action set, ``refused`` snapshots that failed
-    their checks at start, ``failures`` rounds the store did not answer. ``state.counts`` has the
-    join's own counters.
+    their checks at start, ``failures`` rounds the store did not answer, ``guardrail_pauses``
+    variants the guardrail paused (:mod:`proxy.govern.guardrail`, judged on every joined
+    example). ``state.counts`` has the join's own counters.
     """
 
     def __init__(
@@ -178,6 +179,10 @@ class Learner:
     @property
     def refused(self) -> int:
         return self.core.refused
+
+    @property
+    def guardrail_pauses(self) -> int:
+        return self.core.guardrail_pauses
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -259,6 +264,7 @@ class Learner:
                 if why is not None:
                     log.debug("learner: example %s not learned: %s", record.id, why)
             await asyncio.sleep(0)
+        await self._guard(examples)
         lines = b"".join(encode_record(record) + b"\n" for record in examples)
         try:
             await asyncio.get_running_loop().run_in_executor(None, self._append, lines)
@@ -266,6 +272,21 @@ class Learner:
             log.error("learner: cannot append to %s: %s", self.log_path, err)
         else:
             self.logged += len(examples)
+
+    async def _guard(self, examples: list[DecisionRecord]) -> None:
+        """The guardrail's verdict on these examples; its pauses written to the control hash
+        every proxy polls (``HSETNX``: a pause by hand is never overwritten)."""
+        now_ms = self._now_ms()
+        for pause in self.core.judge(examples, now_ms):
+            if await slot_metrics.pause_variant(
+                self.store, pause.slot, pause.variant, pause.why, "guardrail", at_ms=now_ms
+            ):
+                log.warning("guardrail paused %s/%s: %s", pause.slot, pause.variant, pause.why)
+            else:
+                log.warning(
+                    "guardrail: pause of %s/%s not written (already paused, or the store did "
+                    "not answer): %s", pause.slot, pause.variant, pause.why,
+                )  # fmt: skip
 
     def _append(self, lines: bytes) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,14 @@ import msgspec
 from proxy.bandit.join import JoinState
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import make_snapshot
+from proxy.govern.guardrail import (
+    Evidence,
+    Pause,
+    SlotGuardrail,
+    decode_evidence,
+    encode_evidence,
+    reward_range,
+)
 from proxy.records.decision import DecisionRecord, RewardNote
 from proxy.records.event_record import EventRecord
 from proxy.records.snapshot import Snapshot, SnapshotRefused, decode_snapshot, encode_snapshot
@@ -38,6 +46,7 @@ class Checkpoint(msgspec.Struct, frozen=True):
     state: bytes  # JoinState.to_bytes()
     snapshots: dict[str, bytes]  # slot -> encoded Snapshot of its model at that moment
     versions: dict[str, int]  # slot -> last version given to a snapshot
+    guardrail: bytes = b""  # the guardrail's evidence (encode_evidence); absent in older ones
 
 
 _checkpoint_encoder = msgspec.msgpack.Encoder()
@@ -102,6 +111,9 @@ class LearnerState:
         self.unknown_slot = 0
         self.stale = 0
         self.refused = 0
+        self.guards: dict[str, SlotGuardrail] = {}
+        self.restored_evidence: dict[str, dict[str, Evidence]] = {}
+        self.guardrail_pauses = 0
 
     # -- stream entries in, examples out --------------------------------------------------------
 
@@ -162,6 +174,40 @@ class LearnerState:
         self.learned += 1
         return None
 
+    # -- the guardrail ----------------------------------------------------------------------------
+
+    def judge(self, examples: Sequence[DecisionRecord], now_ms: int) -> list[Pause]:
+        """Fold joined examples into the guardrail of their slots (every slot with variants
+        besides the control, unless ``guardrail: off``); the variants to pause now."""
+        touched: set[str] = set()
+        for record in examples:
+            guard = self._guard(record.slot)
+            if guard is not None:
+                guard.observe(record)
+                touched.add(record.slot)
+        found: list[Pause] = []
+        for slot in sorted(touched):
+            found += self.guards[slot].pauses(now_ms, list(self.slots[slot].variants))
+        self.guardrail_pauses += len(found)
+        return found
+
+    def _guard(self, slot_id: str) -> SlotGuardrail | None:
+        slot = self.slots.get(slot_id)
+        if slot is None or not slot.guardrail or len(slot.variants) < 2 or slot.learner is None:
+            self.guards.pop(slot_id, None)
+            return None
+        guard = self.guards.get(slot_id)
+        if guard is None or guard.control != slot.control:
+            spec = slot.learner.reward
+            thresholds = [t.value for t in (spec.engaged_s, spec.scroll) if t is not None]
+            low, high = reward_range(spec.click, spec.conversion, spec.default, thresholds)
+            evidence = self.restored_evidence.pop(slot_id, None)
+            if guard is not None and guard.control != slot.control:
+                evidence = None  # another control: the old contrasts compare something else
+            guard = SlotGuardrail(slot_id, slot.control, low, high, evidence=evidence)
+            self.guards[slot_id] = guard
+        return guard
+
     # -- checkpoints ----------------------------------------------------------------------------
 
     def commit_due(
@@ -205,6 +251,7 @@ class LearnerState:
             state=state,
             snapshots={slot: encode_snapshot(snap) for slot, snap in snapshots.items()},
             versions=versions,
+            guardrail=encode_evidence(self.guards),
         )
         return _checkpoint_encoder.encode(checkpoint)
 
@@ -225,10 +272,13 @@ class LearnerState:
             if checkpoint.format != CHECKPOINT_FORMAT:
                 raise ValueError(f"format {checkpoint.format}, expected {CHECKPOINT_FORMAT}")
             join = JoinState.from_bytes(checkpoint.state, max_pending=self.max_pending)
+            evidence = decode_evidence(checkpoint.guardrail) if checkpoint.guardrail else {}
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as err:
             raise CheckpointRefused(str(err)) from err
         self.join = join
         self.versions = dict(checkpoint.versions)
+        self.restored_evidence = evidence
+        self.guards.clear()
         refused: list[str] = []
         for slot, encoded in checkpoint.snapshots.items():
             try:
@@ -266,6 +316,8 @@ class LearnerState:
         self.versions.clear()
         self.checkpointed.clear()
         self.unpublished.clear()
+        self.guards.clear()
+        self.restored_evidence.clear()
         self.join = JoinState(max_pending=self.max_pending)
 
     def close(self) -> None:

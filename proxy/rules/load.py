@@ -123,6 +123,7 @@ class CompiledSlot:
     learner: SlotLearner | None = None  # for policy: bandit or split, or mode: log-only
     split: Split = ()  # policy: split: (variant, probability) in file order
     salt: str = ""  # policy: split: part of the assignment hash
+    guardrail: bool = True  # ``guardrail: off`` in the file: never paused automatically
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +326,7 @@ class _Checker:
             learner=learner,
             split=split,
             salt=slot.salt or "",
+            guardrail=slot.guardrail,
         )
 
     def split(self, slot: schema.Slot, path: str) -> Split:

@@ -176,6 +176,9 @@ class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     bandit: BanditPolicy | None = None  # the bandit's settings (defaults if absent)
     features: dict[Id, dict[FeatureName, FeatureValue]] = msgspec.field(default_factory=dict)
     reward: Reward = Reward()
+    # the guardrail pauses a variant whose serving clearly costs reward against the control
+    # (judged on the logged decisions, see proxy/govern/guardrail.py); ``guardrail: off`` never
+    guardrail: bool = True
 
 
 class RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
