@@ -46,7 +46,13 @@ SLOT_METRICS_CONSUMER_COUNTERS = same_names(
 )
 RESULTS_CONSUMER_COUNTERS = same_names("processed", "folded", "duplicates", "skipped", "failures")
 LEARNER_COUNTERS = same_names(
-    "learned", "logged", "published", "unknown_slot", "stale", "refused", "failures",
+    "learned",
+    "logged",
+    "published",
+    "unknown_slot",
+    "stale",
+    "refused",
+    "failures",
     "guardrail_pauses",
 )
 MODEL_REGISTRY_COUNTERS = {"refused": "refused_total"}
