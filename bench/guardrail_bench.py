@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the worlds live in tests/
 
 from proxy.govern.guardrail import SlotGuardrail
 from tests.govern.guardrail_worlds import (
