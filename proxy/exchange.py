@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 
 from proxy.html.charset import DocumentEncoding
 from proxy.request_view import RequestView
+from proxy.upstream.conditional import Conditions
 
 if TYPE_CHECKING:
     from proxy.decide.decision import Decision
@@ -51,6 +52,12 @@ class Exchange:
     identity: Identity = field(default_factory=Identity)
     debug: bool = False  # an admin asked (X-Vernier-Debug with the token) why the page looks so
     target: str = "/"  # origin-form path and query, set by admit
+    # set by conditional: some rule or slot may change this page, so Vernier answers the
+    # client's conditions (kept by forward in ``conditions``), never the origin
+    owns_validator: bool = False
+    conditions: Conditions | None = None
+    # set by inject on a page whose validator Vernier owns: the ETag of what it serves
+    served_etag: str | None = None
     # set by forward
     upstream: ClientResponse | None = None
     translated_validator: bool = False

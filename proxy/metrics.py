@@ -16,7 +16,7 @@ class Metrics:
         self.responses = Counter(
             "vernier_responses_total",
             "Responses by how Vernier handled the body.",
-            ["handling"],  # streamed | injected | unchanged | failed_open | error
+            ["handling"],  # streamed | injected | unchanged | not_modified | failed_open | error
             registry=self.registry,
         )
         self.fail_open = Counter(

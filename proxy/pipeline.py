@@ -1,6 +1,6 @@
 """The order of a request's stages — read this first.
 
-    before the origin:   admit → debug → session → forward
+    before the origin:   admit → debug → session → conditional → forward
     after it answered:   gate → profile → decode → match → decide → rewrite → inject → encode
 
 Stages before the origin answered may refuse a request (``ex.reply``). Once the origin has
@@ -34,6 +34,7 @@ from proxy.server.edge import request_view
 from proxy.session.issuer import IdIssuer
 from proxy.stages import Stage
 from proxy.stages.admit import Admit
+from proxy.stages.conditional import Conditional
 from proxy.stages.debug import Debug
 from proxy.stages.decide import Decide
 from proxy.stages.decode import Decode
@@ -142,6 +143,7 @@ def build_pipeline(
             Admit(policy),
             Debug(config.admin.token),
             Session(issuer),
+            Conditional(rules),
             Forward(
                 origin,
                 config.origin.url,

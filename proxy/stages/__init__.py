@@ -1,6 +1,6 @@
 """The stages a request passes through, in the order ``proxy/pipeline.py`` declares:
 
-admit → debug → session → forward → gate → profile → decode → match → decide → rewrite → inject → encode
+admit → debug → session → conditional → forward → gate → profile → decode → match → decide → rewrite → inject → encode
 
 Each is a small object with ``async def __call__(self, ex: Exchange) -> None``.
 """

@@ -19,6 +19,7 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
 from proxy.stages.debug import debug_report
+from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import changed_etag
 from proxy.upstream.relay import safe_reason
 
@@ -80,26 +81,24 @@ class Encode:
         if ex.debug:
             add_debug_report(ex, ex.headers)
         if not ex.changed or ex.document is None:
-            self._metrics.responses.labels("unchanged").inc()
-            ex.reply = origin_response(ex, ex.raw_body, ex.headers)
+            ex.reply = self._not_modified(ex, ex.headers)
+            if ex.reply is None:
+                self._metrics.responses.labels("unchanged").inc()
+                ex.reply = origin_response(ex, ex.raw_body, ex.headers)
             return
         work_ms = ex.elapsed_work_ms()
         if work_ms > self._html.budget_ms:
             raise TimeoutError(f"page work took {work_ms:.1f} ms")
         self._metrics.html_work_seconds.observe(work_ms / 1000.0)
-        document = ex.document
-        body = (
-            await run_sized(len(document), encode_body, document, ex.codings)
-            if ex.codings
-            else document
-        )
         headers = ex.headers
         for name in STALE_DIGESTS:
             headers.popall(name, None)
-        etag = changed_etag(headers.get("ETag"), self._tag_digest)
+        etag = ex.served_etag or changed_etag(headers.get("ETag"), self._tag_digest)
         headers.popall("ETag", None)
         if etag:
             headers["ETag"] = etag
+        if ex.served_etag:  # the origin's date says nothing about decisions, rules or pauses
+            headers.popall("Last-Modified", None)
         if ex.personalised:
             make_private(headers)
             vary_on_cookie(headers)
@@ -109,5 +108,26 @@ class Encode:
                 headers.add("Set-Cookie", cookie)
             if cookies:
                 make_private(headers)
+        ex.reply = self._not_modified(ex, headers)
+        if ex.reply is not None:
+            return
         self._metrics.responses.labels("injected").inc()
+        document = ex.document
+        body = (
+            await run_sized(len(document), encode_body, document, ex.codings)
+            if ex.codings
+            else document
+        )
         ex.reply = origin_response(ex, body, headers)
+
+    def _not_modified(self, ex: Exchange, headers: CIMultiDict[str]) -> web.Response | None:
+        """Vernier's own 304, when it owns the validator and the client already has this page.
+
+        Never while the answer sets cookies: new ids must reach the browser with the page
+        that carries them."""
+        if ex.conditions is None or ex.debug or "Set-Cookie" in headers:
+            return None
+        if not not_modified(ex.conditions, headers.get("ETag"), headers.get("Last-Modified")):
+            return None
+        self._metrics.responses.labels("not_modified").inc()
+        return web.Response(status=304, headers=not_modified_headers(headers))

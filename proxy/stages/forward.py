@@ -25,6 +25,7 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.replies import error_reply
 from proxy.upstream.client import origin_url
+from proxy.upstream.conditional import take_conditions
 from proxy.upstream.etag import origin_if_none_match
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.websocket import is_websocket_upgrade, tunnel
@@ -88,7 +89,9 @@ class Forward:
             request.headers, peer=request.remote, scheme=request.scheme
         )
         validator = headers.get("If-None-Match")
-        if validator is not None and "-vn" in validator:
+        if ex.owns_validator:
+            ex.conditions = take_conditions(headers)
+        elif validator is not None and "-vn" in validator:
             translated = origin_if_none_match(validator, self._tag_digest)
             ex.translated_validator = True
             if translated:

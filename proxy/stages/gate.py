@@ -8,13 +8,14 @@ whose privacy choices allow the tracker. Everything else is the origin's respons
 
 from __future__ import annotations
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
 from proxy.config.schema import HtmlConfig
 from proxy.content.coding import parse_content_encoding
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
+from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import changed_etag
 from proxy.upstream.headers import response_headers
 from proxy.upstream.public_address import PublicAddress
@@ -84,5 +85,14 @@ class Gate:
         if upstream.status == 304 and ex.translated_validator and "ETag" in ex.headers:
             # the client validated our changed representation; keep naming it our way
             ex.headers["ETag"] = changed_etag(ex.headers["ETag"], self._tag_digest) or ""
+        if (
+            ex.conditions is not None
+            and upstream.status == 200
+            and not_modified(ex.conditions, ex.headers.get("ETag"), ex.headers.get("Last-Modified"))
+        ):  # the page passes unchanged: the client's conditions, evaluated on the origin's tags
+            upstream.close()
+            self._metrics.responses.labels("not_modified").inc()
+            ex.reply = web.Response(status=304, headers=not_modified_headers(ex.headers))
+            return
         self._metrics.responses.labels("streamed").inc()
         ex.reply = await stream_through(ex.connection(), upstream=upstream, headers=ex.headers)

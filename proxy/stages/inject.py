@@ -12,12 +12,14 @@ import logging
 
 from multidict import CIMultiDict
 
+from proxy.content.offload import run_sized
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type
 from proxy.html.csp import allow_tracker, edit_policies, make_nonce
 from proxy.html.inject import inject_tag
 from proxy.metrics import Metrics
 from proxy.tracker.asset import TrackerAsset
+from proxy.upstream.etag import served_etag
 
 log = logging.getLogger("vernier.inject")
 
@@ -36,6 +38,11 @@ class Inject:
     async def __call__(self, ex: Exchange) -> None:
         document = ex.document
         assert document is not None
+        if ex.owns_validator:  # named before the tag: its CSP nonce is new on every response
+            consent = "consent-pending" if ex.identity.consent_pending else "consent-given"
+            ex.served_etag = await run_sized(
+                len(document), served_etag, document, self._asset.tag_digest, consent
+            )
         headers = ex.headers
         enforced = headers.getall(CSP, [])
         report_only = headers.getall(CSP_REPORT_ONLY, [])

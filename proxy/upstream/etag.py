@@ -4,10 +4,14 @@ A changed body is not byte-identical to the origin's representation, so a strong
 survive (RFC 9110 §8.8.3; nginx weakens it since 1.7.3). We serve ``W/"<origin-tag>-vn<digest>"``,
 where ``digest`` names what Vernier inserted, and translate it back in ``If-None-Match`` so the
 origin can still answer 304 for an unchanged page.
+
+A page some rule or slot could change is different: there Vernier owns the validator
+(``upstream/conditional.py``) and serves :func:`served_etag`, a digest of the body it served.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
@@ -44,3 +48,21 @@ def origin_if_none_match(value: str, digest: str) -> str:
         else:
             out.append(f'{weak}"{opaque}"')
     return ", ".join(out)
+
+
+SERVED_PREFIX = "vs-"
+
+
+def served_etag(document: bytes, *context: str) -> str:
+    """A weak validator naming the page Vernier served: its bytes before the tracker tag, plus
+    what decided that tag (``context``: the asset digest, the consent state).
+
+    The digest covers the decision marks, rule edits, pauses and profile-filled text as they
+    appear in the page, so any of them changing changes the tag; only the tag's per-response CSP
+    nonce is left out, which would otherwise make every response new. ``vs-`` tags are never the
+    origin's, so they are never sent to it.
+    """
+    digest = hashlib.blake2b(document, digest_size=12)
+    for part in context:
+        digest.update(b"\0" + part.encode())
+    return f'W/"{SERVED_PREFIX}{digest.hexdigest()}"'

@@ -44,6 +44,16 @@ async def conditional_page(request: web.Request) -> web.Response:
     return html(ETag='"page-v1"', **{"Cache-Control": "no-cache"})
 
 
+DATED = "Tue, 01 Dec 2026 10:00:00 GMT"
+
+
+async def dated_page(request: web.Request) -> web.Response:
+    """A page with only a date for a validator, as static file servers send."""
+    if request.headers.get("If-Modified-Since") == DATED:
+        return web.Response(status=304, headers={"Last-Modified": DATED})
+    return html(**{"Last-Modified": DATED})
+
+
 async def encoded_page(request: web.Request) -> web.Response:
     coding = request.match_info["coding"]
     body = {
@@ -172,6 +182,7 @@ def create_origin_app() -> web.Application:
     app.router.add_route("*", "/echo{tail:.*}", echo)
     app.router.add_get("/page", page)
     app.router.add_get("/conditional", conditional_page)
+    app.router.add_get("/dated/{name}", dated_page)
     app.router.add_get("/encoded/{coding}", encoded_page)
     app.router.add_get("/cookies", cookies)
     app.router.add_get("/redirect", redirect)

@@ -7,6 +7,7 @@ import orjson
 
 from proxy.metrics import Metrics
 from proxy.stages.forward import Forward
+from proxy.upstream.conditional import Conditions
 from tests.stages.factory import UNUSED_ORIGIN, make_exchange, make_policy
 
 
@@ -44,3 +45,17 @@ async def test_an_unreachable_origin_answers_502_and_is_counted() -> None:
         await forward_to(session, UNUSED_ORIGIN, metrics)(ex)
     assert ex.reply is not None and ex.reply.status == 502 and ex.upstream is None
     assert metrics.origin_errors.labels("connect")._value.get() == 1
+
+
+async def test_conditions_are_kept_from_the_origin_when_vernier_owns_the_validator(
+    origin: str,
+) -> None:
+    ex = make_exchange(headers={"If-None-Match": 'W/"vs-abc"', "If-Modified-Since": "x"})
+    ex.owns_validator = True
+    ex.target = "/echo"
+    async with aiohttp.ClientSession() as session:
+        await forward_to(session, origin, Metrics())(ex)
+        assert ex.upstream is not None
+        headers = dict(orjson.loads(await ex.upstream.read())["headers"])
+    assert ex.conditions == Conditions('W/"vs-abc"', "x")
+    assert "If-None-Match" not in headers and "If-Modified-Since" not in headers

@@ -1,0 +1,98 @@
+"""Vernier's own evaluation of a GET's conditions (RFC 9110 §13.2.2), checked on the RFC's
+cases: If-None-Match wins, weak comparison, ``*``, and dates only without an entity-tag list."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import CIMultiDict
+
+from proxy.upstream.conditional import (
+    Conditions,
+    not_modified,
+    not_modified_headers,
+    take_conditions,
+)
+from proxy.upstream.etag import served_etag
+
+MONDAY = "Mon, 30 Nov 2026 10:00:00 GMT"
+TUESDAY = "Tue, 01 Dec 2026 10:00:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "etag", "expected"),
+    [
+        ('"a"', '"a"', True),
+        ('W/"a"', '"a"', True),  # weak comparison: W/ is ignored on either side
+        ('"a"', 'W/"a"', True),
+        ('"b", W/"a"', 'W/"a"', True),
+        ('"b"', '"a"', False),
+        ("*", None, True),
+        ('"a"', None, False),
+        ("garbage", '"a"', False),
+        ('"a,b"', '"a,b"', True),
+    ],
+)
+def test_if_none_match(if_none_match: str, etag: str | None, expected: bool) -> None:
+    assert not_modified(Conditions(if_none_match=if_none_match), etag, None) is expected
+
+
+def test_if_none_match_wins_over_the_date() -> None:
+    both = Conditions(if_none_match='"b"', if_modified_since=TUESDAY)
+    assert not not_modified(both, '"a"', MONDAY)
+
+
+@pytest.mark.parametrize(
+    ("since", "modified", "expected"),
+    [
+        (TUESDAY, MONDAY, True),
+        (TUESDAY, TUESDAY, True),
+        (MONDAY, TUESDAY, False),
+        ("yesterday", MONDAY, False),  # an invalid date is ignored
+        (TUESDAY, None, False),
+    ],
+)
+def test_if_modified_since(since: str, modified: str | None, expected: bool) -> None:
+    assert not_modified(Conditions(if_modified_since=since), None, modified) is expected
+
+
+def test_no_conditions_is_never_not_modified() -> None:
+    assert not not_modified(Conditions(), '"a"', MONDAY)
+
+
+def test_conditions_are_taken_out_of_the_origin_request() -> None:
+    headers = CIMultiDict(
+        {"If-None-Match": '"a"', "If-Modified-Since": MONDAY, "If-Match": '"x"', "Accept": "*/*"}
+    )
+    assert take_conditions(headers) == Conditions('"a"', MONDAY)
+    assert dict(headers) == {"If-Match": '"x"', "Accept": "*/*"}
+    assert take_conditions(headers) == Conditions()
+
+
+def test_a_304_carries_only_what_rfc_9110_lists() -> None:
+    headers = CIMultiDict(
+        {
+            "ETag": 'W/"x"',
+            "Cache-Control": "private",
+            "Vary": "Cookie",
+            "Content-Security-Policy": "script-src 'nonce-abc'",
+            "Content-Type": "text/html",
+            "Last-Modified": MONDAY,
+            "Expires": TUESDAY,
+        }
+    )
+    assert dict(not_modified_headers(headers)) == {
+        "ETag": 'W/"x"',
+        "Cache-Control": "private",
+        "Vary": "Cookie",
+        "Expires": TUESDAY,
+    }
+
+
+def test_served_etags_name_the_bytes_and_the_tag_context() -> None:
+    page = b"<html><p>A</p></html>"
+    tag = served_etag(page, "digest", "consent-given")
+    assert tag.startswith('W/"vs-') and tag == served_etag(page, "digest", "consent-given")
+    assert tag != served_etag(page + b" ", "digest", "consent-given")
+    assert tag != served_etag(page, "other", "consent-given")
+    assert tag != served_etag(page, "digest", "consent-pending")
+    assert served_etag(page, "ab", "c") != served_etag(page, "a", "bc")
