@@ -4,7 +4,9 @@ The rules, the bandit and the session's change budget decide (:mod:`proxy.decide
 This stage adds what is particular to pages: a first page gets its ids here (variants are held
 per session), the ``vernier_seen`` cookie is refreshed, and slots showing their control offer
 their in-page triggers. A visitor who opted out of tracking gets the rules' choice only: no ids,
-no budget, no bandit, no triggers (the tracker that would apply them is not sent either).
+no budget, no bandit, no triggers (the tracker that would apply them is not sent either). So does
+a HEAD, which is not a page view: nothing is logged or spent, and its length is that of the
+page with the rules' choices.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Decide:
         if not ex.slots or context is None:
             return
         ex.personalised = True
-        if not ex.identity.trackable or ex.identity.consent_pending:
+        if not ex.identity.trackable or ex.identity.consent_pending or ex.request.method == "HEAD":
             ex.decisions = tuple(decide_by_rules(slot, context) for slot in ex.slots)
             return
         assert ex.engine is not None  # match sets the engine before any slot

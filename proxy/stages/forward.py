@@ -4,6 +4,11 @@ The URL is the configured origin plus the request's raw origin-form target, neve
 ``Host`` or an absolute-form target. Request bodies stream through with their own framing
 (``Content-Length`` kept, chunked re-chunked). Connect failures answer 502, timeouts 504, an origin
 that sends an ambiguous or malformed response 502 — the connection to it is discarded.
+
+A HEAD is asked of the origin as a GET (RFC 9110 §9.3.2: HEAD's fields are GET's): the length,
+validator and caching fields of a page Vernier changes can only be known from the page. The
+origin's body is never read for anything Vernier does not rewrite, and its connection is then
+closed rather than drained.
 """
 
 from __future__ import annotations
@@ -111,7 +116,8 @@ class Forward:
             body = ClientBody(client, self._body_idle_timeout_s)
         try:
             ex.upstream = await self._session.request(
-                request.method,
+                # a HEAD gets the headers GET would: those of the page Vernier would serve
+                "GET" if request.method == "HEAD" else request.method,
                 url,
                 headers=headers,
                 data=body.chunks() if body is not None else None,

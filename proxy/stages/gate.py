@@ -1,9 +1,9 @@
 """gate: may Vernier change this response? If not, stream it through untouched and unbuffered.
 
-Only complete HTML documents are changed: a 200 answer to a GET or POST, ``text/html`` (XHTML only
-when enabled), not an attachment, no ``Cache-Control: no-transform`` (RFC 9110 §7.7, RFC 9111
-§5.2.2.6), no Range involved, a supported content-coding, a body under the size cap, and a visitor
-whose privacy choices allow the tracker. Everything else is the origin's response, byte for byte.
+Only complete HTML documents are changed: a 200 answer to a GET, HEAD (asked as a GET) or POST,
+``text/html`` (XHTML only when enabled), not an attachment, no ``Cache-Control: no-transform``
+(RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding, a body under
+the size cap, and a visitor whose privacy choices allow the tracker. Everything else is the origin's response, byte for byte.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Gate:
             self._config.inject_tracker and (ex.identity.trackable or ex.identity.consent_pending)
         ):
             return False
-        if upstream.status != 200 or request.method not in ("GET", "POST"):
+        if upstream.status != 200 or request.method not in ("GET", "HEAD", "POST"):
             return False
         if "Range" in request.headers or "Content-Range" in upstream.headers:
             return False

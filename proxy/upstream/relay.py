@@ -84,6 +84,9 @@ async def stream_through(
     except BaseException:
         upstream.close()  # client gone or cancelled: don't reuse a half-read connection
         raise
-    upstream.release()
+    if request.method == "HEAD":
+        upstream.close()  # the origin was asked a GET (stages/forward.py): don't drain its body
+    else:
+        upstream.release()
     await response.write_eof()
     return response

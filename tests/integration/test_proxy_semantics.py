@@ -182,14 +182,16 @@ async def test_location_becomes_relative_without_public_url(
         assert r.headers["Location"] == "/x"
 
 
-async def test_head_matches_get_without_body_or_injection(
+async def test_head_sends_gets_length_and_no_body_on_the_wire(
     origin: str, start_proxy: StartProxy
 ) -> None:
     proxy = await start_proxy(origin)
-    raw = await raw_exchange(proxy, b"HEAD /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    request = b" /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    raw = await raw_exchange(proxy, b"HEAD" + request)
     head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200")
-    assert f"Content-Length: {len(PAGE)}".encode() in head
+    _, _, page = (await raw_exchange(proxy, b"GET" + request)).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and len(page) > len(PAGE)  # the tracker's tag
+    assert f"Content-Length: {len(page)}".encode() in head  # issue #14: GET's, not the origin's
     assert body == b""
 
 
