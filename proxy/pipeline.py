@@ -159,6 +159,7 @@ def build_pipeline(
                 PublicAddress(config.origin.url, config.origin.public_url),
                 metrics,
                 digest,
+                config.compression,
             ),
             Profile(store),
             Decode(config.html, metrics),
@@ -174,7 +175,7 @@ def build_pipeline(
             Decide(decider.decide, issuer),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
-            Encode(config.html, issuer, metrics, digest),
+            Encode(config.html, issuer, metrics, digest, config.compression),
         ),
         metrics=metrics,
     )

@@ -59,6 +59,20 @@ class HtmlConfig(_Section, frozen=True):
     inject_xhtml: bool = False
 
 
+class CompressionConfig(_Section, frozen=True):
+    """Compressing what the origin sent uncompressed (``proxy/content/compress.py``). Levels are
+    chosen by ``bench/compression_bench.py`` (docs/benchmarks.md, "Compression"): zstd 3 saves
+    about what gzip 6 does for a sixth of its CPU; brotli 4 and gzip 4 keep 95 % of their
+    coding's saving at about 60 % of gzip 6's CPU."""
+
+    enabled: bool = True
+    min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 1024  # below this a packet holds it anyway
+    codings: tuple[Literal["zstd", "br", "gzip"], ...] = ("zstd", "br", "gzip")  # preference
+    zstd_level: Annotated[int, msgspec.Meta(ge=1, le=12)] = 3  # ≤ 12: RFC 9659's 8 MB window
+    br_level: Annotated[int, msgspec.Meta(ge=0, le=11)] = 4
+    gzip_level: Annotated[int, msgspec.Meta(ge=1, le=9)] = 4
+
+
 class StoreConfig(_Section, frozen=True):
     """The Redis-protocol store; no URL means the embedded Valkey server in ``data_dir``."""
 
@@ -126,6 +140,7 @@ class Config(_Section, frozen=True):
     origin: OriginConfig = OriginConfig()
     server: ServerConfig = ServerConfig()
     html: HtmlConfig = HtmlConfig()
+    compression: CompressionConfig = CompressionConfig()
     store: StoreConfig = StoreConfig()
     session: SessionConfig = SessionConfig()
     context: ContextConfig = ContextConfig()

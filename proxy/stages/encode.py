@@ -1,7 +1,8 @@
 """encode: the client's response for a page Vernier read — changed or not.
 
 A changed page is re-compressed with the origin's own content-coding (which the client accepted,
-since the origin chose it from the client's ``Accept-Encoding``), gets a fresh ``Content-Length``,
+since the origin chose it from the client's ``Accept-Encoding``); a page the origin sent
+uncompressed is compressed as the client prefers (``content/compress.py``), gets a fresh ``Content-Length``,
 a weakened ETag naming our insertion, and no digest headers of the old body. New first-party ids
 are set here, and only here, on HTML pages — a response that sets them becomes
 ``Cache-Control: private`` so no shared cache replays one visitor's cookie to another.
@@ -12,8 +13,16 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import CIMultiDict
 
-from proxy.config.schema import HtmlConfig
+from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.content.coding import encode_body
+from proxy.content.compress import (
+    Coding,
+    choose_coding,
+    compress_whole,
+    level_of,
+    mark_compressed,
+    vary_on,
+)
 from proxy.content.offload import run_sized
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
@@ -45,9 +54,7 @@ def make_private(headers: CIMultiDict[str]) -> None:
 
 def vary_on_cookie(headers: CIMultiDict[str]) -> None:
     """Say the response depends on cookies (DESIGN.md §2.9), unless a Vary already covers it."""
-    named = {v.strip().lower() for value in headers.getall("Vary", ()) for v in value.split(",")}
-    if not named & {"cookie", "*"}:
-        headers.add("Vary", "Cookie")
+    vary_on(headers, "Cookie")
 
 
 def add_debug_report(ex: Exchange, headers: CIMultiDict[str]) -> None:
@@ -69,9 +76,15 @@ class Encode:
     name = "encode"
 
     def __init__(
-        self, html: HtmlConfig, issuer: IdIssuer, metrics: Metrics, tag_digest: str
+        self,
+        html: HtmlConfig,
+        issuer: IdIssuer,
+        metrics: Metrics,
+        tag_digest: str,
+        compression: CompressionConfig,
     ) -> None:
         self._html = html
+        self._compression = compression
         self._issuer = issuer
         self._metrics = metrics
         self._tag_digest = tag_digest
@@ -81,10 +94,12 @@ class Encode:
         if ex.debug:
             add_debug_report(ex, ex.headers)
         if not ex.changed or ex.document is None:
+            coding = self._compress_as(ex, ex.headers, len(ex.raw_body))
             ex.reply = self._not_modified(ex, ex.headers)
             if ex.reply is None:
                 self._metrics.responses.labels("unchanged").inc()
-                ex.reply = origin_response(ex, ex.raw_body, ex.headers)
+                body = await self._compress(ex.raw_body, coding)
+                ex.reply = origin_response(ex, body, ex.headers)
             return
         work_ms = ex.elapsed_work_ms()
         if work_ms > self._html.budget_ms:
@@ -108,6 +123,7 @@ class Encode:
                 headers.add("Set-Cookie", cookie)
             if cookies:
                 make_private(headers)
+        coding = self._compress_as(ex, headers, len(ex.document))
         ex.reply = self._not_modified(ex, headers)
         if ex.reply is not None:
             return
@@ -116,9 +132,32 @@ class Encode:
         body = (
             await run_sized(len(document), encode_body, document, ex.codings)
             if ex.codings
-            else document
+            else await self._compress(document, coding)
         )
         ex.reply = origin_response(ex, body, headers)
+
+    def _compress_as(self, ex: Exchange, headers: CIMultiDict[str], length: int) -> Coding | None:
+        """The coding an identity page goes out in (``headers`` changed to say so), if any."""
+        assert ex.upstream is not None
+        if ex.codings:
+            return None  # the origin compressed it; a changed page is re-compressed the same way
+        coding = choose_coding(
+            self._compression,
+            method=ex.request.method,
+            request_headers=ex.request.headers,
+            status=ex.upstream.status,
+            headers=headers,
+            length=length,
+        )
+        if coding is not None:
+            mark_compressed(headers, coding)
+        return coding
+
+    async def _compress(self, body: bytes, coding: Coding | None) -> bytes:
+        if coding is None:
+            return body
+        level = level_of(self._compression, coding)
+        return await run_sized(len(body), compress_whole, body, coding, level)
 
     def _not_modified(self, ex: Exchange, headers: CIMultiDict[str]) -> web.Response | None:
         """Vernier's own 304, when it owns the validator and the client already has this page.

@@ -11,8 +11,9 @@ from __future__ import annotations
 from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
-from proxy.config.schema import HtmlConfig
+from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.content.coding import parse_content_encoding
+from proxy.content.compress import StreamCompressor, choose_coding, level_of, mark_compressed
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.upstream.conditional import not_modified, not_modified_headers
@@ -45,9 +46,15 @@ class Gate:
     name = "gate"
 
     def __init__(
-        self, config: HtmlConfig, public: PublicAddress, metrics: Metrics, tag_digest: str
+        self,
+        config: HtmlConfig,
+        public: PublicAddress,
+        metrics: Metrics,
+        tag_digest: str,
+        compression: CompressionConfig,
     ) -> None:
         self._config = config
+        self._compression = compression
         self._public = public
         self._metrics = metrics
         self._tag_digest = tag_digest
@@ -95,4 +102,22 @@ class Gate:
             ex.reply = web.Response(status=304, headers=not_modified_headers(ex.headers))
             return
         self._metrics.responses.labels("streamed").inc()
-        ex.reply = await stream_through(ex.connection(), upstream=upstream, headers=ex.headers)
+        ex.reply = await stream_through(
+            ex.connection(), upstream, ex.headers, compressor=self.compressor(ex, upstream)
+        )
+
+    def compressor(self, ex: Exchange, upstream: ClientResponse) -> StreamCompressor | None:
+        """A compressor for an identity body the client would rather get compressed; the
+        headers are changed to say so."""
+        coding = choose_coding(
+            self._compression,
+            method=ex.request.method,
+            request_headers=ex.request.headers,
+            status=upstream.status,
+            headers=ex.headers,
+            length=declared_length(upstream),
+        )
+        if coding is None:
+            return None
+        mark_compressed(ex.headers, coding)
+        return StreamCompressor(coding, level_of(self._compression, coding))

@@ -14,6 +14,8 @@ import re
 from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse, web
 from multidict import CIMultiDict
 
+from proxy.content.compress import StreamCompressor
+
 log = logging.getLogger("vernier.relay")
 
 CHUNK_BYTES = 64 * 1024
@@ -55,10 +57,12 @@ async def stream_through(
     headers: CIMultiDict[str],
     *,
     prefix: bytes = b"",
+    compressor: StreamCompressor | None = None,
 ) -> web.StreamResponse:
     """Relay ``upstream`` to the client as it arrives; releases ``upstream`` in every case.
 
     ``prefix`` is body already read from ``upstream`` (a page that turned out to be over the cap).
+    With a ``compressor`` (``headers`` already say so), each chunk is sent compressed and flushed.
     """
     response = web.StreamResponse(status=upstream.status, reason=safe_reason(upstream.reason))
     response.headers.extend(headers)
@@ -66,16 +70,15 @@ async def stream_through(
     no_body = (
         request.method == "HEAD" or upstream.status in _NO_BODY_STATUS or upstream.status < 200
     )
+    if compressor is not None:
+        length = None  # the compressed length is known only at the end: chunked
     if length is not None and (request.method == "HEAD" or upstream.status not in _NO_BODY_STATUS):
         # keep the origin's length: downloads show progress, HEAD matches GET (RFC 9110 §9.3.2)
         response.headers["Content-Length"] = str(length)
     try:
         await response.prepare(request)
-        if prefix and not no_body:
-            await response.write(prefix)
         if not no_body:
-            async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
-                await response.write(chunk)
+            await _relay_body(response, upstream, prefix, compressor)
     except (TimeoutError, ClientPayloadError, ClientConnectionError) as err:
         upstream.close()
         log.warning("origin failed mid-body for %s: %s", request.path, type(err).__name__)
@@ -90,3 +93,22 @@ async def stream_through(
         upstream.release()
     await response.write_eof()
     return response
+
+
+async def _relay_body(
+    response: web.StreamResponse,
+    upstream: ClientResponse,
+    prefix: bytes,
+    compressor: StreamCompressor | None,
+) -> None:
+    if compressor is None:
+        if prefix:
+            await response.write(prefix)
+        async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+            await response.write(chunk)
+        return
+    if prefix:
+        await response.write(compressor.feed(prefix))
+    async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+        await response.write(compressor.feed(chunk))
+    await response.write(compressor.finish())

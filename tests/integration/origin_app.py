@@ -54,6 +54,27 @@ async def dated_page(request: web.Request) -> web.Response:
     return html(**{"Last-Modified": DATED})
 
 
+STYLES = b"".join(
+    b".c%d { color: #%06x; margin: %dpx }\n" % (i, i * 997, i % 40) for i in range(600)
+)
+
+
+async def styles(request: web.Request) -> web.StreamResponse:
+    """A stylesheet sent uncompressed (nginx behind a proxy, gzip_proxied off), in pieces
+    (``?chunked=1``: no length), or with ``?cache_control=``."""
+    headers = {"Content-Type": "text/css", "ETag": '"css-1"'}
+    if "cache_control" in request.query:
+        headers["Cache-Control"] = request.query["cache_control"]
+    if "chunked" not in request.query:
+        return web.Response(body=STYLES, headers=headers)
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+    for start in range(0, len(STYLES), 4096):
+        await response.write(STYLES[start : start + 4096])
+    await response.write_eof()
+    return response
+
+
 async def encoded_page(request: web.Request) -> web.Response:
     coding = request.match_info["coding"]
     body = {
@@ -184,6 +205,7 @@ def create_origin_app() -> web.Application:
     app.router.add_get("/conditional", conditional_page)
     app.router.add_get("/dated/{name}", dated_page)
     app.router.add_get("/encoded/{coding}", encoded_page)
+    app.router.add_get("/styles.css", styles)
     app.router.add_get("/cookies", cookies)
     app.router.add_get("/redirect", redirect)
     app.router.add_route("*", "/status/{code}", status)

@@ -21,7 +21,9 @@ async def encoded(origin: str, path: str, ex: Exchange) -> web.Response:
         ex.upstream = upstream
         ex.raw_body = await upstream.read()
         ex.headers.extend(upstream.headers)
-        await Encode(config.html, make_issuer(config), Metrics(), "abcd1234")(ex)
+        await Encode(config.html, make_issuer(config), Metrics(), "abcd1234", config.compression)(
+            ex
+        )
     assert isinstance(ex.reply, web.Response)
     return ex.reply
 

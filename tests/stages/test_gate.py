@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.config.schema import HtmlConfig
+from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.exchange import Identity
 from proxy.metrics import Metrics
 from proxy.stages.gate import Gate
@@ -12,7 +12,7 @@ from tests.stages.factory import make_config, make_exchange, origin_response
 
 def make_gate(origin: str, html: HtmlConfig | None = None) -> Gate:
     html = html or make_config().html
-    return Gate(html, PublicAddress(origin, None), Metrics(), "abcd1234")
+    return Gate(html, PublicAddress(origin, None), Metrics(), "abcd1234", CompressionConfig())
 
 
 async def test_an_html_page_is_let_through_to_be_changed(origin: str) -> None:

@@ -1,0 +1,157 @@
+"""Compressing what the origin sent uncompressed, for clients that accept it (issue #14).
+
+Behind nginx with its default ``gzip_proxied off``, a request that carries Vernier's ``Via``
+gets identity bodies from nginx; without this, text went out 3–4× larger than the site intended.
+The rules follow nginx's and RFC 9110's: only a 200 (not a 206 or a ``Range`` request), no
+``Cache-Control: no-transform`` (RFC 9110 §7.7), nothing already content-coded, compressible
+types only (text, JS, JSON, XML, SVG), at least ``min_bytes`` when the length is known, a coding
+from ``Accept-Encoding`` (:func:`proxy.content.coding.accepts`) in the configured preference.
+
+A compressed representation is a different one: its ETag is weakened, its length and digests
+dropped, ``Accept-Ranges`` removed (ranges would address the compressed bytes) and the answer
+says ``Vary: Accept-Encoding``. Everything here is synchronous; streaming is
+:class:`StreamCompressor`, fed chunk by chunk and flushed after each so nothing the origin sent
+is held back from the client.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Literal, cast
+
+import brotli  # type: ignore[import-untyped]  # brotli ships no type information
+from multidict import CIMultiDict
+
+from proxy.config.schema import CompressionConfig
+from proxy.content.coding import accepts
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
+Coding = Literal["zstd", "br", "gzip"]
+
+TEXT_TYPES = frozenset(
+    {
+        "application/javascript",
+        "application/json",
+        "application/ld+json",
+        "application/manifest+json",
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/xhtml+xml",
+        "application/xml",
+        "image/svg+xml",
+    }
+)
+# media types text/* that are already compressed or are streams a client reads as they arrive
+NOT_COMPRESSED_TEXT = frozenset({"text/event-stream"})
+STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
+
+
+def compressible_type(content_type: str | None) -> bool:
+    """Whether a media type (``Content-Type``, parameters allowed) is worth compressing."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in NOT_COMPRESSED_TEXT:
+        return False
+    return media.startswith("text/") or media in TEXT_TYPES or media.endswith(("+json", "+xml"))
+
+
+def choose_coding(
+    policy: CompressionConfig,
+    *,
+    method: str,
+    request_headers: Mapping[str, str],
+    status: int,
+    headers: Mapping[str, str],
+    length: int | None,
+) -> Coding | None:
+    """The coding to compress this response with, or None to send it as the origin did."""
+    if not policy.enabled or status != 200 or method not in ("GET", "HEAD", "POST"):
+        return None
+    if "Range" in request_headers or "Content-Range" in headers:
+        return None
+    if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return None
+    if any("no-transform" in value.lower() for value in _all(headers, "Cache-Control")):
+        return None
+    if not compressible_type(headers.get("Content-Type")):
+        return None
+    if length is not None and length < policy.min_bytes:
+        return None
+    accept = request_headers.get("Accept-Encoding")
+    return next((coding for coding in policy.codings if accepts(accept, coding)), None)
+
+
+def mark_compressed(headers: CIMultiDict[str], coding: Coding) -> None:
+    """Turn the origin's headers into those of the ``coding``-compressed representation."""
+    headers["Content-Encoding"] = coding
+    headers.popall("Content-Length", None)
+    headers.popall("Accept-Ranges", None)
+    for name in STALE_DIGESTS:
+        headers.popall(name, None)
+    etag = headers.get("ETag")
+    if etag is not None and not etag.lstrip().startswith("W/"):
+        headers["ETag"] = "W/" + etag.strip()  # RFC 9110 §8.8.1: not the same bytes any more
+    vary_on(headers, "Accept-Encoding")
+
+
+def vary_on(headers: CIMultiDict[str], field: str) -> None:
+    """Add ``field`` to ``Vary`` unless it (or ``*``) is already named."""
+    named = {v.strip().lower() for value in headers.getall("Vary", ()) for v in value.split(",")}
+    if not named & {field.lower(), "*"}:
+        headers.add("Vary", field)
+
+
+def compress_whole(body: bytes, coding: Coding, level: int) -> bytes:
+    """``body`` in ``coding`` at ``level`` (gzip with mtime 0: equal pages, equal bytes)."""
+    if coding == "gzip":
+        return gzip.compress(body, compresslevel=level, mtime=0)
+    if coding == "br":
+        return cast(bytes, brotli.compress(body, quality=level))
+    return zstd.compress(body, level=level)
+
+
+def level_of(policy: CompressionConfig, coding: Coding) -> int:
+    return {"zstd": policy.zstd_level, "br": policy.br_level, "gzip": policy.gzip_level}[coding]
+
+
+class StreamCompressor:
+    """One response's compressor: :meth:`feed` each chunk, :meth:`finish` once."""
+
+    def __init__(self, coding: Coding, level: int) -> None:
+        self.coding = coding
+        self._gzip = zlib.compressobj(level, zlib.DEFLATED, 31) if coding == "gzip" else None
+        self._br = brotli.Compressor(quality=level) if coding == "br" else None
+        self._zstd = zstd.ZstdCompressor(level=level) if coding == "zstd" else None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The compressed bytes for ``chunk``, flushed so the client can decode all of it."""
+        if self._gzip is not None:
+            return self._gzip.compress(chunk) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
+        if self._br is not None:
+            return cast(bytes, self._br.process(chunk)) + cast(bytes, self._br.flush())
+        assert self._zstd is not None
+        return self._zstd.compress(chunk, mode=zstd.ZstdCompressor.FLUSH_BLOCK)
+
+    def finish(self) -> bytes:
+        if self._gzip is not None:
+            return self._gzip.flush(zlib.Z_FINISH)
+        if self._br is not None:
+            return cast(bytes, self._br.finish())
+        assert self._zstd is not None
+        return self._zstd.flush(zstd.ZstdCompressor.FLUSH_FRAME)
+
+
+def _all(headers: Mapping[str, str], name: str) -> Sequence[str]:
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        return cast(Sequence[str], getall(name, ()))
+    value = headers.get(name)
+    return [value] if value is not None else []
