@@ -70,6 +70,9 @@ class Exchange:
     # set by decode
     work_started_s: float = 0.0  # when the body was in hand and Vernier's own work began
     raw_body: bytes | None = None  # exactly the origin's bytes (still content-coded)
+    # a page injected as it streams (too big to read whole): the first bytes, read so far; the
+    # rest is still in ``upstream``. ``document`` is then these bytes, not the whole page
+    streaming_head: bytes | None = None
     document: bytes | None = None  # content-decoded
     codings: tuple[str, ...] = ()
     encoding: DocumentEncoding | None = None

@@ -53,8 +53,11 @@ class OriginConfig(_Section, frozen=True):
 class HtmlConfig(_Section, frozen=True):
     """Limits for pages Vernier reads and changes; beyond them the page streams through."""
 
-    max_rewrite_bytes: int = 5 * 1024 * 1024
+    max_rewrite_bytes: int = 5 * 1024 * 1024  # rules apply to pages up to this size
     budget_ms: float = 50.0
+    # pages no rule or slot may change, and every page over max_rewrite_bytes, are injected as
+    # they stream (the tag goes in once the head has passed) rather than read whole
+    stream_inject_over_bytes: int = 256 * 1024
     inject_tracker: bool = True
     inject_xhtml: bool = False
 

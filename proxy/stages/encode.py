@@ -17,6 +17,7 @@ from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.content.coding import encode_body
 from proxy.content.compress import (
     Coding,
+    StreamCompressor,
     choose_coding,
     compress_whole,
     level_of,
@@ -30,7 +31,7 @@ from proxy.session.issuer import IdIssuer
 from proxy.stages.debug import debug_report
 from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import changed_etag
-from proxy.upstream.relay import safe_reason
+from proxy.upstream.relay import declared_length, safe_reason, stream_through
 
 STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
 
@@ -90,9 +91,12 @@ class Encode:
         self._tag_digest = tag_digest
 
     async def __call__(self, ex: Exchange) -> None:
-        assert ex.raw_body is not None
         if ex.debug:
             add_debug_report(ex, ex.headers)
+        if ex.streaming_head is not None:
+            await self._stream(ex, ex.streaming_head)
+            return
+        assert ex.raw_body is not None
         if not ex.changed or ex.document is None:
             coding = self._compress_as(ex, ex.headers, len(ex.raw_body))
             ex.reply = self._not_modified(ex, ex.headers)
@@ -101,11 +105,30 @@ class Encode:
                 body = await self._compress(ex.raw_body, coding)
                 ex.reply = origin_response(ex, body, ex.headers)
             return
+        self._within_budget(ex)
+        headers = ex.headers
+        self._changed_headers(ex, headers)
+        coding = self._compress_as(ex, headers, len(ex.document))
+        ex.reply = self._not_modified(ex, headers)
+        if ex.reply is not None:
+            return
+        self._metrics.responses.labels("injected").inc()
+        document = ex.document
+        body = (
+            await run_sized(len(document), encode_body, document, ex.codings)
+            if ex.codings
+            else await self._compress(document, coding)
+        )
+        ex.reply = origin_response(ex, body, headers)
+
+    def _within_budget(self, ex: Exchange) -> None:
         work_ms = ex.elapsed_work_ms()
         if work_ms > self._html.budget_ms:
             raise TimeoutError(f"page work took {work_ms:.1f} ms")
         self._metrics.html_work_seconds.observe(work_ms / 1000.0)
-        headers = ex.headers
+
+    def _changed_headers(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
+        """Validators, caching and cookies of a page Vernier changed."""
         for name in STALE_DIGESTS:
             headers.popall(name, None)
         etag = ex.served_etag or changed_etag(headers.get("ETag"), self._tag_digest)
@@ -123,20 +146,39 @@ class Encode:
                 headers.add("Set-Cookie", cookie)
             if cookies:
                 make_private(headers)
-        coding = self._compress_as(ex, headers, len(ex.document))
+
+    async def _stream(self, ex: Exchange, head: bytes) -> None:
+        """A page too big to read whole: its head (with the tag, if it went in), then the rest
+        as the origin sends it (``stages/decode.py``)."""
+        assert ex.upstream is not None
+        headers = ex.headers
+        if ex.changed and ex.document is not None:
+            self._within_budget(ex)
+            self._changed_headers(ex, headers)
+            served = ex.document
+            self._metrics.responses.labels("injected").inc()
+        else:
+            served = head
+            self._metrics.responses.labels("streamed").inc()
+        coding = self._compress_as(ex, headers, declared_length(ex.upstream))
         ex.reply = self._not_modified(ex, headers)
         if ex.reply is not None:
+            ex.upstream.close()
             return
-        self._metrics.responses.labels("injected").inc()
-        document = ex.document
-        body = (
-            await run_sized(len(document), encode_body, document, ex.codings)
-            if ex.codings
-            else await self._compress(document, coding)
+        ex.reply = await stream_through(
+            ex.connection(),
+            ex.upstream,
+            headers,
+            prefix=served,
+            compressor=StreamCompressor(coding, level_of(self._compression, coding))
+            if coding
+            else None,
+            added_bytes=len(served) - len(head),
         )
-        ex.reply = origin_response(ex, body, headers)
 
-    def _compress_as(self, ex: Exchange, headers: CIMultiDict[str], length: int) -> Coding | None:
+    def _compress_as(
+        self, ex: Exchange, headers: CIMultiDict[str], length: int | None
+    ) -> Coding | None:
         """The coding an identity page goes out in (``headers`` changed to say so), if any."""
         assert ex.upstream is not None
         if ex.codings:

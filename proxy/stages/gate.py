@@ -3,7 +3,8 @@
 Only complete HTML documents are changed: a 200 answer to a GET, HEAD (asked as a GET) or POST,
 ``text/html`` (XHTML only when enabled), not an attachment, no ``Cache-Control: no-transform``
 (RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding, a body under
-the size cap, and a visitor whose privacy choices allow the tracker. Everything else is the origin's response, byte for byte.
+the size cap unless it is uncompressed (then it is injected as it streams), and a visitor whose
+privacy choices allow the tracker. Everything else is the origin's response, byte for byte.
 """
 
 from __future__ import annotations
@@ -76,10 +77,12 @@ class Gate:
             return False
         if any("no-transform" in v.lower() for v in upstream.headers.getall("Cache-Control", ())):
             return False
-        if parse_content_encoding(upstream.headers.get("Content-Encoding")) is None:
+        codings = parse_content_encoding(upstream.headers.get("Content-Encoding"))
+        if codings is None:
             return False
         length = declared_length(upstream)
-        return length is None or length <= self._config.max_rewrite_bytes
+        # an uncompressed page of any size gets the tracker as it streams (stages/decode.py)
+        return not codings or length is None or length <= self._config.max_rewrite_bytes
 
     async def __call__(self, ex: Exchange) -> None:
         upstream = ex.upstream

@@ -38,7 +38,9 @@ class Inject:
     async def __call__(self, ex: Exchange) -> None:
         document = ex.document
         assert document is not None
-        if ex.owns_validator:  # named before the tag: its CSP nonce is new on every response
+        if (
+            ex.owns_validator and ex.streaming_head is None
+        ):  # named before the tag: its CSP nonce is new on every response
             consent = "consent-pending" if ex.identity.consent_pending else "consent-given"
             ex.served_etag = await run_sized(
                 len(document), served_etag, document, self._asset.tag_digest, consent
@@ -76,6 +78,8 @@ class Inject:
         )
         if injection is None:
             return
+        if ex.streaming_head is not None and injection.offset >= len(document):
+            return  # the head may run on past what was read: the point is not known yet
         ex.document = injection.body
         ex.encoding = injection.encoding
         ex.changed = True

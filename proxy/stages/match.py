@@ -59,8 +59,8 @@ class Match:
 
     async def __call__(self, ex: Exchange) -> None:
         engine = ex.engine = self._rules.current
-        if engine.empty or ex.document is None:
-            return
+        if engine.empty or ex.document is None or ex.streaming_head is not None:
+            return  # rules need the whole page; a streamed one only gets the tracker
         request = ex.request
         query = dict(request.query)
         matched = engine.match(

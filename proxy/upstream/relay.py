@@ -58,11 +58,13 @@ async def stream_through(
     *,
     prefix: bytes = b"",
     compressor: StreamCompressor | None = None,
+    added_bytes: int = 0,
 ) -> web.StreamResponse:
     """Relay ``upstream`` to the client as it arrives; releases ``upstream`` in every case.
 
     ``prefix`` is body already read from ``upstream`` (a page that turned out to be over the cap).
     With a ``compressor`` (``headers`` already say so), each chunk is sent compressed and flushed.
+    ``added_bytes``: how much longer ``prefix`` is than the bytes it replaces (an injected tag).
     """
     response = web.StreamResponse(status=upstream.status, reason=safe_reason(upstream.reason))
     response.headers.extend(headers)
@@ -72,6 +74,8 @@ async def stream_through(
     )
     if compressor is not None:
         length = None  # the compressed length is known only at the end: chunked
+    elif length is not None:
+        length += added_bytes
     if length is not None and (request.method == "HEAD" or upstream.status not in _NO_BODY_STATUS):
         # keep the origin's length: downloads show progress, HEAD matches GET (RFC 9110 §9.3.2)
         response.headers["Content-Length"] = str(length)

@@ -75,6 +75,30 @@ async def styles(request: web.Request) -> web.StreamResponse:
     return response
 
 
+HUGE_HEAD = b"<!doctype html>\n<html><head><meta charset=utf-8><title>Big</title></head><body>\n"
+HUGE_ROW = b"<p>" + b"A row of a very long page. " * 37 + b"</p>\n"  # 1,007 bytes
+
+
+async def huge_page(request: web.Request) -> web.StreamResponse:
+    """An uncompressed page of ``?kib=`` rows of ~1 KB (default 5 MB), sent in pieces with its
+    length, never held whole (so a memory measurement sees only the proxy's); ``?head_metas=``
+    lengthens its head."""
+    rows = int(request.query.get("kib", "5120"))
+    metas = b"<meta name=filler content=x>\n" * int(request.query.get("head_metas", "0"))
+    head = HUGE_HEAD.replace(b"</head>", metas + b"</head>")
+    tail = b"</body></html>\n"
+    response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+    response.content_length = len(head) + rows * len(HUGE_ROW) + len(tail)
+    await response.prepare(request)
+    await response.write(head)
+    for _ in range(rows // 16):
+        await response.write(HUGE_ROW * 16)
+    for _ in range(rows % 16):
+        await response.write(HUGE_ROW)
+    await response.write_eof(tail)
+    return response
+
+
 async def encoded_page(request: web.Request) -> web.Response:
     coding = request.match_info["coding"]
     body = {
@@ -206,6 +230,7 @@ def create_origin_app() -> web.Application:
     app.router.add_get("/dated/{name}", dated_page)
     app.router.add_get("/encoded/{coding}", encoded_page)
     app.router.add_get("/styles.css", styles)
+    app.router.add_get("/huge", huge_page)
     app.router.add_get("/cookies", cookies)
     app.router.add_get("/redirect", redirect)
     app.router.add_route("*", "/status/{code}", status)

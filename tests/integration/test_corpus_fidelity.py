@@ -80,7 +80,9 @@ async def test_every_corpus_page_gets_exactly_one_insertion(
     failures: list[str] = []
     async with aiohttp.ClientSession(auto_decompress=False) as client:
         for name, original in pages.items():
-            async with client.get(f"{proxy}/{coding}/{name}") as response:
+            # accepting only the origin's coding: identity pages are not compressed by Vernier
+            accept = {"Accept-Encoding": coding}
+            async with client.get(f"{proxy}/{coding}/{name}", headers=accept) as response:
                 raw = await response.read()
                 served_coding = response.headers.get("Content-Encoding", "identity")
             if served_coding != coding:
