@@ -11,7 +11,11 @@ call that timed out after Redis ran it, or a replay cut short, logs nothing twic
 **Order.** From the first decision spooled until the spool is drained, newer decisions of this
 process join the spool instead of the stream, so the stream keeps them in the order they were
 served. The last round of a replay runs while newer decisions wait (for the few decisions written
-since the previous round), then they go straight to the stream again. Segments another process
+since the previous round), then they go straight to the stream again.
+
+**Cost.** Calls that spool at the same time share one append and one fsync (group commit, in a
+task of the sink's own), so a page pays about one fsync during an outage, however many pages
+are being served. Segments another process
 left (a crash) are replayed when found, after what that process had already logged.
 
 **Lost** only when the spool refuses too (full: ``max_bytes``, or a disk error): counted as
@@ -25,17 +29,29 @@ import contextlib
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.records.decision import LoggedDecision, decode_logged, encode_record
 from proxy.store.client import Store
 from proxy.store.decision_log import log_decisions
+from proxy.tasks import BackgroundTasks
 from proxy.tracker.replay import replay_every
 from proxy.tracker.spool import RecordSpool
 
 log = logging.getLogger(__name__)
 
 DecisionSpool = RecordSpool[LoggedDecision]
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """One call's decisions waiting for the spool; ``queued_behind``: not tried on the store
+    because older decisions were in the spool."""
+
+    records: Sequence[LoggedDecision]
+    queued_behind: bool
+    done: asyncio.Future[bool]
 
 
 def decision_spool(data_dir: str | os.PathLike[str], **options: int) -> DecisionSpool:
@@ -72,24 +88,34 @@ class DecisionSink:
         self.failed = 0
         self._backlog = False  # this process has spooled decisions not yet replayed
         self._refused = False  # the current replay stopped at a chunk the store did not take
-        self._order = asyncio.Lock()  # held by spooling and by a replay's last round
+        self._order = asyncio.Lock()  # held by a spool write and by a replay's last round
+        self._waiting: list[_Waiting] = []  # calls to spool, in arrival order
+        self._writer = BackgroundTasks()
+        self._writing = False
 
     @property
     def backlog(self) -> bool:
         """Whether this process has spooled decisions not yet replayed (new ones join them)."""
         return self._backlog
 
+    @property
+    def waiting(self) -> int:
+        """Decisions waiting for the spool's next group write."""
+        return sum(len(w.records) for w in self._waiting)
+
     async def log(self, records: Sequence[LoggedDecision]) -> bool:
         """Log the decisions; ``False`` only if neither the stream nor the spool took them."""
         if not records:
             return True
-        backlog = self._backlog
-        if not backlog and await self._append(records):
+        queued_behind = self._backlog
+        if not queued_behind and await self._append(records):
             return True
-        async with self._order:
-            if backlog and not self._backlog and await self._append(records):
-                return True  # the spool was drained while this call waited
-            return await self._spool(records)
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(records, queued_behind, done))
+        if not self._writing:
+            self._writing = True
+            self._writer.spawn(self._write_waiting(), name="vernier-decision-spool-write")
+        return await asyncio.shield(done)
 
     async def replay_once(self) -> int:
         """Move spooled decisions to the stream now, oldest first; how many were sent."""
@@ -123,7 +149,36 @@ class DecisionSink:
         self.duplicates += len(records) - added
         return True
 
-    async def _spool(self, records: Sequence[LoggedDecision]) -> bool:
+    async def _write_waiting(self) -> None:
+        """Group commit: every call waiting to spool, in order, in one append (one fsync), so an
+        outage costs a page one fsync, not its place in a queue of them."""
+        try:
+            while self._waiting:
+                group: list[_Waiting] = []
+                try:
+                    async with self._order:
+                        group, self._waiting = self._waiting, []  # all that came while waiting
+                        await self._write_group(group)
+                except Exception:  # a bug: these decisions are lost, the pages still served
+                    log.exception("decision spool write failed")
+                finally:
+                    for waiting in group:
+                        if not waiting.done.done():
+                            self.failed += len(waiting.records)
+                            waiting.done.set_result(False)
+        finally:
+            self._writing = False
+
+    async def _write_group(self, group: list[_Waiting]) -> None:
+        if not self._backlog:  # drained meanwhile: the calls queued behind it try the store
+            behind = [w for w in group if w.queued_behind]
+            if behind and await self._append([r for w in behind for r in w.records]):
+                for waiting in behind:
+                    waiting.done.set_result(True)
+                group = [w for w in group if not w.queued_behind]
+        records = [r for w in group for r in w.records]
+        if not records:
+            return
         spooled = False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.spool_timeout_s):
@@ -134,7 +189,8 @@ class DecisionSink:
         else:
             self.failed += len(records)
             log.error("%d decisions lost: neither the store nor the spool took them", len(records))
-        return spooled
+        for waiting in group:
+            waiting.done.set_result(spooled)
 
     async def _replay_write(self, records: list[LoggedDecision]) -> bool:
         if not await self._append(records):

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from proxy.decide.decision_sink import DecisionSink, decision_spool
-from proxy.records.decision import LoggedDecision, encode_record
+from proxy.records.decision import LoggedDecision, decode_logged, encode_record
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
+from proxy.tracker.spool import RecordSpool
 from tests.integration.decision_stream import read_decision_log
 from tests.redis_server import RedisServerProcess, short_data_dir
 
@@ -96,6 +97,42 @@ async def test_spools_while_down_and_replays_in_serving_order(
     assert await sink.log(later)  # drained: straight to the stream again
     assert sink.spooled == 6
     assert await logged_ids(store) == [d.id for d in [*before, *during, *after, *later]]
+
+
+class CountingSpool(RecordSpool[LoggedDecision]):
+    """The decision spool, counting its appends (each is one fsync)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir / "decision-spool", encode=encode_record, decode=decode_logged)
+        self.appends = 0
+
+    async def append(self, records: Sequence[LoggedDecision]) -> bool:
+        self.appends += 1
+        return await super().append(records)
+
+
+async def test_calls_spooling_together_share_one_append_in_arrival_order(
+    store: Store, redis_server: RedisServerProcess, data_dir: Path
+) -> None:
+    spool = CountingSpool(data_dir)
+    sink = DecisionSink(store, spool)
+    redis_server.kill()
+    batch = decisions(50)
+    async with sink._order:  # as a replay's last round does: writes wait, calls gather
+        calls = []
+        async with asyncio.timeout(10):
+            for queued, record in enumerate(batch, start=1):
+                calls.append(asyncio.create_task(sink.log([record])))
+                while True:  # until the store refused it and it waits for the spool
+                    if sink.waiting >= queued:
+                        break
+                    await asyncio.sleep(0.001)
+    assert all(await asyncio.gather(*calls))
+    assert (spool.appends, sink.spooled, sink.failed) == (1, 50, 0)
+    await asyncio.to_thread(redis_server.start)
+    await replay_when_back(sink)
+    assert await logged_ids(store) == [d.id for d in batch]
+    await spool.close()
 
 
 async def test_a_replay_of_decisions_already_logged_adds_nothing(
