@@ -20,6 +20,7 @@ from proxy.bandit.registry import ModelRegistry
 from proxy.config.public import public_parts
 from proxy.config.schema import Config
 from proxy.decide.decider import Decider
+from proxy.decide.decision_sink import DecisionSink, decision_spool
 from proxy.govern.control import PauseWatcher
 from proxy.govern.metric_cache import MetricCache
 from proxy.metrics import Metrics
@@ -38,6 +39,7 @@ from proxy.tracker.sink import EventSink
 from proxy.tracker.spool import EventSpool
 from proxy.upstream.client import create_origin_session
 from proxy.worker_metrics import (
+    DECISION_SINK_COUNTERS,
     EVENT_SINK_COUNTERS,
     MODEL_REGISTRY_COUNTERS,
     WorkerMetrics,
@@ -64,6 +66,7 @@ MODELS = web.AppKey("models", ModelRegistry)
 PAUSES = web.AppKey("pauses", PauseWatcher)
 SLOT_METRIC_CACHE = web.AppKey("slot_metric_cache", MetricCache)
 DECIDER = web.AppKey("decider", Decider)
+DECISION_SINK = web.AppKey("decision_sink", DecisionSink)
 ORIGIN = web.AppKey("origin", ClientSession)
 EVENT_LOG = web.AppKey("event_log", EventLog)
 EVENT_SINK = web.AppKey("event_sink", EventSink)
@@ -150,12 +153,21 @@ async def governance_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def decider_context(app: web.Application) -> AsyncIterator[None]:
-    """Slot decisions: rules, bandit and governance together."""
+    """Slot decisions: rules, bandit and governance together, logged to the decision stream or
+    spooled in ``data_dir`` while the store is away (replayed by a background loop)."""
     config = app[CONFIG]
+    spool = decision_spool(Path(config.data_dir))
+    sink = DecisionSink(app[STORE], spool)
+    app[DECISION_SINK] = sink
+    app[WORKER_METRICS].watch("decision_sink", sink, DECISION_SINK_COUNTERS)
+    app[BACKGROUND].declare("vernier-decision-spool-replay", sink.replay_loop)
     app[DECIDER] = Decider(
-        app[STORE], config.session, app[MODELS], app[PAUSES], app[SLOT_METRIC_CACHE]
+        app[STORE], config.session, app[MODELS], sink, app[PAUSES], app[SLOT_METRIC_CACHE]
     )
-    yield
+    try:
+        yield
+    finally:
+        await spool.close()
 
 
 async def origin_context(app: web.Application) -> AsyncIterator[None]:

@@ -1,7 +1,7 @@
 """Every background worker's counters, the store breaker's state and the stream groups' lag on
 ``/metrics``.
 
-The workers — the event sink, the profile and slot-metrics consumers, the learner, the model
+The workers — the event and decision sinks, the profile and slot-metrics consumers, the learner, the model
 registry, the store client — count in plain integer attributes: free on their hot paths, easy to
 assert in their unit tests, and no Prometheus in their modules. :class:`WorkerMetrics` is a
 collector in the worker process's registry that reads those attributes when ``/metrics`` is
@@ -40,6 +40,7 @@ def same_names(*counters: str) -> dict[str, str]:
 
 # label -> attribute, per kind of worker (each worker's docstring says what they count)
 EVENT_SINK_COUNTERS = same_names("stored", "duplicates", "spooled", "replayed", "failed")
+DECISION_SINK_COUNTERS = same_names("logged", "duplicates", "spooled", "replayed", "failed")
 PROFILE_CONSUMER_COUNTERS = same_names("applied", "duplicates", "skipped", "conflicts", "failures")
 SLOT_METRICS_CONSUMER_COUNTERS = same_names(
     "processed", "counted", "duplicates", "skipped", "failures"

@@ -7,8 +7,10 @@ only logged); else the control (``default``). Governance disposes: a visitor kee
 already seen unless the session's change budget allows a switch, checked and consumed in one
 store round trip for all slots (``proxy/store/governance.py``). With the store unreachable
 nothing changes: the variants the visitor's ``vernier_seen`` cookie names, else the controls.
-Slots with ``sticky: page`` are decided afresh every time. Decisions served with a fresh id in
-slots that learn go to the decision stream (``proxy/store/decision_log.py``).
+Slots with ``sticky: page`` are decided afresh every time. Every decision served with a fresh id
+in a slot that learns (not a sticky or held re-serve, not a pause) is logged through the decision
+sink (``proxy/decide/decision_sink.py``): to the decision stream, or spooled while the store
+cannot take it — including the control served to a new visitor while the store is away.
 
 Used by the decide stage (pages) and the decision API (apps, emails, server code).
 """
@@ -23,6 +25,7 @@ from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import SessionConfig
 from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
 from proxy.decide.decision import Decision, new_decision_id
+from proxy.decide.decision_sink import DecisionSink
 from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.metric_cache import MetricCache, has_evidence
@@ -31,7 +34,6 @@ from proxy.rules.limits import SessionLimits
 from proxy.rules.load import CompiledSlot
 from proxy.rules.split import assign
 from proxy.store.client import Store
-from proxy.store.decision_log import log_decisions
 from proxy.store.governance import check_and_consume, hold_for_visitor
 
 
@@ -58,6 +60,10 @@ DecideSlots = Callable[
 :meth:`Decider.decide` when serving; ``vernier preview`` asks the rules alone."""
 
 
+# reasons of a decision served under an id already logged, or never a learning example
+NOT_LOGGED = frozenset({"sticky", "held", "paused"})
+
+
 def _paused_control(slot: CompiledSlot) -> Decision:
     """A paused slot or variant: the control, never a learning example, never held."""
     return Decision(new_decision_id(), slot.id, slot.control, "paused")
@@ -71,10 +77,12 @@ class Decider:
         store: Store,
         session: SessionConfig,
         models: ModelRegistry | None,
+        sink: DecisionSink,
         pauses: PauseWatcher | None = None,
         metrics: MetricCache | None = None,
     ) -> None:
         self._store = store
+        self._sink = sink
         self._session = session
         self._models = models
         self._pauses = pauses
@@ -106,10 +114,10 @@ class Decider:
                 visitor=viewer.visitor_id,
                 now_ms=now_ms,
             )
-            for slot, decision, fresh in zip(slots, decisions, proposed, strict=True)
-            if slot.learner is not None and decision is fresh and decision.reason != "paused"
+            for slot, decision in zip(slots, decisions, strict=True)
+            if slot.learner is not None and decision.reason not in NOT_LOGGED
         ]
-        await log_decisions(self._store, records)
+        await self._sink.log(records)
         return Decided(tuple(decisions), shown)
 
     def _propose(

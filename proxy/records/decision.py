@@ -86,6 +86,14 @@ class LoggedDecision(DecisionRecord, frozen=True):
     mode: str | None = None
 
 
+_logged_decoder = msgspec.json.Decoder(LoggedDecision)
+
+
+def decode_logged(line: bytes | str) -> LoggedDecision:
+    """One logged decision (a spool line); ``msgspec.ValidationError``/``DecodeError`` if not."""
+    return _logged_decoder.decode(line)
+
+
 class RewardNote(msgspec.Struct, frozen=True):
     """A reward a client posted for a decision (``POST /__vernier/api/reward``)."""
 

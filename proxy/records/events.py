@@ -20,6 +20,14 @@ Millis = Annotated[int, msgspec.Meta(ge=0, le=3_600_000)]
 Timestamp = Annotated[int, msgspec.Meta(ge=0, le=10**14)]
 Value = Annotated[float, msgspec.Meta(ge=0, le=1e9)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")]
+# an IANA time zone name's shape (``America/Argentina/Buenos_Aires``, ``Etc/GMT+5``); whether it
+# names a zone is checked at intake (``proxy/rules/clock.py``)
+TimeZoneName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$"
+    ),
+]
 PropValue = Annotated[str, msgspec.Meta(max_length=256)] | float | bool
 Props = Annotated[dict[Name, PropValue], msgspec.Meta(max_length=20)]
 
@@ -32,9 +40,12 @@ class _Event(
 
 
 class PageView(_Event, frozen=True, tag="pageview"):
+    """A page view; ``tz`` is the visitor's IANA time zone (the first page view of a page load)."""
+
     url: Long
     ref: Long | None = None
     title: Short | None = None
+    tz: TimeZoneName | None = None
 
 
 class Impression(_Event, frozen=True, tag="impression"):

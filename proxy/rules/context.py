@@ -1,7 +1,9 @@
 """The request context: the flat ``{field: value}`` dict that rule conditions and placeholders read.
 
 Built once per request that Vernier may change, from the request line, headers, cookies, the
-visitor's profile and the clock; a pure function, no I/O. Field names are those of
+visitor's profile and the clock; a pure function, no I/O. ``hour`` and ``weekday`` are on the
+visitor's clock when their profile holds the time zone the tracker reported (``tz``), else on
+the configured zone's (:mod:`proxy.rules.clock`). Field names are those of
 ``docs/rules-spec.md`` ("Context fields"). A field that cannot be known is **absent**, never a
 zero or an empty string standing in for "unknown": a missing field compares false, so
 ``visits_7d < 3`` does not match a visitor whose profile could not be read.
@@ -25,6 +27,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from proxy.rules.clock import WEEKDAYS as WEEKDAYS  # re-exported: `vernier preview --weekday`
+from proxy.rules.clock import local_time, visitor_zone
 from proxy.rules.referrer import classify_referrer
 from proxy.rules.user_agent import classify
 
@@ -56,7 +60,6 @@ SAFE_HEADERS: tuple[str, ...] = (
 UTM_FIELDS: tuple[tuple[str, str], ...] = tuple(
     (f"utm_{part}", f"utm.{part}") for part in ("source", "medium", "campaign", "term", "content")
 )
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision ("US", "US-CA", "GB-ENG"); a
 # digit is allowed second for Cloudflare's "T1" (Tor). ASCII only: "ß".upper() is "SS".
@@ -111,9 +114,11 @@ def build_context(
     ctx["browser"] = device.browser
     ctx["os"] = device.os
 
-    local = now.astimezone(time_zone)
-    ctx["hour"] = local.hour
-    ctx["weekday"] = WEEKDAYS[local.weekday()]
+    reported = profile.get("tz") if profile else None
+    zone = visitor_zone(reported) if reported else None
+    if zone is None:
+        ctx.pop("tz", None)  # a name this server's database does not know: not the clock used
+    ctx["hour"], ctx["weekday"] = local_time(now, zone or time_zone)
 
     if geo_header:
         _add_geo(ctx, geo_header)

@@ -17,6 +17,7 @@ from proxy.config.schema import ContextConfig
 from proxy.exchange import Exchange
 from proxy.govern.control import PauseWatcher
 from proxy.request_view import RequestView
+from proxy.rules.clock import known_zone
 from proxy.rules.context import build_context
 from proxy.rules.engine import RulesSource
 from proxy.rules.health import RuleHealth
@@ -51,6 +52,7 @@ class Match:
         self._rules = rules
         self._context = context
         self._zone = ZoneInfo(context.time_zone)
+        known_zone(context.time_zone)  # reads the zone database now (~60 ms), not on a request
         self._health = health
         self._own_hosts = own_hosts
         self._hidden_cookies = hidden_cookies

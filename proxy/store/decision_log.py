@@ -2,8 +2,15 @@
 API (field ``r``), in order, for the learner to join with the tracker's events.
 
 A decision is a :class:`~proxy.records.decision.LoggedDecision` (the evaluator's record with no
-reward yet), a reward a :class:`~proxy.records.decision.RewardNote`. Writes are fail-open: a
-decision the store cannot take is served all the same, and is only missing from learning. The stream is capped by length (``MAXLEN ~``).
+reward yet), a reward a :class:`~proxy.records.decision.RewardNote`. The stream is capped by
+length (``MAXLEN ~``).
+
+Decisions are appended once each, by decision id (``scripts.APPEND_ONCE``, seen keys kept
+``DEDUPE_TTL_S``): a decision the store could not take within its budget is served all the same
+and spooled on disk by the decision sink (``proxy/decide/decision_sink.py``), which replays it
+later; a call that timed out after Redis ran it is spooled too, and its replay adds nothing.
+A seen key costs about 150 bytes for an hour (~54 MB at a sustained 100 decisions/s); a replay
+later than that after such a timeout logs the decision twice.
 """
 
 from __future__ import annotations
@@ -14,31 +21,31 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from proxy.records.decision import DecisionRecord, LoggedDecision, RewardNote
+from proxy.records.decision import DecisionRecord, LoggedDecision, RewardNote, decode_logged
 from proxy.store.client import Store
+from proxy.store.scripts import APPEND_ONCE
 from proxy.store.stream_group import StreamReader
 
 MAX_ENTRIES = 1_000_000
+DEDUPE_TTL_S = 3600
 
 
 _encode = msgspec.json.Encoder().encode
-_decode_decision = msgspec.json.Decoder(LoggedDecision).decode
 _decode_reward = msgspec.json.Decoder(RewardNote).decode
 
 
-async def log_decisions(store: Store, records: Sequence[DecisionRecord]) -> bool:
+async def log_decisions(store: Store, records: Sequence[DecisionRecord]) -> int | None:
+    """Append the decisions not logged before (one round trip); how many were new, or ``None``
+    if the store did not answer within its budget."""
     if not records:
-        return True
-    key = store.keys.decisions_key()
+        return 0
+    keys = [store.keys.decisions_key(), *(store.keys.decision_seen_key(r.id) for r in records)]
+    args: list[Any] = [DEDUPE_TTL_S, MAX_ENTRIES, "d", *(_encode(r) for r in records)]
 
-    async def append(client: Redis) -> bool:
-        async with client.pipeline(transaction=False) as pipe:
-            for record in records:
-                pipe.xadd(key, {"d": _encode(record)}, maxlen=MAX_ENTRIES, approximate=True)
-            await pipe.execute()
-        return True
+    async def append(client: Redis) -> int:
+        return int(await APPEND_ONCE.run(client, keys, args))
 
-    return await store.run(append, default=False)
+    return await store.run(append, default=None)
 
 
 async def log_reward(store: Store, note: RewardNote) -> bool:
@@ -55,7 +62,7 @@ def parse_entry(fields: dict[Any, Any]) -> LoggedDecision | RewardNote | None:
     """A stream entry's decision or reward; None for anything else (never raises)."""
     try:
         if b"d" in fields or "d" in fields:
-            return _decode_decision(fields.get(b"d") or fields["d"])
+            return decode_logged(fields.get(b"d") or fields["d"])
         if b"r" in fields or "r" in fields:
             return _decode_reward(fields.get(b"r") or fields["r"])
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError):

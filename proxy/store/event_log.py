@@ -1,8 +1,8 @@
 """The event stream: append accepted records exactly once, and read them back in a consumer group.
 
-**Append.** One Lua script per batch (one round trip): for each record, ``SET <seen key> 1 NX EX
-<dedupe_ttl_s>`` and, only when that key was new, ``XADD <stream> MAXLEN ~ <max_len> * r
-<record>``. The script returns how many records were new, so a retried beacon (same event ids) is
+**Append.** One Lua script per batch (one round trip; ``scripts.APPEND_ONCE``): for each record,
+``SET <seen key> 1 NX EX <dedupe_ttl_s>`` and, only when that key was new, ``XADD <stream> MAXLEN ~
+<max_len> * r <record>``. The script returns how many records were new, so a retried beacon (same event ids) is
 stored once (RELIABILITY EV-09). The seen keys live under the stream's hash tag
 (``P{events:0}:seen:<id>``) so a script only touches one Cluster slot. ``append`` returns ``None``
 when the store cannot answer; the caller then spools the batch (``tracker/spool.py``). A call that
@@ -28,21 +28,8 @@ from redis.asyncio import Redis
 
 from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.store.client import Store
-from proxy.store.scripts import Script
+from proxy.store.scripts import APPEND_ONCE
 from proxy.store.stream_group import Entry, StreamReader
-
-APPEND_SCRIPT = Script(
-    """
-local added = 0
-for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i + 1])
-    added = added + 1
-  end
-end
-return added
-"""
-)
 
 StreamEntry = Entry[EventRecord]
 
@@ -81,10 +68,15 @@ class EventLog(StreamReader[EventRecord]):
             self.key,
             *(self.store.keys.event_seen_key(r.event.id, self.shard) for r in records),
         ]
-        args: list[Any] = [self.dedupe_ttl_s, self.max_len, *(encode_record(r) for r in records)]
+        args: list[Any] = [
+            self.dedupe_ttl_s,
+            self.max_len,
+            "r",
+            *(encode_record(r) for r in records),
+        ]
 
         async def run(client: Redis) -> int:
-            return int(await APPEND_SCRIPT.run(client, keys, args))
+            return int(await APPEND_ONCE.run(client, keys, args))
 
         return await self.store.run(run, default=None)
 

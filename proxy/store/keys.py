@@ -19,6 +19,7 @@ together in one MULTI, Lua script or multi-key command)::
     P{events:<shard>}             stream  the event stream (sharded: one stream is one hot slot)
     P{events:<shard>}:seen:<id>   string  event id already appended (dedupe); TTL 24 h
     P{decisions:<shard>}          stream  logged decisions (``d``) and API rewards (``r``)
+    P{decisions:<shard>}:seen:<id>  string  decision id already appended (dedupe); TTL 1 h
     P{model:<name>}:snapshot      string  serialized learner model
     P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
     P{model:_learner}:snapshot    string  the learner's checkpoint (a reserved model name: slot
@@ -133,6 +134,10 @@ class KeySchema:
         if shard < 0:
             raise ValueError("decision stream shard must be >= 0")
         return f"{self.prefix}{{decisions:{shard}}}"
+
+    def decision_seen_key(self, decision_id: str, shard: int = 0) -> str:
+        """Marks ``decision_id`` as logged in shard ``shard``; same slot as :meth:`decisions_key`."""
+        return f"{self.decisions_key(shard)}:seen:{_check('decision id', decision_id)}"
 
     def model_key(self, name: str) -> str:
         """A serialized model snapshot."""

@@ -33,3 +33,21 @@ class Script:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
             return await client.eval(self.source, len(keys), *keys, *args)
+
+
+APPEND_ONCE = Script(
+    """
+local added = 0
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[i + 2])
+    added = added + 1
+  end
+end
+return added
+"""
+)
+"""Append records to a stream once each, by id. ``KEYS[1]`` is the stream, ``KEYS[2..]`` one
+*seen* key per record (same hash tag as the stream); ``ARGV``: the seen keys' TTL in seconds, the
+stream's ``MAXLEN ~``, the entry's field name, then the encoded records. Returns how many were new:
+a retry, or a replay of a batch whose first call timed out after Redis ran it, adds nothing."""

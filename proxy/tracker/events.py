@@ -2,7 +2,8 @@
 
 The types are :mod:`proxy.records.events` (``tracker_js/events.contract.json`` says the same in
 words). Validation is strict and happens once, here; everything downstream (the stream, the
-profile updater, the learner) trusts those types. :func:`parse_batch` is the one way in: bytes
+profile updater, the learner) trusts those types. A page view's time zone that is well formed
+but names no zone the server knows is dropped here (the page view is kept). :func:`parse_batch` is the one way in: bytes
 from the network become a :class:`~proxy.records.events.Batch` or an :class:`EventRejected` (a
 400 with a reason), never any other exception.
 """
@@ -16,7 +17,8 @@ import msgspec
 
 from proxy.errors import VernierError
 from proxy.messages import invalid_value, malformed_json
-from proxy.records.events import Batch
+from proxy.records.events import Batch, PageView
+from proxy.rules.clock import known_zone
 
 
 class EventRejected(VernierError):
@@ -60,7 +62,22 @@ def parse_batch(body: bytes) -> Batch:
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise EventRejected(400, f"json: {malformed_json(exc)}") from None
     _reject_duplicate_keys(body, batch)
-    return batch
+    return _without_unknown_zones(batch)
+
+
+def _without_unknown_zones(batch: Batch) -> Batch:
+    """The batch with each page view's ``tz`` dropped where it names no zone this server knows
+    (a browser's ``Etc/Unknown``, a zone newer than the database): the page view still counts,
+    the visitor's clock stays unknown, and nothing downstream sees a name it cannot use."""
+    if not any(isinstance(e, PageView) and e.tz and not known_zone(e.tz) for e in batch.events):
+        return batch
+    events = [
+        msgspec.structs.replace(e, tz=None)
+        if isinstance(e, PageView) and e.tz and not known_zone(e.tz)
+        else e
+        for e in batch.events
+    ]
+    return msgspec.structs.replace(batch, events=events)
 
 
 def _clip(reason: str) -> str:

@@ -15,6 +15,8 @@ The profile hash (``P{v:<id>}:profile``) holds flat fields that rules and the ba
 ``first_seen_ms``      server receive times of the oldest and newest event; ``last_seen_ms``
 ``bot``                1 if any event was flagged automated at intake (user agent), or if the
                        visitor has 3+ page views and neither a scroll past 0 nor any engaged time
+``tz``                 the IANA time zone the tracker last reported (absent until it has):
+                       ``hour`` and ``weekday`` of later pages are on this clock
 =====================  ======================================================================
 
 The heuristic part of ``bot`` is re-evaluated on every event, so a visitor who scrolls later is
@@ -82,6 +84,7 @@ class ProfileState(msgspec.Struct, kw_only=True):
     last_seen_ms: int = 0
     bot_ua: bool = False
     scrolled: bool = False
+    tz: str = ""
     sessions: list[str] = []
     visit_ms: list[int] = []
     purchase_ms: list[int] = []
@@ -132,8 +135,9 @@ def apply(state: ProfileState, record: EventRecord) -> ProfileState:
 
 def _apply_event(s: ProfileState, event: Event, page_id: str, now: int) -> None:
     match event:
-        case PageView(url=url):
+        case PageView(url=url, tz=tz):
             s.pageviews += 1
+            s.tz = tz or s.tz
             page = _page(s, page_id)
             page.type = page_type(url)
             _note_scroll(s, page)
@@ -225,6 +229,8 @@ def profile_fields(s: ProfileState) -> dict[str, str]:
         "last_seen_ms": str(s.last_seen_ms),
         "bot": "1" if is_bot(s) else "0",
     }
+    if s.tz:
+        fields["tz"] = s.tz
     for name, window_ms in WINDOWS_MS.items():
         fields[f"visits_{name}"] = str(sum(1 for t in s.visit_ms if now - t < window_ms))
     fields.update({f"max_scroll:{k}": _num(v) for k, v in s.max_scroll.items()})

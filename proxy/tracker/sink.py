@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Sequence
 
 from proxy.records.event_record import EventRecord
-from proxy.store.breaker import BreakerState
 from proxy.store.event_log import EventLog
+from proxy.tracker.replay import replay_every
 from proxy.tracker.spool import EventSpool
-
-log = logging.getLogger(__name__)
 
 
 class EventSink:
@@ -107,20 +104,13 @@ class EventSink:
         await self.spool.close()
 
     async def _replay_loop(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.replay_interval_s):
-                    await self._stopping.wait()
-            if self._stopping.is_set():
-                return
-            if self.event_log.store.breaker_state is BreakerState.OPEN:
-                continue
-            try:
-                if await self.spool.pending_bytes() > 0:
-                    sent = await self.replay_once()
-                    if sent:
-                        log.info("replayed %d spooled events to the store", sent)
-            except OSError as err:  # the data dir went away or became unreadable
-                log.error("event spool replay failed: %s", err)
-            except Exception:  # a bug; the spool stays, and the next round tries again
-                log.exception("event spool replay failed")
+        await replay_every(
+            self.replay_interval_s,
+            self._stopping,
+            store=self.event_log.store,
+            replay=self._replay_pending,
+            what="events",
+        )
+
+    async def _replay_pending(self) -> int:
+        return await self.replay_once() if await self.spool.pending_bytes() > 0 else 0

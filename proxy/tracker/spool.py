@@ -1,9 +1,13 @@
-"""The local spool: accepted events that could not reach Redis wait here, on disk, until it is back.
+"""The local spool: records that could not reach Redis wait here, on disk, until it is back.
 
 202 means stored (DESIGN §6), so when ``EventLog.append`` cannot answer, the batch is appended to a
 segment file and ``fsync``-ed *before* the intake acknowledges it. Layout, in ``<data_dir>/spool``::
 
     seg-<time_ns>-<pid>-<seq>.log    one encoded EventRecord per line (JSON never holds a raw LF)
+
+:class:`RecordSpool` is the spool of any record type with a one-line codec; :class:`EventSpool`
+holds events, and the decision sink (``proxy/decide/decision_sink.py``) spools decisions the same
+way in ``<data_dir>/decision-spool``.
 
 * **Bounded.** All segments together stay under ``max_bytes`` (default 256 MB); a batch that would
   pass it is refused, and the intake answers 503 (the tracker keeps it and retries). Several
@@ -32,6 +36,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -39,22 +44,31 @@ from proxy.records.event_record import EventRecord, decode_record, encode_record
 
 log = logging.getLogger(__name__)
 
-WriteBatch = Callable[[list[EventRecord]], Awaitable[bool]]
+R = TypeVar("R")
+WriteBatch = Callable[[list[R]], Awaitable[bool]]
 
 
-class EventSpool:
-    """Bounded, fsync-ed, multi-process-safe disk queue of event records."""
+class RecordSpool(Generic[R]):
+    """Bounded, fsync-ed, multi-process-safe disk queue of records, one line each.
+
+    ``encode`` must never put a raw LF in a line (JSON does not); ``decode`` raises
+    ``msgspec.DecodeError``/``ValidationError`` for a line that is not a record (a torn one).
+    """
 
     def __init__(
         self,
         directory: str | os.PathLike[str],
         *,
+        encode: Callable[[R], bytes],
+        decode: Callable[[bytes], R],
         max_bytes: int = 256 * 1024 * 1024,
         segment_bytes: int = 4 * 1024 * 1024,
         replay_chunk: int = 100,
     ) -> None:
         if max_bytes < 1 or segment_bytes < 1 or replay_chunk < 1:
             raise ValueError("spool sizes must be positive")
+        self._encode = encode
+        self._decode_line = decode
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
@@ -67,16 +81,11 @@ class EventSpool:
         self._thread_lock = threading.RLock()  # a cancelled caller's thread may still be writing
         self._lock = asyncio.Lock()
 
-    @classmethod
-    def in_data_dir(cls, data_dir: str | os.PathLike[str], **options: int) -> EventSpool:
-        """The spool of a Vernier data directory: ``<data_dir>/spool``."""
-        return cls(Path(data_dir) / "spool", **options)
-
-    async def append(self, records: Sequence[EventRecord]) -> bool:
+    async def append(self, records: Sequence[R]) -> bool:
         """Write and fsync the records; ``False`` if the spool is full or the disk failed."""
         if not records:
             return True
-        data = b"".join(encode_record(r) + b"\n" for r in records)
+        data = b"".join(self._encode(r) + b"\n" for r in records)
         async with self._lock:
             return await asyncio.to_thread(self._append_sync, data)
 
@@ -84,7 +93,7 @@ class EventSpool:
         """Bytes in all segments (of every process), sealed or not."""
         return await asyncio.to_thread(self._total_bytes)
 
-    async def replay(self, write: WriteBatch) -> int:
+    async def replay(self, write: WriteBatch[R]) -> int:
         """Send spooled records to ``write`` oldest first; how many were written.
 
         Stops at the first chunk ``write`` refuses (``False``): that segment stays, to be replayed
@@ -108,7 +117,7 @@ class EventSpool:
                 os.close(fd)  # releases the flock
         return replayed
 
-    async def _open_for_replay(self, path: Path) -> tuple[int, list[EventRecord]] | None:
+    async def _open_for_replay(self, path: Path) -> tuple[int, list[R]] | None:
         """``_lock_and_read`` in a thread; a cancelled caller still closes what it opened."""
         reading = asyncio.ensure_future(asyncio.to_thread(self._lock_and_read, path))
         try:
@@ -136,7 +145,7 @@ class EventSpool:
                 assert self._fd is not None
                 return self._write_all(self._fd, data)
             except OSError as err:
-                log.error("event spool %s: cannot open a segment: %s", self.directory, err)
+                log.error("spool %s: cannot open a segment: %s", self.directory, err)
                 self.refused_total += 1
                 return False
 
@@ -148,7 +157,7 @@ class EventSpool:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
         except OSError as err:
-            log.error("event spool %s: write failed (%s); batch refused", self.directory, err)
+            log.error("spool %s: write failed (%s); batch refused", self.directory, err)
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)  # no torn line before the next segment's records
             self._seal_sync()
@@ -190,7 +199,7 @@ class EventSpool:
                 total += path.stat().st_size
         return total
 
-    def _lock_and_read(self, path: Path) -> tuple[int, list[EventRecord]] | None:
+    def _lock_and_read(self, path: Path) -> tuple[int, list[R]] | None:
         """Open and lock a sealed segment, or ``None`` if it is in use or already replayed."""
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -211,15 +220,27 @@ class EventSpool:
             raise
         return fd, records
 
-    def _decode(self, lines: Iterator[bytes]) -> Iterator[EventRecord]:
+    def _decode(self, lines: Iterator[bytes]) -> Iterator[R]:
         for line in lines:
             try:
-                yield decode_record(line)
+                yield self._decode_line(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 self.torn_lines_total += 1
 
 
-def _close_when_done(reading: asyncio.Future[tuple[int, list[EventRecord]] | None]) -> None:
+class EventSpool(RecordSpool[EventRecord]):
+    """The spool of accepted event records."""
+
+    def __init__(self, directory: str | os.PathLike[str], **options: int) -> None:
+        super().__init__(directory, encode=encode_record, decode=decode_record, **options)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: str | os.PathLike[str], **options: int) -> EventSpool:
+        """The spool of a Vernier data directory: ``<data_dir>/spool``."""
+        return cls(Path(data_dir) / "spool", **options)
+
+
+def _close_when_done(reading: asyncio.Future[tuple[int, list[R]] | None]) -> None:
     if not reading.cancelled() and reading.exception() is None:
         opened = reading.result()
         if opened is not None:

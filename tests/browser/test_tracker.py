@@ -152,8 +152,9 @@ async def test_strict_csp_page_runs_the_tracker_without_violations(
 async def test_spa_navigation_is_a_second_page_view(
     browser: Browser, site: str, start_proxy: StartProxy
 ) -> None:
+    """... and only the page load's first page view carries the visitor's time zone."""
     proxy = await start_proxy(site)
-    context = await browser.new_context()
+    context = await browser.new_context(timezone_id="Asia/Tokyo")
     page = await context.new_page()
     await page.goto(proxy + "/spa")
     await page.wait_for_function("typeof window.vernier === 'object'")
@@ -164,6 +165,7 @@ async def test_spa_navigation_is_a_second_page_view(
     views = [e for e in events if e["type"] == "pageview"]
     assert [v["url"] for v in views] == ["/spa", "/spa/second"]
     assert views[0]["page"] != views[1]["page"]
+    assert [v.get("tz") for v in views] == ["Asia/Tokyo", None]
     await context.close()
 
 

@@ -370,3 +370,20 @@ def test_arbitrary_request_strings_never_raise(
     assert ctx["device"] in {"mobile", "tablet", "desktop", "bot"}
     assert ctx["referrer.class"] in {"search", "social", "email", "direct", "internal", "other"}
     assert sum(1 for k in ctx if k.startswith("cookie.")) <= MAX_COOKIES
+
+
+def test_the_visitors_reported_zone_sets_hour_and_weekday() -> None:
+    # noon UTC Wednesday is 21:00 in Tokyo, 14:00 in the configured Berlin
+    ctx = build(profile={"tz": "Asia/Tokyo", "visits": "2"})
+    assert (ctx["hour"], ctx["weekday"], ctx["tz"]) == (21, "wed", "Asia/Tokyo")
+    late = build(now=datetime(2026, 6, 10, 15, 0, tzinfo=UTC), profile={"tz": "Asia/Tokyo"})
+    assert (late["hour"], late["weekday"]) == (0, "thu")
+
+
+@pytest.mark.parametrize(
+    "profile", [{}, {"visits": "1"}, {"tz": "Etc/Unknown"}, {"tz": "localtime"}]
+)
+def test_without_a_known_visitor_zone_the_configured_zone_is_used(profile: dict[str, str]) -> None:
+    ctx = build(profile=profile)
+    assert (ctx["hour"], ctx["weekday"]) == (14, "wed")
+    assert "tz" not in ctx

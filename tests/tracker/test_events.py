@@ -346,3 +346,27 @@ def test_a_repeated_key_is_always_found(events: list[dict[str, Any]], data: st.D
     )
     doubled = '{"v": 1, "page": "p_3fa9c1d2e4", "events": [' + ", ".join(events_text) + "]}"
     assert rejected(doubled.encode()).reason == f"json: duplicate key `{key}`"
+
+
+def pageview(**extra: Any) -> dict[str, Any]:
+    return {"id": "e_0001aaaa", "type": "pageview", "ts": 1, "url": "/", **extra}
+
+
+def test_a_page_views_time_zone_is_kept_when_it_names_a_zone() -> None:
+    [view] = parse_batch(encode(batch_of(pageview(tz="Asia/Calcutta")))).events
+    assert isinstance(view, PageView) and view.tz == "Asia/Calcutta"
+
+
+@pytest.mark.parametrize("zone", ["Etc/Unknown", "Mars/Olympus_Mons", "localtime"])
+def test_a_well_formed_unknown_time_zone_is_ignored_not_the_page_view(zone: str) -> None:
+    batch = parse_batch(encode(batch_of(pageview(tz=zone), scroll(2))))
+    view, other = batch.events
+    assert isinstance(view, PageView) and view.tz is None and view.url == "/"
+    assert isinstance(other, Scroll)
+
+
+@pytest.mark.parametrize(
+    "zone", ["", "Europe/Berlin; drop", "../etc/passwd", "A/B/C/D", "E" * 65, 7]
+)
+def test_a_malformed_time_zone_is_400(zone: object) -> None:
+    assert rejected(encode(batch_of(pageview(tz=zone)))).reason.startswith("schema: $.events[0].tz")

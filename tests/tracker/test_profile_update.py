@@ -197,3 +197,13 @@ def test_state_round_trips_and_garbage_is_a_new_visitor() -> None:
 )
 def test_page_type(url: str, expected: str) -> None:
     assert page_type(url) == expected
+
+
+def test_the_reported_time_zone_is_kept_until_another_is_reported() -> None:
+    state = fold([rec(PageView(id=eid(), ts=1, url="/"))])
+    assert "tz" not in profile_fields(state)
+    state = fold([rec(PageView(id=eid(), ts=1, url="/", tz="Asia/Tokyo"))], state)
+    state = fold([rec(PageView(id=eid(), ts=1, url="/b"))], state)  # an SPA page view: no tz
+    assert profile_fields(state)["tz"] == "Asia/Tokyo"
+    state = fold([rec(PageView(id=eid(), ts=1, url="/", tz="Europe/Lisbon"))], state)
+    assert profile_fields(state)["tz"] == "Europe/Lisbon"

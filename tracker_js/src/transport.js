@@ -4,15 +4,14 @@ export const OK = 0;
 export const DROP = 1;
 export const RETRY = 2;
 
-/** A same-origin JSON POST that survives the page (keepalive) with window `w`'s fetch. */
+/**
+ * A same-origin POST of a JSON string that survives the page (keepalive) with window `w`'s fetch.
+ * No headers: fetch's defaults are what the collector wants (credentials `same-origin`; a string
+ * body is `text/plain;charset=UTF-8`, as sendBeacon sends it) and saving the bytes keeps t.js
+ * within its budget.
+ */
 export function post(w, url, body) {
-  return w.fetch(url, {
-    method: 'POST',
-    body,
-    headers: { 'Content-Type': 'application/json' },
-    credentials: 'same-origin',
-    keepalive: true,
-  });
+  return w.fetch(url, { method: 'POST', body, keepalive: true });
 }
 
 export function createTransport(nav, w, url) {

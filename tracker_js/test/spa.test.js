@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makePage, startOn, settle, h } from './helpers/fake.js';
 
+process.env.TZ = 'Asia/Tokyo'; // Node resets its zone when TZ is assigned
+
 async function flushAll(page) {
   page.pagehide();
   await settle();
@@ -27,6 +29,14 @@ test('pushState to a new path starts a new page view with a new page id', async 
   const pages = views.map((e) => e._page);
   assert.equal(new Set(pages).size, 3, 'one page id per page view');
   for (const p of pages) assert.match(p, /^[A-Za-z0-9_-]{8,64}$/);
+});
+
+test("the visitor's time zone goes with the first page view of a page load only", async () => {
+  const page = makePage({ path: '/a' });
+  startOn(page);
+  page.w.history.pushState(null, '', '/b');
+  const views = (await flushAll(page)).filter((e) => e.type === 'pageview');
+  assert.deepEqual(views.map((e) => [e.url, e.tz]), [['/a', 'Asia/Tokyo'], ['/b', undefined]]);
 });
 
 test('popstate (back/forward) starts a new page view', async () => {

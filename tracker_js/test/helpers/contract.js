@@ -9,6 +9,7 @@ export const contract = JSON.parse(
 const L = contract.limits;
 const ID = new RegExp(`^[A-Za-z0-9_-]{${L.min_id_chars},${L.max_id_chars}}$`);
 
+const ZONE = new RegExp(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`);
 const str = (max, min = 0) => (v) => typeof v === 'string' && v.length >= min && v.length <= max;
 const name = str(L.max_name_chars, 1);
 const short = str(L.max_short_string_chars);
@@ -28,7 +29,7 @@ const props = (v) =>
 
 // [validator, required]
 const TYPES = {
-  pageview: { url: [long, 1], ref: [long], title: [short] },
+  pageview: { url: [long, 1], ref: [long], title: [short], tz: [(v) => str(L.max_zone_chars, 1)(v) && ZONE.test(v)] },
   impression: { slot: [name, 1], variant: [name, 1], decision: [name, 1] },
   click: { target: [short, 1], slot: [name], variant: [name], decision: [name] },
   scroll: { depth: [num(0, 1), 1] },

@@ -310,7 +310,9 @@ export function makePage({
     requestIdleCallback: (fn, options) => idle.push({ fn, options }),
     IntersectionObserver: withIO ? FakeIntersectionObserver : undefined,
     fetch: (url, init) => {
-      requests.push({ via: 'fetch', url, body: init.body, contentType: init.headers['Content-Type'], init });
+      // like fetch: a string body without a Content-Type header is sent as text/plain
+      const contentType = (init.headers && init.headers['Content-Type']) || 'text/plain;charset=UTF-8';
+      requests.push({ via: 'fetch', url, body: init.body, contentType, init });
       return Promise.resolve(respond(url, init));
     },
   });
