@@ -340,24 +340,28 @@ async def blocked_clients(observer: Store, expected: int) -> None:
 async def test_pool_exhaustion_is_an_error_not_a_hang(
     server_url: str, make_store: MakeStore
 ) -> None:
-    settings = StoreSettings(max_connections=2, op_timeout_s=1.0, pool_timeout_s=0.02)
+    # The blockers wait far longer than any busy machine needs to reach the check, and are
+    # released by pushing to their list afterwards: nothing here races a timeout.
+    settings = StoreSettings(max_connections=2, op_timeout_s=60.0, pool_timeout_s=0.02)
     store = make_store(server_url, settings)
     blockers = [
-        asyncio.create_task(store.run(lambda r: r.blpop(["nothing"], timeout=0.5), default=None))
+        asyncio.create_task(store.run(lambda r: r.blpop(["nothing"], timeout=50), default=None))
         for _ in range(2)
     ]
-    await blocked_clients(make_store(server_url), 2)
+    observer = make_store(server_url)
+    await blocked_clients(observer, 2)
     value, took = await timed(store.run(lambda r: r.get("a"), default="fallback"))
     assert value == "fallback" and took < STALL_BOUND_S
     assert store.failures_total == 1
-    assert await asyncio.gather(*blockers) == [None, None]
+    assert await observer.run(lambda r: r.rpush("nothing", "x", "y"), default=None) == 2
+    assert sorted(popped[1] for popped in await asyncio.gather(*blockers)) == [b"x", b"y"]
 
 
 async def test_caller_cancellation_propagates_and_frees_the_probe(
     server_url: str, make_store: MakeStore
 ) -> None:
     clock = FakeClock()
-    store = make_store(server_url, StoreSettings(op_timeout_s=1.0), clock=clock)
+    store = make_store(server_url, StoreSettings(op_timeout_s=60.0), clock=clock)
 
     async def outage(r: Redis) -> None:
         raise RedisConnectionError("injected: the store went away")
@@ -367,10 +371,10 @@ async def test_caller_cancellation_propagates_and_frees_the_probe(
     assert state(store) is BreakerState.OPEN
     clock.advance(store.settings.breaker_open_s)
     probe = asyncio.create_task(
-        store.run(lambda r: r.blpop(["nothing"], timeout=0.5), default=None)
+        store.run(lambda r: r.blpop(["nothing"], timeout=50), default=None)
     )
     await blocked_clients(make_store(server_url), 1)
-    probe.cancel()  # the request that carried the probe went away
+    probe.cancel()  # the request went away, long before its BLPOP could time out
     with pytest.raises(asyncio.CancelledError):
         await probe
     assert state(store) is BreakerState.HALF_OPEN
