@@ -370,9 +370,7 @@ async def test_caller_cancellation_propagates_and_frees_the_probe(
         assert await store.run(outage, default="fallback") == "fallback"
     assert state(store) is BreakerState.OPEN
     clock.advance(store.settings.breaker_open_s)
-    probe = asyncio.create_task(
-        store.run(lambda r: r.blpop(["nothing"], timeout=50), default=None)
-    )
+    probe = asyncio.create_task(store.run(lambda r: r.blpop(["nothing"], timeout=50), default=None))
     await blocked_clients(make_store(server_url), 1)
     probe.cancel()  # the request went away, long before its BLPOP could time out
     with pytest.raises(asyncio.CancelledError):
