@@ -2,6 +2,7 @@
 
     vernier serve    --upstream URL [--listen HOST:PORT] [--config FILE] [--rules PATH]
                      [--store URL] [--data-dir DIR] [--workers N] [--public-url URL]
+                     [--admin-listen HOST:PORT]
     vernier validate [--config FILE] [--rules PATH]
     vernier preview  URL [--device mobile|tablet|desktop|bot] [--hour H] [--weekday DAY]
                      [--country CC] [--referrer URL] [--profile FIELD=VALUE …]
@@ -36,6 +37,7 @@ from proxy.commands import evaluate as evaluate_command
 from proxy.commands import learn as learn_command
 from proxy.commands import pause as pause_command
 from proxy.commands import report as report_command
+from proxy.commands.preflight import load_required_rules, origin_warning, rules_warning
 from proxy.commands import simulate as simulate_command
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
@@ -55,6 +57,10 @@ def _listen(value: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return value
+
+
+def _listen_or_off(value: str) -> str:
+    return _listen(value) if value else value
 
 
 def _url(value: str) -> str:
@@ -130,6 +136,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--data-dir", help="where the embedded store and keys live (default ./data)")
     serve.add_argument("--workers", type=_workers, help="worker processes (default 1)")
+    serve.add_argument(
+        "--admin-listen",
+        type=_listen_or_off,
+        help="HOST:PORT of the loopback admin listener (default 127.0.0.1:9901; '' turns it off)",
+    )
     common(serve)
 
     validate = commands.add_parser("validate", help="check the config and rules, then exit")
@@ -199,6 +210,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "origin.public_url": getattr(args, "public_url", None),
         "server.listen": getattr(args, "listen", None),
         "server.workers": getattr(args, "workers", None),
+        "admin.listen": getattr(args, "admin_listen", None),
         "store.url": getattr(args, "store", None),
         "data_dir": getattr(args, "data_dir", None),
         "rules": getattr(args, "rules", None),
@@ -244,6 +256,32 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    config = load_config(_config_file(args), overrides=_overrides(args))
+    ruleset = load_required_rules(config)
+    print(
+        f"ok: configuration valid (origin {config.origin.url or 'not set'}); "
+        f"{len(ruleset.rules)} rules and {len(ruleset.slots)} slots in {len(ruleset.files)} files"
+    )
+    if (warning := rules_warning(config, ruleset)) is not None:
+        print(f"vernier: warning: {warning}", file=sys.stderr)
+    return asyncio.run(_validate_live(config, ruleset)) if args.live else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from proxy.server.workers import require_origin, run
+
+    config = load_config(_config_file(args), overrides=_overrides(args))
+    _setup_logging(config)
+    require_origin(config)
+    ruleset = load_required_rules(config)
+    startup = logging.getLogger("vernier.startup")
+    for warning in (rules_warning(config, ruleset), asyncio.run(origin_warning(config))):
+        if warning is not None:
+            startup.warning("%s", warning)
+    return run(config, announce=_announce)
+
+
 def _setup_logging(config: Config) -> None:
     from proxy.server.workers import LOG_FORMAT
 
@@ -258,16 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
-            config = load_config(_config_file(args), overrides=_overrides(args))
-            from proxy.app import load_rule_engine
-
-            engine = load_rule_engine(config)
-            print(
-                f"ok: configuration valid (origin {config.origin.url or 'not set'}); "
-                f"{len(engine.ruleset.rules)} rules and {len(engine.ruleset.slots)} slots "
-                f"in {len(engine.ruleset.files)} files"
-            )
-            return asyncio.run(_validate_live(config, engine.ruleset)) if args.live else 0
+            return _validate(args)
         if args.command == "schema":
             print(json.dumps(rules_json_schema(), indent=2))
             return 0
@@ -288,11 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             rules = args.rules or DEMO_RULES
             return run_demo(listen=args.listen, data_dir=Path(args.data_dir), rules=rules)
-        config = load_config(_config_file(args), overrides=_overrides(args))
-        _setup_logging(config)
-        from proxy.server.workers import run
-
-        return run(config, announce=_announce)
+        return _serve(args)
     except VernierError as err:
         print(f"vernier: error: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
 
 from proxy.config.load import load_config
 from proxy.config.schema import Config
@@ -37,6 +40,21 @@ def _common(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
 
 
+def pause_line(field: str, value: str) -> str:
+    """One pause as ``vernier pauses`` prints it: the target, when (ISO 8601, UTC), by whom, why.
+
+    A value that is not the JSON the proxies write is shown as it is rather than hidden.
+    """
+    try:
+        record = orjson.loads(value)
+        at = datetime.fromtimestamp(int(record["at_ms"]) / 1000, UTC)
+        by, why = str(record.get("by", "?")), str(record.get("why", ""))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, OSError):
+        return f"{field}  {value}"
+    stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return f"{field}  since {stamp}  by {by}  why: {why}"
+
+
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
     config = load_config(config_file, overrides={"rules": args.rules})
     rules_path = Path(config.rules)
@@ -52,7 +70,7 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
             if fields is None:
                 raise ConfigError(f"cannot read the store at {store.url}")
             for field, value in sorted(fields.items()):
-                print(f"{field}  {value}")
+                print(pause_line(field, value))
             if not fields:
                 print("nothing is paused")
             return 0
