@@ -37,8 +37,8 @@ from proxy.commands import evaluate as evaluate_command
 from proxy.commands import learn as learn_command
 from proxy.commands import pause as pause_command
 from proxy.commands import report as report_command
-from proxy.commands.preflight import load_required_rules, origin_warning, rules_warning
 from proxy.commands import simulate as simulate_command
+from proxy.commands.preflight import load_required_rules, origin_warning, rules_warning
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError

@@ -63,6 +63,5 @@ async def origin_warning(config: Config) -> str | None:
         writer.close()
         return None
     return (
-        f"origin {config.origin.url} is not reachable now ({reason}); "
-        "pages answer 502 until it is"
+        f"origin {config.origin.url} is not reachable now ({reason}); pages answer 502 until it is"
     )
