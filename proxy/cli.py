@@ -7,7 +7,8 @@
     vernier preview  URL [--device mobile|tablet|desktop|bot] [--hour H] [--weekday DAY]
                      [--country CC] [--referrer URL] [--profile FIELD=VALUE …]
                      [--cookie NAME=VALUE …] [--header 'NAME: VALUE' …] [--set FIELD=VALUE …]
-                     [--landing] [--no-diff] [--config FILE] [--rules PATH] [--upstream URL]
+                     [--variant SLOT=VARIANT …] [--landing] [--no-diff] [--config FILE]
+                     [--rules PATH] [--upstream URL]
     vernier schema   (the JSON Schema of a rules file, for editors)
     vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         ("--profile", "a visitor profile field, e.g. engaged_s=40 (repeatable)"),
         ("--cookie", "a cookie the visitor sends (repeatable)"),
         ("--set", "any context field, e.g. referrer.class=search (repeatable)"),
+        ("--variant", "show this variant of a slot, e.g. hero=b, bandit slots too (repeatable)"),
     ):
         preview.add_argument(flag, type=_pair("="), action="append", default=[], help=what)
     preview.add_argument(
@@ -250,6 +252,7 @@ def _preview(args: argparse.Namespace) -> int:
         profile=dict(args.profile),
         context=context,
         landing=args.landing,
+        variants=dict(args.variant),
     )
     result = asyncio.run(preview(config, args.url, visitor))
     print(result.report(diff=not args.no_diff))
