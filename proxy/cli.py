@@ -15,7 +15,8 @@
     vernier report   [--slot S] [--since 7d] [--format text|json|csv|md] [--store URL]
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
     vernier simulate [--visitors N] [--seed N] [--concurrency N] [--out DIR] [--rules FILE]
-    vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
+    vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]   (prints its admin
+                     token and the commands that reach it)
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
 file, then defaults. Errors are one readable line (file:line:column and key for config), never a
@@ -192,7 +193,9 @@ def _parser() -> argparse.ArgumentParser:
         help="HOST:PORT (default 127.0.0.1:8080)",
     )
     demo.add_argument(
-        "--data-dir", default=".vernier-demo", help="state folder (default ./.vernier-demo)"
+        "--data-dir",
+        type=Path,
+        help="state folder (default $XDG_STATE_HOME/vernier/demo or ~/.local/state/vernier/demo)",
     )
     demo.add_argument(
         "--rules", type=Path, help="rules file or folder (default: the demo's four scenarios)"
@@ -285,6 +288,12 @@ def _serve(args: argparse.Namespace) -> int:
     return run(config, announce=_announce)
 
 
+def _command_name() -> str:
+    """How the user ran Vernier (``.venv/bin/vernier`` under ``make demo``), for printed commands."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if Path(invoked).name == "vernier" else "vernier"
+
+
 def _setup_logging(config: Config) -> None:
     from proxy.server.workers import LOG_FORMAT
 
@@ -316,10 +325,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("pause", "resume", "pauses"):
             return pause_command.run(args, _config_file(args))
         if args.command == "demo":
-            from proxy.demo.run import DEMO_RULES, run_demo
+            from proxy.demo.run import DEMO_RULES, default_data_dir, run_demo
 
-            rules = args.rules or DEMO_RULES
-            return run_demo(listen=args.listen, data_dir=Path(args.data_dir), rules=rules)
+            return run_demo(
+                listen=args.listen,
+                data_dir=args.data_dir or default_data_dir(),
+                rules=args.rules or DEMO_RULES,
+                command=_command_name(),
+            )
         return _serve(args)
     except VernierError as err:
         print(f"vernier: error: {err}", file=sys.stderr)
