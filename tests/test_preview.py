@@ -69,7 +69,12 @@ async def test_preview_refuses_what_is_not_a_page(origin: str, rules_file: Path)
 
 
 def test_bad_preview_flags_get_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    for bad in (["--hour", "25"], ["--profile", "engaged_s"], ["--country", "Germany"]):
+    for bad in (
+        ["--hour", "25"],
+        ["--profile", "engaged_s"],
+        ["--country", "Germany"],
+        ["--variant", "hero"],
+    ):
         with pytest.raises(SystemExit) as exit_:
             main(["preview", "/", *bad])
         assert exit_.value.code == 2
