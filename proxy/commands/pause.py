@@ -15,13 +15,17 @@ from pathlib import Path
 
 import orjson
 
+from proxy.commands.preflight import load_required_rules
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.errors import ConfigError
 from proxy.govern.control import control_field
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.load import RuleSet
 from proxy.store import control
 from proxy.store_config import store_for
+
+
+_WHICH_STORE = "is it running? --store URL or --config FILE names the proxies' store"
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -57,8 +61,8 @@ def pause_line(field: str, value: str) -> str:
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
     config = load_config(config_file, overrides={"rules": args.rules})
-    rules_path = Path(config.rules)
-    ruleset = load_rules(rules_path) if rules_path.exists() else RuleSet()
+    # `pauses` lists what the store holds; pause and resume check the target against the rules
+    ruleset = RuleSet() if args.command == "pauses" else load_required_rules(config)
     return asyncio.run(_run(args, config, ruleset))
 
 
@@ -68,7 +72,7 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pauses":
             fields = await control.read(store)
             if fields is None:
-                raise ConfigError(f"cannot read the store at {store.url}")
+                raise ConfigError(f"cannot read the store at {store.url}; {_WHICH_STORE}")
             for field, value in sorted(fields.items()):
                 print(pause_line(field, value))
             if not fields:
@@ -78,12 +82,12 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pause":
             by = f"{getpass.getuser()} (vernier pause)"
             if not await control.pause(store, field, why=args.why, by=by):
-                raise ConfigError(f"cannot write to the store at {store.url}")
+                raise ConfigError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
             print(f"paused {field}")
             return 0
         lifted = await control.resume(store, field)
         if lifted is None:
-            raise ConfigError(f"cannot write to the store at {store.url}")
+            raise ConfigError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
         print(f"resumed {field}" if lifted else f"{field} was not paused")
         return 0
     finally:
