@@ -24,7 +24,6 @@ from proxy.rules.load import RuleSet
 from proxy.store import control
 from proxy.store_config import store_for
 
-
 _WHICH_STORE = "is it running? --store URL or --config FILE names the proxies' store"
 
 
