@@ -2,18 +2,21 @@
 
     vernier serve    --upstream URL [--listen HOST:PORT] [--config FILE] [--rules PATH]
                      [--store URL] [--data-dir DIR] [--workers N] [--public-url URL]
+                     [--admin-listen HOST:PORT]
     vernier validate [--config FILE] [--rules PATH]
     vernier preview  URL [--device mobile|tablet|desktop|bot] [--hour H] [--weekday DAY]
                      [--country CC] [--referrer URL] [--profile FIELD=VALUE …]
                      [--cookie NAME=VALUE …] [--header 'NAME: VALUE' …] [--set FIELD=VALUE …]
-                     [--landing] [--no-diff] [--config FILE] [--rules PATH] [--upstream URL]
+                     [--variant SLOT=VARIANT …] [--landing] [--no-diff] [--config FILE]
+                     [--rules PATH] [--upstream URL]
     vernier schema   (the JSON Schema of a rules file, for editors)
     vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
     vernier report   [--slot S] [--since 7d] [--format text|json|csv|md] [--store URL]
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
     vernier simulate [--visitors N] [--seed N] [--concurrency N] [--out DIR] [--rules FILE]
-    vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]
+    vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]   (prints its admin
+                     token and the commands that reach it)
 
 Precedence for every setting: flags, then ``VERNIER_*`` environment variables, then the config
 file, then defaults. Errors are one readable line (file:line:column and key for config), never a
@@ -37,6 +40,7 @@ from proxy.commands import learn as learn_command
 from proxy.commands import pause as pause_command
 from proxy.commands import report as report_command
 from proxy.commands import simulate as simulate_command
+from proxy.commands.preflight import load_required_rules, origin_warning, rules_warning
 from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
@@ -55,6 +59,10 @@ def _listen(value: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return value
+
+
+def _listen_or_off(value: str) -> str:
+    return _listen(value) if value else value
 
 
 def _url(value: str) -> str:
@@ -130,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--data-dir", help="where the embedded store and keys live (default ./data)")
     serve.add_argument("--workers", type=_workers, help="worker processes (default 1)")
+    serve.add_argument(
+        "--admin-listen",
+        type=_listen_or_off,
+        help="HOST:PORT of the loopback admin listener (default 127.0.0.1:9901; '' turns it off)",
+    )
     common(serve)
 
     validate = commands.add_parser("validate", help="check the config and rules, then exit")
@@ -156,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         ("--profile", "a visitor profile field, e.g. engaged_s=40 (repeatable)"),
         ("--cookie", "a cookie the visitor sends (repeatable)"),
         ("--set", "any context field, e.g. referrer.class=search (repeatable)"),
+        ("--variant", "show this variant of a slot, e.g. hero=b, bandit slots too (repeatable)"),
     ):
         preview.add_argument(flag, type=_pair("="), action="append", default=[], help=what)
     preview.add_argument(
@@ -179,7 +193,9 @@ def _parser() -> argparse.ArgumentParser:
         help="HOST:PORT (default 127.0.0.1:8080)",
     )
     demo.add_argument(
-        "--data-dir", default=".vernier-demo", help="state folder (default ./.vernier-demo)"
+        "--data-dir",
+        type=Path,
+        help="state folder (default $XDG_STATE_HOME/vernier/demo or ~/.local/state/vernier/demo)",
     )
     demo.add_argument(
         "--rules", type=Path, help="rules file or folder (default: the demo's four scenarios)"
@@ -199,6 +215,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "origin.public_url": getattr(args, "public_url", None),
         "server.listen": getattr(args, "listen", None),
         "server.workers": getattr(args, "workers", None),
+        "admin.listen": getattr(args, "admin_listen", None),
         "store.url": getattr(args, "store", None),
         "data_dir": getattr(args, "data_dir", None),
         "rules": getattr(args, "rules", None),
@@ -238,10 +255,43 @@ def _preview(args: argparse.Namespace) -> int:
         profile=dict(args.profile),
         context=context,
         landing=args.landing,
+        variants=dict(args.variant),
     )
     result = asyncio.run(preview(config, args.url, visitor))
     print(result.report(diff=not args.no_diff))
     return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    config = load_config(_config_file(args), overrides=_overrides(args))
+    ruleset = load_required_rules(config)
+    print(
+        f"ok: configuration valid (origin {config.origin.url or 'not set'}); "
+        f"{len(ruleset.rules)} rules and {len(ruleset.slots)} slots in {len(ruleset.files)} files"
+    )
+    if (warning := rules_warning(config, ruleset)) is not None:
+        print(f"vernier: warning: {warning}", file=sys.stderr)
+    return asyncio.run(_validate_live(config, ruleset)) if args.live else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from proxy.server.workers import require_origin, run
+
+    config = load_config(_config_file(args), overrides=_overrides(args))
+    _setup_logging(config)
+    require_origin(config)
+    ruleset = load_required_rules(config)
+    startup = logging.getLogger("vernier.startup")
+    for warning in (rules_warning(config, ruleset), asyncio.run(origin_warning(config))):
+        if warning is not None:
+            startup.warning("%s", warning)
+    return run(config, announce=_announce)
+
+
+def _command_name() -> str:
+    """How the user ran Vernier (``.venv/bin/vernier`` under ``make demo``), for printed commands."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if Path(invoked).name == "vernier" else "vernier"
 
 
 def _setup_logging(config: Config) -> None:
@@ -258,16 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
-            config = load_config(_config_file(args), overrides=_overrides(args))
-            from proxy.app import load_rule_engine
-
-            engine = load_rule_engine(config)
-            print(
-                f"ok: configuration valid (origin {config.origin.url or 'not set'}); "
-                f"{len(engine.ruleset.rules)} rules and {len(engine.ruleset.slots)} slots "
-                f"in {len(engine.ruleset.files)} files"
-            )
-            return asyncio.run(_validate_live(config, engine.ruleset)) if args.live else 0
+            return _validate(args)
         if args.command == "schema":
             print(json.dumps(rules_json_schema(), indent=2))
             return 0
@@ -284,15 +325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("pause", "resume", "pauses"):
             return pause_command.run(args, _config_file(args))
         if args.command == "demo":
-            from proxy.demo.run import DEMO_RULES, run_demo
+            from proxy.demo.run import DEMO_RULES, default_data_dir, run_demo
 
-            rules = args.rules or DEMO_RULES
-            return run_demo(listen=args.listen, data_dir=Path(args.data_dir), rules=rules)
-        config = load_config(_config_file(args), overrides=_overrides(args))
-        _setup_logging(config)
-        from proxy.server.workers import run
-
-        return run(config, announce=_announce)
+            return run_demo(
+                listen=args.listen,
+                data_dir=args.data_dir or default_data_dir(),
+                rules=args.rules or DEMO_RULES,
+                command=_command_name(),
+            )
+        return _serve(args)
     except VernierError as err:
         print(f"vernier: error: {err}", file=sys.stderr)
         return 2

@@ -73,8 +73,7 @@ class Endpoints:
     async def health(self, request: web.Request) -> web.Response:
         if request.query.get("ready") != "1":
             return web.Response(text="ok\n", headers=_NO_STORE)
-        store_up = await self._store.ping()
-        self._metrics.store_state.set(1 if store_up else 0)
+        store_up = await self._store.ping()  # vernier_store_up follows every call (resources.py)
         checks = {"store": "up" if store_up else "down", "tracker": self._asset.version}
         # a dead store degrades personalisation but pages are still served: ready, degraded
         return _json({"ready": True, "degraded": not store_up, "checks": checks})

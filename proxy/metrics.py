@@ -33,7 +33,7 @@ class Metrics:
         )
         self.store_state = Gauge(
             "vernier_store_up",
-            "1 while the store answers, 0 while its circuit breaker is open.",
+            "1 once a store call succeeded and while its breaker is closed, else 0.",
             registry=self.registry,
         )
         self.html_work_seconds = Histogram(

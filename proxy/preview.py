@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 
 from proxy.app import load_rule_engine, own_hosts
 from proxy.config.schema import Config
-from proxy.decide.rules_only import decide_by_rules_alone
+from proxy.decide.rules_only import decide_with_choices
 from proxy.errors import VernierError
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
@@ -27,6 +27,7 @@ from proxy.metrics import Metrics
 from proxy.request_view import RequestView
 from proxy.rules.engine import FixedRules
 from proxy.rules.health import RuleHealth
+from proxy.rules.load import RuleSet
 from proxy.session.cookie import CookieSigner, SigningKey
 from proxy.session.issuer import IdIssuer
 from proxy.stages.decide import Decide
@@ -62,6 +63,7 @@ class Visitor:
     profile: Mapping[str, str] | None = None
     context: Mapping[str, object] | None = None
     landing: bool = False
+    variants: Mapping[str, str] | None = None  # slot -> the variant to show, whatever decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +75,15 @@ class PreviewResult:
     before: str
     after: str
     fail: str | None = None
+    chosen: frozenset[str] = frozenset()  # slots whose variant --variant chose
 
     def report(self, *, diff: bool = True) -> str:
         lines = [f"GET {self.url} -> {self.status}"]
         lines.append("rules applied: " + (", ".join(self.rules) or "none"))
         for slot, variant, reason, triggers in self.slots:
             offered = f"; triggers offer {', '.join(triggers)}" if triggers else ""
-            lines.append(f"slot {slot}: variant {variant} ({reason}){offered}")
+            why = "chosen with --variant" if slot in self.chosen else reason
+            lines.append(f"slot {slot}: variant {variant} ({why}){offered}")
         if not self.slots:
             lines.append("slots: none in scope")
         if self.fail:
@@ -134,8 +138,26 @@ async def fetch(url: str, headers: Mapping[str, str]) -> tuple[int, CIMultiDict[
         raise PreviewError(f"could not fetch {url}: {err or type(err).__name__}") from None
 
 
+def check_choices(ruleset: RuleSet, chosen: Mapping[str, str]) -> None:
+    """Every ``--variant SLOT=V`` names a slot of the rules and one of its variants."""
+    slots = {slot.id: slot for slot in ruleset.slots}
+    for slot_id, variant in chosen.items():
+        slot = slots.get(slot_id)
+        if slot is None:
+            names = ", ".join(sorted(slots)) or "none"
+            raise PreviewError(f"--variant: no slot {slot_id!r} in the rules (slots: {names})")
+        if variant not in slot.variants:
+            names = ", ".join(sorted(slot.variants))
+            raise PreviewError(
+                f"--variant: slot {slot_id!r} has no variant {variant!r} (variants: {names})"
+            )
+
+
 async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
     url = target_url(config, url)
+    engine = load_rule_engine(config)
+    chosen = dict(visitor.variants or {})
+    check_choices(engine.ruleset, chosen)
     headers = {"User-Agent": USER_AGENTS[visitor.device], **(visitor.headers or {})}
     if visitor.cookies:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in visitor.cookies.items())
@@ -156,20 +178,26 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
     ex.identity.new_session = visitor.landing
     health = RuleHealth()
     match = Match(
-        FixedRules(load_rule_engine(config)),
+        FixedRules(engine),
         config.context,
         health,
         own_hosts=own_hosts(config),
         hidden_cookies=frozenset(),
         context_fields=(PinnedFields({"device": visitor.device, **(visitor.context or {})}),),
     )
-    decide = Decide(decide_by_rules_alone, throwaway_issuer(config))
+    decide = Decide(decide_with_choices(chosen), throwaway_issuer(config))
     fail = None
     try:
         for stage in (match, decide, Rewrite(config.html, health, Metrics())):
             await stage(ex)
     except Exception as err:  # what the proxy would do: serve the page unchanged
         fail = f"{type(err).__name__}: {err}"
+    out_of_scope = sorted(set(chosen) - {d.slot for d in ex.decisions})
+    if out_of_scope and fail is None:
+        raise PreviewError(
+            f"--variant: slot {', '.join(out_of_scope)} is not in scope on {url} "
+            "(see its `where`, and that its selector matches the page)"
+        )
     codec = determine_encoding(body, charset_from_content_type(content_type)).codec
     return PreviewResult(
         url=url,
@@ -183,4 +211,5 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         if fail is None
         else body.decode(codec, "replace"),
         fail=fail,
+        chosen=frozenset(chosen),
     )

@@ -116,6 +116,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
     store = Store(app[STORE_URL], store_settings(app[CONFIG]))
     app[STORE] = store
     app[WORKER_METRICS].watch_store(store)
+    app[METRICS].store_state.set_function(lambda: 1.0 if store.up else 0.0)
     try:
         await store.open()
         if await store.check_durability() == "no":

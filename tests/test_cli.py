@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,8 @@ def test_version(tmp_path: Path) -> None:
         ("serve", "--workers", "two"),
         ("serve", "--upstream", "ftp://origin"),
         ("validate", "--upstream", "http://origin"),
+        ("serve", "--admin-listen", "nonsense"),
+        ("serve", "--admin-listen"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
@@ -112,6 +115,7 @@ def test_validate_the_repository_config(tmp_path: Path) -> None:
 def test_validate_picks_up_config_vernier_yaml_in_the_cwd(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "vernier.yaml").write_text("origin:\n  url: http://o:1\n")
+    (tmp_path / "config" / "rules").mkdir()  # the config's folder is where its paths start
     result = vernier(tmp_path, "validate")
     assert result.returncode == 0, result.stderr
     assert "http://o:1" in result.stdout
@@ -130,3 +134,75 @@ def test_validate_environment_error_is_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "VERNIER_WORKERS" in result.stderr
+
+
+def test_validate_refuses_a_rules_path_that_does_not_exist(tmp_path: Path) -> None:
+    result = vernier(tmp_path, "validate", "--rules", "/nonexistent")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "rules path /nonexistent does not exist" in result.stderr
+    assert "--rules" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_validate_warns_about_an_empty_rules_folder(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    result = vernier(tmp_path, "validate", "--rules", "rules")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok:")
+    assert "vernier: warning: no *.yaml files in" in result.stderr
+
+
+def test_serve_refuses_a_rules_path_that_does_not_exist(tmp_path: Path) -> None:
+    result = vernier(
+        tmp_path, "serve", "--upstream", "http://127.0.0.1:9", "--rules", "/nonexistent"
+    )
+    assert result.returncode == 2
+    assert "rules path /nonexistent does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything started
+
+
+def _taken_port() -> socket.socket:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    return holder
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound and released: connecting is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("flag", "setting", "hint"),
+    [
+        ("--listen", "server.listen", "VERNIER_LISTEN"),
+        ("--admin-listen", "admin.listen", "VERNIER_ADMIN_LISTEN"),
+    ],
+)
+def test_serve_names_the_setting_of_an_address_in_use(
+    tmp_path: Path, flag: str, setting: str, hint: str
+) -> None:
+    (tmp_path / "rules").mkdir()
+    with _taken_port() as holder:
+        taken = f"127.0.0.1:{holder.getsockname()[1]}"
+        addresses = {"--listen": "127.0.0.1:0", "--admin-listen": "127.0.0.1:0", flag: taken}
+        result = vernier(
+            tmp_path,
+            "serve",
+            "--upstream",
+            f"http://127.0.0.1:{_closed_port()}",
+            "--rules",
+            "rules",
+            *(part for pair in addresses.items() for part in pair),
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"vernier: error: cannot listen on {taken} ({setting})" in result.stderr
+    assert hint in result.stderr and "Traceback" not in result.stderr
+    # the two startup warnings came before: an empty rules folder, an origin that refuses
+    assert "WARNING vernier.startup no *.yaml files in" in result.stderr
+    assert "is not reachable now" in result.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from proxy.cli import main
 from proxy.config.load import load_config
+from proxy.config.schema import Config
 from proxy.preview import PreviewError, Visitor, preview
 
 RULES = """
@@ -67,7 +69,12 @@ async def test_preview_refuses_what_is_not_a_page(origin: str, rules_file: Path)
 
 
 def test_bad_preview_flags_get_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    for bad in (["--hour", "25"], ["--profile", "engaged_s"], ["--country", "Germany"]):
+    for bad in (
+        ["--hour", "25"],
+        ["--profile", "engaged_s"],
+        ["--country", "Germany"],
+        ["--variant", "hero"],
+    ):
         with pytest.raises(SystemExit) as exit_:
             main(["preview", "/", *bad])
         assert exit_.value.code == 2
@@ -78,3 +85,70 @@ def test_schema_command_prints_json_schema(capsys: pytest.CaptureFixture[str]) -
     assert main(["schema"]) == 0
     out = capsys.readouterr().out
     assert '"Trigger"' in out and '"$schema": "https://json-schema.org/draft/2020-12/schema"' in out
+
+
+BANDIT_RULES = """
+slots:
+  - id: hero
+    selector: "#hero"
+    where: {paths: ["/page"]}
+    control: a
+    policy: bandit
+    variants:
+      a: []
+      b: [{op: set_text, selector: "#hero", value: "Bold"}]
+      c: [{op: set_text, selector: "#hero", value: "Calm"}]
+  - id: elsewhere
+    selector: "#hero"
+    where: {paths: ["/other"]}
+    control: a
+    variants: {a: [], b: [{op: hide, selector: "#hero"}]}
+"""
+
+
+@pytest.fixture
+def bandit_config(tmp_path: Path, origin: str) -> Config:
+    path = tmp_path / "bandit.yaml"
+    path.write_text(BANDIT_RULES)
+    return load_config(None, overrides={"origin.url": origin, "rules": str(path)}, environ={})
+
+
+async def test_preview_shows_a_chosen_variant_of_a_bandit_slot(bandit_config: Config) -> None:
+    result = await preview(bandit_config, "/page", Visitor(variants={"hero": "c"}))
+    assert result.slots[0][:3] == ("hero", "c", "rule")
+    report = result.report()
+    assert "slot hero: variant c (chosen with --variant)" in report
+    added = [line for line in report.splitlines() if line.startswith("+<")]
+    assert added and all("Calm" in line for line in added)  # the diff is the variant's change
+    assert "Calm" in result.after and "Calm" not in result.before
+    unchosen = await preview(bandit_config, "/page", Visitor())
+    assert unchosen.slots[0][1:3] == ("a", "default")  # no model in a preview: the control
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ({"hreo": "b"}, "--variant: no slot 'hreo' in the rules (slots: elsewhere, hero)"),
+        ({"hero": "d"}, "--variant: slot 'hero' has no variant 'd' (variants: a, b, c)"),
+        ({"elsewhere": "b"}, "--variant: slot elsewhere is not in scope on http://"),
+    ],
+)
+async def test_preview_refuses_a_variant_it_cannot_show(
+    bandit_config: Config, variants: dict[str, str], message: str
+) -> None:
+    with pytest.raises(PreviewError) as caught:
+        await preview(bandit_config, "/page", Visitor(variants=variants))
+    assert message in str(caught.value)
+
+
+async def test_preview_command_takes_variant_flags(
+    bandit_config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["preview", "/page", "--variant", "hero=b", "--rules", bandit_config.rules]
+    argv += ["--upstream", bandit_config.origin.url]
+    # in a thread: the command runs its own event loop, the origin answers on this one
+    assert await asyncio.to_thread(main, argv) == 0
+    out = capsys.readouterr().out
+    assert "slot hero: variant b (chosen with --variant)" in out and "Bold" in out
+    assert await asyncio.to_thread(main, [*argv[:3], "hero=zz", *argv[4:]]) == 2
+    assert "has no variant 'zz'" in capsys.readouterr().err

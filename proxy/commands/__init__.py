@@ -8,4 +8,7 @@ nothing but the CLI imports a command, so what a command needs from another one 
 * :mod:`~proxy.commands.learn` — ``vernier learn``: the learner apart from the proxies.
 * :mod:`~proxy.commands.pause` — ``vernier pause``, ``resume``, ``pauses``: the kill switch.
 * :mod:`~proxy.commands.simulate` — ``vernier simulate``: synthetic visitors, learning curve.
+
+:mod:`~proxy.commands.preflight` is not a command: the checks several commands run before they
+start (the rules path must exist; an empty rule set and an unreachable origin are warnings).
 """

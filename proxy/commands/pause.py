@@ -10,15 +10,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+
+from proxy.commands.preflight import load_required_rules
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.errors import ConfigError
 from proxy.govern.control import control_field
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.load import RuleSet
 from proxy.store import control
 from proxy.store_config import store_for
+
+_WHICH_STORE = "is it running? --store URL or --config FILE names the proxies' store"
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,10 +43,25 @@ def _common(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
 
 
+def pause_line(field: str, value: str) -> str:
+    """One pause as ``vernier pauses`` prints it: the target, when (ISO 8601, UTC), by whom, why.
+
+    A value that is not the JSON the proxies write is shown as it is rather than hidden.
+    """
+    try:
+        record = orjson.loads(value)
+        at = datetime.fromtimestamp(int(record["at_ms"]) / 1000, UTC)
+        by, why = str(record.get("by", "?")), str(record.get("why", ""))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, OSError):
+        return f"{field}  {value}"
+    stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return f"{field}  since {stamp}  by {by}  why: {why}"
+
+
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
     config = load_config(config_file, overrides={"rules": args.rules})
-    rules_path = Path(config.rules)
-    ruleset = load_rules(rules_path) if rules_path.exists() else RuleSet()
+    # `pauses` lists what the store holds; pause and resume check the target against the rules
+    ruleset = RuleSet() if args.command == "pauses" else load_required_rules(config)
     return asyncio.run(_run(args, config, ruleset))
 
 
@@ -50,9 +71,9 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pauses":
             fields = await control.read(store)
             if fields is None:
-                raise ConfigError(f"cannot read the store at {store.url}")
+                raise ConfigError(f"cannot read the store at {store.url}; {_WHICH_STORE}")
             for field, value in sorted(fields.items()):
-                print(f"{field}  {value}")
+                print(pause_line(field, value))
             if not fields:
                 print("nothing is paused")
             return 0
@@ -60,12 +81,12 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pause":
             by = f"{getpass.getuser()} (vernier pause)"
             if not await control.pause(store, field, why=args.why, by=by):
-                raise ConfigError(f"cannot write to the store at {store.url}")
+                raise ConfigError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
             print(f"paused {field}")
             return 0
         lifted = await control.resume(store, field)
         if lifted is None:
-            raise ConfigError(f"cannot write to the store at {store.url}")
+            raise ConfigError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
         print(f"resumed {field}" if lifted else f"{field} was not paused")
         return 0
     finally:

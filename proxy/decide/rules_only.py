@@ -1,14 +1,17 @@
 """Deciding slots by the rules alone: no bandit, no change budget, no store.
 
 ``vernier preview`` runs the proxy's own decide stage with it, so a preview shows what the rules
-pin for the imagined visitor, and nothing is held, logged or counted anywhere.
+pin for the imagined visitor, and nothing is held, logged or counted anywhere. With
+``--variant SLOT=V`` the operator chooses a slot's variant instead (any variant, also one only the
+bandit would draw), to see its diff.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from proxy.decide.decider import Decided, Viewer
+from proxy.decide.decider import Decided, DecideSlots, Viewer
+from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.slots import decide_by_rules
 from proxy.rules.limits import SessionLimits
 from proxy.rules.load import CompiledSlot
@@ -20,3 +23,23 @@ async def decide_by_rules_alone(
     """Each slot gets its first pin whose condition holds, else its control (a
     :data:`~proxy.decide.decider.DecideSlots`)."""
     return Decided(tuple(decide_by_rules(slot, context) for slot in slots), shown=None)
+
+
+def decide_with_choices(chosen: Mapping[str, str]) -> DecideSlots:
+    """Slots named in ``chosen`` (slot -> variant, checked by the caller) show that variant; the
+    others are decided by the rules alone. The reason stays ``rule``: the rules file named it."""
+
+    async def decide(
+        slots: Sequence[CompiledSlot], context: Mapping[str, object], _: Viewer, __: SessionLimits
+    ) -> Decided:
+        return Decided(
+            tuple(
+                Decision(new_decision_id(), slot.id, chosen[slot.id], "rule")
+                if slot.id in chosen
+                else decide_by_rules(slot, context)
+                for slot in slots
+            ),
+            shown=None,
+        )
+
+    return decide

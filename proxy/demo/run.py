@@ -1,9 +1,20 @@
-"""``vernier demo``: the bundled shop as the origin, Vernier in front, the embedded store."""
+"""``vernier demo``: the bundled shop as the origin, Vernier in front, the embedded store.
+
+Everything the demo keeps (the store, the signing keys, the decision log) lives in a data
+directory outside the work tree — ``$XDG_STATE_HOME/vernier/demo``, else
+``~/.local/state/vernier/demo`` — so trying the demo from a clone leaves nothing in it. There the
+demo also writes ``vernier.yaml``: the running demo's origin, rules, store and a fresh admin token,
+so the commands it prints (``vernier pause hero --config …``) reach this demo and no other.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from proxy.config.load import load_config
@@ -13,26 +24,80 @@ from proxy.server.workers import run_loop, serve
 from proxy.store.embedded import EmbeddedStore
 
 DEMO_RULES = Path(__file__).parent / "rules"  # the four scenarios of rules/README.md
+CONFIG_NAME = "vernier.yaml"
 
 
-async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path) -> None:
+def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the demo keeps its state when ``--data-dir`` is not given (XDG base directories)."""
+    state_home = environ.get("XDG_STATE_HOME", "")
+    if state_home and Path(state_home).is_absolute():
+        return Path(state_home) / "vernier" / "demo"
+    home = environ.get("HOME", "") or str(Path.home())
+    return Path(home) / ".local" / "state" / "vernier" / "demo"
+
+
+def demo_config_text(
+    *, origin: str, rules: Path, data_dir: Path, store_url: str, token: str
+) -> str:
+    """The running demo's settings as a config file for the other commands (JSON strings are
+    YAML scalars, so any path or URL is quoted safely)."""
+    quoted = {
+        "origin": json.dumps(origin),
+        "rules": json.dumps(str(rules.resolve())),
+        "data_dir": json.dumps(str(data_dir.resolve())),
+        "store": json.dumps(store_url),
+        "token": json.dumps(token),
+    }
+    return (
+        "# Written by `vernier demo` at each start: the running demo's settings, for\n"
+        "# `vernier pause|resume|pauses|preview|validate --config <this file>`.\n"
+        f"origin:\n  url: {quoted['origin']}\n"
+        f"rules: {quoted['rules']}\n"
+        f"data_dir: {quoted['data_dir']}\n"
+        f"store:\n  url: {quoted['store']}\n"
+        f"admin:\n  listen: ''\n  token: {quoted['token']}\n"
+    )
+
+
+def instructions(*, where: str, origin: str, config_file: Path, token: str, command: str) -> str:
+    """What the demo prints once it serves: where to look, and commands that reach it."""
+    use = f"--config {shlex.quote(str(config_file))}"
+    command = shlex.quote(command)
+    return (
+        f"Vernier demo: open {where}/ in a browser\n"
+        f"  the shop without Vernier: {origin}/   (Ctrl-C stops both)\n"
+        f"  admin token: {token}\n"
+        f"  state and settings: {config_file.parent}\n"
+        "  in another terminal:\n"
+        f"    {command} pause hero {use}   # the hero slot off everywhere within a second\n"
+        f"    {command} pauses {use}\n"
+        f"    {command} resume hero {use}\n"
+        f"    {command} preview / --device mobile --hour 20 {use}\n"
+        f"    {command} preview / --variant hero=simple {use}\n"
+        f"    curl -s -o /dev/null -D - -H 'X-Vernier-Debug: {token}' {where}/"
+        "   # why the page looks as it does\n"
+    )
+
+
+async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path, command: str) -> None:
     shop = await run_shop("127.0.0.1", 0)
     origin = f"http://127.0.0.1:{shop_port(shop)}"
-    config = load_config(
-        None,
-        overrides={
-            "origin.url": origin,
-            "server.listen": listen,
-            "data_dir": str(data_dir),
-            "rules": str(rules),
-            "admin.listen": "",
-        },
+    token = secrets.token_urlsafe(24)
+    config_file = data_dir / CONFIG_NAME
+    text = demo_config_text(
+        origin=origin, rules=rules, data_dir=data_dir, store_url=store_url, token=token
     )
+    config_file.unlink(missing_ok=True)  # the token is a secret: only its owner may read it
+    descriptor = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    config = load_config(config_file, overrides={"server.listen": listen}, environ={})
 
     def announce(where: str) -> None:
         print(
-            f"Vernier demo: open {where}/ in a browser\n"
-            f"  (the shop without Vernier: {origin}/; Ctrl-C stops both)",
+            instructions(
+                where=where, origin=origin, config_file=config_file, token=token, command=command
+            ),
             file=sys.stderr,
             flush=True,
         )
@@ -50,13 +115,17 @@ async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path) -> Non
         await shop.cleanup()
 
 
-def run_demo(*, listen: str, data_dir: Path, rules: Path = DEMO_RULES) -> int:
+def run_demo(
+    *, listen: str, data_dir: Path, rules: Path = DEMO_RULES, command: str = "vernier"
+) -> int:
+    """Serve the demo until Ctrl-C. ``command`` is how the user runs Vernier, for the printed
+    commands (``.venv/bin/vernier`` under ``make demo``)."""
     check_aiohttp()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     store = EmbeddedStore(data_dir / "store")
     store.start()
     try:
-        run_loop(_demo(listen, data_dir, store.url, rules))
+        run_loop(_demo(listen, data_dir, store.url, rules, command))
     finally:
         store.stop()
     return 0

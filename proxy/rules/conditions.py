@@ -131,6 +131,17 @@ def _fail(column: int, message: str) -> ConditionError:
     return ConditionError(f"column {column}: {message}")
 
 
+def _check_spelling(name: str, column: int) -> None:
+    """One spelling of profile fields in conditions: ``clicks.hero``, never ``clicks:hero``.
+
+    The store keeps ``clicks:hero`` and ``max_scroll:<type>`` with a colon; the context offers
+    them with a dot, as every other sub-field (``utm.source``, ``header.accept-language``).
+    """
+    if ":" in name:
+        dotted = name.replace(":", ".")
+        raise _fail(column, f"write {dotted!r}, not {name!r}: field names use '.' in conditions")
+
+
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
@@ -146,6 +157,8 @@ def _tokenize(text: str) -> list[_Token]:
         pos = match.end()
         if kind == "space":
             continue
+        if kind in ("pct", "name"):
+            _check_spelling(match.group("pfield") or part, column)
         if kind == "pct":
             field = Percentile(int(match.group("rank")), match.group("pfield"))
             tokens.append(_Token("pct", part, column, field))

@@ -80,12 +80,13 @@ async def serve(
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
     admin_runner: web.AppRunner | None = None
     try:
-        await site.start()
+        await start_site(site, "server.listen", config.server.listen)
         if with_admin and config.admin.listen:
             admin_runner = web.AppRunner(create_admin_app(app), access_log=None)
             await admin_runner.setup()
             admin_host, admin_port = parse_listen(config.admin.listen)
-            await web.TCPSite(admin_runner, admin_host, admin_port).start()
+            admin_site = web.TCPSite(admin_runner, admin_host, admin_port)
+            await start_site(admin_site, "admin.listen", config.admin.listen)
         if on_ready is not None:
             server = site._server
             sockets = getattr(server, "sockets", None) or []
@@ -101,6 +102,24 @@ async def serve(
         await runner.cleanup()
 
 
+# the flag and environment variable of each listener setting, for bind errors
+_LISTEN_SETTINGS = {
+    "server.listen": "--listen or VERNIER_LISTEN",
+    "admin.listen": "--admin-listen or VERNIER_ADMIN_LISTEN; '' turns the admin listener off",
+}
+
+
+async def start_site(site: web.TCPSite, setting: str, address: str) -> None:
+    """Bind ``site``; a bind error becomes a :class:`StartupError` naming the setting to change."""
+    try:
+        await site.start()
+    except OSError as err:
+        raise StartupError(
+            f"cannot listen on {address} ({setting}): {err.strerror or err}; "
+            f"choose another address with `{setting}` in the config ({_LISTEN_SETTINGS[setting]})"
+        ) from None
+
+
 def on_sighup(app: web.Application) -> None:
     """Run what the app asked to run on SIGHUP (reload the rules); set once its runtime is up."""
     callbacks = app.get(RELOAD_ON_SIGHUP) or ()
@@ -113,15 +132,19 @@ def _worker_main(config: Config, store_url: str, instance: str, index: int) -> N
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
     # SIGHUP arrives ignored (see _run_workers) until serve() handles it
     logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT)
-    run_loop(
-        serve(
-            config,
-            store_url=store_url,
-            instance=instance,
-            reuse_port=True,
-            with_admin=index == 0,
+    try:
+        run_loop(
+            serve(
+                config,
+                store_url=store_url,
+                instance=instance,
+                reuse_port=True,
+                with_admin=index == 0,
+            )
         )
-    )
+    except StartupError as err:
+        print(f"vernier: error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def run_loop(main: object) -> None:
@@ -133,11 +156,16 @@ def run_loop(main: object) -> None:
         asyncio.run(main)  # type: ignore[arg-type]
 
 
+def require_origin(config: Config) -> None:
+    """``vernier serve`` fronts one site: refuse to start without it."""
+    if not config.origin.url:
+        raise StartupError("no origin: pass --upstream URL (or set origin.url in the config)")
+
+
 def run(config: Config, *, announce: Callable[[str], None] | None = None) -> int:
     """The body of ``vernier serve``; returns the process exit code."""
     check_aiohttp()
-    if not config.origin.url:
-        raise StartupError("no origin: pass --upstream URL (or set origin.url in the config)")
+    require_origin(config)
     data_dir = Path(config.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     instance = secrets.token_hex(4)

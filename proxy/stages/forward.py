@@ -129,12 +129,16 @@ class Forward:
                 return
             if not isinstance(err, Exception):
                 raise
-            ex.reply = self._origin_failure(err)
+            ex.reply = self._origin_failure(err, f"{request.method} {url.path}")
+            return
+        if ex.upstream.status >= 500:  # passed on as it is; the operator should still hear of it
+            log.warning("origin answered %d to %s %s", ex.upstream.status, request.method, url.path)
 
-    def _origin_failure(self, err: Exception) -> web.Response:
+    def _origin_failure(self, err: Exception, asked: str) -> web.Response:
         """The client's answer when the origin could not be asked or did not answer."""
         if isinstance(err, (ServerTimeoutError, asyncio.TimeoutError)):
             self._metrics.origin_errors.labels("timeout").inc()
+            log.warning("origin did not answer %s in time (origin.read_timeout_s): 504", asked)
             return error_reply(504, "The site did not answer in time.")
         if isinstance(err, ClientConnectorError):
             self._metrics.origin_errors.labels("connect").inc()

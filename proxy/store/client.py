@@ -76,6 +76,7 @@ class Store:
         self.short_circuited_total = 0
         self.response_errors_total = 0
         self._last_error: BaseException | None = None
+        self._answered = False  # any call has succeeded (or got an error reply) since start
         self._logged_replies: set[str] = set()
         self._closed = False
         self._breaker = CircuitBreaker(
@@ -87,6 +88,12 @@ class Store:
         )
         self._client, self._cluster = connect(url, self.settings)
         self._cluster_task: asyncio.Task[None] | None = None
+
+    @property
+    def up(self) -> bool:
+        """Whether the store has answered a call and its breaker is closed (``vernier_store_up``):
+        true from the first successful call of any kind, not only after a readiness probe."""
+        return self._answered and self._breaker.state is BreakerState.CLOSED
 
     @property
     def breaker_state(self) -> BreakerState:
@@ -129,6 +136,7 @@ class Store:
             self._record_failure(err)
             return default
         self._breaker.record_success()
+        self._answered = True
         return result
 
     async def open(self) -> bool:
@@ -219,6 +227,7 @@ class Store:
         # the server answered, so the probe (if this was one) succeeded
         self.response_errors_total += 1
         self._breaker.record_success()
+        self._answered = True
         what = f"{type(err).__name__}: {str(err)[:120]}"
         if (
             what not in self._logged_replies

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from proxy.app import create_admin_app
 from tests import proxy_fixtures
 from tests.proxy_fixtures import StartProxy, serve_app
+from tests.redis_server import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -103,3 +104,26 @@ async def test_admin_metrics_show_every_background_worker_and_its_lag(
                 await asyncio.sleep(0.05)
         assert stream(samples, "vernier_stream_pending_entries", "events", "learner") is not None
         assert stream(samples, "vernier_stream_lag_entries", "decisions", "learner") is not None
+
+
+async def test_store_up_without_a_readiness_probe(origin: str, start_proxy: StartProxy) -> None:
+    """``vernier_store_up`` reads 1 on a healthy proxy that nobody asked ``healthz?ready=1``."""
+    await start_proxy(origin)
+    async with (
+        serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin,
+        aiohttp.ClientSession() as client,
+    ):
+        samples = await scrape(client, admin)
+    assert samples[("vernier_store_up", frozenset())] == 1.0
+
+
+async def test_store_up_is_0_for_a_store_that_never_answered(
+    origin: str, start_proxy: StartProxy
+) -> None:
+    await start_proxy(origin, store_url=f"redis://127.0.0.1:{free_port()}")
+    async with (
+        serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin,
+        aiohttp.ClientSession() as client,
+    ):
+        samples = await scrape(client, admin)
+    assert samples[("vernier_store_up", frozenset())] == 0.0

@@ -44,6 +44,7 @@ async def test_serve_with_two_workers_and_embedded_store(
         "HOME": str(tmp_path),
         "VERNIER_ADMIN_LISTEN": f"127.0.0.1:{admin_port}",
     }
+    (tmp_path / "rules").mkdir()  # the default ./rules must exist; empty, it is a warning
     process = subprocess.Popen(
         [sys.executable, "-m", "proxy", "serve", "--upstream", origin,
          "--listen", f"127.0.0.1:{port}", "--workers", "2", "--data-dir", str(data_dir)],
@@ -67,4 +68,5 @@ async def test_serve_with_two_workers_and_embedded_store(
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr.decode()[-2000:]
     assert b"Traceback" not in stderr
+    assert b"WARNING vernier.startup no *.yaml files in" in stderr
     assert not (data_dir / "valkey.sock").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 
 import aiohttp
@@ -38,6 +39,39 @@ async def test_slow_origin_is_504(origin: str, start_proxy: StartProxy) -> None:
     async with aiohttp.ClientSession() as client:
         async with client.get(proxy + "/slow", params={"s": "3"}) as response:
             assert response.status == 504
+
+
+def forward_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "vernier.forward" and r.levelno == logging.WARNING
+    ]
+
+
+async def test_slow_origin_is_logged_at_warning(
+    origin: str, start_proxy: StartProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = await start_proxy(origin, **{"origin.read_timeout_s": 0.5})
+    async with aiohttp.ClientSession() as client:
+        async with client.get(proxy + "/slow", params={"s": "3"}) as response:
+            assert response.status == 504
+    assert forward_warnings(caplog) == [
+        "origin did not answer GET /slow in time (origin.read_timeout_s): 504"
+    ]
+
+
+@pytest.mark.parametrize("code", [500, 503, 504])
+async def test_origin_5xx_is_passed_on_and_logged_with_its_status(
+    origin: str, start_proxy: StartProxy, caplog: pytest.LogCaptureFixture, code: int
+) -> None:
+    proxy = await start_proxy(origin)
+    async with aiohttp.ClientSession() as client:
+        async with client.get(proxy + f"/status/{code}") as response:
+            assert response.status == code
+        async with client.get(proxy + "/status/404") as response:
+            assert response.status == 404  # a client error is the visitor's, not logged
+    assert forward_warnings(caplog) == [f"origin answered {code} to GET /status/{code}"]
 
 
 @pytest.mark.parametrize("content_type", ["text/html", "application/octet-stream"])

@@ -40,7 +40,7 @@ from proxy.rules.schema import Compound
             "header.accept-language != 'en'",
             Compare("!=", Field("header.accept-language"), Literal("en")),
         ),
-        ("clicks:hero > 0", Compare(">", Field("clicks:hero"), Literal(0))),
+        ("clicks.hero > 0", Compare(">", Field("clicks.hero"), Literal(0))),
         ("s == 'it\\'s'", Compare("==", Field("s"), Literal("it's"))),
         ("weekday in ['sat', 'sun',]", Member(Field("weekday"), ("sat", "sun"))),
         ("country not in []", Member(Field("country"), (), negated=True)),
@@ -73,6 +73,11 @@ def test_parses(text: str, node: object) -> None:
         ("a and", "column 6: expected a field name or a value, found the end of the expression"),
         ("(" * 40 + "a" + ")" * 40, "column 33: nested more than 32 levels deep"),
         ("not " * 40 + "a", "nested more than 32 levels deep"),
+        (
+            "visits_7d > 1 and clicks:hero > 0",
+            "column 19: write 'clicks.hero', not 'clicks:hero': field names use '.' in conditions",
+        ),
+        ("e >= p90(max_scroll:home)", "write 'max_scroll.home', not 'max_scroll:home'"),
     ],
 )
 def test_rejects_with_column(text: str, message: str) -> None:

@@ -56,6 +56,23 @@ async def test_round_trip(server_url: str, make_store: MakeStore) -> None:
     assert (store.failures_total, store.short_circuited_total) == (0, 0)
 
 
+async def test_up_from_the_first_answered_call_of_any_kind(
+    server_url: str, make_store: MakeStore
+) -> None:
+    store = make_store(server_url)
+    assert store.up is False  # nothing asked yet: not known to be up
+    await store.run(lambda r: r.get("k"), default=None)  # an ordinary call, no readiness probe
+    assert store.up is True
+
+
+async def test_down_store_is_never_up(make_store: MakeStore) -> None:
+    store = make_store(f"redis://127.0.0.1:{free_port()}/0")
+    for _ in range(5):
+        await store.run(lambda r: r.get("k"), default=None)
+    assert state(store) is BreakerState.OPEN
+    assert store.up is False
+
+
 async def test_pipeline_and_transaction(server_url: str, make_store: MakeStore) -> None:
     store = make_store(server_url)
 

@@ -1,0 +1,178 @@
+"""``vernier demo`` as a new user meets it: its state outside the work tree, an admin token, and
+printed commands that reach the running demo (pause, pauses, preview, resume, the debug header)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import orjson
+import pytest
+
+from proxy.config.load import load_config
+from proxy.demo.run import default_data_dir, demo_config_text
+
+DEADLINE_S = 60.0
+
+
+def test_state_lives_in_the_xdg_state_home_else_under_home() -> None:
+    assert default_data_dir({"XDG_STATE_HOME": "/s", "HOME": "/h"}) == Path("/s/vernier/demo")
+    # a relative XDG_STATE_HOME is invalid (XDG base directory spec): ignored
+    assert default_data_dir({"XDG_STATE_HOME": "s", "HOME": "/h"}) == Path(
+        "/h/.local/state/vernier/demo"
+    )
+    assert default_data_dir({"HOME": "/h"}) == Path("/h/.local/state/vernier/demo")
+
+
+def test_the_written_config_is_what_the_commands_load(tmp_path: Path) -> None:
+    odd = tmp_path / 'it\'s a "dir": #1'
+    text = demo_config_text(
+        origin="http://127.0.0.1:5000",
+        rules=odd / "rules",
+        data_dir=odd,
+        store_url=f"unix://{odd}/store/valkey.sock",
+        token="t" * 32,
+    )
+    (tmp_path / "vernier.yaml").write_text(text, encoding="utf-8")
+    config = load_config(tmp_path / "vernier.yaml", environ={})
+    assert config.origin.url == "http://127.0.0.1:5000"
+    assert (config.rules, config.data_dir) == (str(odd / "rules"), str(odd))
+    assert config.store.url == f"unix://{odd}/store/valkey.sock"
+    assert (config.admin.token, config.admin.listen) == ("t" * 32, "")
+
+
+class Demo:
+    """A ``vernier demo`` subprocess and the lines it printed on stderr."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "demo", "--listen", "127.0.0.1:0"],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        assert self.process.stderr is not None
+        stream = self.process.stderr
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+
+    def printed_until(self, marker: str) -> list[str]:
+        """Every line up to and including the first that contains ``marker`` (with a deadline)."""
+        lines: list[str] = []
+        deadline = time.monotonic() + DEADLINE_S
+        while not lines or marker not in lines[-1]:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0 and self.process.poll() is None, "".join(lines)
+            try:
+                lines.append(self._lines.get(timeout=min(remaining, 1.0)))
+            except queue.Empty:
+                continue
+        return lines
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=DEADLINE_S)  # the pipe ends when the process does
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[Demo, Path, dict[str, str]]]:
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "h"),
+        "XDG_STATE_HOME": str(tmp_path / "s"),
+    }
+    running = Demo(clone, env)
+    try:
+        yield running, clone, env
+    finally:
+        running.stop()
+
+
+def run_printed(line: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A command line as the demo printed it (its ``# …`` comment dropped), run as the user would
+    (``vernier`` is ``python -m proxy`` here)."""
+    words = shlex.split(line, comments=True)
+    assert words[0] == "vernier", line
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *words[1:]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        check=False,
+    )
+
+
+def hero_decision(url: str, token: str) -> dict[str, object]:
+    request = urllib.request.Request(url, headers={"X-Vernier-Debug": token})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        debug = orjson.loads(response.headers["X-Vernier-Debug"])
+    slots = {slot["slot"]: slot for slot in debug["slots"]}
+    decision: dict[str, object] = slots["hero"]
+    return decision
+
+
+def test_the_printed_commands_reach_the_running_demo(
+    demo: tuple[Demo, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    running, clone, env = demo
+    printed = running.printed_until("X-Vernier-Debug")
+    where = printed[0].split("open ", 1)[1].split("/ in a browser")[0]
+    token = next(line for line in printed if "admin token:" in line).split(": ", 1)[1].strip()
+    assert len(token) >= 16
+    commands = [line.strip() for line in printed if line.strip().startswith("vernier ")]
+
+    def command(starting: str) -> str:
+        return next(line for line in commands if line.startswith(f"vernier {starting} "))
+
+    elsewhere = tmp_path / "elsewhere"  # the commands need no particular working directory
+    elsewhere.mkdir()
+
+    assert hero_decision(where + "/", token)["reason"] != "paused"
+    paused = run_printed(command("pause hero"), elsewhere, env)
+    assert (paused.returncode, paused.stdout) == (0, "paused slot:hero\n"), paused.stderr
+    listed = run_printed(command("pauses"), elsewhere, env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("slot:hero  since 20") and "Z  by " in listed.stdout
+    deadline = time.monotonic() + DEADLINE_S  # the proxy polls the pauses every second
+    while hero_decision(where + "/", token)["reason"] != "paused":
+        assert time.monotonic() < deadline, "the pause never reached the demo"
+        time.sleep(0.1)
+    shown = run_printed(command("preview / --variant"), elsewhere, env)
+    assert shown.returncode == 0, shown.stderr
+    assert "slot hero: variant simple (chosen with --variant)" in shown.stdout
+    assert '+    <h1 class="hero-title">Tonight\'s brew, sorted</h1>' in shown.stdout
+    resumed = run_printed(command("resume hero"), elsewhere, env)
+    assert (resumed.returncode, resumed.stdout) == (0, "resumed slot:hero\n"), resumed.stderr
+
+    state = tmp_path / "s" / "vernier" / "demo"
+    assert (state / "vernier.yaml").stat().st_mode & 0o077 == 0  # holds the token
+    assert list(clone.iterdir()) == []  # nothing of the demo lands in the work tree
