@@ -53,12 +53,13 @@ tracker:
 
 # mypy --strict (pyproject.toml) over the package and its tests, then over bench/, whose scripts
 # import each other as siblings (`python bench/proxy_bench.py`), so it is checked on its own path;
-# then the import contract (docs/design-notes.md, "Layers"), which the normal suite runs too.
+# then the import contract (docs/design-notes.md, "Layers") and the check that code cites only
+# documents, sections and cases that are in the repository; the normal suite runs both too.
 lint: $(STAMP)
 	$(BIN)/ruff check proxy tests bench
 	$(BIN)/mypy proxy tests
 	MYPYPATH=bench $(BIN)/mypy bench/*.py
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py tests/test_doc_citations.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/proxy_bench.py

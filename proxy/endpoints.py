@@ -1,5 +1,5 @@
-"""Vernier's own endpoints, all under ``/__vernier/`` (DESIGN §4). Nothing under that prefix is
-ever forwarded to the origin; nothing outside it is ever answered by Vernier.
+"""Vernier's own endpoints, all under ``/__vernier/`` (docs/design.md §4). Nothing under that prefix
+is ever forwarded to the origin; nothing outside it is ever answered by Vernier.
 
     GET  t.js       the tracker                    POST e        event beacons (tracker/intake.py)
     GET  triggers.js  in-page triggers (imported by t.js on pages that have them)

@@ -1,7 +1,7 @@
 """The configuration schema: one frozen struct per section, unknown keys rejected.
 
 Defaults here are the documented defaults (``config/vernier.yaml`` repeats them with comments);
-each traces to RELIABILITY.md §6 or a measurement. Durations carry their unit in the name.
+each traces to docs/reliability.md §6 or a measurement. Durations carry their unit in the name.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class ContextConfig(_Section, frozen=True):
 
 class IntakeConfig(_Section, frozen=True):
     """Flood guards of the event intake (``POST /__vernier/e``): token buckets per worker, one
-    token per event, a minute's worth as the burst (RELIABILITY EV-08 and §6's defaults)."""
+    token per event, a minute's worth as the burst (docs/reliability.md EV-08 and §6's defaults)."""
 
     session_events_per_min: int = 120
     address_events_per_min: int = 1_200

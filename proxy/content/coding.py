@@ -41,7 +41,8 @@ wild (aiohttp#13364); more than a few layers is only a way to multiply decoding 
 MAX_MEMBERS: Final = 4096
 """Most gzip members or zstd frames in one body. Concatenated members are legal and browsers decode
 them all, but a body of 20-byte empty members costs a Python loop turn each (aiohttp 3.14.4 fixed a
-quadratic-time variant of this; RELIABILITY §0.2); a page sent in more pieces than this fails open."""
+quadratic-time variant of this; docs/reliability.md §0.2); a page sent in more pieces than this
+fails open."""
 
 _OUTPUT_STEP: Final = 64 * 1024
 """Most decoded bytes asked of a decoder per call."""

@@ -1,6 +1,6 @@
 """A decision: which variant of a slot one page view was served, and why.
 
-Its id goes into the page (``data-vernier-decision``, DESIGN.md §5) and comes back with the
+Its id goes into the page (``data-vernier-decision``, docs/design.md §5) and comes back with the
 tracker's impressions and clicks, which is how rewards are joined to it.
 """
 
@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-# DESIGN.md §7: why a slot shows what it shows
+# docs/design.md §7: why a slot shows what it shows
 Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default"]
 
 
@@ -31,7 +31,7 @@ class Decision:
     triggers: tuple[tuple[str, str, str], ...] = ()
 
     def markup(self) -> dict[str, str]:
-        """The attributes the slot's element carries (DESIGN.md §5)."""
+        """The attributes the slot's element carries (docs/design.md §5)."""
         return {
             "data-vernier-slot": self.slot,
             "data-vernier-variant": self.variant,

@@ -10,7 +10,7 @@ The decision log
 ================
 
 One JSON object per line (UTF-8), one line per decision, with its reward joined. It follows
-DESIGN.md §7 and, in spirit, VW's decision-service JSON (DSJSON): the context as namespaces of
+docs/design.md §7 and, in spirit, VW's decision-service JSON (DSJSON): the context as namespaces of
 features, the offered actions in order, the chosen one with the probability it had. To evaluate
 logs from another system, convert each decision to this shape. Example (one line, wrapped)::
 

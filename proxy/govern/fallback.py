@@ -1,9 +1,9 @@
 """The variants a visitor was last shown, in a cookie, for when the store cannot answer.
 
-Then nothing may change (DESIGN.md §8): each slot shows the variant this cookie names, under its
-decision id, or else the control. The cookie is not signed: editing it can only pick another
-existing variant while the store is down, and such page views are never learning examples.
-Format: ``slot:variant:decision`` entries joined by ``.`` (RFC 6265 cookie-octets only).
+Then nothing may change (docs/design.md §8): each slot shows the variant this cookie names, under
+its decision id, or else the control. The cookie is not signed: editing it can only pick another
+existing variant while the store is down, and such page views are never learning examples. Format:
+``slot:variant:decision`` entries joined by ``.`` (RFC 6265 cookie-octets only).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Splice the tracker tag into a page, changing no other byte (DESIGN.md §3, RELIABILITY.md HR-01).
+"""Splice the tracker tag into a page, changing no other byte (docs/design.md §3,
+docs/reliability.md HR-01).
 
 :func:`inject_tag` is the whole decision: which encoding the browser will use, whether the page can
 be scanned safely in that encoding, where the tag goes (:mod:`proxy.html.scan`), and whether every

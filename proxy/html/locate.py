@@ -1,4 +1,6 @@
-"""Find the elements Lexbor selected in the original bytes, so a rewrite can splice (DESIGN.md §3).
+"""Find the elements Lexbor selected in the original bytes, so a rewrite can splice.
+
+Why splice rather than re-serialise: docs/design.md §3.
 
 Lexbor gives the element; the bytes give where it is. An element is located by its position among
 the elements with the same tag name in document order: the N-th such DOM element is the N-th such

@@ -1,5 +1,5 @@
 """The fallback: the modified tree serialised as HTML behind the original BOM and doctype, in the
-original codec (DESIGN.md §3, "DOM-equivalent re-serialisation").
+original codec (docs/design.md §3, "DOM-equivalent re-serialisation").
 
 Lexbor's serialiser is not quite the inverse of its parser: a newline right after ``<pre>``,
 ``<textarea>`` or ``<listing>`` is dropped by the parser and not written back, and a CR from

@@ -8,10 +8,10 @@ When any of them cannot be located and verified, or the bytes around a change wo
 differently once it is made (a start tag that closes the element before it or implies its parent,
 markup that leaves a comment or an element open, text after ``</body>``), the modified tree is
 serialised instead (:mod:`proxy.html.reserialise`), behind the original BOM and doctype and in the
-original encoding ("reserialise"; DESIGN.md §3). When even that would change what the operations did not touch (a
-script, style, comment or name holding a character the page's encoding cannot write, such as the
-U+FFFD of a byte it could not decode: a character reference is read literally there), the page is
-kept as it is and every operation counts as missed.
+original encoding ("reserialise"; docs/design.md §3). When even that would change what the
+operations did not touch (a script, style, comment or name holding a character the page's encoding
+cannot write, such as the U+FFFD of a byte it could not decode: a character reference is read
+literally there), the page is kept as it is and every operation counts as missed.
 
 Speed (bench/rewrite_bench.py): the Lexbor parse is most of the cost; an element is located only
 when an operation selects it, usually with ``bytes.find`` alone, and the page is decoded once.

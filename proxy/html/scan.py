@@ -1,6 +1,6 @@
 """Find where the tracker tag goes, by running just enough of the HTML5 tokenizer over raw bytes.
 
-The tag is spliced into the original bytes (DESIGN.md §3), so the splice point must be a token
+The tag is spliced into the original bytes (docs/design.md §3), so the splice point must be a token
 boundary that a browser's tokenizer also sees, and the tag must land in ``<head>`` without moving
 anything else in the tree. The scan follows the tokenizer (:mod:`proxy.html.tokens`: comments,
 bogus comments, doctype, tags whose quoted attribute values may hold ``>``, RAWTEXT/RCDATA elements,

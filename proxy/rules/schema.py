@@ -133,7 +133,7 @@ class Threshold(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Reward(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """How a bandit slot's decision is scored from the tracker's events (DESIGN.md §7).
+    """How a bandit slot's decision is scored from the tracker's events (docs/design.md §7).
 
     Only a decision whose slot was seen (an impression) is scored. Within ``window_s`` after it,
     each click on the slot earns ``click``; each conversion of the session (named

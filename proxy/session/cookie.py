@@ -1,4 +1,6 @@
-"""Signed first-party identifiers in cookies (DESIGN §2 step 1; RELIABILITY SE-06, EV-07).
+"""Signed first-party identifiers in cookies.
+
+The contract: docs/design.md §2 step 1; the cases: docs/reliability.md SE-06, EV-07.
 
 A cookie value is ``v1.<key id>.<id>.<issued>.<mac>``:
 

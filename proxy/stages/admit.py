@@ -1,8 +1,8 @@
 """admit: refuse requests a reverse proxy must not forward, before anything reaches the origin.
 
-aiohttp's request parser is strict, but it leaves a few gaps to the application (RELIABILITY §0.3):
-HTTP/1.0 with ``Transfer-Encoding`` (RFC 9112 §6.1: faulty framing — close), request lines claiming
-HTTP/2.0, absolute-form targets, CONNECT, and a request that loops back through ourselves.
+aiohttp's request parser is strict, but it leaves a few gaps to the application (docs/reliability.md
+§0.3): HTTP/1.0 with ``Transfer-Encoding`` (RFC 9112 §6.1: faulty framing — close), request lines
+claiming HTTP/2.0, absolute-form targets, CONNECT, and a request that loops back through ourselves.
 """
 
 from __future__ import annotations

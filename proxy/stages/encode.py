@@ -54,7 +54,8 @@ def make_private(headers: CIMultiDict[str]) -> None:
 
 
 def vary_on_cookie(headers: CIMultiDict[str]) -> None:
-    """Say the response depends on cookies (DESIGN.md §2.9), unless a Vary already covers it."""
+    """Say the response depends on cookies (docs/design.md §2.9), unless a Vary already covers
+    it."""
     vary_on(headers, "Cookie")
 
 

@@ -2,7 +2,7 @@
 
 The operations of every rule and chosen variant run in rank order (priority, then specificity,
 then file order: where two touch the same element the higher-ranked one wins, and the loser is
-logged). Each decided slot's element is marked with its decision (DESIGN.md §5), and the
+logged). Each decided slot's element is marked with its decision (docs/design.md §5), and the
 variants its triggers offer follow it in ``<template>`` elements. The rewriter keeps every byte
 outside the changed elements (``proxy/html/rewrite.py``).
 

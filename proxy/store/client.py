@@ -1,7 +1,7 @@
 """The store client: every Redis command of the proxy goes through :meth:`Store.run`.
 
-A personalising proxy must serve the page whether or not Redis answers (RELIABILITY §0.9, §0.17),
-so the client is tuned to fail fast and quietly:
+A personalising proxy must serve the page whether or not Redis answers (docs/reliability.md §0.9,
+§0.17), so the client is tuned to fail fast and quietly:
 
 * redis-py's asyncio defaults (5 s socket timeouts, 10 retries with backoff) stall a call for
   4.8-12 s when Redis is down or hung [measured]. Here: one ``asyncio.timeout`` of 50 ms around
@@ -165,7 +165,7 @@ class Store:
         """The server's ``appendonly`` setting: ``"yes"``, ``"no"`` or ``"unknown"``.
 
         ``"unknown"`` when CONFIG is renamed or forbidden (managed services) or the store does not
-        answer. The proxy warns at startup on anything but ``"yes"`` (RELIABILITY FO-11).
+        answer. The proxy warns at startup on anything but ``"yes"`` (docs/reliability.md FO-11).
         """
 
         async def _appendonly(client: Redis) -> str:

@@ -33,7 +33,7 @@ from proxy.store.keys import DEFAULT_PREFIX
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    """Client tuning; defaults are RELIABILITY.md §6 ("Redis per-call / connect")."""
+    """Client tuning; defaults are docs/reliability.md §6 ("Redis per-call / connect")."""
 
     op_timeout_s: float = 0.05
     # None: every call is bounded by op_timeout_s alone. A redis-py socket timeout wraps each

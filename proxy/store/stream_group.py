@@ -10,17 +10,17 @@ comes back with ``None`` as its record, for the caller to acknowledge and count.
 start or an outage), then new ones. The event stream's consumers and the learner (which reads the
 event and the decision streams) all read through it.
 
-:func:`group_lags` is how far each group of a stream is behind (``XINFO GROUPS``), for
-``/metrics``: its *lag*, the entries not yet delivered to any of its consumers (Redis 7's ``lag``
-field; None when Redis cannot tell, e.g. after entries were deleted mid-stream), and *pending*,
-the entries delivered but not yet acknowledged. Both belong to the group, not to one consumer, so
-every worker process reports the same numbers.
+:func:`group_lags` is how far each group of some streams is behind (``XINFO GROUPS``, every stream
+in one pipelined round trip), for ``/metrics``: its *lag*, the entries not yet delivered to any of
+its consumers (Redis 7's ``lag`` field; None when Redis cannot tell, e.g. after entries were deleted
+mid-stream), and *pending*, the entries delivered but not yet acknowledged. Both belong to the
+group, not to one consumer, so every worker process reports the same numbers.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -260,13 +260,24 @@ def _group_lag(info: dict[Any, Any]) -> GroupLag:
     )
 
 
-async def group_lags(store: Store, key: str) -> list[GroupLag] | None:
-    """The groups of the stream ``key`` (none before it exists), or None if the store did not
-    answer."""
+async def group_lags(store: Store, keys: Mapping[str, str]) -> dict[str, list[GroupLag]] | None:
+    """``name -> the groups of the stream at keys[name]`` (none before it exists), in one
+    pipelined round trip (one ``XINFO GROUPS`` per stream); None if the store did not answer."""
 
-    async def run(client: Redis) -> list[GroupLag]:
-        if not await client.exists(key):  # XINFO on a missing key is an error reply
-            return []
-        return [_group_lag(info) for info in await client.xinfo_groups(key)]
+    async def run(client: Redis) -> dict[str, list[GroupLag]]:
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys.values():
+                pipe.xinfo_groups(key)
+            replies = await pipe.execute(raise_on_error=False)
+        lags: dict[str, list[GroupLag]] = {}
+        for name, reply in zip(keys, replies, strict=True):
+            if isinstance(reply, ResponseError):
+                if "no such key" not in str(reply).lower():
+                    raise reply
+                reply = []  # the stream does not exist yet: no groups
+            lags[name] = [_group_lag(info) for info in reply]
+        return lags
 
+    if not keys:
+        return {}
     return await store.run(run, default=None)

@@ -44,7 +44,7 @@ def parse_batch(body: bytes) -> Batch:
     """Decode and validate one beacon body; raises only :class:`EventRejected` (status 400).
 
     msgspec's typed decoder already rejects what the stdlib ``json`` lets through or dies on
-    (RELIABILITY §0 item 13): ``NaN``/``Infinity`` are not JSON to it, integers are range-checked
+    (docs/reliability.md §0.13): ``NaN``/``Infinity`` are not JSON to it, integers are range-checked
     while parsing (a 5,001-digit one is "out of range", never a bignum), and every value is checked
     against its field's type as it is read, so no deep structure is ever built. Three gaps remain,
     each handled here: invalid UTF-8 raises ``UnicodeDecodeError``, a deeply nested value *before*

@@ -1,8 +1,10 @@
-"""``POST /__vernier/e``: from a beacon on the wire to stored :class:`EventRecord`s (DESIGN §6).
+"""``POST /__vernier/e``: from a beacon on the wire to stored :class:`EventRecord`s.
+
+The contract is docs/design.md §6.
 
 Checks run cheapest-first and everything that needs no body is decided before a byte of it is
 read: a 10 MB ``Content-Length`` is answered 413 at once and the connection closed, so an
-attacker's upload costs one header parse (RELIABILITY EV-02). Every answer carries a short
+attacker's upload costs one header parse (docs/reliability.md EV-02). Every answer carries a short
 ``text/plain`` reason and ``Cache-Control: no-store``; 202 has no body. No answer is ever a 500: an
 unexpected failure is logged and answered 503, which the tracker treats as "keep the batch, retry".
 
@@ -64,7 +66,8 @@ class EventSink(Protocol):
 @dataclass(frozen=True, slots=True)
 class IntakeLimits:
     """Browsers cap keep-alive/``sendBeacon`` bodies at 64 KiB (Fetch, whatwg/fetch#419), so a
-    bigger beacon is not from our tracker; 5 s is RELIABILITY §6's total budget for a beacon."""
+    bigger beacon is not from our tracker; 5 s is docs/reliability.md §6's total budget for a
+    beacon."""
 
     max_body_bytes: int = 65_536
     max_events: int = 50
@@ -78,11 +81,11 @@ def _peer_address(request: web.Request) -> str:
 class EventIntake:
     """The handler for ``POST /__vernier/e``; one per worker, built at startup.
 
-    ``session_limiter`` and ``address_limiter`` spend one token per event (RELIABILITY EV-08).
-    ``public_hosts``: the host names the site is served under; an ``Origin`` must name one of them
-    (when None, it must name the request's own ``Host``). ``client_address`` keys the address
-    limiter (the peer address unless the app knows a trusted front proxy's header). ``clock`` is
-    wall time in seconds, for ``received_ms``.
+    ``session_limiter`` and ``address_limiter`` spend one token per event (docs/reliability.md
+    EV-08). ``public_hosts``: the host names the site is served under; an ``Origin`` must name one
+    of them (when None, it must name the request's own ``Host``). ``client_address`` keys the
+    address limiter (the peer address unless the app knows a trusted front proxy's header).
+    ``clock`` is wall time in seconds, for ``received_ms``.
     """
 
     def __init__(

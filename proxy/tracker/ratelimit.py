@@ -1,10 +1,10 @@
 """Token buckets keyed by string (a session id, a client address), in bounded memory.
 
 Beacons are cheap to send and each one becomes stream entries, so one session or one address must
-not be able to flood the store (RELIABILITY EV-08; the config keys ``intake.session_events_per_min``
-and ``intake.address_events_per_min``, by default §6's 120 and 1,200). A bucket holds up to
-``burst`` tokens, refills at ``rate_per_s`` and a batch costs one token per event: a page can send
-a minute's worth at once, then keeps the average.
+not be able to flood the store (docs/reliability.md EV-08; the config keys
+``intake.session_events_per_min`` and ``intake.address_events_per_min``, by default §6's 120 and
+1,200). A bucket holds up to ``burst`` tokens, refills at ``rate_per_s`` and a batch costs one token
+per event: a page can send a minute's worth at once, then keeps the average.
 
 **Per worker process.** Each worker keeps its own buckets and limits independently, so with ``N``
 workers a client that spreads its connections can get up to ``N`` times the nominal rate. That is

@@ -1,8 +1,8 @@
 """Where accepted events go: the event stream in Redis, or the local spool while Redis is away.
 
-``store(records)`` is the intake's acknowledgement boundary (DESIGN §6): ``True`` means the batch
-is in Redis (appended once, by event id) or fsync-ed in the spool, and the intake may answer 202;
-``False`` means neither, and the intake answers 503 so the tracker keeps the batch and retries.
+``store(records)`` is the intake's acknowledgement boundary (docs/design.md §6): ``True`` means the
+batch is in Redis (appended once, by event id) or fsync-ed in the spool, and the intake may answer
+202; ``False`` means neither, and the intake answers 503 so the tracker keeps the batch and retries.
 
 A background task started by the app (``start``/``stop``, from its ``cleanup_ctx``) replays the
 spool every ``replay_interval_s`` while the spool holds segments and the store's breaker is not

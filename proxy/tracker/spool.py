@@ -1,7 +1,8 @@
 """The local spool: records that could not reach Redis wait here, on disk, until it is back.
 
-202 means stored (DESIGN §6), so when ``EventLog.append`` cannot answer, the batch is appended to a
-segment file and ``fsync``-ed *before* the intake acknowledges it. Layout, in ``<data_dir>/spool``::
+202 means stored (docs/design.md §6), so when ``EventLog.append`` cannot answer, the batch is
+appended to a segment file and ``fsync``-ed *before* the intake acknowledges it. Layout, in
+``<data_dir>/spool``::
 
     seg-<time_ns>-<pid>-<seq>.log    one encoded EventRecord per line (JSON never holds a raw LF)
 

@@ -1,4 +1,4 @@
-"""Strict YAML: no aliases, anchors, duplicate keys or Python tags (RELIABILITY §0.12)."""
+"""Strict YAML: no aliases, anchors, duplicate keys or Python tags (docs/reliability.md §0.12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Tree fidelity on the shared corpus (RELIABILITY.md HR-01, HR-06) and byte fidelity on real pages.
+"""Tree fidelity on the shared corpus (docs/reliability.md HR-01, HR-06) and byte fidelity on real
+pages.
 
 Each document is injected with a marker tag and parsed before and after by two HTML5 parsers with
 scripting on: html5lib (the reference the test plan names) and Lexbor via selectolax (it implements

@@ -1,6 +1,6 @@
 """Rewriter fidelity on the shared corpus, rewriter properties, and golden coverage (issue #4).
 
-What is checked (DESIGN.md §3):
+What is checked (docs/design.md §3):
 
 - **html5lib tree-construction corpus.** Every full document read with scripting on (the cases of
   :func:`tests.html.test_inject_corpus._tree_cases`) goes through :func:`rewrite` with no

@@ -1,4 +1,4 @@
-"""The insertion-point scan on the cases that fool naive scanners (RELIABILITY.md HR-06).
+"""The insertion-point scan on the cases that fool naive scanners (docs/reliability.md HR-06).
 
 Each case marks the expected point with "§"; a case without "§" must be refused. Every accepted
 case is also checked with two HTML5 parsers: the tree gains the tag and nothing else.

@@ -1,4 +1,4 @@
-"""First-party ids and the visitor's privacy choices (RELIABILITY SE-06, EV-07, EV-11)."""
+"""First-party ids and the visitor's privacy choices (docs/reliability.md SE-06, EV-07, EV-11)."""
 
 from __future__ import annotations
 

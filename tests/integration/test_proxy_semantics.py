@@ -1,4 +1,4 @@
-"""RELIABILITY §5.1: the proxy is transparent — headers, paths, cookies, redirects, methods,
+"""docs/reliability.md §5.1: the proxy is transparent — headers, paths, cookies, redirects, methods,
 statuses, caching, encodings and streaming all pass as the origin meant them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Slots through the proxy: the decided variant, the markup contract (DESIGN.md §5), triggers,
+"""Slots through the proxy: the decided variant, the markup contract (docs/design.md §5), triggers,
 the admin debug header, and rules that fail being served around."""
 
 from __future__ import annotations

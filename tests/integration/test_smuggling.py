@@ -1,5 +1,5 @@
-"""RELIABILITY §5.2: request smuggling and parser strictness at the front door, and origin-side
-desync. The origin counts what reaches it; a smuggled request must never arrive."""
+"""docs/reliability.md §5.2: request smuggling and parser strictness at the front door, and
+origin-side desync. The origin counts what reaches it; a smuggled request must never arrive."""
 
 from __future__ import annotations
 

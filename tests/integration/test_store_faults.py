@@ -1,4 +1,4 @@
-"""Pages are served whatever the store does (RELIABILITY FO-06..FO-08): killed mid-load and
+"""Pages are served whatever the store does (docs/reliability.md FO-06..FO-08): killed mid-load and
 restarted, or hung with SIGSTOP. Returning visitors make the proxy read their profile from the
 store on every page, so the store really is on the request path here."""
 

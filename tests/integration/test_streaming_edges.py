@@ -1,4 +1,4 @@
-"""Streaming edges of RELIABILITY §5.1: backpressure from a slow client (PX-24), codings the
+"""Streaming edges of docs/reliability.md §5.1: backpressure from a slow client (PX-24), codings the
 proxy must decode or refuse (PX-17/19: zstd, ``gzip, gzip``), and chunked trailers (PX-30)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""RELIABILITY §5.3–5.4: deadlines, limits, and failing open when something breaks."""
+"""docs/reliability.md §5.3–5.4: deadlines, limits, and failing open when something breaks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Refuse to start on an aiohttp known to be unsafe in front of a site (RELIABILITY §0.2)."""
+"""Refuse to start on an aiohttp known to be unsafe in front of a site (docs/reliability.md
+§0.2)."""
 
 from __future__ import annotations
 

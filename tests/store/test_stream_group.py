@@ -12,7 +12,7 @@ from proxy.store import stream_group
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.decision_log import decision_stream, log_decisions, log_reward
-from proxy.store.stream_group import GroupCursor, StreamReader
+from proxy.store.stream_group import GroupCursor, GroupLag, StreamReader, group_lags
 
 
 def text_reader(store: Store) -> StreamReader[str]:
@@ -91,3 +91,31 @@ async def test_acknowledgements_go_in_chunks(own_store: Store, monkeypatch: Any)
     entries = await reader.read_group("g", "c", count=10, block_ms=0) or []
     assert await reader.ack("g", [entry_id for entry_id, _ in entries]) == 5
     assert await reader.read_group("g", "c", count=10, block_ms=0, pending=True) == []
+
+
+async def test_the_lags_of_every_stream_come_in_one_round_trip(
+    own_store: Store, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """One ``XINFO GROUPS`` per stream, pipelined: a scrape of /metrics costs one round trip
+    however many streams it reports, and a stream not created yet has no groups."""
+    reader = text_reader(own_store)
+    assert await reader.create_group("g")
+    await add(reader, "a", "b", "c")
+    assert len(await reader.read_group("g", "c", count=1, block_ms=0) or []) == 1
+    calls: list[object] = []
+    run = own_store.run
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return await run(*args, **kwargs)
+
+    monkeypatch.setattr(own_store, "run", counted)
+    missing = f"{own_store.keys.prefix}{{nothing}}"
+    lags = await group_lags(own_store, {"test": reader.key, "missing": missing})
+    assert lags == {"test": [GroupLag(group="g", lag=2, pending=1)], "missing": []}
+    assert len(calls) == 1
+    down = Store(f"unix://{tmp_path}/nothing.sock", StoreSettings(op_timeout_s=0.05))
+    try:
+        assert await group_lags(down, {"test": reader.key}) is None
+    finally:
+        await down.close()

@@ -1,5 +1,6 @@
-"""The event parser: the shared contract's examples, the hostile inputs of RELIABILITY EV-03,
-and properties (arbitrary bytes or JSON values never raise anything but ``EventRejected``)."""
+"""The event parser: the shared contract's examples, the hostile inputs of docs/reliability.md
+EV-03, and properties (arbitrary bytes or JSON values never raise anything but
+``EventRejected``)."""
 
 from __future__ import annotations
 

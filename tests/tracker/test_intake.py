@@ -1,4 +1,5 @@
-"""``POST /__vernier/e`` through a real aiohttp server on loopback (RELIABILITY EV-01..EV-09, EV-11).
+"""``POST /__vernier/e`` through a real aiohttp server on loopback (docs/reliability.md
+EV-01..EV-09, EV-11).
 
 The route builds the identity the way the proxy's session stage would (from a cookie) and hands it
 to :class:`EventIntake`; the sink is an in-memory collaborator that records what it was given.

@@ -1,5 +1,5 @@
 """The sink: Redis first, spool when Redis is away, replay when it is back — and no event lost or
-stored twice across a Redis kill (RELIABILITY EV-10, FO-07 at test scale)."""
+stored twice across a Redis kill (docs/reliability.md EV-10, FO-07 at test scale)."""
 
 from __future__ import annotations
 

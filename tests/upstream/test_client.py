@@ -1,4 +1,4 @@
-"""The request target never chooses the upstream (RELIABILITY SE-01, §0.3b, PX-07)."""
+"""The request target never chooses the upstream (docs/reliability.md SE-01, §0.3b, PX-07)."""
 
 from __future__ import annotations
 

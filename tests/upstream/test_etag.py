@@ -1,4 +1,7 @@
-"""Changed bodies get weak, variant-specific validators that translate back (RELIABILITY PX-14)."""
+"""Changed bodies get weak, variant-specific validators that translate back.
+
+The case: docs/reliability.md PX-14.
+"""
 
 from __future__ import annotations
 

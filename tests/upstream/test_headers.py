@@ -1,4 +1,5 @@
-"""Header policy: hop-by-hop fields go before ours are added (RELIABILITY PX-01..PX-08, §0.4)."""
+"""Header policy: hop-by-hop fields go before ours are added (docs/reliability.md PX-01..PX-08,
+§0.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Origin addresses in Location and Set-Cookie become the public ones (RELIABILITY PX-09, PX-10)."""
+"""Origin addresses in Location and Set-Cookie become the public ones.
+
+The cases: docs/reliability.md PX-09, PX-10.
+"""
 
 from __future__ import annotations
 

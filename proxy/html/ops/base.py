@@ -10,7 +10,7 @@ the loader through :class:`Checks`, the splice bookkeeping through :class:`Locat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, ClassVar, NoReturn, Protocol
+from typing import Annotated, Any, ClassVar, NoReturn, Protocol
 
 import msgspec
 from selectolax.lexbor import LexborNode
@@ -62,6 +62,8 @@ class Op(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="op"
     """A rewrite operation: the elements ``selector`` matches, and what to do to each.
 
     A subclass's own docstring is its description in the rules JSON Schema (``vernier schema``).
+    A subclass that does not define :meth:`apply_to` is refused when its class is created, so a
+    half-written operation fails on import, not on the first page it matches.
     """
 
     selector: Selector
@@ -74,14 +76,20 @@ class Op(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="op"
     """True when bytes take the place of the element's start tag (inserted before it, replacing
     it, or the element moved away): they must land in its parent, not in the element before."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.apply_to is Op.apply_to:
+            raise TypeError(f"operation {cls.__name__} does not define apply_to")
+
     def check(self, checks: Checks, path: str) -> None:
         """The load-time checks beyond the types and the selector (which the loader checks for
         every operation): the loader calls this once per operation in a rules file."""
 
     def apply_to(self, tree: Tree, node: LexborNode) -> bool:
         """Change ``node``, one element the selector matched; False when the operation refuses
-        that element (the page is then as if it had not matched)."""
-        raise NotImplementedError(type(self).__name__)
+        that element (the page is then as if it had not matched). Every subclass defines it
+        (:meth:`__init_subclass__` refuses one that does not)."""
+        raise NotImplementedError(type(self).__name__)  # pragma: no cover - only Op itself
 
     def apply(self, tree: Tree, nodes: Sequence[LexborNode]) -> tuple[int, ...]:
         """Apply to each selected element; the identities of those it changed."""
