@@ -158,7 +158,7 @@ class RuleEngine:
     ) -> Plan:
         """The operations of ``rules`` and of each slot's chosen variant, lowest rank first, so
         that where two of them change the same element the higher-ranked one is applied last and
-        wins (see :data:`proxy.rules.load.Rank`)."""
+        wins (see :data:`proxy.rules.compiled.Rank`)."""
         parts: list[tuple[Rank, str, tuple[Op, ...]]] = [
             (rule.rank, rule.id, self.rule_ops[rule.id]) for rule in rules
         ]

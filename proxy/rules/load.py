@@ -11,177 +11,52 @@ smuggle script (``on*`` names, ``javascript:`` URLs, CR/LF/NUL). Every error nam
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NoReturn
+from typing import NoReturn
 
 import msgspec
 from selectolax.lexbor import LexborHTMLParser
 
 from proxy.bandit.features import ActionSet
-from proxy.bandit.policy_config import (
-    BanditPolicy,
-    FeatureValue,
-    check_variants,
-    feature_space_hash,
-)
-from proxy.config.load import msgspec_error_path
+from proxy.bandit.policy_config import BanditPolicy, check_variants, feature_space_hash
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
-from proxy.html.ops.registry import OPERATION_TAGS
 from proxy.rules import schema
-from proxy.rules.conditions import (
-    ConditionError,
-    Node,
-    Percentile,
-    build_condition,
-    percentiles_used,
+from proxy.rules.compiled import (
+    CompiledPin,
+    CompiledRule,
+    CompiledSlot,
+    CompiledWhere,
+    Rank,
+    RuleSet,
+    SlotLearner,
 )
-from proxy.rules.limits import (
-    DEFAULT_SESSION,
-    DEFAULT_SLOT,
-    SessionLimits,
-    SlotLimits,
-    session_limits,
-    slot_limits,
-)
+from proxy.rules.conditions import ConditionError, Node, build_condition, percentiles_used
+from proxy.rules.decode import decode_rules_file
+from proxy.rules.limits import session_limits, slot_limits
+from proxy.rules.patterns import MAX_REGEX_CHARS, glob_to_regex, nested_quantifier
 from proxy.rules.specificity import Specificity, specificity
 from proxy.rules.split import Split, split_probabilities
 
-MAX_REGEX_CHARS = 512
+# The compiled types are this module's product; importers name them here or in .compiled.
+__all__ = [
+    "CompiledPin",
+    "CompiledRule",
+    "CompiledSlot",
+    "CompiledWhere",
+    "Rank",
+    "RuleSet",
+    "SlotLearner",
+    "load_rules",
+    "rule_files",
+]
+
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.-]{0,127}$")
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:")
-_ID_KEY = re.compile(r"^[a-z0-9-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledWhere:
-    """A ``where`` block ready for matching: lower-case hosts, globs and regex compiled."""
-
-    hosts: frozenset[str]
-    globs: tuple[str, ...]  # as written, for the engine's path index
-    paths: tuple[re.Pattern[str], ...]
-    path_regex: re.Pattern[str] | None
-    query: Mapping[str, str]
-    methods: frozenset[str]
-
-
-# Where two changes touch one element, the one applied last wins: rules and slots apply in
-# ascending (priority, specificity of their most specific selector, order in the files).
-Rank = tuple[int, Specificity, int]
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    id: str
-    priority: int
-    where: CompiledWhere | None
-    when: Node | None
-    then: tuple[schema.Operation, ...]
-    source: str  # file:line, for logs and `vernier validate`
-    rank: Rank = (0, (0, 0, 0), 0)
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledPin:
-    when: Node
-    variant: str
-
-
-@dataclass(frozen=True, slots=True)
-class SlotLearner:
-    """What the bandit and the learner need of a slot: its settings, the variants as VW actions
-    (in the order of the file), their feature space, and how rewards are joined."""
-
-    mode: Literal["live", "apprentice", "log-only"]
-    policy: BanditPolicy
-    actions: ActionSet
-    feature_space: str
-    reward: schema.Reward
-    bandit: bool  # policy: bandit (else the rules decide and decisions are only logged)
-    variant_features: Mapping[str, Mapping[str, FeatureValue]]  # as declared, every variant
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledSlot:
-    id: str
-    selector: str
-    where: CompiledWhere | None
-    control: str
-    variants: Mapping[str, tuple[schema.Operation, ...]]
-    pins: tuple[CompiledPin, ...]
-    source: str
-    priority: int = 0
-    triggers: tuple[schema.Trigger, ...] = ()
-    rank: Rank = (0, (0, 0, 0), 0)
-    limits: SlotLimits = DEFAULT_SLOT
-    learner: SlotLearner | None = None  # for policy: bandit or split, or mode: log-only
-    split: Split = ()  # policy: split: (variant, probability) in file order
-    salt: str = ""  # policy: split: part of the assignment hash
-    guardrail: bool = True  # ``guardrail: off`` in the file: never paused automatically
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSet:
-    """Every rule and slot of the loaded files, in file order; ``version`` hashes their content."""
-
-    rules: tuple[CompiledRule, ...] = ()
-    slots: tuple[CompiledSlot, ...] = ()
-    files: tuple[str, ...] = ()
-    version: str = ""
-    percentiles: frozenset[Percentile] = field(default_factory=frozenset)
-    session_limits: SessionLimits = DEFAULT_SESSION
-
-
-def glob_to_regex(glob: str) -> re.Pattern[str]:
-    """``*`` matches within one path segment, ``**`` across segments; the whole path must match."""
-    parts = re.split(r"(\*\*|\*)", glob)
-    body = "".join(
-        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
-    )
-    return re.compile(f"^{body}$")
-
-
-def nested_quantifier(pattern: str) -> bool:
-    """Whether a repeated group contains a repeat (``(a+)+``, ``(a*b?)*``, ``(?:x{2,})+``)."""
-    stack = [False]  # per open group: does it contain an unbounded/multiple repeat?
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        inner = False
-        if char == "\\":
-            i += 2
-        elif char == "[":
-            i += 2 if pattern[i + 1 : i + 2] == "^" else 1
-            i += 1  # a leading ']' is literal
-            while i < len(pattern) and pattern[i] != "]":
-                i += 2 if pattern[i] == "\\" else 1
-            i += 1
-        elif char == "(":
-            stack.append(False)
-            i += 1
-            continue
-        elif char == ")" and len(stack) > 1:
-            inner = stack.pop()
-            i += 1
-        else:
-            i += 1
-        repeat = re.match(r"[*+]|\{(\d*),(\d*)\}|\{(\d+)\}", pattern[i:])
-        if repeat is None:
-            stack[-1] = stack[-1] or inner
-            continue
-        _, high, exact = repeat.groups()
-        many = repeat.group() in ("*", "+") or (exact or high or "2") not in ("0", "1")
-        if many and inner:
-            return True
-        stack[-1] = stack[-1] or inner or many
-        i += repeat.end()
-    return False
 
 
 class _Checker:
@@ -370,87 +245,6 @@ class _Checker:
         )
 
 
-Segment = str | int | None  # key, index, or msgspec's elided dict key "[...]"
-
-
-def _segments(path: str) -> list[Segment]:
-    found = re.findall(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]", path.removeprefix("$"))
-    return [name or (None if index == "..." else int(index)) for name, index in found]
-
-
-def _format(segments: list[Segment]) -> str:
-    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in segments)
-
-
-def _replace(data: Any, segments: list[Segment], value: Any) -> Any:
-    """A copy of ``data`` with the node at ``segments`` (no elided keys) replaced by ``value``."""
-    if not segments:
-        return value
-    head, rest = segments[0], segments[1:]
-    if isinstance(data, dict):
-        return {**data, head: _replace(data[head], rest, value)}
-    copy = list(data)
-    copy[head] = _replace(data[head], rest, value)  # type: ignore[index]
-    return copy
-
-
-def _error_of(data: Any) -> str | None:
-    try:
-        msgspec.convert(data, schema.RulesFile, strict=True)
-    except msgspec.ValidationError as err:
-        return str(err)
-    return None
-
-
-def _resolve_path(data: Any, path: str, error: str) -> str:
-    """Name the dict keys msgspec elides (``$.v[...][1]`` → ``$.v.b[1]``).
-
-    msgspec stops at the first error in document order, so the culprit is the first key whose
-    prefix of the mapping reproduces the same error. This runs only on the error path.
-    """
-    resolved: list[Segment] = []
-    node = data
-    for segment in _segments(path):
-        if segment is None and isinstance(node, dict):
-            keys = list(node)
-            culprit = keys[0] if keys else "?"
-            for count, key in enumerate(keys, 1):
-                prefix = {k: node[k] for k in keys[:count]}
-                if _error_of(_replace(data, resolved, prefix)) == error:
-                    culprit = key
-                    break
-            segment = culprit
-        resolved.append(segment)
-        if isinstance(node, dict):
-            node = node.get(segment)
-        elif isinstance(node, list) and isinstance(segment, int) and segment < len(node):
-            node = node[segment]
-    return _format(resolved)
-
-
-def _convert(data: Any, lines: LineMap) -> schema.RulesFile:
-    try:
-        return msgspec.convert(data, schema.RulesFile, strict=True)
-    except msgspec.ValidationError as err:
-        error = str(err)  # compared, never shown: the message is Vernier's own (msgspec_error_path)
-        message, path = msgspec_error_path(err)
-    at_key = re.fullmatch(r".* - at `key` in `([^`]*)`", error)
-    if at_key is not None:  # a mapping key (a variant id) is malformed
-        path = _resolve_path(data, at_key.group(1), error)
-        node = functools.reduce(lambda n, s: n[s], _segments(path), data)
-        bad = next((k for k in node if not _ID_KEY.match(str(k))), None)
-        if bad is None:
-            raise lines.error(f"a key {message}", path)
-        raise lines.error(f"key {bad!r} {message}", f"{path}.{bad}")
-    if "[...]" in path:
-        path = _resolve_path(data, path, error)
-    unknown_op = re.match(r"Invalid value (.*) - at", error)
-    if unknown_op is not None and path.endswith(".op"):
-        known = ", ".join(sorted(OPERATION_TAGS))
-        message = f"unknown operation {unknown_op.group(1)} (known: {known})"
-    raise lines.error(message, path)
-
-
 def _ranked(
     rules: list[CompiledRule], slots: list[CompiledSlot]
 ) -> tuple[list[CompiledRule], list[CompiledSlot]]:
@@ -502,7 +296,7 @@ def load_rules(path: Path) -> RuleSet:
             data = {}
         if not isinstance(data, dict):
             raise lines.error("a rules file is a mapping with 'rules' and/or 'slots'")
-        parsed = _convert(data, lines)
+        parsed = decode_rules_file(data, lines)
         checker = _Checker(lines, seen)
         if parsed.governance is not None:
             if governance is not None:

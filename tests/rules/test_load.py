@@ -10,7 +10,6 @@ import pytest
 from proxy.errors import ConfigError
 from proxy.rules import load_rules
 from proxy.rules.conditions import Percentile, evaluate
-from proxy.rules.load import glob_to_regex, nested_quantifier
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "rules" / "examples"
 
@@ -310,44 +309,6 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     file.write_bytes(b"#" * (1024 * 1024 + 1))
     with pytest.raises(ConfigError, match="the limit is 1048576"):
         load_rules(file)
-
-
-@pytest.mark.parametrize(
-    ("pattern", "nested"),
-    [
-        ("(a+)+", True),
-        ("(a*)*$", True),
-        ("^(?:x{2,})+", True),
-        ("((ab)*c)*", True),
-        ("(a|b+){3}", True),
-        ("^/blog/", False),
-        ("^/(a+)$", False),
-        ("(a+)?", False),
-        ("(ab){2}", False),
-        (r"\(a+\)+", False),
-        ("[(]a+[)]+", False),
-        ("([a+]+)", False),
-        (r"^/p/(\d+)/(\w+)$", False),
-    ],
-)
-def test_nested_quantifier(pattern: str, nested: bool) -> None:
-    assert nested_quantifier(pattern) is nested
-
-
-@pytest.mark.parametrize(
-    ("glob", "path", "matches"),
-    [
-        ("/", "/", True),
-        ("/products/*", "/products/cup", True),
-        ("/products/*", "/products/cup/reviews", False),
-        ("/products/**", "/products/cup/reviews", True),
-        ("/blog/*.html", "/blog/a.html", True),
-        ("/a+b", "/a+b", True),
-        ("/a+b", "/aab", False),
-    ],
-)
-def test_glob_to_regex(glob: str, path: str, matches: bool) -> None:
-    assert bool(glob_to_regex(glob).match(path)) is matches
 
 
 def test_rank_orders_by_priority_then_specificity_then_file_order(tmp_path: Path) -> None:
