@@ -2,17 +2,10 @@
 
 A decision waits in :class:`JoinState` until its slot's reward window has passed
 (``deadline_ms = ts_ms + window_s * 1000``). Meanwhile the events of its page and session are
-folded into it, as the slot's :class:`~proxy.rules.schema.Reward` says:
-
-* ``impression`` carrying its decision id → the decision was **seen**;
-* ``click`` carrying its decision id → a ``click`` part (each distinct click);
-* ``conversion`` of the same session (named ``conversion_name``, if set) → ``conversion * value``
-  (value 1 when the event has none);
-* ``engaged`` of the session → its milliseconds add up; the ``engaged_s`` threshold's value is
-  earned once, when the total reaches it;
-* ``scroll`` of the session → the deepest depth; the ``scroll`` threshold's value is earned once;
-* a reward posted through the API (:class:`~proxy.records.decision.RewardNote`) → a part, and
-  it counts as seen (the client that posts it showed the decision).
+folded into it, as the slot's :class:`~proxy.rules.schema.Reward` says
+(:mod:`proxy.bandit.reward`: what each kind of event earns, and how parts combine); a reward
+posted through the API (:class:`~proxy.records.decision.RewardNote`) is a part too, and it
+counts as seen (the client that posts it showed the decision).
 
 A session event counts for a decision only if it arrived (``received_ms``, the server's clock)
 between the decision and its deadline; an event naming the decision only before the deadline.
@@ -45,14 +38,16 @@ learner's checkpoints.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
 
 import msgspec
 
+from proxy.bandit.reward import PendingDecision, earn, final_reward
 from proxy.records.decision import DecisionRecord, RewardNote
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.rules.schema import Reward
+
+__all__ = ["RESERVE_REASONS", "Counts", "JoinState", "final_reward"]
 
 # reasons that re-serve an earlier decision (same id): not new examples
 RESERVE_REASONS = frozenset({"sticky", "held"})
@@ -73,24 +68,9 @@ class Counts(msgspec.Struct):
     ignored_events: int = 0  # events over max_events_per_decision
 
 
-class _Pending(msgspec.Struct):
-    record: DecisionRecord
-    reward: Reward
-    deadline_ms: int
-    since_ms: int  # session events count from here (the decision's time)
-    seen: bool = False
-    excluded: bool = False
-    parts: list[tuple[int, float]] = []  # (arrival ms, value)
-    applied: list[str] = []  # event ids already applied, in order
-    engaged_ms: int = 0
-    max_scroll: float = 0.0
-    engaged_earned: bool = False
-    scroll_earned: bool = False
-
-
 class _Saved(msgspec.Struct):
     version: int
-    pending: list[_Pending]
+    pending: list[PendingDecision]
     early: list[tuple[str, list[EventRecord]]]
     bot_sessions: list[tuple[str, int]]
     done: list[tuple[str, int]]
@@ -108,18 +88,6 @@ def _decision_key(decision_id: str) -> str:
 
 def _session_key(session: str) -> str:
     return f"s:{session}"
-
-
-def final_reward(pending_parts: Iterable[tuple[int, float]], reward: Reward) -> float:
-    """The parts combined by ``reward.aggregate``; ``reward.default`` when there are none."""
-    parts = list(pending_parts)
-    if not parts:
-        return reward.default
-    if reward.aggregate == "max":
-        return max(value for _, value in parts)
-    if reward.aggregate == "earliest":
-        return min(parts, key=lambda part: part[0])[1]
-    return sum(value for _, value in parts)
 
 
 class JoinState:
@@ -144,7 +112,7 @@ class JoinState:
         self.max_done = max_done
         self.max_bot_sessions = max_bot_sessions
         self.counts = Counts()
-        self._pending: dict[str, _Pending] = {}  # insertion order = arrival order
+        self._pending: dict[str, PendingDecision] = {}  # insertion order = arrival order
         self._applied: dict[str, set[str]] = {}  # decision id -> its applied event ids
         self._by_session: dict[str, list[str]] = {}
         self._deadlines: list[tuple[int, str]] = []  # heap; stale entries skipped lazily
@@ -177,7 +145,7 @@ class JoinState:
             return False
         since_ms = record.ts_ms if record.ts_ms is not None else now_ms
         deadline_ms = since_ms + round(reward.window_s * 1000)
-        pending = _Pending(record, reward, deadline_ms, since_ms)
+        pending = PendingDecision(record, reward, deadline_ms, since_ms)
         if record.session is not None and record.session in self._bot_sessions:
             pending.excluded = True
         self._add(pending)
@@ -292,7 +260,7 @@ class JoinState:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _add(self, pending: _Pending) -> None:
+    def _add(self, pending: PendingDecision) -> None:
         record = pending.record
         self._pending[record.id] = pending
         self._applied[record.id] = set(pending.applied)
@@ -300,7 +268,7 @@ class JoinState:
             self._by_session.setdefault(record.session, []).append(record.id)
         heapq.heappush(self._deadlines, (pending.deadline_ms, record.id))
 
-    def _remove(self, decision_id: str) -> _Pending:
+    def _remove(self, decision_id: str) -> PendingDecision:
         pending = self._pending.pop(decision_id)
         del self._applied[decision_id]
         session = pending.record.session
@@ -320,7 +288,7 @@ class JoinState:
             self._deadlines = [(d, i) for d, i in self._deadlines if i in self._pending]
             heapq.heapify(self._deadlines)
 
-    def _remember(self, pending: _Pending, event_id: str) -> bool:
+    def _remember(self, pending: PendingDecision, event_id: str) -> bool:
         """Mark ``event_id`` applied to ``pending``; ``False`` if it was, or the memory is full."""
         applied = self._applied[pending.record.id]
         if event_id in applied:
@@ -331,7 +299,7 @@ class JoinState:
         applied.add(event_id)
         return True
 
-    def _apply(self, pending: _Pending, record: EventRecord) -> None:
+    def _apply(self, pending: PendingDecision, record: EventRecord) -> None:
         event = record.event
         at_ms = record.received_ms
         names_decision = isinstance(event, Impression | Click)
@@ -342,38 +310,7 @@ class JoinState:
             return  # a session event from before the decision
         if not self._remember(pending, event.id):
             return
-        spec = pending.reward
-        if isinstance(event, Impression):
-            pending.seen = True
-        elif isinstance(event, Click):
-            if spec.click:
-                pending.parts.append((at_ms, spec.click))
-        elif isinstance(event, Conversion):
-            if spec.conversion and spec.conversion_name in (None, event.name):
-                value = 1.0 if event.value is None else event.value
-                pending.parts.append((at_ms, spec.conversion * value))
-        elif isinstance(event, Engaged):
-            pending.engaged_ms += event.ms
-            threshold = spec.engaged_s
-            if (
-                threshold is not None
-                and not pending.engaged_earned
-                and pending.engaged_ms >= threshold.at_least * 1000
-            ):
-                pending.engaged_earned = True
-                if threshold.value:
-                    pending.parts.append((at_ms, threshold.value))
-        elif isinstance(event, Scroll):
-            pending.max_scroll = max(pending.max_scroll, event.depth)
-            threshold = spec.scroll
-            if (
-                threshold is not None
-                and not pending.scroll_earned
-                and pending.max_scroll >= threshold.at_least
-            ):
-                pending.scroll_earned = True
-                if threshold.value:
-                    pending.parts.append((at_ms, threshold.value))
+        earn(pending, event, at_ms)
 
     def _flag_bot(self, session: str, at_ms: int) -> None:
         self._bot_sessions.pop(session, None)

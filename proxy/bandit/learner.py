@@ -27,7 +27,7 @@ anywhere re-reads the unacknowledged entries on the next start, after restoring 
 the join is idempotent, so nothing is counted twice (decisions.jsonl, appended as examples are
 made, may repeat a few records after a crash: ids are unique, readers can drop repeats). At start
 a slot's model comes from the newest of its checkpointed and published snapshots that passes the
-snapshot checks (:func:`~proxy.bandit.snapshot.load_snapshot`), else it starts fresh (logged).
+snapshot checks, else it starts fresh (logged; :mod:`proxy.bandit.slot_models`).
 
 **One learner per store.** A lease (:mod:`proxy.store.lease`: 30 s, renewed while running)
 keeps a second learner — another worker, or ``vernier learn`` next to an
@@ -55,18 +55,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from proxy.bandit.learner_state import (
-    CheckpointRefused,
-    LearnerState,
-    SlotModel,
-    learning_slots,
-    reloaded,
-)
-from proxy.bandit.model import BanditModel
-from proxy.bandit.snapshot import load_snapshot
+from proxy.bandit import slot_models
+from proxy.bandit.learner_state import CheckpointRefused, LearnerState
 from proxy.records.decision import DecisionRecord, encode_record
-from proxy.records.snapshot import SnapshotRefused, decode_snapshot
-from proxy.rules.load import RuleSet, SlotLearner
+from proxy.rules.load import RuleSet
 from proxy.store import learner_state, models, slot_metrics
 from proxy.store.client import Store
 from proxy.store.decision_log import decision_stream
@@ -354,80 +346,13 @@ class Learner:
         return True
 
     async def _sync(self, engine: Any) -> bool:
-        """Models for the slots of ``engine``'s rule set: kept, reloaded, or started fresh."""
+        """Models for the slots of ``engine``'s rule set (:func:`~proxy.bandit.slot_models.sync`)."""
         ruleset: RuleSet = engine.ruleset
-        wanted = learning_slots(ruleset)
-        held_models = self.core.models
-        for slot in [s for s in held_models if s not in wanted]:
-            held_models.pop(slot).model.finish()
-        for slot, spec in wanted.items():
-            held = held_models.get(slot)
-            if held is not None and held.spec.feature_space == spec.feature_space:
-                if held.spec.policy != spec.policy:  # same shape, new rates: reload with them
-                    held.model = await asyncio.get_running_loop().run_in_executor(
-                        None, reloaded, held.model, spec
-                    )
-                held.spec = spec
-                continue
-            opened = await self._open_model(slot, spec)
-            if opened is None:
-                return False
-            if held is not None:
-                held.model.finish()
-                log.warning(
-                    "learner: slot %s: feature space %s → %s, a new model starts at version %d",
-                    slot,
-                    held.spec.feature_space,
-                    spec.feature_space,
-                    self.core.versions.get(slot, 0) + 1,
-                )
-            held_models[slot] = opened
-        self.core.slots = {slot.id: slot for slot in ruleset.slots}
+        timeout_s = self.call_timeout_s * 2
+        if not await slot_models.sync(self.store, self.core, ruleset, timeout_s=timeout_s):
+            return False
         self._engine = engine
         return True
-
-    async def _open_model(self, slot: str, spec: SlotLearner) -> SlotModel | None:
-        """The newest usable snapshot of ``slot`` in ``spec``'s feature space, or a fresh model;
-        ``None`` if the store did not answer."""
-        timeout_s = self.call_timeout_s * 2
-        found = await learner_state.load_published(self.store, slot, timeout_s=timeout_s)
-        if found is None:
-            return None
-        published = None
-        if found.data is not None:
-            try:
-                published = decode_snapshot(found.data)
-            except SnapshotRefused as err:
-                self.core.refused += 1
-                log.error("learner: published model of %s refused: %s", slot, err)
-        loop = asyncio.get_running_loop()
-        for candidate in self.core.candidates(slot, spec, found.version, published):
-            load = functools.partial(
-                load_snapshot,
-                candidate,
-                spec.policy,
-                spec.actions,
-                feature_space=spec.feature_space,
-            )
-            try:
-                model = await loop.run_in_executor(None, load)
-            except SnapshotRefused as err:
-                self.core.refused += 1
-                log.error("learner: %s", err)
-                continue
-            log.info(
-                "learner: slot %s continues from %s/%d (%d examples)",
-                slot,
-                candidate.feature_space,
-                candidate.model_version,
-                candidate.examples,
-            )
-            return self.core.continue_from(slot, spec, model, candidate, found.version)
-        log.info(
-            "learner: slot %s starts a fresh model in feature space %s", slot, spec.feature_space
-        )
-        fresh = await loop.run_in_executor(None, BanditModel, spec.policy)  # VW init: ~20 ms
-        return SlotModel(slot, spec, fresh)
 
     # -- the lease ------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from proxy.bandit.join import JoinState, final_reward
+from proxy.bandit.join import JoinState
 from proxy.records.decision import DecisionRecord, RewardNote
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
@@ -139,10 +139,6 @@ def test_weighted_sum_max_and_earliest() -> None:
     assert joined(Reward(**base, aggregate="earliest"), *parts) == pytest.approx(6.0)  # type: ignore[arg-type]
     later_first = [parts[2], parts[0]]
     assert joined(Reward(**base, aggregate="earliest"), *later_first) == pytest.approx(1.0)  # type: ignore[arg-type]
-
-
-def test_final_reward_of_no_parts_is_the_default() -> None:
-    assert final_reward([], Reward(default=0.1, aggregate="max")) == 0.1
 
 
 def test_an_unseen_decision_is_dropped() -> None:

@@ -85,17 +85,6 @@ def hero(engine: RuleEngine) -> SlotLearner:
 
 
 @pytest.fixture
-async def store(embedded_store_url: str) -> AsyncIterator[Store]:
-    """A store of its own (a unique key prefix) on the shared embedded server."""
-    settings = StoreSettings(
-        op_timeout_s=2.0, connect_timeout_s=2.0, key_prefix=f"t{secrets.token_hex(4)}:"
-    )
-    store = Store(embedded_store_url, settings)
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 def rules(tmp_path: Path) -> Rules:
     return Rules(build_rules(tmp_path))
 
