@@ -27,6 +27,7 @@ from proxy.resources import (
     INSTANCE,
     ISSUER,
     METRICS,
+    METRICS_SHARE,
     ORIGIN,
     PAUSES,
     RESOURCES,
@@ -39,6 +40,7 @@ from proxy.resources import (
 )
 from proxy.rules.engine import RuleEngine
 from proxy.rules.load import RuleSet, load_rules
+from proxy.server.metrics_share import MetricsShare
 from proxy.stages.session import Session
 from proxy.tracker.intake import EventIntake
 from proxy.tracker.ratelimit import TokenBucketLimiter
@@ -104,12 +106,21 @@ def front_door(app: web.Application) -> Callable[[web.BaseRequest], Awaitable[we
     return handle
 
 
-def create_app(config: Config, *, store_url: str, instance: str | None = None) -> web.Application:
-    """The public application of one worker. ``instance`` names this deployment in ``Via``."""
+def create_app(
+    config: Config,
+    *,
+    store_url: str,
+    instance: str | None = None,
+    metrics_share: MetricsShare | None = None,
+) -> web.Application:
+    """The public application of one worker. ``instance`` names this deployment in ``Via``;
+    ``metrics_share`` is where the workers of ``--workers N > 1`` sum their metrics."""
     app = web.Application(handler_args={})
     app[CONFIG] = config
     app[STORE_URL] = store_url
     app[INSTANCE] = instance or secrets.token_hex(4)
+    if metrics_share is not None:
+        app[METRICS_SHARE] = metrics_share
     app.cleanup_ctx.extend((*RESOURCES, *WORKERS, front_context, running_context))
     return app
 

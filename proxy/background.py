@@ -1,6 +1,7 @@
 """The background workers of one worker process, each its own ``cleanup_ctx`` entry: the stream
-consumers (visitor profiles, slot metrics and the guardrail, results), the learner (embedded store only)
-and the rule-health publisher. Each declares its loop in :class:`~proxy.tasks.BackgroundWork` and
+consumers (visitor profiles, slot metrics and the guardrail, results), the learner (embedded
+store only), the rule-health publisher and, with several workers, the metrics they sum. Each
+declares its loop in :class:`~proxy.tasks.BackgroundWork` and
 its counters in :class:`~proxy.worker_metrics.WorkerMetrics`; :func:`running_context`, the last
 entry of the app, runs every declared loop.
 """
@@ -18,6 +19,8 @@ from proxy.resources import (
     BACKGROUND,
     CONFIG,
     EVENT_LOG,
+    METRICS,
+    METRICS_SHARE,
     RULE_HEALTH,
     RULES,
     STORE,
@@ -25,6 +28,7 @@ from proxy.resources import (
     Context,
 )
 from proxy.results_consumer import ResultsConsumer
+from proxy.server import metrics_share
 from proxy.store.rule_health import publish_every
 from proxy.tracker.profile_consumer import ProfileConsumer
 from proxy.worker_metrics import (
@@ -86,6 +90,23 @@ async def rule_health_context(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def metrics_share_context(app: web.Application) -> AsyncIterator[None]:
+    """With several workers, ``/metrics`` shows their sum (``proxy/server/metrics_share.py``):
+    the first worker adds the others' published numbers to its own when scraped; the others
+    publish theirs."""
+    share = app.get(METRICS_SHARE)
+    if share is not None:
+        metrics = app[METRICS]
+        if share.worker == 0:
+            metrics.exposed = metrics_share.SummedMetrics(metrics.registry, share)
+        else:
+            app[BACKGROUND].declare(
+                "vernier-metrics-share",
+                lambda stop: metrics_share.publish_every(share, metrics.registry, stop),
+            )
+    yield
+
+
 async def running_context(app: web.Application) -> AsyncIterator[None]:
     """Every declared loop, from the end of startup to the start of cleanup."""
     async with app[BACKGROUND].running():
@@ -98,4 +119,5 @@ WORKERS: tuple[Context, ...] = (
     results_consumer_context,
     learner_context,
     rule_health_context,
+    metrics_share_context,
 )

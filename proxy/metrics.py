@@ -1,18 +1,20 @@
 """Prometheus metrics, in one registry per process (no global registry: tests build many apps).
 
-With several worker processes each serves its own numbers; scrape each worker's admin listener, or
-run one worker per container as is usual behind a load balancer. The background workers' counters
-and the streams' lag join this registry through ``proxy/worker_metrics.py``.
+The background workers' counters and the streams' lag join this registry through
+``proxy/worker_metrics.py``. With several worker processes the one that serves ``/metrics`` shows
+the sum of them all (``proxy/server/metrics_share.py`` sets :attr:`Metrics.exposed`).
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.registry import Collector
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.exposed: Collector = self.registry  # what render() shows: this process's numbers
         self.responses = Counter(
             "vernier_responses_total",
             "Responses by how Vernier handled the body.",
@@ -79,4 +81,4 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.exposed)

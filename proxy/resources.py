@@ -27,6 +27,7 @@ from proxy.metrics import Metrics
 from proxy.rules.engine import RuleEngine
 from proxy.rules.health import RuleHealth
 from proxy.rules.live import RELOAD_ON_SIGHUP, LiveRules
+from proxy.server.metrics_share import MetricsShare
 from proxy.session.cookie import CookieSigner
 from proxy.session.issuer import IdIssuer
 from proxy.session.keys import load_signing_keys
@@ -53,6 +54,7 @@ Context = Callable[[web.Application], AsyncIterator[None]]
 CONFIG = web.AppKey("config", Config)
 STORE_URL = web.AppKey("store_url", str)
 INSTANCE = web.AppKey("instance", str)  # names this deployment in Via
+METRICS_SHARE = web.AppKey("metrics_share", MetricsShare)  # only with several workers
 
 BACKGROUND = web.AppKey("background", BackgroundWork)
 METRICS = web.AppKey("metrics", Metrics)

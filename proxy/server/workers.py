@@ -2,7 +2,9 @@
 
 One worker runs in this process. With ``--workers N > 1`` the parent starts N processes that share
 the listening port through ``SO_REUSEPORT`` (the kernel spreads connections) and one store; the
-parent owns the embedded store and stops it after the workers exit.
+parent owns the embedded store and stops it after the workers exit. The first worker serves the
+admin listener, and its ``/metrics`` sums every worker's counters (``metrics_share.py``, in a
+folder of the data directory that the parent empties before and removes after the run).
 
 SIGTERM and SIGINT stop; SIGHUP reloads (the rules): a worker runs the app's ``RELOAD_ON_SIGHUP``
 callbacks, and the parent of several workers forwards the signal to each of them.
@@ -16,9 +18,11 @@ import logging
 import multiprocessing
 import os
 import secrets
+import shutil
 import signal
 import sys
 from collections.abc import Callable
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 
 from aiohttp import web
@@ -29,6 +33,7 @@ from proxy.config.schema import Config
 from proxy.errors import StartupError
 from proxy.rules.live import RELOAD_ON_SIGHUP
 from proxy.server.access_log import JsonAccessLogger
+from proxy.server.metrics_share import MetricsShare
 from proxy.server.protocol import DeadlineAppRunner
 from proxy.server.safety import check_aiohttp
 from proxy.store.embedded import EmbeddedStore
@@ -62,12 +67,13 @@ async def serve(
     reuse_port: bool,
     with_admin: bool,
     on_ready: Callable[[str], None] | None = None,
+    metrics_share: MetricsShare | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT, then finish in-flight requests (bounded) and return.
 
     SIGHUP runs the app's ``RELOAD_ON_SIGHUP`` callbacks instead of ending the process.
     """
-    app = create_app(config, store_url=store_url, instance=instance)
+    app = create_app(config, store_url=store_url, instance=instance, metrics_share=metrics_share)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, on_sighup, app)
     runner = runner_for(app, config)
@@ -128,7 +134,7 @@ def on_sighup(app: web.Application) -> None:
         callback()
 
 
-def _worker_main(config: Config, store_url: str, instance: str, index: int) -> None:
+def _worker_main(config: Config, store_url: str, instance: str, share: MetricsShare) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
     # SIGHUP arrives ignored (see _run_workers) until serve() handles it
     logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT)
@@ -139,7 +145,8 @@ def _worker_main(config: Config, store_url: str, instance: str, index: int) -> N
                 store_url=store_url,
                 instance=instance,
                 reuse_port=True,
-                with_admin=index == 0,
+                with_admin=share.worker == 0,
+                metrics_share=share,
             )
         )
     except StartupError as err:
@@ -198,14 +205,33 @@ def _run_workers(
     config: Config, store_url: str, instance: str, announce: Callable[[str], None] | None
 ) -> int:
     context = multiprocessing.get_context("spawn")
+    count = config.server.workers
+    shares = [MetricsShare.in_data_dir(Path(config.data_dir), i, count) for i in range(count)]
+    shutil.rmtree(shares[0].folder, ignore_errors=True)  # a previous run's numbers are not ours
+    try:
+        return _start_and_wait(config, store_url, instance, announce, context, shares)
+    finally:
+        shutil.rmtree(shares[0].folder, ignore_errors=True)
+
+
+def _start_and_wait(
+    config: Config,
+    store_url: str,
+    instance: str,
+    announce: Callable[[str], None] | None,
+    context: SpawnContext,
+    shares: list[MetricsShare],
+) -> int:
     # ignored signals stay ignored across exec: a SIGHUP forwarded while a worker still imports
     # must not end it (its serve() installs the real handler)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     workers = [
         context.Process(
-            target=_worker_main, args=(config, store_url, instance, i), name=f"vernier-worker-{i}"
+            target=_worker_main,
+            args=(config, store_url, instance, share),
+            name=f"vernier-worker-{share.worker}",
         )
-        for i in range(config.server.workers)
+        for share in shares
     ]
     for worker in workers:
         worker.start()

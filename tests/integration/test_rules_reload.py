@@ -34,6 +34,8 @@ class Served:
     url: str
     rules: Path
     log: Path
+    admin: str  # the admin listener's base URL
+    data_dir: Path
 
     def page(self) -> str:
         with urllib.request.urlopen(self.url + "/page", timeout=5) as response:
@@ -99,7 +101,7 @@ async def start(origin: str, tmp_path: Path, workers: int) -> AsyncIterator[Serv
             cwd=tmp_path, env=env,
             stdout=subprocess.DEVNULL, stderr=log_file,
         )  # fmt: skip
-    served = Served(process, f"http://127.0.0.1:{port}", rules, log)
+    served = Served(process, f"http://127.0.0.1:{port}", rules, log, f"http://{admin}", data_dir)
     try:
         try:
             await asyncio.to_thread(wait_for_http, served.url + "/page", 30)
