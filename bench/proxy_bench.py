@@ -4,7 +4,9 @@
     (``make bench``; ``--help`` lists every option; docs/benchmarks.md explains the numbers)
 
 One nginx serves a temp docroot (the ORIGIN); a second nginx proxies it and inserts the tracker
-tag with ``sub_filter`` (the BASELINE); Vernier proxies the same origin. For a ~100 KB and a ~1 KB
+tag with ``sub_filter`` (the BASELINE); Vernier proxies the same origin. Without nginx
+(``/usr/sbin/nginx``) the baseline is skipped, said so on stderr and in the results, and the
+origin is ``static_origin.py`` (aiohttp, slower than nginx: "direct" then measures it). For a ~100 KB and a ~1 KB
 page it first checks that both proxies serve the page plus exactly one tag, then runs wrk against
 each path, measures the latency Vernier and nginx add at one connection, Vernier's RSS, a 1 GiB
 streamed download, and ``inject_tag`` in-process. Results go to bench/results/latest.json and are
@@ -32,10 +34,13 @@ from load import RssSampler, download, run_wrk, serving_pids, vernier_memory
 from report import machine, markdown, source_state, summarise, targets
 from servers import (
     BENCH_DIR,
+    NGINX_BIN,
     REPO_ROOT,
     Children,
     free_port,
+    nginx_installed,
     start_nginx,
+    start_static_origin,
     start_vernier,
     wait_http_ok,
 )
@@ -115,6 +120,15 @@ class Bench:
         unknown = set(self.targets) - set(TARGETS)
         if unknown or "direct" not in self.targets:
             raise SystemExit(f"--targets: choose from {', '.join(TARGETS)} (direct is required)")
+        self.nginx = nginx_installed()
+        skipped: dict[str, str] = {}
+        if not self.nginx and "nginx" in self.targets:
+            self.targets.remove("nginx")
+            skipped["nginx"] = f"{NGINX_BIN} is not installed"
+            _log(
+                f"{NGINX_BIN} not found: the nginx sub_filter baseline is skipped and the origin "
+                "is bench/static_origin.py (aiohttp), so 'direct' measures that slower server"
+            )
         self.ports: dict[str, int] = {}
         self.vernier_pid: int | None = None
         self.raw: dict[str, Any] = {
@@ -131,6 +145,8 @@ class Bench:
                 "targets": self.targets,
                 "corpus": str(args.corpus),
             },
+            "origin": "nginx" if self.nginx else "static_origin.py (aiohttp; nginx not installed)",
+            "skipped": skipped,
             "machine": machine(args.python),
             "source": source_state(REPO_ROOT),
         }
@@ -157,16 +173,25 @@ class Bench:
     def start(self, probe: str) -> None:
         workers = self.args.workers
         self.ports = {t: free_port() for t in self.targets}
-        _log(f"starting origin nginx on 127.0.0.1:{self.ports['direct']}")
-        origin = start_nginx(
-            self.children,
-            "origin",
-            "origin.conf.tmpl",
-            self.tmp,
-            port=self.ports["direct"],
-            workers=workers,
-            docroot=self.docroot,
-        )
+        _log(f"starting origin {self.raw['origin']} on 127.0.0.1:{self.ports['direct']}")
+        if self.nginx:
+            origin = start_nginx(
+                self.children,
+                "origin",
+                "origin.conf.tmpl",
+                self.tmp,
+                port=self.ports["direct"],
+                workers=workers,
+                docroot=self.docroot,
+            )
+        else:
+            origin = start_static_origin(
+                self.children,
+                self.tmp,
+                port=self.ports["direct"],
+                docroot=self.docroot,
+                python=self.args.python,
+            )
         wait_http_ok(origin, self.ports["direct"], probe)
         if "nginx" in self.targets:
             _log(f"starting nginx sub_filter on 127.0.0.1:{self.ports['nginx']}")
@@ -447,9 +472,11 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    for tool in ("/usr/sbin/nginx", "/usr/bin/wrk", "/usr/bin/curl"):
-        if not os.access(tool, os.X_OK):
-            raise SystemExit(f"{tool} is required")
+    for tool, why in (("/usr/bin/wrk", "generates the load"), ("/usr/bin/curl", "downloads")):
+        if not os.access(tool, os.X_OK):  # nginx is optional: see Bench
+            raise SystemExit(
+                f"proxy_bench: {tool} is required ({why}); on Debian: apt-get install {Path(tool).name}"
+            )
     # Background shells start us with SIGINT ignored; Ctrl-C and kill -INT must still clean up.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)

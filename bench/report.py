@@ -218,10 +218,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def markdown(raw: dict[str, Any], summary: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
     """The results as Markdown tables, ready to paste into docs/benchmarks.md."""
     cfg = raw["config"]
+    origin = raw.get("origin", "nginx")
+    skipped = "".join(f" Skipped: {t} ({why})." for t, why in raw.get("skipped", {}).items())
     out = [
         (
             f"Run {raw['date']} on {raw['machine']['nproc']} × {raw['machine']['cpu']}; "
-            f"{cfg['workers']} worker(s) each for nginx and Vernier; "
+            f"origin: {origin};{skipped} "
+            f"{cfg['workers']} worker(s) each for "
+            f"{'nginx and ' if origin == 'nginx' else ''}Vernier; "
             f"wrk -t{cfg['threads']} -c{cfg['connections']} -d{cfg['duration_s']:g}s, "
             f"best of {cfg['repeats']} runs. Code: commit {raw['source']['commit']}, "
             f"proxy/ sources {raw['source']['proxy_sources_sha256']} "
@@ -233,9 +237,10 @@ def markdown(raw: dict[str, Any], summary: dict[str, Any], verdicts: list[dict[s
     rows = []
     for label, page in summary.items():
         for target, r in page.get("throughput", {}).items():
+            over_nginx = page.get("vernier_over_nginx")
             ratio = {
-                "vernier": f"{page.get('vernier_over_nginx', 0):.2f}× nginx, "
-                f"{page.get('vernier_over_direct', 0):.2f}× direct",
+                "vernier": (f"{over_nginx:.2f}× nginx, " if over_nginx is not None else "")
+                + f"{page.get('vernier_over_direct', 0):.2f}× direct",
                 "nginx": f"{page.get('nginx_over_direct', 0):.2f}× direct",
             }.get(target, "")
             rows.append(

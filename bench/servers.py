@@ -1,4 +1,5 @@
-"""The processes a benchmark run starts: nginx (origin and sub_filter proxy) and Vernier.
+"""The processes a benchmark run starts: nginx (origin and sub_filter proxy) and Vernier, or,
+where nginx is not installed, a Python static origin (``static_origin.py``) and no sub_filter.
 
 Every child runs in its own session (process group), so a Ctrl-C in the terminal reaches only the
 benchmark, which then stops the children in its ``finally``: SIGTERM to the leader, a bounded
@@ -175,6 +176,20 @@ def start_nginx(
     if test.returncode != 0:
         raise RuntimeError(f"nginx -t failed for {conf}:\n{test.stderr.decode(errors='replace')}")
     return children.start(name, argv, prefix / f"{name}.out")
+
+
+def nginx_installed() -> bool:
+    return os.access(NGINX_BIN, os.X_OK)
+
+
+def start_static_origin(
+    children: Children, prefix: Path, *, port: int, docroot: Path, python: Path
+) -> Child:
+    """The docroot served by ``static_origin.py`` (aiohttp), for machines without nginx."""
+    argv = [str(python), str(BENCH_DIR / "static_origin.py"), "--port", str(port)]
+    return children.start(
+        "origin", [*argv, "--docroot", str(docroot)], prefix / "origin.out", cwd=REPO_ROOT
+    )
 
 
 def vernier_data_dir(prefix: Path, name: str = "vernier") -> Path:
