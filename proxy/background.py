@@ -1,9 +1,9 @@
 """The background workers of one worker process, each its own ``cleanup_ctx`` entry: the stream
 consumers (visitor profiles, slot metrics and the guardrail, results), the learner (embedded
 store only), the rule-health publisher and, with several workers, the metrics they sum. Each
-declares its loop in :class:`~proxy.tasks.BackgroundWork` and
-its counters in :class:`~proxy.worker_metrics.WorkerMetrics`; :func:`running_context`, the last
-entry of the app, runs every declared loop.
+declares its loop in :class:`~proxy.tasks.BackgroundWork` and its counters in
+:class:`~proxy.worker_metrics.WorkerMetrics`; :func:`running_context`, the last entry of the app,
+runs every declared loop.
 """
 
 from __future__ import annotations
