@@ -10,7 +10,7 @@ RUNTIME_LOCK := requirements/runtime.txt
 # The one tool that writes the lock; pinned so that `make lock` is repeatable.
 UV_VERSION := 0.13.9
 
-.PHONY: demo test test-python test-js lint bench tracker lock clean
+.PHONY: demo test test-python test-js lint bench tracker dashboard lock clean
 
 # Installs exactly the locked set (every transitive package, pinned, hash-checked), then
 # Vernier itself without dependencies and without a build sandbox (the build backend is locked too).
@@ -44,12 +44,18 @@ test-python: $(STAMP)
 # (proxy/tracker/static/t.js) is exactly what its source builds to. Needs Node.js >= 20.
 test-js:
 	@if command -v npm >/dev/null 2>&1; then \
-	  cd tracker_js && npm ci --no-audit --no-fund --silent && npm test && npm run check; \
+	  cd tracker_js && npm ci --no-audit --no-fund --silent && npm test && npm run check && \
+	  cd ../dashboard_js && npm ci --no-audit --no-fund --silent && npm run check; \
 	elif [ "$$CI" = "true" ]; then echo "npm is required under CI" >&2; exit 1; \
 	else echo "skipping tracker JS tests: Node.js/npm not installed"; fi
 
 tracker:
 	cd tracker_js && npm ci --no-audit --no-fund --silent && npm run build
+
+# The dashboard's chart script and styles (uPlot, pinned in dashboard_js/package-lock.json), built
+# into proxy/dashboard/static/ and committed, so neither the proxy nor `pip install` needs Node.
+dashboard:
+	cd dashboard_js && npm ci --no-audit --no-fund --silent && npm run build
 
 # mypy --strict (pyproject.toml) over the package and its tests, then over bench/, whose scripts
 # import each other as siblings (`python bench/proxy_bench.py`), so it is checked on its own path;
@@ -65,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/proxy_bench.py
 
 clean:
-	rm -rf $(VENV) .venv-lock .pytest_cache .hypothesis tracker_js/node_modules
+	rm -rf $(VENV) .venv-lock .pytest_cache .hypothesis tracker_js/node_modules dashboard_js/node_modules

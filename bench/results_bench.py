@@ -23,13 +23,13 @@ from pathlib import Path
 
 from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.records.events import Click, Engaged, Impression
-from proxy.records.results_buckets import DAY_HOURS, hour_of
+from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
 from proxy.results.fold import fold_event
 from proxy.results.report import SlotInfo, report
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.embedded import EmbeddedStore
-from proxy.store.results import Period, fold, read_slot
+from proxy.store.results import fold, read_slot
 
 
 def events(n: int, now_ms: int) -> list[EventRecord]:

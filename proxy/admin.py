@@ -1,6 +1,6 @@
 """The admin JSON API on the loopback admin listener (``admin.listen``):
 
-    GET  /__vernier/admin/pauses                       what is paused, and why
+    GET  /__vernier/admin/pauses                       what is paused, and why (JSON)
     POST /__vernier/admin/pause   {"target": "hero/b", "why": "..."}
     POST /__vernier/admin/resume  {"target": "hero/b"}
 

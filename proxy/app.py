@@ -17,6 +17,7 @@ from proxy.background import WORKERS, running_context
 from proxy.config.public import own_hosts as own_hosts  # imported from here by `vernier preview`
 from proxy.config.public import public_hosts
 from proxy.config.schema import Config
+from proxy.dashboard.handler import Dashboard
 from proxy.endpoints import PREFIX, Endpoints
 from proxy.pipeline import Pipeline, build_pipeline
 from proxy.resources import (
@@ -89,6 +90,9 @@ async def front_context(app: web.Application) -> AsyncIterator[None]:
         metrics_public=config.admin.expose_metrics_publicly,
         api=DecisionApi(rules, app[DECIDER], store, config.admin.token),
         admin_api=AdminApi(rules, store, config.admin.token),
+        dashboard=Dashboard(
+            rules, store, config.admin.token, retention_days=config.results.retention_days
+        ),
         worker_metrics=app[WORKER_METRICS],
     )
     yield

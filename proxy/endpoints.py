@@ -15,6 +15,7 @@ from aiohttp import web
 
 from proxy.admin import AdminApi
 from proxy.api import DecisionApi
+from proxy.dashboard.handler import Dashboard
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
 from proxy.stages.session import Session
@@ -55,6 +56,7 @@ class Endpoints:
         api: DecisionApi | None = None,
         triggers_asset: TrackerAsset | None = None,
         admin_api: AdminApi | None = None,
+        dashboard: Dashboard | None = None,
         worker_metrics: WorkerMetrics | None = None,
     ) -> None:
         self._asset = asset
@@ -67,6 +69,7 @@ class Endpoints:
         self._metrics_public = metrics_public
         self._api = api
         self._admin_api = admin_api
+        self._dashboard = dashboard
         self._worker_metrics = worker_metrics
         self._triggers_asset = triggers_asset or TrackerAsset.load("triggers.js")
 
@@ -141,6 +144,8 @@ class Endpoints:
             return await self.metrics()
         if request.path in ("/healthz", PREFIX + "healthz"):
             return await self.health(request)
+        if self._dashboard is not None and self._dashboard.handles(request.path):
+            return await self._dashboard.handle(request)
         if self._admin_api is not None and self._admin_api.handles(request.path):
             return await self._admin_api.handle(request)
         return _not_found()

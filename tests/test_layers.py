@@ -66,6 +66,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.bandit.slot_models",
         "proxy.content.*",
         "proxy.decide.*",
+        "proxy.dashboard.*",
         "proxy.demo.*",
         "proxy.endpoints",
         "proxy.exchange",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,13 @@ from typing import Any
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.errors import ConfigError
-from proxy.records.results_buckets import DAY_HOURS, hour_of
+from proxy.records.results_buckets import Period
+from proxy.results.period import period_of
 from proxy.results.render import as_csv, as_markdown, as_text
-from proxy.results.report import SlotInfo, report
-from proxy.rules.load import CompiledSlot, RuleSet, load_rules
-from proxy.store.results import Period, read_slot
+from proxy.results.report import SlotInfo, report, slot_info
+from proxy.rules.load import RuleSet, load_rules
+from proxy.store.results import read_slot
 from proxy.store_config import store_for
-
-_SINCE = re.compile(r"^([1-9][0-9]{0,3})([hd])$")
-MAX_HOURS = 72
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,38 +36,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub.add_argument("--config", type=Path, help="YAML config file")
     sub.add_argument("--rules", help="rules file or folder")
     sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
-
-
-def period_of(since: str, now_ms: int, retention_days: int) -> Period:
-    """The buckets ``--since`` covers; :class:`ConfigError` naming the problem otherwise."""
-    found = _SINCE.match(since)
-    if found is None:
-        raise ConfigError(
-            f"--since: expected a number of hours or days like 24h or 7d, got {since!r}"
-        )
-    amount, unit = int(found[1]), found[2]
-    hour = hour_of(now_ms)
-    if unit == "h":
-        if amount > MAX_HOURS:
-            raise ConfigError(f"--since: at most {MAX_HOURS}h; use days beyond that")
-        return Period("h", hour - amount + 1, hour)
-    if amount > retention_days:
-        raise ConfigError(
-            f"--since: results are kept {retention_days} days (results.retention_days)"
-        )
-    day = hour // DAY_HOURS
-    return Period("d", day - amount + 1, day)
-
-
-def slot_info(slot: CompiledSlot) -> SlotInfo:
-    if slot.split:
-        policy = "split"
-    elif slot.learner is not None and slot.learner.bandit:
-        policy = "bandit"
-    else:
-        policy = "rules"
-    weights = dict(slot.split) if slot.split else None
-    return SlotInfo(slot.id, policy, slot.control, tuple(slot.variants), weights)
 
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:

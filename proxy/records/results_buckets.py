@@ -34,6 +34,24 @@ class Buckets:
     visitors: Mapping[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Which buckets a report reads: ``kind`` ``h`` (hours) or ``d`` (UTC days), first..last."""
+
+    kind: str
+    first: int
+    last: int
+
+    @property
+    def indices(self) -> range:
+        return range(self.first, self.last + 1)
+
+    def days(self) -> range:
+        if self.kind == "d":
+            return self.indices
+        return range(day_of_hour(self.first), day_of_hour(self.last) + 1)
+
+
 def hour_of(ms: int) -> int:
     return ms // HOUR_MS
 

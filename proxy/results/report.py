@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.records.results_buckets import Buckets
+from proxy.rules.load import CompiledSlot
 from proxy.stats.binary import (
     chance_to_be_best,
     chance_to_beat,
@@ -46,6 +47,18 @@ class SlotInfo:
     control: str
     variants: tuple[str, ...]
     weights: Mapping[str, float] | None = None  # policy: split
+
+
+def slot_info(slot: CompiledSlot) -> SlotInfo:
+    """What the report needs of a compiled slot: who chooses (split, bandit or rules)."""
+    if slot.split:
+        policy = "split"
+    elif slot.learner is not None and slot.learner.bandit:
+        policy = "bandit"
+    else:
+        policy = "rules"
+    weights = dict(slot.split) if slot.split else None
+    return SlotInfo(slot.id, policy, slot.control, tuple(slot.variants), weights)
 
 
 def _sum(buckets: Buckets, variant: str, measure: str) -> float:

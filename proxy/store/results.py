@@ -19,12 +19,11 @@ Sums are added by every worker's consumer of one group, so they are the totals o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
-from proxy.records.results_buckets import Buckets, Tally, day_of_hour
+from proxy.records.results_buckets import Buckets, Period, Tally, day_of_hour
 from proxy.store.client import Store
 from proxy.store.scripts import Script
 
@@ -154,24 +153,6 @@ async def fold(
             return None
         new += [tally for tally, flag in zip(items, flags, strict=True) if flag]
     return new
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """Which buckets a report reads: ``kind`` ``h`` (hours) or ``d`` (UTC days), first..last."""
-
-    kind: str
-    first: int
-    last: int
-
-    @property
-    def indices(self) -> range:
-        return range(self.first, self.last + 1)
-
-    def days(self) -> range:
-        if self.kind == "d":
-            return self.indices
-        return range(day_of_hour(self.first), day_of_hour(self.last) + 1)
 
 
 def _text(value: Any) -> str:

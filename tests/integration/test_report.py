@@ -18,10 +18,10 @@ import orjson
 import pytest
 
 from proxy.cli import main
-from proxy.records.results_buckets import DAY_HOURS, hour_of
+from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.results import Period, read_slot
+from proxy.store.results import read_slot
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
 

@@ -1,0 +1,72 @@
+"""What the dashboard and ``vernier report`` read from the store, each in as few round trips as it
+can: the results aggregates of some slots over a period (then the report, built off the event
+loop), the pauses, and the per-minute windows of the live view."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from proxy.records.results_buckets import Period
+from proxy.records.slot_counts import SlotWindows
+from proxy.results.report import SlotInfo, report
+from proxy.store import control
+from proxy.store.client import Store
+from proxy.store.results import read_slot
+from proxy.store.slot_metrics import read_slot_windows
+
+
+async def read_report(
+    store: Store, infos: Sequence[SlotInfo], period: Period, *, timeout_s: float | None = None
+) -> dict[str, Any] | None:
+    """The report (``docs/report-format.md``) of ``infos`` over ``period``; ``None`` if the store
+    cannot answer. The statistics run in a thread: they must not hold up the event loop."""
+    found = await asyncio.gather(
+        *(read_slot(store, i.id, i.variants, period, timeout_s=timeout_s) for i in infos)
+    )
+    if any(buckets is None for buckets in found):
+        return None
+    pairs = [(info, buckets) for info, buckets in zip(infos, found, strict=True) if buckets]
+    build = functools.partial(
+        report,
+        pairs,
+        bucket=period.kind,
+        first=period.first,
+        last=period.last,
+        now_ms=int(time.time() * 1000),
+    )
+    return await asyncio.get_running_loop().run_in_executor(None, build)
+
+
+def _record(value: str) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return {"why": value}
+    return parsed if isinstance(parsed, dict) else {"why": value}
+
+
+async def read_pauses(store: Store) -> dict[str, dict[str, Any]] | None:
+    """Control hash field (``slot:<id>``, ``rule:<id>``, ``variant:<slot>:<id>``) -> its record
+    (``why``, ``by``, ``at_ms`` and whatever else the pauser wrote); ``None`` if unreachable."""
+    fields = await control.read(store)
+    if fields is None:
+        return None
+    return {name: _record(value) for name, value in fields.items()}
+
+
+async def read_windows(
+    store: Store, slots: Sequence[str], now_ms: int, *, timeout_s: float | None = None
+) -> dict[str, SlotWindows] | None:
+    """Each slot's per-minute counts of the last hour; ``None`` if the store cannot answer."""
+    found = await asyncio.gather(
+        *(read_slot_windows(store, slot, now_ms, timeout_s=timeout_s) for slot in slots)
+    )
+    if any(windows is None for windows in found):
+        return None
+    return {slot: w for slot, w in zip(slots, found, strict=True) if w is not None}

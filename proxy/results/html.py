@@ -1,0 +1,201 @@
+"""The report as HTML (pure): the pieces the dashboard's pages share, and the self-contained file
+of ``vernier report --format html``.
+
+Everything shown is escaped here (slot, variant and rule ids and pause reasons are operator
+input). The charts are drawn in the browser by ``dashboard.js`` (``dashboard_js/``, uPlot) from
+the page's JSON (``<script type="application/json" id="vn-data">``) built by
+:mod:`proxy.results.charts`; the numbers are the report's (:mod:`proxy.results.report`). The file
+report inlines the script and stylesheet, so it opens from disk with nothing fetched from anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+import orjson
+
+from proxy.results.charts import slot_charts
+
+
+def esc(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def num(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def prob(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
+def interval(pair: Sequence[float] | None) -> str:
+    return "–" if pair is None else f"[{pct(pair[0])}, {pct(pair[1])}]"
+
+
+def badge(text: str, kind: str) -> str:
+    return f'<span class="badge {esc(kind)}">{esc(text)}</span>'
+
+
+def table(head: Sequence[str], rows: Iterable[Sequence[str]], numeric_from: int = 1) -> str:
+    """A table of already-escaped cells; columns from ``numeric_from`` are right-aligned."""
+    th = "".join(f"<th>{esc(h)}</th>" for h in head)
+    body = []
+    for row in rows:
+        cells = (
+            f'<td class="num">{cell}</td>' if i >= numeric_from else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def data_json(page: Mapping[str, Any]) -> str:
+    """The page's chart data as a JSON script element (``<`` escaped: it cannot end the element)."""
+    text = orjson.dumps(page).decode().replace("<", "\\u003c")
+    return f'<script type="application/json" id="vn-data">{text}</script>'
+
+
+def srm_badge(slot: Mapping[str, Any]) -> str:
+    if slot["srm_check"] is None:
+        return ""
+    if slot["srm_flagged"]:
+        return badge(f"{slot['srm_check']} mismatch p={prob(slot['srm_p'])}", "warn")
+    return badge(f"{slot['srm_check']} ok p={prob(slot['srm_p'])}", "ok")
+
+
+def leader_text(slot: Mapping[str, Any]) -> str:
+    leader = slot["leader"]
+    if leader is None:
+        return "–"
+    best = next(v["chance_to_be_best"] for v in slot["variants"] if v["id"] == leader)
+    return f'{esc(leader)} <span class="muted">(P(best) {pct(best, 1)})</span>'
+
+
+def variants_table(slot: Mapping[str, Any]) -> str:
+    head = (
+        "variant", "exposures", "lost", "clicks", "CTR", "CTR 95 %", "lift", "lift 95 %",
+        "p", "p (Holm)", "always-valid p", "P(beat control)", "P(best)", "expected loss",
+        "allocation", "conversions",
+    )  # fmt: skip
+    rows = []
+    for v in slot["variants"]:
+        name = esc(v["id"]) + (' <span class="muted">(control)</span>' if v["is_control"] else "")
+        test = f' <span class="muted">{esc(v["test"])}</span>' if v["test"] else ""
+        rows.append(
+            (
+                name, num(v["exposures"]), num(v["lost_exposures"]), num(v["clicks"]),
+                pct(v["ctr"]), interval(v["ctr_ci"]), pct(v["lift_vs_control"], 1),
+                interval(v["lift_ci"]), prob(v["p_value"]) + test, prob(v["p_holm"]),
+                prob(v["always_valid_p"]), pct(v["chance_to_beat_control"], 1),
+                pct(v["chance_to_be_best"], 1), pct(v["expected_loss"], 3),
+                pct(v["allocation"], 1), num(v["conversions"]),
+            )
+        )  # fmt: skip
+    return table(head, rows)
+
+
+def guardrail_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The guardrail's control chart, last 60 minutes (:func:`proxy.results.live.guardrail_rows`)."""
+    if not rows:
+        return '<p class="muted">No variant besides the control: nothing to guard.</p>'
+    kinds = {"paused": "paused", "below": "warn", "ok": "ok", "waiting": "muted"}
+    out = []
+    for row in rows:
+        state = badge(row["state"], kinds[row["state"]])
+        if row["paused_by"] is not None:
+            state += f' <span class="muted">by {esc(row["paused_by"])}: {esc(row["why"])}</span>'
+        out.append(
+            (
+                esc(row["variant"]), esc(row["measure"]), num(row["impressions"]),
+                pct(row["rate"]), pct(row["control_rate"]), pct(row["limit"]), state,
+            )
+        )  # fmt: skip
+    head = ("variant", "measure", "impressions", "rate", "control", "lower limit", "state")
+    return table(head, out, numeric_from=2)
+
+
+def charts_html(charts: Sequence[Mapping[str, Any]]) -> str:
+    return (
+        '<div class="grid">'
+        + "".join(f'<div class="chart" id="chart-{esc(c["id"])}"></div>' for c in charts)
+        + "</div>"
+    )
+
+
+def slot_summary(slot: Mapping[str, Any]) -> str:
+    return (
+        f"<p>policy <b>{esc(slot['policy'])}</b> · control <b>{esc(slot['control'])}</b> · "
+        f"{num(slot['exposures'])} exposures · leader {leader_text(slot)} {srm_badge(slot)}</p>"
+        f'<p class="muted">{num(slot["sample_size_per_variant"])} exposures per variant detect a '
+        f"{slot['mde']:.0%} CTR change at {slot['power']:.0%} power.</p>"
+    )
+
+
+def period_text(report: Mapping[str, Any]) -> str:
+    period = report["period"]
+    seconds = {"hour": 3600, "day": 86_400}[period["bucket"]]
+
+    def at(index: int) -> str:
+        when = dt.datetime.fromtimestamp(index * seconds, dt.UTC)
+        return when.strftime("%Y-%m-%d %H:00" if period["bucket"] == "hour" else "%Y-%m-%d")
+
+    return f"{at(period['first'])} – {at(period['last'])} UTC, per {period['bucket']}"
+
+
+def document(title: str, body: str, head: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="referrer" content="no-referrer"><title>{esc(title)}</title>{head}</head>'
+        f"<body>{body}</body></html>"
+    )
+
+
+def inline_script(js: str) -> str:
+    """``js`` inside a ``<script>`` element; a ``</script`` in it would end the element early."""
+    return "<script>" + js.replace("</script", "<\\/script") + "</script>"
+
+
+def report_file(
+    report: Mapping[str, Any],
+    *,
+    js: str,
+    css: str,
+    guardrail: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> str:
+    """``vernier report --format html``: one file, the script and styles inlined. ``guardrail``:
+    per slot id, the rows of :func:`proxy.results.live.guardrail_rows` (the state now)."""
+    bucket = report["period"]["bucket"]
+    parts = [
+        "<header><b>Vernier report</b>",
+        f'<span class="muted">{esc(period_text(report))}</span></header><main>',
+    ]
+    charts: list[dict[str, Any]] = []
+    for slot in report["slots"]:
+        own = slot_charts(slot, bucket)
+        for chart in own:
+            chart["id"] = f"{slot['id']}-{chart['id']}"
+        charts += own
+        parts += [f"<h1>Slot {esc(slot['id'])}</h1>", slot_summary(slot), variants_table(slot)]
+        parts.append(charts_html(own))
+        if guardrail is not None and slot["id"] in guardrail:
+            parts += [
+                "<h2>Guardrail (last 60 minutes)</h2>",
+                guardrail_table(guardrail[slot["id"]]),
+            ]
+    parts.append("</main>")
+    parts.append(data_json({"charts": charts}))
+    head = f"<style>{css}</style>"
+    return document("Vernier report", "".join(parts) + inline_script(js), head)
