@@ -1,9 +1,11 @@
-"""``vernier report [--slot S] [--since 7d] [--format text|json|csv|md]``: what each variant did.
+"""``vernier report [--slot S] [--since 7d] [--format text|json|csv|md|html]``: what each variant
+did.
 
 Reads the results aggregates of the live proxies' store (``proxy/store/results.py``) over the
 period — ``Nh`` reads hour buckets (up to 72), ``Nd`` UTC-day buckets including today (up to the
 retention) — and prints the report of ``proxy/results/report.py``; the JSON is the versioned
-contract of ``docs/report-format.md``. An unknown slot, a malformed ``--since`` or a period with
+contract of ``docs/report-format.md``; ``html`` is one self-contained page with the plots and the
+guardrail's state now (``proxy/results/html.py``), to keep or send. An unknown slot, a malformed ``--since`` or a period with
 no data is a one-line error and exit 2.
 """
 
@@ -18,13 +20,16 @@ from typing import Any
 
 from proxy.config.load import load_config
 from proxy.config.schema import Config
+from proxy.dashboard.assets import DashboardAssets
+from proxy.dashboard.reads import read_pauses, read_report, read_windows
 from proxy.errors import ConfigError
 from proxy.records.results_buckets import Period
+from proxy.results.html import report_file
+from proxy.results.live import guardrail_rows
 from proxy.results.period import period_of
 from proxy.results.render import as_csv, as_markdown, as_text
-from proxy.results.report import SlotInfo, report, slot_info
+from proxy.results.report import SlotInfo, slot_info
 from proxy.rules.load import RuleSet, load_rules
-from proxy.store.results import read_slot
 from proxy.store_config import store_for
 
 
@@ -32,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = commands.add_parser("report", help="what each variant of each slot did, with statistics")
     sub.add_argument("--slot", help="only this slot")
     sub.add_argument("--since", default="7d", help="the period: Nh (hours) or Nd (days); 7d")
-    sub.add_argument("--format", choices=("text", "json", "csv", "md"), default="text")
+    sub.add_argument("--format", choices=("text", "json", "csv", "md", "html"), default="text")
     sub.add_argument("--config", type=Path, help="YAML config file")
     sub.add_argument("--rules", help="rules file or folder")
     sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
@@ -50,35 +55,43 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
         raise ConfigError(f"--slot: no slot {args.slot!r} in {rules_path} (slots: {known})")
     if not slots:
         raise ConfigError(f"no slots in {rules_path}: nothing to report")
-    data = asyncio.run(_read(config, args.store, [slot_info(s) for s in slots], period))
+    infos = [slot_info(s) for s in slots]
+    data, guardrail = asyncio.run(_read(config, args.store, infos, period, args.format == "html"))
     if not any(
         slot["exposures"] or any(v["decisions"] for v in slot["variants"]) for slot in data["slots"]
     ):
         raise ConfigError(f"no exposures or decisions in the last {args.since}: nothing to report")
     if args.format == "json":
         print(json.dumps(data, indent=2))
+    elif args.format == "html":
+        assets = DashboardAssets.load()
+        css, js = assets.text("dashboard.css"), assets.text("dashboard.js")
+        print(report_file(data, js=js, css=css, guardrail=guardrail))
     else:
         print({"text": as_text, "csv": as_csv, "md": as_markdown}[args.format](data), end="")
     return 0
 
 
 async def _read(
-    config: Config, url: str | None, infos: list[SlotInfo], period: Period
-) -> dict[str, Any]:
+    config: Config, url: str | None, infos: list[SlotInfo], period: Period, with_guardrail: bool
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]] | None]:
+    """The report, and (for html) each slot's guardrail rows now."""
     store = store_for(config, url)
     try:
-        found = []
-        for info in infos:
-            buckets = await read_slot(store, info.id, info.variants, period, timeout_s=10.0)
-            if buckets is None:
-                raise ConfigError(f"cannot read the store at {store.url}")
-            found.append((info, buckets))
+        data = await read_report(store, infos, period, timeout_s=10.0)
+        if data is None:
+            raise ConfigError(f"cannot read the store at {store.url}")
+        if not with_guardrail:
+            return data, None
+        now_ms = int(time.time() * 1000)
+        windows = await read_windows(store, [i.id for i in infos], now_ms, timeout_s=10.0)
+        pauses = await read_pauses(store)
+        if windows is None or pauses is None:
+            raise ConfigError(f"cannot read the store at {store.url}")
     finally:
         await store.close()
-    return report(
-        found,
-        bucket=period.kind,
-        first=period.first,
-        last=period.last,
-        now_ms=int(time.time() * 1000),
-    )
+    guardrail = {
+        i.id: guardrail_rows(i.id, i.control, i.variants, windows[i.id], now_ms, pauses)
+        for i in infos
+    }
+    return data, guardrail

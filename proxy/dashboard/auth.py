@@ -59,9 +59,11 @@ class AdminAuth:
 
 
 def same_origin(request: web.Request) -> bool:
-    """The POST came from a page of this listener (or from no browser at all)."""
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-        return False
+    """The POST came from a page of this listener (or from no browser at all): a browser's
+    ``Sec-Fetch-Site`` says so, else its ``Origin`` is this listener's (or absent)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("Origin")
     return origin is None or origin == f"{request.scheme}://{request.host}"
 

@@ -158,7 +158,8 @@ def document(title: str, body: str, head: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="referrer" content="no-referrer"><title>{esc(title)}</title>{head}</head>'
+        f'<meta name="referrer" content="same-origin"><title>{esc(title)}</title>'
+        f'<link rel="icon" href="data:,">{head}</head>'
         f"<body>{body}</body></html>"
     )
 

@@ -1,0 +1,62 @@
+"""``vernier report --format html`` over a real redis-server: one self-contained file, with the
+report's numbers, the plots' data and the chart code inlined; nothing fetched from anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from proxy.cli import main
+from proxy.store.client import Store
+from proxy.store.connection import StoreSettings
+from tests.dashboard.conftest import RESULTS, RULES, put_live, put_results
+from tests.redis_server import RedisServerProcess
+
+DATA = re.compile(r'<script type="application/json" id="vn-data">(.*?)</script>', re.S)
+
+
+async def test_html_report_is_one_self_contained_file(
+    redis_server: RedisServerProcess, tmp_path: Path
+) -> None:
+    store = Store(redis_server.url, StoreSettings(op_timeout_s=2.0))
+    try:
+        now_ms = int(time.time() * 1000)
+        await put_results(store, now_ms)
+        await put_live(store, now_ms, impressions=250)
+    finally:
+        await store.close()
+    (tmp_path / "rules.yaml").write_text(RULES)
+    config = tmp_path / "vernier.yaml"
+    config.write_text(f"store: {{url: '{redis_server.url}'}}\nrules: {tmp_path / 'rules.yaml'}\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        args = ["report", "--format", "html", "--config", str(config), "--since", "24h"]
+        assert await asyncio.to_thread(main, args) == 0
+    page = out.getvalue()
+    assert page.startswith("<!doctype html>")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no other origin
+    assert "<script src" not in page and 'rel="stylesheet"' not in page  # nothing from this one either
+    assert "uPlot" in page and ".uplot" in page  # the chart code and its styles, inlined
+    found = DATA.search(page)
+    assert found is not None
+    charts = {c["id"]: c for c in json.loads(found[1])["charts"]}
+    assert set(charts) == {"hero-exposures", "hero-ctr", "hero-lift", "hero-allocation"}
+    clicks = {s["label"]: s["values"][-1] for s in charts["hero-ctr"]["series"]}
+    assert clicks == {v: c / e for v, (_, e, c) in RESULTS.items()}
+    assert "Guardrail (last 60 minutes)" in page and ">250<" in page
+
+
+def test_html_report_of_an_unknown_slot_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    args = ["report", "--format", "html", "--rules", str(tmp_path / "rules.yaml"), "--slot", "x"]
+    assert main(args) == 2
+    assert "no slot 'x'" in capsys.readouterr().err
