@@ -42,7 +42,9 @@ async def test_html_report_is_one_self_contained_file(
     page = out.getvalue()
     assert page.startswith("<!doctype html>")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no other origin
-    assert "<script src" not in page and 'rel="stylesheet"' not in page  # nothing from this one either
+    assert (
+        "<script src" not in page and 'rel="stylesheet"' not in page
+    )  # nothing from this one either
     assert "uPlot" in page and ".uplot" in page  # the chart code and its styles, inlined
     found = DATA.search(page)
     assert found is not None
