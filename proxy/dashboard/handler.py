@@ -150,7 +150,7 @@ class Dashboard:
         infos = [slot_info(slot) for slot in ruleset.slots]
         now_ms = int(self._clock() * 1000)
         report, windows, paused = await asyncio.gather(
-            read_report(self._store, infos, period, timeout_s=READ_TIMEOUT_S),
+            read_report(self._store, infos, period, timeout_s=READ_TIMEOUT_S, overview=True),
             read_windows(self._store, [i.id for i in infos], now_ms, timeout_s=READ_TIMEOUT_S),
             read_pauses(self._store),
         )

@@ -22,9 +22,15 @@ from proxy.store.slot_metrics import read_slot_windows
 
 
 async def read_report(
-    store: Store, infos: Sequence[SlotInfo], period: Period, *, timeout_s: float | None = None
+    store: Store,
+    infos: Sequence[SlotInfo],
+    period: Period,
+    *,
+    timeout_s: float | None = None,
+    overview: bool = False,
 ) -> dict[str, Any] | None:
-    """The report (``docs/report-format.md``) of ``infos`` over ``period``; ``None`` if the store
+    """The report (``docs/report-format.md``) of ``infos`` over ``period`` (with ``overview``,
+    only the fields of :func:`~proxy.results.report.slot_overview`); ``None`` if the store
     cannot answer. The statistics run in a thread: they must not hold up the event loop."""
     found = await asyncio.gather(
         *(read_slot(store, i.id, i.variants, period, timeout_s=timeout_s) for i in infos)
@@ -39,6 +45,7 @@ async def read_report(
         first=period.first,
         last=period.last,
         now_ms=int(time.time() * 1000),
+        overview=overview,
     )
     return await asyncio.get_running_loop().run_in_executor(None, build)
 

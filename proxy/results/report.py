@@ -20,6 +20,7 @@ from typing import Any
 from proxy.records.results_buckets import Buckets
 from proxy.rules.load import CompiledSlot
 from proxy.stats.binary import (
+    Posterior,
     chance_to_be_best,
     chance_to_beat,
     expected_loss,
@@ -102,16 +103,66 @@ def _always_valid(buckets: Buckets, control: str, variant: str) -> float:
     return always_valid_p(looks, last_tau2) if looks else 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Basics:
+    """What every view of a slot starts from: its period's totals and posteriors."""
+
+    totals: dict[str, dict[str, float]]
+    exposures: dict[str, int]
+    clicks: dict[str, int]
+    posteriors: list[Posterior]
+    best: list[float]  # chance to be best, in variant order
+
+    @classmethod
+    def of(cls, info: SlotInfo, buckets: Buckets) -> _Basics:
+        totals = {
+            v: {m: _sum(buckets, v, m) for m in ("decisions", "exposures", "clicks", "conversions")}
+            for v in info.variants
+        }
+        exposures = {v: int(totals[v]["exposures"]) for v in info.variants}
+        clicks = {v: min(int(totals[v]["clicks"]), exposures[v]) for v in info.variants}
+        posteriors = [posterior(clicks[v], exposures[v]) for v in info.variants]
+        return cls(totals, exposures, clicks, posteriors, chance_to_be_best(posteriors))
+
+    def head(self, info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
+        """The slot-level fields: id, policy, control, the split check, exposures, leader."""
+        check, p = _split_check(info, buckets, self.exposures, self.totals)
+        leader = max(range(len(info.variants)), key=self.best.__getitem__)
+        total = sum(self.exposures.values())
+        return {
+            "id": info.id,
+            "policy": info.policy,
+            "control": info.control,
+            "srm_check": check,
+            "srm_p": p,
+            "srm_flagged": srm_flagged(p),
+            "exposures": total,
+            "leader": info.variants[leader] if total else None,
+        }
+
+
+def slot_overview(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
+    """The slot-level fields of :func:`slot_report`, and per variant only ``id``,
+    ``exposures``, ``decisions`` and ``chance_to_be_best``: what the dashboard's overview
+    shows, at a fifth of the cost (no pairwise tests, losses or series)."""
+    basics = _Basics.of(info, buckets)
+    variants = [
+        {
+            "id": v,
+            "exposures": basics.exposures[v],
+            "decisions": int(basics.totals[v]["decisions"]),
+            "chance_to_be_best": basics.best[i],
+        }
+        for i, v in enumerate(info.variants)
+    ]
+    return basics.head(info, buckets) | {"variants": variants}
+
+
 def slot_report(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
     """One slot's part of the report (see ``docs/report-format.md``)."""
-    totals = {
-        v: {m: _sum(buckets, v, m) for m in ("decisions", "exposures", "clicks", "conversions")}
-        for v in info.variants
-    }
-    exposures = {v: int(totals[v]["exposures"]) for v in info.variants}
-    clicks = {v: min(int(totals[v]["clicks"]), exposures[v]) for v in info.variants}
-    posteriors = [posterior(clicks[v], exposures[v]) for v in info.variants]
-    best = chance_to_be_best(posteriors)
+    basics = _Basics.of(info, buckets)
+    totals, exposures, clicks = basics.totals, basics.exposures, basics.clicks
+    posteriors, best = basics.posteriors, basics.best
     loss = expected_loss(posteriors)
     control = info.control
     i_control = info.variants.index(control)
@@ -169,18 +220,8 @@ def slot_report(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
     total_decisions = sum(int(totals[v]["decisions"]) for v in info.variants)
     for row in variants:
         row["allocation"] = row["decisions"] / total_decisions if total_decisions else None
-    check, p = _split_check(info, buckets, exposures, totals)
-    leader = max(range(len(info.variants)), key=best.__getitem__)
     base = _rate(clicks[control], exposures[control])
-    return {
-        "id": info.id,
-        "policy": info.policy,
-        "control": control,
-        "srm_check": check,
-        "srm_p": p,
-        "srm_flagged": srm_flagged(p),
-        "exposures": sum(exposures.values()),
-        "leader": info.variants[leader] if sum(exposures.values()) else None,
+    return basics.head(info, buckets) | {
         "sample_size_per_variant": sample_size(base, MDE, power=POWER) if base else None,
         "mde": MDE,
         "power": POWER,
@@ -224,13 +265,21 @@ def series(info: SlotInfo, buckets: Buckets) -> list[dict[str, Any]]:
 
 
 def report(
-    slots: Sequence[tuple[SlotInfo, Buckets]], *, bucket: str, first: int, last: int, now_ms: int
+    slots: Sequence[tuple[SlotInfo, Buckets]],
+    *,
+    bucket: str,
+    first: int,
+    last: int,
+    now_ms: int,
+    overview: bool = False,
 ) -> dict[str, Any]:
-    """The whole report (``docs/report-format.md``)."""
+    """The whole report (``docs/report-format.md``); with ``overview``, each slot's
+    :func:`slot_overview` instead of its full part."""
+    build = slot_overview if overview else slot_report
     return {
         "format": "vernier-report",
         "version": FORMAT_VERSION,
         "generated_ms": now_ms,
         "period": {"bucket": "hour" if bucket == "h" else "day", "first": first, "last": last},
-        "slots": [slot_report(info, data) for info, data in slots],
+        "slots": [build(info, data) for info, data in slots],
     }

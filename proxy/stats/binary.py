@@ -51,6 +51,7 @@ def posterior(successes: int, trials: int, prior: tuple[float, float] = (1.0, 1.
 
 
 GRID_POINTS = 4001  # Simpson's rule on this many points over the posteriors' support: ~1e-9
+CDF_POINTS_PER_SD = 50
 
 
 def _support(posteriors: Sequence[Posterior]) -> np.ndarray:
@@ -63,7 +64,14 @@ def _support(posteriors: Sequence[Posterior]) -> np.ndarray:
 
 
 def _densities(posteriors: Sequence[Posterior], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each posterior's density and distribution function on ``x`` (rows: posteriors)."""
+    """Each posterior's density and distribution function on ``x`` (rows: posteriors).
+
+    The distribution function is the density integrated along the grid (a fourth-order rule)
+    from its exact value at the grid's start, where the grid resolves the posterior with at
+    least :data:`CDF_POINTS_PER_SD` points per standard deviation (within 3e-9 of ``betainc``
+    then), else ``betainc`` itself: ``betainc`` costs ~1.4 µs a point for counts in the
+    thousands [measured: 5.7 ms per 4001-point row], ten times the integration.
+    """
     inner = np.clip(x, 1e-300, 1 - 1e-16)
     pdf = np.stack(
         [
@@ -75,8 +83,27 @@ def _densities(posteriors: Sequence[Posterior], x: np.ndarray) -> tuple[np.ndarr
             for p in posteriors
         ]
     )
-    cdf = np.stack([special.betainc(p.alpha, p.beta, x) for p in posteriors])
-    return pdf, cdf
+    step = float(x[1] - x[0])
+    rows = []
+    for p, density in zip(posteriors, pdf, strict=True):
+        n = p.alpha + p.beta
+        sd = math.sqrt(p.alpha * p.beta / (n * n * (n + 1)))
+        if sd < CDF_POINTS_PER_SD * step:
+            rows.append(special.betainc(p.alpha, p.beta, x))
+            continue
+        start = float(special.betainc(p.alpha, p.beta, x[0]))
+        rows.append(np.clip(start + _cumulative_integral(density, step), 0.0, 1.0))
+    return pdf, np.stack(rows)
+
+
+def _cumulative_integral(f: np.ndarray, step: float) -> np.ndarray:
+    """∫ f from the first grid point to each: the trapezoid rule with its Euler-Maclaurin end
+    correction, -(h²/12)(f'(x) - f'(x0)), which makes it fourth-order like Simpson's (and
+    ten times cheaper than ``scipy.integrate.cumulative_simpson``)."""
+    trapezoid = np.concatenate(([0.0], np.cumsum((f[1:] + f[:-1]) * (step / 2))))
+    slope: np.ndarray = np.gradient(f, step, edge_order=2)
+    corrected: np.ndarray = trapezoid - (step * step / 12) * (slope - slope[0])
+    return corrected
 
 
 def chance_to_beat(variant: Posterior, control: Posterior) -> float:
@@ -114,9 +141,32 @@ def expected_loss(posteriors: Sequence[Posterior]) -> list[float]:
 
 
 def fisher_p(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:
-    """Two-sided Fisher's exact test of the 2x2 table (successes, failures) x (a, b)."""
-    table = [[successes_a, trials_a - successes_a], [successes_b, trials_b - successes_b]]
-    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+    """Two-sided Fisher's exact test of the 2x2 table (successes, failures) x (a, b).
+
+    As R's ``fisher.test`` and ``scipy.stats.fisher_exact``: the probability, under the
+    hypergeometric law of ``a``'s successes given the margins, of every table no likelier than
+    the observed one (within a relative 1e-7). Summed over the whole support in one vectorised
+    step: scipy's search costs ~5 ms a table at counts in the thousands [measured], this ~0.1 ms.
+    """
+    n_a, total = trials_a, trials_a + trials_b
+    successes = successes_a + successes_b
+    if trials_a <= 0 or trials_b <= 0 or successes in (0, total):
+        return 1.0
+    k = np.arange(max(0, successes - trials_b), min(successes, n_a) + 1, dtype=float)
+    log_pmf = (
+        _log_choose(successes, k)
+        + _log_choose(total - successes, n_a - k)
+        - _log_choose(total, np.array(float(n_a)))
+    )
+    observed = log_pmf[int(successes_a - k[0])]
+    extreme = log_pmf[log_pmf <= observed + math.log1p(1e-7)]
+    top = float(extreme.max())
+    return min(1.0, math.exp(top) * float(np.exp(extreme - top).sum()))
+
+
+def _log_choose(n: float, k: np.ndarray) -> np.ndarray:
+    logs: np.ndarray = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+    return logs
 
 
 def z_test_p(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:

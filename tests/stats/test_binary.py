@@ -126,3 +126,17 @@ def test_sample_size_gives_the_power_asked() -> None:
 def test_posterior_rejects_impossible_counts() -> None:
     with pytest.raises(ValueError, match="successes"):
         posterior(5, 3)
+
+
+def test_fisher_matches_scipy_on_random_tables() -> None:
+    rng = np.random.default_rng(13)
+    for i in range(300):  # half with unrelated rates, half with the same rate (p near 1)
+        trials_a, trials_b = (int(n) for n in rng.integers(1, 3000, size=2))
+        successes_a = int(rng.integers(0, trials_a + 1))
+        rate = successes_a / trials_a if i % 2 else rng.random()
+        successes_b = int(rng.binomial(trials_b, rate))
+        table = [[successes_a, trials_a - successes_a], [successes_b, trials_b - successes_b]]
+        reference = stats.fisher_exact(table, alternative="two-sided").pvalue
+        found = fisher_p(successes_a, trials_a, successes_b, trials_b)
+        assert found == pytest.approx(reference, rel=1e-6, abs=1e-300)
+    assert fisher_p(0, 0, 3, 5) == 1.0 and fisher_p(0, 10, 0, 10) == 1.0
