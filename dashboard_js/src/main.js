@@ -27,8 +27,9 @@ function options(spec, el) {
     const main = series.length;
     series.push({ label: s.label, stroke: colour, width: 2, value: (u, v) => fmt(v), spanGaps: false });
     if (s.lo && s.hi) {
-      series.push({ label: s.label + ' low', stroke: alpha(colour, 0.3), width: 1, value: (u, v) => fmt(v) });
-      series.push({ label: s.label + ' high', stroke: alpha(colour, 0.3), width: 1, value: (u, v) => fmt(v) });
+      for (const edge of [' low', ' high']) {
+        series.push({ label: s.label + edge, stroke: alpha(colour, 0.3), width: 1, band: true, value: (u, v) => fmt(v) });
+      }
       bands.push({ series: [main + 2, main + 1], fill: alpha(colour, 0.12) });
     }
   });
@@ -63,7 +64,13 @@ function draw(spec) {
     el.textContent = 'No data in this period.';
     return;
   }
-  drawn.set(spec.id, new uPlot(options(spec, el), data(spec), el));
+  const plot = new uPlot(options(spec, el), data(spec), el);
+  // an interval's two edges are drawn as a band: keep them out of the legend
+  const rows = plot.root.querySelectorAll('.u-legend .u-series');
+  plot.series.forEach((s, i) => {
+    if (s.band && rows[i]) rows[i].style.display = 'none';
+  });
+  drawn.set(spec.id, plot);
 }
 
 function live(spec) {

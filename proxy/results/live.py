@@ -46,12 +46,13 @@ def windows_table(
 
 
 def minutes_chart(variants: Sequence[str], windows: SlotWindows, now_ms: int) -> dict[str, Any]:
-    """Impressions per minute over the last hour, per variant (a chart spec, see ``charts``)."""
+    """Impressions per minute over the last 60 whole minutes, per variant (a chart spec, see
+    ``charts``); the current minute is still filling, so it is left out."""
     now_minute = minute_of(now_ms)
-    minutes = range(now_minute - HISTORY_MINUTES + 1, now_minute + 1)
+    minutes = range(now_minute - HISTORY_MINUTES, now_minute)
     return {
         "id": "live",
-        "title": "Impressions per minute, last 60 minutes",
+        "title": "Impressions per minute, last 60 whole minutes",
         "unit": "count",
         "x": [minute * 60 for minute in minutes],
         "series": [

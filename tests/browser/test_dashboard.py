@@ -12,6 +12,10 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error
 
 from proxy.app import create_admin_app
+from proxy.dashboard.assets import DashboardAssets
+from proxy.records.results_buckets import Buckets
+from proxy.results.html import report_file
+from proxy.results.report import SlotInfo, report
 from proxy.store import control
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
@@ -83,3 +87,29 @@ async def test_sign_in_see_the_charts_pause_and_resume(
     finally:
         await store.close()
     assert problems == []
+
+
+async def test_the_html_report_draws_its_charts_from_disk(browser: Browser, tmp_path: Path) -> None:
+    sums = {
+        hour: {f"{v}|{m}": n for v in ("a", "b") for m, n in (("decisions", 120.0),
+               ("exposures", 100.0), ("clicks", 5.0 + hour % 3 + (v == "b")))}
+        for hour in range(490_000, 490_024)
+    }  # fmt: skip
+    info = SlotInfo("hero", "split", "a", ("a", "b"), {"a": 1.0, "b": 1.0})
+    data = report([(info, Buckets(sums))], bucket="h", first=490_000, last=490_023, now_ms=0)
+    assets = DashboardAssets.load()
+    page_file = tmp_path / "report.html"
+    page_file.write_text(
+        report_file(data, js=assets.text("dashboard.js"), css=assets.text("dashboard.css"))
+    )
+    page = await browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    await page.goto(page_file.as_uri())
+    await page.wait_for_function("document.querySelectorAll('.uplot canvas').length == 4")
+    await page.close()
+    assert problems == []
+    assert requests == [page_file.as_uri()]  # nothing else fetched

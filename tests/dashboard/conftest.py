@@ -64,7 +64,7 @@ async def put_results(store: Store, now_ms: int) -> None:
 
 
 async def put_live(store: Store, now_ms: int, impressions: int = 30) -> None:
-    minute = minute_of(now_ms)
+    minute = minute_of(now_ms) - 1  # a whole minute: the live chart leaves out the current one
     increments = [
         Increment("hero", variant, "impressions", minute, f"{variant}-{i}")
         for variant in ("a", "b")

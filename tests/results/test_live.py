@@ -52,5 +52,5 @@ def test_too_small_a_sample_waits() -> None:
 
 def test_minutes_chart_has_the_last_60_minutes() -> None:
     chart = minutes_chart(("a", "b"), windows(9), NOW_MS)
-    assert chart["x"][-1] == 1000 * 60 and len(chart["x"]) == 60
-    assert [s["values"][-2:] for s in chart["series"]] == [[300, 100], [300, 100]]
+    assert chart["x"][-1] == 999 * 60 and len(chart["x"]) == 60  # whole minutes only
+    assert [s["values"][-2:] for s in chart["series"]] == [[0, 300], [0, 300]]
