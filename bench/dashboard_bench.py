@@ -40,6 +40,7 @@ from proxy.store.connection import StoreSettings
 from proxy.store.embedded import EmbeddedStore
 
 TOKEN = "bench-dashboard-token-0123456789"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def rules_yaml(slots: int, variants: int) -> str:
@@ -115,7 +116,7 @@ async def screenshot(base: str, path: Path) -> None:
     from playwright.async_api import async_playwright
 
     # Chromium is launched the way the browser tests launch it (tests/browser/chromium.py)
-    sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(1, str(REPO_ROOT))
     from tests.browser.chromium import CHROMIUM_FLAGS, chromium_binary
 
     async with async_playwright() as playwright:

@@ -19,6 +19,8 @@ import orjson
 
 from proxy.results.charts import slot_charts
 
+GUARD_TITLE = "Pauses and control chart (last 60 minutes)"
+
 
 def esc(value: object) -> str:
     return escape(str(value), quote=True)
@@ -107,7 +109,7 @@ def variants_table(slot: Mapping[str, Any]) -> str:
 
 
 def guardrail_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The guardrail's control chart, last 60 minutes (:func:`proxy.results.live.guardrail_rows`)."""
+    """Pauses and the p-chart of the last 60 minutes (:func:`proxy.results.live.guardrail_rows`)."""
     if not rows:
         return '<p class="muted">No variant besides the control: nothing to guard.</p>'
     kinds = {"paused": "paused", "below": "warn", "ok": "ok", "waiting": "muted"}
@@ -115,7 +117,9 @@ def guardrail_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for row in rows:
         state = badge(row["state"], kinds[row["state"]])
         if row["paused_by"] is not None:
-            state += f' <span class="muted">by {esc(row["paused_by"])}: {esc(row["why"])}</span>'
+            numbers = "".join(f", {esc(k)} {esc(v)}" for k, v in row["details"].items())
+            why = f"by {esc(row['paused_by'])}: {esc(row['why'])}{numbers}"
+            state += f' <span class="muted">{why}</span>'
         out.append(
             (
                 esc(row["variant"]), esc(row["measure"]), num(row["impressions"]),
@@ -193,7 +197,7 @@ def report_file(
         parts.append(charts_html(own))
         if guardrail is not None and slot["id"] in guardrail:
             parts += [
-                "<h2>Guardrail (last 60 minutes)</h2>",
+                f"<h2>{GUARD_TITLE}</h2>",
                 guardrail_table(guardrail[slot["id"]]),
             ]
     parts.append("</main>")

@@ -6,12 +6,15 @@ Input is what the proxies count per minute for the rules and the guardrail
 arithmetic is :mod:`proxy.govern.windows`, the same the rules and the guardrail use, so the live
 numbers are the ones they act on.
 
-**The guardrail's control chart** (per variant other than the control, over the last 60 minutes):
-the control's rate is the centre line, ``lower_control_limit`` at the variant's sample is the
-limit, and the variant is ``below`` when its rate is under it with at least
-:data:`MIN_IMPRESSIONS` impressions on both sides (the guardrail's defaults); ``paused`` when the
-control hash holds a pause of it, with who paused it and why (the guardrail writes its reason).
-The measure is conversion rate when the slot converted in the window, else click-through rate.
+**Pauses and the control chart** (per variant other than the control). The guardrail itself
+judges bandit slots off-policy from the learner's joined decisions (:mod:`proxy.govern.guardrail`;
+its running evidence is in the learner's checkpoint, not here): what the dashboard shows of it is
+its pause records, ``paused`` with who paused and why and any numbers the record carries. Beside
+them, an early signal over the live counts: the p-chart of the last 60 minutes, the control's
+rate as the centre line and ``lower_control_limit`` at the variant's sample as the limit (the
+arithmetic of the rules' ``ctr_lcl`` fields); ``below`` when the variant's rate is under it with
+at least :data:`MIN_IMPRESSIONS` impressions on both sides, else ``ok`` or ``waiting``. The
+measure is conversion rate when the slot converted in the window, else click-through rate.
 """
 
 from __future__ import annotations
@@ -82,8 +85,9 @@ def guardrail_rows(
     now_ms: int,
     pauses: Mapping[str, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Per variant other than the control: its 60-minute rate against the control's lower
-    control limit, and its state (``paused``, ``below``, ``ok`` or ``waiting`` for a sample)."""
+    """Per variant other than the control: its pause record if any, and its 60-minute rate
+    against the control's lower control limit; state ``paused``, ``below``, ``ok`` or
+    ``waiting`` (for a sample)."""
     totals = {v: window_counts(windows.counts.get(v, {}), now_ms, GUARD_MINUTES) for v in variants}
     overall = sum(totals.values(), Counts())
     measure = "cvr" if overall.conversions > 0 else "ctr"
@@ -117,6 +121,9 @@ def guardrail_rows(
                 "state": state,
                 "paused_by": None if pause is None else pause.get("by"),
                 "why": None if pause is None else pause.get("why"),
+                "details": {}
+                if pause is None
+                else {k: v for k, v in pause.items() if k not in ("by", "why", "at_ms")},
             }
         )
     return rows

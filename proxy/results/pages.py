@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from proxy.results.html import (
+    GUARD_TITLE,
     badge,
     charts_html,
     data_json,
@@ -189,9 +190,7 @@ def live_fragment(
             )  # fmt: skip
     head = ("window", "variant", "impressions", "clicks", "conversions", "CTR", "CVR")
     return (
-        table(head, rows, numeric_from=2)
-        + "<h2>Guardrail (last 60 minutes)</h2>"
-        + guardrail_table(guardrail)
+        table(head, rows, numeric_from=2) + f"<h2>{GUARD_TITLE}</h2>" + guardrail_table(guardrail)
     )
 
 

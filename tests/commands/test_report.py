@@ -52,7 +52,7 @@ async def test_html_report_is_one_self_contained_file(
     assert set(charts) == {"hero-exposures", "hero-ctr", "hero-lift", "hero-allocation"}
     clicks = {s["label"]: s["values"][-1] for s in charts["hero-ctr"]["series"]}
     assert clicks == {v: c / e for v, (_, e, c) in RESULTS.items()}
-    assert "Guardrail (last 60 minutes)" in page and ">250<" in page
+    assert "Pauses and control chart (last 60 minutes)" in page and ">250<" in page
 
 
 def test_html_report_of_an_unknown_slot_is_a_clear_error(

@@ -97,7 +97,7 @@ async def test_slot_page_carries_the_reports_numbers_and_charts(
     async with client.get(dashboard.url + "live/hero") as response:
         assert response.status == 200
         live = await response.json()
-    assert "Guardrail" in live["html"]
+    assert "control chart" in live["html"]
     (chart,) = live["charts"]
     assert {s["label"]: s["values"][-1] for s in chart["series"]} == {"a": 30, "b": 30}
 

@@ -38,10 +38,11 @@ def test_a_variant_below_the_controls_lower_limit_is_flagged() -> None:
 
 
 def test_conversions_make_the_measure_cvr_and_a_pause_wins() -> None:
-    pauses = {"variant:hero:b": {"by": "guardrail", "why": "cvr 1 % below 2 %"}}
+    pauses = {"variant:hero:b": {"by": "guardrail", "why": "harm", "at_ms": 5, "wealth": 1e3}}
     (row,) = guardrail_rows("hero", "a", ("a", "b"), windows(9, 8), NOW_MS, pauses)
     assert row["measure"] == "cvr" and row["state"] == "paused"
-    assert (row["paused_by"], row["why"]) == ("guardrail", "cvr 1 % below 2 %")
+    assert (row["paused_by"], row["why"]) == ("guardrail", "harm")
+    assert row["details"] == {"wealth": 1e3}  # the numbers a pause record carries
 
 
 def test_too_small_a_sample_waits() -> None:
