@@ -298,7 +298,7 @@ async def test_unread_reply_is_never_handed_to_the_next_command(
     delay_proxy: DelayProxy, make_store: MakeStore
 ) -> None:
     """A connection released with its reply unread (any path) is dropped, not reused as is."""
-    store = make_store(delay_proxy.url, StoreSettings(max_connections=1, op_timeout_s=1.0))
+    store = make_store(delay_proxy.url, StoreSettings(max_connections=1, op_timeout_s=30.0))
     await store.run(seed, default=None)
 
     async def leave_reply_unread(r: Redis) -> None:
