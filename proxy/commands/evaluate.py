@@ -1,19 +1,26 @@
 """``vernier evaluate --log FILE``: how each candidate policy would have done, from the log.
 
-For every slot in the log, the estimates (IPS, SNIPS, doubly robust, 95 % intervals) of:
-``uniform``; ``always-<control>``; ``rules`` — the slot's pins as the YAML files say now (first
-pin that holds on the logged request context, else the control; needs the proxy's records,
-which carry that context); ``model`` — the slot's published snapshot, if the store is reachable;
-and each ``--model FILE`` (a VW model saved for this slot's policy). Ranked by DR estimate.
+For every slot in the log (or ``--slot``), the estimates (IPS, SNIPS, doubly robust, bootstrap
+intervals clipped to the reward range, ESS, warnings) of: ``uniform``; ``always-<control>``;
+``rules`` — the slot's pins as the YAML files say now (first pin that holds on the logged
+request context, else the control; needs the proxy's records, which carry that context);
+``model`` — the slot's published snapshot, if the store is reachable; each ``--model SLOT=FILE``;
+and any policy of the user's: ``--policy-file FILE`` (per-decision probabilities) or
+``--policy module:function``. Ranked by DR estimate; ``--json`` for every number at full
+precision. The log is read twice and never held (:mod:`proxy.evaluate.passes`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 
@@ -22,33 +29,38 @@ from proxy.bandit.snapshot import load_snapshot
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.decide.slots import rule_choice
-from proxy.errors import ConfigError
-from proxy.evaluate.estimators import by_namespaces, evaluate_all, format_report
-from proxy.evaluate.log import LogError
-from proxy.evaluate.policies import TargetPolicy, always, deterministic, model_policy, uniform
+from proxy.errors import ConfigError, UsageError
+from proxy.evaluate.bootstrap import RESAMPLES
+from proxy.evaluate.estimators import IntervalMethod, SlotEvaluator
+from proxy.evaluate.log import LogError, iter_numbered
+from proxy.evaluate.passes import SlotSummary, estimate, summarise
+from proxy.evaluate.policies import (
+    TargetPolicy,
+    UserPolicy,
+    always,
+    deterministic,
+    entry_point,
+    model_policy,
+    uniform,
+)
+from proxy.evaluate.policy_file import PolicyFile
+from proxy.evaluate.report import SlotReport, format_text, to_json
+from proxy.evaluate.reward_model import Bucket, RewardModel, by_namespaces, full_context
 from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.snapshot import SnapshotRefused
 from proxy.rules.load import CompiledSlot, RuleSet, load_rules
 from proxy.store import models
 from proxy.store_config import store_for
 
-_decode = msgspec.json.Decoder(LoggedDecision).decode
+_decode_logged = msgspec.json.Decoder(LoggedDecision).decode
 
-
-def read_records(path: Path) -> list[LoggedDecision]:
-    """The log's records (the proxy's superset of the documented format is accepted too)."""
-    records: list[LoggedDecision] = []
-    try:
-        with path.open("rb") as file:
-            for number, line in enumerate(file, start=1):
-                if line.strip():
-                    try:
-                        records.append(_decode(line))
-                    except (msgspec.ValidationError, msgspec.DecodeError) as err:
-                        raise LogError(f"{path}:{number}: {err}") from None
-    except OSError as err:
-        raise LogError(f"{path}: {err.strerror or err}") from None
-    return records
+DESCRIPTION = """\
+Estimate how candidate policies would have done, from the decision log: IPS, SNIPS and doubly
+robust estimates with bootstrap intervals inside the reward range, effective sample size and
+warnings. The log (--log) is JSON lines, one decision per line, in the format documented in
+docs/decision-log.md: {"id", "slot", "actions", "chosen", "p", "context", "reward", ...} -- the
+file the proxy writes to data/decisions.jsonl. A policy file (--policy-file) is JSON lines
+{"id": decision id, "pmf": {action: probability}}."""
 
 
 def rules_policy(slot: CompiledSlot) -> TargetPolicy:
@@ -57,26 +69,50 @@ def rules_policy(slot: CompiledSlot) -> TargetPolicy:
     def choose(record: DecisionRecord) -> str:
         context = getattr(record, "rule_context", None)
         if context is None:
-            raise ValueError(f"record {record.id} has no rule_context: cannot evaluate the rules")
+            raise ValueError("no rule_context: cannot evaluate the rules")
         return rule_choice(slot, context)[0]
 
     return deterministic(choose)
 
 
+def load_entry_point(spec: str) -> UserPolicy:
+    """``module:function`` imported (the current directory first on the path)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"--policy {spec}: expected MODULE:FUNCTION, e.g. mypolicies:greedy")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        target: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as err:  # importing the user's module runs their code
+        raise UsageError(f"--policy {spec}: cannot load it: {type(err).__name__}: {err}") from None
+    if not callable(target):
+        raise UsageError(f"--policy {spec}: {attribute} is not a function")
+    return target
+
+
+def dr_bucket(spec: str) -> tuple[Bucket, tuple[str, ...] | None]:
+    """``--dr-features``: ``all`` (every namespace in the log), ``none`` or ``D,T,…``."""
+    if spec == "all":
+        return full_context, None
+    if spec == "none":
+        return by_namespaces(), ()
+    namespaces = tuple(ns.strip() for ns in spec.split(",") if ns.strip())
+    if not namespaces:
+        raise UsageError(f"--dr-features {spec!r}: expected all, none or namespaces like D,T")
+    return by_namespaces(*namespaces), namespaces
+
+
 def targets_for(
-    slot_id: str,
-    records: Sequence[LoggedDecision],
-    slot: CompiledSlot | None,
-    extra: dict[str, BanditModel],
+    summary: SlotSummary, slot: CompiledSlot | None, extra: dict[str, TargetPolicy]
 ) -> dict[str, TargetPolicy]:
-    control = slot.control if slot is not None else records[0].actions[0]
+    control = slot.control if slot is not None else summary.actions[0]
     targets: dict[str, TargetPolicy] = {"uniform": uniform, f"always-{control}": always(control)}
-    if slot is not None and slot.pins and all(r.rule_context is not None for r in records):
+    if slot is not None and slot.pins and summary.rule_context:
         targets["rules"] = rules_policy(slot)
-    features = slot.learner.variant_features if slot is not None and slot.learner else {}
-    for name, model in extra.items():
-        targets[name] = model_policy(model, features)
-    return targets
+    return targets | extra
 
 
 async def published_model(config: Config, slot: CompiledSlot) -> BanditModel | None:
@@ -97,35 +133,48 @@ async def published_model(config: Config, slot: CompiledSlot) -> BanditModel | N
         await store.close()
 
 
-def report(
-    records: Iterable[LoggedDecision],
-    ruleset: RuleSet,
-    models_by_slot: dict[str, dict[str, BanditModel]],
-) -> str:
-    by_slot: dict[str, list[LoggedDecision]] = defaultdict(list)
-    for record in records:
-        by_slot[record.slot].append(record)
-    slots = {slot.id: slot for slot in ruleset.slots}
-    parts = []
-    for slot_id, logged in sorted(by_slot.items()):
-        usable = [r for r in logged if r.is_example]
-        if not usable:
-            parts.append(f"slot {slot_id}: no records with a joined reward")
-            continue
-        targets = targets_for(slot_id, usable, slots.get(slot_id), models_by_slot.get(slot_id, {}))
-        evaluations = evaluate_all(usable, targets, bucket=by_namespaces("D", "T", "R"))
-        parts.append(f"slot {slot_id} ({len(usable)} examples of {len(logged)} decisions)")
-        parts.append(format_report(evaluations))
-    return "\n\n".join(parts) or "the log holds no decisions"
-
-
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     evaluate = commands.add_parser(
-        "evaluate", help="estimate candidate policies offline from the decision log"
+        "evaluate",
+        help="estimate candidate policies offline from the decision log",
+        description=DESCRIPTION,
     )
-    evaluate.add_argument("--log", type=Path, required=True, help="decision log (JSON lines)")
+    evaluate.add_argument(
+        "--log", type=Path, required=True, help="decision log, JSON lines (docs/decision-log.md)"
+    )
     evaluate.add_argument("--config", type=Path, help="YAML config file")
     evaluate.add_argument("--rules", help="rules file or folder (for the rules policy)")
+    evaluate.add_argument(
+        "--policy-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='a target policy as JSON lines {"id": …, "pmf": {action: p}} (repeatable)',
+    )
+    evaluate.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="a target policy as a Python function of each logged decision, returning "
+        "{action: p} (repeatable)",
+    )
+    evaluate.add_argument("--slot", help="evaluate this slot only")
+    evaluate.add_argument(
+        "--dr-features",
+        default="all",
+        metavar="all|none|D,T,…",
+        help="context namespaces of DR's reward model (default: every namespace in the log)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="one JSON document, full precision")
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    evaluate.add_argument(
+        "--resamples",
+        type=int,
+        default=RESAMPLES,
+        help=f"bootstrap resamples (default {RESAMPLES})",
+    )
     evaluate.add_argument(
         "--model",
         action="append",
@@ -138,28 +187,104 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
 
 
-def run(args: argparse.Namespace, config_file: Path | None) -> int:
-    config = load_config(config_file, overrides={"rules": args.rules})
-    path = Path(config.rules)
-    ruleset = load_rules(path) if path.exists() else RuleSet()
-    records = read_records(args.log)
+def _records(file: BinaryIO, source: str) -> Iterator[tuple[int, DecisionRecord]]:
+    return iter_numbered(file, source=source, decode=_decode_logged)
+
+
+def _open(path: Path, what: str, stack: ExitStack) -> BinaryIO:
+    try:
+        return stack.enter_context(path.open("rb"))
+    except OSError as err:
+        error = LogError if what == "log" else UsageError
+        raise error(f"{path}: {err.strerror or err}") from None
+
+
+def _models(
+    args: argparse.Namespace, config: Config, ruleset: RuleSet
+) -> dict[str, dict[str, TargetPolicy]]:
     slots = {slot.id: slot for slot in ruleset.slots}
-    extra: dict[str, dict[str, BanditModel]] = defaultdict(dict)
+    extra: dict[str, dict[str, TargetPolicy]] = defaultdict(dict)
     for spec in args.model:
         slot_id, _, file = spec.partition("=")
         slot = slots.get(slot_id)
         if not file or slot is None or slot.learner is None:
             raise ConfigError(f"--model {spec}: expected SLOT=FILE for a bandit slot of the rules")
         try:
-            extra[slot_id][f"model:{Path(file).name}"] = BanditModel.from_bytes(
-                Path(file).read_bytes(), slot.learner.policy
-            )
+            model = BanditModel.from_bytes(Path(file).read_bytes(), slot.learner.policy)
         except (OSError, ValueError) as err:
             raise ConfigError(f"--model {spec}: {err}") from None
+        extra[slot_id][f"model:{Path(file).name}"] = model_policy(
+            model, slot.learner.variant_features
+        )
     if not args.no_store:
         for slot in ruleset.slots:
-            model = asyncio.run(published_model(config, slot))
-            if model is not None:
-                extra[slot.id]["model"] = model
-    print(report(records, ruleset, extra))
+            published = asyncio.run(published_model(config, slot))
+            if published is not None and slot.learner is not None:
+                extra[slot.id]["model"] = model_policy(published, slot.learner.variant_features)
+    return extra
+
+
+def run(args: argparse.Namespace, config_file: Path | None) -> int:
+    if args.resamples < 2:
+        raise UsageError(f"--resamples {args.resamples}: expected at least 2")
+    bucket, chosen_features = dr_bucket(args.dr_features)
+    user_policies = {spec: entry_point(load_entry_point(spec)) for spec in args.policy}
+    config = load_config(config_file, overrides={"rules": args.rules})
+    path = Path(config.rules)
+    ruleset = load_rules(path) if path.exists() else RuleSet()
+    slots = {slot.id: slot for slot in ruleset.slots}
+    extra = _models(args, config, ruleset)
+    method = IntervalMethod(resamples=args.resamples, seed=args.seed)
+    source = str(args.log)
+    with ExitStack() as stack:
+        summaries = summarise(
+            _records(_open(args.log, "log", stack), source),
+            lambda: RewardModel(bucket),
+            slot=args.slot,
+        )
+    if args.slot is not None and not summaries:
+        raise UsageError(f"--slot {args.slot}: the log {source} has no decision of this slot")
+    with ExitStack() as stack:
+        policy_files = [
+            PolicyFile(_open(file, "policy file", stack), source=str(file))
+            for file in args.policy_file
+        ]
+        evaluators: dict[str, SlotEvaluator] = {}
+        for slot_id, summary in summaries.items():
+            if summary.examples == 0:
+                continue
+            own: dict[str, TargetPolicy] = {f"file:{f.name}": p for f, p in zip(
+                args.policy_file, policy_files, strict=True
+            )}  # fmt: skip
+            own |= user_policies | extra.get(slot_id, {})
+            evaluators[slot_id] = SlotEvaluator(
+                targets_for(summary, slots.get(slot_id), own),
+                summary.model,
+                reward_range=summary.reward_range,
+                method=method,
+            )
+        estimate(
+            _records(_open(args.log, "log", stack), source), evaluators, policy_files, source=source
+        )
+    reports = [
+        SlotReport(
+            slot=slot_id,
+            decisions=summaries[slot_id].decisions,
+            examples=summaries[slot_id].examples,
+            reward_range=summaries[slot_id].reward_range,
+            dr_features=(
+                chosen_features
+                if chosen_features is not None
+                else tuple(sorted(summaries[slot_id].namespaces))
+            ),
+            reward_model_cells=summaries[slot_id].model.cells,
+            evaluations=tuple(evaluator.results()),
+        )
+        for slot_id, evaluator in sorted(evaluators.items())
+    ]
+    skipped = sorted(s for s, summary in summaries.items() if summary.examples == 0)
+    if args.json:
+        print(to_json(reports, skipped, method, log=source).decode())
+    else:
+        print(format_text(reports, skipped, method))
     return 0

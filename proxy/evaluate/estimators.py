@@ -1,60 +1,54 @@
-"""Off-policy estimates of a target policy's mean reward from logged decisions; pure.
+"""Off-policy estimates of target policies' mean reward from a slot's logged decisions; pure.
 
-For record *i* with context *x*, logged action *a*, logged probability *p* and reward *r*, and
+For example *i* with context *x*, logged action *a*, logged probability *p* and reward *r*, and
 the target's probability *π(a|x)* of the same action, the importance weight is *w = π(a|x)/p*.
 
 * **IPS** — the mean of *w·r*. Unbiased when every action the target may take had a positive
-  logged probability; its variance grows with the weights. 95 % interval: normal approximation
-  on the per-record terms (mean ± 1.96 · sd/√n).
-* **SNIPS** — *Σ w·r / Σ w*: IPS normalised by the weights' mean, slightly biased, much less
-  variable. Interval by the **delta method**: the estimate's influence terms are
-  *w·(r − V)/mean(w)*, and the interval is V ± 1.96 · sd(terms)/√n.
-* **DR** (doubly robust) — *Σ_a π(a|x)·r̂(x,a) + w·(r − r̂(x,a))* per record: a reward model
-  *r̂* corrected by IPS on its residual; unbiased if either the logged probabilities or *r̂* are
-  right. Interval: normal approximation on the per-record terms. *r̂* is a **per-(action,
-  context bucket) mean** (:class:`RewardTable`), shrunk towards the action's mean, itself
-  shrunk towards the overall mean (``prior_weight`` pseudo-observations each), and
-  **cross-fitted**: with ``folds=2`` each half of the log is scored by a table fitted on the
-  other half, so a record's own reward never enters its prediction. The default context bucket
-  is the record's whole feature set (:func:`full_context`); with many distinct contexts most
-  cells are empty and r̂ falls back to the action's mean, so pass a coarser bucket there
-  (:func:`by_namespaces`, e.g. device and time only).
+  logged probability; its variance grows with the weights.
+* **SNIPS** — *Σ w·r / Σ w*: IPS normalised by the weights' mean; slightly biased, much less
+  variable, and always inside the range of the observed rewards.
+* **DR** (doubly robust) — the mean of *Σ_b π(b|x)·r̂(x,b) + w·(r − r̂(x,a))*: a reward model
+  (:mod:`~proxy.evaluate.reward_model`, cross-fitted) corrected by IPS on its residual; unbiased
+  if either the logged probabilities or r̂ are right.
 
-**Effective sample size** *(Σw)² / Σw²* says how many records the estimate is really worth.
-:func:`evaluate` warns when it is small, when logged probabilities are tiny (huge weights), and
-when there are too few records for a normal approximation.
+**Intervals** (95 % by default) are bootstrap percentile intervals
+(:mod:`~proxy.evaluate.bootstrap`: 200 double-or-nothing resamples, seeded), then clipped to the
+reward range: the value of any policy lies in it, so clipping never loses coverage, and an
+interval never claims a click rate below 0. Each :class:`Estimate` also carries the
+normal-approximation standard error (delta method for SNIPS) as a diagnostic.
+
+**Effective sample size** *(Σw)² / Σw²* says how many examples the estimate is really worth.
+Warnings flag few examples, low overlap (small ESS), tiny logged probabilities, one record
+carrying much of the weight, and point estimates outside the reward range.
+
+:class:`SlotEvaluator` streams: the caller feeds examples in log order (after a first pass that
+fitted the reward model) and memory stays flat — a block of rows and the resampled sums.
+:func:`evaluate` runs both passes over an in-memory sequence.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from proxy.evaluate.policies import TargetPolicy
+import numpy as np
+
+from proxy.evaluate.bootstrap import RESAMPLES, Floats, StreamingBootstrap, percentile_interval
+from proxy.evaluate.policies import TargetPolicy, checked_pmf
+from proxy.evaluate.reward_model import Bucket, RewardModel, full_context
 from proxy.records.decision import DecisionRecord
 
-Z_95 = 1.959963984540054
-Bucket = Callable[[DecisionRecord], Hashable]
+LEVEL = 0.95
+BLOCK_ROWS = 4096
+MIN_ESS = 100.0
+MIN_P = 0.01
+HEAVY_WEIGHT_SHARE = 0.05  # one record carrying more of Σw than this: the estimate leans on it
 
 
-def full_context(record: DecisionRecord) -> Hashable:
-    """The default DR bucket: every context token of the record."""
-    return tuple(sorted((ns, tuple(sorted(tokens))) for ns, tokens in record.context.items()))
-
-
-def by_namespaces(*namespaces: str) -> Bucket:
-    """A coarser DR bucket: only the tokens of ``namespaces`` (``by_namespaces("D", "T")``)."""
-
-    def bucket(record: DecisionRecord) -> Hashable:
-        return tuple(tuple(sorted(record.context.get(ns, ()))) for ns in namespaces)
-
-    return bucket
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Estimate:
-    """A point estimate with its 95 % interval and standard error."""
+    """A point estimate, its interval and its normal-approximation standard error."""
 
     value: float
     low: float
@@ -65,9 +59,34 @@ class Estimate:
         return self.low <= value <= self.high
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Caveat:
+    """A reason to distrust an estimate: a stable ``code`` for machines, a sentence for people."""
+
+    code: str  # few_examples | low_overlap | small_propensity | heavy_weight | outside_range
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalMethod:
+    """How the intervals were made (printed with every report)."""
+
+    level: float = LEVEL
+    resamples: int = RESAMPLES
+    seed: int = 0
+    name: str = "bootstrap-percentile"
+    weights: str = "double-or-nothing"
+
+    def describe(self) -> str:
+        return (
+            f"{self.level:.0%} {self.name} intervals ({self.resamples} {self.weights} resamples, "
+            f"seed {self.seed}), clipped to the reward range"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The estimates of one target policy on one log."""
+    """The estimates of one target policy on one slot's log."""
 
     name: str
     n: int
@@ -75,72 +94,211 @@ class Evaluation:
     snips: Estimate
     dr: Estimate
     ess: float
+    max_weight: float
     min_logged_p: float
-    warnings: tuple[str, ...]
+    warnings: tuple[Caveat, ...]
 
 
-class RewardTable:
-    """Mean reward per (action, bucket), shrunk towards the action's and the overall mean."""
+def observed_range(low: float, high: float) -> tuple[float, float]:
+    """The reward range from the rewards seen: their span with 0 (what an unanswered decision
+    scores); ``(0, 1)`` if every reward was 0."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+class SlotEvaluator:
+    """IPS, SNIPS and DR of several target policies over one slot's examples, streamed.
+
+    Rows are ``[1, w_1, w_1·r, dr_1, w_2, …]`` (one triple per target); they are buffered in
+    blocks of ``block_rows``, then folded into exact sums and the bootstrap's resampled sums.
+    """
 
     def __init__(
-        self, records: Sequence[DecisionRecord], bucket: Bucket, prior_weight: float = 5.0
+        self,
+        targets: Mapping[str, TargetPolicy],
+        model: RewardModel,
+        *,
+        reward_range: tuple[float, float],
+        method: IntervalMethod = IntervalMethod(),
+        block_rows: int = BLOCK_ROWS,
+        min_ess: float = MIN_ESS,
+        min_p: float = MIN_P,
     ) -> None:
-        self.bucket = bucket
-        self.prior_weight = prior_weight
-        total = 0.0
-        per_action: dict[str, list[float]] = {}
-        per_cell: dict[tuple[str, Hashable], list[float]] = {}
-        for record in records:
-            reward = record.reward if record.reward is not None else 0.0
-            total += reward
-            action = per_action.setdefault(record.chosen, [0.0, 0.0])
-            cell = per_cell.setdefault((record.chosen, bucket(record)), [0.0, 0.0])
-            for sums in (action, cell):
-                sums[0] += reward
-                sums[1] += 1.0
-        self.overall = total / len(records) if records else 0.0
-        m = prior_weight
-        self.action_mean = {a: (s + m * self.overall) / (c + m) for a, (s, c) in per_action.items()}
-        self.cells = per_cell
+        self.targets = dict(targets)
+        self.model = model
+        self.reward_range = reward_range
+        self.method = method
+        self.min_ess, self.min_p = min_ess, min_p
+        self.examples = 0
+        self.min_logged_p = 1.0
+        self.tiny_p = 0  # examples logged with p < min_p
+        self._columns = 1 + 3 * len(self.targets)
+        self._block_rows = block_rows
+        self._pending: list[float] = []
+        self._bootstrap = StreamingBootstrap(
+            self._columns, resamples=method.resamples, seed=method.seed
+        )
+        self._sums: Floats = np.zeros(self._columns)
+        self._squares: Floats = np.zeros(self._columns)
+        self._w2r: Floats = np.zeros(len(self.targets))  # Σ w²·r per target (SNIPS' variance)
+        self._max_weight: Floats = np.zeros(len(self.targets))
 
-    def predict(self, action: str, key: Hashable) -> float:
-        """r̂ for ``action`` in the bucket ``key``."""
-        prior = self.action_mean.get(action, self.overall)
-        cell = self.cells.get((action, key))
-        if cell is None:
-            return prior
-        return (cell[0] + self.prior_weight * prior) / (cell[1] + self.prior_weight)
+    def add(self, record: DecisionRecord, where: str = "") -> None:
+        """The slot's next record in log order; non-examples are skipped. ``where`` (``file:line``)
+        prefixes a :class:`~proxy.evaluate.policies.PolicyError` when a target fails on it."""
+        if not record.is_example:
+            return
+        predicted = self.model.predict(record, self.examples)
+        self.examples += 1
+        chosen = record.chosen_index
+        reward = record.reward or 0.0
+        p = record.p
+        if p < self.min_logged_p:
+            self.min_logged_p = p
+        if p < self.min_p:
+            self.tiny_p += 1
+        row = self._pending
+        row.append(1.0)
+        residual = reward - predicted[chosen]
+        for name, policy in self.targets.items():
+            pmf = checked_pmf(policy, record, name, where)
+            weight = pmf[chosen] / p
+            direct = math.fsum(q * r for q, r in zip(pmf, predicted, strict=True))
+            row += (weight, weight * reward, direct + weight * residual)
+        if len(row) >= self._block_rows * self._columns:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        block = np.array(self._pending).reshape(-1, self._columns)
+        self._pending = []
+        self._bootstrap.add(block)
+        self._sums += block.sum(axis=0)
+        self._squares += (block * block).sum(axis=0)
+        weights = block[:, 1::3]
+        self._w2r += (weights * block[:, 2::3]).sum(axis=0)
+        self._max_weight = np.maximum(self._max_weight, weights.max(axis=0))
+
+    def results(self) -> list[Evaluation]:
+        """Every target's estimates, best DR first; ``ValueError`` if there were no examples."""
+        self._flush()
+        if self.examples == 0:
+            raise ValueError("no usable records (each needs a joined reward and not be sticky)")
+        found = [self._evaluation(k, name) for k, name in enumerate(self.targets)]
+        return sorted(found, key=lambda e: -e.dr.value if math.isfinite(e.dr.value) else math.inf)
+
+    def _evaluation(self, k: int, name: str) -> Evaluation:
+        n = self.examples
+        w, wr, dr = 1 + 3 * k, 2 + 3 * k, 3 + 3 * k
+        sum_w, sum_wr, sum_dr = (float(self._sums[c]) for c in (w, wr, dr))
+        square_w, square_wr, square_dr = (float(self._squares[c]) for c in (w, wr, dr))
+        resampled = self._bootstrap.sums
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ips_b = resampled[:, wr] / resampled[:, 0]
+            snips_b = resampled[:, wr] / resampled[:, w]
+            dr_b = resampled[:, dr] / resampled[:, 0]
+        ips = self._estimate(sum_wr / n, _mean_se(sum_wr, square_wr, n), ips_b)
+        if sum_w > 0:
+            value = sum_wr / sum_w
+            # influence terms w·(r − V)/mean(w): Σ of their squares from the running moments
+            squares = square_wr - 2 * value * float(self._w2r[k]) + value**2 * square_w
+            se = math.sqrt(max(squares, 0.0) / (n - 1) / n) / (sum_w / n) if n > 1 else math.inf
+            snips = self._estimate(value, se, snips_b)
+        else:
+            snips = Estimate(math.nan, *self.reward_range, math.inf)
+        dr_estimate = self._estimate(sum_dr / n, _mean_se(sum_dr, square_dr, n), dr_b)
+        ess = sum_w**2 / square_w if square_w > 0 else 0.0
+        max_weight = float(self._max_weight[k])
+        return Evaluation(
+            name=name,
+            n=n,
+            ips=ips,
+            snips=snips,
+            dr=dr_estimate,
+            ess=ess,
+            max_weight=max_weight,
+            min_logged_p=self.min_logged_p,
+            warnings=self._caveats(ess, max_weight, sum_w, (ips, dr_estimate)),
+        )
+
+    def _estimate(self, value: float, std_error: float, replicates: Floats) -> Estimate:
+        low, high = percentile_interval(replicates, self.method.level)
+        bottom, top = self.reward_range
+        return Estimate(value, min(max(low, bottom), top), max(min(high, top), bottom), std_error)
+
+    def _caveats(
+        self, ess: float, max_weight: float, sum_w: float, unnormalised: Sequence[Estimate]
+    ) -> tuple[Caveat, ...]:
+        n = self.examples
+        found: list[Caveat] = []
+        if n < 30:
+            found.append(
+                Caveat("few_examples", f"only {n} usable records: the intervals are rough")
+            )
+        if ess < self.min_ess:
+            found.append(Caveat(
+                "low_overlap",
+                f"effective sample size {ess:.1f} of {n} records is below {self.min_ess:g}: the "
+                "target rarely takes the logged actions, so the estimates rest on few records",
+            ))  # fmt: skip
+        if self.tiny_p:
+            found.append(Caveat(
+                "small_propensity",
+                f"{self.tiny_p} records were logged with probability below {self.min_p:g} "
+                f"(smallest {self.min_logged_p:.2g}, largest weight {max_weight:.4g}): IPS is noisy",
+            ))  # fmt: skip
+        if sum_w > 0 and max_weight / sum_w > HEAVY_WEIGHT_SHARE:
+            found.append(Caveat(
+                "heavy_weight",
+                f"one record carries {max_weight / sum_w:.1%} of the total weight "
+                f"(weight {max_weight:.4g}): the estimates lean on it",
+            ))  # fmt: skip
+        bottom, top = self.reward_range
+        if any(not bottom <= e.value <= top for e in unnormalised if math.isfinite(e.value)):
+            found.append(Caveat(
+                "outside_range",
+                f"the IPS or DR point estimate lies outside the reward range [{bottom:g}, {top:g}]: "
+                "the weights are too variable for it; prefer SNIPS",
+            ))  # fmt: skip
+        return tuple(found)
 
 
-def _mean_interval(terms: Sequence[float], z: float) -> Estimate:
-    n = len(terms)
-    mean = math.fsum(terms) / n
-    variance = math.fsum((t - mean) ** 2 for t in terms) / (n - 1) if n > 1 else math.inf
-    se = math.sqrt(variance / n)
-    return Estimate(mean, mean - z * se, mean + z * se, se)
+def _mean_se(total: float, squares: float, n: int) -> float:
+    """The standard error of a mean from its sum and sum of squares."""
+    if n < 2:
+        return math.inf
+    mean = total / n
+    return math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1) / n)
 
 
-def _snips(weights: Sequence[float], rewards: Sequence[float], z: float) -> Estimate:
-    n = len(weights)
-    weight_sum = math.fsum(weights)
-    if weight_sum <= 0:
-        return Estimate(math.nan, -math.inf, math.inf, math.inf)
-    value = math.fsum(w * r for w, r in zip(weights, rewards, strict=True)) / weight_sum
-    mean_weight = weight_sum / n
-    influence = [w * (r - value) / mean_weight for w, r in zip(weights, rewards, strict=True)]
-    spread = _mean_interval(influence, z)
-    return Estimate(
-        value, value - z * spread.std_error, value + z * spread.std_error, spread.std_error
+def evaluate_all(
+    records: Sequence[DecisionRecord],
+    targets: Mapping[str, TargetPolicy],
+    *,
+    bucket: Bucket = full_context,
+    folds: int = 2,
+    prior_weight: float = 5.0,
+    reward_range: tuple[float, float] | None = None,
+    method: IntervalMethod = IntervalMethod(),
+    min_ess: float = MIN_ESS,
+    min_p: float = MIN_P,
+) -> list[Evaluation]:
+    """Both passes over ``records`` held in memory (one slot): fit r̂, then estimate every
+    target; ranked by DR estimate, best first. ``reward_range`` defaults to
+    :func:`observed_range`."""
+    model = RewardModel(bucket, folds=folds, prior_weight=prior_weight)
+    rewards = [r.reward for r in records if r.is_example and r.reward is not None]
+    for record in records:
+        model.add(record)
+    if reward_range is None:
+        reward_range = observed_range(min(rewards, default=0.0), max(rewards, default=0.0))
+    evaluator = SlotEvaluator(
+        targets, model, reward_range=reward_range, method=method, min_ess=min_ess, min_p=min_p
     )
-
-
-def _target_pmf(target: TargetPolicy, record: DecisionRecord) -> list[float]:
-    pmf = [float(p) for p in target(record)]
-    if len(pmf) != len(record.actions) or any(not (0.0 <= p <= 1.0) for p in pmf):
-        raise ValueError(f"record {record.id}: the target policy returned {pmf!r}")
-    if abs(math.fsum(pmf) - 1.0) > 1e-6:
-        raise ValueError(f"record {record.id}: the target pmf sums to {math.fsum(pmf)}")
-    return pmf
+    for record in records:
+        evaluator.add(record, f"record {record.id}")
+    return evaluator.results()
 
 
 def evaluate(
@@ -149,112 +307,11 @@ def evaluate(
     *,
     name: str = "target",
     bucket: Bucket = full_context,
-    folds: int = 2,
-    prior_weight: float = 5.0,
-    z: float = Z_95,
-    min_ess: float = 100.0,
-    min_p: float = 0.01,
+    reward_range: tuple[float, float] | None = None,
+    method: IntervalMethod = IntervalMethod(),
 ) -> Evaluation:
-    """IPS, SNIPS and DR estimates of ``target`` on the usable ``records``.
-
-    Records that are not examples (no joined reward, or a sticky re-serve) are skipped;
-    ``ValueError`` if none is left or if ``target`` returns something that is not a pmf.
-    """
-    usable = [r for r in records if r.is_example]
-    n = len(usable)
-    if n == 0:
-        raise ValueError("no usable records (each needs a joined reward and not be sticky)")
-    folds = max(1, min(folds, n // 2 or 1))
-    tables = [
-        RewardTable(
-            [r for i, r in enumerate(usable) if folds == 1 or i % folds != k],
-            bucket,
-            prior_weight,
-        )
-        for k in range(folds)
-    ]
-    weights: list[float] = []
-    rewards: list[float] = []
-    dr_terms: list[float] = []
-    for i, record in enumerate(usable):
-        pmf = _target_pmf(target, record)
-        chosen = record.chosen_index
-        reward = record.reward if record.reward is not None else 0.0
-        weight = pmf[chosen] / record.p
-        table = tables[i % folds]
-        key = bucket(record)
-        predicted = [table.predict(a, key) for a in record.actions]
-        direct = math.fsum(p * q for p, q in zip(pmf, predicted, strict=True))
-        weights.append(weight)
-        rewards.append(reward)
-        dr_terms.append(direct + weight * (reward - predicted[chosen]))
-    ips = _mean_interval([w * r for w, r in zip(weights, rewards, strict=True)], z)
-    snips = _snips(weights, rewards, z)
-    dr = _mean_interval(dr_terms, z)
-    square_sum = math.fsum(w * w for w in weights)
-    ess = math.fsum(weights) ** 2 / square_sum if square_sum > 0 else 0.0
-    min_logged_p = min(r.p for r in usable)
-    return Evaluation(
-        name=name,
-        n=n,
-        ips=ips,
-        snips=snips,
-        dr=dr,
-        ess=ess,
-        min_logged_p=min_logged_p,
-        warnings=_warnings(usable, weights, ess, n, min_ess, min_p),
+    """:func:`evaluate_all` for one target."""
+    (result,) = evaluate_all(
+        records, {name: target}, bucket=bucket, reward_range=reward_range, method=method
     )
-
-
-def _warnings(
-    records: Sequence[DecisionRecord],
-    weights: Sequence[float],
-    ess: float,
-    n: int,
-    min_ess: float,
-    min_p: float,
-) -> tuple[str, ...]:
-    found: list[str] = []
-    if n < 30:
-        found.append(f"only {n} usable records: the normal-approximation intervals are rough")
-    if ess < min_ess:
-        found.append(
-            f"effective sample size {ess:.1f} of {n} records is below {min_ess:g}: the target "
-            "rarely takes the logged actions, so the estimates rest on few records"
-        )
-    tiny = [r.p for r in records if r.p < min_p]
-    if tiny:
-        found.append(
-            f"{len(tiny)} records were logged with probability below {min_p:g} "
-            f"(smallest {min(tiny):.2g}, largest weight {max(weights):.0f}): IPS is noisy"
-        )
-    return tuple(found)
-
-
-def evaluate_all(
-    records: Sequence[DecisionRecord],
-    targets: Mapping[str, TargetPolicy],
-    *,
-    bucket: Bucket = full_context,
-) -> list[Evaluation]:
-    """:func:`evaluate` for each named target, ranked by DR estimate (best first)."""
-    results = [
-        evaluate(records, policy, name=name, bucket=bucket) for name, policy in targets.items()
-    ]
-    return sorted(results, key=lambda e: -e.dr.value if math.isfinite(e.dr.value) else math.inf)
-
-
-def format_report(evaluations: Sequence[Evaluation]) -> str:
-    """A plain-text table of the estimates (what ``vernier evaluate`` prints), warnings below."""
-    lines = [
-        f"{'policy':<24} {'n':>7} {'ESS':>9}  {'IPS [95% CI]':<26} {'SNIPS [95% CI]':<26} "
-        "DR [95% CI]"
-    ]
-    for e in evaluations:
-        cells = [f"{x.value:.4f} [{x.low:.4f}, {x.high:.4f}]" for x in (e.ips, e.snips, e.dr)]
-        lines.append(
-            f"{e.name:<24} {e.n:>7} {e.ess:>9.1f}  {cells[0]:<26} {cells[1]:<26} {cells[2]}"
-        )
-    for e in evaluations:
-        lines += [f"warning: {e.name}: {w}" for w in e.warnings]
-    return "\n".join(lines)
+    return result

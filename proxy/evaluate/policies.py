@@ -1,19 +1,70 @@
 """Target policies to evaluate offline: a function from a logged record to a pmf over its actions.
 
 A :data:`TargetPolicy` sees the record's context and offered actions (never its choice or
-reward) and returns one probability per offered action, in the record's order.
+reward) and returns one probability per offered action, in the record's order. Built in:
+:func:`uniform`, :func:`always`, :func:`deterministic` and :func:`model_policy`; from outside,
+:func:`entry_point` wraps a user's function (``vernier evaluate --policy module:function``)
+and :mod:`~proxy.evaluate.policy_file` reads per-decision probabilities.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from proxy.bandit.features import ActionSet
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import FeatureValue
-from proxy.records.decision import DecisionRecord
+from proxy.errors import VernierError
+from proxy.records.decision import DecisionRecord, Scalar
 
 TargetPolicy = Callable[[DecisionRecord], Sequence[float]]
+# how far a target's probabilities may sum from 1 (rounding in a file written with 6 decimals)
+PMF_TOLERANCE = 1e-6
+
+
+class PolicyError(VernierError):
+    """A target policy gave no valid pmf for a record, or its source is unusable;
+    ``str(err)`` starts with the log's or the policy file's ``file:line``."""
+
+
+def pmf_in_order(
+    probabilities: Mapping[str, float], actions: Sequence[str], *, tolerance: float = PMF_TOLERANCE
+) -> list[float]:
+    """``{action: p}`` as a list in ``actions`` order (absent actions get 0); ``ValueError`` for
+    an action not offered, a probability outside [0, 1] or a sum off 1 by more than
+    ``tolerance``. The result is renormalised to sum to 1 exactly."""
+    unknown = [a for a in probabilities if a not in actions]
+    if unknown:
+        raise ValueError(
+            f"unknown action {unknown[0]!r}: the decision offered {', '.join(actions)}"
+        )
+    return _checked([probabilities.get(a, 0.0) for a in actions], tolerance)
+
+
+def _checked(pmf: list[float], tolerance: float) -> list[float]:
+    bad = [p for p in pmf if not (math.isfinite(p) and 0.0 <= p <= 1.0)]
+    if bad:
+        raise ValueError(f"probability {bad[0]!r} is outside [0, 1]")
+    total = math.fsum(pmf)
+    if abs(total - 1.0) > tolerance:
+        raise ValueError(f"the pmf sums to {total!r}, not 1 (tolerance {tolerance:g})")
+    return [p / total for p in pmf]
+
+
+def checked_pmf(policy: TargetPolicy, record: DecisionRecord, name: str, where: str) -> list[float]:
+    """``policy``'s pmf for ``record``, checked; :class:`PolicyError` prefixed with ``where``."""
+    try:
+        pmf = [float(p) for p in policy(record)]
+        if len(pmf) != len(record.actions):
+            raise ValueError(
+                f"{len(pmf)} probabilities for {len(record.actions)} actions "
+                f"({', '.join(record.actions)})"
+            )
+        return _checked(pmf, PMF_TOLERANCE)
+    except (ValueError, TypeError) as err:
+        raise PolicyError(f"{where}: decision {record.id}: policy {name}: {err}") from None
 
 
 def uniform(record: DecisionRecord) -> list[float]:
@@ -68,5 +119,48 @@ def model_policy(
             return pmf
         best = pmf.index(max(pmf))
         return [1.0 if i == best else 0.0 for i in range(len(pmf))]
+
+    return policy
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a ``--policy module:function`` sees of a logged decision: the context it was made
+    in, never the action chosen or the reward."""
+
+    id: str
+    slot: str
+    actions: tuple[str, ...]
+    context: Mapping[str, tuple[str, ...]]
+    ts_ms: int | None
+    rule_context: Mapping[str, Scalar] | None
+
+
+UserPolicy = Callable[[Decision], "Mapping[str, float] | Sequence[float]"]
+
+
+def entry_point(function: UserPolicy) -> TargetPolicy:
+    """A user's function of a :class:`Decision` returning ``{action: p}`` (absent actions 0) or
+    one probability per action in ``decision.actions`` order. Anything it raises becomes a
+    ``ValueError`` that :func:`checked_pmf` locates in the log."""
+
+    def policy(record: DecisionRecord) -> list[float]:
+        decision = Decision(
+            record.id,
+            record.slot,
+            record.actions,
+            record.context,
+            record.ts_ms,
+            getattr(record, "rule_context", None),
+        )
+        try:
+            returned = function(decision)
+        except Exception as err:  # the user's code: report it, do not crash
+            raise ValueError(f"raised {type(err).__name__}: {err}") from None
+        if isinstance(returned, Mapping):
+            return pmf_in_order(returned, record.actions)
+        if isinstance(returned, Sequence) and not isinstance(returned, str):
+            return [float(p) for p in returned]
+        raise ValueError(f"returned {type(returned).__name__}, not a pmf (a dict action -> p)")
 
     return policy

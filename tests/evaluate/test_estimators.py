@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.evaluate.estimators import (
-    Estimate,
-    RewardTable,
-    by_namespaces,
-    evaluate,
-    evaluate_all,
-    format_report,
-    full_context,
-)
-from proxy.evaluate.policies import always, deterministic, uniform
+from proxy.evaluate.estimators import Estimate, evaluate, evaluate_all
+from proxy.evaluate.policies import PolicyError, always, deterministic, uniform
+from proxy.evaluate.report import format_table
+from proxy.evaluate.reward_model import by_namespaces
 from proxy.records.decision import DecisionRecord
 from tests.evaluate.synthetic import ACTIONS, BEST, CONTEXTS, LOGGING, device, generate, true_value
 
@@ -68,7 +62,7 @@ def test_ranking_matches_the_truth() -> None:
     ranked = evaluate_all(records, {"uniform": uniform, "oracle": oracle, "control": always("a")})
     truth = {"oracle": ORACLE_VALUE, "uniform": UNIFORM_VALUE, "control": CONTROL_VALUE}
     assert [e.name for e in ranked] == sorted(truth, key=lambda k: -truth[k])
-    report = format_report(ranked)
+    report = format_table(ranked)
     assert report.splitlines()[1].startswith("oracle")
 
 
@@ -87,10 +81,10 @@ def record(i: int, p: float, reward: float | None = 1.0, **extra: object) -> Dec
 def test_warnings() -> None:
     records = [record(i, 0.001 if i == 0 else 0.5) for i in range(40)]
     result = evaluate(records, always("a"))
-    assert any("below 0.01" in w for w in result.warnings)
-    assert any("effective sample size" in w for w in result.warnings)
+    assert any("below 0.01" in w.message for w in result.warnings)
+    assert {"small_propensity", "low_overlap", "heavy_weight"} <= {w.code for w in result.warnings}
     small = evaluate([record(i, 0.5) for i in range(5)], always("a"))
-    assert any("only 5 usable records" in w for w in small.warnings)
+    assert any("only 5 usable records" in w.message for w in small.warnings)
 
 
 def test_non_examples_are_skipped() -> None:
@@ -101,26 +95,14 @@ def test_non_examples_are_skipped() -> None:
 
 
 def test_target_must_return_a_pmf() -> None:
-    with pytest.raises(ValueError, match="sums to"):
+    with pytest.raises(PolicyError, match="record d0: decision d0: policy target: the pmf sums"):
         evaluate([record(0, 0.5)], lambda r: [0.5, 0.2])
-    with pytest.raises(ValueError, match="returned"):
+    with pytest.raises(PolicyError, match="1 probabilities for 2 actions"):
         evaluate([record(0, 0.5)], lambda r: [1.0])
-    with pytest.raises(ValueError, match="not offered"):
+    with pytest.raises(PolicyError, match="not offered"):
         evaluate([record(0, 0.5)], always("z"))
-
-
-def test_reward_table_shrinks_towards_the_action_mean() -> None:
-    records = [
-        DecisionRecord(id=str(i), slot="s", actions=("a", "b"), chosen="a", p=0.5,
-                       context={"D": (f"dev={i % 2}",)}, reward=float(i % 2))
-        for i in range(100)
-    ]  # fmt: skip
-    table = RewardTable(records, full_context, prior_weight=5.0)
-    assert table.overall == 0.5
-    one = full_context(records[1])
-    assert 0.5 < table.predict("a", one) < 1.0
-    assert table.predict("b", one) == 0.5  # never chosen: the overall mean
-    assert table.predict("a", ("unseen",)) == pytest.approx(0.5)
+    with pytest.raises(PolicyError, match="outside"):
+        evaluate([record(0, 0.5)], lambda r: [1.5, -0.5])
 
 
 def test_by_namespaces_bucket() -> None:
