@@ -76,18 +76,19 @@ def rules_policy(slot: CompiledSlot) -> TargetPolicy:
 
 
 def load_entry_point(spec: str) -> UserPolicy:
-    """``module:function`` imported (the current directory first on the path)."""
+    """``module:function`` imported, the current directory first on the path while importing."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise UsageError(f"--policy {spec}: expected MODULE:FUNCTION, e.g. mypolicies:greedy")
-    if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")
+    sys.path.insert(0, "")
     try:
         target: object = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
     except Exception as err:  # importing the user's module runs their code
         raise UsageError(f"--policy {spec}: cannot load it: {type(err).__name__}: {err}") from None
+    finally:
+        sys.path.remove("")
     if not callable(target):
         raise UsageError(f"--policy {spec}: {attribute} is not a function")
     return target

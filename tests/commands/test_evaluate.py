@@ -3,8 +3,10 @@ context rank first, uniform next, always-control last; bad logs get file:line er
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -84,3 +86,141 @@ def test_a_bad_log_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     log.write_text('{"id": "x", "slot": "hero"}\n')
     assert main(["evaluate", "--log", str(log), "--no-store", "--rules", str(tmp_path)]) == 2
     assert f"{log}:1:" in capsys.readouterr().err
+
+
+def rules_pmf_file(log: Path, out: Path) -> None:
+    """The pin policy (b on mobile, else a) as per-decision probabilities, in the log's order."""
+    lines = []
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        mobile = record["context"]["D"] == ["dev=mobile"]
+        lines.append(json.dumps({"id": record["id"], "pmf": {"b" if mobile else "a": 1.0}}))
+    out.write_text("\n".join(lines) + "\n")
+
+
+def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    code = main(["evaluate", "--no-store", "--json", *args])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    document: dict[str, Any] = json.loads(out.out)
+    return document
+
+
+def test_policy_file_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log, pmf = tmp_path / "decisions.jsonl", tmp_path / "pins.jsonl"
+    write_log(log)
+    rules_pmf_file(log, pmf)
+    document = run_json(
+        ["--log", str(log), "--rules", str(tmp_path), "--policy-file", str(pmf)], capsys
+    )
+    assert document["format"] == "vernier-evaluate/1"
+    assert document["interval"]["method"] == "bootstrap-percentile"
+    (slot,) = document["slots"]
+    assert slot["slot"] == "hero" and slot["examples"] == 4000
+    assert slot["reward_range"] == [0.0, 1.0] and slot["dr_features"] == ["D"]
+    ranked = [p["name"] for p in slot["policies"]]
+    assert ranked == ["file:pins.jsonl", "uniform", "always-a"]
+    best = slot["policies"][0]
+    assert set(best) >= {"ips", "snips", "dr", "ess", "max_weight", "min_logged_p", "warnings"}
+    for name in ("ips", "snips", "dr"):
+        estimate = best[name]
+        assert 0.0 <= estimate["low"] <= estimate["high"] <= 1.0
+    assert abs(best["dr"]["value"] - 0.20) < 0.03  # the true value, as in the rules test
+    assert best["ess"] == pytest.approx(2000, rel=0.1)  # deterministic target, p = 0.5
+    text = json.dumps(best["dr"]["value"])
+    assert len(text) > 8  # full precision, not 4 decimals
+
+
+POLICY_MODULE = """
+def pins(decision):
+    if decision.context.get("D") == ("dev=mobile",):
+        return {"b": 1.0}
+    return [1.0, 0.0]
+
+
+def broken(decision):
+    return {"a": 0.7}
+"""
+
+
+def test_python_entry_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "decisions.jsonl"
+    write_log(log, n=1000)
+    (tmp_path / "vernier_test_policies.py").write_text(POLICY_MODULE)
+    monkeypatch.chdir(tmp_path)
+    document = run_json(
+        ["--log", str(log), "--rules", str(tmp_path), "--policy", "vernier_test_policies:pins",
+         "--dr-features", "none", "--resamples", "50", "--seed", "3"],
+        capsys,
+    )  # fmt: skip
+    (slot,) = document["slots"]
+    assert slot["policies"][0]["name"] == "vernier_test_policies:pins"
+    assert slot["dr_features"] == [] and slot["reward_model_cells"] == 2
+    assert document["interval"]["resamples"] == 50 and document["interval"]["seed"] == 3
+    code = main(["evaluate", "--no-store", "--log", str(log), "--rules", str(tmp_path),
+                 "--policy", "vernier_test_policies:broken"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{log}:1: decision decision00000000: policy vernier_test_policies:broken: " in err
+    assert "the pmf sums to 0.7" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--policy", "nocolon"], "--policy nocolon: expected MODULE:FUNCTION"),
+        (["--policy", "no_such_module_x:f"], "cannot load it: ModuleNotFoundError"),
+        (["--policy", "json:nothing"], "cannot load it: AttributeError"),
+        (["--policy", "json:decoder"], "decoder is not a function"),
+        (["--dr-features", ","], "--dr-features ',': expected all, none or namespaces"),
+        (["--slot", "nope"], "--slot nope: the log"),
+        (["--resamples", "1"], "--resamples 1: expected at least 2"),
+        (["--policy-file", "missing.jsonl"], "missing.jsonl: No such file or directory"),
+    ],
+)
+def test_usage_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    log = tmp_path / "decisions.jsonl"
+    write_log(log, n=50)
+    code = main(["evaluate", "--no-store", "--log", str(log), "--rules", str(tmp_path), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert "Traceback" not in err
+
+
+def test_policy_file_errors_name_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, pmf = tmp_path / "decisions.jsonl", tmp_path / "p.jsonl"
+    write_log(log, n=50)
+    rules_pmf_file(log, pmf)
+    lines = pmf.read_text().splitlines()
+
+    def fails_with(content: list[str]) -> str:
+        pmf.write_text("\n".join(content) + "\n")
+        code = main(["evaluate", "--no-store", "--log", str(log), "--rules", str(tmp_path),
+                     "--policy-file", str(pmf)])  # fmt: skip
+        assert code == 2
+        return capsys.readouterr().err
+
+    assert f"{log}:4: decision decision00000003: policy file:p.jsonl: not in the policy file" in (
+        fails_with(lines[:3])
+    )
+    assert f"{pmf}:2: decision decision00000001: unknown action 'z'" in fails_with(
+        [lines[0], '{"id": "decision00000001", "pmf": {"z": 1}}', *lines[2:]]
+    )
+    assert f"{pmf}:3: decision decision00000002: the pmf sums to 0.5" in fails_with(
+        [*lines[:2], '{"id": "decision00000002", "pmf": {"a": 0.5}}', *lines[3:]]
+    )
+    assert f"{pmf}:1: Input data was truncated" in fails_with(["{", *lines[1:]])
+
+
+def test_help_names_the_log_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "docs/decision-log.md" in out and '"pmf": {action: probability}' in out

@@ -8,7 +8,17 @@ from proxy.bandit.features import ActionSet
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import BanditPolicy, Epsilon
 from proxy.evaluate.estimators import evaluate
-from proxy.evaluate.policies import always, deterministic, model_policy, uniform
+from proxy.evaluate.policies import (
+    Decision,
+    PolicyError,
+    always,
+    checked_pmf,
+    deterministic,
+    entry_point,
+    model_policy,
+    pmf_in_order,
+    uniform,
+)
 from proxy.records.decision import DecisionRecord
 from tests.evaluate.synthetic import ACTIONS, BEST, CONTEXTS, device, generate, true_value
 
@@ -47,3 +57,43 @@ def test_vw_model_as_target() -> None:
     assert sum(pmf) == pytest.approx(1.0)
     assert ACTIONS[pmf.index(max(pmf))] == BEST[device(test_log[0])]
     model.finish()
+
+
+def test_entry_point_sees_the_context_not_the_choice() -> None:
+    seen: list[Decision] = []
+
+    def mine(decision: Decision) -> dict[str, float]:
+        seen.append(decision)
+        return {"b": 0.5, "c": 0.5}
+
+    record = DecisionRecord(
+        id="1", slot="s", actions=("a", "b", "c"), chosen="b", p=0.5, reward=1.0,
+        context={"D": ("dev=mobile",)},
+    )  # fmt: skip
+    assert entry_point(mine)(record) == [0.0, 0.5, 0.5]
+    assert seen[0].context == {"D": ("dev=mobile",)} and seen[0].actions == record.actions
+    assert not hasattr(seen[0], "chosen") and not hasattr(seen[0], "reward")
+    assert entry_point(lambda d: [0.2, 0.3, 0.5])(record) == [0.2, 0.3, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [({"z": 1.0}, "unknown action 'z'"), ("abc", "returned str, not a pmf"), (None, "NoneType")],
+)
+def test_entry_point_errors_are_located(returned: object, message: str) -> None:
+    with pytest.raises(PolicyError, match=f"log:3: decision 1: policy mine: .*{message}"):
+        checked_pmf(entry_point(lambda d: returned), RECORD, "mine", "log:3")  # type: ignore[arg-type,return-value]
+
+
+def test_an_exception_in_the_users_code_is_reported() -> None:
+    def broken(decision: Decision) -> dict[str, float]:
+        raise KeyError("dev")
+
+    with pytest.raises(PolicyError, match="log:3: decision 1: policy mine: raised KeyError: 'dev'"):
+        checked_pmf(entry_point(broken), RECORD, "mine", "log:3")
+
+
+def test_pmf_in_order() -> None:
+    assert pmf_in_order({"c": 1.0}, ("a", "b", "c")) == [0.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="sums to"):
+        pmf_in_order({"a": 0.5}, ("a", "b"))
