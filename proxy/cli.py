@@ -10,7 +10,9 @@
                      [--variant SLOT=VARIANT …] [--landing] [--no-diff] [--config FILE]
                      [--rules PATH] [--upstream URL]
     vernier schema   (the JSON Schema of a rules file, for editors)
-    vernier evaluate --log FILE [--rules PATH] [--model SLOT=FILE …] [--no-store]
+    vernier evaluate --log FILE [--policy-file FILE …] [--policy MODULE:FUNCTION …] [--json]
+                     [--slot S] [--dr-features all|none|D,T] [--seed N] [--resamples N]
+                     [--rules PATH] [--model SLOT=FILE …] [--no-store]   (docs/decision-log.md)
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
     vernier report   [--slot S] [--since 7d] [--format text|json|csv|md] [--store URL]
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]

@@ -37,6 +37,7 @@ from proxy.evaluate.passes import SlotSummary, estimate, summarise
 from proxy.evaluate.policies import (
     TargetPolicy,
     UserPolicy,
+    Valid,
     always,
     deterministic,
     entry_point,
@@ -254,7 +255,7 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
         for slot_id, summary in summaries.items():
             if summary.examples == 0:
                 continue
-            own: dict[str, TargetPolicy] = {f"file:{f.name}": p for f, p in zip(
+            own: dict[str, TargetPolicy] = {f"file:{f.name}": Valid(p) for f, p in zip(
                 args.policy_file, policy_files, strict=True
             )}  # fmt: skip
             own |= user_policies | extra.get(slot_id, {})

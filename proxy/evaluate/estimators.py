@@ -163,7 +163,7 @@ class SlotEvaluator:
         for name, policy in self.targets.items():
             pmf = checked_pmf(policy, record, name, where)
             weight = pmf[chosen] / p
-            direct = math.fsum(q * r for q, r in zip(pmf, predicted, strict=True))
+            direct = sum([q * r for q, r in zip(pmf, predicted, strict=True)])
             row += (weight, weight * reward, direct + weight * residual)
         if len(row) >= self._block_rows * self._columns:
             self._flush()

@@ -1,6 +1,6 @@
 """A decision as it is logged, and a reward posted for one: the decision stream's two records.
 
-:class:`DecisionRecord` is the evaluator's line format (:mod:`proxy.evaluate` documents each
+:class:`DecisionRecord` is the evaluator's line format (`docs/decision-log.md` documents each
 field); :class:`LoggedDecision` is what the proxy writes, that record plus what offline evaluation
 of YAML rules and apprentice mode need; :class:`RewardNote` is a reward a client posted. The
 deciding stage writes them, the store carries them, the learner's join and the evaluator read
@@ -18,7 +18,7 @@ Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default
 
 
 class DecisionRecord(msgspec.Struct, frozen=True):
-    """One logged decision with its joined reward (the package docstring documents each field)."""
+    """One logged decision with its joined reward (`docs/decision-log.md` documents each field)."""
 
     id: str
     slot: str
