@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from proxy.bandit.features import ActionSet
@@ -165,7 +165,7 @@ class Decision:
     rule_context: Mapping[str, Scalar] | None
 
 
-UserPolicy = Callable[[Decision], "Mapping[str, float] | Sequence[float]"]
+UserPolicy = Callable[[Decision], object]  # {action: p} or probabilities in actions order
 
 
 def entry_point(function: UserPolicy) -> TargetPolicy:
@@ -188,8 +188,11 @@ def entry_point(function: UserPolicy) -> TargetPolicy:
             raise ValueError(f"raised {type(err).__name__}: {err}") from None
         if isinstance(returned, Mapping):
             return pmf_in_order(returned, record.actions)
-        if isinstance(returned, Sequence) and not isinstance(returned, str):
-            return [float(p) for p in returned]
+        if isinstance(returned, Iterable) and not isinstance(returned, str | bytes):
+            try:  # a list, tuple, numpy array, … in ``actions`` order
+                return [float(p) for p in returned]
+            except (TypeError, ValueError):
+                pass
         raise ValueError(f"returned {type(returned).__name__}, not a pmf (a dict action -> p)")
 
     return policy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from proxy.bandit.features import ActionSet
@@ -74,6 +75,7 @@ def test_entry_point_sees_the_context_not_the_choice() -> None:
     assert seen[0].context == {"D": ("dev=mobile",)} and seen[0].actions == record.actions
     assert not hasattr(seen[0], "chosen") and not hasattr(seen[0], "reward")
     assert entry_point(lambda d: [0.2, 0.3, 0.5])(record) == [0.2, 0.3, 0.5]
+    assert entry_point(lambda d: np.array([0.0, 1.0, 0.0]))(record) == [0.0, 1.0, 0.0]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +84,7 @@ def test_entry_point_sees_the_context_not_the_choice() -> None:
 )
 def test_entry_point_errors_are_located(returned: object, message: str) -> None:
     with pytest.raises(PolicyError, match=f"log:3: decision 1: policy mine: .*{message}"):
-        checked_pmf(entry_point(lambda d: returned), RECORD, "mine", "log:3")  # type: ignore[arg-type,return-value]
+        checked_pmf(entry_point(lambda d: returned), RECORD, "mine", "log:3")
 
 
 def test_an_exception_in_the_users_code_is_reported() -> None:
