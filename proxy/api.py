@@ -29,6 +29,7 @@ from proxy.messages import invalid_value, malformed_json
 from proxy.records.decision import RewardNote
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
+from proxy.rules.segments import add_segments
 from proxy.store.client import Store
 from proxy.store.decision_log import log_reward
 from proxy.store.profiles import load_profile
@@ -104,6 +105,7 @@ class DecisionApi:
             return _error(400, "context values must be finite")
         profile = await load_profile(self._store, asked.visitor) if asked.visitor else {}
         context: dict[str, object] = {**profile_fields(profile, "api"), **asked.context}
+        add_segments(engine.ruleset.segments, context)
         viewer = Viewer(asked.session, asked.visitor, profile, {})
         decided = await self._decider.decide([slot], context, viewer, engine.ruleset.session_limits)
         [decision] = decided.decisions

@@ -42,7 +42,10 @@ from proxy.worker_metrics import (
 async def profile_consumer_context(app: web.Application) -> AsyncIterator[None]:
     """Keeps visitor profiles current from the event stream."""
     consumer = ProfileConsumer(
-        app[STORE], app[EVENT_LOG], profile_ttl_s=app[CONFIG].session.visitor_max_age_s
+        app[STORE],
+        app[EVENT_LOG],
+        profile_ttl_s=app[CONFIG].session.visitor_max_age_s,
+        scores=app[CONFIG].scores,
     )
     app[WORKER_METRICS].watch("profile_consumer", consumer, PROFILE_CONSUMER_COUNTERS)
     app[BACKGROUND].declare("vernier-profile-consumer", consumer.run)

@@ -52,6 +52,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.govern.windows",
         "proxy.tracker",
         "proxy.tracker.bots",
+        "proxy.tracker.scores",
     ),
     # The only package that knows Redis.
     "store": ("proxy.store.*",),

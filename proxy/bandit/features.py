@@ -21,6 +21,8 @@ seconds does not dominate a weight. Namespaces (see :mod:`proxy.bandit.policy_co
       landing page flag (``land=``) and, on a landing page, its first path segment (``lp=``)
  U    profile: engaged time, scroll depth, visits, recency, purchases, conversions, clicks
       per slot (``clk.<slot>=``); absent when the profile is unknown (never a stand-in 0)
+ S    segments (opt-in group ``segments``): each named segment (``seg=``), the learned
+      cluster (``cl=``), the bucketed RFM score (``rfm=``)
  A    the variant: ``id=<variant>`` plus its declared features
 ====  =============================================================================
 
@@ -180,6 +182,8 @@ def context_features(
     features = {"D": device, "T": time, "G": geo, "R": source}
     if "profile" in groups:
         features["U"] = _profile_features(context, now_ms)
+    if "segments" in groups:
+        features["S"] = _segment_features(context)
     return {ns: tokens for ns, tokens in features.items() if tokens}
 
 
@@ -204,6 +208,21 @@ def _profile_features(context: Mapping[str, object], now_ms: int | None) -> list
     )
     for slot, value in clicks[:MAX_CLICK_SLOTS]:
         tokens.append(_click_token(slot, _bucket_index(value, CLICK_EDGES)))
+    return tokens
+
+
+RFM_EDGES: tuple[float, ...] = (0, 0.2, 0.4, 0.6, 0.8)
+
+
+def _segment_features(context: Mapping[str, object]) -> list[str]:
+    held = context.get("segments")
+    tokens = [_token("seg", s) for s in held if isinstance(s, str)] if type(held) is tuple else []
+    cluster = context.get("cluster")
+    if isinstance(cluster, str):
+        tokens.append(_token("cl", cluster))
+    rfm = _number(context.get("score.rfm"))
+    if rfm is not None:
+        tokens.append(f"rfm={bucket(rfm, RFM_EDGES)}")
     return tokens
 
 

@@ -15,7 +15,8 @@ load by :func:`check_variants`. Example::
       l2: 1.0e-6
 
 Namespaces are single letters (see :mod:`proxy.bandit.features`): ``D`` device, ``T`` time,
-``G`` geography and language, ``R`` traffic source, ``U`` the visitor's profile, ``A`` the
+``G`` geography and language, ``R`` traffic source, ``U`` the visitor's profile, ``S`` their
+segments (opt-in: ``features: [..., segments]``), ``A`` the
 action (variant). Every interaction must include ``A``: in ``cb_explore_adf`` a product of
 shared namespaces only adds the same score to every action and cannot change a choice.
 
@@ -34,7 +35,7 @@ import msgspec
 # Bump when proxy.bandit.features changes how a context becomes tokens (buckets, names).
 FEATURE_SCHEMA_VERSION = 1
 
-SHARED_NAMESPACES = "DTGRU"
+SHARED_NAMESPACES = "DTGRUS"
 ACTION_NAMESPACE = "A"
 
 FeatureGroup = Literal[
@@ -49,15 +50,21 @@ FeatureGroup = Literal[
     "utm",
     "landing_path",
     "profile",
+    "segments",
 ]
 ALL_FEATURE_GROUPS: tuple[FeatureGroup, ...] = get_args(FeatureGroup)
+# ``segments`` (named segments, learned cluster, weighted scores) is offered, not on by default:
+# it means something only where the rules declare segments, and adding it starts a new model line.
+DEFAULT_FEATURE_GROUPS: tuple[FeatureGroup, ...] = tuple(
+    group for group in ALL_FEATURE_GROUPS if group != "segments"
+)
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Interaction = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[ADGRTU]{2,3}$",
-        description="2 or 3 namespace letters from A, D, G, R, T, U",
+        pattern=r"^[ADGRSTU]{2,3}$",
+        description="2 or 3 namespace letters from A, D, G, R, S, T, U",
     ),
 ]
 # A variant's own features: strings and booleans are categorical, numbers are weights.
@@ -114,7 +121,7 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     explorer: Explorer = Epsilon()
     # Minimum probability of every variant, applied after VW (proxy.bandit.sampling.apply_floor).
     floor: Probability = 0.0
-    features: tuple[FeatureGroup, ...] = ALL_FEATURE_GROUPS
+    features: tuple[FeatureGroup, ...] = DEFAULT_FEATURE_GROUPS
     interactions: tuple[Interaction, ...] = ("UA", "DA", "TA", "RA")
     l1: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
     l2: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0

@@ -137,6 +137,31 @@ class ResultsConfig(_Section, frozen=True):
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
 
 
+HalfLifeDays = Annotated[float, msgspec.Meta(gt=0, le=3650)]
+ScoreWeight = Annotated[float, msgspec.Meta(ge=0, le=1000)]
+
+
+class ScoresConfig(_Section, frozen=True):
+    """Weighted scores kept in the profile (``proxy/tracker/scores.py``): recency, frequency and
+    monetary value, each decaying with its half-life, combined into ``score:rfm`` by the weights;
+    and per page type interest (``interest:<type>``), a decaying share of views and engaged time.
+    ``frequency_scale`` visits (``monetary_scale`` of value) score 0.5: x / (x + scale)."""
+
+    recency_half_life_days: HalfLifeDays = 30.0
+    frequency_half_life_days: HalfLifeDays = 14.0
+    monetary_half_life_days: HalfLifeDays = 30.0
+    interest_half_life_days: HalfLifeDays = 7.0
+    frequency_scale: Annotated[float, msgspec.Meta(gt=0, le=1e6)] = 3.0
+    monetary_scale: Annotated[float, msgspec.Meta(gt=0, le=1e12)] = 100.0
+    recency_weight: ScoreWeight = 1.0
+    frequency_weight: ScoreWeight = 1.0
+    monetary_weight: ScoreWeight = 1.0
+
+    def __post_init__(self) -> None:
+        if self.recency_weight + self.frequency_weight + self.monetary_weight <= 0:
+            raise ValueError("at least one of the rfm weights must be above 0")
+
+
 class Config(_Section, frozen=True):
     """Everything ``vernier serve`` needs. Paths are resolved against the config file's folder."""
 
@@ -150,6 +175,7 @@ class Config(_Section, frozen=True):
     intake: IntakeConfig = IntakeConfig()
     admin: AdminConfig = AdminConfig()
     results: ResultsConfig = ResultsConfig()
+    scores: ScoresConfig = ScoresConfig()
     rules: str = "rules"
     data_dir: str = "data"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -97,6 +97,7 @@ def logged(
     session: str | None,
     visitor: str | None,
     now_ms: int,
+    segments: tuple[str, ...] | None = None,
 ) -> LoggedDecision:
     """The decision stream's record of a decision served with a fresh id."""
     learner = slot.learner
@@ -118,4 +119,5 @@ def logged(
         rule_context=rule_context(context),
         would=choice.variant if choice and learner.mode == "apprentice" else None,
         mode=learner.mode,
+        segments=segments,
     )

@@ -10,7 +10,9 @@ nothing changes: the variants the visitor's ``vernier_seen`` cookie names, else 
 Slots with ``sticky: page`` are decided afresh every time. Every decision served with a fresh id
 in a slot that learns (not a sticky or held re-serve, not a pause) is logged through the decision
 sink (``proxy/decide/decision_sink.py``): to the decision stream, or spooled while the store
-cannot take it — including the control served to a new visitor while the store is away.
+cannot take it — including the control served to a new visitor while the store is away. Each
+record carries the visitor's named segments as of their first exposure to the slot (frozen in
+the profile).
 
 Used by the decide stage (pages) and the decision API (apps, emails, server code).
 """
@@ -32,9 +34,11 @@ from proxy.govern.metric_cache import MetricCache, has_evidence
 from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
 from proxy.rules.limits import SessionLimits
 from proxy.rules.load import CompiledSlot
+from proxy.rules.segments import frozen_field, frozen_segments
 from proxy.rules.split import assign
 from proxy.store.client import Store
 from proxy.store.governance import check_and_consume, hold_for_visitor
+from proxy.store.profiles import freeze_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,12 @@ class Decider:
             _paused_control(slot) if pauses.variant_paused(slot.id, d.variant) else d
             for slot, d in zip(slots, decisions, strict=True)
         ]
+        served = [
+            (slot, decision)
+            for slot, decision in zip(slots, decisions, strict=True)
+            if slot.learner is not None and decision.reason not in NOT_LOGGED
+        ]
+        frozen = {slot.id: frozen_segments(viewer.profile, slot.id, context) for slot, _ in served}
         records = [
             logged(
                 slot,
@@ -113,12 +123,24 @@ class Decider:
                 session=viewer.session_id,
                 visitor=viewer.visitor_id,
                 now_ms=now_ms,
+                segments=frozen[slot.id][0],
             )
-            for slot, decision in zip(slots, decisions, strict=True)
-            if slot.learner is not None and decision.reason not in NOT_LOGGED
+            for slot, decision in served
         ]
         await self._sink.log(records)
+        await self._freeze(viewer, frozen)
         return Decided(tuple(decisions), shown)
+
+    async def _freeze(
+        self, viewer: Viewer, frozen: Mapping[str, tuple[tuple[str, ...], bool]]
+    ) -> None:
+        """Keep each slot's segments as of this first exposure in the visitor's profile."""
+        new = {
+            frozen_field(slot): ",".join(held) for slot, (held, fresh) in frozen.items() if fresh
+        }
+        if new and viewer.visitor_id is not None:
+            ttl_s = self._session.visitor_max_age_s
+            await freeze_fields(self._store, viewer.visitor_id, new, ttl_s=ttl_s)
 
     def _propose(
         self,

@@ -79,11 +79,13 @@ Scalar = str | int | float | bool
 class LoggedDecision(DecisionRecord, frozen=True):
     """A decision as the proxy logs it: the evaluator's record plus what offline evaluation of
     YAML rules needs (``rule_context``: the request context without headers and cookies) and,
-    in apprentice mode, the variant the bandit would have served (``would``)."""
+    in apprentice mode, the variant the bandit would have served (``would``), and the visitor's
+    named segments as of their first exposure to the slot (``segments``)."""
 
     rule_context: dict[str, Scalar] | None = None
     would: str | None = None
     mode: str | None = None
+    segments: tuple[str, ...] | None = None
 
 
 _logged_decoder = msgspec.json.Decoder(LoggedDecision)

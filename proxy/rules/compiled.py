@@ -17,6 +17,7 @@ from proxy.bandit.policy_config import BanditPolicy, FeatureValue
 from proxy.rules import schema
 from proxy.rules.conditions import Node, Percentile
 from proxy.rules.limits import DEFAULT_SESSION, DEFAULT_SLOT, SessionLimits, SlotLimits
+from proxy.rules.segments import NO_SEGMENTS, Segments
 from proxy.rules.specificity import Specificity
 from proxy.rules.split import Split
 
@@ -98,3 +99,4 @@ class RuleSet:
     version: str = ""
     percentiles: frozenset[Percentile] = field(default_factory=frozenset)
     session_limits: SessionLimits = DEFAULT_SESSION
+    segments: Segments = NO_SEGMENTS

@@ -7,11 +7,13 @@ Grammar (``docs/rules-spec.md``)::
     unary    := "not" unary | "(" expr ")" | test
     test     := operand (("==" | "!=" | "<" | "<=" | ">" | ">=") operand
                         | "in" list | "not" "in" list)?
+              | literal ("in" | "not" "in") NAME
     operand  := NAME | PERCENTILE | NUMBER | STRING | "true" | "false"
     list     := "[" (literal ("," literal)* ","?)? "]"
 
 A bare ``NAME`` holds when the field is the boolean ``true`` (``landing``). ``p90(engaged_s)`` reads
-the context key ``"p90(engaged_s)"``, which the caller supplies. Evaluation never raises: a missing
+the context key ``"p90(engaged_s)"``, which the caller supplies. ``'vip' in segments`` tests
+membership in a field whose value is a tuple (the visitor's named segments). Evaluation never raises: a missing
 field or a type mismatch makes the comparison false. Nothing is ever passed to ``eval``.
 """
 
@@ -71,6 +73,15 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class Contains:
+    """``'x' in segments``: whether a tuple-valued field holds ``value``."""
+
+    value: Scalar
+    collection: Field
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Truthy:
     field: Field
 
@@ -95,7 +106,7 @@ class Not:
     item: Node
 
 
-Node = Compare | Member | Truthy | Const | All | Any_ | Not
+Node = Compare | Member | Contains | Truthy | Const | All | Any_ | Not
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
@@ -281,7 +292,11 @@ class _Parser:
         if negated or (token.kind == "kw" and token.text == "in"):
             self.at += 2 if negated else 1
             if isinstance(left, Literal):
-                raise _fail(start.column, "'in' needs a field on its left")
+                field = self.peek()
+                if field.kind != "name":
+                    raise self.unexpected("a field name after a value and 'in'")
+                self.at += 1
+                return Contains(left.value, Field(field.text), negated)
             return Member(left, self.values(), negated)
         if isinstance(left, Field):
             return Truthy(left)
@@ -375,6 +390,12 @@ def evaluate(node: Node, context: Mapping[str, object]) -> bool:
             return False
         found = any(_compare("==", value, item) for item in node.values)
         return found != node.negated
+    if isinstance(node, Contains):
+        held = context.get(node.collection.name)
+        if type(held) is not tuple:
+            return False
+        found = any(_compare("==", item, node.value) for item in held)
+        return found != node.negated
     if isinstance(node, Truthy):
         return context.get(node.field.name) is True
     if isinstance(node, Const):
@@ -393,6 +414,8 @@ def _operands(node: Node) -> list[Operand]:
         return [node.subject]
     if isinstance(node, Truthy):
         return [node.field]
+    if isinstance(node, Contains):
+        return [node.collection]
     if isinstance(node, All | Any_):
         return [operand for item in node.items for operand in _operands(item)]
     if isinstance(node, Not):
@@ -408,3 +431,25 @@ def fields_used(node: Node) -> frozenset[str]:
 def percentiles_used(node: Node) -> frozenset[Percentile]:
     """Percentile thresholds ``node`` needs the caller to supply (``p.key`` in the context)."""
     return frozenset(op for op in _operands(node) if isinstance(op, Percentile))
+
+
+def values_compared(node: Node, field: str) -> list[Scalar]:
+    """The literals ``node`` compares ``field`` with (``segment == 'x'``, ``segment in [..]``,
+    ``'x' in segments``): how the loader finds references to segments that do not exist."""
+    if isinstance(node, Compare):
+        pairs = ((node.left, node.right), (node.right, node.left))
+        return [
+            other.value
+            for side, other in pairs
+            if isinstance(side, Field) and side.name == field and isinstance(other, Literal)
+        ]
+    if isinstance(node, Member):
+        subject = node.subject
+        return list(node.values) if isinstance(subject, Field) and subject.name == field else []
+    if isinstance(node, Contains):
+        return [node.value] if node.collection.name == field else []
+    if isinstance(node, All | Any_):
+        return [value for item in node.items for value in values_compared(item, field)]
+    if isinstance(node, Not):
+        return values_compared(node.item, field)
+    return []

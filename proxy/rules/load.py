@@ -39,6 +39,7 @@ from proxy.rules.conditions import ConditionError, Node, build_condition, percen
 from proxy.rules.decode import decode_rules_file
 from proxy.rules.limits import session_limits, slot_limits
 from proxy.rules.patterns import MAX_REGEX_CHARS, glob_to_regex, nested_quantifier
+from proxy.rules.segments import Declared, Reference, compile_segments
 from proxy.rules.specificity import Specificity, specificity
 from proxy.rules.split import Split, split_probabilities
 
@@ -67,6 +68,7 @@ class _Checker:
         self.lines = lines
         self.seen = seen
         self.probe = LexborHTMLParser("<p></p>")
+        self.conditions: list[Reference] = []  # every condition, for the segment references
 
     def source(self, path: str) -> str:
         return f"{self.lines.file}:{self.lines.line_of(path)}"
@@ -123,9 +125,15 @@ class _Checker:
 
     def condition(self, spec: str | schema.Compound, path: str) -> Node:
         try:
-            return build_condition(spec)
+            node = build_condition(spec)
         except ConditionError as err:
             raise self.lines.error(f"condition: {err.message}", path + err.where) from None
+        self.conditions.append(Reference(node, self.lines, path))
+        return node
+
+    def segment(self, segment: schema.Segment, path: str) -> Declared:
+        when = self.condition(segment.when, f"{path}.when")
+        return Declared(segment.id, segment.description, when, self.lines, path)
 
     def where(self, where: schema.Where | None, path: str) -> CompiledWhere | None:
         if where is None:
@@ -290,6 +298,8 @@ def load_rules(path: Path) -> RuleSet:
     governance: schema.Governance | None = None
     governance_source = ""
     slot_governance: list[schema.SlotGovernance | None] = []
+    segments: list[Declared] = []
+    references: list[Reference] = []
     for file in files:
         data, lines = load_file(file)
         if data is None:
@@ -306,6 +316,10 @@ def load_rules(path: Path) -> RuleSet:
         rules.extend(checker.rule(rule, f"$.rules[{i}]") for i, rule in enumerate(parsed.rules))
         slots.extend(checker.slot(slot, f"$.slots[{i}]") for i, slot in enumerate(parsed.slots))
         slot_governance.extend(slot.governance for slot in parsed.slots)
+        segments.extend(
+            checker.segment(s, f"$.segments[{i}]") for i, s in enumerate(parsed.segments)
+        )
+        references.extend(checker.conditions)
         digest.update(file.name.encode() + b"\0" + msgspec.json.encode(parsed) + b"\0")
     rules, slots = _ranked(rules, slots)
     slots = [
@@ -314,6 +328,7 @@ def load_rules(path: Path) -> RuleSet:
     ]
     conditions = [rule.when for rule in rules if rule.when is not None]
     conditions += [pin.when for slot in slots for pin in slot.pins]
+    conditions += [segment.when for segment in segments]
     return RuleSet(
         rules=tuple(rules),
         slots=tuple(slots),
@@ -321,4 +336,5 @@ def load_rules(path: Path) -> RuleSet:
         version=digest.hexdigest()[:16],
         percentiles=frozenset(p for node in conditions for p in percentiles_used(node)),
         session_limits=session_limits(governance),
+        segments=compile_segments(segments, references),
     )

@@ -27,6 +27,7 @@ __all__ = [
     "Reward",
     "Rule",
     "RulesFile",
+    "Segment",
     "Selector",
     "Slot",
     "SlotGovernance",
@@ -181,9 +182,19 @@ class Slot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     guardrail: bool = True
 
 
+class Segment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A named audience: visitors for whom ``when`` holds, over profile and request fields
+    (``proxy/rules/segments.py``); rules read it as ``segment == 'id'`` or ``'id' in segments``."""
+
+    id: Id
+    when: Condition
+    description: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
 class RulesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One ``rules/*.yaml`` file."""
 
+    segments: tuple[Segment, ...] = ()
     rules: tuple[Rule, ...] = ()
     slots: tuple[Slot, ...] = ()
     governance: Governance | None = None  # in at most one file

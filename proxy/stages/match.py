@@ -1,8 +1,8 @@
 """match: which rules and slots apply to this page, and the request context they read.
 
 Most pages match nothing: the ``where`` blocks are checked first, on the request line alone. For
-the rest, the context (device, time, referrer, profile, …) is built once and the rules' ``when``
-conditions evaluated. The rule set is read once here, so a reload in the middle of a request
+the rest, the context (device, time, referrer, profile, …) is built once, the visitor's named
+segments found in it (``proxy/rules/segments.py``) and the rules' ``when`` conditions evaluated. The rule set is read once here, so a reload in the middle of a request
 never mixes two versions.
 """
 
@@ -21,6 +21,7 @@ from proxy.rules.clock import known_zone
 from proxy.rules.context import build_context
 from proxy.rules.engine import RulesSource
 from proxy.rules.health import RuleHealth
+from proxy.rules.segments import add_segments
 
 
 class ContextFields(Protocol):
@@ -98,5 +99,6 @@ class Match:
         )
         for fields in self._context_fields:
             fields.add_to(ex.context, request)
+        add_segments(engine.ruleset.segments, ex.context)
         ex.rules = engine.applicable(rules, ex.context)
         ex.personalised = any(rule.when is not None for rule in ex.rules)

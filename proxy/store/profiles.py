@@ -127,6 +127,34 @@ async def save_profile(
     return await store.run(write, default=None)
 
 
+FREEZE_SCRIPT = Script(
+    """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local written = 0
+for i = 2, #ARGV, 2 do written = written + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
+return written
+"""
+)
+
+
+async def freeze_fields(
+    store: Store, visitor_id: str, fields: Mapping[str, str], *, ttl_s: int
+) -> int | None:
+    """Set profile fields that are not set yet (never overwrite), unless the visitor was
+    forgotten; a profile that did not exist gets ``ttl_s``. The number of fields written, -1 for
+    a forgotten visitor, ``None`` if the store cannot answer (the decision is served anyway)."""
+    if not fields:
+        return 0
+    script_keys = [store.keys.visitor_key(visitor_id), store.keys.visitor_forgotten_key(visitor_id)]
+    args: list[str | int] = [ttl_s, *(item for pair in fields.items() for item in pair)]
+
+    async def write(client: Redis) -> int:
+        return int(await FREEZE_SCRIPT.run(client, script_keys, args))
+
+    return await store.run(write, default=None)
+
+
 async def load_recent(store: Store, visitor_id: str, limit: int = 50) -> list[bytes] | None:
     """The visitor's most recent encoded records, newest first; ``None`` if unavailable."""
     key = store.keys.visitor_recent_key(visitor_id)

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 
+from proxy.config.schema import ScoresConfig
 from proxy.records.event_record import EventRecord, encode_record
 from proxy.store.client import Store
 from proxy.store.event_log import EventLog, StreamEntry
@@ -23,6 +24,7 @@ from proxy.store.profiles import load_tally, save_profile
 from proxy.store.stream_group import GroupCursor
 from proxy.tasks import keep_stepping
 from proxy.tracker.profile_update import apply, decode_state, encode_state, profile_fields
+from proxy.tracker.scores import DEFAULT_SCORES
 from proxy.tracker.visitor_data import RECENT_EVENTS
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class ProfileConsumer:
         retry_s: float = 1.0,
         profile_ttl_s: int = 365 * 24 * 3600,
         max_conflicts: int = 5,
+        scores: ScoresConfig = DEFAULT_SCORES,
     ) -> None:
         self.store = store
         self.event_log = event_log
@@ -61,6 +64,7 @@ class ProfileConsumer:
         self.retry_s = retry_s
         self.profile_ttl_s = profile_ttl_s
         self.max_conflicts = max_conflicts
+        self.scores = scores
         self.applied = 0
         self.duplicates = 0
         self.skipped = 0
@@ -119,7 +123,7 @@ class ProfileConsumer:
             state = decode_state(tally.state)
             new: list[EventRecord] = []
             for record in records:
-                after = apply(state, record)
+                after = apply(state, record, self.scores)
                 if after is not state:
                     new.append(record)
                     state = after
@@ -130,7 +134,7 @@ class ProfileConsumer:
                 self.store,
                 visitor_id,
                 expected_version=tally.version,
-                fields=profile_fields(state),
+                fields=profile_fields(state, self.scores),
                 state=encode_state(state),
                 recent=[encode_record(record) for record in new],
                 ttl_s=self.profile_ttl_s,

@@ -17,6 +17,8 @@ The profile hash (``P{v:<id>}:profile``) holds flat fields that rules and the ba
                        visitor has 3+ page views and neither a scroll past 0 nor any engaged time
 ``tz``                 the IANA time zone the tracker last reported (absent until it has):
                        ``hour`` and ``weekday`` of later pages are on this clock
+``score:<rfm part>``   weighted scores with half-life decay, and ``interest:<type>``
+                       (:mod:`proxy.tracker.scores`, configured in ``scores:``)
 =====================  ======================================================================
 
 The heuristic part of ``bot`` is re-evaluated on every event, so a visitor who scrolls later is
@@ -42,9 +44,18 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from proxy.config.schema import ScoresConfig
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click as ClickEvent
 from proxy.records.events import Conversion, Engaged, Event, Impression, PageView, Scroll
+from proxy.tracker.scores import (
+    DEFAULT_SCORES,
+    Scores,
+    add_conversion,
+    add_interest,
+    add_visit,
+    score_fields,
+)
 
 EMA_ALPHA = 0.3
 APPLIED_IDS = 128
@@ -91,6 +102,7 @@ class ProfileState(msgspec.Struct, kw_only=True):
     pages: list[PageState] = []
     ema_base: float | None = None
     applied: list[str] = []
+    scores: Scores = msgspec.field(default_factory=Scores)
 
 
 def page_type(url: str) -> str:
@@ -105,7 +117,9 @@ def page_type(url: str) -> str:
     return first if _PAGE_TYPE.fullmatch(first) else "other"
 
 
-def apply(state: ProfileState, record: EventRecord) -> ProfileState:
+def apply(
+    state: ProfileState, record: EventRecord, scores: ScoresConfig = DEFAULT_SCORES
+) -> ProfileState:
     """The state after ``record``; the same state (unchanged) if its event id was applied."""
     event = record.event
     if event.id in state.applied:
@@ -129,11 +143,14 @@ def apply(state: ProfileState, record: EventRecord) -> ProfileState:
         s.visits += 1
         s.sessions = [*s.sessions[-(RECENT_SESSIONS - 1) :], record.session]
         s.visit_ms = _recent_times([*s.visit_ms, now], now)
-    _apply_event(s, event, record.page, now)
+        s.scores = add_visit(s.scores, now, scores)
+    _apply_event(s, event, record.page, now, scores)
     return s
 
 
-def _apply_event(s: ProfileState, event: Event, page_id: str, now: int) -> None:
+def _apply_event(
+    s: ProfileState, event: Event, page_id: str, now: int, scores: ScoresConfig
+) -> None:
     match event:
         case PageView(url=url, tz=tz):
             s.pageviews += 1
@@ -141,9 +158,13 @@ def _apply_event(s: ProfileState, event: Event, page_id: str, now: int) -> None:
             page = _page(s, page_id)
             page.type = page_type(url)
             _note_scroll(s, page)
+            s.scores = add_interest(s.scores, page.type, 1.0, now, scores)
         case Engaged(ms=ms):
             s.engaged_ms += ms
-            _page(s, page_id).engaged_ms += ms
+            page = _page(s, page_id)
+            page.engaged_ms += ms
+            if page.type:
+                s.scores = add_interest(s.scores, page.type, ms / 60_000, now, scores)
         case Scroll(depth=depth):
             s.scrolled = s.scrolled or depth > 0
             page = _page(s, page_id)
@@ -158,6 +179,7 @@ def _apply_event(s: ProfileState, event: Event, page_id: str, now: int) -> None:
             s.conversion_value += value or 0.0
             if name == "purchase":
                 s.purchase_ms = _recent_times([*s.purchase_ms, now], now)
+            s.scores = add_conversion(s.scores, value or 0.0, now, scores)
         case _:
             pass
 
@@ -214,8 +236,8 @@ def _num(value: float) -> str:
     return f"{round(value, 4):g}" if value != int(value) else str(int(value))
 
 
-def profile_fields(s: ProfileState) -> dict[str, str]:
-    """The public hash fields (all strings), windows as of ``last_seen_ms``."""
+def profile_fields(s: ProfileState, scores: ScoresConfig = DEFAULT_SCORES) -> dict[str, str]:
+    """The public hash fields (all strings), windows and scores as of ``last_seen_ms``."""
     now = s.last_seen_ms
     fields = {
         "visits": str(s.visits),
@@ -236,6 +258,7 @@ def profile_fields(s: ProfileState) -> dict[str, str]:
     fields.update({f"max_scroll:{k}": _num(v) for k, v in s.max_scroll.items()})
     fields.update({f"clicks:{k}": str(v) for k, v in s.clicks.items()})
     fields.update({f"impressions:{k}": str(v) for k, v in s.impressions.items()})
+    fields.update(score_fields(s.scores, now, scores))
     return fields
 
 

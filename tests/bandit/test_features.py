@@ -250,3 +250,17 @@ def test_empty_shared_line_is_still_shared(vw: Parser) -> None:
         assert examples[0].num_features_in(ord("A")) == 0  # type: ignore[attr-defined]
     finally:
         vw.finish(examples)
+
+
+def test_segments_namespace_is_offered_not_default() -> None:
+    context: dict[str, object] = {
+        "segments": ("high-value", "Odd Name"),
+        "cluster": "c3",
+        "score.rfm": 0.65,
+    }
+    assert "S" not in context_features(context, BanditPolicy())
+    policy = BanditPolicy(features=("segments",), interactions=("SA",))
+    assert context_features(context, policy) == {
+        "S": ["seg=high-value", "seg=odd%20name", "cl=c3", "rfm=0.6+"]
+    }
+    assert context_features({"segments": ()}, policy) == {}

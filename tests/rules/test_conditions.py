@@ -10,6 +10,7 @@ from proxy.rules.conditions import (
     All,
     Compare,
     ConditionError,
+    Contains,
     Field,
     Literal,
     Member,
@@ -21,6 +22,7 @@ from proxy.rules.conditions import (
     fields_used,
     parse_condition,
     percentiles_used,
+    values_compared,
 )
 from proxy.rules.schema import Compound
 
@@ -46,6 +48,8 @@ from proxy.rules.schema import Compound
         ("country not in []", Member(Field("country"), (), negated=True)),
         ("e >= p90(e)", Compare(">=", Field("e"), Percentile(90, "e"))),
         ("not a", Not(Truthy(Field("a")))),
+        ("'vip' in segments", Contains("vip", Field("segments"))),
+        ("'vip' not in segments", Contains("vip", Field("segments"), negated=True)),
         (
             "a and (b or not c)",
             All((Truthy(Field("a")), build_condition("b or not c"))),
@@ -66,7 +70,7 @@ def test_parses(text: str, node: object) -> None:
         ("a == 'x", "column 6: unterminated string"),
         ("a @ b", "column 3: unexpected character '@'"),
         ("1 < 2", "column 1: a comparison needs a field on one side"),
-        ("'x' in ['x']", "column 1: 'in' needs a field on its left"),
+        ("'x' in ['x']", "column 8: expected a field name after a value and 'in', found '['"),
         ("a in [b]", "column 7: expected a field name or a value, found 'b'"),
         ("a in [1 2]", "column 9: expected ']', found '2'"),
         ("5", "column 2: expected a comparison operator, found the end of the expression"),
@@ -323,3 +327,28 @@ def test_structured_forms_record_fields_and_percentiles() -> None:
     )
     assert fields_used(node) == {"utm.source", "engaged_s"}
     assert percentiles_used(node) == {Percentile(90, "engaged_s")}
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "expected"),
+    [
+        ("'vip' in segments", {"segments": ("new", "vip")}, True),
+        ("'vip' in segments", {"segments": ("new",)}, False),
+        ("'vip' not in segments", {"segments": ()}, True),
+        ("'vip' in segments", {"segments": "vip"}, False),  # a string is not a collection
+        ("'vip' in segments", {}, False),
+        ("1 in segments", {"segments": ("1",)}, False),  # no type coercion
+    ],
+)
+def test_membership_in_a_collection(text: str, context: dict[str, object], expected: bool) -> None:
+    assert evaluate(parse_condition(text), context) is expected
+
+
+def test_values_compared_finds_segment_references() -> None:
+    node = parse_condition(
+        "segment == 'a' or (segment in ['b', 'c'] and 'd' in segments) or not 'e' in segments"
+        " or device == 'f'"
+    )
+    assert values_compared(node, "segment") == ["a", "b", "c"]
+    assert values_compared(node, "segments") == ["d", "e"]
+    assert fields_used(node) == {"segment", "segments", "device"}

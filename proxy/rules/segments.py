@@ -1,0 +1,248 @@
+"""Named segments: audiences declared in rules files, evaluated once per request.
+
+A segment is an id, a description and a condition in the rules' own language
+(:mod:`proxy.rules.conditions`) over the request context, profile fields included. The match
+stage calls :func:`add_segments` once the context is built; after it the context holds
+
+- ``segments``: every segment the visitor is in, as a tuple in file order (``'vip' in segments``);
+- ``segment``: the first of them (``segment == 'vip'``), absent when there is none.
+
+A segment's condition may test other segments (``'buyers' in segments``), so segments are
+evaluated in dependency order; a cycle is refused at load. ``segment`` (the first match) is not
+available inside segment conditions: it depends on every segment before it, which would make
+most files cyclic. Conditions of segments are held to a stricter standard than rules' ``when``:
+every field they read must be a known context or profile field (:func:`known_field`), since a
+misspelt field silently puts nobody in the segment and that is hard to see from outside.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from proxy.config.yaml_strict import LineMap
+from proxy.rules.conditions import Node, evaluate, fields_used, values_compared
+
+SEGMENTS_FIELD = "segments"
+SEGMENT_FIELD = "segment"
+CLUSTER_FIELD = "cluster"
+
+# Fields of the request context (docs/rules-spec.md, "Context fields") and of the profile
+# (proxy/tracker/profile_update.py; tests/rules/test_segments.py checks this list against it).
+KNOWN_FIELDS: frozenset[str] = frozenset(
+    {
+        "device",
+        "browser",
+        "os",
+        "hour",
+        "weekday",
+        "country",
+        "region",
+        "referrer.domain",
+        "referrer.class",
+        "language",
+        "path",
+        "landing",
+        "utm.source",
+        "utm.medium",
+        "utm.campaign",
+        "utm.term",
+        "utm.content",
+        "visits",
+        "visits_24h",
+        "visits_7d",
+        "visits_30d",
+        "pageviews",
+        "engaged_s",
+        "engaged_ema",
+        "max_scroll",
+        "conversions",
+        "conversion_value",
+        "purchases_30d",
+        "first_seen_ms",
+        "last_seen_ms",
+        "bot",
+        "tz",
+        "score.rfm",
+        "score.recency",
+        "score.frequency",
+        "score.monetary",
+        SEGMENTS_FIELD,
+        CLUSTER_FIELD,
+    }
+)
+# Families of fields named after a page type, slot, cookie, header or metric.
+_KNOWN_PREFIX = re.compile(
+    r"^(?:cookie|header|metric|clicks|impressions|max_scroll|interest)[.:][\w.:-]+$"
+)
+
+
+def known_field(name: str) -> bool:
+    """Whether a condition may read ``name`` (``score:rfm`` is ``score.rfm`` spelt as stored)."""
+    return (
+        name in KNOWN_FIELDS
+        or name.replace(":", ".") in KNOWN_FIELDS
+        or bool(_KNOWN_PREFIX.match(name))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSegment:
+    id: str
+    description: str
+    when: Node
+    source: str  # file:line, for `vernier segments show` and `explain`
+    needs: frozenset[str]  # the segments its condition tests
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """The loaded segments: ``declared`` in file order, ``ordered`` so that each comes after the
+    segments its condition tests."""
+
+    declared: tuple[CompiledSegment, ...] = ()
+    ordered: tuple[CompiledSegment, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.declared)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(segment.id for segment in self.declared)
+
+    def get(self, segment_id: str) -> CompiledSegment | None:
+        return next((s for s in self.declared if s.id == segment_id), None)
+
+
+NO_SEGMENTS = Segments()
+
+
+def segments_of(segments: Segments, context: dict[str, object]) -> tuple[str, ...]:
+    """The segments the visitor of ``context`` is in, in file order.
+
+    While it runs, ``context["segments"]`` holds the segments found so far (a dependency order
+    guarantees a tested segment is decided before the one that tests it).
+    """
+    found: set[str] = set()
+    for segment in segments.ordered:
+        context[SEGMENTS_FIELD] = tuple(found)
+        if evaluate(segment.when, context):
+            found.add(segment.id)
+    return tuple(segment.id for segment in segments.declared if segment.id in found)
+
+
+def add_segments(segments: Segments, context: dict[str, object]) -> None:
+    """Set ``segments`` (always, possibly empty) and ``segment`` (the first, if any)."""
+    context.pop(SEGMENT_FIELD, None)
+    held = segments_of(segments, context) if segments else ()
+    context[SEGMENTS_FIELD] = held
+    if held:
+        context[SEGMENT_FIELD] = held[0]
+
+
+# A decision records the visitor's segments as of their first exposure to its slot (so that an
+# effect of the slot cannot move visitors between segments during analysis); the profile keeps
+# them under ``segments_at:<slot>``, written once.
+FROZEN_PREFIX = "segments_at:"
+
+
+def frozen_field(slot_id: str) -> str:
+    return f"{FROZEN_PREFIX}{slot_id}"
+
+
+def frozen_segments(
+    profile: Mapping[str, str], slot_id: str, context: Mapping[str, object]
+) -> tuple[tuple[str, ...], bool]:
+    """The segments to record for a decision in ``slot_id``, and whether they are new (not yet
+    frozen in the profile, so the caller should freeze them): the frozen ones if the profile has
+    them, else the context's."""
+    stored = profile.get(frozen_field(slot_id))
+    if stored is not None:
+        return tuple(part for part in stored.split(",") if part), False
+    current = context.get(SEGMENTS_FIELD)
+    held = tuple(str(s) for s in current) if isinstance(current, tuple) else ()
+    return held, True
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A segment as the loader found it: its compiled condition and where it was written."""
+
+    id: str
+    description: str
+    when: Node
+    lines: LineMap
+    path: str  # $.segments[i]
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A compiled condition anywhere in the rules (rule, pin, segment) and where it was written."""
+
+    when: Node
+    lines: LineMap
+    path: str
+
+
+def compile_segments(declared: Sequence[Declared], conditions: Iterable[Reference]) -> Segments:
+    """Check and order the declared segments; raises :class:`ConfigError` (file:line:column) for
+    a duplicate id, an unknown field, ``segment`` inside a segment, a test of a segment that is
+    not declared anywhere in ``conditions``, or a cycle."""
+    by_id: dict[str, Declared] = {}
+    for item in declared:
+        if item.id in by_id:
+            first = by_id[item.id]
+            where = f"{first.lines.file}:{first.lines.line_of(first.path)}"
+            raise item.lines.error(f"segment '{item.id}' is already declared at {where}", item.path)
+        by_id[item.id] = item
+        for name in sorted(fields_used(item.when)):
+            if name == SEGMENT_FIELD:
+                message = "segment conditions test other segments as \"'id' in segments\""
+                raise item.lines.error(message, f"{item.path}.when")
+            if not known_field(name):
+                raise item.lines.error(f"condition: unknown field '{name}'", f"{item.path}.when")
+    for ref in conditions:
+        for field in (SEGMENT_FIELD, SEGMENTS_FIELD):
+            for value in values_compared(ref.when, field):
+                if value not in by_id:
+                    names = ", ".join(sorted(by_id)) or "none declared"
+                    message = f"condition: unknown segment {value!r} (segments: {names})"
+                    raise ref.lines.error(message, ref.path)
+    compiled = {
+        item.id: CompiledSegment(
+            id=item.id,
+            description=item.description,
+            when=item.when,
+            source=f"{item.lines.file}:{item.lines.line_of(item.path)}",
+            needs=frozenset(str(v) for v in values_compared(item.when, SEGMENTS_FIELD)),
+        )
+        for item in declared
+    }
+    return Segments(tuple(compiled.values()), _dependency_order(compiled, by_id))
+
+
+def _dependency_order(
+    compiled: dict[str, CompiledSegment], declared: dict[str, Declared]
+) -> tuple[CompiledSegment, ...]:
+    """Depth-first topological order, file order among independent segments."""
+    done: dict[str, CompiledSegment] = {}
+    visiting: list[str] = []
+
+    def visit(segment_id: str) -> None:
+        if segment_id in done:
+            return
+        if segment_id in visiting:
+            cycle = [*visiting[visiting.index(segment_id) :], segment_id]
+            item = declared[segment_id]
+            message = f"segments test each other in a cycle: {' -> '.join(cycle)}"
+            raise item.lines.error(message, f"{item.path}.when")
+        visiting.append(segment_id)
+        for needed in sorted(compiled[segment_id].needs):
+            visit(needed)
+        visiting.pop()
+        done[segment_id] = compiled[segment_id]
+
+    for segment_id in compiled:
+        visit(segment_id)
+    return tuple(done.values())

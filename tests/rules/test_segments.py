@@ -1,0 +1,167 @@
+"""Named segments: loaded from rules files, checked (file:line:column), evaluated per context."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from proxy.errors import ConfigError
+from proxy.rules import load_rules
+from proxy.rules.conditions import evaluate
+from proxy.rules.segments import add_segments, frozen_field, frozen_segments, known_field
+from proxy.tracker.profile_update import ProfileState, profile_fields
+
+SEGMENTS = """
+segments:
+  - id: high-value
+    description: returning buyers who read
+    when: "visits_7d > 3 and engaged_s > 1200 and purchases_30d >= 1"
+  - id: loyal
+    when: "'high-value' in segments or score.rfm > 0.8"
+  - id: mobile
+    when: "device == 'mobile'"
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    variants: {a: [], b: [{op: set_text, selector: "h1", value: "Welcome back"}]}
+    pin:
+      - when: "segment == 'high-value'"
+        variant: b
+rules:
+  - id: loyal-banner
+    when: "'loyal' in segments and not 'mobile' in segments"
+    then: [{op: hide, selector: "#promo"}]
+"""
+
+
+def write(folder: Path, text: str, name: str = "segments.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def test_segments_load_in_dependency_order_and_drive_rules(tmp_path: Path) -> None:
+    write(tmp_path, SEGMENTS)
+    ruleset = load_rules(tmp_path)
+    segments = ruleset.segments
+    assert segments.ids == ("high-value", "loyal", "mobile")
+    assert segments.get("high-value") is not None
+    assert segments.get("high-value").description == "returning buyers who read"  # type: ignore[union-attr]
+    assert segments.get("loyal").needs == {"high-value"}  # type: ignore[union-attr]
+    context: dict[str, object] = {
+        "visits_7d": 4,
+        "engaged_s": 1300,
+        "purchases_30d": 1,
+        "device": "desktop",
+    }
+    add_segments(segments, context)
+    assert context["segments"] == ("high-value", "loyal")
+    assert context["segment"] == "high-value"
+    [slot] = ruleset.slots
+    assert evaluate(slot.pins[0].when, context)
+    [rule] = ruleset.rules
+    assert rule.when is not None and evaluate(rule.when, context)
+
+
+def test_a_later_segment_can_be_tested_by_an_earlier_one(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        """
+        segments:
+          - {id: any-buyer, when: "'big-buyer' in segments or purchases_30d >= 1"}
+          - {id: big-buyer, when: "conversion_value > 500"}
+        """,
+    )
+    segments = load_rules(tmp_path).segments
+    context: dict[str, object] = {"conversion_value": 900}
+    add_segments(segments, context)
+    assert context["segments"] == ("any-buyer", "big-buyer")  # file order, not evaluation order
+
+
+def test_no_segment_leaves_segment_absent(tmp_path: Path) -> None:
+    write(tmp_path, SEGMENTS)
+    context: dict[str, object] = {"segment": "stale"}
+    add_segments(load_rules(tmp_path).segments, context)
+    assert context["segments"] == ()
+    assert "segment" not in context
+
+
+def test_segments_may_live_in_another_file_than_their_use(tmp_path: Path) -> None:
+    write(tmp_path, "segments: [{id: vip, when: 'conversions > 3'}]\n", "a.yaml")
+    write(
+        tmp_path,
+        "rules: [{id: r, when: \"segment == 'vip'\", then: [{op: hide, selector: p}]}]\n",
+        "b.yaml",
+    )
+    assert load_rules(tmp_path).segments.ids == ("vip",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "segments: [{id: a, when: 'visits >'}]\n",
+            "segments.yaml:1:20 $.segments[0].when: condition: column 9: expected a field name",
+        ),
+        (
+            "segments: [{id: a, when: 'vists > 3'}]\n",
+            "segments.yaml:1:20 $.segments[0].when: condition: unknown field 'vists'",
+        ),
+        (
+            "segments:\n  - {id: a, when: \"'b' in segments\"}\n  - {id: b, when: \"'a' in segments\"}\n",
+            "segments.yaml:2:13 $.segments[0].when: segments test each other in a cycle: a -> b -> a",
+        ),
+        (
+            "segments: [{id: a, when: \"'a' in segments\"}]\n",
+            "cycle: a -> a",
+        ),
+        (
+            "segments: [{id: a, when: \"segment == 'b'\"}, {id: b, when: 'visits > 1'}]\n",
+            "segment conditions test other segments as \"'id' in segments\"",
+        ),
+        (
+            "segments: [{id: a, when: 'visits > 1'}, {id: a, when: 'visits > 2'}]\n",
+            "segment 'a' is already declared at",
+        ),
+        (
+            "segments: [{id: a, when: 'visits > 1'}]\n"
+            "rules: [{id: r, when: \"segment == 'high'\", then: [{op: hide, selector: p}]}]\n",
+            "segments.yaml:2:17 $.rules[0].when: condition: unknown segment 'high' (segments: a)",
+        ),
+        (
+            "slots: [{id: s, selector: p, control: a, variants: {a: [], b: []},"
+            " pin: [{when: \"'x' in segments\", variant: b}]}]\n",
+            "$.slots[0].pin[0].when: condition: unknown segment 'x' (segments: none declared)",
+        ),
+        ("segments: [{id: Bad, when: 'visits > 1'}]\n", "$.segments[0].id"),
+    ],
+)
+def test_bad_segments_are_refused_with_their_place(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_rules(tmp_path)
+    assert message in str(caught.value)
+
+
+def test_every_profile_field_is_a_known_field() -> None:
+    state = ProfileState(
+        visits=1, clicks={"hero": 1}, impressions={"hero": 1}, max_scroll={"home": 0.5}
+    )
+    for name in profile_fields(state):
+        assert known_field(name), name
+        assert known_field(name.replace(":", ".")), name
+    for name in ("interest.blog", "score.rfm", "cookie.theme", "metric.hero.b.ctr", "cluster"):
+        assert known_field(name)
+    assert not known_field("interest")
+    assert not known_field("visit")
+
+
+def test_segments_are_frozen_at_the_first_exposure() -> None:
+    context: dict[str, object] = {"segments": ("loyal",)}
+    assert frozen_segments({}, "hero", context) == (("loyal",), True)
+    profile = {frozen_field("hero"): "high-value,loyal"}
+    assert frozen_segments(profile, "hero", context) == (("high-value", "loyal"), False)
+    assert frozen_segments({frozen_field("hero"): ""}, "hero", context) == ((), False)
