@@ -53,6 +53,10 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.tracker",
         "proxy.tracker.bots",
         "proxy.tracker.scores",
+        "proxy.segments",
+        "proxy.segments.vectors",
+        "proxy.segments.assign",
+        "proxy.segments.fit",
     ),
     # The only package that knows Redis.
     "store": ("proxy.store.*",),

@@ -1,0 +1,82 @@
+"""Fitting learned segments: planted clusters recovered, labels stable across refits, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from proxy.records.segment_model import decode_model, encode_model
+from proxy.segments.assign import Assigner
+from proxy.segments.fit import FitSettings, TooFewVisitors, fit_model
+from tests.segments.synthetic import TYPES, matrix, profiles
+
+T0 = 1_732_250_000_000
+
+
+def test_planted_clusters_are_recovered() -> None:
+    fields, truth = profiles(4000, seed=1)
+    model = fit_model(matrix(fields), previous=None, settings=FitSettings(), now_ms=T0)
+    assert len(model.labels) == len(TYPES)  # the silhouette chose the planted k
+    assigner = Assigner(model)
+    found = [assigner.assign(f) for f in fields]
+    assert adjusted_rand_score(truth, found) >= 0.9
+    assert sum(model.sizes) == model.visitors == 4000
+    # the reader cluster is described by what sets it apart
+    readers = found[truth.index(1)]
+    description = model.descriptions[model.labels.index(readers)]
+    assert "(high" in description
+
+
+def test_labels_stay_the_same_across_refits_with_new_visitors() -> None:
+    fields, _ = profiles(4000, seed=2)
+    settings = FitSettings()
+    first = fit_model(matrix(fields), previous=None, settings=settings, now_ms=T0)
+    new, _ = profiles(200, seed=3)  # 5 % new visitors
+    second = fit_model(matrix(fields + new), previous=first, settings=settings, now_ms=T0 + 1)
+    new2, _ = profiles(200, seed=4)
+    third = fit_model(matrix(fields + new + new2), previous=second, settings=settings, now_ms=T0)
+    assert second.version == 2 and third.version == 3
+    for model in (second, third):
+        before, after = Assigner(first), Assigner(model)
+        assert [before.assign(f) for f in fields] == [after.assign(f) for f in fields]
+        assert sorted(model.labels) == sorted(first.labels)
+
+
+def test_a_cluster_that_moved_far_gets_a_new_label() -> None:
+    fields, truth = profiles(3000, seed=5)
+    settings = FitSettings(k_min=4, k_max=4)
+    first = fit_model(matrix(fields), previous=None, settings=settings, now_ms=T0)
+    # the buyers leave; k stays 4, so one cluster must form elsewhere, far from any old one
+    buyers_gone = [f for f, t in zip(fields, truth, strict=True) if t != 2]
+    second = fit_model(matrix(buyers_gone), previous=first, settings=settings, now_ms=T0)
+    assert len(set(second.labels) - set(first.labels)) >= 1
+    assert second.next_label > first.next_label
+
+
+def test_too_few_visitors_is_a_clear_refusal() -> None:
+    fields, _ = profiles(50, seed=7)
+    with pytest.raises(TooFewVisitors, match="50 visitors with a profile; at least 200"):
+        fit_model(matrix(fields), previous=None, settings=FitSettings(), now_ms=T0)
+
+
+@pytest.mark.parametrize("method", ["dbscan", "hdbscan"])
+def test_density_methods_publish_centroids(method: str) -> None:
+    fields, truth = profiles(3000, seed=8)
+    settings = FitSettings(method=method, density_sample=3000)  # type: ignore[arg-type]
+    model = fit_model(matrix(fields), previous=None, settings=settings, now_ms=T0)
+    assert model.method == method
+    found = [Assigner(model).assign(f) for f in fields]
+    assert adjusted_rand_score(truth, found) >= 0.8
+
+
+def test_the_model_round_trips_through_its_codec() -> None:
+    fields, _ = profiles(1000, seed=9)
+    model = fit_model(matrix(fields), previous=None, settings=FitSettings(), now_ms=T0)
+    assert decode_model(encode_model(model)) == model
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="k_min"):
+        FitSettings(k_min=1)
+    assert np.isfinite(FitSettings().match_radius)
