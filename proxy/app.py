@@ -34,6 +34,7 @@ from proxy.resources import (
     RESOURCES,
     RULE_HEALTH,
     RULES,
+    SEGMENT_MODELS,
     SLOT_METRIC_CACHE,
     STORE,
     STORE_URL,
@@ -72,6 +73,7 @@ async def front_context(app: web.Application) -> AsyncIterator[None]:
         slot_metrics=app[SLOT_METRIC_CACHE],
         metrics=app[METRICS],
         instance=app[INSTANCE],
+        segment_models=app[SEGMENT_MODELS],
     )
     intake = EventIntake(
         app[EVENT_SINK],

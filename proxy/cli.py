@@ -15,6 +15,7 @@
                      [--rules PATH] [--model SLOT=FILE …] [--no-store]   (docs/decision-log.md)
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
     vernier report   [--slot S] [--since 7d] [--format text|json|csv|md] [--store URL]
+    vernier segments list|show ID|fit|explain VISITOR [--store URL]
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
     vernier simulate [--visitors N] [--seed N] [--concurrency N] [--out DIR] [--rules FILE]
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]   (prints its admin
@@ -41,6 +42,7 @@ from proxy.commands import evaluate as evaluate_command
 from proxy.commands import learn as learn_command
 from proxy.commands import pause as pause_command
 from proxy.commands import report as report_command
+from proxy.commands import segments as segments_command
 from proxy.commands import simulate as simulate_command
 from proxy.commands.preflight import load_required_rules, origin_warning, rules_warning
 from proxy.config.load import load_config, parse_listen
@@ -184,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_command.add_parser(commands)
     pause_command.add_parsers(commands)
     report_command.add_parser(commands)
+    segments_command.add_parser(commands)
     learn_command.add_parser(commands)
     simulate_command.add_parser(commands)
 
@@ -324,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return simulate_command.run(args)
         if args.command == "report":
             return report_command.run(args, _config_file(args))
+        if args.command == "segments":
+            return segments_command.run(args, _config_file(args))
         if args.command in ("pause", "resume", "pauses"):
             return pause_command.run(args, _config_file(args))
         if args.command == "demo":

@@ -30,6 +30,7 @@ from proxy.govern.metric_cache import MetricCache
 from proxy.metrics import Metrics
 from proxy.rules.engine import RulesSource
 from proxy.rules.health import RuleHealth
+from proxy.segments.registry import ClusterContext, SegmentModels
 from proxy.server.edge import request_view
 from proxy.session.issuer import IdIssuer
 from proxy.stages import Stage
@@ -133,6 +134,7 @@ def build_pipeline(
     slot_metrics: MetricCache,
     metrics: Metrics,
     instance: str,
+    segment_models: SegmentModels | None = None,
 ) -> Pipeline:
     """Every stage with its collaborators, in request order (the drawing at the top)."""
     policy = forwarding_policy(config, instance)
@@ -170,7 +172,10 @@ def build_pipeline(
                 health,
                 own_hosts=own_hosts(config),
                 hidden_cookies=frozenset({issuer.session_cookie, issuer.visitor_cookie}),
-                context_fields=(MetricContext(slot_metrics),),
+                context_fields=(
+                    MetricContext(slot_metrics),
+                    *((ClusterContext(segment_models),) if segment_models is not None else ()),
+                ),
                 pauses=pauses,
             ),
             Decide(decider.decide, issuer),

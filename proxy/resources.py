@@ -27,6 +27,7 @@ from proxy.metrics import Metrics
 from proxy.rules.engine import RuleEngine
 from proxy.rules.health import RuleHealth
 from proxy.rules.live import RELOAD_ON_SIGHUP, LiveRules
+from proxy.segments.registry import SegmentModels
 from proxy.server.metrics_share import MetricsShare
 from proxy.session.cookie import CookieSigner
 from proxy.session.issuer import IdIssuer
@@ -65,6 +66,7 @@ ISSUER = web.AppKey("issuer", IdIssuer)
 ASSET = web.AppKey("asset", TrackerAsset)
 STORE = web.AppKey("store", Store)
 MODELS = web.AppKey("models", ModelRegistry)
+SEGMENT_MODELS = web.AppKey("segment_models", SegmentModels)
 PAUSES = web.AppKey("pauses", PauseWatcher)
 SLOT_METRIC_CACHE = web.AppKey("slot_metric_cache", MetricCache)
 DECIDER = web.AppKey("decider", Decider)
@@ -144,6 +146,15 @@ async def models_context(app: web.Application) -> AsyncIterator[None]:
         models.close()
 
 
+async def segment_models_context(app: web.Application) -> AsyncIterator[None]:
+    """The learned-segment model pages are assigned with, polled for new versions."""
+    models = SegmentModels(app[STORE])
+    app[SEGMENT_MODELS] = models
+    await models.refresh()
+    app[BACKGROUND].declare("vernier-segment-models", models.poll)
+    yield
+
+
 async def governance_context(app: web.Application) -> AsyncIterator[None]:
     """What decisions read of governance: the pauses and the slot metrics, each polled."""
     pauses = PauseWatcher(app[STORE])
@@ -209,6 +220,7 @@ RESOURCES: tuple[Context, ...] = (
     identity_context,
     store_context,
     models_context,
+    segment_models_context,
     governance_context,
     decider_context,
     origin_context,

@@ -83,6 +83,8 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.request_view",
         "proxy.resources",
         "proxy.results_consumer",
+        "proxy.segments.registry",
+        "proxy.segments.refit",
         "proxy.rules.live",  # the reloader: polls files, runs on the event loop
         "proxy.server.*",
         "proxy.session.*",

@@ -9,7 +9,7 @@ needs the proxies' store: ``--store`` or ``store.url``, or else the embedded sto
 it never starts an embedded store itself. Rules reload on change and on SIGHUP, as in the
 proxy; SIGTERM and SIGINT stop it after a last checkpoint, publication and acknowledgement.
 Joined decisions are appended to ``<data_dir>/decisions.jsonl`` (the log ``vernier evaluate``
-reads).
+reads). Learned segments are refitted and published every ``segments.refit_every_s`` (hourly).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ async def _learn(config: Config, url: str) -> int:
     from proxy.bandit.learner_state import learning_slots
     from proxy.rules.engine import RuleEngine
     from proxy.rules.live import LiveRules
+    from proxy.segments.refit import refit_every
     from proxy.store.client import Store
     from proxy.store_config import store_settings
     from proxy.tasks import BackgroundTasks
@@ -109,6 +110,7 @@ async def _learn(config: Config, url: str) -> int:
             flush=True,
         )
         tasks.spawn(rules.watch(stop=stop), name="vernier-rules-watch")
+        tasks.spawn(refit_every(store, config.segments, stop), name="vernier-segment-refit")
         await learner.run(stop)
     finally:
         await tasks.finish(stop)

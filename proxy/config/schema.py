@@ -162,6 +162,25 @@ class ScoresConfig(_Section, frozen=True):
             raise ValueError("at least one of the rfm weights must be above 0")
 
 
+class SegmentsConfig(_Section, frozen=True):
+    """Learned segments (``proxy/segments/fit.py``): how ``vernier segments fit`` and the learner
+    (every ``refit_every_s``; 0: never) cluster visitor profiles. k is chosen in
+    ``[k_min, k_max]`` by silhouette; ``method`` dbscan/hdbscan cluster a sample instead."""
+
+    k_min: Annotated[int, msgspec.Meta(ge=2, le=64)] = 2
+    k_max: Annotated[int, msgspec.Meta(ge=2, le=64)] = 8
+    method: Literal["kmeans", "dbscan", "hdbscan"] = "kmeans"
+    min_visitors: Annotated[int, msgspec.Meta(ge=10, le=10_000_000)] = 200
+    max_visitors: Annotated[int, msgspec.Meta(ge=10, le=10_000_000)] = 200_000
+    refit_every_s: Annotated[float, msgspec.Meta(ge=0, le=7 * 24 * 3600)] = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.k_min > self.k_max:
+            raise ValueError("k_min must not be above k_max")
+        if self.min_visitors > self.max_visitors:
+            raise ValueError("min_visitors must not be above max_visitors")
+
+
 class Config(_Section, frozen=True):
     """Everything ``vernier serve`` needs. Paths are resolved against the config file's folder."""
 
@@ -176,6 +195,7 @@ class Config(_Section, frozen=True):
     admin: AdminConfig = AdminConfig()
     results: ResultsConfig = ResultsConfig()
     scores: ScoresConfig = ScoresConfig()
+    segments: SegmentsConfig = SegmentsConfig()
     rules: str = "rules"
     data_dir: str = "data"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -133,7 +133,12 @@ class _Checker:
 
     def segment(self, segment: schema.Segment, path: str) -> Declared:
         when = self.condition(segment.when, f"{path}.when")
-        return Declared(segment.id, segment.description, when, self.lines, path)
+        text = (
+            segment.when
+            if isinstance(segment.when, str)
+            else msgspec.json.encode(segment.when).decode()
+        )
+        return Declared(segment.id, segment.description, when, self.lines, path, text)
 
     def where(self, where: schema.Where | None, path: str) -> CompiledWhere | None:
         if where is None:

@@ -22,7 +22,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from proxy.config.yaml_strict import LineMap
-from proxy.rules.conditions import Node, evaluate, fields_used, values_compared
+from proxy.rules.conditions import (
+    All,
+    Any_,
+    Compare,
+    Const,
+    Contains,
+    Field,
+    Literal,
+    Member,
+    Node,
+    Not,
+    Percentile,
+    Truthy,
+    evaluate,
+    fields_used,
+    values_compared,
+)
 
 SEGMENTS_FIELD = "segments"
 SEGMENT_FIELD = "segment"
@@ -94,6 +110,7 @@ class CompiledSegment:
     when: Node
     source: str  # file:line, for `vernier segments show` and `explain`
     needs: frozenset[str]  # the segments its condition tests
+    text: str = ""  # the condition as written (JSON for a structured one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +191,7 @@ class Declared:
     when: Node
     lines: LineMap
     path: str  # $.segments[i]
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +234,7 @@ def compile_segments(declared: Sequence[Declared], conditions: Iterable[Referenc
             when=item.when,
             source=f"{item.lines.file}:{item.lines.line_of(item.path)}",
             needs=frozenset(str(v) for v in values_compared(item.when, SEGMENTS_FIELD)),
+            text=item.text,
         )
         for item in declared
     }
@@ -246,3 +265,57 @@ def _dependency_order(
     for segment_id in compiled:
         visit(segment_id)
     return tuple(done.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """One comparison of a condition, with what the context held: for ``explain``."""
+
+    text: str
+    values: Mapping[str, object]  # field -> value (absent fields left out)
+    holds: bool
+
+
+def tests_of(node: Node, context: Mapping[str, object]) -> list[Test]:
+    """Every leaf test of ``node`` with the fields it read and whether it held."""
+    if isinstance(node, All | Any_):
+        return [test for item in node.items for test in tests_of(item, context)]
+    if isinstance(node, Not):
+        return tests_of(node.item, context)
+    fields = sorted(fields_used(node))
+    values = {name: context[name] for name in fields if name in context}
+    return [Test(render(node), values, evaluate(node, context))]
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def render(node: Node) -> str:
+    """``node`` as an expression (canonical spacing and quoting)."""
+    if isinstance(node, Compare):
+        return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
+    if isinstance(node, Member):
+        values = ", ".join(_literal(v) for v in node.values)
+        return f"{_operand(node.subject)} {'not in' if node.negated else 'in'} [{values}]"
+    if isinstance(node, Contains):
+        word = "not in" if node.negated else "in"
+        return f"{_literal(node.value)} {word} {node.collection.name}"
+    if isinstance(node, Truthy):
+        return node.field.name
+    if isinstance(node, Const):
+        return _literal(node.value)
+    if isinstance(node, Not):
+        return f"not ({render(node.item)})"
+    joiner = " and " if isinstance(node, All) else " or "
+    return "(" + joiner.join(render(item) for item in node.items) + ")"
+
+
+def _operand(operand: Field | Percentile | Literal) -> str:
+    if isinstance(operand, Field):
+        return operand.name
+    if isinstance(operand, Percentile):
+        return operand.key
+    return _literal(operand.value)

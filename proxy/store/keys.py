@@ -25,6 +25,8 @@ together in one MULTI, Lua script or multi-key command)::
     P{model:_learner}:snapshot    string  the learner's checkpoint (a reserved model name: slot
                                           ids are [a-z0-9-], so it never collides with a slot's)
     P{model:_learner-lease}:snapshot  string  who holds the learner's lease; expires (PX)
+    P{model:_segments}:snapshot   string  the published learned-segment model (checksummed)
+    P{model:_segments}:meta       hash    its version, created-at and visitor count
     P{control}                    hash    kill switches and pauses every proxy polls: field
                                           ``slot:<id>``, ``rule:<id>``, ``variant:<slot>:<id>``
                                           = JSON {why, by, at_ms}
@@ -54,6 +56,12 @@ DEFAULT_PREFIX = "vernier:"
 # reserved model names: slot ids are [a-z0-9-], so these can never collide with a slot's model
 LEARNER_CHECKPOINT_NAME = "_learner"
 LEARNER_LEASE_NAME = "_learner-lease"
+SEGMENT_MODEL_NAME = "_segments"
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
 
 _ID = re.compile(r"[^\s{}\x00-\x1f\x7f]{1,200}")
 _PREFIX = re.compile(r"[^\s{}\x00-\x1f\x7f]{0,64}")
@@ -154,6 +162,17 @@ class KeySchema:
     def learner_lease_key(self) -> str:
         """The lease that keeps one learner per store."""
         return self.model_key(LEARNER_LEASE_NAME)
+
+    def segment_model_key(self) -> str:
+        """The published model of learned segments (``proxy/records/segment_model.py``)."""
+        return self.model_key(SEGMENT_MODEL_NAME)
+
+    def segment_model_meta_key(self) -> str:
+        return self.model_meta_key(SEGMENT_MODEL_NAME)
+
+    def visitor_profiles_pattern(self) -> str:
+        """A SCAN pattern matching every visitor's profile key (what a segment fit reads)."""
+        return f"{_glob_escape(self.prefix)}{{v:*}}:profile"
 
     def control_key(self) -> str:
         """Paused slots, rules and variants (kill switch and guardrail), read by every proxy."""
