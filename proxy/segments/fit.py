@@ -8,8 +8,10 @@ constant feature gets scale 1), so no unit dominates the distance.
 shapes K-means misses; their clusters become centroids (the mean of each cluster, noise left
 out), so the published model and request-time assignment are the same for every method.
 
-**Choose k** (the documented criterion): the mean silhouette coefficient on a random sample of
-at most ``silhouette_sample`` visitors, highest wins; ties to the smaller k. For stability, the
+**Choose k** (the documented criterion): each k is fitted on a random sample of at most
+``choose_sample`` visitors and scored by the mean silhouette coefficient on at most
+``silhouette_sample`` of them, highest wins; ties to the smaller k. The chosen k is then fitted
+on every visitor, started from the sample's centroids. For stability, the
 previous model's k is kept unless another k beats its silhouette by more than
 ``keep_k_margin`` — a refit on slightly different visitors should not reshuffle the segments
 over a difference that is noise.
@@ -52,6 +54,7 @@ class FitSettings:
     method: Method = "kmeans"
     min_visitors: int = 200
     silhouette_sample: int = 2000
+    choose_sample: int = 20_000
     density_sample: int = 5000
     keep_k_margin: float = 0.02
     match_radius: float = 1.5
@@ -134,12 +137,18 @@ def _previous_in(previous: SegmentModel | None, mean: Matrix, scale: Matrix) -> 
 
 
 def _choose(z: Matrix, old: Matrix | None, settings: FitSettings) -> Clustering:
+    """k chosen on a sample of at most ``choose_sample`` visitors; the chosen k is then fitted
+    on all of them, started from the sample's centroids (the sample's partition, refined)."""
     if settings.method != "kmeans":
         return _density(z, settings)
     keep_k = len(old) if old is not None and settings.k_min <= len(old) <= settings.k_max else None
+    sample = z
+    if len(z) > settings.choose_sample:
+        rng = np.random.default_rng(settings.seed)
+        sample = z[rng.choice(len(z), size=settings.choose_sample, replace=False)]
     tried: dict[int, Clustering] = {}
-    for k in range(settings.k_min, min(settings.k_max, len(z) - 1) + 1):
-        tried[k] = _kmeans(z, k, old if k == keep_k else None, settings)
+    for k in range(settings.k_min, min(settings.k_max, len(sample) - 1) + 1):
+        tried[k] = _kmeans(sample, k, old if k == keep_k else None, settings)
 
     def score(k: int) -> float:
         value = tried[k].silhouette
@@ -152,7 +161,10 @@ def _choose(z: Matrix, old: Matrix | None, settings: FitSettings) -> Clustering:
         and score(best) - score(keep_k) <= settings.keep_k_margin
     ):
         best = keep_k
-    return tried[best]
+    if sample is z:
+        return tried[best]
+    final = _kmeans(z, best, tried[best].centroids, settings)
+    return Clustering(final.centroids, final.assignment, tried[best].silhouette)
 
 
 def _labels(
