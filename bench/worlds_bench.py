@@ -127,6 +127,35 @@ def run_world(
     return Run(spec.name, seed, ratio, recovery, spec.drift_at is not None)
 
 
+def ceiling(spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int) -> float:
+    """The greedy policy's ratio to the oracle after learning from ``visitors`` uniformly
+    logged decisions (p = 1/n): how well the model could choose with no exploration problem.
+
+    Evaluated on 1,000 fresh visitors of the world before any drift.
+    """
+    world = SpecWorld(spec)
+    actions = ActionSet([(v, {}) for v in spec.variants])
+    model = BanditModel(policy)
+    n = len(spec.variants)
+    served = oracle = 0.0
+    try:
+        for visitor in world.visitors(visitors, seed):
+            shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+            index, _ = sample([1.0] * n, seed_key(f"u{seed}v{visitor.index}", "hero", 0))
+            reward = 1.0 if world.clicks(visitor, spec.variants[index]) else 0.0
+            model.learn(shared, actions, index, reward=reward, probability=1.0 / n)
+        for visitor in world.visitors(1000, seed + 10_000):
+            shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+            pmf = model.predict_lines(shared, actions, floor=False)
+            best = max(range(n), key=pmf.__getitem__)
+            expected = world.expected_for(visitor, spec.variants[best])
+            served += expected.served
+            oracle += expected.oracle
+    finally:
+        model.finish()
+    return served / oracle
+
+
 def summarise(runs: Sequence[Run]) -> dict[str, object]:
     ratios = [r.ratio for r in runs]
     passing = sum(r >= PASS_RATIO for r in ratios)
@@ -185,6 +214,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, _, text = item.partition("=")
         CANDIDATES[name] = decode_policy(text)
     chosen = list(CANDIDATES) if args.candidates == "all" else args.candidates.split(",")
+    if args.ceiling:
+        for name in chosen:
+            cells = []
+            for spec in specs:
+                ratios = [
+                    ceiling(spec, CANDIDATES[name], seed, visitors=args.ceiling)
+                    for seed in range(1, args.seeds + 1)
+                ]
+                cells.append(f"{spec.name} {statistics.median(ratios):.3f}")
+            print(f"{name}, greedy after {args.ceiling} uniform: " + ", ".join(cells), flush=True)
+        return 0
     results: dict[str, list[dict[str, object]]] = {}
     for name in chosen:
         policy = CANDIDATES[name]
