@@ -201,6 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=200, help="drift recovery window")
     parser.add_argument("--json", type=Path, help="write every run here")
     parser.add_argument(
+        "--ceiling",
+        type=int,
+        default=0,
+        help="instead: learn from this many uniformly logged visitors, score the greedy choice",
+    )
+    parser.add_argument(
         "--policy",
         action="append",
         default=[],
