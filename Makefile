@@ -10,7 +10,7 @@ RUNTIME_LOCK := requirements/runtime.txt
 # The one tool that writes the lock; pinned so that `make lock` is repeatable.
 UV_VERSION := 0.13.9
 
-.PHONY: demo test test-python test-js lint bench tracker dashboard lock clean
+.PHONY: demo test test-python test-js lint bench bench-worlds tracker dashboard lock clean
 
 # Installs exactly the locked set (every transitive package, pinned, hash-checked), then
 # Vernier itself without dependencies and without a build sandbox (the build backend is locked too).
@@ -67,8 +67,13 @@ lint: $(STAMP)
 	MYPYPATH=bench $(BIN)/mypy bench/*.py
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py tests/test_doc_citations.py
 
-bench: $(STAMP)
+bench: $(STAMP) bench-worlds
 	$(BIN)/python bench/proxy_bench.py
+
+# The world suite (bench/worlds/*.yaml): the bandit's defaults on every world, 10 seeds each,
+# in process through the production features, model, sampling and learning (docs/benchmarks.md).
+bench-worlds: $(STAMP)
+	$(BIN)/python bench/worlds_bench.py --seeds 10
 
 clean:
 	rm -rf $(VENV) .venv-lock .pytest_cache .hypothesis tracker_js/node_modules dashboard_js/node_modules

@@ -209,8 +209,10 @@ def main() -> int:
     unknown = [n for n in names if n not in EXPLORERS]
     if unknown:
         parser.error(f"unknown explorers: {', '.join(unknown)}")
+    defaults = BanditPolicy()
     print(
-        f"# bandit bench: {N_VARIANTS} variants, default features and interactions (UA DA TA RA),"
+        f"# bandit bench: {N_VARIANTS} variants, default features ({' '.join(defaults.features)})"
+        f" and interactions ({' '.join(defaults.interactions)}),"
     )
     print(f"# floor 0.01, {args.warmup} warm-up examples, {args.repeats} timed calls each")
     print(f"# {platform.python_implementation()} {platform.python_version()}, {platform.machine()}")

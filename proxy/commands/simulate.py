@@ -8,12 +8,18 @@ picks, a temporary data directory), with rules whose home ``hero`` slot is a ban
 for ``vernier evaluate``, when there is one); prints how close the bandit came to the oracle over
 the last quarter of the visitors. ``--max-seconds`` ends the run early; what was measured is
 still written.
+
+``--world FILE`` replaces the built-in visitors with a world file's
+(:mod:`proxy.simulate.world_file`), and the rules with a ``hero`` slot offering the world's
+variants under ``policy: bandit`` with no other setting (unless ``--rules`` is given too); when
+the world drifts, the result says how many visitors the bandit needed to follow the change.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import secrets
 import shutil
@@ -27,7 +33,14 @@ from typing import Any, TextIO
 from proxy.errors import VernierError
 from proxy.rules.load import load_rules
 from proxy.server.safety import check_aiohttp
-from proxy.simulate.curve import Summary, summarise, summary_text, write_csv, write_png
+from proxy.simulate.curve import (
+    Summary,
+    recovery_after,
+    summarise,
+    summary_text,
+    write_csv,
+    write_png,
+)
 from proxy.simulate.driver import SLOT, Driver, Progress, TooManyFailures
 from proxy.simulate.site import (
     SIMULATION_RULES,
@@ -37,8 +50,11 @@ from proxy.simulate.site import (
     read_pauses,
     running_site,
     scratch_dir,
+    world_rules,
 )
+from proxy.simulate.spec_world import SpecWorld, http_fields_missing
 from proxy.simulate.world import Outcome, World
+from proxy.simulate.world_file import load_world
 from proxy.tasks import BackgroundTasks
 
 CSV_NAME = "simulate.csv"
@@ -46,6 +62,9 @@ PNG_NAME = "learning-curve.png"
 LOG_NAME = "decisions.jsonl"  # what the learner writes in its data directory
 MODEL_NAME = "hero.vw"  # the last published model of the slot
 PROGRESS_EVERY_S = 15.0
+RECOVERY_RATIO = 0.85  # of the new oracle's CTR, after a world's drift
+RECOVERY_WINDOW = 200  # visitors in the moving mean
+AnyWorld = World | SpecWorld
 
 
 class SimulationError(VernierError):
@@ -60,6 +79,8 @@ class Options:
     out: Path = Path("simulation")
     rules: Path = SIMULATION_RULES
     max_seconds: float = 900.0
+    world: Path | None = None  # a world file; its rules unless `rules` is given explicitly
+    rules_given: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +94,8 @@ class Result:
     files: list[Path]
     pauses: list[Pause]  # what was paused during the run (the guardrail can pause variants)
     started_ms: int  # wall clock, for placing the pauses among the visitors
+    drift_at: int | None = None  # the world's change of preferences, if it has one
+    recovery: int | None = None  # visitors after it until back to RECOVERY_RATIO of the oracle
 
     def paused_at(self, pause: Pause) -> int | None:
         return visitor_at(self.outcomes, self.started_ms, pause.at_ms)
@@ -95,7 +118,7 @@ def visitor_at(outcomes: list[Outcome], started_ms: int, at_ms: int) -> int | No
     return None
 
 
-def check_rules(path: Path, world: World) -> None:
+def check_rules(path: Path, world: AnyWorld) -> None:
     """The rules must load and offer the variants the simulated visitors have preferences on."""
     if not path.exists():
         raise SimulationError(f"--rules {path}: no such file or folder")
@@ -110,15 +133,37 @@ def check_rules(path: Path, world: World) -> None:
         )
 
 
+def load_sim_world(path: Path) -> SpecWorld:
+    """A world file's visitors, if the proxy can tell them apart over HTTP."""
+    if not path.is_file():
+        raise SimulationError(f"--world {path}: no such file")
+    spec = load_world(path)  # ConfigError names file:line and key
+    missing = http_fields_missing(spec)
+    if missing:
+        raise SimulationError(
+            f"{path}: {', '.join(missing)} cannot be sent to the proxy over HTTP (only device, "
+            "referrer, country and language can); run this world in process with "
+            "bench/worlds_bench.py"
+        )
+    return SpecWorld(spec)
+
+
 def simulate(
-    options: Options, *, world: World | None = None, report: TextIO | None = None
+    options: Options, *, world: AnyWorld | None = None, report: TextIO | None = None
 ) -> Result:
     """Run one simulation and write its files; ``report`` gets progress lines."""
-    world = world or World()
-    check_rules(options.rules, world)
+    if world is None:
+        world = load_sim_world(options.world) if options.world is not None else World()
     check_aiohttp()
     options.out.mkdir(parents=True, exist_ok=True)
     with scratch_dir() as data_dir:
+        rules = options.rules
+        if isinstance(world, SpecWorld) and not options.rules_given:
+            rules = data_dir / "rules" / "hero.yaml"
+            rules.parent.mkdir()
+            rules.write_text(world_rules(world.variants, world.control), encoding="utf-8")
+        check_rules(rules, world)
+        options = dataclasses.replace(options, rules=rules)
         with embedded_store(data_dir / "store") as store_url:
             started = time.monotonic()
             outcomes, progress, stopped_early, pauses = _run_loop(
@@ -143,6 +188,16 @@ def simulate(
         log = data_dir / LOG_NAME
         if log.exists():
             files.append(Path(shutil.copy(log, options.out / LOG_NAME)))
+    drift_at = world.spec.drift_at if isinstance(world, SpecWorld) else None
+    recovery = None
+    if drift_at is not None:
+        recovery = recovery_after(
+            [o.expected.served for o in outcomes],
+            [o.expected.oracle for o in outcomes],
+            drift_at,
+            RECOVERY_WINDOW,
+            RECOVERY_RATIO,
+        )
     return Result(
         outcomes=outcomes,
         summary=summarise(outcomes),
@@ -153,6 +208,8 @@ def simulate(
         files=files,
         pauses=pauses,
         started_ms=progress.started_ms,
+        drift_at=drift_at,
+        recovery=recovery,
     )
 
 
@@ -172,13 +229,13 @@ def _run_loop(main: Coroutine[Any, Any, Drive]) -> Drive:
 
 
 async def _drive(
-    options: Options, world: World, data_dir: Path, store_url: str, report: TextIO | None
+    options: Options, world: AnyWorld, data_dir: Path, store_url: str, report: TextIO | None
 ) -> Drive:
     token = secrets.token_hex(16)
     async with running_site(
         options.rules, data_dir=data_dir, store_url=store_url, admin_token=token
     ) as proxy_url:
-        driver = Driver(
+        driver: Driver[Any] = Driver(
             proxy_url,
             world,
             admin_token=token,
@@ -206,7 +263,7 @@ async def _drive(
     return outcomes, driver.progress, stopped_early, pauses
 
 
-async def _report_progress(driver: Driver, total: int, report: TextIO | None) -> None:
+async def _report_progress(driver: Driver[Any], total: int, report: TextIO | None) -> None:
     if report is None:
         return
     while True:
@@ -262,8 +319,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     simulate_parser.add_argument(
         "--visitors",
         type=_positive_int(10_000_000),
-        default=defaults.visitors,
-        help=f"how many visitors (default {defaults.visitors})",
+        default=None,
+        help=f"how many visitors (default {defaults.visitors}, or the world file's count)",
     )
     simulate_parser.add_argument(
         "--seed", type=_seed, default=defaults.seed, help=f"seed (default {defaults.seed})"
@@ -283,9 +340,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     simulate_parser.add_argument(
         "--rules",
         type=Path,
-        default=defaults.rules,
+        default=None,
         help="rules file or folder with a bandit slot 'hero' (default: the bundled "
-        "simulation rules)",
+        "simulation rules; with --world, a hero slot with the world's variants and the "
+        "bandit's defaults)",
+    )
+    simulate_parser.add_argument(
+        "--world",
+        type=Path,
+        default=None,
+        help="a world file (YAML: contexts, variants, click rates, optional drift; "
+        "docs/simulate-worlds.md) instead of the built-in visitors",
     )
     simulate_parser.add_argument(
         "--max-seconds",
@@ -297,20 +362,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """The body of ``vernier simulate``; the exit code. Errors are one line on stderr."""
-    options = Options(
-        visitors=args.visitors,
-        seed=args.seed,
-        concurrency=args.concurrency,
-        out=args.out,
-        rules=args.rules,
-        max_seconds=args.max_seconds,
-    )
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
     try:
-        result = simulate(options, report=sys.stderr)
+        world = load_sim_world(args.world) if args.world is not None else None
+        visitors = args.visitors
+        if visitors is None:
+            visitors = world.spec.visitors if world is not None else Options().visitors
+        options = Options(
+            visitors=visitors,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            out=args.out,
+            rules=args.rules if args.rules is not None else SIMULATION_RULES,
+            max_seconds=args.max_seconds,
+            world=args.world,
+            rules_given=args.rules is not None,
+        )
+        result = simulate(options, world=world, report=sys.stderr)
     except VernierError as err:
         print(f"vernier: error: {err}", file=sys.stderr)
         return 2
@@ -335,6 +406,20 @@ def result_text(result: Result, options: Options) -> str:
             f"paused during the run: {p.target} by the {p.by} at visitor "
             f"{result.paused_at(p)}: {p.why}"
             for p in result.pauses
+        ),
+        *(
+            [
+                f"preferences changed at visitor {result.drift_at}: back to "
+                f"{RECOVERY_RATIO:.2f} of the new oracle after "
+                + (
+                    f"{result.recovery} visitors"
+                    if result.recovery is not None
+                    else "more visitors than the run had"
+                )
+                + f" (moving mean of {RECOVERY_WINDOW})"
+            ]
+            if result.drift_at is not None
+            else []
         ),
         "wrote " + ", ".join(str(path) for path in result.files),
     ]

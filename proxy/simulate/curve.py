@@ -90,6 +90,27 @@ def summarise(outcomes: Sequence[Outcome], tail_fraction: float = TAIL_FRACTION)
     )
 
 
+def recovery_after(
+    served: Sequence[float], oracle: Sequence[float], at: int, window: int, ratio: float
+) -> int | None:
+    """How many visitors from index ``at`` until the mean expected CTR of the last ``window``
+    (all from ``at`` on) reaches ``ratio`` of the oracle's; ``None`` if it never does.
+
+    ``served`` and ``oracle`` are per visitor, in visitor order: after a drift at ``at``, how
+    long the bandit takes to follow the new preferences.
+    """
+    total_served = total_oracle = 0.0
+    for i in range(at, len(served)):
+        total_served += served[i]
+        total_oracle += oracle[i]
+        if i - at >= window:
+            total_served -= served[i - window]
+            total_oracle -= oracle[i - window]
+        if i - at + 1 >= window and total_served >= ratio * total_oracle:
+            return i - at + 1
+    return None
+
+
 def moving_average(values: Sequence[float], window: int) -> list[float]:
     """The mean of the last ``window`` values at each position (fewer at the start)."""
     averages: list[float] = []

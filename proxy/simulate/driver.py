@@ -23,12 +23,23 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 import orjson
 
-from proxy.simulate.world import Outcome, Visitor, World
+from proxy.simulate.world import Expected, Outcome, SimVisitor
+
+V = TypeVar("V", bound=SimVisitor)
+V_contra = TypeVar("V_contra", bound=SimVisitor, contravariant=True)
+
+
+class SimWorld(Protocol[V_contra]):
+    """What the driver needs of a world: whether a visitor clicks, and the expected CTRs."""
+
+    def clicks(self, visitor: V_contra, served: str) -> bool: ...
+    def expected_for(self, visitor: V_contra, served: str) -> Expected: ...
+
 
 SLOT = "hero"
 SOURCE_ADDRESSES = 64  # x 1,200 events/min: far above what one process can drive
@@ -99,13 +110,13 @@ class Progress:
     first_failure: str | None = None
 
 
-class Driver:
+class Driver(Generic[V]):
     """Runs visitors against ``proxy_url`` with at most ``concurrency`` in flight."""
 
     def __init__(
         self,
         proxy_url: str,
-        world: World,
+        world: SimWorld[V],
         *,
         admin_token: str,
         concurrency: int,
@@ -123,7 +134,7 @@ class Driver:
 
     async def run(
         self,
-        visitors: Iterator[Visitor],
+        visitors: Iterator[V],
         *,
         deadline: float,
         on_outcome: Callable[[Outcome], None] | None = None,
@@ -172,7 +183,7 @@ class Driver:
         outcomes.sort(key=lambda o: o.visitor.index)
         return outcomes
 
-    def _failed(self, visitor: Visitor, what: str) -> None:
+    def _failed(self, visitor: V, what: str) -> None:
         progress = self.progress
         progress.failed += 1
         if progress.first_failure is None:
@@ -183,8 +194,12 @@ class Driver:
                 f"{progress.failed} of {tried} visits failed; the first: {progress.first_failure}"
             )
 
-    async def visit(self, visitor: Visitor, connector: aiohttp.BaseConnector) -> Outcome:
-        headers = {"User-Agent": visitor.user_agent, "X-Vernier-Debug": self.admin_token}
+    async def visit(self, visitor: V, connector: aiohttp.BaseConnector) -> Outcome:
+        headers = {
+            **visitor.headers,
+            "User-Agent": visitor.user_agent,
+            "X-Vernier-Debug": self.admin_token,
+        }
         if visitor.referer is not None:
             headers["Referer"] = visitor.referer
         async with aiohttp.ClientSession(
@@ -193,9 +208,10 @@ class Driver:
             cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for an IP address host
             timeout=aiohttp.ClientTimeout(total=VISIT_TIMEOUT_S),
         ) as client:
-            async with client.get(f"{self.proxy_url}/", headers=headers) as response:
+            url = f"{self.proxy_url}{visitor.path}"
+            async with client.get(url, headers=headers) as response:
                 if response.status != 200:
-                    raise VisitFailed(f"GET / answered {response.status}")
+                    raise VisitFailed(f"GET {visitor.path} answered {response.status}")
                 html = await response.text()
                 reason, probability = debug_facts(response.headers.get("X-Vernier-Debug"))
             marks = slot_marks(html)
@@ -211,14 +227,14 @@ class Driver:
             reason=reason,
             probability=probability,
             clicked=clicked,
-            expected=self.world.expected(visitor.context, variant),
+            expected=self.world.expected_for(visitor, variant),
             elapsed_s=time.monotonic() - self.progress.started,
         )
 
     async def _beacon(
         self,
         client: aiohttp.ClientSession,
-        visitor: Visitor,
+        visitor: V,
         variant: str,
         decision: str,
         clicked: bool,

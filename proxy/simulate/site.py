@@ -24,6 +24,7 @@ from proxy.config.load import load_config
 from proxy.demo.shop import run_shop, shop_port
 from proxy.records.snapshot import SnapshotRefused
 from proxy.server.workers import runner_for
+from proxy.simulate.spec_world import GEO_HEADER
 from proxy.store import control, models
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
@@ -88,6 +89,7 @@ async def running_site(
                 "store.op_timeout_ms": STORE_OP_TIMEOUT_MS,
                 "html.budget_ms": PAGE_BUDGET_MS,
                 "log_level": "warning",
+                "context.geo_header": GEO_HEADER,  # a world file's visitors send their country
             },
             environ={},  # VERNIER_* variables of the shell must not change the experiment
         )
@@ -100,6 +102,34 @@ async def running_site(
             await runner.cleanup()
     finally:
         await shop.cleanup()
+
+
+def world_rules(variants: tuple[str, ...], control: str) -> str:
+    """Rules for a world file's run: the home ``hero`` slot offering the world's variants,
+    ``policy: bandit`` with **no other setting** (the defaults are what a world run measures).
+
+    Each variant other than the control changes the hero's title (the visitors' preferences are
+    hidden in the world, not in the page). The reward window is short because simulated
+    visitors click at once; a longer one only delays learning.
+    """
+    lines = [
+        "slots:",
+        "  - id: hero",
+        '    selector: "#hero"',
+        '    where: {paths: ["/"]}',
+        f"    control: {control}",
+        "    variants:",
+    ]
+    for variant in variants:
+        if variant == control:
+            lines.append(f"      {variant}: []")
+        else:
+            lines.append(
+                f'      {variant}: [{{op: set_text, selector: "#hero .hero-title", '
+                f'value: "Variant {variant}"}}]'
+            )
+    lines += ["    policy: bandit", "    reward: {window_s: 1, click: 1}"]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True, slots=True)

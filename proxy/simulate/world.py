@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 Device = Literal["mobile", "desktop"]
 Referrer = Literal["search", "social", "direct"]
@@ -82,6 +82,34 @@ class Visitor:
     @property
     def context(self) -> Context:
         return (self.device, self.referrer)
+
+    @property
+    def path(self) -> str:
+        return "/"
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Request headers besides ``User-Agent`` and ``Referer`` (none here)."""
+        return {}
+
+
+class SimVisitor(Protocol):
+    """What the driver and the curve read of a visitor (this world's or a world file's)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def referrer(self) -> str: ...
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def referer(self) -> str | None: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +204,9 @@ class World:
         row = self.table[visitor.context]
         return served in row and visitor.click_draw < row[served]
 
+    def expected_for(self, visitor: Visitor, served: str) -> Expected:
+        return self.expected(visitor.context, served)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -186,7 +217,7 @@ class Outcome:
     bandit did not choose.
     """
 
-    visitor: Visitor
+    visitor: SimVisitor
     variant: str
     decision: str
     reason: str

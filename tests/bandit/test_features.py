@@ -22,9 +22,14 @@ from proxy.bandit.features import (
     sanitize,
     shared_line,
 )
-from proxy.bandit.policy_config import BanditPolicy, FeatureValue, vw_arguments
+from proxy.bandit.policy_config import (
+    ALL_FEATURE_GROUPS,
+    BanditPolicy,
+    FeatureValue,
+    vw_arguments,
+)
 
-POLICY = BanditPolicy()
+POLICY = BanditPolicy(features=ALL_FEATURE_GROUPS)  # every group, to test them all
 _VW_SAFE = re.compile(r"[\x21-\x7e]*")  # printable ASCII, no space
 NOW_MS = 1_700_000_000_000
 

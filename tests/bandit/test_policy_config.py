@@ -25,9 +25,13 @@ def convert(data: object) -> BanditPolicy:
 
 def test_defaults() -> None:
     policy = convert({})
-    assert policy.explorer == Epsilon(epsilon=0.05)
+    assert policy.explorer == SquareCB(gamma_scale=10.0, gamma_exponent=0.5)
     assert policy.floor == 0.0
-    assert "profile" in policy.features
+    assert policy.features == ("device", "hour", "country", "referrer", "profile")
+    # every context namespace the features fill, with the variant; and device x referrer
+    assert policy.interactions == ("DA", "TA", "GA", "RA", "UA", "DRA")
+    assert policy.learning_rate is None  # VW's own, 0.5
+    assert "--learning_rate" not in vw_arguments(policy)
 
 
 @pytest.mark.parametrize(
@@ -144,7 +148,12 @@ def test_feature_space_hash_changes_with_the_variants() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"floor": 0.1}, {"explorer": Epsilon(0.3)}, {"l2": 0.001}, {"learning_rate": 0.1}],
+    [
+        {"floor": 0.1},
+        {"explorer": SquareCB(gamma_scale=50)},
+        {"l2": 0.001},
+        {"learning_rate": 0.1},
+    ],
 )
 def test_feature_space_hash_ignores_rates(change: dict[str, object]) -> None:
     base = feature_space_hash(BanditPolicy(), VARIANTS)

@@ -120,7 +120,7 @@ def test_canary_wrong_length_refused(snapshot: Snapshot) -> None:
 
 def test_canary_uses_only_the_policy_groups() -> None:
     assert set(canary_shared(BanditPolicy(features=("device",), interactions=("DA",)))) == {"D"}
-    assert set(canary_shared(BanditPolicy())) == {"D", "T", "G", "R", "U"}
+    assert set(canary_shared(BanditPolicy())) == {"D", "T", "G", "R", "U"}  # the defaults
 
 
 def test_canary_problem_detects_invalid_distributions() -> None:

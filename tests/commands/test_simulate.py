@@ -19,8 +19,9 @@ def parser() -> argparse.ArgumentParser:
 
 def test_the_defaults() -> None:
     args = parser().parse_args(["simulate"])
-    assert (args.visitors, args.seed, args.concurrency, args.max_seconds) == (20_000, 1, 8, 900.0)
-    assert args.rules == SIMULATION_RULES
+    assert (args.visitors, args.seed, args.concurrency, args.max_seconds) == (None, 1, 8, 900.0)
+    assert (args.rules, args.world) == (None, None)  # the bundled rules, the built-in visitors
+    assert command.Options().visitors == 20_000 and command.Options().rules == SIMULATION_RULES
     assert args.out == Path("simulation")
 
 
@@ -77,3 +78,30 @@ def test_the_variants_must_be_those_the_visitors_know(
     )
     assert command.run(parser().parse_args(["simulate", "--rules", str(rules)])) == 2
     assert "preferences on ['a', 'b', 'c', 'd']" in capsys.readouterr().err
+
+
+def test_a_world_the_proxy_cannot_see_over_http_is_one_line_of_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = tmp_path / "clock.yaml"
+    world.write_text(
+        "name: clock\nvariants: [a, b]\ncontexts: {hour: {9: 0.5, 21: 0.5}}\n"
+        "rates: [{set: {a: 0.1, b: 0.2}}]\n"
+    )
+    assert command.run(parser().parse_args(["simulate", "--world", str(world)])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vernier: error: {world}: hour cannot be sent to the proxy over HTTP")
+    assert err.count("\n") == 1
+
+
+def test_a_broken_or_missing_world_file_is_one_line_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = tmp_path / "broken.yaml"
+    world.write_text("name: x\nvariants: [a]\ncontexts: {device: {mobile: 1}}\nrates: []\n")
+    assert command.run(parser().parse_args(["simulate", "--world", str(world)])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vernier: error: {world}:2") and err.count("\n") == 1, err
+    absent = tmp_path / "absent.yaml"
+    assert command.run(parser().parse_args(["simulate", "--world", str(absent)])) == 2
+    assert capsys.readouterr().err == f"vernier: error: --world {absent}: no such file\n"

@@ -52,7 +52,7 @@ def test_the_csv_has_a_header_and_one_row_per_visitor(tmp_path: Path) -> None:
     first = dict(zip(CSV_FIELDS, rows[1], strict=True))
     o = runs[0]
     assert first["index"] == "0"
-    assert (first["device"], first["referrer"]) == o.visitor.context
+    assert (first["device"], first["referrer"]) == (o.visitor.device, o.visitor.referrer)
     assert first["variant"] == o.variant == "a"
     assert first["clicked"] == str(int(o.clicked))
     assert float(first["ctr_served"]) == pytest.approx(o.expected.served)
@@ -100,3 +100,14 @@ def test_moving_average() -> None:
     assert moving_average([], 5) == []
     assert moving_average([3.0], 5) == [3.0]
     assert curve_window(100) == 50 and curve_window(20_000) == 1_000
+
+
+def test_recovery_counts_the_visitors_after_a_change_until_the_window_is_back() -> None:
+    from proxy.simulate.curve import recovery_after
+
+    oracle = [0.2] * 100
+    served = [0.2] * 40 + [0.05] * 30 + [0.2] * 30  # drift at 40, following from visitor 70
+    # window 10 ending at visitor 78 (nine at 0.2, one at 0.05): 1.85 >= 0.9 * 2.0, 39 visitors
+    assert recovery_after(served, oracle, at=40, window=10, ratio=0.9) == 39
+    assert recovery_after(served, oracle, at=40, window=10, ratio=1.01) is None
+    assert recovery_after(served, oracle, at=95, window=10, ratio=0.5) is None  # too short

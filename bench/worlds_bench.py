@@ -1,0 +1,259 @@
+"""The world suite: does ``policy: bandit`` with no other setting learn on worlds it was not tuned to?
+
+For every world file in ``bench/worlds/`` and every seed, seeded visitors
+(:class:`proxy.simulate.spec_world.SpecWorld`) meet the production decision path in process —
+:func:`~proxy.bandit.features.context_features` on the full request context (fields that do
+not matter included), :class:`~proxy.bandit.model.BanditModel` predict with the exploration
+floor, :func:`~proxy.bandit.sampling.sample` with a per-visitor seed key — and the learner's
+path: :meth:`BanditModel.learn` with the logged probability, the reward a click. What is left
+out is HTTP, Redis and the guardrail (which is judged on its own): the model learns in batches
+of ``--lag`` decisions, as the proxy decides with a snapshot published every 100 examples.
+
+Scores, per world and seed: the bandit's expected CTR (the hidden rate of the variant served)
+over the last quarter of the visitors, as a ratio to the oracle's (the best variant for each
+visitor); a world passes when at least 9 of 10 seeds reach 0.90. In a world with ``drift``:
+how many visitors after the change until the moving mean (``--window`` visitors) is back to
+0.85 of the new oracle.
+
+    .venv/bin/python bench/worlds_bench.py                      # the defaults, 10 seeds
+    .venv/bin/python bench/worlds_bench.py --candidates all --seeds 5 --worlds hour,country
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from proxy.bandit.features import ActionSet, context_features, shared_line
+from proxy.bandit.model import BanditModel
+from proxy.bandit.policy_config import (
+    ALL_FEATURE_GROUPS,
+    Bag,
+    BanditPolicy,
+    Epsilon,
+    SquareCB,
+    decode_policy,
+)
+from proxy.bandit.sampling import sample, seed_key
+from proxy.simulate.curve import recovery_after
+from proxy.simulate.spec_world import SpecWorld
+from proxy.simulate.world_file import WorldSpec, load_world
+
+WORLDS_DIR = Path(__file__).parent / "worlds"
+TAIL = 0.25
+PASS_RATIO = 0.90
+PASS_SEEDS = 0.9  # of the seeds
+RECOVERY_RATIO = 0.85
+NOW_MS = 1_700_000_000_000
+
+_OLD_INTERACTIONS = ("UA", "DA", "TA", "RA")
+_SINGLES = ("DA", "TA", "GA", "RA", "UA")
+# Settings compared while choosing the defaults (docs/benchmarks.md, "World suite"); "default"
+# is whatever BanditPolicy() is now, the others are the rows of the comparison table.
+CANDIDATES: dict[str, BanditPolicy] = {
+    "default": BanditPolicy(),
+    "old-default": BanditPolicy(
+        explorer=Epsilon(0.05),
+        features=ALL_FEATURE_GROUPS,
+        interactions=_OLD_INTERACTIONS,
+        learning_rate=None,
+    ),
+    "old-documented": BanditPolicy(
+        explorer=Epsilon(0.05),
+        features=ALL_FEATURE_GROUPS,
+        interactions=_OLD_INTERACTIONS,
+        learning_rate=0.01,
+    ),
+    "all-groups": BanditPolicy(features=ALL_FEATURE_GROUPS),
+    "no-DRA": BanditPolicy(interactions=_SINGLES),
+    "epsilon": BanditPolicy(explorer=Epsilon(0.05)),
+    "bag": BanditPolicy(explorer=Bag(5), learning_rate=0.1),
+    "lr-0.1": BanditPolicy(learning_rate=0.1),
+    "lr-0.2": BanditPolicy(learning_rate=0.2),
+    "floor-0.005": BanditPolicy(floor=0.005),
+    "gamma-100": BanditPolicy(explorer=SquareCB(gamma_scale=100)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    world: str
+    seed: int
+    ratio: float  # bandit / oracle, expected CTR over the tail
+    recovery: int | None  # visitors after the drift until back to 0.85 (None: never)
+    drifts: bool
+
+
+def run_world(
+    spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int, lag: int, window: int
+) -> Run:
+    """One seeded run of ``policy`` on ``spec`` (see the module docstring)."""
+    world = SpecWorld(spec)
+    actions = ActionSet([(v, {}) for v in spec.variants])
+    model = BanditModel(policy)
+    served: list[float] = []
+    oracle: list[float] = []
+    pending: list[tuple[str, int, float, float]] = []
+    try:
+        for visitor in world.visitors(visitors, seed):
+            shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+            pmf = model.predict_lines(shared, actions)
+            index, probability = sample(pmf, seed_key(f"w{seed}v{visitor.index}", "hero", 0))
+            variant = spec.variants[index]
+            expected = world.expected_for(visitor, variant)
+            served.append(expected.served)
+            oracle.append(expected.oracle)
+            reward = 1.0 if world.clicks(visitor, variant) else 0.0
+            pending.append((shared, index, reward, probability))
+            if len(pending) >= lag:
+                for line, chosen, r, p in pending:
+                    model.learn(line, actions, chosen, reward=r, probability=p)
+                pending.clear()
+    finally:
+        model.finish()
+    tail = max(1, round(len(served) * TAIL))
+    ratio = sum(served[-tail:]) / sum(oracle[-tail:])
+    recovery = None
+    if spec.drift_at is not None and spec.drift_at < visitors:
+        recovery = recovery_after(served, oracle, spec.drift_at, window, RECOVERY_RATIO)
+    return Run(spec.name, seed, ratio, recovery, spec.drift_at is not None)
+
+
+def ceiling(spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int) -> float:
+    """The greedy policy's ratio to the oracle after learning from ``visitors`` uniformly
+    logged decisions (p = 1/n): how well the model could choose with no exploration problem.
+
+    Evaluated on 1,000 fresh visitors of the world before any drift.
+    """
+    world = SpecWorld(spec)
+    actions = ActionSet([(v, {}) for v in spec.variants])
+    model = BanditModel(policy)
+    n = len(spec.variants)
+    served = oracle = 0.0
+    try:
+        for visitor in world.visitors(visitors, seed):
+            shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+            index, _ = sample([1.0] * n, seed_key(f"u{seed}v{visitor.index}", "hero", 0))
+            reward = 1.0 if world.clicks(visitor, spec.variants[index]) else 0.0
+            model.learn(shared, actions, index, reward=reward, probability=1.0 / n)
+        for visitor in world.visitors(1000, seed + 10_000):
+            shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+            pmf = model.predict_lines(shared, actions, floor=False)
+            best = max(range(n), key=pmf.__getitem__)
+            expected = world.expected_for(visitor, spec.variants[best])
+            served += expected.served
+            oracle += expected.oracle
+    finally:
+        model.finish()
+    return served / oracle
+
+
+def summarise(runs: Sequence[Run]) -> dict[str, object]:
+    ratios = [r.ratio for r in runs]
+    passing = sum(r >= PASS_RATIO for r in ratios)
+    recoveries = [r.recovery for r in runs if r.drifts]
+    row: dict[str, object] = {
+        "world": runs[0].world,
+        "seeds": len(runs),
+        "median": statistics.median(ratios),
+        "min": min(ratios),
+        "passing": passing,
+        "passes": passing >= PASS_SEEDS * len(runs),
+    }
+    if recoveries:
+        known = [r for r in recoveries if r is not None]
+        row["recovery_median"] = statistics.median(known) if known else None
+        row["recovery_max"] = max(known) if len(known) == len(recoveries) else None
+    return row
+
+
+def table(rows: Sequence[dict[str, object]]) -> str:
+    lines = [
+        "| world | median ratio | min ratio | seeds >= 0.90 | drift recovery (median / max) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        recovery = "—"
+        if "recovery_median" in row:
+            recovery = f"{row['recovery_median']} / {row['recovery_max'] or 'not within the run'}"
+        lines.append(
+            f"| {row['world']} | {row['median']:.3f} | {row['min']:.3f} | "
+            f"{row['passing']}/{row['seeds']}{'' if row['passes'] else ' **fails**'} | {recovery} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worlds", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--candidates", default="default", help="comma-separated, or 'all'")
+    parser.add_argument("--visitors", type=int, default=0, help="0: each world's own count")
+    parser.add_argument("--lag", type=int, default=100, help="decisions per learning batch")
+    parser.add_argument("--window", type=int, default=200, help="drift recovery window")
+    parser.add_argument("--json", type=Path, help="write every run here")
+    parser.add_argument(
+        "--ceiling",
+        type=int,
+        default=0,
+        help="instead: learn from this many uniformly logged visitors, score the greedy choice",
+    )
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        help="NAME=JSON: one more candidate (the bandit block as JSON)",
+    )
+    args = parser.parse_args(argv)
+    names = set(filter(None, args.worlds.split(",")))
+    specs = [load_world(p) for p in sorted(WORLDS_DIR.glob("*.yaml"))]
+    specs = [s for s in specs if not names or s.name in names]
+    for item in args.policy:
+        name, _, text = item.partition("=")
+        CANDIDATES[name] = decode_policy(text)
+    chosen = list(CANDIDATES) if args.candidates == "all" else args.candidates.split(",")
+    if args.ceiling:
+        for name in chosen:
+            cells = []
+            for spec in specs:
+                ratios = [
+                    ceiling(spec, CANDIDATES[name], seed, visitors=args.ceiling)
+                    for seed in range(1, args.seeds + 1)
+                ]
+                cells.append(f"{spec.name} {statistics.median(ratios):.3f}")
+            print(f"{name}, greedy after {args.ceiling} uniform: " + ", ".join(cells), flush=True)
+        return 0
+    results: dict[str, list[dict[str, object]]] = {}
+    for name in chosen:
+        policy = CANDIDATES[name]
+        started = time.perf_counter()
+        rows = []
+        for spec in specs:
+            visitors = args.visitors or spec.visitors
+            runs = [
+                run_world(spec, policy, seed, visitors=visitors, lag=args.lag, window=args.window)
+                for seed in range(1, args.seeds + 1)
+            ]
+            rows.append(summarise(runs) | {"ratios": [round(r.ratio, 4) for r in runs]})
+        results[name] = rows
+        all_pass = all(r["passes"] for r in rows)
+        print(
+            f"## {name}: {'every world passes' if all_pass else 'FAILS'} "
+            f"({time.perf_counter() - started:.0f} s)\n{table(rows)}\n",
+            flush=True,
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

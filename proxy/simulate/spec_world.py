@@ -1,0 +1,198 @@
+"""Seeded visitors of a world file (:mod:`proxy.simulate.world_file`), in process or over HTTP.
+
+A visitor carries two things: the **key** (the world's own context fields, which the hidden
+rates depend on) and the **request context** the proxy would build for them
+(:func:`proxy.rules.context.build_context`'s field names). Fields the world does not list are
+still there, drawn from :data:`BACKGROUND` shares (device, browser, os, referrer class, hour,
+weekday, country, language): real traffic always carries them, and a learner must not be fooled
+by context that does not matter. Profile fields are present only when the world lists them.
+
+Over HTTP (``vernier simulate --world``) the proxy sees only what headers carry: the device
+(``User-Agent``), the referrer class (``Referer``, or ``utm_medium=email``), the language
+(``Accept-Language``) and the country (a trusted geo header, :data:`GEO_HEADER`). The hour and
+weekday come from the proxy's clock and the profile from earlier visits, so a world whose rates
+depend on those runs only in process (:func:`http_fields_missing` names them).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from proxy.simulate.world import Expected
+from proxy.simulate.world_file import Context, Value, WorldSpec
+
+GEO_HEADER = "X-Vernier-Sim-Country"
+HTTP_FIELDS = frozenset({"device", "referrer", "country", "language"})
+
+# Shares of the fields a world does not list (a plausible shop's traffic).
+BACKGROUND: Mapping[str, Mapping[Value, float]] = {
+    "device": {"mobile": 0.55, "desktop": 0.4, "tablet": 0.05},
+    "referrer": {"search": 0.35, "direct": 0.3, "social": 0.2, "email": 0.05, "other": 0.1},
+    "hour": {h: 1 / 24 for h in range(24)},
+    "weekday": {d: 1 / 7 for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    "country": {"US": 0.4, "DE": 0.2, "GB": 0.2, "FR": 0.2},
+    "language": {"en": 0.6, "de": 0.2, "fr": 0.2},
+}
+# (browser, os, User-Agent) by device
+AGENTS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "mobile": (
+        (
+            "safari",
+            "ios",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        ),
+        (
+            "chrome",
+            "android",
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Mobile Safari/537.36",
+        ),
+    ),
+    "desktop": (
+        (
+            "chrome",
+            "windows",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Safari/537.36",
+        ),
+        (
+            "firefox",
+            "linux",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+        ),
+    ),
+    "tablet": (
+        (
+            "safari",
+            "ios",
+            "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        ),
+    ),
+}
+REFERERS: Mapping[str, str | None] = {
+    "search": "https://www.google.com/",
+    "social": "https://t.co/x1Yq2",
+    "direct": None,
+    "email": None,  # mail clients send none; the link's utm_medium says it
+    "other": "https://blog.example.org/best-coffee",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SpecVisitor:
+    """One visitor of a world file: the hidden key, the request context, their luck."""
+
+    index: int
+    key: Context
+    context: Mapping[str, object]  # what the proxy would see (request context field names)
+    user_agent: str
+    referer: str | None
+    path: str
+    headers: Mapping[str, str]  # besides User-Agent and Referer
+    click_draw: float
+
+    @property
+    def device(self) -> str:
+        return str(self.context["device"])
+
+    @property
+    def referrer(self) -> str:
+        return str(self.context["referrer.class"])
+
+
+class SpecWorld:
+    """A world file's visitors, clicks and expected CTRs (the driver's and the bench's world)."""
+
+    def __init__(self, spec: WorldSpec) -> None:
+        self.spec = spec
+        self.variants = spec.variants
+        self.control = spec.control
+
+    def visitors(self, count: int, seed: int) -> Iterator[SpecVisitor]:
+        """``count`` visitors, the same for the same seed."""
+        rng = random.Random(seed)
+        draws = {
+            name: (tuple(shares), tuple(shares.values()))
+            for name, shares in {**BACKGROUND, **self.spec.shares}.items()
+        }
+        for index in range(count):
+            fields = {
+                name: rng.choices(values, weights)[0] for name, (values, weights) in draws.items()
+            }
+            browser, os_name, agent = rng.choice(
+                AGENTS.get(str(fields["device"]), AGENTS["desktop"])
+            )
+            yield _visitor(self.spec, index, fields, browser, os_name, agent, rng.random())
+
+    def rates(self, visitor: SpecVisitor) -> dict[str, float]:
+        return self.spec.rates(visitor.key, visitor.index)
+
+    def clicks(self, visitor: SpecVisitor, served: str) -> bool:
+        """Whether ``visitor`` clicks on ``served`` (unknown variants: never)."""
+        rate = self.rates(visitor).get(served)
+        return rate is not None and visitor.click_draw < rate
+
+    def expected_for(self, visitor: SpecVisitor, served: str) -> Expected:
+        row = self.rates(visitor)
+        best = max(self.variants, key=lambda v: row[v])
+        return Expected(
+            served=row.get(served, 0.0),
+            uniform=sum(row.values()) / len(row),
+            control=row[self.control],
+            oracle=row[best],
+            oracle_variant=best,
+        )
+
+
+def _visitor(
+    spec: WorldSpec,
+    index: int,
+    fields: Mapping[str, Value],
+    browser: str,
+    os_name: str,
+    agent: str,
+    click_draw: float,
+) -> SpecVisitor:
+    referrer = str(fields["referrer"])
+    context: dict[str, object] = {
+        "device": fields["device"],
+        "browser": browser,
+        "os": os_name,
+        "hour": fields["hour"],
+        "weekday": fields["weekday"],
+        "country": fields["country"],
+        "language": fields["language"],
+        "referrer.class": referrer,
+        "landing": True,
+        "path": "/",
+    }
+    for name, value in fields.items():
+        if name not in context and name != "referrer":
+            context[name] = value  # profile fields
+    path = "/?utm_medium=email" if referrer == "email" else "/"
+    if referrer == "email":
+        context["utm.medium"] = "email"
+    headers = {
+        "Accept-Language": f"{fields['language']},en;q=0.5",
+        GEO_HEADER: str(fields["country"]),
+    }
+    key = tuple(sorted((name, fields[name]) for name in spec.shares))
+    return SpecVisitor(
+        index=index,
+        key=key,
+        context=context,
+        user_agent=agent,
+        referer=REFERERS.get(referrer),
+        path=path,
+        headers=headers,
+        click_draw=click_draw,
+    )
+
+
+def http_fields_missing(spec: WorldSpec) -> list[str]:
+    """The world's context fields a visitor cannot show the proxy over HTTP."""
+    return [name for name in spec.shares if name not in HTTP_FIELDS]

@@ -1,0 +1,86 @@
+"""World files: the format, its checks (file:line and key path), and what a world means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proxy.errors import ConfigError
+from proxy.simulate.world_file import load_world
+
+WORLDS = Path(__file__).resolve().parents[2] / "bench" / "worlds"
+
+GOOD = """\
+name: small
+variants: [a, b]
+contexts:
+  device: {mobile: 0.5, desktop: 0.5}
+  hour: {9: 0.5, 21: 0.5}
+rates:
+  - set: {a: 0.05, b: 0.05}
+  - when: {device: mobile, hour: [9]}
+    set: {b: 0.20}
+drift:
+  at: 100
+  rates:
+    - {when: {hour: 21}, set: {a: 0.30}}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "world.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_world_file_gives_its_rates_per_context_and_after_the_drift(tmp_path: Path) -> None:
+    spec = load_world(write(tmp_path, GOOD))
+    assert spec.variants == ("a", "b") and spec.control == "a" and spec.visitors == 4000
+    mobile_9 = (("device", "mobile"), ("hour", 9))
+    desktop_21 = (("device", "desktop"), ("hour", 21))
+    assert spec.rates(mobile_9) == {"a": 0.05, "b": 0.20}
+    assert spec.rates(desktop_21, index=99) == {"a": 0.05, "b": 0.05}
+    assert spec.rates(desktop_21, index=100) == {"a": 0.30, "b": 0.05}
+    assert sum(p for _, p in spec.contexts()) == pytest.approx(1.0)
+    # oracle: a quarter of the visitors (mobile at 9) earn 0.20, the rest 0.05
+    assert spec.mean_ctr("oracle") == pytest.approx(0.25 * 0.20 + 0.75 * 0.05)
+    assert spec.mean_ctr("control") == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "message"),
+    [
+        (("variants: [a, b]", "variants: [a, a]"), ":2", "a variant is listed twice"),
+        (("device: {mobile: 0.5,", "device: {mobile: 0.4,"), ":4", "must sum to 1"),
+        (("  hour: {9: 0.5, 21: 0.5}", "  hour: {9: 0.5, 25: 0.5}"), ":5", "hour '25'"),
+        (("  device:", "  shoe_size:"), ":4", "unknown context field 'shoe_size'"),
+        (("set: {b: 0.20}", "set: {z: 0.20}"), ":9", "unknown variant 'z'"),
+        (("set: {b: 0.20}", "set: {b: 1.5}"), ":9", "<= 1.0"),
+        (("when: {device: mobile,", "when: {device: tablet,"), ":8", "'tablet' is not one"),
+        (("  - set: {a: 0.05, b: 0.05}", "  - set: {a: 0.05}"), ":6", "no rate for b"),
+        (("name: small", "name: small\ncolour: red"), ":2", "colour"),
+    ],
+)
+def test_a_bad_world_names_the_file_line_and_what_is_wrong(
+    tmp_path: Path, change: tuple[str, str], where: str, message: str
+) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as info:
+        load_world(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}{where}"), text
+    assert message in text
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\nvariants: [a, b\n")
+    with pytest.raises(ConfigError) as info:
+        load_world(path)
+    assert str(info.value).startswith(f"{path}:")
+
+
+def test_every_world_of_the_suite_loads() -> None:
+    names = {load_world(path).name for path in sorted(WORLDS.glob("*.yaml"))}
+    assert len(names) >= 6
+    assert {"aa", "drift"} <= names
