@@ -20,7 +20,7 @@ import numpy as np
 from proxy.config.schema import SegmentsConfig
 from proxy.records.segment_model import SegmentModel, SegmentModelRefused, decode_model
 from proxy.segments.fit import FitSettings, TooFewVisitors, fit_model
-from proxy.segments.vectors import vector_of
+from proxy.segments.vectors import FEATURES, vector_of
 from proxy.store import segment_models
 from proxy.store.client import Store
 
@@ -61,7 +61,8 @@ async def refit_once(store: Store, config: SegmentsConfig) -> Refit:
         return Refit(None, f"cannot read profiles from the store at {store.url}")
     rows = [v for v in (vector_of(p) for p in profiles if p.get("bot") != "1") if v is not None]
     previous, note = await published_model(store)
-    matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+    # (0, len(FEATURES)) when there is no visitor yet: the fit then says too few, like for one
+    matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
     now_ms = int(time.time() * 1000)
     try:
         model = await asyncio.to_thread(
