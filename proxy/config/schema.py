@@ -55,6 +55,9 @@ class HtmlConfig(_Section, frozen=True):
 
     max_rewrite_bytes: int = 5 * 1024 * 1024  # rules apply to pages up to this size
     budget_ms: float = 50.0
+    # pages and their rewrites kept per worker, so that a repeat page is not rewritten again
+    # (proxy/html/rewrite_cache.py); 0 turns the cache off
+    rewrite_cache_bytes: Annotated[int, msgspec.Meta(ge=0)] = 32 * 1024 * 1024
     # pages no rule or slot may change, and every page over max_rewrite_bytes, are injected as
     # they stream (the tag goes in once the head has passed) rather than read whole
     stream_inject_over_bytes: int = 256 * 1024

@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Mapping
 
-__all__ = ["URL_ATTRIBUTES", "attribute_allowed", "fill", "merge_style"]
+__all__ = ["URL_ATTRIBUTES", "attribute_allowed", "fill", "merge_style", "placeholders"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.:()\-]+)\s*\}\}")
 URL_ATTRIBUTES = frozenset(("href", "src", "action", "formaction", "xlink:href", "poster", "data"))
@@ -27,6 +27,11 @@ def fill(value: str, values: Mapping[str, str] | None, *, escape: bool) -> str:
     return _PLACEHOLDER.sub(
         lambda m: (html.escape if escape else str)(values.get(m.group(1), "")), value
     )
+
+
+def placeholders(value: str) -> list[str]:
+    """The names :func:`fill` would look up in ``value``."""
+    return _PLACEHOLDER.findall(value) if "{{" in value else []
 
 
 def attribute_allowed(name: str, value: str | None) -> bool:

@@ -13,6 +13,7 @@ rule's breaker (``proxy/rules/health.py``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -25,6 +26,7 @@ from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.html.encodings import is_byte_scannable
 from proxy.html.rewrite import RewriteResult, rewrite
+from proxy.html.rewrite_cache import RewriteCache, rewrite_key
 from proxy.html.triggers import insert_templates, render_variant, slot_elements, template
 from proxy.metrics import Metrics
 from proxy.records.rule_outcomes import Outcome
@@ -43,6 +45,7 @@ class Rewrite:
         self._health = health
         self._metrics = metrics
         self._conflicts_logged: set[tuple[str, str]] = set()
+        self._cache = RewriteCache(html.rewrite_cache_bytes) if html.rewrite_cache_bytes else None
 
     async def __call__(self, ex: Exchange) -> None:
         document, engine = ex.document, ex.engine
@@ -61,9 +64,7 @@ class Rewrite:
         marks = {slots[d.slot].selector: d.markup() for d in ex.decisions}
         started = time.perf_counter()
         try:
-            result = await run_sized(
-                len(document), rewrite, document, codec, plan.ops, mark=marks, fill=fill
-            )
+            result = await self._rewrite(document, codec, plan, marks, fill)
             body = result.body
             served = _served(ex.decisions, body, codec)
             offered = [d for d in served if d.triggers]
@@ -86,6 +87,26 @@ class Rewrite:
         if body != document:
             ex.document = body
             ex.changed = True
+
+    async def _rewrite(
+        self,
+        document: bytes,
+        codec: str,
+        plan: Plan,
+        marks: Mapping[str, Mapping[str, str]],
+        fill: Mapping[str, str] | None,
+    ) -> RewriteResult:
+        """The rewrite of ``document``: the cached result of the same inputs, or a new one (the
+        cache is used on the event loop only; the rewrite may run in a thread)."""
+        run = functools.partial(rewrite, document, codec, plan.ops, mark=marks, fill=fill)
+        if self._cache is None:
+            return await run_sized(len(document), run)
+        key = rewrite_key(document, codec, plan.ops, marks, fill)
+        result = self._cache.get(key)
+        if result is None:
+            result = await run_sized(len(document), run)
+            self._cache.put(key, result)
+        return result
 
     def _account(
         self,

@@ -38,3 +38,34 @@ async def test_nothing_matched_leaves_the_page_alone(tmp_path: Path) -> None:
     ex.engine = make_engine(tmp_path)
     await Rewrite(make_config().html, RuleHealth(), Metrics())(ex)
     assert not ex.changed and ex.document is PAGE and ex.rules_applied == ()
+
+
+async def test_a_repeat_page_is_served_from_the_cache_and_accounted_again(tmp_path: Path) -> None:
+    health, metrics = RuleHealth(), Metrics()
+    stage = Rewrite(make_config().html, health, metrics)
+    served = []
+    for _ in range(2):
+        ex = make_exchange(target="/page")
+        ex.document = bytes(bytearray(PAGE))
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        ex.engine = make_engine(tmp_path)
+        ex.rules = ex.engine.ruleset.rules
+        await stage(ex)
+        assert ex.changed and ex.rules_applied == ("greet",)
+        served.append(ex.document)
+    assert served[0] is served[1]  # the second page was not rewritten again
+    assert metrics.rule_outcomes.labels("greet", "applied")._value.get() == 2
+
+
+async def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
+    stage = Rewrite(make_config(**{"html.rewrite_cache_bytes": 0}).html, RuleHealth(), Metrics())
+    served = []
+    for _ in range(2):
+        ex = make_exchange(target="/page")
+        ex.document = PAGE
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        ex.engine = make_engine(tmp_path)
+        ex.rules = ex.engine.ruleset.rules
+        await stage(ex)
+        served.append(ex.document)
+    assert served[0] == served[1] and served[0] is not served[1]
