@@ -67,7 +67,10 @@ lint: $(STAMP)
 	MYPYPATH=bench $(BIN)/mypy bench/*.py
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py tests/test_doc_citations.py
 
+# Vernier against the reference HTMLRewriter Worker on workerd (bench/worker/, installed from the
+# npm registry by the script), then against nginx sub_filter (skipped where nginx is missing).
 bench: $(STAMP) bench-worlds
+	$(BIN)/python bench/edge_bench.py
 	$(BIN)/python bench/proxy_bench.py
 
 # The world suite (bench/worlds/*.yaml): the bandit's defaults on every world, 10 seeds each,

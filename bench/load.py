@@ -86,9 +86,13 @@ def parse_wrk(
     )
 
 
-def run_wrk(url: str, *, threads: int, connections: int, duration_s: float) -> WrkResult:
-    """One bounded wrk run (killed 30 s after its own duration if it hangs)."""
+def run_wrk(
+    url: str, *, threads: int, connections: int, duration_s: float, cpus: str | None = None
+) -> WrkResult:
+    """One bounded wrk run (killed 30 s after its own duration if it hangs), on ``cpus``
+    (``taskset -c``) when given."""
     argv = [
+        *(["taskset", "-c", cpus] if cpus else []),
         WRK_BIN,
         f"-t{threads}",
         f"-c{connections}",

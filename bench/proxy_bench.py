@@ -20,11 +20,7 @@ import argparse
 import datetime
 import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +34,9 @@ from servers import (
     REPO_ROOT,
     Children,
     free_port,
+    log,
     nginx_installed,
+    run_in_temp,
     start_nginx,
     start_static_origin,
     start_vernier,
@@ -100,14 +98,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 class Bench:
     """One benchmark run: the temp folder, the started children, and what was measured."""
 
@@ -125,7 +115,7 @@ class Bench:
         if not self.nginx and "nginx" in self.targets:
             self.targets.remove("nginx")
             skipped["nginx"] = f"{NGINX_BIN} is not installed"
-            _log(
+            log(
                 f"{NGINX_BIN} not found: the nginx sub_filter baseline is skipped and the origin "
                 "is bench/static_origin.py (aiohttp), so 'direct' measures that slower server"
             )
@@ -173,7 +163,7 @@ class Bench:
     def start(self, probe: str) -> None:
         workers = self.args.workers
         self.ports = {t: free_port() for t in self.targets}
-        _log(f"starting origin {self.raw['origin']} on 127.0.0.1:{self.ports['direct']}")
+        log(f"starting origin {self.raw['origin']} on 127.0.0.1:{self.ports['direct']}")
         if self.nginx:
             origin = start_nginx(
                 self.children,
@@ -194,7 +184,7 @@ class Bench:
             )
         wait_http_ok(origin, self.ports["direct"], probe)
         if "nginx" in self.targets:
-            _log(f"starting nginx sub_filter on 127.0.0.1:{self.ports['nginx']}")
+            log(f"starting nginx sub_filter on 127.0.0.1:{self.ports['nginx']}")
             sub = start_nginx(
                 self.children,
                 "subfilter",
@@ -206,7 +196,7 @@ class Bench:
             )
             wait_http_ok(sub, self.ports["nginx"], probe)
         if "vernier" in self.targets:
-            _log(f"starting Vernier ({workers} worker(s)) on 127.0.0.1:{self.ports['vernier']}")
+            log(f"starting Vernier ({workers} worker(s)) on 127.0.0.1:{self.ports['vernier']}")
             vernier = start_vernier(
                 self.children,
                 self.tmp,
@@ -234,7 +224,7 @@ class Bench:
                 )
             except Exception as err:
                 results[page.label] = {"error": f"{type(err).__name__}: {err}"}
-            _log(f"inject_tag {page.label}: {results[page.label]}")
+            log(f"inject_tag {page.label}: {results[page.label]}")
         self.raw["inject_micro"] = results
 
     def correctness(self, pages: list[Page]) -> list[str]:
@@ -299,7 +289,7 @@ class Bench:
                     for pid, s in sampler.summary().items():
                         peak[pid] = max(peak.get(pid, 0), s["max_kib"])
                     out[page.label][target].append(result.as_dict())
-                    _log(
+                    log(
                         f"{page.label} {target:8} run {attempt + 1}: "
                         f"{result.requests_per_s:9.0f} req/s  p50 {result.p50_ms:.2f} ms  "
                         f"p99 {result.p99_ms:.2f} ms  errors {result.errors}"
@@ -320,7 +310,7 @@ class Bench:
                         self.url(target, page.name), threads=1, connections=1, duration_s=duration
                     )
                     out[page.label][target].append(result.as_dict())
-                    _log(
+                    log(
                         f"{page.label} {target:8} 1 conn run {attempt + 1}: "
                         f"p50 {result.p50_ms:.3f} ms  p99 {result.p99_ms:.3f} ms"
                     )
@@ -331,7 +321,7 @@ class Bench:
             return
         tree = vernier_memory(self.vernier_pid, self.args.workers)
         self.raw.setdefault("memory", {})["after_runs"] = [vars(p) for p in tree]
-        _log(
+        log(
             "Vernier RSS: "
             + ", ".join(f"{p.role} {p.pid} {(p.rss_kib or 0) / 1024:.1f} MiB" for p in tree)
         )
@@ -350,7 +340,7 @@ class Bench:
                 )
                 if got.bytes != a.stream_bytes:
                     raise RuntimeError(f"{target}: streamed {got.bytes} B of {a.stream_bytes}")
-                _log(
+                log(
                     f"stream {target:8}: {got.mib_per_s:7.0f} MiB/s in {got.seconds:.2f} s "
                     f"rss {got.rss}"
                 )
@@ -373,7 +363,7 @@ class Bench:
         a = self.args
         profiles: dict[str, Any] = {}
         for page in pages:
-            _log(f"profiling Vernier with py-spy for {a.profile_duration:g} s ({page.label})")
+            log(f"profiling Vernier with py-spy for {a.profile_duration:g} s ({page.label})")
             out_dir = self.tmp / f"profile-{page.label}"
             out_dir.mkdir(exist_ok=True)
             profiles[page.label] = profile_under_load(
@@ -428,7 +418,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
     try:
         pages = bench.pages()
         for p in bench.raw["pages"]:
-            _log(f"page {p['label']}: {p['source']} ({p['bytes']} B)")
+            log(f"page {p['label']}: {p['source']} ({p['bytes']} B)")
         bench.micro(pages)  # before any server runs: the quietest the machine will be
         bench.start("/" + pages[0].name)
         failures = bench.correctness(pages)
@@ -438,7 +428,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
             if not args.check:
                 _write_json(args.json, bench.raw)
             return 1
-        _log("correctness: every path serves the page plus exactly one tracker tag")
+        log("correctness: every path serves the page plus exactly one tracker tag")
         bench.throughput(pages)
         bench.latency(pages)
         bench.memory()
@@ -461,7 +451,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         )
     else:
         _write_json(args.json, bench.raw)
-        _log(f"wrote {args.json}")
+        log(f"wrote {args.json}")
     return 0
 
 
@@ -477,23 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(
                 f"proxy_bench: {tool} is required ({why}); on Debian: apt-get install {Path(tool).name}"
             )
-    # Background shells start us with SIGINT ignored; Ctrl-C and kill -INT must still clean up.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    tmp = Path(tempfile.mkdtemp(prefix="vernier-bench-"))
-    try:
-        return run(args, tmp)
-    except KeyboardInterrupt:
-        print("\ninterrupted; every started process was stopped", file=sys.stderr)
-        return 130
-    except (RuntimeError, OSError, ValueError) as err:
-        print(f"proxy_bench: error: {err}", file=sys.stderr)
-        return 2
-    finally:
-        if args.keep_tmp:
-            _log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_in_temp("bench", lambda tmp: run(args, tmp), keep=args.keep_tmp)
 
 
 if __name__ == "__main__":

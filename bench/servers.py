@@ -1,5 +1,6 @@
 """The processes a benchmark run starts: nginx (origin and sub_filter proxy) and Vernier, or,
-where nginx is not installed, a Python static origin (``static_origin.py``) and no sub_filter.
+where nginx is not installed, a Python static origin (``static_origin.py``) and no sub_filter;
+and workerd (an origin and the reference HTMLRewriter Workers, bench/worker/).
 
 Every child runs in its own session (process group), so a Ctrl-C in the terminal reaches only the
 benchmark, which then stops the children in its ``finally``: SIGTERM to the leader, a bounded
@@ -15,8 +16,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,8 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 NGINX_BIN = "/usr/sbin/nginx"
+WORKER_DIR = BENCH_DIR / "worker"
+WORKERD_BIN = WORKER_DIR / "node_modules" / ".bin" / "workerd"
 
 
 def free_port() -> int:
@@ -192,6 +197,56 @@ def start_static_origin(
     )
 
 
+def install_workerd() -> Path:
+    """workerd as pinned by bench/worker/package-lock.json (``npm ci`` once: from the npm
+    registry only, the binary ships inside the registry package)."""
+    if not WORKERD_BIN.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is needed to install workerd (bench/worker/package.json)")
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=WORKER_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0 or not WORKERD_BIN.exists():
+            raise RuntimeError(f"npm ci in {WORKER_DIR} failed:\n{done.stderr[-2000:]}")
+    return WORKERD_BIN
+
+
+def start_workerd(
+    children: Children,
+    name: str,
+    template: str,
+    prefix: Path,
+    values: dict[str, str | int],
+    *,
+    cpus: str | None = None,
+) -> Child:
+    """``workerd serve`` of bench/worker/``template`` with ``values`` filled in, from a copy of
+    bench/worker/*.js in ``prefix`` (the config embeds them by relative path); on ``cpus``
+    (``taskset -c``) when given."""
+    text = (WORKER_DIR / template).read_text()
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    if "@" in "".join(line.split("#")[0] for line in text.splitlines()):
+        raise ValueError(f"{template}: a placeholder was left unfilled")
+    for script in WORKER_DIR.glob("*.js"):
+        shutil.copyfile(script, prefix / script.name)
+    conf = prefix / f"{name}.capnp"
+    conf.write_text(text)
+    argv = [str(install_workerd()), "serve", conf.name]
+    return children.start(name, pinned(argv, cpus), prefix / f"{name}.out", cwd=prefix)
+
+
+def pinned(argv: list[str], cpus: str | None) -> list[str]:
+    """``argv`` under ``taskset -c cpus`` (every thread it starts stays there), or as it is."""
+    return ["taskset", "-c", cpus, *argv] if cpus else argv
+
+
 def vernier_data_dir(prefix: Path, name: str = "vernier") -> Path:
     """The data dir (with the embedded Valkey's files) of the Vernier started as ``name``."""
     return prefix / f"{name}-data"
@@ -207,9 +262,10 @@ def start_vernier(
     python: Path,
     config: Path,
     name: str = "vernier",
+    cpus: str | None = None,
 ) -> Child:
     """``python -m proxy serve`` from the repo root, with its own temp data dir
-    (:func:`vernier_data_dir`) and output file ``<name>.out``."""
+    (:func:`vernier_data_dir`) and output file ``<name>.out``; on ``cpus`` when given."""
     data_dir = vernier_data_dir(prefix, name)
     argv = [
         str(python),
@@ -231,7 +287,12 @@ def start_vernier(
     # The repo root first: the editable install may resolve ``proxy`` as a namespace package.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return children.start(
-        name, argv, prefix / f"{name}.out", cwd=REPO_ROOT, env=env, stop_timeout_s=20.0
+        name,
+        pinned(argv, cpus),
+        prefix / f"{name}.out",
+        cwd=REPO_ROOT,
+        env=env,
+        stop_timeout_s=20.0,
     )
 
 
@@ -242,3 +303,35 @@ def clean_up(children: Any, prefix: Path, *, keep: bool) -> None:
         print(f"kept {prefix}")
     else:
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+def log(message: str) -> None:
+    """A timestamped progress line on stderr (the results go to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_in_temp(prog: str, run: Callable[[Path], int], *, keep: bool) -> int:
+    """``run(tmp)`` with a fresh temp folder, removed afterwards unless ``keep``. Ctrl-C and
+    SIGTERM unwind through ``run``'s own ``finally`` (which stops its children); exit status
+    130 when interrupted, 2 on a setup or run error."""
+    # Background shells start us with SIGINT ignored; Ctrl-C and kill -INT must still clean up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    tmp = Path(tempfile.mkdtemp(prefix=f"vernier-{prog}-"))
+    try:
+        return run(tmp)
+    except KeyboardInterrupt:
+        print("\ninterrupted; every started process was stopped", file=sys.stderr)
+        return 130
+    except (RuntimeError, OSError, ValueError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
