@@ -29,7 +29,7 @@ from typing import Any
 
 from checks import fetch
 from hotspots import find_py_spy, profile_under_load
-from load import run_wrk, serving_pids, vernier_memory
+from load import cpu_seconds, run_wrk, serving_pids, vernier_memory
 from report import best_latency, best_throughput, machine, source_state
 from servers import (
     BENCH_DIR,
@@ -105,7 +105,7 @@ def same_page(vernier: bytes, worker: bytes) -> bool:
 def start(
     args: argparse.Namespace, children: Children, tmp: Path, docroot: Path
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Every path's server; the ports by path and the pid of each Vernier."""
+    """Every path's server; the ports and the server's pid by path."""
     ports = {name: free_port() for name, _, _ in PATHS}
     server_cpus, origin_cpus = ("0", "1") if args.pin else (None, None)
     origin = start_workerd(
@@ -130,7 +130,7 @@ def start(
         },
         cpus=server_cpus,
     )
-    pids = {}
+    pids = {"origin": origin.pid, "worker": workers.pid, "worker-3": workers.pid}
     for name, config in VERNIER_CONFIGS.items():
         child = start_vernier(
             children,
@@ -162,7 +162,10 @@ def correctness(ports: dict[str, int], pages: list[str]) -> list[str]:
     return failures
 
 
-def measure(args: argparse.Namespace, ports: dict[str, int], pages: list[str]) -> dict[str, Any]:
+def measure(
+    args: argparse.Namespace, ports: dict[str, int], pids: dict[str, int], pages: list[str]
+) -> dict[str, Any]:
+    """Throughput (with the server's CPU time per request) and one-connection latency."""
     wrk_cpus = "1" if args.pin else None
     threads = 1 if args.pin else 2
     duration = 1.0 if args.check else args.duration
@@ -179,9 +182,12 @@ def measure(args: argparse.Namespace, ports: dict[str, int], pages: list[str]) -
         # Interleaved, so that a noisy moment on the shared machine hits every path.
         for attempt in range(repeats):
             for name, _, _ in PATHS:
+                cpu_s = cpu_seconds(pids[name])
                 result = run_wrk(url[name], threads=threads, connections=args.connections,
                                  duration_s=duration, cpus=wrk_cpus)  # fmt: skip
-                runs[name].append(result.as_dict())
+                cpu_s = cpu_seconds(pids[name]) - cpu_s
+                runs[name].append({**result.as_dict(), "cpu_ms_per_request": 1000 * cpu_s /
+                                   max(1, result.requests)})  # fmt: skip
                 log(f"{page} {name:9} run {attempt + 1}: {result.requests_per_s:8.0f} req/s "
                      f"p50 {result.p50_ms:.2f} ms errors {result.errors}")  # fmt: skip
             for name, _, _ in PATHS:
@@ -227,23 +233,33 @@ def profile(
 
 
 def table(raw: dict[str, Any], pages: list[str]) -> str:
-    """The issue's table: req/s (best run), Vernier's ratio to the Worker doing the same, and the
-    p50 each path adds over the origin at one connection."""
+    """The issue's table: req/s (best run) and Vernier's ratio to the Worker doing the same; CPU
+    time per request of the server's process tree (least of the runs), which on a shared
+    machine is steadier than req/s (waiting for a busy CPU is not in it); and the p50 each path
+    adds over the origin at one connection."""
     lines = [
-        "| page | path | req/s | ratio to the Worker | p50 at 1 conn | added p50 |",
-        "|---|---|---:|---|---:|---:|",
+        "| page | path | req/s | ratio to the Worker | CPU µs/request (ratio) | p50 at 1 conn "
+        "| added p50 |",
+        "|---|---|---:|---|---:|---:|---:|",
     ]
     for page in pages:
         best = {n: best_throughput(r) for n, r in raw["throughput"][page].items()}
         p50 = {n: best_latency(r)["p50_ms"] for n, r in raw["latency_1conn"][page].items()}
+        cpu = {
+            n: min(x["cpu_ms_per_request"] for x in r) for n, r in raw["throughput"][page].items()
+        }
         for name, label, reference in PATHS:
             rps = best[name]["requests_per_s"]
             ratio = f"{rps / best[reference]['requests_per_s']:.2f}×" if reference else ""
+            cpu_us = f"{1000 * cpu[name]:,.0f}"
+            if reference:
+                cpu_us += f" ({cpu[name] / cpu[reference]:.2f}×)"
             added = "—" if name == "origin" else f"+{p50[name] - p50['origin']:.2f} ms"
             errors = sum(r["non_2xx"] + r["socket_errors"] for r in raw["throughput"][page][name])
             flag = f" ({errors} errors)" if errors else ""
             lines.append(
-                f"| {page} | {label} | {rps:,.0f}{flag} | {ratio} | {p50[name]:.2f} ms | {added} |"
+                f"| {page} | {label} | {rps:,.0f}{flag} | {ratio} | {cpu_us} | {p50[name]:.2f} ms "
+                f"| {added} |"
             )
     return "\n".join(lines)
 
@@ -269,7 +285,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
             print("CORRECTNESS CHECK FAILED:", *failures, sep="\n  ", file=sys.stderr)
             return 1
         log("correctness: Vernier serves the Worker's bytes on every page, with and without edits")
-        raw.update(measure(args, ports, pages))
+        raw.update(measure(args, ports, vernier_pids, pages))
         if args.profile:
             raw["profile"] = {
                 name: profile(args, ports[name], pages, vernier_pids[name], tmp / name)

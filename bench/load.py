@@ -145,6 +145,23 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time so far of ``root`` and every process below it (all threads), from
+    /proc: unlike a sampling profile, time spent waiting for a busy CPU is not in it."""
+    total = 0
+    for pid in descendants(root):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICKS_PER_S
+
+
 def rss_kib(pid: int) -> int | None:
     """VmRSS of ``pid`` in KiB, or None once it is gone."""
     try:
