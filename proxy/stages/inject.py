@@ -34,6 +34,7 @@ class Inject:
         self._asset = asset
         self._metrics = metrics
         self._connect = connect_source
+        self._etags = RecentEtags()
 
     async def __call__(self, ex: Exchange) -> None:
         document = ex.document
@@ -42,9 +43,12 @@ class Inject:
             ex.owns_validator and ex.streaming_head is None
         ):  # named before the tag: its CSP nonce is new on every response
             consent = "consent-pending" if ex.identity.consent_pending else "consent-given"
-            ex.served_etag = await run_sized(
-                len(document), served_etag, document, self._asset.tag_digest, consent
-            )
+            context = (self._asset.tag_digest, consent)
+            etag = self._etags.get(document, context)
+            if etag is None:
+                etag = await run_sized(len(document), served_etag, document, *context)
+                self._etags.put(document, context, etag)
+            ex.served_etag = etag
         headers = ex.headers
         enforced = headers.getall(CSP, [])
         report_only = headers.getall(CSP_REPORT_ONLY, [])
@@ -91,6 +95,36 @@ class Inject:
             )
             if edited_report_only is not None:
                 _replace_all(headers, CSP_REPORT_ONLY, edited_report_only)
+
+
+class RecentEtags:
+    """The served ETag of the last few page objects: a page from the rewrite cache
+    (``proxy/html/rewrite_cache.py``) is the same ``bytes`` object on every view, so its digest
+    (~90 µs for 87 KB) is taken once. Keyed by identity, and the page is held, so an id is never
+    another page's; at most 64 pages and 8 MiB are held (pages from the cache are held there
+    anyway, others only until 8 MiB of newer ones pushed them out)."""
+
+    _KEEP = 64
+    _KEEP_BYTES = 8 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._etags: dict[tuple[int, tuple[str, ...]], tuple[bytes, str]] = {}
+        self._bytes = 0
+
+    def get(self, document: bytes, context: tuple[str, ...]) -> str | None:
+        found = self._etags.get((id(document), context))
+        return found[1] if found is not None and found[0] is document else None
+
+    def put(self, document: bytes, context: tuple[str, ...], etag: str) -> None:
+        if len(document) > self._KEEP_BYTES:
+            return
+        while self._etags and (
+            len(self._etags) >= self._KEEP or self._bytes + len(document) > self._KEEP_BYTES
+        ):
+            oldest = next(iter(self._etags))
+            self._bytes -= len(self._etags.pop(oldest)[0])
+        self._etags[(id(document), context)] = (document, etag)
+        self._bytes += len(document)
 
 
 def _replace_all(headers: CIMultiDict[str], name: str, values: list[str]) -> None:

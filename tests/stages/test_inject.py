@@ -6,8 +6,9 @@ from multidict import CIMultiDict
 
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
-from proxy.stages.inject import Inject
+from proxy.stages.inject import Inject, RecentEtags
 from proxy.tracker.asset import TrackerAsset
+from proxy.upstream.etag import served_etag
 from tests.integration.origin_app import PAGE
 from tests.stages.factory import make_exchange
 
@@ -41,3 +42,32 @@ async def test_a_policy_that_does_not_parse_means_no_script() -> None:
     await Inject(TrackerAsset.load(), metrics, "'self'")(ex)
     assert not ex.changed and ex.document is PAGE
     assert metrics.fail_open.labels("inject", "csp_unparsable")._value.get() == 1
+
+
+async def test_the_served_etag_names_the_page_and_is_reused_for_the_same_page_object() -> None:
+    stage = Inject(TrackerAsset.load(), Metrics(), "'self'")
+    tags = []
+    for document in (PAGE, PAGE, bytes(bytearray(PAGE)), PAGE.replace(b"</body>", b"x</body>")):
+        ex = make_exchange(target="/page")
+        ex.document, ex.owns_validator = document, True
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        await stage(ex)
+        tags.append(ex.served_etag)
+    assert tags[0] == tags[1] == tags[2] != tags[3]
+    assert tags[0] == served_etag(PAGE, TrackerAsset.load().tag_digest, "consent-given")
+
+
+def test_recent_etags_are_by_page_object_and_bounded_in_bytes() -> None:
+    recent = RecentEtags()
+    page = b"x" * (3 * 1024 * 1024)
+    recent.put(page, ("d", "consent-given"), "e1")
+    assert recent.get(page, ("d", "consent-given")) == "e1"
+    assert recent.get(page, ("d", "consent-pending")) is None
+    assert recent.get(bytes(bytearray(page)), ("d", "consent-given")) is None  # equal, not it
+    others = [bytes([n]) * (3 * 1024 * 1024) for n in range(2)]
+    for other in others:
+        recent.put(other, ("d", "consent-given"), "e2")
+    assert recent.get(page, ("d", "consent-given")) is None  # 9 MiB > 8 MiB: the oldest went
+    assert recent.get(others[1], ("d", "consent-given")) == "e2"
+    recent.put(b"y" * (9 * 1024 * 1024), ("d", "consent-given"), "e3")  # too big to keep
+    assert recent.get(others[1], ("d", "consent-given")) == "e2"
