@@ -60,7 +60,18 @@ VERNIER_CONFIGS = {
     "vernier": "vernier.bench.yaml",
     "vernier-3": "vernier.edits.yaml",
     "vernier-3-new": "vernier.edits-uncached.yaml",
+    "vernier-scaled": "vernier.bench.yaml",
 }
+SHORT = {"worker": "Worker", "worker-3": "Worker", "vernier": "Vernier, 1 worker"}
+
+
+def paths(scale: int) -> list[tuple[str, str, str | None]]:
+    """The paths measured; with ``scale`` N > 1, also Vernier injecting with N workers (compared
+    with Vernier's one: the ``--workers N`` scaling goal is ≥ 0.9 × N)."""
+    scaled = ("vernier-scaled", f"Vernier, injection only, {scale} workers", "vernier")
+    return [*PATHS, *([scaled] if scale > 1 else [])]
+
+
 _TAG_QUERY = re.compile(rb'(src="/__vernier/t\.js)\?v=[0-9a-f]+"')
 
 
@@ -73,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--corpus", type=Path, default=corpus, help="folder with the pages (env VERNIER_CORPUS)")
     add("--pages", default=",".join(PAGES), help="corpus pages to serve, comma-separated")
     add("--workers", type=int, default=1, help="Vernier --workers")
+    add("--scale", type=int, default=0, help="also Vernier injecting with this many workers")
     add("--connections", type=int, default=32, help="wrk connections for the throughput runs")
     add("--duration", type=float, default=8.0, help="seconds per throughput run")
     add("--warmup", type=float, default=1.0, help="seconds of discarded load per path and page")
@@ -96,17 +108,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def same_page(vernier: bytes, worker: bytes) -> bool:
-    """Whether Vernier served the Worker's bytes: the same page, edits and tag (Vernier's tag
+def same_page(served: bytes, reference: bytes) -> bool:
+    """Whether Vernier served the reference's bytes: the same page, edits and tag (Vernier's tag
     carries the asset version as ``?v=``, the Worker's none)."""
-    return _TAG_QUERY.sub(rb'\1"', vernier) == worker
+    return _TAG_QUERY.sub(rb'\1"', served) == _TAG_QUERY.sub(rb'\1"', reference)
 
 
 def start(
     args: argparse.Namespace, children: Children, tmp: Path, docroot: Path
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Every path's server; the ports and the server's pid by path."""
-    ports = {name: free_port() for name, _, _ in PATHS}
+    chosen = paths(args.scale)
+    ports = {name: free_port() for name, _, _ in chosen}
     server_cpus, origin_cpus = ("0", "1") if args.pin else (None, None)
     origin = start_workerd(
         children,
@@ -132,11 +145,13 @@ def start(
     )
     pids = {"origin": origin.pid, "worker": workers.pid, "worker-3": workers.pid}
     for name, config in VERNIER_CONFIGS.items():
+        if name not in ports:
+            continue
         child = start_vernier(
             children,
             tmp,
             port=ports[name],
-            workers=args.workers,
+            workers=args.scale if name == "vernier-scaled" else args.workers,
             upstream_port=ports["origin"],
             python=args.python,
             config=BENCH_DIR / config,
@@ -149,11 +164,11 @@ def start(
     return ports, pids
 
 
-def correctness(ports: dict[str, int], pages: list[str]) -> list[str]:
+def correctness(ports: dict[str, int], pages: list[str], scale: int) -> list[str]:
     failures = []
     for page in pages:
-        served = {name: fetch(ports[name], "/" + page) for name, _, _ in PATHS}
-        for name, _, reference in PATHS:
+        served = {name: fetch(ports[name], "/" + page) for name, _, _ in paths(scale)}
+        for name, _, reference in paths(scale):
             status, _, body = served[name]
             if status != 200:
                 failures.append(f"{page} via {name}: status {status}")
@@ -172,16 +187,17 @@ def measure(
     repeats = 1 if args.check else args.repeats
     out: dict[str, Any] = {"throughput": {}, "latency_1conn": {}}
     for page in pages:
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in PATHS}
-        one: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in PATHS}
-        url = {name: f"http://127.0.0.1:{ports[name]}/{page}" for name, _, _ in PATHS}
-        for name, _, _ in PATHS:
+        names = [name for name, _, _ in paths(args.scale)]
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        one: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        url = {name: f"http://127.0.0.1:{ports[name]}/{page}" for name in names}
+        for name in names:
             if args.warmup > 0 and not args.check:
                 run_wrk(url[name], threads=threads, connections=args.connections,
                         duration_s=args.warmup, cpus=wrk_cpus)  # fmt: skip
         # Interleaved, so that a noisy moment on the shared machine hits every path.
         for attempt in range(repeats):
-            for name, _, _ in PATHS:
+            for name in names:
                 cpu_s = cpu_seconds(pids[name])
                 result = run_wrk(url[name], threads=threads, connections=args.connections,
                                  duration_s=duration, cpus=wrk_cpus)  # fmt: skip
@@ -190,7 +206,7 @@ def measure(
                                    max(1, result.requests)})  # fmt: skip
                 log(f"{page} {name:9} run {attempt + 1}: {result.requests_per_s:8.0f} req/s "
                      f"p50 {result.p50_ms:.2f} ms errors {result.errors}")  # fmt: skip
-            for name, _, _ in PATHS:
+            for name in names:
                 result = run_wrk(url[name], threads=1, connections=1,
                                  duration_s=1.0 if args.check else args.latency_duration,
                                  cpus=wrk_cpus)  # fmt: skip
@@ -232,14 +248,13 @@ def profile(
     return found
 
 
-def table(raw: dict[str, Any], pages: list[str]) -> str:
+def table(raw: dict[str, Any], pages: list[str], scale: int) -> str:
     """The issue's table: req/s (best run) and Vernier's ratio to the Worker doing the same; CPU
     time per request of the server's process tree (least of the runs), which on a shared
     machine is steadier than req/s (waiting for a busy CPU is not in it); and the p50 each path
     adds over the origin at one connection."""
     lines = [
-        "| page | path | req/s | ratio to the Worker | CPU µs/request (ratio) | p50 at 1 conn "
-        "| added p50 |",
+        "| page | path | req/s | ratio | CPU µs/request (ratio) | p50 at 1 conn | added p50 |",
         "|---|---|---:|---|---:|---:|---:|",
     ]
     for page in pages:
@@ -248,9 +263,13 @@ def table(raw: dict[str, Any], pages: list[str]) -> str:
         cpu = {
             n: min(x["cpu_ms_per_request"] for x in r) for n, r in raw["throughput"][page].items()
         }
-        for name, label, reference in PATHS:
+        for name, label, reference in paths(scale):
             rps = best[name]["requests_per_s"]
-            ratio = f"{rps / best[reference]['requests_per_s']:.2f}×" if reference else ""
+            ratio = (
+                f"{rps / best[reference]['requests_per_s']:.2f}× {SHORT[reference]}"
+                if reference
+                else ""
+            )
             cpu_us = f"{1000 * cpu[name]:,.0f}"
             if reference:
                 cpu_us += f" ({cpu[name] / cpu[reference]:.2f}×)"
@@ -280,7 +299,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
     children = Children()
     try:
         ports, vernier_pids = start(args, children, tmp, docroot)
-        failures = correctness(ports, pages)
+        failures = correctness(ports, pages, args.scale)
         if failures:
             print("CORRECTNESS CHECK FAILED:", *failures, sep="\n  ", file=sys.stderr)
             return 1
@@ -293,7 +312,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
             }
     finally:
         children.stop_all()
-    text = table(raw, pages)
+    text = table(raw, pages, args.scale)
     print("\n" + text)
     if args.check:
         print("\n--check: correctness passed; numbers above are 1 s smoke runs, not results.")
