@@ -10,15 +10,18 @@ page that was rewritten before: a collision cannot serve another page's result.
 
 The cache holds at most ``max_bytes`` of pages and results (least recently used out first); a
 page larger than a quarter of that is never kept. Pages that differ on every view (a CSRF token, a
-timestamp) miss and cost only the look-up. Not thread-safe: use it from the event loop only and
+timestamp) miss and cost only the look-up. A slot's decision id is new on every view, so the
+rewrite is cached with stand-in ids (:meth:`RewriteCache.stand_ins`: random per process, never
+sent) and the real ids are put back with one ``bytes.replace`` each (:func:`put_back`). Not thread-safe: use it from the event loop only and
 run the rewrite itself wherever it belongs (:func:`proxy.content.offload.run_sized`).
 """
 
 from __future__ import annotations
 
 import functools
+import secrets
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeAlias
 
 import msgspec
@@ -27,7 +30,7 @@ from proxy.html.ops.base import Op
 from proxy.html.rewrite import RewriteResult
 from proxy.html.values import placeholders
 
-__all__ = ["RewriteCache", "RewriteKey", "rewrite_key"]
+__all__ = ["RewriteCache", "RewriteKey", "put_back", "rewrite_key"]
 
 RewriteKey: TypeAlias = tuple[
     bytes,
@@ -69,6 +72,20 @@ def rewrite_key(
     return (document, codec, op_key, marks, filled)
 
 
+def put_back(body: bytes, codec: str, ids: Iterable[tuple[str, str]]) -> bytes | None:
+    """``body`` with each (stand-in, real) id's stand-in replaced by the real one, in ``codec``
+    (ASCII-compatible: ids are ``[A-Za-z0-9_-]``, written as they are in an attribute value);
+    ``None`` when a stand-in is there more than once, which only a page that held it could do."""
+    for stand_in, real in ids:
+        find = stand_in.encode(codec)
+        count = body.count(find)
+        if count > 1:
+            return None
+        if count:
+            body = body.replace(find, real.encode(codec))
+    return body
+
+
 def _size(key: RewriteKey, result: RewriteResult) -> int:
     kept = len(key[0])
     return kept if result.body is key[0] else kept + len(result.body)
@@ -81,6 +98,12 @@ class RewriteCache:
         self.max_bytes = max_bytes
         self.size_bytes = 0
         self._results: OrderedDict[RewriteKey, RewriteResult] = OrderedDict()
+        self._stand_in = secrets.token_urlsafe(9)  # 12 characters of the ids' alphabet
+
+    def stand_ins(self, count: int) -> list[str]:
+        """``count`` ids that stand in for decision ids in cached rewrites: the same on every
+        call, 16 characters like a decision id, none a prefix of another."""
+        return [f"{self._stand_in}{n:04d}" for n in range(count)]
 
     def __len__(self) -> int:
         return len(self._results)

@@ -13,11 +13,12 @@ rule's breaker (``proxy/rules/health.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 
 from proxy.config.schema import HtmlConfig
 from proxy.content.offload import run_sized
@@ -26,7 +27,7 @@ from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.html.encodings import is_byte_scannable
 from proxy.html.rewrite import RewriteResult, rewrite
-from proxy.html.rewrite_cache import RewriteCache, rewrite_key
+from proxy.html.rewrite_cache import RewriteCache, put_back, rewrite_key
 from proxy.html.triggers import insert_templates, render_variant, slot_elements, template
 from proxy.metrics import Metrics
 from proxy.records.rule_outcomes import Outcome
@@ -61,10 +62,9 @@ class Rewrite:
         plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in ex.decisions])
         owners = [*plan.owners, *(d.slot for d in ex.decisions)]
         fill = {k: str(v) for k, v in ex.context.items()} if ex.context else None
-        marks = {slots[d.slot].selector: d.markup() for d in ex.decisions}
         started = time.perf_counter()
         try:
-            result = await self._rewrite(document, codec, plan, marks, fill)
+            result = await self._rewrite(document, codec, plan, ex.decisions, slots, fill)
             body = result.body
             served = _served(ex.decisions, body, codec)
             offered = [d for d in served if d.triggers]
@@ -93,20 +93,41 @@ class Rewrite:
         document: bytes,
         codec: str,
         plan: Plan,
-        marks: Mapping[str, Mapping[str, str]],
+        decisions: Sequence[Decision],
+        slots: Mapping[str, CompiledSlot],
         fill: Mapping[str, str] | None,
     ) -> RewriteResult:
-        """The rewrite of ``document``: the cached result of the same inputs, or a new one (the
-        cache is used on the event loop only; the rewrite may run in a thread)."""
-        run = functools.partial(rewrite, document, codec, plan.ops, mark=marks, fill=fill)
-        if self._cache is None:
-            return await run_sized(len(document), run)
-        key = rewrite_key(document, codec, plan.ops, marks, fill)
-        result = self._cache.get(key)
+        """The rewrite of ``document``, its slots marked with ``decisions``: the cached result of
+        the same inputs, or a new one (the cache is used on the event loop only; the rewrite may
+        run in a thread). Cached with stand-in decision ids, put back by the real ones."""
+
+        def marks_for(ids: Sequence[str]) -> dict[str, dict[str, str]]:
+            return {
+                slots[d.slot].selector: dataclasses.replace(d, id=i).markup()
+                for d, i in zip(decisions, ids, strict=True)
+            }
+
+        def run(ids: Sequence[str]) -> Awaitable[RewriteResult]:
+            marks = marks_for(ids)
+            work = functools.partial(rewrite, document, codec, plan.ops, mark=marks, fill=fill)
+            return run_sized(len(document), work)
+
+        real = [d.id for d in decisions]
+        cache = self._cache
+        if cache is None or not is_byte_scannable(codec):
+            return await run(real)
+        stand_ins = cache.stand_ins(len(decisions))
+        key = rewrite_key(document, codec, plan.ops, marks_for(stand_ins), fill)
+        result = cache.get(key)
         if result is None:
-            result = await run_sized(len(document), run)
-            self._cache.put(key, result)
-        return result
+            result = await run(stand_ins)
+            cache.put(key, result)
+        body = put_back(result.body, codec, zip(stand_ins, real, strict=True))
+        if body is None:  # the page held a stand-in: rewrite it with the real ids
+            return await run(real)
+        if body is result.body:
+            return result
+        return dataclasses.replace(result, body=body, changed=body != document)
 
     def _account(
         self,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from proxy.html.ops.registry import Hide, Op, SetAttr, SetText
 from proxy.html.rewrite import RewriteResult, rewrite
-from proxy.html.rewrite_cache import RewriteCache, rewrite_key
+from proxy.html.rewrite_cache import RewriteCache, put_back, rewrite_key
 
 PAGE = b"<!doctype html><html><head><title>t</title></head><body><h1>Hi</h1><p>x</p></body></html>"
 OPS = (SetText("h1", "Hello"), SetAttr("p", "data-v", "b"), Hide("p"))
@@ -78,3 +78,19 @@ def test_an_unchanged_page_costs_its_bytes_once() -> None:
     cache = RewriteCache(1 << 20)
     result = _cached(cache, PAGE, ops=(SetText("h2", "none here"),))
     assert result.body is PAGE and cache.size_bytes == len(PAGE)
+
+
+def test_stand_in_ids_are_put_back_and_a_page_holding_one_twice_is_refused() -> None:
+    cache = RewriteCache(1 << 20)
+    first, second = cache.stand_ins(2)
+    assert cache.stand_ins(2) == [first, second] and len(first) == 16 and first != second
+    page = rewrite(PAGE, "utf-8", OPS, mark={"h1": {"data-vernier-decision": first}}).body
+    back = put_back(page, "utf-8", [(first, "real-id-0123456"), (second, "unused")])
+    assert (
+        back
+        == rewrite(
+            PAGE, "utf-8", OPS, mark={"h1": {"data-vernier-decision": "real-id-0123456"}}
+        ).body
+    )
+    assert put_back(PAGE, "utf-8", [(first, "x")]) is PAGE
+    assert put_back(page + first.encode(), "utf-8", [(first, "x")]) is None

@@ -69,3 +69,27 @@ async def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
         await stage(ex)
         served.append(ex.document)
     assert served[0] == served[1] and served[0] is not served[1]
+
+
+async def test_each_view_of_a_cached_page_carries_its_own_decision(tmp_path: Path) -> None:
+    stage = Rewrite(make_config().html, RuleHealth(), Metrics())
+    plain = Rewrite(make_config(**{"html.rewrite_cache_bytes": 0}).html, RuleHealth(), Metrics())
+    pages = []
+    for decision_id, page, rewriter in (
+        ("a" * 16, PAGE, stage),
+        ("b" * 16, PAGE, stage),
+        ("b" * 16, PAGE, plain),
+        ("c" * 16, PAGE + stage._cache.stand_ins(1)[0].encode(), stage),  # type: ignore[union-attr]
+    ):
+        ex = make_exchange(target="/page")
+        ex.document = page
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        ex.engine = make_engine(tmp_path)
+        ex.slots = ex.engine.ruleset.slots
+        ex.decisions = (Decision(decision_id, "hero", "b", "rule"),)
+        await rewriter(ex)
+        assert [d.id for d in ex.decisions] == [decision_id]
+        pages.append(ex.document)
+    assert pages[0] is not None and f'data-vernier-decision="{"a" * 16}"'.encode() in pages[0]
+    assert pages[1] == pages[2] == pages[0].replace(b"a" * 16, b"b" * 16)
+    assert pages[3] is not None and b"c" * 16 in pages[3]  # the page held a stand-in: plain
