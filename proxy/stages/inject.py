@@ -9,6 +9,7 @@ stake); ``'unsafe-inline'`` is never added.
 from __future__ import annotations
 
 import logging
+from typing import Generic, TypeVar
 
 from multidict import CIMultiDict
 
@@ -16,12 +17,13 @@ from proxy.content.offload import run_sized
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type
 from proxy.html.csp import allow_tracker, edit_policies, make_nonce
-from proxy.html.inject import inject_tag
+from proxy.html.inject import Injection, inject_tag
 from proxy.metrics import Metrics
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.etag import served_etag
 
 log = logging.getLogger("vernier.inject")
+T = TypeVar("T")
 
 CSP = "Content-Security-Policy"
 CSP_REPORT_ONLY = "Content-Security-Policy-Report-Only"
@@ -34,7 +36,8 @@ class Inject:
         self._asset = asset
         self._metrics = metrics
         self._connect = connect_source
-        self._etags = RecentEtags()
+        self._etags: RecentByPage[str] = RecentByPage()
+        self._injections: RecentByPage[Injection] = RecentByPage()
 
     async def __call__(self, ex: Exchange) -> None:
         document = ex.document
@@ -47,7 +50,7 @@ class Inject:
             etag = self._etags.get(document, context)
             if etag is None:
                 etag = await run_sized(len(document), served_etag, document, *context)
-                self._etags.put(document, context, etag)
+                self._etags.put(document, context, etag, len(document))
             ex.served_etag = etag
         headers = ex.headers
         enforced = headers.getall(CSP, [])
@@ -74,14 +77,25 @@ class Inject:
                 nonce=nonce[0] if nonce else None, consent_pending=ex.identity.consent_pending
             )
 
-        injection = inject_tag(
-            document,
-            make_tag,
-            header_charset=charset_from_content_type(headers.get("Content-Type")),
-            edit_meta_csp=edit_meta,
+        charset = charset_from_content_type(headers.get("Content-Type"))
+        # Without a nonce the tag and its place depend on the page, its charset and consent
+        # only, so a page object seen before gets the same injection.
+        same_as = (
+            (self._asset.tag_digest, charset or "", str(ex.identity.consent_pending))
+            if not nonce and ex.streaming_head is None
+            else None
         )
+        injection = self._injections.get(document, same_as) if same_as else None
         if injection is None:
-            return
+            injection = inject_tag(
+                document, make_tag, header_charset=charset, edit_meta_csp=edit_meta
+            )
+            if injection is None:
+                return
+            if same_as and not nonce:  # no <meta> policy asked for a nonce either
+                self._injections.put(
+                    document, same_as, injection, len(document) + len(injection.body)
+                )
         if ex.streaming_head is not None and injection.offset >= len(document):
             return  # the head may run on past what was read: the point is not known yet
         ex.document = injection.body
@@ -97,34 +111,35 @@ class Inject:
                 _replace_all(headers, CSP_REPORT_ONLY, edited_report_only)
 
 
-class RecentEtags:
-    """The served ETag of the last few page objects: a page from the rewrite cache
-    (``proxy/html/rewrite_cache.py``) is the same ``bytes`` object on every view, so its digest
-    (~90 µs for 87 KB) is taken once. Keyed by identity, and the page is held, so an id is never
-    another page's; at most 64 pages and 8 MiB are held (pages from the cache are held there
-    anyway, others only until 8 MiB of newer ones pushed them out)."""
+class RecentByPage(Generic[T]):
+    """What was worked out for the last few page objects: a page from the rewrite cache
+    (``proxy/html/rewrite_cache.py``) is the same ``bytes`` object on every view, so its ETag
+    digest (~90 µs for 87 KB) and its tag's place (~45 µs) are found once. Keyed by identity,
+    and the page is held, so an id is never another page's; at most 64 pages and 8 MiB are held
+    (pages from the cache are held there anyway, others only until newer ones push them out)."""
 
     _KEEP = 64
     _KEEP_BYTES = 8 * 1024 * 1024
 
     def __init__(self) -> None:
-        self._etags: dict[tuple[int, tuple[str, ...]], tuple[bytes, str]] = {}
+        self._found: dict[tuple[int, tuple[str, ...]], tuple[bytes, T, int]] = {}
         self._bytes = 0
 
-    def get(self, document: bytes, context: tuple[str, ...]) -> str | None:
-        found = self._etags.get((id(document), context))
+    def get(self, document: bytes, context: tuple[str, ...]) -> T | None:
+        found = self._found.get((id(document), context))
         return found[1] if found is not None and found[0] is document else None
 
-    def put(self, document: bytes, context: tuple[str, ...], etag: str) -> None:
-        if len(document) > self._KEEP_BYTES:
+    def put(self, document: bytes, context: tuple[str, ...], value: T, size_bytes: int) -> None:
+        """Keep ``value`` for ``document`` (``size_bytes``: what keeping it holds in memory)."""
+        if size_bytes > self._KEEP_BYTES:
             return
-        while self._etags and (
-            len(self._etags) >= self._KEEP or self._bytes + len(document) > self._KEEP_BYTES
+        while self._found and (
+            len(self._found) >= self._KEEP or self._bytes + size_bytes > self._KEEP_BYTES
         ):
-            oldest = next(iter(self._etags))
-            self._bytes -= len(self._etags.pop(oldest)[0])
-        self._etags[(id(document), context)] = (document, etag)
-        self._bytes += len(document)
+            oldest = next(iter(self._found))
+            self._bytes -= self._found.pop(oldest)[2]
+        self._found[(id(document), context)] = (document, value, size_bytes)
+        self._bytes += size_bytes
 
 
 def _replace_all(headers: CIMultiDict[str], name: str, values: list[str]) -> None:

@@ -6,7 +6,7 @@ from multidict import CIMultiDict
 
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
-from proxy.stages.inject import Inject, RecentEtags
+from proxy.stages.inject import Inject, RecentByPage
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.etag import served_etag
 from tests.integration.origin_app import PAGE
@@ -57,17 +57,42 @@ async def test_the_served_etag_names_the_page_and_is_reused_for_the_same_page_ob
     assert tags[0] == served_etag(PAGE, TrackerAsset.load().tag_digest, "consent-given")
 
 
-def test_recent_etags_are_by_page_object_and_bounded_in_bytes() -> None:
-    recent = RecentEtags()
+def test_recent_values_are_by_page_object_and_bounded_in_bytes() -> None:
+    recent: RecentByPage[str] = RecentByPage()
     page = b"x" * (3 * 1024 * 1024)
-    recent.put(page, ("d", "consent-given"), "e1")
+    recent.put(page, ("d", "consent-given"), "e1", len(page))
     assert recent.get(page, ("d", "consent-given")) == "e1"
     assert recent.get(page, ("d", "consent-pending")) is None
     assert recent.get(bytes(bytearray(page)), ("d", "consent-given")) is None  # equal, not it
     others = [bytes([n]) * (3 * 1024 * 1024) for n in range(2)]
     for other in others:
-        recent.put(other, ("d", "consent-given"), "e2")
+        recent.put(other, ("d", "consent-given"), "e2", len(other))
     assert recent.get(page, ("d", "consent-given")) is None  # 9 MiB > 8 MiB: the oldest went
     assert recent.get(others[1], ("d", "consent-given")) == "e2"
-    recent.put(b"y" * (9 * 1024 * 1024), ("d", "consent-given"), "e3")  # too big to keep
+    recent.put(b"y", ("d", "consent-given"), "e3", 9 * 1024 * 1024)  # too big to keep
     assert recent.get(others[1], ("d", "consent-given")) == "e2"
+
+
+async def test_a_page_object_seen_before_gets_the_same_injection_unless_a_nonce_is_needed() -> None:
+    stage = Inject(TrackerAsset.load(), Metrics(), "'self'")
+    meta_csp = PAGE.replace(
+        b"<head>",
+        b'<head><meta http-equiv="Content-Security-Policy" content="script-src \'self\'">',
+    )
+    served = []
+    for document, pending in (
+        (PAGE, False),
+        (PAGE, False),
+        (PAGE, True),
+        (meta_csp, False),
+        (meta_csp, False),
+    ):
+        ex = make_exchange(target="/page")
+        ex.document, ex.identity.consent_pending = document, pending
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        await stage(ex)
+        assert ex.changed and ex.document is not None
+        served.append(ex.document)
+    assert served[1] is served[0]  # found once
+    assert served[2] != served[0] and b'data-vernier-consent="pending"' in served[2]
+    assert b'nonce="' in served[3] and served[3] != served[4]  # a new nonce on every view
