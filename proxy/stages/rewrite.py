@@ -4,7 +4,9 @@ The operations of every rule and chosen variant run in rank order (priority, the
 then file order: where two touch the same element the higher-ranked one wins, and the loser is
 logged). Each decided slot's element is marked with its decision (docs/design.md §5), and the
 variants its triggers offer follow it in ``<template>`` elements. The rewriter keeps every byte
-outside the changed elements (``proxy/html/rewrite.py``).
+outside the changed elements (``proxy/html/rewrite.py``). A page seen before with the same
+operations is not rewritten again (``proxy/html/rewrite_cache.py``): most views of a URL carry
+the same origin bytes, and the rewrite is most of a changed page's cost.
 
 A rewrite that raises or runs past the page's time budget serves the origin's page (the pipeline
 fails open) and counts as a failure of every rule and slot in it; repeated failures trip that
