@@ -92,8 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--repeats", type=int, default=2, help="runs per measurement; the best is reported")
     add(
         "--pin",
-        action="store_true",
-        help="servers on CPU 0, wrk on CPU 1 (taskset); off by default on a shared machine",
+        default="",
+        metavar="SERVERS:LOAD",
+        help="taskset CPU lists: the servers on SERVERS, wrk and the origin on LOAD (e.g. 0:1, "
+        "0-3:4-7); off by default on a shared machine",
     )
     add(
         "--profile",
@@ -108,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def pin_sets(pin: str) -> tuple[str | None, str | None]:
+    """``--pin SERVERS:LOAD`` as the two taskset CPU lists (None, None when not pinned)."""
+    if not pin:
+        return None, None
+    servers, colon, load = pin.partition(":")
+    if not (colon and servers and load):
+        raise ValueError(f"--pin {pin!r}: expected SERVERS:LOAD, e.g. 0:1")
+    return servers, load
+
+
 def same_page(served: bytes, reference: bytes) -> bool:
     """Whether Vernier served the reference's bytes: the same page, edits and tag (Vernier's tag
     carries the asset version as ``?v=``, the Worker's none)."""
@@ -120,7 +132,7 @@ def start(
     """Every path's server; the ports and the server's pid by path."""
     chosen = paths(args.scale)
     ports = {name: free_port() for name, _, _ in chosen}
-    server_cpus, origin_cpus = ("0", "1") if args.pin else (None, None)
+    server_cpus, origin_cpus = pin_sets(args.pin)
     origin = start_workerd(
         children,
         "origin",
@@ -181,8 +193,8 @@ def measure(
     args: argparse.Namespace, ports: dict[str, int], pids: dict[str, int], pages: list[str]
 ) -> dict[str, Any]:
     """Throughput (with the server's CPU time per request) and one-connection latency."""
-    wrk_cpus = "1" if args.pin else None
-    threads = 1 if args.pin else 2
+    wrk_cpus = pin_sets(args.pin)[1]
+    threads = 1 if wrk_cpus is not None and wrk_cpus.isdigit() else 2  # one thread per CPU
     duration = 1.0 if args.check else args.duration
     repeats = 1 if args.check else args.repeats
     out: dict[str, Any] = {"throughput": {}, "latency_1conn": {}}
