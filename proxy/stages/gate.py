@@ -18,7 +18,7 @@ from proxy.content.compress import StreamCompressor, choose_coding, level_of, ma
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.upstream.conditional import not_modified, not_modified_headers
-from proxy.upstream.etag import changed_etag
+from proxy.upstream.etag import as_the_client_holds, changed_etag
 from proxy.upstream.headers import response_headers
 from proxy.upstream.public_address import PublicAddress
 from proxy.upstream.relay import declared_length, stream_through
@@ -92,9 +92,10 @@ class Gate:
         if self.touchable(ex, upstream):
             ex.touch = True
             return
-        if upstream.status == 304 and ex.translated_validator and "ETag" in ex.headers:
-            # the client validated our changed representation; keep naming it our way
-            ex.headers["ETag"] = changed_etag(ex.headers["ETag"], self._tag_digest) or ""
+        if upstream.status == 304 and "ETag" in ex.headers:
+            self._name_as_the_200_would(ex)
+        # chosen first: compressing weakens the tag, and a 304 names what the 200 would
+        compressor = self.compressor(ex, upstream)
         if (
             ex.conditions is not None
             and upstream.status == 200
@@ -106,8 +107,18 @@ class Gate:
             return
         self._metrics.responses.labels("streamed").inc()
         ex.reply = await stream_through(
-            ex.connection(), upstream, ex.headers, compressor=self.compressor(ex, upstream)
+            ex.connection(), upstream, ex.headers, compressor=compressor
         )
+
+    def _name_as_the_200_would(self, ex: Exchange) -> None:
+        """The origin's 304 carries its own tag; the client holds the one Vernier served."""
+        etag = ex.headers["ETag"]
+        if ex.translated_validator:  # the client validated our changed representation
+            ex.headers["ETag"] = changed_etag(etag, self._tag_digest) or ""
+        else:  # perhaps one Vernier compressed, whose tag it weakened
+            ex.headers["ETag"] = (
+                as_the_client_holds(etag, ex.request.headers.get("If-None-Match")) or ""
+            )
 
     def compressor(self, ex: Exchange, upstream: ClientResponse) -> StreamCompressor | None:
         """A compressor for an identity body the client would rather get compressed; the

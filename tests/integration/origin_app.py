@@ -61,8 +61,11 @@ STYLES = b"".join(
 
 async def styles(request: web.Request) -> web.StreamResponse:
     """A stylesheet sent uncompressed (nginx behind a proxy, gzip_proxied off), in pieces
-    (``?chunked=1``: no length), or with ``?cache_control=``."""
+    (``?chunked=1``: no length), or with ``?cache_control=``; revalidated as nginx does (304 with
+    its strong tag to a weak or strong ``If-None-Match``)."""
     headers = {"Content-Type": "text/css", "ETag": '"css-1"'}
+    if request.headers.get("If-None-Match") in ('"css-1"', 'W/"css-1"'):
+        return web.Response(status=304, headers={"ETag": '"css-1"'})
     if "cache_control" in request.query:
         headers["Cache-Control"] = request.query["cache_control"]
     if "chunked" not in request.query:
