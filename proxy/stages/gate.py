@@ -2,9 +2,10 @@
 
 Only complete HTML documents are changed: a 200 answer to a GET, HEAD (asked as a GET) or POST,
 ``text/html`` (XHTML only when enabled), not an attachment, no ``Cache-Control: no-transform``
-(RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding, a body under
-the size cap unless it is uncompressed (then it is injected as it streams), and a visitor whose
-privacy choices allow the tracker. Everything else is the origin's response, byte for byte.
+(RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding (of any size:
+a page too big to read whole is injected as it streams, ``stages/decode.py``), and a visitor
+whose privacy choices allow the tracker. Everything else is the origin's response, byte for
+byte.
 """
 
 from __future__ import annotations
@@ -77,12 +78,8 @@ class Gate:
             return False
         if any("no-transform" in v.lower() for v in upstream.headers.getall("Cache-Control", ())):
             return False
-        codings = parse_content_encoding(upstream.headers.get("Content-Encoding"))
-        if codings is None:
-            return False
-        length = declared_length(upstream)
-        # an uncompressed page of any size gets the tracker as it streams (stages/decode.py)
-        return not codings or length is None or length <= self._config.max_rewrite_bytes
+        # a page of any size gets the tracker: too big to read whole, as it streams
+        return parse_content_encoding(upstream.headers.get("Content-Encoding")) is not None
 
     async def __call__(self, ex: Exchange) -> None:
         upstream = ex.upstream
