@@ -138,10 +138,11 @@ async def encoded_page(request: web.Request) -> web.Response:
         "deflate": zlib.compress,
         "br": brotli.compress,
         "identity": lambda b: b,
+        "mislabelled": lambda b: b,  # plain bytes under a gzip label
     }[coding](PAGE)
     headers = {"Content-Type": "text/html; charset=utf-8"}
     if coding != "identity":
-        headers["Content-Encoding"] = coding
+        headers["Content-Encoding"] = "gzip" if coding == "mislabelled" else coding
     return web.Response(body=body, headers=headers)
 
 
