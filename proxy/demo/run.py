@@ -77,6 +77,7 @@ def instructions(
         f"Vernier demo: open {where}/ in a browser\n"
         f"  the shop without Vernier: {origin}/   (Ctrl-C stops both)\n"
         f"  admin listener: {admin}/   (metrics, health, pauses; loopback only)\n"
+        f"  dashboard: {admin}/__vernier/admin/   (sign in with the admin token)\n"
         f"  admin token: {token}\n"
         f"  state and settings: {config_file.parent}\n"
         "  in another terminal:\n"

@@ -176,6 +176,9 @@ def test_the_printed_commands_reach_the_running_demo(
     written = load_config(state / "vernier.yaml", environ={})
     assert written.admin.listen == admin.removeprefix("http://")  # the dashboard finds it there
     assert admin_get(admin + "/metrics")[0] == 200
+    dashboard = next(line for line in printed if "dashboard:" in line).split()[1]
+    status, page = admin_get(dashboard)  # not signed in: the sign-in form
+    assert dashboard == admin + "/__vernier/admin/" and status == 401 and b"<form" in page
     assert admin_get(admin + "/__vernier/admin/pauses")[0] == 401  # the token is required
     commands = [line.strip() for line in printed if line.strip().startswith("vernier ")]
 
