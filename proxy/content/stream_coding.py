@@ -7,23 +7,20 @@ re-encoded as it streams (``stages/decode.py``, ``stages/encode.py``). Memory st
 pieces are produced lazily, so a decompression bomb costs what the client reading it allows
 (the response's backpressure), never a buffer.
 
-The checks are those of ``coding.py``'s whole-body decoders (gzip members and zstd frames up to
-:data:`~proxy.content.coding.MAX_MEMBERS`, zero padding after gzip, no garbage after the data,
-RFC 9659's 8 MB zstd window, truncation); any doubt raises :class:`~proxy.errors.BodyError`.
+Gzip members and zstd frames are all decoded, as browsers do, up to :data:`MAX_MEMBERS`; zero
+padding after gzip is tolerated; garbage after the data, truncation and zstd windows over RFC
+9659's 8 MB are refused: any doubt raises :class:`~proxy.errors.BodyError`.
 """
 
 from __future__ import annotations
 
 import sys
 import zlib
-from collections.abc import Iterator, Mapping
-from typing import Protocol, cast
+from collections.abc import Iterator
+from typing import Final, Protocol, cast
 
 import brotli  # type: ignore[import-untyped]  # brotli ships no type information
 
-from proxy.config.schema import CompressionConfig
-from proxy.content.coding import MAX_MEMBERS, accepts
-from proxy.content.compress import Coding
 from proxy.errors import BodyError
 
 if sys.version_info >= (3, 14):
@@ -33,6 +30,17 @@ else:
 
 STEP_BYTES = 64 * 1024
 """Most decoded bytes one piece holds."""
+
+MAX_MEMBERS: Final = 4096
+"""Most gzip members or zstd frames in one body. Concatenated members are legal and browsers decode
+them all, but a body of 20-byte empty members costs a Python loop turn each (aiohttp 3.14.4 fixed a
+quadratic-time variant of this; docs/reliability.md §0.2); a page sent in more pieces than this
+fails open."""
+
+_FEED_BYTES = 4096
+"""Compressed input is handed to a decoder in slices this size: what zlib copies of the unread
+rest at a member's end (``unused_data``) or per output step (``unconsumed_tail``) is then at most
+this, so thousands of tiny members or a bomb's many steps stay linear in the body."""
 
 _BROTLI_OUTPUT_LIMIT = 16 * 1024  # brotli then yields at most one ~32 KiB block per call
 _ZSTD_WINDOW_LOG_MAX = 23  # RFC 9659 §3: browsers limit the zstd window to 8 MB
@@ -108,25 +116,38 @@ class _Gzip:
 
 
 class _Deflate:
-    """``deflate``: zlib-wrapped when its first two bytes are a valid zlib header, raw otherwise
-    (servers send both and browsers accept both)."""
+    """``deflate`` is zlib-wrapped (RFC 9110 §8.4.1.2), but servers have long sent raw deflate
+    under that name and browsers accept both: a valid zlib header selects zlib, anything else raw,
+    and a zlib failure before any output is retried raw (a raw stream can start with two bytes
+    that happen to form a zlib header)."""
 
     def __init__(self) -> None:
         self._stream: _Zlib | None = None
-        self._pending = b""
+        self._taken = b""  # the input so far, while a zlib stream has produced nothing
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         if self._stream is None:
-            data = self._pending + data
+            data, self._taken = self._taken + data, b""
             if len(data) < 2:
-                self._pending = data
+                self._taken = data
                 return
-            self._pending = b""
             zlib_header = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
             self._stream = _Zlib(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+            self._taken = data if zlib_header else b""
+        elif self._taken:
+            # kept for a retry only while short: zlib gives output within its first kilobytes
+            self._taken = self._taken + data if len(self._taken) < STEP_BYTES else b""
         if self._stream.decomp.eof and data:
             raise BodyError("garbage after deflate data")
-        yield from self._stream.feed(data)
+        try:
+            for piece in self._stream.feed(data):
+                self._taken = b""  # output given out: too late to read it another way
+                yield piece
+        except zlib.error:
+            if not self._taken:
+                raise
+            self._stream, data, self._taken = _Zlib(-zlib.MAX_WBITS), self._taken, b""
+            yield from self._stream.feed(data)
         if self._stream.decomp.unused_data:
             raise BodyError("garbage after deflate data")
 
@@ -221,7 +242,8 @@ class StreamDecoder:
     def feed(self, chunk: bytes) -> Iterator[bytes]:
         """The decoded pieces of ``chunk``, produced as they are asked for."""
         try:
-            yield from self._through(0, chunk)
+            for start in range(0, len(chunk), _FEED_BYTES):
+                yield from self._through(0, chunk[start : start + _FEED_BYTES])
         except _CODEC_ERRORS as err:
             raise BodyError(f"corrupt compressed body: {err}") from None
 
@@ -236,16 +258,3 @@ class StreamDecoder:
         """Raise :class:`BodyError` unless every layer ended exactly with the body."""
         for layer in self._layers:
             layer.finish()
-
-
-def reencoding(
-    codings: tuple[str, ...], policy: CompressionConfig, request_headers: Mapping[str, str]
-) -> Coding | None:
-    """The coding a decoded page goes out in again, or None for identity: the origin's own when
-    it is one Vernier writes (the client accepted it: the origin chose it from the same
-    ``Accept-Encoding``; ``x-gzip`` is gzip), otherwise (``deflate``, several layers) the
-    client's preferred one of the configured codings."""
-    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "br", "zstd"):
-        return cast(Coding, "gzip" if codings[0] == "x-gzip" else codings[0])
-    accept = request_headers.get("Accept-Encoding")
-    return next((c for c in policy.codings if accepts(accept, c)), None)

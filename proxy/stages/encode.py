@@ -22,10 +22,10 @@ from proxy.content.compress import (
     compress_whole,
     level_of,
     mark_compressed,
+    reencoding,
     vary_on,
 )
 from proxy.content.offload import run_sized
-from proxy.content.stream_coding import reencoding
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
