@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -309,6 +310,19 @@ def _announce(where: str) -> None:
     print(f"vernier: serving on {where}", file=sys.stderr, flush=True)
 
 
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
+
+
+def _reader_gone() -> int:
+    """Whoever read our output stopped (``vernier preview … | head``): end quietly, as tools
+    that die of SIGPIPE do. stdout is pointed at /dev/null so the flush at exit cannot fail
+    again (the recipe in Python's ``signal`` docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -346,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     except OSError as err:
         print(f"vernier: error: {err.strerror or err}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ Each stage reads what earlier stages left and adds its part; a stage that has th
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,9 +70,13 @@ class Exchange:
     # set by decode
     work_started_s: float = 0.0  # when the body was in hand and Vernier's own work began
     raw_body: bytes | None = None  # exactly the origin's bytes (still content-coded)
-    # a page injected as it streams (too big to read whole): the first bytes, read so far; the
-    # rest is still in ``upstream``. ``document`` is then these bytes, not the whole page
+    # a page injected as it streams (too big to read whole): the first bytes, read so far and
+    # decoded; the rest is still in ``upstream``. ``document`` is then these bytes, not the whole
+    # page. ``streaming_raw`` is what was read of the origin's own bytes (the fail-open answer's
+    # start), and for a content-coded page ``decoded_rest`` yields the rest of it decoded
     streaming_head: bytes | None = None
+    streaming_raw: bytes | None = None
+    decoded_rest: AsyncIterator[bytes] | None = None
     document: bytes | None = None  # content-decoded
     codings: tuple[str, ...] = ()
     encoding: DocumentEncoding | None = None

@@ -103,7 +103,7 @@ class Pipeline:
             add_debug_report(ex, ex.origin_headers)
         if ex.raw_body is not None:
             return web.Response(body=ex.raw_body, status=upstream.status, headers=ex.origin_headers)
-        head = ex.streaming_head or b""  # what decode read of a page that streams on
+        head = ex.streaming_raw or b""  # what decode read of a page that streams on
         return await stream_through(ex.connection(), upstream, ex.origin_headers, prefix=head)
 
 

@@ -206,3 +206,25 @@ def test_serve_names_the_setting_of_an_address_in_use(
     # the two startup warnings came before: an empty rules folder, an origin that refuses
     assert "WARNING vernier.startup no *.yaml files in" in result.stderr
     assert "is not reachable now" in result.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``vernier … | head``: the pipe's reader is gone before the output is written (its end is
+    closed before the command starts, so every write fails), as it is when head has had enough."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "proxy", "schema"],
+            cwd=tmp_path,
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")

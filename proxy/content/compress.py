@@ -118,6 +118,19 @@ def compress_whole(body: bytes, coding: Coding, level: int) -> bytes:
     return zstd.compress(body, level=level)
 
 
+def reencoding(
+    codings: tuple[str, ...], policy: CompressionConfig, request_headers: Mapping[str, str]
+) -> Coding | None:
+    """The coding a page decoded as it streams goes out in again, or None for identity: the
+    origin's own when it is one Vernier writes (the client accepted it: the origin chose it from
+    the same ``Accept-Encoding``; ``x-gzip`` is gzip), otherwise (``deflate``, several layers) the
+    client's preferred one of the configured codings."""
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "br", "zstd"):
+        return cast(Coding, "gzip" if codings[0] == "x-gzip" else codings[0])
+    accept = request_headers.get("Accept-Encoding")
+    return next((c for c in policy.codings if accepts(accept, c)), None)
+
+
 def level_of(policy: CompressionConfig, coding: Coding) -> int:
     return {"zstd": policy.zstd_level, "br": policy.br_level, "gzip": policy.gzip_level}[coding]
 

@@ -5,10 +5,14 @@ directory outside the work tree — ``$XDG_STATE_HOME/vernier/demo``, else
 ``~/.local/state/vernier/demo`` — so trying the demo from a clone leaves nothing in it. There the
 demo also writes ``vernier.yaml``: the running demo's origin, rules, store and a fresh admin token,
 so the commands it prints (``vernier pause hero --config …``) reach this demo and no other.
+
+The admin listener (pauses, metrics, health, the dashboard) is on a loopback port the system
+chooses — a fixed one such as 9901 may be taken — printed at start and written to that file.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -36,8 +40,11 @@ def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(home) / ".local" / "state" / "vernier" / "demo"
 
 
+ADMIN_LISTEN = "127.0.0.1:0"  # loopback only; the port is the system's choice
+
+
 def demo_config_text(
-    *, origin: str, rules: Path, data_dir: Path, store_url: str, token: str
+    *, origin: str, rules: Path, data_dir: Path, store_url: str, token: str, admin_listen: str = ""
 ) -> str:
     """The running demo's settings as a config file for the other commands (JSON strings are
     YAML scalars, so any path or URL is quoted safely)."""
@@ -47,6 +54,7 @@ def demo_config_text(
         "data_dir": json.dumps(str(data_dir.resolve())),
         "store": json.dumps(store_url),
         "token": json.dumps(token),
+        "admin_listen": json.dumps(admin_listen),
     }
     return (
         "# Written by `vernier demo` at each start: the running demo's settings, for\n"
@@ -55,17 +63,21 @@ def demo_config_text(
         f"rules: {quoted['rules']}\n"
         f"data_dir: {quoted['data_dir']}\n"
         f"store:\n  url: {quoted['store']}\n"
-        f"admin:\n  listen: ''\n  token: {quoted['token']}\n"
+        f"admin:\n  listen: {quoted['admin_listen']}\n  token: {quoted['token']}\n"
     )
 
 
-def instructions(*, where: str, origin: str, config_file: Path, token: str, command: str) -> str:
+def instructions(
+    *, where: str, origin: str, admin: str, config_file: Path, token: str, command: str
+) -> str:
     """What the demo prints once it serves: where to look, and commands that reach it."""
     use = f"--config {shlex.quote(str(config_file))}"
     command = shlex.quote(command)
     return (
         f"Vernier demo: open {where}/ in a browser\n"
         f"  the shop without Vernier: {origin}/   (Ctrl-C stops both)\n"
+        f"  admin listener: {admin}/   (metrics, health, pauses; loopback only)\n"
+        f"  dashboard: {admin}/__vernier/admin/   (sign in with the admin token)\n"
         f"  admin token: {token}\n"
         f"  state and settings: {config_file.parent}\n"
         "  in another terminal:\n"
@@ -76,6 +88,7 @@ def instructions(*, where: str, origin: str, config_file: Path, token: str, comm
         f"    {command} preview / --variant hero=simple {use}\n"
         f"    curl -s -o /dev/null -D - -H 'X-Vernier-Debug: {token}' {where}/"
         "   # why the page looks as it does\n"
+        f"    curl -s -H 'Authorization: Bearer {token}' {admin}/__vernier/admin/pauses\n"
     )
 
 
@@ -84,19 +97,34 @@ async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path, comman
     origin = f"http://127.0.0.1:{shop_port(shop)}"
     token = secrets.token_urlsafe(24)
     config_file = data_dir / CONFIG_NAME
-    text = demo_config_text(
-        origin=origin, rules=rules, data_dir=data_dir, store_url=store_url, token=token
+    config_text = functools.partial(
+        demo_config_text,
+        origin=origin,
+        rules=rules,
+        data_dir=data_dir,
+        store_url=store_url,
+        token=token,
     )
-    config_file.unlink(missing_ok=True)  # the token is a secret: only its owner may read it
-    descriptor = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(text)
-    config = load_config(config_file, overrides={"server.listen": listen}, environ={})
+    write_private(config_file, config_text())
+    config = load_config(
+        config_file,
+        overrides={"server.listen": listen, "admin.listen": ADMIN_LISTEN},
+        environ={},
+    )
+    admin: list[str] = []
 
     def announce(where: str) -> None:
+        # now that the port is known, the file names it for the commands (and the dashboard)
+        admin_listen = admin[0].removeprefix("http://")
+        write_private(config_file, config_text(admin_listen=admin_listen))
         print(
             instructions(
-                where=where, origin=origin, config_file=config_file, token=token, command=command
+                where=where,
+                origin=origin,
+                admin=admin[0],
+                config_file=config_file,
+                token=token,
+                command=command,
             ),
             file=sys.stderr,
             flush=True,
@@ -108,11 +136,22 @@ async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path, comman
             store_url=store_url,
             instance=secrets.token_hex(4),
             reuse_port=False,
-            with_admin=False,
+            with_admin=True,
             on_ready=announce,
+            on_admin_ready=admin.append,
         )
     finally:
         await shop.cleanup()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by its owner only (it holds the admin token)."""
+    partial = path.with_name(path.name + ".new")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    partial.replace(path)
 
 
 def run_demo(

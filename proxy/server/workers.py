@@ -68,10 +68,13 @@ async def serve(
     with_admin: bool,
     on_ready: Callable[[str], None] | None = None,
     metrics_share: MetricsShare | None = None,
+    on_admin_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT, then finish in-flight requests (bounded) and return.
 
     SIGHUP runs the app's ``RELOAD_ON_SIGHUP`` callbacks instead of ending the process.
+    ``on_admin_ready`` and then ``on_ready`` get the bound addresses (``http://HOST:PORT``, the
+    port the system chose for a port 0).
     """
     app = create_app(config, store_url=store_url, instance=instance, metrics_share=metrics_share)
     loop = asyncio.get_running_loop()
@@ -93,11 +96,10 @@ async def serve(
             admin_host, admin_port = parse_listen(config.admin.listen)
             admin_site = web.TCPSite(admin_runner, admin_host, admin_port)
             await start_site(admin_site, "admin.listen", config.admin.listen)
+            if on_admin_ready is not None:
+                on_admin_ready(bound_address(admin_site, admin_host, admin_port))
         if on_ready is not None:
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            bound = sockets[0].getsockname() if sockets else (host, port)
-            on_ready(f"http://{bound[0]}:{bound[1]}")
+            on_ready(bound_address(site, host, port))
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -106,6 +108,13 @@ async def serve(
         if admin_runner is not None:
             await admin_runner.cleanup()
         await runner.cleanup()
+
+
+def bound_address(site: web.TCPSite, host: str, port: int) -> str:
+    """``http://HOST:PORT`` where ``site`` listens (the chosen port, if it asked for 0)."""
+    sockets = getattr(site._server, "sockets", None) or []
+    bound = sockets[0].getsockname() if sockets else (host, port)
+    return f"http://{bound[0]}:{bound[1]}"
 
 
 # the flag and environment variable of each listener setting, for bind errors

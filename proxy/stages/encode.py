@@ -22,6 +22,7 @@ from proxy.content.compress import (
     compress_whole,
     level_of,
     mark_compressed,
+    reencoding,
     vary_on,
 )
 from proxy.content.offload import run_sized
@@ -106,7 +107,7 @@ class Encode:
                 body = await self._compress(ex.raw_body, coding)
                 ex.reply = origin_response(ex, body, ex.headers)
             return
-        self._within_budget(ex)
+        self._metrics.html_work_seconds.observe(ex.elapsed_work_ms() / 1000.0)
         headers = ex.headers
         self._changed_headers(ex, headers)
         coding = self._compress_as(ex, headers, len(ex.document))
@@ -121,12 +122,6 @@ class Encode:
             else await self._compress(document, coding)
         )
         ex.reply = origin_response(ex, body, headers)
-
-    def _within_budget(self, ex: Exchange) -> None:
-        work_ms = ex.elapsed_work_ms()
-        if work_ms > self._html.budget_ms:
-            raise TimeoutError(f"page work took {work_ms:.1f} ms")
-        self._metrics.html_work_seconds.observe(work_ms / 1000.0)
 
     def _changed_headers(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
         """Validators, caching and cookies of a page Vernier changed."""
@@ -150,22 +145,28 @@ class Encode:
 
     async def _stream(self, ex: Exchange, head: bytes) -> None:
         """A page too big to read whole: its head (with the tag, if it went in), then the rest
-        as the origin sends it (``stages/decode.py``)."""
+        as the origin sends it (``stages/decode.py``). A compressed page with the tag is
+        re-encoded as it streams; without the tag, the origin's own bytes go out."""
         assert ex.upstream is not None
         headers = ex.headers
-        if ex.changed and ex.document is not None:
-            self._within_budget(ex)
+        changed = ex.changed and ex.document is not None
+        if changed:
+            self._metrics.html_work_seconds.observe(ex.elapsed_work_ms() / 1000.0)
             self._changed_headers(ex, headers)
-            served = ex.document
             self._metrics.responses.labels("injected").inc()
         else:
-            served = head
             self._metrics.responses.labels("streamed").inc()
-        coding = self._compress_as(ex, headers, declared_length(ex.upstream))
+        rest = ex.decoded_rest if changed and ex.codings else None
+        if rest is not None:
+            coding = self._reencode_as(ex, headers)
+        else:
+            coding = self._compress_as(ex, headers, declared_length(ex.upstream))
         ex.reply = self._not_modified(ex, headers)
         if ex.reply is not None:
             ex.upstream.close()
             return
+        served = ex.document if changed else ex.streaming_raw
+        assert served is not None
         ex.reply = await stream_through(
             ex.connection(),
             ex.upstream,
@@ -175,7 +176,20 @@ class Encode:
             if coding
             else None,
             added_bytes=len(served) - len(head),
+            rest=rest,
         )
+
+    def _reencode_as(self, ex: Exchange, headers: CIMultiDict[str]) -> Coding | None:
+        """The coding a decoded page streams out in; the headers say so."""
+        coding = reencoding(ex.codings, self._compression, ex.request.headers)
+        headers.popall("Content-Encoding", None)
+        headers.popall("Content-Length", None)
+        headers.popall("Accept-Ranges", None)
+        if coding is not None:
+            mark_compressed(headers, coding)
+        else:
+            vary_on(headers, "Accept-Encoding")
+        return coding
 
     def _compress_as(
         self, ex: Exchange, headers: CIMultiDict[str], length: int | None

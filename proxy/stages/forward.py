@@ -33,6 +33,7 @@ from proxy.upstream.client import origin_url
 from proxy.upstream.conditional import take_conditions
 from proxy.upstream.etag import origin_if_none_match
 from proxy.upstream.headers import ForwardingPolicy
+from proxy.upstream.log_limit import LogLimit, held_back
 from proxy.upstream.websocket import is_websocket_upgrade, tunnel
 
 log = logging.getLogger("vernier.forward")
@@ -80,8 +81,11 @@ class Forward:
         metrics: Metrics,
         tag_digest: str,
         body_idle_timeout_s: float,
+        log_limit: LogLimit | None = None,
     ) -> None:
         self._body_idle_timeout_s = body_idle_timeout_s
+        # origin 5xx: one warning line per status per minute, saying how many it stands for
+        self._log_limit = log_limit or LogLimit()
         self._session = session
         self._origin = origin
         self._policy = policy
@@ -132,7 +136,12 @@ class Forward:
             ex.reply = self._origin_failure(err, f"{request.method} {url.path}")
             return
         if ex.upstream.status >= 500:  # passed on as it is; the operator should still hear of it
-            log.warning("origin answered %d to %s %s", ex.upstream.status, request.method, url.path)
+            self._warn_5xx(ex.upstream.status, f"{request.method} {url.path}")
+
+    def _warn_5xx(self, status: int, asked: str) -> None:
+        suppressed = self._log_limit.admit(status)
+        if suppressed is not None:
+            log.warning("origin answered %d to %s%s", status, asked, held_back(suppressed))
 
     def _origin_failure(self, err: Exception, asked: str) -> web.Response:
         """The client's answer when the origin could not be asked or did not answer."""

@@ -2,9 +2,10 @@
 
 Only complete HTML documents are changed: a 200 answer to a GET, HEAD (asked as a GET) or POST,
 ``text/html`` (XHTML only when enabled), not an attachment, no ``Cache-Control: no-transform``
-(RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding, a body under
-the size cap unless it is uncompressed (then it is injected as it streams), and a visitor whose
-privacy choices allow the tracker. Everything else is the origin's response, byte for byte.
+(RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding (of any size:
+a page too big to read whole is injected as it streams, ``stages/decode.py``), and a visitor
+whose privacy choices allow the tracker. Everything else is the origin's response, byte for
+byte.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from proxy.content.compress import StreamCompressor, choose_coding, level_of, ma
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.upstream.conditional import not_modified, not_modified_headers
-from proxy.upstream.etag import changed_etag
+from proxy.upstream.etag import as_the_client_holds, changed_etag
 from proxy.upstream.headers import response_headers
 from proxy.upstream.public_address import PublicAddress
 from proxy.upstream.relay import declared_length, stream_through
@@ -77,12 +78,8 @@ class Gate:
             return False
         if any("no-transform" in v.lower() for v in upstream.headers.getall("Cache-Control", ())):
             return False
-        codings = parse_content_encoding(upstream.headers.get("Content-Encoding"))
-        if codings is None:
-            return False
-        length = declared_length(upstream)
-        # an uncompressed page of any size gets the tracker as it streams (stages/decode.py)
-        return not codings or length is None or length <= self._config.max_rewrite_bytes
+        # a page of any size gets the tracker: too big to read whole, as it streams
+        return parse_content_encoding(upstream.headers.get("Content-Encoding")) is not None
 
     async def __call__(self, ex: Exchange) -> None:
         upstream = ex.upstream
@@ -92,9 +89,10 @@ class Gate:
         if self.touchable(ex, upstream):
             ex.touch = True
             return
-        if upstream.status == 304 and ex.translated_validator and "ETag" in ex.headers:
-            # the client validated our changed representation; keep naming it our way
-            ex.headers["ETag"] = changed_etag(ex.headers["ETag"], self._tag_digest) or ""
+        if upstream.status == 304 and "ETag" in ex.headers:
+            self._name_as_the_200_would(ex)
+        # chosen first: compressing weakens the tag, and a 304 names what the 200 would
+        compressor = self.compressor(ex, upstream)
         if (
             ex.conditions is not None
             and upstream.status == 200
@@ -106,8 +104,18 @@ class Gate:
             return
         self._metrics.responses.labels("streamed").inc()
         ex.reply = await stream_through(
-            ex.connection(), upstream, ex.headers, compressor=self.compressor(ex, upstream)
+            ex.connection(), upstream, ex.headers, compressor=compressor
         )
+
+    def _name_as_the_200_would(self, ex: Exchange) -> None:
+        """The origin's 304 carries its own tag; the client holds the one Vernier served."""
+        etag = ex.headers["ETag"]
+        if ex.translated_validator:  # the client validated our changed representation
+            ex.headers["ETag"] = changed_etag(etag, self._tag_digest) or ""
+        else:  # perhaps one Vernier compressed, whose tag it weakened
+            ex.headers["ETag"] = (
+                as_the_client_holds(etag, ex.request.headers.get("If-None-Match")) or ""
+            )
 
     def compressor(self, ex: Exchange, upstream: ClientResponse) -> StreamCompressor | None:
         """A compressor for an identity body the client would rather get compressed; the

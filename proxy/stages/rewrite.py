@@ -8,9 +8,12 @@ outside the changed elements (``proxy/html/rewrite.py``). A page seen before wit
 operations is not rewritten again (``proxy/html/rewrite_cache.py``): most views of a URL carry
 the same origin bytes, and the rewrite is most of a changed page's cost.
 
-A rewrite that raises or runs past the page's time budget serves the origin's page (the pipeline
-fails open) and counts as a failure of every rule and slot in it; repeated failures trip that
-rule's breaker (``proxy/rules/health.py``).
+A rewrite that raises serves the origin's page (the pipeline fails open). One that runs past the
+page's time budget (``html.budget_ms``) is thrown away, and the origin's page goes on to get the
+tracker: the tag needs only the insertion point, found in the head, so it costs the same on a
+page of any size, and a busy machine must not cost the site its measurements. Either counts as a
+failure of every rule and slot in the page; repeated failures trip that rule's breaker
+(``proxy/rules/health.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from proxy.records.rule_outcomes import Outcome
 from proxy.rules.engine import Plan, RuleEngine
 from proxy.rules.health import RuleHealth
 from proxy.rules.load import CompiledSlot
+from proxy.upstream.log_limit import LogLimit, held_back
 
 log = logging.getLogger("vernier.rewrite")
 
@@ -49,6 +53,7 @@ class Rewrite:
         self._metrics = metrics
         self._conflicts_logged: set[tuple[str, str]] = set()
         self._cache = RewriteCache(html.rewrite_cache_bytes) if html.rewrite_cache_bytes else None
+        self._over_budget_log = LogLimit()
 
     async def __call__(self, ex: Exchange) -> None:
         document, engine = ex.document, ex.engine
@@ -80,7 +85,8 @@ class Rewrite:
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         if elapsed_ms > self._budget_ms:
             self._health.record_all(owners, "failed")
-            raise TimeoutError(f"rewrite took {elapsed_ms:.1f} ms")
+            self._over_budget(ex, elapsed_ms)
+            return
         self._account(plan, result, served, ex.decisions)
         ex.decisions = served
         ex.rules_applied = tuple(
@@ -130,6 +136,22 @@ class Rewrite:
         if body is result.body:
             return result
         return dataclasses.replace(result, body=body, changed=body != document)
+
+    def _over_budget(self, ex: Exchange, elapsed_ms: float) -> None:
+        """Serve the origin's page (inject still adds the tag), counted as the rewrite's
+        fail-open; one warning line a minute."""
+        ex.decisions = ()  # no slot's element was served
+        ex.fail_open = f"{self.name}: TimeoutError"
+        self._metrics.fail_open.labels(self.name, "TimeoutError").inc()
+        suppressed = self._over_budget_log.admit(self.name)
+        if suppressed is not None:
+            log.warning(
+                "rewriting %s took %.1f ms, over html.budget_ms: serving the origin's page "
+                "with the tracker%s",
+                ex.request.path,
+                elapsed_ms,
+                held_back(suppressed),
+            )
 
     def _account(
         self,

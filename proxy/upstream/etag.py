@@ -66,3 +66,24 @@ def served_etag(document: bytes, *context: str) -> str:
     for part in context:
         digest.update(b"\0" + part.encode())
     return f'W/"{SERVED_PREFIX}{digest.hexdigest()}"'
+
+
+def as_the_client_holds(origin_etag: str | None, if_none_match: str | None) -> str | None:
+    """The ETag of a 304 the origin answered, as the client's stored response names it.
+
+    A representation Vernier compressed carries the origin's tag weakened (``W/"x"``,
+    ``content/compress.py``); when its holder revalidates, the origin matches ``W/"x"`` weakly
+    and answers 304 with its strong ``"x"``. Passed on as is, that would make the browser store a
+    strong tag for bytes the origin never sent — the 304 must carry what the 200 did. So a strong
+    tag the client asked about only in its weak form is weakened again; anything else is kept.
+    """
+    if origin_etag is None or if_none_match is None:
+        return origin_etag
+    match = _TAG.fullmatch(origin_etag)
+    if match is None or match.group(1):
+        return origin_etag
+    opaque = match.group(2)
+    held = [(m.group(1) or "", m.group(2)) for m in _LIST_ITEM.finditer(if_none_match)]
+    if ("W/", opaque) in held and ("", opaque) not in held:
+        return f'W/"{opaque}"'
+    return origin_etag

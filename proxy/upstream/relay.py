@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
 
 from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse, web
 from multidict import CIMultiDict
 
 from proxy.content.compress import StreamCompressor
+from proxy.errors import BodyError
 
 log = logging.getLogger("vernier.relay")
 
@@ -59,12 +61,15 @@ async def stream_through(
     prefix: bytes = b"",
     compressor: StreamCompressor | None = None,
     added_bytes: int = 0,
+    rest: AsyncIterator[bytes] | None = None,
 ) -> web.StreamResponse:
     """Relay ``upstream`` to the client as it arrives; releases ``upstream`` in every case.
 
     ``prefix`` is body already read from ``upstream`` (a page that turned out to be over the cap).
     With a ``compressor`` (``headers`` already say so), each chunk is sent compressed and flushed.
     ``added_bytes``: how much longer ``prefix`` is than the bytes it replaces (an injected tag).
+    ``rest``: what follows ``prefix`` when it is not ``upstream``'s own bytes (a content-coded
+    page decoded as it streams, ``upstream/decoded_body.py``); its length is not known.
     """
     response = web.StreamResponse(status=upstream.status, reason=safe_reason(upstream.reason))
     response.headers.extend(headers)
@@ -72,7 +77,7 @@ async def stream_through(
     no_body = (
         request.method == "HEAD" or upstream.status in _NO_BODY_STATUS or upstream.status < 200
     )
-    if compressor is not None:
+    if compressor is not None or rest is not None:
         length = None  # the compressed length is known only at the end: chunked
     elif length is not None:
         length += added_bytes
@@ -82,8 +87,9 @@ async def stream_through(
     try:
         await response.prepare(request)
         if not no_body:
-            await _relay_body(response, upstream, prefix, compressor)
-    except (TimeoutError, ClientPayloadError, ClientConnectionError) as err:
+            chunks = rest if rest is not None else upstream.content.iter_chunked(CHUNK_BYTES)
+            await _relay_body(response, chunks, prefix, compressor)
+    except (TimeoutError, ClientPayloadError, ClientConnectionError, BodyError) as err:
         upstream.close()
         log.warning("origin failed mid-body for %s: %s", request.path, type(err).__name__)
         abort_client(request)
@@ -101,18 +107,18 @@ async def stream_through(
 
 async def _relay_body(
     response: web.StreamResponse,
-    upstream: ClientResponse,
+    chunks: AsyncIterator[bytes],
     prefix: bytes,
     compressor: StreamCompressor | None,
 ) -> None:
     if compressor is None:
         if prefix:
             await response.write(prefix)
-        async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+        async for chunk in chunks:
             await response.write(chunk)
         return
-    if prefix:
-        await response.write(compressor.feed(prefix))
-    async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+    for start in range(0, len(prefix), CHUNK_BYTES):  # a head of megabytes: not in one go
+        await response.write(compressor.feed(prefix[start : start + CHUNK_BYTES]))
+    async for chunk in chunks:
         await response.write(compressor.feed(chunk))
     await response.write(compressor.finish())

@@ -23,6 +23,7 @@ from proxy.content.compress import (
     compress_whole,
     compressible_type,
     mark_compressed,
+    reencoding,
 )
 
 if sys.version_info >= (3, 14):
@@ -163,3 +164,21 @@ def test_each_flushed_chunk_is_decodable_as_soon_as_it_is_sent(coding: Coding) -
 def test_whole_bodies_decode(coding: Coding) -> None:
     body = b"body { color: red }\n" * 200
     assert DECODE[coding](compress_whole(body, coding, 4)) == body
+
+
+@pytest.mark.parametrize(
+    ("codings", "accept", "expected"),
+    [
+        (("gzip",), "br", "gzip"),  # the origin's own coding: it chose it for this client
+        (("x-gzip",), "gzip", "gzip"),
+        (("br",), "gzip, br", "br"),
+        (("zstd",), "zstd", "zstd"),
+        (("deflate",), "gzip, deflate, br, zstd", "zstd"),  # not written: the client's choice
+        (("gzip", "br"), "gzip", "gzip"),
+        (("deflate",), "deflate", None),  # nothing Vernier writes: identity
+    ],
+)
+def test_a_page_decoded_as_it_streams_is_reencoded(
+    codings: tuple[str, ...], accept: str, expected: str | None
+) -> None:
+    assert reencoding(codings, CompressionConfig(), {"Accept-Encoding": accept}) == expected

@@ -1,5 +1,6 @@
-"""``vernier demo`` as a new user meets it: its state outside the work tree, an admin token, and
-printed commands that reach the running demo (pause, pauses, preview, resume, the debug header)."""
+"""``vernier demo`` as a new user meets it: its state outside the work tree, an admin token, an
+admin listener on a port the system chose, and printed commands that reach the running demo
+(pause, pauses, preview, resume, the debug header, the admin API)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +51,16 @@ def test_the_written_config_is_what_the_commands_load(tmp_path: Path) -> None:
     assert (config.rules, config.data_dir) == (str(odd / "rules"), str(odd))
     assert config.store.url == f"unix://{odd}/store/valkey.sock"
     assert (config.admin.token, config.admin.listen) == ("t" * 32, "")
+    text = demo_config_text(
+        origin="http://127.0.0.1:5000",
+        rules=odd / "rules",
+        data_dir=odd,
+        store_url="redis://127.0.0.1:1",
+        token="t" * 32,
+        admin_listen="127.0.0.1:41234",
+    )
+    (tmp_path / "vernier.yaml").write_text(text, encoding="utf-8")
+    assert load_config(tmp_path / "vernier.yaml", environ={}).admin.listen == "127.0.0.1:41234"
 
 
 class Demo:
@@ -131,6 +143,16 @@ def run_printed(line: str, cwd: Path, env: dict[str, str]) -> subprocess.Complet
     )
 
 
+def admin_get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
 def hero_decision(url: str, token: str) -> dict[str, object]:
     request = urllib.request.Request(url, headers={"X-Vernier-Debug": token})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -144,10 +166,20 @@ def test_the_printed_commands_reach_the_running_demo(
     demo: tuple[Demo, Path, dict[str, str]], tmp_path: Path
 ) -> None:
     running, clone, env = demo
-    printed = running.printed_until("X-Vernier-Debug")
+    printed = running.printed_until("/__vernier/admin/pauses")
     where = printed[0].split("open ", 1)[1].split("/ in a browser")[0]
     token = next(line for line in printed if "admin token:" in line).split(": ", 1)[1].strip()
     assert len(token) >= 16
+    admin = next(line for line in printed if "admin listener:" in line).split()[2].rstrip("/")
+    assert admin.startswith("http://127.0.0.1:") and not admin.endswith(":0")
+    state = tmp_path / "s" / "vernier" / "demo"
+    written = load_config(state / "vernier.yaml", environ={})
+    assert written.admin.listen == admin.removeprefix("http://")  # the dashboard finds it there
+    assert admin_get(admin + "/metrics")[0] == 200
+    dashboard = next(line for line in printed if "dashboard:" in line).split()[1]
+    status, page = admin_get(dashboard)  # not signed in: the sign-in form
+    assert dashboard == admin + "/__vernier/admin/" and status == 401 and b"<form" in page
+    assert admin_get(admin + "/__vernier/admin/pauses")[0] == 401  # the token is required
     commands = [line.strip() for line in printed if line.strip().startswith("vernier ")]
 
     def command(starting: str) -> str:
@@ -162,6 +194,9 @@ def test_the_printed_commands_reach_the_running_demo(
     listed = run_printed(command("pauses"), elsewhere, env)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith("slot:hero  since 20") and "Z  by " in listed.stdout
+    status, pauses = admin_get(admin + "/__vernier/admin/pauses", token)
+    assert status == 200 and "slot:hero" in orjson.loads(pauses)
+    assert any(f"{admin}/__vernier/admin/pauses" in line for line in printed)  # printed
     deadline = time.monotonic() + DEADLINE_S  # the proxy polls the pauses every second
     while hero_decision(where + "/", token)["reason"] != "paused":
         assert time.monotonic() < deadline, "the pause never reached the demo"
@@ -173,6 +208,5 @@ def test_the_printed_commands_reach_the_running_demo(
     resumed = run_printed(command("resume hero"), elsewhere, env)
     assert (resumed.returncode, resumed.stdout) == (0, "resumed slot:hero\n"), resumed.stderr
 
-    state = tmp_path / "s" / "vernier" / "demo"
     assert (state / "vernier.yaml").stat().st_mode & 0o077 == 0  # holds the token
     assert list(clone.iterdir()) == []  # nothing of the demo lands in the work tree

@@ -61,8 +61,11 @@ STYLES = b"".join(
 
 async def styles(request: web.Request) -> web.StreamResponse:
     """A stylesheet sent uncompressed (nginx behind a proxy, gzip_proxied off), in pieces
-    (``?chunked=1``: no length), or with ``?cache_control=``."""
+    (``?chunked=1``: no length), or with ``?cache_control=``; revalidated as nginx does (304 with
+    its strong tag to a weak or strong ``If-None-Match``)."""
     headers = {"Content-Type": "text/css", "ETag": '"css-1"'}
+    if request.headers.get("If-None-Match") in ('"css-1"', 'W/"css-1"'):
+        return web.Response(status=304, headers={"ETag": '"css-1"'})
     if "cache_control" in request.query:
         headers["Cache-Control"] = request.query["cache_control"]
     if "chunked" not in request.query:
@@ -79,23 +82,52 @@ HUGE_HEAD = b"<!doctype html>\n<html><head><meta charset=utf-8><title>Big</title
 HUGE_ROW = b"<p>" + b"A row of a very long page. " * 37 + b"</p>\n"  # 1,007 bytes
 
 
+class _Compressor:
+    """gzip or brotli as the page is written (``?coding=``), as nginx compresses on the fly."""
+
+    def __init__(self, coding: str) -> None:
+        self._coding = coding
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
+        self._br = brotli.Compressor(quality=5)
+
+    def feed(self, data: bytes) -> bytes:
+        if self._coding == "gzip":
+            return self._gzip.compress(data)
+        return self._br.process(data)  # type: ignore[no-any-return]
+
+    def finish(self) -> bytes:
+        if self._coding == "gzip":
+            return self._gzip.flush()
+        return self._br.finish()  # type: ignore[no-any-return]
+
+
 async def huge_page(request: web.Request) -> web.StreamResponse:
-    """An uncompressed page of ``?kib=`` rows of ~1 KB (default 5 MB), sent in pieces with its
-    length, never held whole (so a memory measurement sees only the proxy's); ``?head_metas=``
-    lengthens its head."""
+    """A page of ``?kib=`` rows of ~1 KB (default 5 MB), sent in pieces, never held whole (so a
+    memory measurement sees only the proxy's): uncompressed with its length, or with
+    ``?coding=gzip|br`` compressed as it goes (chunked); ``?head_metas=`` lengthens its head."""
     rows = int(request.query.get("kib", "5120"))
     metas = b"<meta name=filler content=x>\n" * int(request.query.get("head_metas", "0"))
     head = HUGE_HEAD.replace(b"</head>", metas + b"</head>")
     tail = b"</body></html>\n"
     response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
-    response.content_length = len(head) + rows * len(HUGE_ROW) + len(tail)
+    coding = request.query.get("coding")
+    compressor = _Compressor(coding) if coding else None
+    if compressor is None:
+        response.content_length = len(head) + rows * len(HUGE_ROW) + len(tail)
+    else:
+        response.headers["Content-Encoding"] = request.query["coding"]
     await response.prepare(request)
-    await response.write(head)
+
+    async def write(data: bytes) -> None:
+        await response.write(compressor.feed(data) if compressor else data)
+
+    await write(head)
     for _ in range(rows // 16):
-        await response.write(HUGE_ROW * 16)
+        await write(HUGE_ROW * 16)
     for _ in range(rows % 16):
-        await response.write(HUGE_ROW)
-    await response.write_eof(tail)
+        await write(HUGE_ROW)
+    await write(tail)
+    await response.write_eof(compressor.finish() if compressor else b"")
     return response
 
 
@@ -106,10 +138,11 @@ async def encoded_page(request: web.Request) -> web.Response:
         "deflate": zlib.compress,
         "br": brotli.compress,
         "identity": lambda b: b,
+        "mislabelled": lambda b: b,  # plain bytes under a gzip label
     }[coding](PAGE)
     headers = {"Content-Type": "text/html; charset=utf-8"}
     if coding != "identity":
-        headers["Content-Encoding"] = coding
+        headers["Content-Encoding"] = "gzip" if coding == "mislabelled" else coding
     return web.Response(body=body, headers=headers)
 
 

@@ -57,6 +57,23 @@ async def test_text_is_compressed_as_the_client_prefers(
     assert "Content-Length" not in headers  # streamed: the compressed length is known at the end
 
 
+async def test_revalidating_a_compressed_representation_keeps_its_weak_tag(
+    origin: str, start_proxy: StartProxy
+) -> None:
+    """The origin answers the weak tag with 304 and its strong one; the client stored (and
+    keeps) the compressed bytes, whose tag the 200 weakened: the 304 says the same."""
+    proxy = await start_proxy(origin)
+    status, _, headers = await fetch(proxy + "/styles.css", "gzip")
+    assert (status, headers["Content-Encoding"], headers["ETag"]) == (200, "gzip", 'W/"css-1"')
+    status, body, headers = await fetch(
+        proxy + "/styles.css", "gzip", **{"If-None-Match": 'W/"css-1"'}
+    )
+    assert (status, body, headers["ETag"]) == (304, b"", 'W/"css-1"')
+    # a client holding the origin's own bytes keeps the origin's strong tag
+    status, _, headers = await fetch(proxy + "/styles.css", None, **{"If-None-Match": '"css-1"'})
+    assert (status, headers["ETag"]) == (304, '"css-1"')
+
+
 async def test_a_page_vernier_changed_is_compressed_too(
     origin: str, start_proxy: StartProxy
 ) -> None:

@@ -143,3 +143,22 @@ async def test_a_page_in_scope_that_passes_unchanged_is_answered_on_the_origins_
         assert status == 304 and headers["ETag"] == '"page-v1"'
         status, _, _ = await get(client, proxy + "/conditional", **{"If-None-Match": '"other"'})
         assert status == 200
+
+
+async def test_vernier_s_304_of_a_compressed_page_names_it_as_the_200_did(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(
+        origin,
+        rules=str(rules_dir),
+        **{"html.inject_tracker": False, "compression.min_bytes": 0},
+    )
+    gzip_only = {"Accept-Encoding": "gzip"}
+    async with aiohttp.ClientSession() as client:
+        status, _, headers = await get(client, proxy + "/conditional", **gzip_only)
+        assert (status, headers["Content-Encoding"]) == (200, "gzip")
+        assert headers["ETag"] == 'W/"page-v1"'  # compressed: no longer the origin's bytes
+        status, _, headers = await get(
+            client, proxy + "/conditional", **gzip_only, **{"If-None-Match": 'W/"page-v1"'}
+        )
+        assert (status, headers["ETag"]) == (304, 'W/"page-v1"')

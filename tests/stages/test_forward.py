@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
 import orjson
+import pytest
 
 from proxy.metrics import Metrics
 from proxy.stages.forward import Forward
 from proxy.upstream.conditional import Conditions
+from proxy.upstream.log_limit import LogLimit
 from tests.stages.factory import UNUSED_ORIGIN, make_exchange, make_policy
 
 
@@ -59,3 +63,33 @@ async def test_conditions_are_kept_from_the_origin_when_vernier_owns_the_validat
         headers = dict(orjson.loads(await ex.upstream.read())["headers"])
     assert ex.conditions == Conditions('W/"vs-abc"', "x")
     assert "If-None-Match" not in headers and "If-Modified-Since" not in headers
+
+
+async def test_origin_5xx_warnings_are_one_line_per_status_per_interval(
+    origin: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    now_s = [0.0]
+    limit = LogLimit(interval_s=60.0, clock=lambda: now_s[0])
+    caplog.set_level(logging.WARNING, "vernier.forward")
+    async with aiohttp.ClientSession() as session:
+        forward = Forward(
+            session, origin, make_policy(), Metrics(), "abcd1234", 5.0, log_limit=limit
+        )
+
+        async def ask(path: str) -> None:
+            ex = make_exchange()
+            ex.target = path
+            await forward(ex)
+            assert ex.upstream is not None
+            ex.upstream.release()
+
+        for _ in range(3):
+            await ask("/status/500")
+        await ask("/status/503")
+        now_s[0] = 60.0
+        await ask("/status/500")
+    assert [r.getMessage() for r in caplog.records if r.name == "vernier.forward"] == [
+        "origin answered 500 to GET /status/500",
+        "origin answered 503 to GET /status/503",
+        "origin answered 500 to GET /status/500 (2 more like it since the last such line)",
+    ]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.upstream.etag import changed_etag, origin_if_none_match
+from proxy.upstream.etag import as_the_client_holds, changed_etag, origin_if_none_match
 
 DIGEST = "a1b2c3"
 
@@ -80,3 +80,24 @@ def test_round_trip_of_any_list_of_our_validators(
     ours = [changed_etag(tag, digest) for tag in origin_tags]
     translated = origin_if_none_match(", ".join(t for t in ours if t), digest)
     assert translated == ", ".join(f'"{opaque}"' for _, opaque in tags)
+
+
+@pytest.mark.parametrize(
+    ("origin", "asked", "expected"),
+    [
+        ('"css-1"', 'W/"css-1"', 'W/"css-1"'),  # the client holds what Vernier compressed
+        ('"css-1"', '"x", W/"css-1"', 'W/"css-1"'),
+        ('"css-1"', '"css-1"', '"css-1"'),  # it holds the origin's own bytes
+        ('"css-1"', 'W/"css-1", "css-1"', '"css-1"'),
+        ('W/"css-1"', 'W/"css-1"', 'W/"css-1"'),  # the origin's tag is weak already
+        ('"css-1"', "*", '"css-1"'),
+        ('"css-2"', 'W/"css-1"', '"css-2"'),
+        ('"css-1"', None, '"css-1"'),
+        (None, 'W/"css-1"', None),
+        ("garbage", 'W/"garbage"', "garbage"),
+    ],
+)
+def test_a_304_names_the_representation_the_client_holds(
+    origin: str | None, asked: str | None, expected: str | None
+) -> None:
+    assert as_the_client_holds(origin, asked) == expected
