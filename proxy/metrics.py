@@ -33,6 +33,11 @@ class Metrics:
             ["kind"],  # connect | timeout | protocol | connection | mid_body
             registry=self.registry,
         )
+        self.client_gone = Counter(
+            "vernier_client_gone_total",
+            "Responses cut short because the client hung up (not an origin failure).",
+            registry=self.registry,
+        )
         self.store_state = Gauge(
             "vernier_store_up",
             "1 once a store call succeeded and while its breaker is closed, else 0.",

@@ -51,7 +51,7 @@ from proxy.store.client import Store
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.public_address import PublicAddress
-from proxy.upstream.relay import OriginBroken, stream_through
+from proxy.upstream.relay import ClientGone, OriginBroken, stream_through
 
 log = logging.getLogger("vernier.pipeline")
 
@@ -70,6 +70,13 @@ class Pipeline:
         self._metrics = metrics
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._run(request)
+        except ClientGone:
+            self._metrics.client_gone.inc()
+            raise  # the server logs it as one info line (server/protocol.py)
+
+    async def _run(self, request: web.Request) -> web.StreamResponse:
         ex = Exchange(request_view(request), client=request)
         for stage in self.before_origin:
             await stage(ex)
