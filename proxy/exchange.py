@@ -69,6 +69,7 @@ class Exchange:
     origin_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     # set by decode
     work_started_s: float = 0.0  # when the body was in hand and Vernier's own work began
+    work_cpu_s: float = 0.0  # CPU time of Vernier's own HTML work (what the page budget bounds)
     raw_body: bytes | None = None  # exactly the origin's bytes (still content-coded)
     # a page injected as it streams (too big to read whole): the first bytes, read so far; the
     # rest is still in ``upstream``. ``document`` is then these bytes, not the whole page

@@ -45,7 +45,7 @@ class Metrics:
         )
         self.html_work_seconds = Histogram(
             "vernier_html_work_seconds",
-            "Time Vernier spent changing one HTML page on the event loop (codecs excluded).",
+            "CPU time Vernier spent changing one HTML page (codecs excluded).",
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
             registry=self.registry,
         )

@@ -12,7 +12,7 @@ import logging
 
 from multidict import CIMultiDict
 
-from proxy.content.offload import run_sized
+from proxy.content.offload import on_cpu_clock, run_sized
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type
 from proxy.html.csp import allow_tracker, edit_policies, make_nonce
@@ -70,12 +70,14 @@ class Inject:
                 nonce=nonce[0] if nonce else None, consent_pending=ex.identity.consent_pending
             )
 
-        injection = inject_tag(
+        injection, cpu_s = on_cpu_clock(
+            inject_tag,
             document,
             make_tag,
             header_charset=charset_from_content_type(headers.get("Content-Type")),
             edit_meta_csp=edit_meta,
         )
+        ex.work_cpu_s += cpu_s
         if injection is None:
             return
         if ex.streaming_head is not None and injection.offset >= len(document):
