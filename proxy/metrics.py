@@ -38,6 +38,23 @@ class Metrics:
             "Responses cut short because the client hung up (not an origin failure).",
             registry=self.registry,
         )
+        self.shed = Counter(
+            "vernier_shed_total",
+            "Pages served with less than usual because the worker was overloaded, by level "
+            "(changes: origin bytes + tag; tag: origin bytes).",
+            ["level"],
+            registry=self.registry,
+        )
+        self.loop_lag = Gauge(
+            "vernier_event_loop_lag_seconds",
+            "The worst event-loop lag over the overload window (govern/overload.py).",
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "vernier_requests_in_flight",
+            "Requests in the pipeline at once, the most over the overload window.",
+            registry=self.registry,
+        )
         self.store_state = Gauge(
             "vernier_store_up",
             "1 once a store call succeeded and while its breaker is closed, else 0.",

@@ -23,6 +23,7 @@ from proxy.decide.decider import Decider
 from proxy.decide.decision_sink import DecisionSink, decision_spool
 from proxy.govern.control import PauseWatcher
 from proxy.govern.metric_cache import MetricCache
+from proxy.govern.overload import LoadGauge, watch_loop_lag
 from proxy.metrics import Metrics
 from proxy.rules.engine import RuleEngine
 from proxy.rules.health import RuleHealth
@@ -62,6 +63,7 @@ METRICS = web.AppKey("metrics", Metrics)
 WORKER_METRICS = web.AppKey("worker_metrics", WorkerMetrics)
 RULES = web.AppKey("rules", LiveRules[RuleEngine])
 RULE_HEALTH = web.AppKey("rule_health", RuleHealth)
+LOAD = web.AppKey("load", LoadGauge)
 ISSUER = web.AppKey("issuer", IdIssuer)
 ASSET = web.AppKey("asset", TrackerAsset)
 STORE = web.AppKey("store", Store)
@@ -94,6 +96,11 @@ async def metrics_context(app: web.Application) -> AsyncIterator[None]:
     app[METRICS] = metrics
     app[WORKER_METRICS] = workers
     app[BACKGROUND] = BackgroundWork()
+    load = LoadGauge(app[CONFIG].overload)
+    metrics.loop_lag.set_function(load.lag_s)
+    metrics.in_flight.set_function(load.queued)
+    app[LOAD] = load
+    app[BACKGROUND].declare("vernier-loop-lag", lambda stop: watch_loop_lag(load, stop))
     yield
 
 
