@@ -203,6 +203,10 @@ def _check(config: Config, lines: LineMap) -> None:
         "$.overload.shed_changes_in_flight": config.overload.shed_changes_in_flight,
         "$.overload.sample_ms": config.overload.sample_ms,
         "$.overload.window_s": config.overload.window_s,
+        "$.retention.events_max_age_s": config.retention.events_max_age_s,
+        "$.retention.decisions_max_age_s": config.retention.decisions_max_age_s,
+        "$.retention.dedupe_s": config.retention.dedupe_s,
+        "$.retention.trim_every_s": config.retention.trim_every_s,
     }
     for path, number in positive.items():
         if number <= 0:

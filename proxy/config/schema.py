@@ -133,6 +133,17 @@ class OverloadConfig(_Section, frozen=True):
     window_s: float = 1.0  # recovery: a window without pressure and nothing is shed
 
 
+class RetentionConfig(_Section, frozen=True):
+    """How long the store keeps raw events, decisions and event-id dedupe keys (the store's memory
+    is about rate x these; docs/benchmarks.md has the capacity table). Sized for the embedded
+    store: consumers read the streams within seconds, reward windows default to 10 minutes."""
+
+    events_max_age_s: int = 2 * 3600
+    decisions_max_age_s: int = 2 * 3600
+    dedupe_s: int = 2 * 3600  # a tracker retry after this is counted twice
+    trim_every_s: float = 60.0
+
+
 class AdminConfig(_Section, frozen=True):
     """The loopback-only admin listener (metrics, admin API); disabled when ``listen`` is empty."""
 
@@ -205,6 +216,7 @@ class Config(_Section, frozen=True):
     context: ContextConfig = ContextConfig()
     intake: IntakeConfig = IntakeConfig()
     overload: OverloadConfig = OverloadConfig()
+    retention: RetentionConfig = RetentionConfig()
     admin: AdminConfig = AdminConfig()
     results: ResultsConfig = ResultsConfig()
     scores: ScoresConfig = ScoresConfig()

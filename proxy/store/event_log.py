@@ -21,11 +21,11 @@ Servers without WAITAOF (Redis < 7.2) or without an AOF answer it with an error:
 appends without waiting and says so once (the startup check already warns about no AOF). Redis
 Cluster pipelines cannot carry a keyless WAITAOF, so a Cluster store appends without it.
 
-**Bounds.** The stream is bounded by length only (``MAXLEN ~``, default 1 000 000 entries, a few
-hundred MB of memory for typical records); there is no age bound, so at low traffic old events stay
-until enough new ones push them out. A seen key costs about 150 bytes for ``dedupe_ttl_s`` (24 h by
-default) [measured: 100 000 keys with TTL, 15 MB on Redis 7.0]: ~1.3 GB at a sustained 100 events/s
-— lower it for heavy sites; a retry arriving after it expired is stored twice.
+**Bounds.** The stream is capped by length (``MAXLEN ~``, default 1 000 000 entries) and trimmed
+by age (``store/retention.py``, ``retention.events_max_age_s``, 2 h by default). A seen key costs
+about 150 bytes for ``dedupe_ttl_s`` [measured: 100 000 keys with TTL, 15 MB on Redis 7.0]; the
+proxy sets it from ``retention.dedupe_s`` (2 h): ~100 MB at a sustained 100 events/s. A retry
+arriving after it expired is stored twice.
 
 **Read.** :class:`EventLog` is a :class:`~proxy.store.stream_group.StreamReader` of event
 records: ``create_group`` / ``read_group`` / ``claim_stale`` / ``ack``, read by its consumers
