@@ -52,7 +52,7 @@ class Metrics:
         )
         self.in_flight = Gauge(
             "vernier_requests_in_flight",
-            "Requests in the pipeline at once, the most over the overload window.",
+            "Requests in the pipeline now.",
             registry=self.registry,
         )
         self.store_state = Gauge(

@@ -98,8 +98,8 @@ async def metrics_context(app: web.Application) -> AsyncIterator[None]:
     app[WORKER_METRICS] = workers
     app[BACKGROUND] = BackgroundWork()
     load = LoadGauge(app[CONFIG].overload)
-    metrics.loop_lag.set_function(load.lag_s)
-    metrics.in_flight.set_function(load.queued)
+    metrics.loop_lag.set_function(load.worst_lag_s)
+    metrics.in_flight.set_function(lambda: load.in_flight)
     app[LOAD] = load
     app[BACKGROUND].declare("vernier-loop-lag", lambda stop: watch_loop_lag(load, stop))
     yield

@@ -6,9 +6,10 @@ Two signals, both of this worker's own state (docs/overload.md):
   runs late makes every request on it wait, whatever the request is;
 - **queueing**: requests in the pipeline at once (accepted, not yet answered).
 
-The level is the worst signal over the last ``window_s`` (a second by default), so it rises within
-one sample of the pressure and falls back as soon as a window passes without it: there is no
-penalty period, and a busy *machine* that still lets the loop run on time sheds nothing.
+Both are sampled together every ``sample_ms``; the level follows the median sample of the last
+``window_s`` (a second by default), so it rises once the pressure held for half a window and falls
+back as soon as it no longer does: there is no penalty period, and a busy *machine* that still
+lets the loop run on time sheds nothing.
 
 What is shed, in a fixed order, never the page itself:
 
@@ -51,57 +52,62 @@ SHED_STAGES: dict[Shed, frozenset[str]] = {
 
 
 class LoadGauge:
-    """This worker's load: recent event-loop lag and requests in flight, and the shed level."""
+    """This worker's load: event-loop lag and requests in flight, sampled together, and the level.
+
+    The level follows the *median* sample of the window: pressure that holds for most of it. A
+    single stall (a collection pause, the scheduler giving the core to another process for a few
+    hundred milliseconds) delays what is queued at that moment, but throwing away the next second
+    of personalisation would not get that time back; sustained lag means the worker is behind.
+    """
 
     def __init__(
         self, config: OverloadConfig, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.config = config
         self._clock = clock
-        self._lags: deque[tuple[float, float]] = deque()  # (when, lag_s), newest last
+        self._samples: deque[tuple[float, float, int]] = deque()  # (when, lag_s, in_flight)
         self.in_flight = 0
-        self.peak_in_flight = 0  # over the current window, like the lag
-        self._peaks: deque[tuple[float, int]] = deque()
-
-    def record_lag(self, lag_s: float) -> None:
-        now = self._clock()
-        self._lags.append((now, max(lag_s, 0.0)))
-        self._forget(now)
 
     def started(self) -> None:
         self.in_flight += 1
-        now = self._clock()
-        self._peaks.append((now, self.in_flight))
-        self._forget(now)
 
     def finished(self) -> None:
         self.in_flight -= 1
 
-    def lag_s(self) -> float:
-        """The worst event-loop lag over the window (0 when no sample is recent)."""
-        self._forget(self._clock())
-        return max((lag for _, lag in self._lags), default=0.0)
+    def record_lag(self, lag_s: float) -> None:
+        """One sample: how late the loop ran just now, and how many requests were in flight."""
+        now = self._clock()
+        self._samples.append((now, max(lag_s, 0.0), self.in_flight))
+        horizon = now - self.config.window_s
+        while self._samples[0][0] < horizon:
+            self._samples.popleft()
 
-    def queued(self) -> int:
-        """The most requests in flight at once over the window, and now."""
-        self._forget(self._clock())
-        return max([self.in_flight, *(n for _, n in self._peaks)])
+    def worst_lag_s(self) -> float:
+        """The worst lag sampled over the window (for the metric; the level uses the median)."""
+        return max((lag for _, lag, _ in self._recent()), default=0.0)
 
     def level(self) -> Shed:
+        recent = self._recent()
+        if not recent:
+            return Shed.NOTHING
+        lag_ms = _median([lag for _, lag, _ in recent]) * 1000.0
+        queued = _median([float(n) for _, _, n in recent])
         config = self.config
-        lag_ms, queued = self.lag_s() * 1000.0, self.queued()
         if lag_ms >= config.shed_tag_lag_ms or queued >= config.shed_tag_in_flight:
             return Shed.TAG
         if lag_ms >= config.shed_changes_lag_ms or queued >= config.shed_changes_in_flight:
             return Shed.CHANGES
         return Shed.NOTHING
 
-    def _forget(self, now: float) -> None:
-        horizon = now - self.config.window_s
-        while self._lags and self._lags[0][0] < horizon:
-            self._lags.popleft()
-        while self._peaks and self._peaks[0][0] < horizon:
-            self._peaks.popleft()
+    def _recent(self) -> list[tuple[float, float, int]]:
+        horizon = self._clock() - self.config.window_s
+        return [sample for sample in self._samples if sample[0] >= horizon]
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 async def watch_loop_lag(gauge: LoadGauge, stop: asyncio.Event) -> None:

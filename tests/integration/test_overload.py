@@ -39,7 +39,7 @@ async def test_a_lagging_loop_sheds_changes_then_the_tag_and_recovers_at_once(
             "overload.shed_changes_lag_ms": 100.0,
             "overload.shed_tag_lag_ms": 400.0,
             "overload.sample_ms": 10.0,
-            "overload.window_s": 2.0,  # long enough that the level holds for the next page
+            "overload.window_s": 2.0,
         },
     )
     app = STARTED_APPS[-1]
@@ -48,13 +48,12 @@ async def test_a_lagging_loop_sheds_changes_then_the_tag_and_recovers_at_once(
         normal, _ = await get(client, proxy + "/page")
         assert MARK.search(normal) and TAG in normal
 
-        for blocked_s, level in ((0.2, Shed.CHANGES), (0.6, Shed.TAG)):
-            time.sleep(blocked_s)  # the worker's loop is stuck (a huge page, a bug, no CPU)
-
-            def shedding(expected: Shed = level) -> bool:
-                return load.level() is expected
-
-            await until(shedding, f"shed level {level.name}")
+        for lag_s, level in ((0.2, Shed.CHANGES), (0.6, Shed.TAG)):
+            # a loop that stays this late (the gauge's measurement has its own test): samples
+            # enough to outvote the real ones, and the previous level's, for the whole window
+            for _ in range(1000 * level.value):
+                load.record_lag(lag_s)
+            assert load.level() is level
             body, _ = await get(client, proxy + "/page")
             assert MARK.search(body) is None  # no decision, no rewrite
             if level is Shed.CHANGES:
