@@ -45,16 +45,9 @@ import redis
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from intake_bench import USER_AGENT, batch_body  # noqa: E402
+from intake_bench import USER_AGENT, batch_body, start_proxy  # noqa: E402
 from load import rss_kib, serving_pids, vernier_memory  # noqa: E402
-from servers import (  # noqa: E402
-    Children,
-    clean_up,
-    free_port,
-    start_vernier,
-    vernier_data_dir,
-    wait_http_ok,
-)
+from servers import Children, clean_up, free_port, wait_http_ok  # noqa: E402
 
 MIX = {  # requests per second at --rate 200
     "slot": 80,
@@ -309,17 +302,10 @@ async def soak(options: argparse.Namespace, children: Children, prefix: Path) ->
         prefix / "origin.out",
     )
     config = write_config(prefix, admin_port)
-    vernier = start_vernier(
-        children,
-        prefix,
-        port=port,
-        workers=1,
-        upstream_port=origin_port,
-        python=Path(sys.executable),
-        config=config,
-    )
     wait_http_ok(origin, origin_port, "/plain")
-    wait_http_ok(vernier, port, "/__vernier/healthz?ready=1", timeout_s=60)
+    vernier, data_dir = start_proxy(
+        children, prefix, "vernier", port=port, origin_port=origin_port, config=config
+    )
     if options.stress:
         children.start(
             "stress",
@@ -329,7 +315,7 @@ async def soak(options: argparse.Namespace, children: Children, prefix: Path) ->
     tally = Tally()
     stop = asyncio.Event()
     sampler = asyncio.create_task(
-        sample_resources(vernier.pid, vernier_data_dir(prefix), stop, options.sample_s)
+        sample_resources(vernier.pid, data_dir, stop, options.sample_s)
     )
     began = time.monotonic()
     await drive(port, options.rate, options.duration, tally)
