@@ -27,6 +27,7 @@ from proxy.resources import (
     EVENT_SINK,
     INSTANCE,
     ISSUER,
+    LOAD,
     METRICS,
     METRICS_SHARE,
     ORIGIN,
@@ -74,6 +75,7 @@ async def front_context(app: web.Application) -> AsyncIterator[None]:
         metrics=app[METRICS],
         instance=app[INSTANCE],
         segment_models=app[SEGMENT_MODELS],
+        load=app[LOAD],
     )
     intake = EventIntake(
         app[EVENT_SINK],

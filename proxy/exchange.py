@@ -68,7 +68,7 @@ class Exchange:
     # the origin's headers as the client would get them unchanged (the fail-open answer)
     origin_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     # set by decode
-    work_started_s: float = 0.0  # when the body was in hand and Vernier's own work began
+    work_cpu_s: float = 0.0  # CPU time of Vernier's own HTML work (what the page budget bounds)
     raw_body: bytes | None = None  # exactly the origin's bytes (still content-coded)
     # a page injected as it streams (too big to read whole): the first bytes, read so far and
     # decoded; the rest is still in ``upstream``. ``document`` is then these bytes, not the whole
@@ -108,8 +108,3 @@ class Exchange:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started_s) * 1000.0
 
-    def elapsed_work_ms(self) -> float:
-        """Milliseconds of Vernier's own work on the body so far (origin time excluded)."""
-        if not self.work_started_s:
-            return 0.0
-        return (time.perf_counter() - self.work_started_s) * 1000.0

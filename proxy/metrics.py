@@ -33,6 +33,28 @@ class Metrics:
             ["kind"],  # connect | timeout | protocol | connection | mid_body
             registry=self.registry,
         )
+        self.client_gone = Counter(
+            "vernier_client_gone_total",
+            "Responses cut short because the client hung up (not an origin failure).",
+            registry=self.registry,
+        )
+        self.shed = Counter(
+            "vernier_shed_total",
+            "Pages served with less than usual because the worker was overloaded, by level "
+            "(changes: origin bytes + tag; tag: origin bytes).",
+            ["level"],
+            registry=self.registry,
+        )
+        self.loop_lag = Gauge(
+            "vernier_event_loop_lag_seconds",
+            "The worst event-loop lag over the overload window (govern/overload.py).",
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "vernier_requests_in_flight",
+            "Requests in the pipeline now.",
+            registry=self.registry,
+        )
         self.store_state = Gauge(
             "vernier_store_up",
             "1 once a store call succeeded and while its breaker is closed, else 0.",
@@ -40,7 +62,7 @@ class Metrics:
         )
         self.html_work_seconds = Histogram(
             "vernier_html_work_seconds",
-            "Time Vernier spent changing one HTML page on the event loop (codecs excluded).",
+            "CPU time Vernier spent changing one HTML page (codecs excluded).",
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
             registry=self.registry,
         )

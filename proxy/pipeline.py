@@ -3,6 +3,10 @@
     before the origin:   admit → debug → session → conditional → forward
     after it answered:   gate → profile → decode → match → decide → rewrite → inject → encode
 
+Under overload (``govern/overload.py``, the one place that policy lives) the after-origin stages
+of the current shed level are skipped: first profile, match, decide and rewrite (the origin's
+bytes with the tag), then inject too (the origin's bytes); gate, decode and encode always run.
+
 Stages before the origin answered may refuse a request (``ex.reply``). Once the origin has
 answered, nothing Vernier does may break the page: if a stage raises or runs over budget, the
 client gets the origin's response unchanged, and the failure is logged and counted by stage.
@@ -27,6 +31,7 @@ from proxy.exchange import Exchange
 from proxy.govern.control import PauseWatcher
 from proxy.govern.current_metrics import MetricContext
 from proxy.govern.metric_cache import MetricCache
+from proxy.govern.overload import SHED_STAGES, LoadGauge, Shed
 from proxy.metrics import Metrics
 from proxy.rules.engine import RulesSource
 from proxy.rules.health import RuleHealth
@@ -51,7 +56,7 @@ from proxy.store.client import Store
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.public_address import PublicAddress
-from proxy.upstream.relay import OriginBroken, stream_through
+from proxy.upstream.relay import ClientGone, OriginBroken, stream_through
 
 log = logging.getLogger("vernier.pipeline")
 
@@ -64,18 +69,38 @@ class Pipeline:
         before_origin: tuple[Stage, ...],
         after_origin: tuple[Stage, ...],
         metrics: Metrics,
+        load: LoadGauge | None = None,
     ) -> None:
         self.before_origin = before_origin
         self.after_origin = after_origin
         self._metrics = metrics
+        self._load = load
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self._load is not None:
+            self._load.started()
+        try:
+            return await self._run(request)
+        except ClientGone:
+            self._metrics.client_gone.inc()
+            raise  # the server logs it as one info line (server/protocol.py)
+        finally:
+            if self._load is not None:
+                self._load.finished()
+
+    async def _run(self, request: web.Request) -> web.StreamResponse:
         ex = Exchange(request_view(request), client=request)
         for stage in self.before_origin:
             await stage(ex)
             if ex.reply is not None:
                 return ex.reply
+        level = self._load.level() if self._load is not None else Shed.NOTHING
+        shed = SHED_STAGES[level]
         for stage in self.after_origin:
+            if stage.name in shed:
+                if ex.document is not None and stage.name == "match":  # once per page
+                    self._metrics.shed.labels(level.name.lower()).inc()
+                continue
             try:
                 await stage(ex)
             except (OriginBroken, ConnectionError):
@@ -135,6 +160,7 @@ def build_pipeline(
     metrics: Metrics,
     instance: str,
     segment_models: SegmentModels | None = None,
+    load: LoadGauge | None = None,
 ) -> Pipeline:
     """Every stage with its collaborators, in request order (the drawing at the top)."""
     policy = forwarding_policy(config, instance)
@@ -184,4 +210,5 @@ def build_pipeline(
             Encode(config.html, issuer, metrics, digest, config.compression),
         ),
         metrics=metrics,
+        load=load,
     )

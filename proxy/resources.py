@@ -23,6 +23,7 @@ from proxy.decide.decider import Decider
 from proxy.decide.decision_sink import DecisionSink, decision_spool
 from proxy.govern.control import PauseWatcher
 from proxy.govern.metric_cache import MetricCache
+from proxy.govern.overload import LoadGauge, watch_loop_lag
 from proxy.metrics import Metrics
 from proxy.rules.engine import RuleEngine
 from proxy.rules.health import RuleHealth
@@ -34,6 +35,7 @@ from proxy.session.issuer import IdIssuer
 from proxy.session.keys import load_signing_keys
 from proxy.store.client import Store
 from proxy.store.event_log import EventLog
+from proxy.store.retention import keep_trimming
 from proxy.store_config import store_settings
 from proxy.tasks import BackgroundWork
 from proxy.tracker.asset import TrackerAsset
@@ -62,6 +64,7 @@ METRICS = web.AppKey("metrics", Metrics)
 WORKER_METRICS = web.AppKey("worker_metrics", WorkerMetrics)
 RULES = web.AppKey("rules", LiveRules[RuleEngine])
 RULE_HEALTH = web.AppKey("rule_health", RuleHealth)
+LOAD = web.AppKey("load", LoadGauge)
 ISSUER = web.AppKey("issuer", IdIssuer)
 ASSET = web.AppKey("asset", TrackerAsset)
 STORE = web.AppKey("store", Store)
@@ -94,6 +97,11 @@ async def metrics_context(app: web.Application) -> AsyncIterator[None]:
     app[METRICS] = metrics
     app[WORKER_METRICS] = workers
     app[BACKGROUND] = BackgroundWork()
+    load = LoadGauge(app[CONFIG].overload)
+    metrics.loop_lag.set_function(load.worst_lag_s)
+    metrics.in_flight.set_function(lambda: load.in_flight)
+    app[LOAD] = load
+    app[BACKGROUND].declare("vernier-loop-lag", lambda stop: watch_loop_lag(load, stop))
     yield
 
 
@@ -196,14 +204,23 @@ async def origin_context(app: web.Application) -> AsyncIterator[None]:
 
 async def events_context(app: web.Application) -> AsyncIterator[None]:
     """Where accepted events go: the event stream, or the spool in ``data_dir`` while the store
-    is away (replayed by the sink's own task)."""
-    event_log = EventLog(app[STORE])
+    is away (replayed by the sink's own task); and the streams' retention by age."""
+    store, retention = app[STORE], app[CONFIG].retention
+    event_log = EventLog(store, dedupe_ttl_s=retention.dedupe_s)
     spool = EventSpool.in_data_dir(Path(app[CONFIG].data_dir))
     sink = EventSink(event_log, spool)
     app[EVENT_LOG] = event_log
     app[EVENT_SINK] = sink
     app[WORKER_METRICS].watch("event_sink", sink, EVENT_SINK_COUNTERS)
     app[WORKER_METRICS].watch_stream("events", event_log.key)
+    ages = {
+        event_log.key: retention.events_max_age_s,
+        store.keys.decisions_key(): retention.decisions_max_age_s,
+    }
+    app[BACKGROUND].declare(
+        "vernier-retention",
+        lambda stop: keep_trimming(store, ages, stop, every_s=retention.trim_every_s),
+    )
     try:
         await sink.start()
         try:

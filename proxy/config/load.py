@@ -199,10 +199,25 @@ def _check(config: Config, lines: LineMap) -> None:
         "$.store.connect_timeout_ms": config.store.connect_timeout_ms,
         "$.intake.session_events_per_min": config.intake.session_events_per_min,
         "$.intake.address_events_per_min": config.intake.address_events_per_min,
+        "$.overload.shed_changes_lag_ms": config.overload.shed_changes_lag_ms,
+        "$.overload.shed_changes_in_flight": config.overload.shed_changes_in_flight,
+        "$.overload.sample_ms": config.overload.sample_ms,
+        "$.overload.window_s": config.overload.window_s,
+        "$.retention.events_max_age_s": config.retention.events_max_age_s,
+        "$.retention.decisions_max_age_s": config.retention.decisions_max_age_s,
+        "$.retention.dedupe_s": config.retention.dedupe_s,
+        "$.retention.trim_every_s": config.retention.trim_every_s,
     }
     for path, number in positive.items():
         if number <= 0:
             raise lines.error("must be greater than 0", path)
+    overload = config.overload
+    if overload.shed_tag_lag_ms < overload.shed_changes_lag_ms:
+        raise lines.error("must be at least shed_changes_lag_ms", "$.overload.shed_tag_lag_ms")
+    if overload.shed_tag_in_flight < overload.shed_changes_in_flight:
+        raise lines.error(
+            "must be at least shed_changes_in_flight", "$.overload.shed_tag_in_flight"
+        )
     if config.html.max_rewrite_bytes < 0:
         raise lines.error("must be 0 or greater", "$.html.max_rewrite_bytes")
     if config.origin.max_header_bytes < 8190:

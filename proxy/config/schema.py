@@ -124,6 +124,29 @@ class IntakeConfig(_Section, frozen=True):
     address_events_per_min: int = 1_200
 
 
+class OverloadConfig(_Section, frozen=True):
+    """When a worker sheds optional work to keep serving pages (``proxy/govern/overload.py``):
+    event-loop lag or requests in flight, the worst over ``window_s``, past a threshold."""
+
+    shed_changes_lag_ms: float = 250.0  # past it: no rewriting or decisions (origin bytes + tag)
+    shed_tag_lag_ms: float = 1000.0  # past it: no tag either (the origin's bytes unchanged)
+    shed_changes_in_flight: int = 256
+    shed_tag_in_flight: int = 1024
+    sample_ms: float = 50.0
+    window_s: float = 1.0  # recovery: a window without pressure and nothing is shed
+
+
+class RetentionConfig(_Section, frozen=True):
+    """How long the store keeps raw events, decisions and event-id dedupe keys (the store's memory
+    is about rate x these; docs/benchmarks.md has the capacity table). Sized for the embedded
+    store: consumers read the streams within seconds, reward windows default to 10 minutes."""
+
+    events_max_age_s: int = 2 * 3600
+    decisions_max_age_s: int = 2 * 3600
+    dedupe_s: int = 2 * 3600  # a tracker retry after this is counted twice
+    trim_every_s: float = 60.0
+
+
 class AdminConfig(_Section, frozen=True):
     """The loopback-only admin listener (metrics, admin API); disabled when ``listen`` is empty."""
 
@@ -195,6 +218,8 @@ class Config(_Section, frozen=True):
     session: SessionConfig = SessionConfig()
     context: ContextConfig = ContextConfig()
     intake: IntakeConfig = IntakeConfig()
+    overload: OverloadConfig = OverloadConfig()
+    retention: RetentionConfig = RetentionConfig()
     admin: AdminConfig = AdminConfig()
     results: ResultsConfig = ResultsConfig()
     scores: ScoresConfig = ScoresConfig()

@@ -20,6 +20,8 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
+from proxy.upstream.relay import ClientGone, OriginBroken
+
 # the version a request line claimed when it was neither HTTP/1.0 nor HTTP/1.1
 CLAIMED_VERSION = web.RequestKey("vernier.claimed_version", HttpVersion)
 SERVER_NAME = "vernier"
@@ -63,10 +65,17 @@ class DeadlineRequestHandler(RequestHandler):
         super().connection_lost(exc)
 
     def log_exception(self, *args: Any, **kw: Any) -> None:
-        """Malformed requests are the client's fault: one line, no traceback (no log floods)."""
+        """Malformed requests and hang-ups are the client's doing: one info line, no traceback
+        (no log floods); an origin that broke mid-body was logged where it broke. ERROR is kept
+        for real faults."""
         exc = kw.get("exc_info")
         if isinstance(exc, HttpProcessingError):
             self.logger.info("refused malformed request: %s", exc.message.splitlines()[0][:200])
+            return
+        if isinstance(exc, ClientGone):
+            self.logger.info("client hung up before its response was complete (%s)", exc)
+            return
+        if isinstance(exc, OriginBroken):
             return
         super().log_exception(*args, **kw)
 

@@ -34,11 +34,12 @@ from proxy.store.embedded import EmbeddedStore
 # behind other visitors' requests: with the production budgets (50 ms each) about 1 % of pages
 # were served unchanged (no slot, no decision) and store calls could trip the breaker [measured,
 # 2 shared cores], under load that is the simulation's own. The simulation measures learning,
-# not latency, so it allows more.
+# not latency, so it allows more, and never sheds for overload (its lag is its own visitors').
 # The rules the simulated site runs unless ``--rules``: the home ``hero`` slot as a bandit.
 SIMULATION_RULES = Path(__file__).parent / "rules"
 STORE_OP_TIMEOUT_MS = 1000.0
 PAGE_BUDGET_MS = 1000.0
+SHED_LAG_MS = 3_600_000.0
 
 
 @contextlib.contextmanager
@@ -88,6 +89,8 @@ async def running_site(
                 "server.access_log": False,
                 "store.op_timeout_ms": STORE_OP_TIMEOUT_MS,
                 "html.budget_ms": PAGE_BUDGET_MS,
+                "overload.shed_changes_lag_ms": SHED_LAG_MS,
+                "overload.shed_tag_lag_ms": SHED_LAG_MS,
                 "log_level": "warning",
                 "context.geo_header": GEO_HEADER,  # a world file's visitors send their country
             },

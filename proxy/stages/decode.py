@@ -18,7 +18,6 @@ not a truncated page).
 from __future__ import annotations
 
 import logging
-import time
 
 from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse
 
@@ -77,7 +76,6 @@ class Decode:
             ex.reply = error_reply(502, "The site stopped sending the page.")
             return
         # the budget covers Vernier's own HTML work; codecs are bounded by the size cap
-        ex.work_started_s = time.perf_counter()
 
     def _limit_bytes(self, ex: Exchange) -> int:
         """The most of a page read whole: beyond it, the page is injected as it streams."""

@@ -107,7 +107,7 @@ class Encode:
                 body = await self._compress(ex.raw_body, coding)
                 ex.reply = origin_response(ex, body, ex.headers)
             return
-        self._metrics.html_work_seconds.observe(ex.elapsed_work_ms() / 1000.0)
+        self._metrics.html_work_seconds.observe(ex.work_cpu_s)
         headers = ex.headers
         self._changed_headers(ex, headers)
         coding = self._compress_as(ex, headers, len(ex.document))
@@ -151,7 +151,7 @@ class Encode:
         headers = ex.headers
         changed = ex.changed and ex.document is not None
         if changed:
-            self._metrics.html_work_seconds.observe(ex.elapsed_work_ms() / 1000.0)
+            self._metrics.html_work_seconds.observe(ex.work_cpu_s)
             self._changed_headers(ex, headers)
             self._metrics.responses.labels("injected").inc()
         else:

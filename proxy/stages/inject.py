@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 from multidict import CIMultiDict
 
-from proxy.content.offload import run_sized
+from proxy.content.offload import on_cpu_clock, run_sized
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type
 from proxy.html.csp import allow_tracker, edit_policies, make_nonce
@@ -87,9 +87,10 @@ class Inject:
         )
         injection = self._injections.get(document, same_as) if same_as else None
         if injection is None:
-            injection = inject_tag(
-                document, make_tag, header_charset=charset, edit_meta_csp=edit_meta
+            injection, cpu_s = on_cpu_clock(
+                inject_tag, document, make_tag, header_charset=charset, edit_meta_csp=edit_meta
             )
+            ex.work_cpu_s += cpu_s
             if injection is None:
                 return
             if same_as and not nonce:  # no <meta> policy asked for a nonce either

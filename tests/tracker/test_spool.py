@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -184,3 +185,38 @@ async def test_spooled_batch_latency_and_loop_stays_responsive(spool_dir: Path) 
     assert p50 < 0.1
     assert max(gaps) < 0.05  # fsync ran in a thread, not on the loop
     assert sum(path.stat().st_size for path in files(spool_dir)) > 0
+
+
+async def test_concurrent_appends_share_one_fsync_and_all_survive(spool_dir: Path) -> None:
+    spool = EventSpool(spool_dir)
+    results = await asyncio.gather(*(spool.append(engaged_batch(2, 2 * i)) for i in range(50)))
+    assert results == [True] * 50
+    assert spool.writes_total < 50  # grouped: batches queued behind a write go out together
+    collector = Collector()
+    assert await spool.replay(collector) == 100
+    assert sorted(ids(collector.records)) == sorted(ids(engaged_batch(100)))
+
+
+async def test_appends_do_not_wait_for_a_saturated_default_executor(spool_dir: Path) -> None:
+    """Compression, rewriting and the learner share the default executor; the spool must not."""
+    spool = EventSpool(spool_dir)
+    loop = asyncio.get_running_loop()
+    release = threading.Event()
+    hogs = [loop.run_in_executor(None, release.wait) for _ in range(64)]  # more than its workers
+    try:
+        async with asyncio.timeout(30):  # a bound, not a measurement: without its own thread,
+            assert await spool.append(engaged_batch(3)) is True  # this would wait forever
+    finally:
+        release.set()
+        await asyncio.gather(*hogs)
+    await spool.close()
+
+
+async def test_a_full_queue_refuses_at_once_instead_of_growing(spool_dir: Path) -> None:
+    batch = engaged_batch(5)
+    one_batch_bytes = sum(len(encode_record(r)) + 1 for r in batch)
+    spool = EventSpool(spool_dir, max_queued_bytes=one_batch_bytes)
+    # gather starts them in order: the second finds the first still queued, and no room
+    outcomes = await asyncio.gather(spool.append(batch), spool.append(engaged_batch(5, 5)))
+    assert list(outcomes) == [True, False]
+    assert spool.refused_total == 1

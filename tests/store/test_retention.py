@@ -1,0 +1,75 @@
+"""Retention by age on real servers: entries older than the bound leave both streams, newer ones
+stay, and a store that does not answer is skipped (issue #17)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from redis.asyncio import Redis
+
+from proxy.store.client import Store
+from proxy.store.retention import keep_trimming, trim_older_than
+from tests.redis_server import RELAXED_STORE, RedisServerProcess
+
+from .conftest import MakeStore
+
+HOUR_MS = 3600 * 1000
+
+
+async def add_at(store: Store, key: str, *ages_ms: int) -> None:
+    """Entries whose ids say they were added ``age_ms`` ago (ids are the store's ms clock)."""
+    now_ms = int(time.time() * 1000)
+
+    async def add(client: Redis) -> None:
+        for age_ms in sorted(ages_ms, reverse=True):
+            await client.xadd(key, {"r": b"x"}, id=f"{now_ms - age_ms}-0")
+
+    await store.run(add, default=None, timeout_s=5.0)
+
+
+async def length(store: Store, key: str) -> int:
+    async def xlen(client: Redis) -> int:
+        return int(await client.xlen(key))
+
+    result: int = await store.run(xlen, default=-1, timeout_s=5.0)
+    return result
+
+
+async def test_entries_older_than_the_bound_are_trimmed(
+    server_url: str, make_store: MakeStore
+) -> None:
+    store = make_store(server_url, RELAXED_STORE)
+    key = store.keys.events_key()
+    await add_at(store, key, 3 * HOUR_MS, 2 * HOUR_MS + 1000, HOUR_MS, 1000)
+    assert await trim_older_than(store, key, 2 * 3600) == 2
+    assert await length(store, key) == 2
+    assert await trim_older_than(store, key, 2 * 3600) == 0  # idempotent
+
+
+async def test_the_background_loop_trims_every_stream_to_its_own_age(
+    server_url: str, make_store: MakeStore
+) -> None:
+    store = make_store(server_url, RELAXED_STORE)
+    events, decisions = store.keys.events_key(), store.keys.decisions_key()
+    await add_at(store, events, 3 * HOUR_MS, 1000)
+    await add_at(store, decisions, 3 * HOUR_MS, 1000)
+    stop = asyncio.Event()
+    trimming = asyncio.create_task(
+        keep_trimming(store, {events: 2 * 3600, decisions: 4 * 3600}, stop, every_s=60)
+    )
+    deadline = time.monotonic() + 10
+    while await length(store, events) != 1:
+        assert time.monotonic() < deadline, "the first round should trim the event stream"
+        await asyncio.sleep(0.01)
+    stop.set()
+    await trimming
+    assert await length(store, decisions) == 2  # its own, longer bound
+
+
+async def test_a_store_that_does_not_answer_is_skipped(
+    redis_server: RedisServerProcess, make_store: MakeStore
+) -> None:
+    store = make_store(redis_server.url)
+    redis_server.kill()
+    assert await trim_older_than(store, store.keys.events_key(), 60) is None
