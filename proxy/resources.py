@@ -219,7 +219,13 @@ async def events_context(app: web.Application) -> AsyncIterator[None]:
     }
     app[BACKGROUND].declare(
         "vernier-retention",
-        lambda stop: keep_trimming(store, ages, stop, every_s=retention.trim_every_s),
+        lambda stop: keep_trimming(
+            store,
+            ages,
+            stop,
+            every_s=retention.trim_every_s,
+            unread_max_age_s=retention.unread_max_age_s,
+        ),
     )
     try:
         await sink.start()

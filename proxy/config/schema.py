@@ -144,6 +144,9 @@ class RetentionConfig(_Section, frozen=True):
     events_max_age_s: int = 2 * 3600
     decisions_max_age_s: int = 2 * 3600
     dedupe_s: int = 2 * 3600  # a tracker retry after this is counted twice
+    # entries a consumer group (learner, profiles, results) has not read or acknowledged are kept
+    # up to this age, so a consumer that was down loses nothing; then trimmed with a warning
+    unread_max_age_s: int = 24 * 3600
     trim_every_s: float = 60.0
 
 

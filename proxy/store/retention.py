@@ -7,10 +7,13 @@ MINID <now - max age>`` (exact, so a small stream is trimmed too; the cost is th
 removed). Stream ids start with the store's millisecond clock, so the cutoff is an id. A worker
 whose store is down skips the round; several workers trimming the same stream is harmless.
 
-Consumers (profiles, slot metrics, the learner) read the streams as they grow; the age bound only
-matters to one that falls further behind than it, which then misses what was trimmed, as it would
-have under the length cap. The dedupe keys of the event log expire by their own TTL
-(``retention.dedupe_s``).
+Consumers (profiles, slot metrics, results, the learner) read the streams through consumer
+groups. An acknowledged event must not be lost because its consumer was down for a while (a
+``vernier learn`` restarted after an hour), so the trim never passes an entry a group has not read
+or not acknowledged: the cutoff is held at the oldest pending id or the last delivered one. A group
+nobody reads any more would then hold the stream forever, so the hold ends at
+``retention.unread_max_age_s``; past it the entries are trimmed and the group is named in a
+warning. The dedupe keys of the event log expire by their own TTL (``retention.dedupe_s``).
 """
 
 from __future__ import annotations
@@ -22,34 +25,88 @@ import time
 from collections.abc import Callable, Mapping
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from proxy.store.client import Store
 
 log = logging.getLogger(__name__)
 
 
+def _id_ms(stream_id: bytes | str) -> int:
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    return int(text.split("-", 1)[0])
+
+
+async def _unread_from(client: Redis, key: str) -> dict[str, int]:
+    """Per consumer group of ``key``: the ms of the oldest entry it still needs (its oldest
+    pending entry, else the last one delivered to it)."""
+    try:
+        groups = await client.xinfo_groups(key)
+    except ResponseError:  # no such stream yet
+        return {}
+    needed: dict[str, int] = {}
+    for group in groups:
+        name = group["name"].decode() if isinstance(group["name"], bytes) else str(group["name"])
+        held = _id_ms(group["last-delivered-id"])
+        if int(group["pending"]):
+            summary = await client.xpending(key, name)
+            if summary.get("min"):
+                held = min(held, _id_ms(summary["min"]))
+        needed[name] = held
+    return needed
+
+
 async def trim_older_than(
-    store: Store, key: str, max_age_s: float, *, now_s: Callable[[], float] = time.time
+    store: Store,
+    key: str,
+    max_age_s: float,
+    *,
+    unread_max_age_s: float | None = None,
+    now_s: Callable[[], float] = time.time,
 ) -> int | None:
-    """Remove the entries of stream ``key`` older than ``max_age_s``; how many, or ``None`` if
-    the store did not answer."""
-    cutoff_ms = max(int((now_s() - max_age_s) * 1000), 0)
+    """Remove the entries of stream ``key`` older than ``max_age_s`` that every consumer group
+    has read and acknowledged (unread ones stay up to ``unread_max_age_s``); how many, or
+    ``None`` if the store did not answer."""
+    now = now_s()
+    cutoff_ms = max(int((now - max_age_s) * 1000), 0)
+    limit_s = max(unread_max_age_s if unread_max_age_s is not None else max_age_s, max_age_s)
+    floor_ms = max(int((now - limit_s) * 1000), 0)
 
     async def trim(client: Redis) -> int:
-        return int(await client.xtrim(key, minid=f"{cutoff_ms}-0", approximate=False))
+        minid_ms = cutoff_ms
+        for group, needed_ms in (await _unread_from(client, key)).items():
+            if needed_ms < floor_ms:
+                log.warning(
+                    "retention: consumer group %r of %s has not read entries older than "
+                    "retention.unread_max_age_s (%.0f s); trimming them anyway",
+                    group,
+                    key,
+                    limit_s,
+                )
+            minid_ms = min(minid_ms, max(needed_ms, floor_ms))
+        return int(await client.xtrim(key, minid=f"{minid_ms}-0", approximate=False))
 
     return await store.run(trim, default=None)
 
 
 async def keep_trimming(
-    store: Store, max_age_s_by_key: Mapping[str, float], stop: asyncio.Event, *, every_s: float
+    store: Store,
+    max_age_s_by_key: Mapping[str, float],
+    stop: asyncio.Event,
+    *,
+    every_s: float,
+    unread_max_age_s: float | None = None,
 ) -> None:
     """Trim each stream to its age every ``every_s`` until ``stop`` is set (a background loop)."""
     while not stop.is_set():
         for key, max_age_s in max_age_s_by_key.items():
-            removed = await trim_older_than(store, key, max_age_s)
+            removed = await trim_older_than(
+                store, key, max_age_s, unread_max_age_s=unread_max_age_s
+            )
             if removed:
-                log.debug("retention: %d entries older than %.0f s left %s", removed, max_age_s, key)
+                log.debug(
+                    "retention: %d entries older than %.0f s left %s", removed, max_age_s, key
+                )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(every_s):
                 await stop.wait()

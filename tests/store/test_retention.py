@@ -73,3 +73,27 @@ async def test_a_store_that_does_not_answer_is_skipped(
     store = make_store(redis_server.url)
     redis_server.kill()
     assert await trim_older_than(store, store.keys.events_key(), 60) is None
+
+
+async def test_entries_a_consumer_group_has_not_acknowledged_stay(
+    server_url: str, make_store: MakeStore
+) -> None:
+    """A consumer that was down (a learner restarted after hours) loses nothing: the trim stops
+    at the oldest entry its group has pending or not yet read, up to ``unread_max_age_s``."""
+    store = make_store(server_url, RELAXED_STORE)
+    key = store.keys.decisions_key()
+    await add_at(store, key, 5 * HOUR_MS, 4 * HOUR_MS, 3 * HOUR_MS, 1000)
+
+    async def read_two_ack_one(client: Redis) -> None:
+        await client.xgroup_create(key, "learner", id="0")
+        read = await client.xreadgroup("learner", "c1", {key: ">"}, count=2)
+        first_id = read[0][1][0][0]
+        await client.xack(key, "learner", first_id)
+
+    await store.run(read_two_ack_one, default=None, timeout_s=5.0)
+    # the 5 h entry was acknowledged; the 4 h one is pending; the 3 h one was never read
+    assert await trim_older_than(store, key, 2 * 3600, unread_max_age_s=24 * 3600) == 1
+    assert await length(store, key) == 3
+    # past the hold limit the age bound wins
+    assert await trim_older_than(store, key, 2 * 3600, unread_max_age_s=2 * 3600) == 2
+    assert await length(store, key) == 1
