@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -86,7 +87,7 @@ async def test_entries_a_consumer_group_has_not_acknowledged_stay(
 
     async def read_two_ack_one(client: Redis) -> None:
         await client.xgroup_create(key, "learner", id="0")
-        read = await client.xreadgroup("learner", "c1", {key: ">"}, count=2)
+        read: Any = await client.xreadgroup("learner", "c1", {key: ">"}, count=2)
         first_id = read[0][1][0][0]
         await client.xack(key, "learner", first_id)
 
