@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -12,6 +16,7 @@ from proxy.segments.fit import FitSettings, TooFewVisitors, fit_model
 from tests.segments.synthetic import TYPES, matrix, profiles
 
 T0 = 1_732_250_000_000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_planted_clusters_are_recovered() -> None:
@@ -80,3 +85,22 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="k_min"):
         FitSettings(k_min=1)
     assert np.isfinite(FitSettings().match_radius)
+
+
+def test_the_fit_limits_openmp_even_when_scikit_learn_was_not_imported_yet() -> None:
+    """threadpoolctl limits only the runtimes already loaded; a fresh interpreter that has not
+    imported scikit-learn must still get one OpenMP thread inside the fit's limit."""
+    script = (
+        "import sys\n"
+        "from proxy.segments.fit import one_thread\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "from threadpoolctl import threadpool_info\n"
+        "with one_thread():\n"
+        "    pools = [p for p in threadpool_info() if p['user_api'] == 'openmp']\n"
+        "    assert pools and all(p['num_threads'] == 1 for p in pools), pools\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
