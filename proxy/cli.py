@@ -273,7 +273,8 @@ def _validate(args: argparse.Namespace) -> int:
     ruleset = load_required_rules(config)
     print(
         f"ok: configuration valid (origin {config.origin.url or 'not set'}); "
-        f"{len(ruleset.rules)} rules and {len(ruleset.slots)} slots in {len(ruleset.files)} files"
+        f"{len(ruleset.rules)} rules, {len(ruleset.slots)} slots and "
+        f"{len(ruleset.segments.declared)} segments in {len(ruleset.files)} files"
     )
     if (warning := rules_warning(config, ruleset)) is not None:
         print(f"vernier: warning: {warning}", file=sys.stderr)

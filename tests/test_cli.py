@@ -121,6 +121,19 @@ def test_validate_picks_up_config_vernier_yaml_in_the_cwd(tmp_path: Path) -> Non
     assert "http://o:1" in result.stdout
 
 
+def test_validate_counts_rules_slots_and_segments(tmp_path: Path) -> None:
+    (tmp_path / "config" / "rules").mkdir(parents=True)
+    (tmp_path / "config" / "vernier.yaml").write_text("origin:\n  url: http://o:1\n")
+    (tmp_path / "config" / "rules" / "a.yaml").write_text(
+        "segments:\n  - {id: buyers, when: 'purchases_30d >= 1'}\n"
+        "  - {id: readers, when: 'engaged_s > 60'}\n"
+        "rules:\n  - {id: r, when: \"'buyers' in segments\", then: [{op: hide, selector: p}]}\n"
+    )
+    result = vernier(tmp_path, "validate")
+    assert result.returncode == 0, result.stderr
+    assert "1 rules, 0 slots and 2 segments in 1 files" in result.stdout
+
+
 def test_validate_environment_error_is_one_line(tmp_path: Path) -> None:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "VERNIER_WORKERS": "x"}
     result = subprocess.run(

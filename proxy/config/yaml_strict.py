@@ -20,6 +20,7 @@ from proxy.errors import ConfigError
 MAX_FILE_BYTES = 1024 * 1024
 # Collections may carry only their default tags; PyYAML's SafeConstructor refuses unknown scalar
 # tags, but we build mappings and sequences ourselves and would otherwise ignore the tag.
+_INLINE = (None, "'", '"')  # plain, single- and double-quoted scalar styles
 _PLAIN_TAGS: dict[type[Node], str] = {
     MappingNode: "tag:yaml.org,2002:map",
     SequenceNode: "tag:yaml.org,2002:seq",
@@ -33,6 +34,9 @@ class LineMap:
     file: str
     lines: dict[str, int] = field(default_factory=dict)
     columns: dict[str, int] = field(default_factory=dict)
+    # single-line scalars written as they read (no escapes, no folding): the line and column of
+    # their first character, so an error inside one (a condition) can point at its own column
+    texts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def _nearest(self, path: str) -> str:
         """``path`` or its nearest ancestor that has a position."""
@@ -58,6 +62,28 @@ class LineMap:
             column=self.columns.get(at),
             path=path,
         )
+
+    def error_in(self, message: str, path: str, column_in_text: int) -> ConfigError:
+        """An error at the 1-based ``column_in_text`` of the string at ``path``: at that very
+        place in the file when the string is written on one line as it reads, else at the
+        string's key with the column named in the message."""
+        start = self.texts.get(path)
+        if start is None:
+            return self.error(f"{message} (column {column_in_text} of the expression)", path)
+        line, first = start
+        return ConfigError(
+            message, file=self.file, line=line, column=first + column_in_text - 1, path=path
+        )
+
+    def mark_text(self, path: str, node: ScalarNode) -> None:
+        start, end = node.start_mark, node.end_mark
+        buffer = getattr(start, "buffer", None)
+        if not isinstance(buffer, str) or start.line != end.line or node.style not in _INLINE:
+            return
+        quoted = node.style is not None
+        written = buffer[start.index + quoted : end.index - quoted]
+        if written == node.value:
+            self.texts[path] = (start.line + 1, start.column + 1 + quoted)
 
     def mark(self, path: str, node: Node) -> None:
         self.lines[path] = node.start_mark.line + 1
@@ -109,6 +135,8 @@ def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
         return out
     if isinstance(node, SequenceNode):
         return [_build(item, f"{path}[{i}]", lines, loader) for i, item in enumerate(node.value)]
+    if isinstance(node, ScalarNode):
+        lines.mark_text(path, node)
     return loader.construct_object(node)
 
 

@@ -130,16 +130,22 @@ class _Token:
 
 
 class ConditionError(ValueError):
-    """A condition that does not parse; ``where`` is the JSON-path suffix of a structured leaf."""
+    """A condition that does not parse; ``where`` is the JSON-path suffix of a structured leaf,
+    ``column`` the 1-based column in the expression (``message`` names it, ``detail`` does not:
+    a loader that can point at the column in the file says ``detail`` there)."""
 
-    def __init__(self, message: str, where: str = "") -> None:
+    def __init__(
+        self, message: str, where: str = "", *, column: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.where = where
+        self.column = column
+        self.detail = detail or message
 
 
 def _fail(column: int, message: str) -> ConditionError:
-    return ConditionError(f"column {column}: {message}")
+    return ConditionError(f"column {column}: {message}", column=column, detail=message)
 
 
 def _check_spelling(name: str, column: int) -> None:
@@ -327,7 +333,7 @@ def build_condition(spec: str | Compound, where: str = "") -> Node:
         try:
             return parse_condition(spec)
         except ConditionError as err:
-            raise ConditionError(err.message, where) from None
+            raise ConditionError(err.message, where, column=err.column, detail=err.detail) from None
     given = [key for key in ("all", "any", "not_") if getattr(spec, key) is not None]
     if len(given) != 1:
         raise ConditionError("use exactly one of 'all', 'any' or 'not'", where)
@@ -339,6 +345,35 @@ def build_condition(spec: str | Compound, where: str = "") -> Node:
         raise ConditionError(f"'{key}' needs at least one condition", f"{where}.{key}")
     nodes = tuple(build_condition(item, f"{where}.{key}[{i}]") for i, item in enumerate(items))
     return All(nodes) if key == "all" else Any_(nodes)
+
+
+def leaves(spec: str | Compound, where: str = "") -> list[tuple[str, str]]:
+    """Every expression of ``spec`` with its JSON-path suffix (``.all[1]``), in order."""
+    if isinstance(spec, str):
+        return [(where, spec)]
+    if spec.not_ is not None:
+        return leaves(spec.not_, f"{where}.not")
+    key = "all" if spec.all is not None else "any"
+    items: tuple[str | Compound, ...] = spec.all if spec.all is not None else (spec.any or ())
+    return [leaf for i, item in enumerate(items) for leaf in leaves(item, f"{where}.{key}[{i}]")]
+
+
+def column_of(text: str, *, field: str | None = None, string: str | None = None) -> int | None:
+    """The 1-based column where ``text`` first reads ``field`` (alone or in a percentile) or
+    first writes the quoted ``string``; None if it does not (or does not tokenize)."""
+    try:
+        tokens = _tokenize(text)
+    except ConditionError:
+        return None
+    for token in tokens:
+        if field is not None and (
+            (token.kind == "name" and token.text == field)
+            or (isinstance(token.value, Percentile) and token.value.field == field)
+        ):
+            return token.column
+        if string is not None and token.kind == "str" and token.value == string:
+            return token.column
+    return None
 
 
 _MISSING = object()

@@ -35,7 +35,13 @@ from proxy.rules.compiled import (
     RuleSet,
     SlotLearner,
 )
-from proxy.rules.conditions import ConditionError, Node, build_condition, percentiles_used
+from proxy.rules.conditions import (
+    ConditionError,
+    Node,
+    build_condition,
+    leaves,
+    percentiles_used,
+)
 from proxy.rules.decode import decode_rules_file
 from proxy.rules.limits import session_limits, slot_limits
 from proxy.rules.patterns import MAX_REGEX_CHARS, glob_to_regex, nested_quantifier
@@ -127,8 +133,11 @@ class _Checker:
         try:
             node = build_condition(spec)
         except ConditionError as err:
-            raise self.lines.error(f"condition: {err.message}", path + err.where) from None
-        self.conditions.append(Reference(node, self.lines, path))
+            at = path + err.where
+            if err.column is None:
+                raise self.lines.error(f"condition: {err.message}", at) from None
+            raise self.lines.error_in(f"condition: {err.detail}", at, err.column) from None
+        self.conditions.append(Reference(node, self.lines, path, tuple(leaves(spec))))
         return node
 
     def segment(self, segment: schema.Segment, path: str) -> Declared:
@@ -138,7 +147,8 @@ class _Checker:
             if isinstance(segment.when, str)
             else msgspec.json.encode(segment.when).decode()
         )
-        return Declared(segment.id, segment.description, when, self.lines, path, text)
+        expressions = tuple(leaves(segment.when))
+        return Declared(segment.id, segment.description, when, self.lines, path, text, expressions)
 
     def where(self, where: schema.Where | None, path: str) -> CompiledWhere | None:
         if where is None:

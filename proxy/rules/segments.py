@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from proxy.config.yaml_strict import LineMap
+from proxy.errors import ConfigError
 from proxy.rules.conditions import (
     All,
     Any_,
@@ -35,6 +36,7 @@ from proxy.rules.conditions import (
     Not,
     Percentile,
     Truthy,
+    column_of,
     evaluate,
     fields_used,
     values_compared,
@@ -192,6 +194,13 @@ class Declared:
     lines: LineMap
     path: str  # $.segments[i]
     text: str = ""
+    expressions: tuple[tuple[str, str], ...] = ()  # (path suffix, expression): conditions.leaves
+
+    def error_at(
+        self, message: str, *, field: str | None = None, string: str | None = None
+    ) -> ConfigError:
+        """An error at the field or quoted string in this segment's condition."""
+        return _error_at(self.lines, f"{self.path}.when", self.expressions, message, field, string)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +210,24 @@ class Reference:
     when: Node
     lines: LineMap
     path: str
+    expressions: tuple[tuple[str, str], ...] = ()  # (path suffix, expression): conditions.leaves
+
+
+def _error_at(
+    lines: LineMap,
+    path: str,
+    expressions: Sequence[tuple[str, str]],
+    message: str,
+    field: str | None,
+    string: str | None,
+) -> ConfigError:
+    """An error at the place in the condition at ``path`` that reads ``field`` or writes
+    ``string`` (file:line:column inside the expression), else at the condition's key."""
+    for suffix, text in expressions:
+        column = column_of(text, field=field, string=string)
+        if column is not None:
+            return lines.error_in(message, path + suffix, column)
+    return lines.error(message, path)
 
 
 def compile_segments(declared: Sequence[Declared], conditions: Iterable[Reference]) -> Segments:
@@ -217,16 +244,16 @@ def compile_segments(declared: Sequence[Declared], conditions: Iterable[Referenc
         for name in sorted(fields_used(item.when)):
             if name == SEGMENT_FIELD:
                 message = "segment conditions test other segments as \"'id' in segments\""
-                raise item.lines.error(message, f"{item.path}.when")
+                raise item.error_at(message, field=name)
             if not known_field(name):
-                raise item.lines.error(f"condition: unknown field '{name}'", f"{item.path}.when")
+                raise item.error_at(f"condition: unknown field '{name}'", field=name)
     for ref in conditions:
         for field in (SEGMENT_FIELD, SEGMENTS_FIELD):
             for value in values_compared(ref.when, field):
                 if value not in by_id:
                     names = ", ".join(sorted(by_id)) or "none declared"
                     message = f"condition: unknown segment {value!r} (segments: {names})"
-                    raise ref.lines.error(message, ref.path)
+                    raise _error_at(ref.lines, ref.path, ref.expressions, message, None, str(value))
     compiled = {
         item.id: CompiledSegment(
             id=item.id,
@@ -255,7 +282,7 @@ def _dependency_order(
             cycle = [*visiting[visiting.index(segment_id) :], segment_id]
             item = declared[segment_id]
             message = f"segments test each other in a cycle: {' -> '.join(cycle)}"
-            raise item.lines.error(message, f"{item.path}.when")
+            raise item.error_at(message, string=cycle[1])
         visiting.append(segment_id)
         for needed in sorted(compiled[segment_id].needs):
             visit(needed)

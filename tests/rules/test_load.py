@@ -186,7 +186,7 @@ BAD = [
         SLOT % "{op: remove, selector: x}\n    pin: [{when: 'hour >', variant: b}]",
         11,
         "$.slots[0].pin[0].when",
-        "condition: column 7: expected a field name",
+        "condition: expected a field name",
     ),
     (
         SLOT % "{op: remove, selector: x}\n    triggers: [{id: t, variant: z, after_s: 5}]",
@@ -214,12 +214,12 @@ BAD = [
         "$.slots[0].triggers[1].id",
         "trigger id 't' is used twice",
     ),
-    (RULE % ("'a == '", "{op: remove, selector: x}"), 3, "$.rules[0].when", "condition: column 6"),
+    (RULE % ("'a == '", "{op: remove, selector: x}"), 3, "$.rules[0].when", "condition: expected"),
     (
         RULE % ("{all: [a, {not: 'b <'}]}", "{op: remove, selector: x}"),
         3,
         "$.rules[0].when.all[1].not",
-        "condition: column 4",
+        "condition: expected",
     ),
     (
         RULE % ("{all: [a], any: [b]}", "{op: remove, selector: x}"),
@@ -290,6 +290,32 @@ def test_bad_files_name_file_line_and_path(
     assert message in err.message
     assert err.column is not None and err.column >= 1
     assert str(err).startswith(f"{file}:{line}:{err.column} {path}: ")
+
+
+@pytest.mark.parametrize(
+    ("when", "line", "column", "tail"),
+    [
+        # "    when: " is 10 characters: a plain expression starts at column 11, a quoted one at 12
+        ("hour >= x y", 3, 21, "found 'y'"),
+        ("'hour >='", 3, 19, "found the end of the expression"),
+        ('"a == \'x"', 3, 17, "unterminated string"),
+        # structured: the item's own line and column ("      - " is 8 characters)
+        ("\n      all:\n        - a\n        - 'b @ c'", 6, 14, "unexpected character '@'"),
+        # folded over lines: the key's place, and the column in the expression said in the message
+        (">-\n      hour >=\n      3 3", 3, 5, "found '3' (column 11 of the expression)"),
+        # an escape makes the written text differ from the expression: the key's place too
+        ('"a == \\"x\\" @"', 3, 5, "(column 10 of the expression)"),
+    ],
+)
+def test_a_condition_error_points_inside_the_expression(
+    tmp_path: Path, when: str, line: int, column: int, tail: str
+) -> None:
+    file = write(tmp_path, RULE % (when, "{op: remove, selector: x}"))
+    with pytest.raises(ConfigError) as caught:
+        load_rules(file)
+    err = caught.value
+    assert (err.line, err.column) == (line, column), str(err)
+    assert err.message.startswith("condition: ") and err.message.endswith(tail), err.message
 
 
 def test_the_spec_example_error(tmp_path: Path) -> None:

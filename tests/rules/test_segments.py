@@ -104,15 +104,15 @@ def test_segments_may_live_in_another_file_than_their_use(tmp_path: Path) -> Non
     [
         (
             "segments: [{id: a, when: 'visits >'}]\n",
-            "segments.yaml:1:20 $.segments[0].when: condition: column 9: expected a field name",
+            "segments.yaml:1:35 $.segments[0].when: condition: expected a field name",
         ),
         (
             "segments: [{id: a, when: 'vists > 3'}]\n",
-            "segments.yaml:1:20 $.segments[0].when: condition: unknown field 'vists'",
+            "segments.yaml:1:27 $.segments[0].when: condition: unknown field 'vists'",
         ),
         (
             "segments:\n  - {id: a, when: \"'b' in segments\"}\n  - {id: b, when: \"'a' in segments\"}\n",
-            "segments.yaml:2:13 $.segments[0].when: segments test each other in a cycle: a -> b -> a",
+            "segments.yaml:2:20 $.segments[0].when: segments test each other in a cycle: a -> b -> a",
         ),
         (
             "segments: [{id: a, when: \"'a' in segments\"}]\n",
@@ -129,7 +129,7 @@ def test_segments_may_live_in_another_file_than_their_use(tmp_path: Path) -> Non
         (
             "segments: [{id: a, when: 'visits > 1'}]\n"
             "rules: [{id: r, when: \"segment == 'high'\", then: [{op: hide, selector: p}]}]\n",
-            "segments.yaml:2:17 $.rules[0].when: condition: unknown segment 'high' (segments: a)",
+            "segments.yaml:2:35 $.rules[0].when: condition: unknown segment 'high' (segments: a)",
         ),
         (
             "slots: [{id: s, selector: p, control: a, variants: {a: [], b: []},"
@@ -137,6 +137,11 @@ def test_segments_may_live_in_another_file_than_their_use(tmp_path: Path) -> Non
             "$.slots[0].pin[0].when: condition: unknown segment 'x' (segments: none declared)",
         ),
         ("segments: [{id: Bad, when: 'visits > 1'}]\n", "$.segments[0].id"),
+        (  # the misspelt field inside a structured condition: that item's line and column
+            "segments:\n  - id: a\n    when:\n      all:\n        - visits > 1\n"
+            "        - engaged_s > 3 and vists_7d > 2\n",
+            "segments.yaml:6:29 $.segments[0].when.all[1]: condition: unknown field 'vists_7d'",
+        ),
     ],
 )
 def test_bad_segments_are_refused_with_their_place(tmp_path: Path, text: str, message: str) -> None:
