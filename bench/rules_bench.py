@@ -3,7 +3,7 @@
     .venv/bin/python bench/rules_bench.py [--rules N] [--seconds S]
 
 The same in-process work the match and decide stages do, on a synthetic rule set of N rules
-(each scoped by a path glob, a third of them with conditions) plus the demo's four scenarios:
+(each scoped by a path glob, a third of them with conditions) plus the demo's five scenarios:
 
 - ``no rule``: a page no ``where`` matches (most pages of a site), target <= 20 us p50;
 - ``match``: a page with rules and a slot in scope: the context built, conditions evaluated,

@@ -204,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
         help="state folder (default $XDG_STATE_HOME/vernier/demo or ~/.local/state/vernier/demo)",
     )
     demo.add_argument(
-        "--rules", type=Path, help="rules file or folder (default: the demo's four scenarios)"
+        "--rules", type=Path, help="rules file or folder (default: the demo's five scenarios)"
     )
     return parser
 

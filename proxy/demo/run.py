@@ -27,7 +27,7 @@ from proxy.server.safety import check_aiohttp
 from proxy.server.workers import run_loop, serve
 from proxy.store.embedded import EmbeddedStore
 
-DEMO_RULES = Path(__file__).parent / "rules"  # the four scenarios of rules/README.md
+DEMO_RULES = Path(__file__).parent / "rules"  # the five scenarios of rules/README.md
 CONFIG_NAME = "vernier.yaml"
 
 

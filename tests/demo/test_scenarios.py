@@ -1,4 +1,4 @@
-"""The four seed scenarios of ``rules/README.md``, end to end in the demo: the demo shop behind
+"""The five scenarios of ``rules/README.md``, end to end in the demo: the demo shop behind
 the proxy with the demo's own rules, visitors whose profiles come from real tracker beacons
 (through the collector, the stream and the profile consumer), then the page they get.
 
@@ -146,3 +146,35 @@ async def test_a_loyal_returning_buyer_gets_the_loyalty_offer(
     finally:
         await regular.close()
     assert "Thanks for coming back" in after and 'class="promo promo-loyal"' in after
+
+
+async def test_a_window_shopper_is_in_the_segment_and_gets_its_picks_until_they_buy(
+    shop: str, start_proxy: StartProxy
+) -> None:
+    proxy = await start_proxy(shop, rules=str(DEMO_RULES))
+    shopper = Visitor(proxy)
+    try:
+        first = await shopper.page("/")
+        assert '<h2 class="section-title">Featured this week</h2>' in first
+        await shopper.beacon(event("pageview", url="/"))
+        for sku in ("house-blend", "ethiopia-guji", "gooseneck-kettle"):
+            await shopper.page(f"/products/{sku}")
+            await shopper.beacon(
+                event("pageview", url=f"/products/{sku}"), event("engaged", ms=40_000)
+            )
+        profile = await shopper.profile_until("pageviews", "4")
+        assert float(profile["interest:products"]) >= 0.5  # 3 of 4 views, 2 engaged minutes
+        browsing = await shopper.page("/")
+        await shopper.beacon(
+            event("pageview", url="/checkout/done"),
+            event("conversion", name="purchase", value=18.0, currency="USD"),
+        )
+        await shopper.profile_until("purchases_30d", "1")
+        bought = await shopper.page("/")
+    finally:
+        await shopper.close()
+    assert '<h2 class="section-title">Still deciding? Our three most-reviewed</h2>' in browsing
+    assert '<p class="featured-note">Every bag comes with a free brew guide' in browsing
+    # a purchase puts them in `buyer`, which the window-shopper segment excludes
+    assert '<h2 class="section-title">Featured this week</h2>' in bought
+    assert "featured-note" not in bought
