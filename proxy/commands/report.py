@@ -1,5 +1,6 @@
 """``vernier report [--slot S] [--since 7d] [--format text|json|csv|md|html]``: what each variant
-did.
+did. ``--by segment [--log FILE]``: each slot broken down by named and learned segment, from the
+decision log (``proxy/results/by_segment.py``), as text or JSON.
 
 Reads the results aggregates of the live proxies' store (``proxy/store/results.py``) over the
 period — ``Nh`` reads hour buckets (up to 72), ``Nd`` UTC-day buckets including today (up to the
@@ -18,12 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proxy.bandit.learner import DECISIONS_FILE
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.dashboard.assets import DashboardAssets
 from proxy.dashboard.reads import read_pauses, read_report, read_windows
 from proxy.errors import ConfigError
+from proxy.evaluate.log import LogError, iter_numbered
+from proxy.records.decision import decode_logged
 from proxy.records.results_buckets import Period
+from proxy.results.by_segment import as_text as segments_text
+from proxy.results.by_segment import breakdown, tally
 from proxy.results.html import report_file
 from proxy.results.live import guardrail_rows
 from proxy.results.period import period_of
@@ -41,6 +47,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub.add_argument("--config", type=Path, help="YAML config file")
     sub.add_argument("--rules", help="rules file or folder")
     sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
+    sub.add_argument(
+        "--by",
+        choices=("segment",),
+        help="segment: each slot by named and learned segment, from the decision log",
+    )
+    sub.add_argument(
+        "--log", type=Path, help="decision log for --by (default: <data_dir>/decisions.jsonl)"
+    )
 
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
@@ -56,6 +70,8 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     if not slots:
         raise ConfigError(f"no slots in {rules_path}: nothing to report")
     infos = [slot_info(s) for s in slots]
+    if args.by == "segment":
+        return _by_segment(args, config, infos)
     data, guardrail = asyncio.run(_read(config, args.store, infos, period, args.format == "html"))
     if not any(
         slot["exposures"] or any(v["decisions"] for v in slot["variants"]) for slot in data["slots"]
@@ -69,6 +85,26 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
         print(report_file(data, js=js, css=css, guardrail=guardrail))
     else:
         print({"text": as_text, "csv": as_csv, "md": as_markdown}[args.format](data), end="")
+    return 0
+
+
+def _by_segment(args: argparse.Namespace, config: Config, infos: list[SlotInfo]) -> int:
+    """``--by segment``: the breakdowns of ``proxy/results/by_segment.py`` over the log."""
+    if args.format not in ("text", "json"):
+        raise ConfigError("--by segment: --format text or json")
+    path = args.log if args.log is not None else Path(config.data_dir) / DECISIONS_FILE
+    try:
+        with path.open("rb") as lines:
+            numbered = iter_numbered(lines, source=str(path), decode=decode_logged)
+            tallies = tally((record for _, record in numbered), [i.id for i in infos])
+    except OSError as err:
+        raise ConfigError(f"--log: cannot read {path}: {err.strerror or err}") from None
+    except LogError as err:
+        raise ConfigError(str(err)) from None
+    data = [breakdown(info, tallies[info.id]) for info in infos]
+    if not any(row for slot in data for row in slot["segment"]["rows"]):
+        raise ConfigError(f"no seen decisions of these slots in {path}: nothing to report")
+    print(json.dumps({"slots": data}, indent=2) if args.format == "json" else segments_text(data))
     return 0
 
 

@@ -1,5 +1,6 @@
-"""``vernier report --format html`` over a real redis-server: one self-contained file, with the
-report's numbers, the plots' data and the chart code inlined; nothing fetched from anywhere."""
+"""``vernier report``: ``--format html`` over a real redis-server (one self-contained file, with the
+report's numbers, the plots' data and the chart code inlined; nothing fetched), and ``--by
+segment`` over a decision log."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from proxy.cli import main
+from proxy.records.decision import encode_record
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from tests.dashboard.conftest import RESULTS, RULES, put_live, put_results
 from tests.redis_server import RedisServerProcess
+from tests.results.test_by_segment import decisions
 
 DATA = re.compile(r'<script type="application/json" id="vn-data">(.*?)</script>', re.S)
 
@@ -62,3 +65,46 @@ def test_html_report_of_an_unknown_slot_is_a_clear_error(
     args = ["report", "--format", "html", "--rules", str(tmp_path / "rules.yaml"), "--slot", "x"]
     assert main(args) == 2
     assert "no slot 'x'" in capsys.readouterr().err
+
+
+def test_report_by_segment_reads_the_decision_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    records, _ = decisions()
+    log = tmp_path / "decisions.jsonl"
+    log.write_bytes(b"\n".join(encode_record(r) for r in records) + b"\n")
+    base = ["report", "--rules", str(tmp_path / "rules.yaml"), "--by", "segment", "--log", str(log)]
+    assert main([*base, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    [hero] = data["slots"]
+    assert [row["segment"] for row in hero["segment"]["rows"]] == ["buyer", "reader", "(none)"]
+    assert hero["segment"]["heterogeneity"]["b"]["df"] == 2
+    assert main(base) == 0
+    assert "slot hero by learned segment" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("log_text", "extra", "message"),
+    [
+        (None, [], "--log: cannot read"),
+        ("{not json\n", [], "decisions.jsonl:1:"),
+        ("", [], "no seen decisions of these slots"),
+        ("", ["--format", "csv"], "--by segment: --format text or json"),
+    ],
+)
+def test_report_by_segment_errors_are_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    log_text: str | None,
+    extra: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    log = tmp_path / "decisions.jsonl"
+    if log_text is not None:
+        log.write_text(log_text)
+    args = ["report", "--rules", str(tmp_path / "rules.yaml"), "--by", "segment", "--log", str(log)]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -1,0 +1,191 @@
+"""Every slot's results broken down by segment, from the decision log (pure).
+
+Why the decision log: each of its records is a decision with its reward joined by the learner
+and the visitor's named segments **frozen at their first exposure to the slot** (so the slot's
+own effect cannot move visitors between segments), and the request context, whose ``cluster`` is
+the learned segment at decision time. The store's hourly sums have no segment dimension.
+
+Two breakdowns per slot, each a partition (a decision in exactly one row, as the heterogeneity
+test needs): by **named segment** — the visitor's first named segment in file order (the
+``segment`` field of conditions), ``(none)`` if none — and by **learned segment** (``cluster``).
+A row is a segment; per variant it has ``n`` (seen decisions: records with a reward, sticky
+re-serves left out), the mean reward, and for every non-control variant the **lift** (mean
+reward minus the control's, Welch's standard error). Lifts of the segments where both means
+have a variance are combined by :func:`proxy.stats.heterogeneity.heterogeneity`: each
+segment's lift shrunk toward the overall lift (empirical Bayes), and Cochran's Q test of
+whether the lift differs across segments. A segment whose variant or control has fewer than two
+seen decisions, or no variation in reward (no click at all), has a raw lift only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy.records.decision import LoggedDecision
+from proxy.results.report import SlotInfo
+from proxy.stats.heterogeneity import heterogeneity
+
+NONE = "(none)"
+DIMENSIONS = ("segment", "cluster")  # named (frozen) and learned
+
+
+@dataclass(slots=True)
+class Cell:
+    """Seen decisions of one variant in one segment: count, sum and sum of squares of reward."""
+
+    n: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+
+    def add(self, reward: float) -> None:
+        self.n += 1
+        self.total += reward
+        self.total_sq += reward * reward
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    @property
+    def mean_variance(self) -> float | None:
+        """The variance of the mean (sample variance / n); None below two decisions."""
+        if self.n < 2:
+            return None
+        variance = max(0.0, (self.total_sq - self.total * self.total / self.n) / (self.n - 1))
+        return variance / self.n
+
+
+@dataclass(slots=True)
+class Tallies:
+    """dimension -> segment -> variant -> cell, for one slot."""
+
+    by: dict[str, dict[str, dict[str, Cell]]] = field(
+        default_factory=lambda: {d: {} for d in DIMENSIONS}
+    )
+
+    def add(self, record: LoggedDecision) -> None:
+        if not record.is_example or record.reward is None:
+            return
+        named = record.segments[0] if record.segments else NONE
+        cluster = (record.rule_context or {}).get("cluster")
+        learned = str(cluster) if isinstance(cluster, str) and cluster else NONE
+        for dimension, segment in (("segment", named), ("cluster", learned)):
+            cells = self.by[dimension].setdefault(segment, {})
+            cells.setdefault(record.chosen, Cell()).add(record.reward)
+
+
+def tally(records: Iterable[LoggedDecision], slots: Iterable[str]) -> dict[str, Tallies]:
+    """The tallies of every slot in ``slots`` over ``records`` (other slots' records skipped)."""
+    out = {slot: Tallies() for slot in slots}
+    for record in records:
+        found = out.get(record.slot)
+        if found is not None:
+            found.add(record)
+    return out
+
+
+def _lift(variant: Cell | None, control: Cell | None) -> tuple[float | None, float | None]:
+    """Difference of means and its variance (None where not defined or not positive)."""
+    if variant is None or control is None or not variant.n or not control.n:
+        return None, None
+    diff = (variant.mean or 0.0) - (control.mean or 0.0)
+    vv, vc = variant.mean_variance, control.mean_variance
+    variance = vv + vc if vv is not None and vc is not None else None
+    return diff, variance if variance is not None and variance > 0 else None
+
+
+def _dimension(info: SlotInfo, segments: dict[str, dict[str, Cell]]) -> dict[str, Any]:
+    names = sorted(segments, key=lambda s: (s == NONE, s))
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        cells = segments[name]
+        variants = {
+            v: {"n": cells[v].n if v in cells else 0, "mean": cells[v].mean if v in cells else None}
+            for v in info.variants
+        }
+        rows.append({"segment": name, "variants": variants, "lifts": {}})
+    comparisons: dict[str, Any] = {}
+    for variant in (v for v in info.variants if v != info.control):
+        pooled: list[tuple[int, float, float]] = []
+        for i, name in enumerate(names):
+            diff, variance = _lift(segments[name].get(variant), segments[name].get(info.control))
+            se = math.sqrt(variance) if variance is not None else None
+            rows[i]["lifts"][variant] = {"lift": diff, "se": se, "shrunk": None, "shrunk_sd": None}
+            if diff is not None and variance is not None:
+                pooled.append((i, diff, variance))
+        if len(pooled) < 2:
+            comparisons[variant] = None
+            continue
+        found = heterogeneity([d for _, d, _ in pooled], [v for _, _, v in pooled])
+        for (i, _, _), shrunk, sd in zip(pooled, found.shrunk, found.shrunk_sd, strict=True):
+            rows[i]["lifts"][variant].update(shrunk=shrunk, shrunk_sd=sd)
+        comparisons[variant] = {
+            "segments": len(pooled),
+            "overall_lift": found.mu,
+            "overall_se": found.mu_se,
+            "tau2": found.tau2,
+            "q": found.q,
+            "df": found.df,
+            "p_value": found.p_value,
+            "i2": found.i2,
+        }
+    return {"rows": rows, "heterogeneity": comparisons}
+
+
+def breakdown(info: SlotInfo, tallies: Tallies) -> dict[str, Any]:
+    """One slot's breakdowns (JSON-ready): per dimension, its rows and per-variant tests."""
+    return {
+        "slot": info.id,
+        "control": info.control,
+        "variants": list(info.variants),
+        **{dimension: _dimension(info, tallies.by[dimension]) for dimension in DIMENSIONS},
+    }
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def as_text(slots: list[dict[str, Any]]) -> str:
+    """The breakdowns as plain-text tables, one per slot and dimension."""
+    out: list[str] = []
+    titles = {"segment": "named segment (frozen at first exposure)", "cluster": "learned segment"}
+    for slot in slots:
+        control = slot["control"]
+        others = [v for v in slot["variants"] if v != control]
+        for dimension in DIMENSIONS:
+            part = slot[dimension]
+            out.append(f"slot {slot['slot']} by {titles[dimension]}; reward per seen decision")
+            out.append(
+                f"  {'segment':<20} {'variant':<12} {'n':>7} {'mean':>8} "
+                f"{'lift vs ' + control:>16} {'shrunk lift':>18}"
+            )
+            for row in part["rows"]:
+                for variant in slot["variants"]:
+                    cell = row["variants"][variant]
+                    lift = row["lifts"].get(variant)
+                    raw = shrunk = ""
+                    if lift is not None:
+                        raw = f"{_num(lift['lift'], '+.4f')} ({_num(lift['se'], '.4f')})"
+                        if lift["shrunk"] is not None:
+                            shrunk = f"{lift['shrunk']:+.4f} ({lift['shrunk_sd']:.4f})"
+                    out.append(
+                        f"  {row['segment']:<20} {variant:<12} {cell['n']:>7} "
+                        f"{_num(cell['mean'], '.4f'):>8} {raw:>16} {shrunk:>18}".rstrip()
+                    )
+            for variant in others:
+                test = part["heterogeneity"][variant]
+                if test is None:
+                    out.append(f"  {variant} vs {control}: fewer than two segments to compare")
+                    continue
+                out.append(
+                    f"  {variant} vs {control}: overall lift {test['overall_lift']:+.4f} "
+                    f"({test['overall_se']:.4f}) over {test['segments']} segments; differs "
+                    f"across segments? Cochran's Q {test['q']:.2f} (df {test['df']}), "
+                    f"p {test['p_value']:.3g}, I2 {100 * test['i2']:.0f}%"
+                )
+            out.append("")
+    return "\n".join(out)

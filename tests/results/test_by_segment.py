@@ -1,0 +1,136 @@
+"""Results by segment from the decision log: partitions, lifts, shrinkage and the Q test,
+checked against numpy and scipy computed here from the same synthetic decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from proxy.records.decision import LoggedDecision
+from proxy.results.by_segment import NONE, as_text, breakdown, tally
+from proxy.results.report import SlotInfo
+
+HERO = SlotInfo("hero", "split", "a", ("a", "b"))
+# named segments of the visitor (first one counts), learned cluster, click rate of a and of b
+GROUPS = {
+    "buyers": (("buyer", "reader"), "c1", 0.10, 0.20),
+    "readers": (("reader",), "c2", 0.10, 0.12),
+    "others": ((), "c2", 0.05, 0.06),
+}
+
+
+def decisions(seed: int = 3, n: int = 600) -> tuple[list[LoggedDecision], dict[str, dict]]:
+    rng = np.random.default_rng(seed)
+    out: list[LoggedDecision] = []
+    rewards: dict[str, dict[str, list[float]]] = {}
+    for name, (segments, cluster, rate_a, rate_b) in GROUPS.items():
+        for i in range(n):
+            chosen = "a" if i % 2 else "b"
+            reward = float(rng.random() < (rate_a if chosen == "a" else rate_b))
+            rewards.setdefault(name, {}).setdefault(chosen, []).append(reward)
+            out.append(
+                LoggedDecision(
+                    id=f"d-{name}-{i}",
+                    slot="hero",
+                    actions=("a", "b"),
+                    chosen=chosen,
+                    p=0.5,
+                    reward=reward,
+                    reason="split",
+                    segments=segments,
+                    rule_context={"cluster": cluster, "device": "mobile"},
+                )
+            )
+    # not examples: never seen (no reward), a sticky re-serve, another slot
+    out.append(LoggedDecision(id="x1", slot="hero", actions=("a", "b"), chosen="b", p=0.5))
+    out.append(
+        LoggedDecision(
+            id="x2", slot="hero", actions=("a", "b"), chosen="b", p=1.0, reward=1.0, reason="sticky"
+        )
+    )
+    out.append(LoggedDecision(id="x3", slot="promo", actions=("a",), chosen="a", p=1.0, reward=1))
+    return out, rewards
+
+
+def welch(b: list[float], a: list[float]) -> tuple[float, float]:
+    return float(np.mean(b) - np.mean(a)), float(
+        np.var(b, ddof=1) / len(b) + np.var(a, ddof=1) / len(a)
+    )
+
+
+def test_named_segments_partition_by_the_first_and_lifts_are_welch() -> None:
+    records, rewards = decisions()
+    found = breakdown(HERO, tally(records, ["hero"])["hero"])
+    rows = {row["segment"]: row for row in found["segment"]["rows"]}
+    # the buyers are also readers: they count under their first segment only
+    assert list(rows) == ["buyer", "reader", NONE]
+    for segment, group in (("buyer", "buyers"), ("reader", "readers"), (NONE, "others")):
+        row = rows[segment]
+        for variant in ("a", "b"):
+            assert row["variants"][variant]["n"] == len(rewards[group][variant])
+            assert row["variants"][variant]["mean"] == pytest.approx(
+                np.mean(rewards[group][variant])
+            )
+        lift, variance = welch(rewards[group]["b"], rewards[group]["a"])
+        assert row["lifts"]["b"]["lift"] == pytest.approx(lift)
+        assert row["lifts"]["b"]["se"] == pytest.approx(np.sqrt(variance))
+
+
+def test_shrinkage_and_the_heterogeneity_test_match_an_independent_computation() -> None:
+    records, rewards = decisions()
+    found = breakdown(HERO, tally(records, ["hero"])["hero"])
+    lifts = [welch(rewards[g]["b"], rewards[g]["a"]) for g in ("buyers", "readers", "others")]
+    y = np.array([d for d, _ in lifts])
+    v = np.array([var for _, var in lifts])
+    w = 1 / v
+    q = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
+    tau2 = max(0.0, (q - 2) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
+    mu = float(np.sum(y / (v + tau2)) / np.sum(1 / (v + tau2)))
+    test = found["segment"]["heterogeneity"]["b"]
+    assert test["q"] == pytest.approx(q)
+    assert test["df"] == 2
+    assert test["p_value"] == pytest.approx(stats.chi2.sf(q, 2))
+    assert test["overall_lift"] == pytest.approx(mu)
+    shrunk = [row["lifts"]["b"]["shrunk"] for row in found["segment"]["rows"]]
+    assert shrunk == pytest.approx(list(v / (v + tau2) * mu + tau2 / (v + tau2) * y))
+
+
+def test_learned_segments_come_from_the_decision_context() -> None:
+    records, rewards = decisions()
+    found = breakdown(HERO, tally(records, ["hero"])["hero"])
+    rows = {row["segment"]: row for row in found["cluster"]["rows"]}
+    assert list(rows) == ["c1", "c2"]
+    assert rows["c2"]["variants"]["a"]["n"] == len(rewards["readers"]["a"]) + len(
+        rewards["others"]["a"]
+    )
+    # two clusters: Q has one degree of freedom
+    assert found["cluster"]["heterogeneity"]["b"]["df"] == 1
+
+
+def test_a_segment_without_variation_keeps_its_raw_lift_only() -> None:
+    records = [
+        LoggedDecision(
+            id=f"d{i}",
+            slot="hero",
+            actions=("a", "b"),
+            chosen="ab"[i % 2],
+            p=0.5,
+            reward=0.0,
+            segments=("quiet",),
+        )
+        for i in range(10)
+    ]
+    found = breakdown(HERO, tally(records, ["hero"])["hero"])
+    [row] = found["segment"]["rows"]
+    assert row["lifts"]["b"] == {"lift": 0.0, "se": None, "shrunk": None, "shrunk_sd": None}
+    assert found["segment"]["heterogeneity"]["b"] is None
+    assert "fewer than two segments to compare" in as_text([found])
+
+
+def test_the_text_names_every_segment_and_the_test() -> None:
+    records, _ = decisions()
+    text = as_text([breakdown(HERO, tally(records, ["hero"])["hero"])])
+    assert "slot hero by named segment (frozen at first exposure)" in text
+    assert "slot hero by learned segment" in text
+    assert "buyer" in text and "(none)" in text and "Cochran's Q" in text
