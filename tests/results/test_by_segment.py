@@ -20,10 +20,13 @@ GROUPS = {
 }
 
 
-def decisions(seed: int = 3, n: int = 600) -> tuple[list[LoggedDecision], dict[str, dict]]:
+Rewards = dict[str, dict[str, list[float]]]  # group -> variant -> rewards
+
+
+def decisions(seed: int = 3, n: int = 600) -> tuple[list[LoggedDecision], Rewards]:
     rng = np.random.default_rng(seed)
     out: list[LoggedDecision] = []
-    rewards: dict[str, dict[str, list[float]]] = {}
+    rewards: Rewards = {}
     for name, (segments, cluster, rate_a, rate_b) in GROUPS.items():
         for i in range(n):
             chosen = "a" if i % 2 else "b"

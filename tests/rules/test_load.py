@@ -29,7 +29,8 @@ def test_every_example_loads(example: Path) -> None:
 
 def test_examples_folder_loads_as_one_rule_set() -> None:
     rule_set = load_rules(EXAMPLES)
-    assert len(rule_set.files) == 4
+    assert len(rule_set.files) == 5
+    assert rule_set.segments.ids == ("buyer", "window-shopper")
     ids = [rule.id for rule in rule_set.rules] + [slot.id for slot in rule_set.slots]
     assert len(ids) == len(set(ids))
     loyal = next(rule for rule in rule_set.rules if rule.id == "loyalty-offer")
