@@ -4,6 +4,7 @@ the first worker serves the admin listener (``proxy/server/metrics_share.py``)."
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,8 +23,12 @@ def fetch(url: str) -> bytes:
 
 
 def scraped(admin: str) -> tuple[float, float]:
-    """(responses streamed through, workers reporting) as the admin listener says now."""
-    text = fetch(admin + "/metrics").decode()
+    """(responses streamed through, workers reporting) as the admin listener says now; nothing
+    while the first worker has not bound it yet (another worker may have served the requests)."""
+    try:
+        text = fetch(admin + "/metrics").decode()
+    except urllib.error.URLError:
+        return 0.0, 0.0
     streamed = reporting = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
