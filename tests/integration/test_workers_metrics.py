@@ -53,6 +53,9 @@ def published_by_second_worker(data_dir: Path) -> float:
 
 async def test_the_admin_worker_shows_the_sum_of_both_workers(origin: str, tmp_path: Path) -> None:
     async with start(origin, tmp_path, workers=2) as served:
+        # both workers up (each publishes once it serves): before that the kernel hands every
+        # connection to the one already listening
+        await eventually(lambda: scraped(served.admin)[1] == 2, 30, "both workers reporting")
         for i in range(REQUESTS):  # not HTML: each counts as "streamed", the startup page does not
             await asyncio.to_thread(fetch, f"{served.url}/echo/{i}")
         await eventually(
