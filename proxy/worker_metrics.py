@@ -57,6 +57,7 @@ LEARNER_COUNTERS = same_names(
     "refused",
     "failures",
     "guardrail_pauses",
+    "evicted",
 )
 MODEL_REGISTRY_COUNTERS = {"refused": "refused_total"}
 STORE_COUNTERS = {

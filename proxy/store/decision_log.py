@@ -35,9 +35,7 @@ _encode = msgspec.json.Encoder().encode
 _decode_reward = msgspec.json.Decoder(RewardNote).decode
 
 
-def _append_call(
-    store: Store, records: Sequence[DecisionRecord]
-) -> tuple[list[str], list[Any]]:
+def _append_call(store: Store, records: Sequence[DecisionRecord]) -> tuple[list[str], list[Any]]:
     """``APPEND_ONCE``'s keys and arguments for ``records``."""
     keys = [store.keys.decisions_key(), *(store.keys.decision_seen_key(r.id) for r in records)]
     return keys, [DEDUPE_TTL_S, MAX_ENTRIES, "d", *(_encode(r) for r in records)]
