@@ -92,6 +92,7 @@ class DecisionSink:
         replay_interval_s: float = 1.0,
         spool_timeout_s: float = 2.0,
         confirm_batch: int = 5000,
+        confirm_fsync: bool = True,
     ) -> None:
         self.store = store
         self.spool = spool
@@ -107,6 +108,7 @@ class DecisionSink:
         self.restored = 0
         self.confirm_batch = confirm_batch
         self._fsynced = fsynced_decision_log(store)
+        self._fsynced.waits = self._fsynced.waits and confirm_fsync  # off: the old behaviour
         self._unconfirmed: list[LoggedDecision] = []  # in the store's memory, fsync not seen
         self._confirming = False
         self._backlog = False  # this process has spooled decisions not yet replayed

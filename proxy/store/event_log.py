@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from redis.asyncio import Redis
+
 from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.store.client import Store
 from proxy.store.fsynced_append import WAITAOF_TIMEOUT_MS, FsyncedAppend
