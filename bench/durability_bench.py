@@ -67,6 +67,7 @@ async def measure(policy: str, concurrency: int, duration_s: float) -> dict[str,
         with EmbeddedStore(Path(data_dir), appendfsync=fsync) as embedded:
             store = Store(embedded.url, SETTINGS)
             log = EventLog(store)
+            log.wait_for_fsync = False  # the baseline: the intake's append before issue #17
             appends: list[float] = []
             pages: list[float] = []
             deadline = time.perf_counter() + duration_s

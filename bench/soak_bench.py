@@ -175,7 +175,9 @@ class Load:
         await raw(self.port, request, read_bytes=65536, reset=True)
 
     async def malformed(self, http: aiohttp.ClientSession) -> int:
-        answer = await raw(self.port, b"GET / HTTP/1.1\r\nHost x\r\n\r\n", read_bytes=12, reset=False)
+        answer = await raw(
+            self.port, b"GET / HTTP/1.1\r\nHost x\r\n\r\n", read_bytes=12, reset=False
+        )
         match = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
         return int(match[1]) if match else 0
 
@@ -314,9 +316,7 @@ async def soak(options: argparse.Namespace, children: Children, prefix: Path) ->
         )
     tally = Tally()
     stop = asyncio.Event()
-    sampler = asyncio.create_task(
-        sample_resources(vernier.pid, data_dir, stop, options.sample_s)
-    )
+    sampler = asyncio.create_task(sample_resources(vernier.pid, data_dir, stop, options.sample_s))
     began = time.monotonic()
     await drive(port, options.rate, options.duration, tally)
     elapsed_s = time.monotonic() - began

@@ -11,7 +11,9 @@ import sys
 from aiohttp import web
 
 HEAD = b'<!doctype html><html><head><meta charset="utf-8"><title>Soak</title></head><body>'
-FILLER = b"".join(b"<p>Paragraph %d of the article, long enough to be a page.</p>" % i for i in range(300))
+FILLER = b"".join(
+    b"<p>Paragraph %d of the article, long enough to be a page.</p>" % i for i in range(300)
+)
 SLOT_PAGE = HEAD + b'<h1 id="hero">Welcome</h1>' + FILLER + b"</body></html>"
 PLAIN_PAGE = HEAD + b"<h1>About</h1>" + FILLER + b"</body></html>"
 BINARY = bytes(range(256)) * 4096  # 1 MiB

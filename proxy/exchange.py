@@ -107,4 +107,3 @@ class Exchange:
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started_s) * 1000.0
-

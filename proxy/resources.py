@@ -189,6 +189,8 @@ async def decider_context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if not await sink.flush():
+            log.warning("stopping with %d decisions whose fsync was not seen", sink.unconfirmed)
         await spool.close()
 
 

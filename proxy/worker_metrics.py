@@ -40,7 +40,9 @@ def same_names(*counters: str) -> dict[str, str]:
 
 # label -> attribute, per kind of worker (each worker's docstring says what they count)
 EVENT_SINK_COUNTERS = same_names("stored", "duplicates", "spooled", "replayed", "failed")
-DECISION_SINK_COUNTERS = same_names("logged", "duplicates", "spooled", "replayed", "failed")
+DECISION_SINK_COUNTERS = same_names(
+    "logged", "duplicates", "spooled", "replayed", "failed", "fsynced", "unfsynced", "restored"
+)
 PROFILE_CONSUMER_COUNTERS = same_names("applied", "duplicates", "skipped", "conflicts", "failures")
 SLOT_METRICS_CONSUMER_COUNTERS = same_names(
     "processed", "counted", "duplicates", "skipped", "failures"
@@ -55,6 +57,7 @@ LEARNER_COUNTERS = same_names(
     "refused",
     "failures",
     "guardrail_pauses",
+    "evicted",
 )
 MODEL_REGISTRY_COUNTERS = {"refused": "refused_total"}
 STORE_COUNTERS = {

@@ -176,6 +176,16 @@ class Learner:
     def guardrail_pauses(self) -> int:
         return self.core.guardrail_pauses
 
+    @property
+    def evicted(self) -> int:
+        """Pending decisions dropped, oldest first, for the ``max_pending`` bound (never learned)."""
+        return int(self.core.join.counts.evicted)
+
+    @property
+    def pending(self) -> int:
+        """Decisions waiting for their reward window now."""
+        return len(self.core.join)
+
     # -- the loop -------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -150,6 +150,18 @@ class RetentionConfig(_Section, frozen=True):
     trim_every_s: float = 60.0
 
 
+class LearnerConfig(_Section, frozen=True):
+    """The learner's reward join (``proxy/bandit/join.py``). A decision waits there, and in every
+    checkpoint, until its slot's reward window has passed; at most ``max_pending_decisions`` wait
+    (~0.6 KB each in a checkpoint, ~2.6 KB in memory: docs/benchmarks.md, "Capacity"). Past
+    the bound the oldest waiting decision is dropped, never learned from (joining it as a
+    no-reward example would teach the model that its variant failed when its reward may simply
+    not have come yet), and counted: ``vernier_background_total{worker="learner",counter="evicted"}``.
+    Size it to decisions/s x the longest reward window, with room for an outage's backlog."""
+
+    max_pending_decisions: Annotated[int, msgspec.Meta(ge=1_000, le=10_000_000)] = 100_000
+
+
 class AdminConfig(_Section, frozen=True):
     """The loopback-only admin listener (metrics, admin API); disabled when ``listen`` is empty."""
 
@@ -223,6 +235,7 @@ class Config(_Section, frozen=True):
     intake: IntakeConfig = IntakeConfig()
     overload: OverloadConfig = OverloadConfig()
     retention: RetentionConfig = RetentionConfig()
+    learner: LearnerConfig = LearnerConfig()
     admin: AdminConfig = AdminConfig()
     results: ResultsConfig = ResultsConfig()
     scores: ScoresConfig = ScoresConfig()

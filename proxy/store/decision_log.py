@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from proxy.records.decision import DecisionRecord, LoggedDecision, RewardNote, decode_logged
 from proxy.store.client import Store
+from proxy.store.fsynced_append import FsyncedAppend
 from proxy.store.scripts import APPEND_ONCE
 from proxy.store.stream_group import StreamReader
 
@@ -34,18 +35,40 @@ _encode = msgspec.json.Encoder().encode
 _decode_reward = msgspec.json.Decoder(RewardNote).decode
 
 
+def _append_call(store: Store, records: Sequence[DecisionRecord]) -> tuple[list[str], list[Any]]:
+    """``APPEND_ONCE``'s keys and arguments for ``records``."""
+    keys = [store.keys.decisions_key(), *(store.keys.decision_seen_key(r.id) for r in records)]
+    return keys, [DEDUPE_TTL_S, MAX_ENTRIES, "d", *(_encode(r) for r in records)]
+
+
 async def log_decisions(store: Store, records: Sequence[DecisionRecord]) -> int | None:
-    """Append the decisions not logged before (one round trip); how many were new, or ``None``
-    if the store did not answer within its budget."""
+    """Append the decisions not logged before (one round trip, in the store's memory: the page
+    path's write); how many were new, or ``None`` if the store did not answer within its budget."""
     if not records:
         return 0
-    keys = [store.keys.decisions_key(), *(store.keys.decision_seen_key(r.id) for r in records)]
-    args: list[Any] = [DEDUPE_TTL_S, MAX_ENTRIES, "d", *(_encode(r) for r in records)]
+    keys, args = _append_call(store, records)
 
     async def append(client: Redis) -> int:
         return int(await APPEND_ONCE.run(client, keys, args))
 
     return await store.run(append, default=None)
+
+
+def fsynced_decision_log(store: Store) -> FsyncedAppend:
+    """The decision stream's fsync-confirmed append (:func:`log_decisions_fsynced`)."""
+    return FsyncedAppend(store, store.keys.decisions_key(), "decisions")
+
+
+async def log_decisions_fsynced(
+    appender: FsyncedAppend, records: Sequence[DecisionRecord]
+) -> int | None:
+    """Append the decisions not logged before and answer once the store's AOF fsync covers them
+    and every write before them (``store/fsynced_append.py``); how many were new, or ``None`` if
+    unavailable or not fsync-ed within ``WAITAOF_TIMEOUT_MS``. Sending decisions already appended
+    is how the decision sink confirms them: a store that lost them in a crash gets them again."""
+    if not records:
+        return 0
+    return await appender.append(*_append_call(appender.store, records))
 
 
 async def log_reward(store: Store, note: RewardNote) -> bool:

@@ -20,6 +20,7 @@ together in one MULTI, Lua script or multi-key command)::
     P{events:<shard>}:seen:<id>   string  event id already appended (dedupe); TTL 24 h
     P{decisions:<shard>}          stream  logged decisions (``d``) and API rewards (``r``)
     P{decisions:<shard>}:seen:<id>  string  decision id already appended (dedupe); TTL 1 h
+    P{events|decisions:<shard>}:fsync  string  written before each WAITAOF; TTL 60 s
     P{model:<name>}:snapshot      string  serialized learner model
     P{model:<name>}:meta          hash    sha256, created-at and version of that snapshot
     P{model:_learner}:snapshot    string  the learner's checkpoint (a reserved model name: slot
@@ -146,6 +147,13 @@ class KeySchema:
     def decision_seen_key(self, decision_id: str, shard: int = 0) -> str:
         """Marks ``decision_id`` as logged in shard ``shard``; same slot as :meth:`decisions_key`."""
         return f"{self.decisions_key(shard)}:seen:{_check('decision id', decision_id)}"
+
+    def fsync_mark_key(self, stream_key: str) -> str:
+        """Written with every fsync-confirmed append to ``stream_key`` (same slot), so that the
+        ``WAITAOF`` after it covers all earlier writes (``store/fsynced_append.py``)."""
+        if not stream_key.startswith(self.prefix):
+            raise ValueError("not a stream key of this store")
+        return f"{stream_key}:fsync"
 
     def model_key(self, name: str) -> str:
         """A serialized model snapshot."""

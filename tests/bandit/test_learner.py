@@ -33,6 +33,7 @@ from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.decision_log import log_decisions, log_reward
 from proxy.store.event_log import EventLog
+from proxy.worker_metrics import LEARNER_COUNTERS, WorkerMetrics
 
 RULES = """
 slots:
@@ -508,3 +509,27 @@ async def test_a_checkpointed_model_whose_publication_was_lost_is_published_agai
     again = await published(store)
     assert again is not None and again.sha256 == before.sha256
     assert again.model_version == before.model_version and again.examples == 10
+
+
+async def test_past_its_bound_the_oldest_pending_decisions_are_dropped_and_counted(
+    store: Store, tmp_path: Path
+) -> None:
+    """``learner.max_pending_decisions``: the oldest waiting decisions go first, never learned,
+    and the count is on /metrics as the learner's ``evicted``."""
+    rules = Rules(build_rules(tmp_path, window_s=600))
+    records = decisions(5)
+    assert await log_decisions(store, records)
+    learner = make_learner(store, rules, tmp_path, max_pending=3)
+    metrics = WorkerMetrics()
+    metrics.watch("learner", learner, LEARNER_COUNTERS)
+    async with running(learner):
+        await until(lambda: learner.evicted == 2, "2 decisions evicted")
+        assert learner.pending == 3 and learner.learned == 0
+        assert sorted(learner.state._pending) == sorted(r.id for r in records[2:])
+    samples = {
+        s.labels["counter"]: s.value
+        for family in metrics.collect()
+        for s in family.samples
+        if s.labels.get("worker") == "learner"
+    }
+    assert samples["evicted"] == 2

@@ -268,3 +268,10 @@ def test_yaml_errors_surface_through_load_config(tmp_path: Path) -> None:
 )
 def test_parse_listen(value: str, expected: tuple[str, int]) -> None:
     assert parse_listen(value) == expected
+
+
+def test_the_learners_pending_bound_is_read_and_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, "learner:\n  max_pending_decisions: 250000\n")
+    assert load_config(path, environ={}).learner.max_pending_decisions == 250_000
+    err = error_of(tmp_path, "learner:\n  max_pending_decisions: 10\n")
+    assert (err.line, err.path) == (2, "$.learner.max_pending_decisions")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
@@ -14,9 +16,10 @@ from proxy.decide.decision_sink import DecisionSink, decision_spool
 from proxy.records.decision import LoggedDecision, decode_logged, encode_record
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
+from proxy.store.embedded import EmbeddedStore
 from proxy.tracker.spool import RecordSpool
 from tests.integration.decision_stream import read_decision_log
-from tests.redis_server import RedisServerProcess, short_data_dir
+from tests.redis_server import RELAXED_STORE, RedisServerProcess, short_data_dir, wait_until
 
 SETTINGS = StoreSettings(breaker_open_s=0.2)
 _ids = itertools.count()
@@ -83,6 +86,7 @@ async def test_spools_while_down_and_replays_in_serving_order(
 ) -> None:
     before, during, after = decisions(3), decisions(4), decisions(2)
     assert await sink.log(before)
+    assert await sink.flush()  # redis-server 7.0 cannot confirm an fsync: nothing is held
     redis_server.kill()
     for record in during:
         assert await sink.log([record])
@@ -179,3 +183,75 @@ async def test_the_replay_loop_drains_the_spool_once_the_store_is_back(
         await loop
     assert sink.replayed == len(batch)
     assert await logged_ids(store) == [d.id for d in batch]
+
+
+@pytest.fixture
+def valkey(data_dir: Path) -> Iterator[EmbeddedStore]:
+    """The embedded Valkey (it confirms fsyncs with WAITAOF), restartable from its AOF."""
+    server = EmbeddedStore(data_dir / "store")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_decisions_are_held_until_the_store_fsynced_them(
+    valkey: EmbeddedStore, data_dir: Path
+) -> None:
+    store = Store(valkey.url, RELAXED_STORE)
+    sink = DecisionSink(store, decision_spool(data_dir))
+    try:
+        batch = decisions(40)
+        for record in batch:
+            assert await sink.log([record])  # the page's write: not waiting for the fsync
+        assert sink.confirms_fsync
+        assert await sink.flush()
+        assert (sink.fsynced, sink.unfsynced, sink.spooled, sink.unconfirmed) == (40, 0, 0, 0)
+        assert await logged_ids(store) == [d.id for d in batch]
+    finally:
+        await sink.spool.close()
+        await store.close()
+
+
+async def test_a_store_killed_right_after_the_pages_loses_no_decision(
+    valkey: EmbeddedStore, data_dir: Path
+) -> None:
+    """Pages served (every ``log`` answered), then ``kill -9`` of the store at once: after its
+    restart every decision is in the stream exactly once: fsync-ed before the kill, or held,
+    spooled when the confirmation failed, and replayed."""
+    store = Store(valkey.url, StoreSettings(op_timeout_s=2.0, breaker_open_s=0.2))
+    sink = DecisionSink(store, decision_spool(data_dir), replay_interval_s=0.05)
+    batch = decisions(400)
+    try:
+
+        async def page(mine: list[LoggedDecision]) -> None:
+            for record in mine:
+                assert await sink.log([record])
+
+        async with asyncio.timeout(30):
+            await asyncio.gather(*(page(batch[i::8]) for i in range(8)))
+        assert valkey.pid is not None
+        os.kill(valkey.pid, signal.SIGKILL)
+        wait_until(lambda: not valkey.running, 5.0, "valkey to die")
+        valkey.stop()
+        await asyncio.to_thread(valkey.start)  # same data dir: restarts from its AOF
+
+        async def all_logged() -> bool:
+            return (
+                not sink.unconfirmed
+                and not sink.backlog
+                and await sink.spool.pending_bytes() == 0
+                and len(await logged_ids(store)) >= len(batch)
+            )
+
+        async with asyncio.timeout(30):  # replayed every 50 ms once the breaker lets calls by
+            while not await all_logged():
+                await sink.replay_once()
+                await asyncio.sleep(0.05)
+        ids = await logged_ids(store)
+        assert sorted(ids) == sorted(d.id for d in batch) and len(set(ids)) == len(ids)
+        assert sink.fsynced + sink.unfsynced == len(batch) and sink.failed == 0
+    finally:
+        await sink.spool.close()
+        await store.close()
