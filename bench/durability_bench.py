@@ -24,12 +24,15 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.event_records
 
 from proxy.records.event_record import EventRecord, encode_record
 from proxy.store.client import Store
