@@ -80,7 +80,12 @@ async def learner_context(app: web.Application) -> AsyncIterator[None]:
     config, store = app[CONFIG], app[STORE]
     app[WORKER_METRICS].watch_stream("decisions", store.keys.decisions_key(0))
     if config.store.url is None:
-        learner = Learner(store, app[RULES], Path(config.data_dir))
+        learner = Learner(
+            store,
+            app[RULES],
+            Path(config.data_dir),
+            results_retention_days=config.results.retention_days,
+        )
         app[WORKER_METRICS].watch("learner", learner, LEARNER_COUNTERS)
         app[BACKGROUND].declare("vernier-learner", learner.run)
     yield

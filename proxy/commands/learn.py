@@ -94,7 +94,9 @@ async def _learn(config: Config, url: str) -> int:
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, rules.request_reload)
     tasks = BackgroundTasks()
-    learner = Learner(store, rules, Path(config.data_dir))
+    learner = Learner(
+        store, rules, Path(config.data_dir), results_retention_days=config.results.retention_days
+    )
     try:
         if not await store.open():
             print(

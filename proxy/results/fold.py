@@ -14,6 +14,12 @@ so a redelivered record adds nothing). The measures (see ``docs/report-format.md
 - ``engaged_n``, ``engaged_s``, ``engaged_s_sq`` and ``scroll_n``, ``scroll``, ``scroll_sq``:
   the tracker's engaged-time and scroll reports of a session that holds the variant.
 
+The learner's joined examples (a decision with its reward after the reward window) add the sums
+off-policy estimates need (:func:`fold_example`, member ``w:<decision>``): for the chosen arm
+and for the targets :data:`TARGETS` (``~logged``, ``~uniform``, ``~greedy``: field names no
+variant id can take) ``ips_n``, ``ips_w``, ``ips_w_sq``, ``ips_wr``, ``ips_wr_sq``, ``ips_w2r``
+(:class:`~proxy.evaluate.weighted.WeightSums`).
+
 Lost exposures are ``decisions − exposures``: decided, never seen. Bots and slots or variants the
 live rules do not have are left out (a beacon is visitor input: forged names create nothing).
 """
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from proxy.records.decision import LoggedDecision
+from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.records.results_buckets import Tally, hour_of
@@ -42,6 +48,10 @@ MEASURES = (
     "scroll_sq",
 )
 EXPECTED = "expected"  # "<variant>|expected": summed logged probabilities
+WEIGHT_SUMS = ("ips_n", "ips_w", "ips_w_sq", "ips_wr", "ips_wr_sq", "ips_w2r")
+# Slot-level target policies of the off-policy sums: the logging policy itself (w = 1), uniform
+# over the offered variants, and the logging pmf's most likely variant (the model's own choice).
+TARGETS = ("~logged", "~uniform", "~greedy")
 
 Known = Mapping[str, Iterable[str]]  # slot -> its variants in the live rules
 
@@ -115,3 +125,29 @@ def fold_decision(decision: LoggedDecision, known: Mapping[str, frozenset[str]])
     else:
         adds.append((f"{decision.chosen}|{EXPECTED}", 1.0))
     return [Tally(decision.slot, hour_of(decision.ts_ms), f"d:{decision.id}", tuple(adds))]
+
+
+def fold_example(record: DecisionRecord, known: Mapping[str, frozenset[str]]) -> list[Tally]:
+    """What one joined example adds to the off-policy sums (see the module docstring): the
+    chosen arm's target "always this variant" (w = 1/p) and each of :data:`TARGETS`."""
+    variants = known.get(record.slot)
+    if not record.is_example or variants is None or record.chosen not in variants:
+        return []
+    if record.ts_ms is None:
+        return []
+    reward, p = record.reward or 0.0, record.p
+    greedy = record.chosen
+    if record.pmf is not None:
+        greedy = record.actions[max(range(len(record.pmf)), key=record.pmf.__getitem__)]
+    weights = {
+        record.chosen: 1 / p,
+        "~logged": 1.0,
+        "~uniform": 1 / (len(record.actions) * p),
+        "~greedy": 1 / p if greedy == record.chosen else 0.0,
+    }
+    adds: list[tuple[str, float]] = []
+    for target, w in weights.items():
+        wr = w * reward
+        values = (1.0, w, w * w, wr, wr * wr, w * wr)
+        adds += [(f"{target}|{m}", x) for m, x in zip(WEIGHT_SUMS, values, strict=True) if x]
+    return [Tally(record.slot, hour_of(record.ts_ms), f"w:{record.id}", tuple(adds))]
