@@ -55,6 +55,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import orjson
+
 from proxy.bandit import slot_models
 from proxy.bandit.learner_state import CheckpointRefused, LearnerState
 from proxy.records.decision import DecisionRecord, encode_record
@@ -314,7 +316,10 @@ class Learner:
         state = await loop.run_in_executor(None, self.core.join.to_bytes)
         data = self.core.checkpoint(made, state, now_ms)
         timeout_s = self.call_timeout_s * 2
-        if not await learner_state.save_checkpoint(self.store, data, timeout_s=timeout_s):
+        standing = orjson.dumps(self.core.guardrail_standing())
+        if not await learner_state.save_checkpoint(
+            self.store, data, timeout_s=timeout_s, guardrail=standing
+        ):
             return False
         self._last_commit = time.monotonic()
         self.core.committed(made)

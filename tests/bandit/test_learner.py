@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import os
 import secrets
@@ -34,6 +35,7 @@ from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.decision_log import log_decisions, log_reward
 from proxy.store.event_log import EventLog
+from proxy.store.learner_state import load_guardrail_standing
 from proxy.store.results import read_slot
 
 RULES = """
@@ -251,6 +253,9 @@ async def test_learns_logs_publishes_and_acknowledges(
         "~greedy|ips_wr": 20.0,
     }
     assert (await weight_sums(store, "footer"))["~logged|ips_n"] == 4.0
+    standing = await load_guardrail_standing(store, timeout_s=2.0)
+    assert standing is not None and standing.data is not None
+    assert json.loads(standing.data) == {"hero": [], "footer": []}  # no pmf: nothing judged
 
 
 async def weight_sums(store: Store, slot: str) -> dict[str, float]:

@@ -9,8 +9,10 @@ import pytest
 from proxy.records.decision import DecisionRecord
 from proxy.records.results_buckets import HOUR_MS, Buckets
 from proxy.results.fold import fold_example
+from proxy.results.html import OFF_POLICY_TITLE, report_file
 from proxy.results.offpolicy import off_policy
-from proxy.results.report import SlotInfo, slot_report
+from proxy.results.render import as_text
+from proxy.results.report import SlotInfo, report, slot_report
 
 VARIANTS = ("a", "b", "c")
 RATES = np.array([0.05, 0.08, 0.12])  # the planted click rate of each variant
@@ -113,3 +115,13 @@ def test_the_report_carries_them_per_variant() -> None:
     slot = slot_report(info, folded(world(3, 600)))
     assert slot["off_policy"]["examples"] == 600
     assert all(row["snips"] is not None and len(row["ips_ci"]) == 2 for row in slot["variants"])
+
+
+def test_text_and_html_show_the_values_and_the_regret() -> None:
+    info = SlotInfo("hero", "bandit", "a", VARIANTS)
+    data = report([(info, folded(world(3, 600)))], bucket="h", first=0, last=2, now_ms=0)
+    text = as_text(data)
+    assert "off-policy SNIPS over 600 joined decisions: served" in text
+    assert "best fixed" in text and "regret" in text
+    page = report_file(data, js="", css="")
+    assert OFF_POLICY_TITLE in page and "always c" in page and "Best fixed variant" in page
