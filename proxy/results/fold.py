@@ -18,7 +18,10 @@ The learner's joined examples (a decision with its reward after the reward windo
 off-policy estimates need (:func:`fold_example`, member ``w:<decision>``): for the chosen arm
 and for the targets :data:`TARGETS` (``~logged``, ``~uniform``, ``~greedy``: field names no
 variant id can take) ``ips_n``, ``ips_w``, ``ips_w_sq``, ``ips_wr``, ``ips_wr_sq``, ``ips_w2r``
-(:class:`~proxy.evaluate.weighted.WeightSums`).
+(:class:`~proxy.evaluate.weighted.WeightSums`); and for the chosen arm the reward and a
+pre-exposure covariate (:data:`COVARIATE` from the decision's request context: the visitor's
+visits in the 30 days before the decision, 0 without a profile) for CUPED: ``cuped_y``,
+``cuped_y_sq``, ``cuped_x``, ``cuped_x_sq``, ``cuped_xy`` (their count is ``ips_n``).
 
 Lost exposures are ``decisions − exposures``: decided, never seen. Bots and slots or variants the
 live rules do not have are left out (a beacon is visitor input: forged names create nothing).
@@ -26,6 +29,7 @@ live rules do not have are left out (a beacon is visitor input: forged names cre
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 from proxy.records.decision import DecisionRecord, LoggedDecision
@@ -52,6 +56,7 @@ WEIGHT_SUMS = ("ips_n", "ips_w", "ips_w_sq", "ips_wr", "ips_wr_sq", "ips_w2r")
 # Slot-level target policies of the off-policy sums: the logging policy itself (w = 1), uniform
 # over the offered variants, and the logging pmf's most likely variant (the model's own choice).
 TARGETS = ("~logged", "~uniform", "~greedy")
+COVARIATE = "visits_30d"  # a profile field, read from the decision's rule_context
 
 Known = Mapping[str, Iterable[str]]  # slot -> its variants in the live rules
 
@@ -150,4 +155,18 @@ def fold_example(record: DecisionRecord, known: Mapping[str, frozenset[str]]) ->
         wr = w * reward
         values = (1.0, w, w * w, wr, wr * wr, w * wr)
         adds += [(f"{target}|{m}", x) for m, x in zip(WEIGHT_SUMS, values, strict=True) if x]
+    x = covariate(record)
+    moments = (reward, reward * reward, x, x * x, x * reward)
+    names = ("cuped_y", "cuped_y_sq", "cuped_x", "cuped_x_sq", "cuped_xy")
+    adds += [(f"{record.chosen}|{m}", v) for m, v in zip(names, moments, strict=True) if v]
     return [Tally(record.slot, hour_of(record.ts_ms), f"w:{record.id}", tuple(adds))]
+
+
+def covariate(record: DecisionRecord) -> float:
+    """The pre-exposure covariate of a decision: :data:`COVARIATE` in its request context as
+    the proxy saw it when deciding (before this exposure); 0 when absent (no profile yet)."""
+    context = getattr(record, "rule_context", None) or {}
+    value = context.get(COVARIATE)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if math.isfinite(value) else 0.0

@@ -138,7 +138,31 @@ def off_policy_html(slot: Mapping[str, Any]) -> str:
         )
     return (
         f'<p class="muted">Off-policy values (reward per decision) from {num(section["examples"])}'
-        " joined decisions.</p>" + table(head, rows) + regret
+        " joined decisions.</p>" + table(head, rows) + regret + cuped_html(slot)
+    )
+
+
+def cuped_html(slot: Mapping[str, Any]) -> str:
+    """Reward per decision against the control, unadjusted and CUPED-adjusted
+    (``docs/report-format.md``, ``cuped``)."""
+    summary = slot.get("cuped")
+    if not summary:
+        return ""
+    rows = [
+        (
+            esc(v["id"]), _value(v["reward_mean"]), _value(v["reward_diff"]),
+            _values(v["reward_diff_ci"]), prob(v["reward_p"]), _value(v["cuped_mean"]),
+            _value(v["cuped_diff"]), _values(v["cuped_diff_ci"]), prob(v["cuped_p"]),
+        )
+        for v in slot["variants"]
+    ]  # fmt: skip
+    head = (
+        "variant", "reward", "vs control", "95 %", "p", "CUPED reward", "vs control", "95 %", "p",
+    )  # fmt: skip
+    return (
+        f'<p class="muted">Reward per joined decision; CUPED on {esc(summary["covariate"])} '
+        f"before the decision (variance kept {_value(summary['variance_kept'])}).</p>"
+        + table(head, rows)
     )
 
 

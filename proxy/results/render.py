@@ -64,6 +64,24 @@ def off_policy_line(slot: dict[str, Any]) -> str | None:
     return line
 
 
+def cuped_line(slot: dict[str, Any]) -> str | None:
+    """Each variant's reward difference from the control, unadjusted and CUPED-adjusted."""
+    summary = slot.get("cuped")
+    if not summary:
+        return None
+    parts = [
+        f"{v['id']} {_cell(v['reward_diff'])} {_cell(v['reward_diff_ci'])} p={_cell(v['reward_p'])}"
+        f" | CUPED {_cell(v['cuped_diff'])} {_cell(v['cuped_diff_ci'])} p={_cell(v['cuped_p'])}"
+        for v in slot["variants"]
+        if not v["is_control"]
+    ]
+    return (
+        f"reward per decision vs control ({summary['decisions']} joined decisions; CUPED on "
+        f"{summary['covariate']}, variance kept {_cell(summary['variance_kept'])}): "
+        + "; ".join(parts)
+    )
+
+
 def as_text(report: dict[str, Any]) -> str:
     lines = []
     table = rows(report)
@@ -78,8 +96,9 @@ def as_text(report: dict[str, Any]) -> str:
                 lines.append(
                     "  " + "  ".join(v.ljust(w) for v, w in zip(row[1:], widths[1:], strict=True))
                 )
-        if (line := off_policy_line(slot)) is not None:
-            lines.append("  " + line)
+        for line in (off_policy_line(slot), cuped_line(slot)):
+            if line is not None:
+                lines.append("  " + line)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -11,7 +11,8 @@ be best and expected loss; a split slot is checked for sample-ratio mismatch aga
 weights, a bandit slot for propensity consistency against the probabilities it logged. The
 off-policy values of each variant and of the served, model and uniform policies, and the regret
 against the best fixed variant, come from the learner's joined examples
-(:mod:`proxy.results.offpolicy`).
+(:mod:`proxy.results.offpolicy`), and so do the reward per decision with and without CUPED
+(:mod:`proxy.results.cuped`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.records.results_buckets import Buckets
+from proxy.results.cuped import EMPTY as CUPED_EMPTY
+from proxy.results.cuped import cuped_section
 from proxy.results.offpolicy import off_policy
 from proxy.rules.load import CompiledSlot
 from proxy.stats.binary import (
@@ -226,11 +229,13 @@ def slot_report(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
     for row in variants:
         row["allocation"] = row["decisions"] / total_decisions if total_decisions else None
     per_variant, section = off_policy(info.variants, control, buckets)
+    by_variant, cuped = cuped_section(info.variants, control, buckets)
     for row in variants:
-        row |= per_variant.get(row["id"], NO_ESTIMATES)
+        row |= per_variant.get(row["id"], NO_ESTIMATES) | by_variant.get(row["id"], CUPED_EMPTY)
     base = _rate(clicks[control], exposures[control])
     return basics.head(info, buckets) | {
         "off_policy": section,
+        "cuped": cuped,
         "sample_size_per_variant": sample_size(base, MDE, power=POWER) if base else None,
         "mde": MDE,
         "power": POWER,
