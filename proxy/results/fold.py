@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
-from proxy.records.results_buckets import Tally, hour_of
+from proxy.records.results_buckets import Buckets, Tally, hour_of
 
 MEASURES = (
     "decisions",
@@ -170,3 +170,19 @@ def covariate(record: DecisionRecord) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
     return float(value) if math.isfinite(value) else 0.0
+
+
+def summed(tallies: Iterable[Tally]) -> Buckets:
+    """What the store would hold after folding ``tallies``: each member's additions once,
+    summed per hour (for in-process runs and tests; the store's own is
+    :mod:`proxy.store.results`)."""
+    seen: set[str] = set()
+    sums: dict[int, dict[str, float]] = {}
+    for tally in tallies:
+        if tally.member in seen:
+            continue
+        seen.add(tally.member)
+        bucket = sums.setdefault(tally.hour, {})
+        for field, amount in tally.adds:
+            bucket[field] = bucket.get(field, 0.0) + amount
+    return Buckets(sums, {})

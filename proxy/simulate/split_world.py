@@ -21,8 +21,8 @@ import numpy as np
 from proxy.records.decision import LoggedDecision
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Impression
-from proxy.records.results_buckets import HOUR_MS, Buckets, Tally
-from proxy.results.fold import fold_decision, fold_event
+from proxy.records.results_buckets import HOUR_MS, Tally
+from proxy.results.fold import fold_decision, fold_event, summed
 from proxy.results.report import SlotInfo, slot_report
 from proxy.rules.split import assign, split_probabilities
 from proxy.simulate.world_file import WorldSpec
@@ -72,21 +72,7 @@ def run_split(
             )
             tallies += fold_event(record, {}, known)
     info = SlotInfo(SLOT, "split", world.control, world.variants, dict(configured))
-    return slot_report(info, merged(tallies))
-
-
-def merged(tallies: list[Tally]) -> Buckets:
-    """What the store would hold: each member's additions once, summed per hour."""
-    seen: set[str] = set()
-    sums: dict[int, dict[str, float]] = {}
-    for tally in tallies:
-        if tally.member in seen:
-            continue
-        seen.add(tally.member)
-        bucket = sums.setdefault(tally.hour, {})
-        for field, amount in tally.adds:
-            bucket[field] = bucket.get(field, 0.0) + amount
-    return Buckets(sums, {})
+    return slot_report(info, summed(tallies))
 
 
 def significant_winner(slot: Mapping[str, Any], alpha: float = 0.05) -> bool:

@@ -10,7 +10,7 @@ from scipy import stats
 from proxy.records.decision import LoggedDecision
 from proxy.records.results_buckets import HOUR_MS, Buckets
 from proxy.results.cuped import cuped_section
-from proxy.results.fold import fold_example
+from proxy.results.fold import fold_example, summed
 from proxy.results.html import report_file
 from proxy.results.render import as_text
 from proxy.results.report import SlotInfo, report, slot_report
@@ -40,13 +40,7 @@ def decisions(seed: int, n: int, lift: float) -> list[LoggedDecision]:
 
 
 def folded(records: list[LoggedDecision]) -> Buckets:
-    sums: dict[int, dict[str, float]] = {}
-    for record in records:
-        for tally in fold_example(record, KNOWN):
-            bucket = sums.setdefault(tally.hour, {})
-            for field, amount in tally.adds:
-                bucket[field] = bucket.get(field, 0.0) + amount
-    return Buckets(sums, {})
+    return summed(tally for record in records for tally in fold_example(record, KNOWN))
 
 
 def test_adjusted_and_unadjusted_match_welch_over_the_values() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from proxy.records.decision import DecisionRecord
 from proxy.records.results_buckets import HOUR_MS, Buckets
-from proxy.results.fold import fold_example
+from proxy.results.fold import fold_example, summed
 from proxy.results.html import OFF_POLICY_TITLE, report_file
 from proxy.results.offpolicy import off_policy
 from proxy.results.render import as_text
@@ -43,13 +43,7 @@ def world(seed: int, n: int) -> list[DecisionRecord]:
 
 
 def folded(records: list[DecisionRecord]) -> Buckets:
-    sums: dict[int, dict[str, float]] = {}
-    for record in records:
-        for tally in fold_example(record, KNOWN):
-            bucket = sums.setdefault(tally.hour, {})
-            for field, amount in tally.adds:
-                bucket[field] = bucket.get(field, 0.0) + amount
-    return Buckets(sums, {})
+    return summed(tally for record in records for tally in fold_example(record, KNOWN))
 
 
 def reference(w: np.ndarray, r: np.ndarray) -> tuple[float, float, float, float]:
