@@ -35,7 +35,7 @@ EMPTY = {
 
 
 def _sums(buckets: Buckets, variant: str) -> list[float]:
-    return [sum(b.get(f"{variant}|{m}", 0.0) for b in buckets.sums.values()) for m in FIELDS]
+    return [buckets.total(f"{variant}|{m}") for m in FIELDS]
 
 
 def _difference(result: MeanDifference | None) -> tuple[Any, Any, Any]:

@@ -33,10 +33,7 @@ POLICY_NAMES = {"~logged": "served", "~greedy": "model", "~uniform": "uniform"}
 def weight_sums(buckets: Buckets, target: str, examples: float) -> WeightSums:
     """The target's sums over the period; ``n`` is every example of the slot (a target that
     would not have chosen the logged variant still counts an example, with weight 0)."""
-    totals = [
-        sum(b.get(f"{target}|{m}", 0.0) for b in buckets.sums.values()) for m in WEIGHT_SUMS[1:]
-    ]
-    return WeightSums(examples, *totals)
+    return WeightSums(examples, *(buckets.total(f"{target}|{m}") for m in WEIGHT_SUMS[1:]))
 
 
 def _ci(value: float, se: float) -> list[float] | None:
@@ -63,7 +60,7 @@ def estimates(sums: WeightSums) -> dict[str, Any]:
 
 
 def examples_of(buckets: Buckets) -> float:
-    return sum(b.get("~logged|ips_n", 0.0) for b in buckets.sums.values())
+    return buckets.total("~logged|ips_n")
 
 
 def off_policy(

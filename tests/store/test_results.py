@@ -72,3 +72,19 @@ async def test_a_member_of_yesterday_counts_once_today(own_store: Store) -> None
         own_store, "hero", ["a"], Period("d", HOUR // DAY_HOURS, tomorrow // DAY_HOURS)
     )
     assert found is not None and found.visitors == {"a": 1}
+
+
+async def test_off_policy_sums_come_back_as_period_totals(own_store: Store) -> None:
+    """Measures only used over the whole period are summed by the read script itself."""
+    day = HOUR // DAY_HOURS
+    batch = [
+        Tally("hero", HOUR, "w:1", (("~logged|ips_n", 1.0), ("a|cuped_y", 0.5))),
+        Tally("hero", HOUR + DAY_HOURS, "w:2", (("~logged|ips_n", 1.0), ("a|cuped_y", 0.25))),
+        click("c:1"),
+    ]
+    assert await fold(own_store, batch, ttl_s=TTL_S, timeout_s=2.0) == batch
+    found = await read_slot(own_store, "hero", ["a"], Period("d", day, day + 1), timeout_s=2.0)
+    assert found is not None
+    assert found.totals == {"~logged|ips_n": 2.0, "a|cuped_y": 0.75}
+    assert found.sums == {day: {"a|clicks": 1.0, "a|value": 2.5}}
+    assert found.total("a|cuped_y") == 0.75 and found.total("a|clicks") == 1.0
