@@ -264,12 +264,7 @@ async def weight_sums(store: Store, slot: str) -> dict[str, float]:
     today = hour_of(now_ms()) // DAY_HOURS
     found = await read_slot(store, slot, ["a", "b"], Period("d", today - 1, today + 1))
     assert found is not None
-    sums: dict[str, float] = {}
-    for bucket in found.sums.values():
-        for name, value in bucket.items():
-            if name.endswith(("|ips_n", "|ips_wr")):
-                sums[name] = sums.get(name, 0.0) + value
-    return sums
+    return {name: v for name, v in found.totals.items() if name.endswith(("|ips_n", "|ips_wr"))}
 
 
 async def test_a_restart_continues_the_model_and_its_version_line(
