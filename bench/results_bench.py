@@ -7,7 +7,8 @@
   process, one core), in events/s; the reference in the same run is msgspec decoding the same
   records from the stream's bytes (what every consumer pays anyway). Target >= 20,000 events/s.
 - ``report``: ``vernier report --format json`` work over D days x S slots x V variants of full
-  day buckets: reading them from the store and computing the statistics; the reference is
+  day buckets (with the learner's off-policy and CUPED sums): reading them from the store and
+  computing the statistics; the reference is
   ``json.dumps`` of the resulting report. Target <= 1 s.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.records.events import Click, Engaged, Impression
 from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
-from proxy.results.fold import fold_event
+from proxy.results.fold import TARGETS, WEIGHT_SUMS, fold_event
 from proxy.results.report import SlotInfo, report
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
@@ -100,11 +101,16 @@ async def bench_report(store: Store, days: int, slots: int, variants: int) -> No
         "engaged_s",
     )
 
+    # the learner's off-policy and CUPED sums too: every part of the report is computed
+    owners = [*names, *TARGETS]
+    joined = (*WEIGHT_SUMS, "cuped_y", "cuped_y_sq", "cuped_x", "cuped_x_sq", "cuped_xy")
+
     async def fill(redis: object) -> None:
         pipe = redis.pipeline(transaction=False)  # type: ignore[attr-defined]
         for s in range(slots):
             for d in range(today - days + 1, today + 1):
                 fields = {f"{v}|{m}": 1000 + (d * 7 + s) % 97 for v in names for m in measures}
+                fields |= {f"{v}|{m}": 500 + (d * 3 + s) % 89 for v in owners for m in joined}
                 pipe.hset(client.results_key(f"slot-{s}", f"d:{d}"), mapping=fields)
         await pipe.execute()
 
@@ -124,6 +130,7 @@ async def bench_report(store: Store, days: int, slots: int, variants: int) -> No
     start = time.perf_counter()
     json.dumps(data)
     dump_s = time.perf_counter() - start
+    assert all(slot["off_policy"] and slot["cuped"] for slot in data["slots"])
     total = read_s + stats_s
     print(f"report {days} d x {slots} slots x {variants} variants: {total:.3f} s (read {read_s:.3f} s, statistics {stats_s:.3f} s; {total / dump_s:.1f}x json.dumps of it)")  # fmt: skip
 

@@ -85,6 +85,7 @@ async def learner_context(app: web.Application) -> AsyncIterator[None]:
             app[RULES],
             Path(config.data_dir),
             max_pending=config.learner.max_pending_decisions,
+            results_retention_days=config.results.retention_days,
         )
         app[WORKER_METRICS].watch("learner", learner, LEARNER_COUNTERS)
         app[BACKGROUND].declare("vernier-learner", learner.run)

@@ -55,11 +55,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import orjson
+
 from proxy.bandit import slot_models
 from proxy.bandit.learner_state import CheckpointRefused, LearnerState
 from proxy.records.decision import DecisionRecord, encode_record
+from proxy.results.fold import fold_example
 from proxy.rules.load import RuleSet
-from proxy.store import learner_state, models, slot_metrics
+from proxy.store import learner_state, models, results, slot_metrics
 from proxy.store.client import Store
 from proxy.store.decision_log import decision_stream
 from proxy.store.event_log import EventLog
@@ -113,8 +116,10 @@ class Learner:
         max_retry_s: float = 5.0,
         lease_s: float = 30.0,
         max_pending: int = 100_000,
+        results_retention_days: int = 90,
     ) -> None:
         self.store = store
+        self.results_ttl_s = results_retention_days * 86_400
         self.rules = rules
         self.data_dir = Path(data_dir)
         self.log_path = self.data_dir / DECISIONS_FILE
@@ -267,6 +272,7 @@ class Learner:
                     log.debug("learner: example %s not learned: %s", record.id, why)
             await asyncio.sleep(0)
         await self._guard(examples)
+        await self._fold_results(examples)
         lines = b"".join(encode_record(record) + b"\n" for record in examples)
         try:
             await asyncio.get_running_loop().run_in_executor(None, self._append, lines)
@@ -290,6 +296,17 @@ class Learner:
                     "not answer): %s", pause.slot, pause.variant, pause.why,
                 )  # fmt: skip
 
+    async def _fold_results(self, examples: list[DecisionRecord]) -> None:
+        """The report's off-policy sums (:func:`~proxy.results.fold.fold_example`), once per
+        decision however often an example is joined again after a restart."""
+        known = {slot.id: frozenset(slot.variants) for slot in self.rules.current.ruleset.slots}
+        tallies = [tally for record in examples for tally in fold_example(record, known)]
+        written = await results.fold(
+            self.store, tallies, ttl_s=self.results_ttl_s, timeout_s=self.call_timeout_s
+        )
+        if written is None:
+            log.warning("learner: off-policy sums of %d examples not written", len(tallies))
+
     def _append(self, lines: bytes) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as file:
@@ -309,7 +326,10 @@ class Learner:
         state = await loop.run_in_executor(None, self.core.join.to_bytes)
         data = self.core.checkpoint(made, state, now_ms)
         timeout_s = self.call_timeout_s * 2
-        if not await learner_state.save_checkpoint(self.store, data, timeout_s=timeout_s):
+        standing = orjson.dumps(self.core.guardrail_standing())
+        if not await learner_state.save_checkpoint(
+            self.store, data, timeout_s=timeout_s, guardrail=standing
+        ):
             return False
         self._last_commit = time.monotonic()
         self.core.committed(made)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 
@@ -207,6 +208,14 @@ class LearnerState:
             guard = SlotGuardrail(slot_id, slot.control, low, high, evidence=evidence)
             self.guards[slot_id] = guard
         return guard
+
+    def guardrail_standing(self) -> dict[str, list[dict[str, Any]]]:
+        """Per guarded slot, :meth:`~proxy.govern.guardrail.SlotGuardrail.standing`."""
+        return {
+            slot: guard.standing(self.slots[slot].variants)
+            for slot, guard in self.guards.items()
+            if slot in self.slots
+        }
 
     # -- checkpoints ----------------------------------------------------------------------------
 

@@ -95,7 +95,11 @@ async def _learn(config: Config, url: str) -> int:
     loop.add_signal_handler(signal.SIGHUP, rules.request_reload)
     tasks = BackgroundTasks()
     learner = Learner(
-        store, rules, Path(config.data_dir), max_pending=config.learner.max_pending_decisions
+        store,
+        rules,
+        Path(config.data_dir),
+        max_pending=config.learner.max_pending_decisions,
+        results_retention_days=config.results.retention_days,
     )
     try:
         if not await store.open():

@@ -25,7 +25,12 @@ from aiohttp import web
 
 from proxy.dashboard.assets import DashboardAssets
 from proxy.dashboard.auth import AdminAuth, clear_cookie, same_origin, session_cookie
-from proxy.dashboard.reads import read_pauses, read_report, read_windows
+from proxy.dashboard.reads import (
+    read_guardrail_standing,
+    read_pauses,
+    read_report,
+    read_windows,
+)
 from proxy.errors import ConfigError
 from proxy.govern.control import control_field
 from proxy.results import live, pages
@@ -209,12 +214,13 @@ class Dashboard:
             period = period_of(since, int(self._clock() * 1000), self._retention_days)
         except ConfigError as err:
             return self._error(400, str(err).removeprefix("--"))
-        report, parts, paused = await asyncio.gather(
+        report, parts, paused, standing = await asyncio.gather(
             read_report(self._store, [slot_info(slot)], period, timeout_s=READ_TIMEOUT_S),
             self._live_parts(slot),
             read_pauses(self._store),
+            read_guardrail_standing(self._store, slot.id, timeout_s=READ_TIMEOUT_S),
         )
-        if report is None or parts is None or paused is None:
+        if report is None or parts is None or paused is None or standing is None:
             return self._error(503, "the store cannot answer; try again in a moment")
         slot_report = report["slots"][0]
         live_html, live_chart = parts
@@ -224,6 +230,7 @@ class Dashboard:
             charts=slot_charts(slot_report, report["period"]["bucket"]),
             live_chart=live_chart,
             live_html=live_html,
+            guardrail_standing=standing,
             paused=f"slot:{slot.id}" in paused,
             paused_variants=frozenset(
                 v for v in slot.variants if f"variant:{slot.id}:{v}" in paused

@@ -1,6 +1,6 @@
 """What the dashboard and ``vernier report`` read from the store, each in as few round trips as it
 can: the results aggregates of some slots over a period (then the report, built off the event
-loop), the pauses, and the per-minute windows of the live view."""
+loop), the pauses, the guardrail's standing and the per-minute windows of the live view."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import orjson
 from proxy.records.results_buckets import Period
 from proxy.records.slot_counts import SlotWindows
 from proxy.results.report import SlotInfo, report
-from proxy.store import control
+from proxy.store import control, learner_state
 from proxy.store.client import Store
 from proxy.store.results import read_slot
 from proxy.store.slot_metrics import read_slot_windows
@@ -65,6 +65,25 @@ async def read_pauses(store: Store) -> dict[str, dict[str, Any]] | None:
     if fields is None:
         return None
     return {name: _record(value) for name, value in fields.items()}
+
+
+async def read_guardrail_standing(
+    store: Store, slot: str, *, timeout_s: float | None = None
+) -> list[dict[str, Any]] | None:
+    """The guardrail's own evidence for ``slot``'s variants as the learner last checkpointed it
+    (:meth:`~proxy.govern.guardrail.SlotGuardrail.standing`; empty before the learner's first
+    checkpoint, or for an unguarded slot); ``None`` if the store cannot answer."""
+    found = await learner_state.load_guardrail_standing(store, timeout_s=timeout_s or 2.0)
+    if found is None:
+        return None
+    if found.data is None:
+        return []
+    try:
+        per_slot = orjson.loads(found.data)
+    except orjson.JSONDecodeError:
+        return []
+    rows = per_slot.get(slot, []) if isinstance(per_slot, dict) else []
+    return [row for row in rows if isinstance(row, dict)]
 
 
 async def read_windows(

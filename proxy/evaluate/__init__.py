@@ -12,6 +12,8 @@ file's, the Python entry point's contract and the output are documented in
   to the log in order.
 * :mod:`~proxy.evaluate.reward_model` — DR's cross-fitted r̂ over chosen namespaces.
 * :mod:`~proxy.evaluate.bootstrap` — the streaming bootstrap behind the intervals.
+* :mod:`~proxy.evaluate.weighted` — IPS and SNIPS with standard errors from running sums
+  (shared with the results report).
 * :mod:`~proxy.evaluate.estimators` — the estimates, intervals inside the reward range,
   effective sample size and warnings (:class:`~proxy.evaluate.estimators.SlotEvaluator`
   streams; :func:`~proxy.evaluate.estimators.evaluate` runs over a list).

@@ -34,9 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from proxy.evaluate import weighted
 from proxy.evaluate.bootstrap import RESAMPLES, Floats, StreamingBootstrap, percentile_interval
 from proxy.evaluate.policies import TargetPolicy, checked_pmf
 from proxy.evaluate.reward_model import Bucket, RewardModel, full_context
+from proxy.evaluate.weighted import WeightSums, mean_se
 from proxy.records.decision import DecisionRecord
 
 LEVEL = 0.95
@@ -198,17 +200,14 @@ class SlotEvaluator:
             ips_b = resampled[:, wr] / resampled[:, 0]
             snips_b = resampled[:, wr] / resampled[:, w]
             dr_b = resampled[:, dr] / resampled[:, 0]
-        ips = self._estimate(sum_wr / n, _mean_se(sum_wr, square_wr, n), ips_b)
+        sums = WeightSums(n, sum_w, square_w, sum_wr, square_wr, float(self._w2r[k]))
+        ips = self._estimate(*weighted.ips(sums), ips_b)
         if sum_w > 0:
-            value = sum_wr / sum_w
-            # influence terms w·(r − V)/mean(w): Σ of their squares from the running moments
-            squares = square_wr - 2 * value * float(self._w2r[k]) + value**2 * square_w
-            se = math.sqrt(max(squares, 0.0) / (n - 1) / n) / (sum_w / n) if n > 1 else math.inf
-            snips = self._estimate(value, se, snips_b)
+            snips = self._estimate(*weighted.snips(sums), snips_b)
         else:
             snips = Estimate(math.nan, *self.reward_range, math.inf)
-        dr_estimate = self._estimate(sum_dr / n, _mean_se(sum_dr, square_dr, n), dr_b)
-        ess = sum_w**2 / square_w if square_w > 0 else 0.0
+        dr_estimate = self._estimate(sum_dr / n, mean_se(sum_dr, square_dr, n), dr_b)
+        ess = sums.ess
         max_weight = float(self._max_weight[k])
         return Evaluation(
             name=name,
@@ -262,14 +261,6 @@ class SlotEvaluator:
                 "the weights are too variable for it; prefer SNIPS",
             ))  # fmt: skip
         return tuple(found)
-
-
-def _mean_se(total: float, squares: float, n: int) -> float:
-    """The standard error of a mean from its sum and sum of squares."""
-    if n < 2:
-        return math.inf
-    mean = total / n
-    return math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1) / n)
 
 
 def evaluate_all(

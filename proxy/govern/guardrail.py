@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -202,20 +203,38 @@ class SlotGuardrail:
         return found
 
     def _pause(self, variant: str, evidence: Evidence, wealth: float, needed: float) -> Pause:
+        return Pause(slot=self.slot, **self._numbers(variant, evidence, wealth, needed))
+
+    def _numbers(
+        self, variant: str, evidence: Evidence, wealth: float, needed: float
+    ) -> dict[str, Any]:
         served_rate = evidence.variant_reward / evidence.served if evidence.served else 0.0
         weight = evidence.control_weight
         control_rate = evidence.control_reward / weight if weight else 0.0
-        return Pause(
-            slot=self.slot,
-            variant=variant,
-            decisions=evidence.decisions,
-            served=evidence.served,
-            variant_rate=self.low + self.span * served_rate,
-            control_rate=self.low + self.span * control_rate,
-            per_decision=self.span * evidence.gain / evidence.decisions,
-            wealth=wealth,
-            threshold=needed,
-        )
+        per_decision = evidence.gain / evidence.decisions if evidence.decisions else 0.0
+        return {
+            "variant": variant,
+            "decisions": evidence.decisions,
+            "served": evidence.served,
+            "variant_rate": self.low + self.span * served_rate,
+            "control_rate": self.low + self.span * control_rate,
+            "per_decision": self.span * per_decision,
+            "wealth": wealth,
+            "threshold": needed,
+        }
+
+    def standing(self, variants: Collection[str]) -> list[dict[str, Any]]:
+        """Each judged variant's evidence now, in reward units, with the evidence a pause would
+        need (as if another variant stayed active) and when it was paused: what the dashboard
+        shows beside the pauses."""
+        judged = [v for v in variants if v != self.control]
+        out = []
+        for variant in judged:
+            evidence = self.evidence.get(variant)
+            if evidence is not None:
+                row = self._numbers(variant, evidence, evidence.wealth, len(judged) / self.alpha)
+                out.append(row | {"paused_at_ms": evidence.paused_at_ms})
+        return out
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -26,12 +26,23 @@ class Tally:
     visitor: tuple[str, str] | None = None
 
 
+# Measures only ever used as period totals (the learner's off-policy and CUPED sums): the store
+# sums them over the period's buckets itself instead of returning each bucket's.
+TOTAL_ONLY_PREFIXES = ("ips_", "cuped_")
+
+
 @dataclass(frozen=True, slots=True)
 class Buckets:
-    """``sums[bucket][f"{variant}|{measure}"]`` and ``visitors[variant]`` of one slot."""
+    """``sums[bucket][f"{variant}|{measure}"]`` and ``visitors[variant]`` of one slot; the
+    store puts measures of :data:`TOTAL_ONLY_PREFIXES` in ``totals`` (summed over the period)."""
 
     sums: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     visitors: Mapping[str, int] = field(default_factory=dict)
+    totals: Mapping[str, float] = field(default_factory=dict)
+
+    def total(self, name: str) -> float:
+        """``name``'s sum over the period, wherever it is kept."""
+        return self.totals.get(name, 0.0) + sum(b.get(name, 0.0) for b in self.sums.values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,18 +14,28 @@ so a redelivered record adds nothing). The measures (see ``docs/report-format.md
 - ``engaged_n``, ``engaged_s``, ``engaged_s_sq`` and ``scroll_n``, ``scroll``, ``scroll_sq``:
   the tracker's engaged-time and scroll reports of a session that holds the variant.
 
+The learner's joined examples (a decision with its reward after the reward window) add the sums
+off-policy estimates need (:func:`fold_example`, member ``w:<decision>``): for the chosen arm
+and for the targets :data:`TARGETS` (``~logged``, ``~uniform``, ``~greedy``: field names no
+variant id can take) ``ips_n``, ``ips_w``, ``ips_w_sq``, ``ips_wr``, ``ips_wr_sq``, ``ips_w2r``
+(:class:`~proxy.evaluate.weighted.WeightSums`); and for the chosen arm the reward and a
+pre-exposure covariate (:data:`COVARIATE` from the decision's request context: the visitor's
+visits in the 30 days before the decision, 0 without a profile) for CUPED: ``cuped_y``,
+``cuped_y_sq``, ``cuped_x``, ``cuped_x_sq``, ``cuped_xy`` (their count is ``ips_n``).
+
 Lost exposures are ``decisions − exposures``: decided, never seen. Bots and slots or variants the
 live rules do not have are left out (a beacon is visitor input: forged names create nothing).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
-from proxy.records.decision import LoggedDecision
+from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
-from proxy.records.results_buckets import Tally, hour_of
+from proxy.records.results_buckets import Buckets, Tally, hour_of
 
 MEASURES = (
     "decisions",
@@ -42,6 +52,11 @@ MEASURES = (
     "scroll_sq",
 )
 EXPECTED = "expected"  # "<variant>|expected": summed logged probabilities
+WEIGHT_SUMS = ("ips_n", "ips_w", "ips_w_sq", "ips_wr", "ips_wr_sq", "ips_w2r")
+# Slot-level target policies of the off-policy sums: the logging policy itself (w = 1), uniform
+# over the offered variants, and the logging pmf's most likely variant (the model's own choice).
+TARGETS = ("~logged", "~uniform", "~greedy")
+COVARIATE = "visits_30d"  # a profile field, read from the decision's rule_context
 
 Known = Mapping[str, Iterable[str]]  # slot -> its variants in the live rules
 
@@ -115,3 +130,59 @@ def fold_decision(decision: LoggedDecision, known: Mapping[str, frozenset[str]])
     else:
         adds.append((f"{decision.chosen}|{EXPECTED}", 1.0))
     return [Tally(decision.slot, hour_of(decision.ts_ms), f"d:{decision.id}", tuple(adds))]
+
+
+def fold_example(record: DecisionRecord, known: Mapping[str, frozenset[str]]) -> list[Tally]:
+    """What one joined example adds to the off-policy sums (see the module docstring): the
+    chosen arm's target "always this variant" (w = 1/p) and each of :data:`TARGETS`."""
+    variants = known.get(record.slot)
+    if not record.is_example or variants is None or record.chosen not in variants:
+        return []
+    if record.ts_ms is None:
+        return []
+    reward, p = record.reward or 0.0, record.p
+    greedy = record.chosen
+    if record.pmf is not None:
+        greedy = record.actions[max(range(len(record.pmf)), key=record.pmf.__getitem__)]
+    weights = {
+        record.chosen: 1 / p,
+        "~logged": 1.0,
+        "~uniform": 1 / (len(record.actions) * p),
+        "~greedy": 1 / p if greedy == record.chosen else 0.0,
+    }
+    adds: list[tuple[str, float]] = []
+    for target, w in weights.items():
+        wr = w * reward
+        values = (1.0, w, w * w, wr, wr * wr, w * wr)
+        adds += [(f"{target}|{m}", x) for m, x in zip(WEIGHT_SUMS, values, strict=True) if x]
+    x = covariate(record)
+    moments = (reward, reward * reward, x, x * x, x * reward)
+    names = ("cuped_y", "cuped_y_sq", "cuped_x", "cuped_x_sq", "cuped_xy")
+    adds += [(f"{record.chosen}|{m}", v) for m, v in zip(names, moments, strict=True) if v]
+    return [Tally(record.slot, hour_of(record.ts_ms), f"w:{record.id}", tuple(adds))]
+
+
+def covariate(record: DecisionRecord) -> float:
+    """The pre-exposure covariate of a decision: :data:`COVARIATE` in its request context as
+    the proxy saw it when deciding (before this exposure); 0 when absent (no profile yet)."""
+    context = getattr(record, "rule_context", None) or {}
+    value = context.get(COVARIATE)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if math.isfinite(value) else 0.0
+
+
+def summed(tallies: Iterable[Tally]) -> Buckets:
+    """What the store would hold after folding ``tallies``: each member's additions once,
+    summed per hour (for in-process runs and tests; the store's own is
+    :mod:`proxy.store.results`)."""
+    seen: set[str] = set()
+    sums: dict[int, dict[str, float]] = {}
+    for tally in tallies:
+        if tally.member in seen:
+            continue
+        seen.add(tally.member)
+        bucket = sums.setdefault(tally.hour, {})
+        for field, amount in tally.adds:
+            bucket[field] = bucket.get(field, 0.0) + amount
+    return Buckets(sums, {})

@@ -20,6 +20,8 @@ import orjson
 from proxy.results.charts import slot_charts
 
 GUARD_TITLE = "Pauses and control chart (last 60 minutes)"
+OFF_POLICY_TITLE = "Off-policy values and regret"
+STANDING_TITLE = "The guardrail's evidence (off-policy, as of the learner's last checkpoint)"
 
 
 def esc(value: object) -> str:
@@ -108,6 +110,69 @@ def variants_table(slot: Mapping[str, Any]) -> str:
     return table(head, rows)
 
 
+def _value(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
+def _values(pair: Sequence[float] | None) -> str:
+    return "–" if pair is None else f"[{_value(pair[0])}, {_value(pair[1])}]"
+
+
+def off_policy_html(slot: Mapping[str, Any]) -> str:
+    """The off-policy values (``docs/report-format.md``, ``off_policy``): each variant served
+    alone and each policy, IPS and SNIPS with 95 % intervals, and the regret."""
+    section = slot.get("off_policy")
+    if not section:
+        return '<p class="muted">No joined examples in the period: no off-policy values.</p>'
+    rows = [(esc(f"always {row['id']}"), *_estimate_cells(row)) for row in slot["variants"]] + [
+        (esc(row["id"]), *_estimate_cells(row)) for row in section["policies"]
+    ]
+    head = ("policy", "IPS", "IPS 95 %", "SNIPS", "SNIPS 95 %", "ESS")
+    regret = ""
+    if "best_fixed_variant" in section:
+        regret = (
+            f"<p>Best fixed variant <b>{esc(section['best_fixed_variant'])}</b>; regret of the "
+            f"served policy {_value(section['regret_per_example'])} per decision "
+            f"{_values(section['regret_per_example_ci'])}, "
+            f"{_value(section['regret_total'])} over the period.</p>"
+        )
+    return (
+        f'<p class="muted">Off-policy values (reward per decision) from {num(section["examples"])}'
+        " joined decisions.</p>" + table(head, rows) + regret + cuped_html(slot)
+    )
+
+
+def cuped_html(slot: Mapping[str, Any]) -> str:
+    """Reward per decision against the control, unadjusted and CUPED-adjusted
+    (``docs/report-format.md``, ``cuped``)."""
+    summary = slot.get("cuped")
+    if not summary:
+        return ""
+    rows = [
+        (
+            esc(v["id"]), _value(v["reward_mean"]), _value(v["reward_diff"]),
+            _values(v["reward_diff_ci"]), prob(v["reward_p"]), _value(v["cuped_mean"]),
+            _value(v["cuped_diff"]), _values(v["cuped_diff_ci"]), prob(v["cuped_p"]),
+        )
+        for v in slot["variants"]
+    ]  # fmt: skip
+    head = (
+        "variant", "reward", "vs control", "95 %", "p", "CUPED reward", "vs control", "95 %", "p",
+    )  # fmt: skip
+    return (
+        f'<p class="muted">Reward per joined decision; CUPED on {esc(summary["covariate"])} '
+        f"before the decision (variance kept {_value(summary['variance_kept'])}).</p>"
+        + table(head, rows)
+    )
+
+
+def _estimate_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return (
+        _value(row["ips"]), _values(row["ips_ci"]), _value(row["snips"]),
+        _values(row["snips_ci"]), num(row["ess"]),
+    )  # fmt: skip
+
+
 def guardrail_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Pauses and the p-chart of the last 60 minutes (:func:`proxy.results.live.guardrail_rows`)."""
     if not rows:
@@ -128,6 +193,30 @@ def guardrail_table(rows: Sequence[Mapping[str, Any]]) -> str:
         )  # fmt: skip
     head = ("variant", "measure", "impressions", "rate", "control", "lower limit", "state")
     return table(head, out, numeric_from=2)
+
+
+def guardrail_standing_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The guardrail's own test per variant (:meth:`~proxy.govern.guardrail.SlotGuardrail.standing`):
+    the variant's reward where it was served against the control's reweighted to the same
+    contexts, and the evidence of harm against what a pause needs."""
+    if not rows:
+        return '<p class="muted">No evidence yet (the learner has not judged this slot).</p>'
+    out = []
+    for row in rows:
+        state = badge("paused", "paused") if row.get("paused_at_ms") else badge("judging", "ok")
+        out.append(
+            (
+                esc(row["variant"]), num(row["decisions"]), num(row["served"]),
+                _value(row["variant_rate"]), _value(row["control_rate"]),
+                _value(row["per_decision"]), _value(row["wealth"]), _value(row["threshold"]),
+                state,
+            )
+        )  # fmt: skip
+    head = (
+        "variant", "decisions", "served", "its reward", "control's there", "per decision",
+        "evidence", "pause at", "state",
+    )  # fmt: skip
+    return table(head, out)
 
 
 def charts_html(charts: Sequence[Mapping[str, Any]]) -> str:
@@ -194,7 +283,7 @@ def report_file(
             chart["id"] = f"{slot['id']}-{chart['id']}"
         charts += own
         parts += [f"<h1>Slot {esc(slot['id'])}</h1>", slot_summary(slot), variants_table(slot)]
-        parts.append(charts_html(own))
+        parts += [charts_html(own), f"<h2>{OFF_POLICY_TITLE}</h2>", off_policy_html(slot)]
         if guardrail is not None and slot["id"] in guardrail:
             parts += [
                 f"<h2>{GUARD_TITLE}</h2>",

@@ -13,14 +13,18 @@ from typing import Any
 
 from proxy.results.html import (
     GUARD_TITLE,
+    OFF_POLICY_TITLE,
+    STANDING_TITLE,
     badge,
     charts_html,
     data_json,
     document,
     esc,
+    guardrail_standing_html,
     guardrail_table,
     leader_text,
     num,
+    off_policy_html,
     pct,
     period_text,
     slot_summary,
@@ -201,6 +205,7 @@ def slot_page(
     charts: Sequence[Mapping[str, Any]],
     live_chart: Mapping[str, Any],
     live_html: str,
+    guardrail_standing: Sequence[Mapping[str, Any]],
     paused: bool,
     paused_variants: frozenset[str],
     variants: Sequence[str],
@@ -229,7 +234,9 @@ def slot_page(
         main.append(f'<p class="muted">No exposures or decisions in the last {esc(since)}.</p>')
     if report is not None:
         main += [slot_summary(report), variants_table(report), charts_html(charts)]
+        main += [f"<h2>{OFF_POLICY_TITLE}</h2>", off_policy_html(report)]
     main += ["<h2>Live</h2>", f'<div id="vn-live">{live_html}</div>', charts_html([live_chart])]
+    main += [f"<h2>{STANDING_TITLE}</h2>", guardrail_standing_html(guardrail_standing)]
     page_data = {
         "charts": [*charts, live_chart],
         "live": {"url": f"{PREFIX}live/{slot_id}", "every_s": 5},

@@ -9,7 +9,7 @@ from typing import Any
 COLUMNS = (
     "slot", "variant", "exposures", "lost_exposures", "clicks", "ctr", "ctr_ci",
     "lift_vs_control", "lift_ci", "p_value", "fisher_p", "chance_to_beat_control",
-    "chance_to_be_best", "expected_loss", "conversions",
+    "chance_to_be_best", "expected_loss", "conversions", "snips", "snips_ci",
 )  # fmt: skip
 
 
@@ -46,6 +46,42 @@ def _slot_line(slot: dict[str, Any]) -> str:
     )
 
 
+def off_policy_line(slot: dict[str, Any]) -> str | None:
+    """The slot's off-policy values in one line (``docs/report-format.md``, ``off_policy``)."""
+    section = slot.get("off_policy")
+    if not section:
+        return None
+    policies = "; ".join(
+        f"{p['id']} {_cell(p['snips'])} {_cell(p['snips_ci'])}" for p in section["policies"]
+    )
+    line = f"off-policy SNIPS over {section['examples']} joined decisions: {policies}"
+    if "best_fixed_variant" in section:
+        line += (
+            f"; best fixed {section['best_fixed_variant']}, regret "
+            f"{_cell(section['regret_per_example'])} {_cell(section['regret_per_example_ci'])}"
+            f" per decision ({_cell(section['regret_total'])} in all)"
+        )
+    return line
+
+
+def cuped_line(slot: dict[str, Any]) -> str | None:
+    """Each variant's reward difference from the control, unadjusted and CUPED-adjusted."""
+    summary = slot.get("cuped")
+    if not summary:
+        return None
+    parts = [
+        f"{v['id']} {_cell(v['reward_diff'])} {_cell(v['reward_diff_ci'])} p={_cell(v['reward_p'])}"
+        f" | CUPED {_cell(v['cuped_diff'])} {_cell(v['cuped_diff_ci'])} p={_cell(v['cuped_p'])}"
+        for v in slot["variants"]
+        if not v["is_control"]
+    ]
+    return (
+        f"reward per decision vs control ({summary['decisions']} joined decisions; CUPED on "
+        f"{summary['covariate']}, variance kept {_cell(summary['variance_kept'])}): "
+        + "; ".join(parts)
+    )
+
+
 def as_text(report: dict[str, Any]) -> str:
     lines = []
     table = rows(report)
@@ -60,6 +96,9 @@ def as_text(report: dict[str, Any]) -> str:
                 lines.append(
                     "  " + "  ".join(v.ljust(w) for v, w in zip(row[1:], widths[1:], strict=True))
                 )
+        for line in (off_policy_line(slot), cuped_line(slot)):
+            if line is not None:
+                lines.append("  " + line)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

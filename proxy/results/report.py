@@ -8,7 +8,11 @@ clicks per exposure (CTR); every variant is compared with the control (lift with
 Fisher's exact p, the test used for ``p_value``, Holm across variants, an always-valid mSPRT
 p-value over the period's buckets), Beta posteriors give chance to beat the control, chance to
 be best and expected loss; a split slot is checked for sample-ratio mismatch against its
-weights, a bandit slot for propensity consistency against the probabilities it logged.
+weights, a bandit slot for propensity consistency against the probabilities it logged. The
+off-policy values of each variant and of the served, model and uniform policies, and the regret
+against the best fixed variant, come from the learner's joined examples
+(:mod:`proxy.results.offpolicy`), and so do the reward per decision with and without CUPED
+(:mod:`proxy.results.cuped`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.records.results_buckets import Buckets
+from proxy.results.cuped import EMPTY as CUPED_EMPTY
+from proxy.results.cuped import cuped_section
+from proxy.results.offpolicy import off_policy
 from proxy.rules.load import CompiledSlot
 from proxy.stats.binary import (
     Posterior,
@@ -37,6 +44,7 @@ FORMAT_VERSION = 1
 MDE = 0.10  # the relative minimum detectable effect the sample size is given for
 POWER = 0.8
 TAU_SHARE = 0.1  # mSPRT mixing sd: 10 % of the control's rate (a plausible lift's size)
+NO_ESTIMATES = {"ips": None, "ips_ci": None, "snips": None, "snips_ci": None, "ess": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +228,14 @@ def slot_report(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
     total_decisions = sum(int(totals[v]["decisions"]) for v in info.variants)
     for row in variants:
         row["allocation"] = row["decisions"] / total_decisions if total_decisions else None
+    per_variant, section = off_policy(info.variants, control, buckets)
+    by_variant, cuped = cuped_section(info.variants, control, buckets)
+    for row in variants:
+        row |= per_variant.get(row["id"], NO_ESTIMATES) | by_variant.get(row["id"], CUPED_EMPTY)
     base = _rate(clicks[control], exposures[control])
     return basics.head(info, buckets) | {
+        "off_policy": section,
+        "cuped": cuped,
         "sample_size_per_variant": sample_size(base, MDE, power=POWER) if base else None,
         "mde": MDE,
         "power": POWER,

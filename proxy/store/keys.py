@@ -58,6 +58,7 @@ DEFAULT_PREFIX = "vernier:"
 LEARNER_CHECKPOINT_NAME = "_learner"
 LEARNER_LEASE_NAME = "_learner-lease"
 SEGMENT_MODEL_NAME = "_segments"
+GUARDRAIL_STANDING_NAME = "_guardrail"
 
 
 def _glob_escape(text: str) -> str:
@@ -166,6 +167,11 @@ class KeySchema:
     def learner_checkpoint_key(self) -> str:
         """The learner's checkpoint (join state and model snapshots as of its last ack)."""
         return self.model_key(LEARNER_CHECKPOINT_NAME)
+
+    def guardrail_standing_key(self) -> str:
+        """The guardrail's evidence per slot and variant as of the learner's last checkpoint
+        (JSON, for the dashboard: the checkpoint itself is large and opaque)."""
+        return self.model_key(GUARDRAIL_STANDING_NAME)
 
     def learner_lease_key(self) -> str:
         """The lease that keeps one learner per store."""

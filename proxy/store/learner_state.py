@@ -42,15 +42,36 @@ async def load_checkpoint(store: Store, *, timeout_s: float) -> Stored | None:
     return await store.run(read, default=None, timeout_s=timeout_s)
 
 
-async def save_checkpoint(store: Store, data: bytes, *, timeout_s: float) -> bool:
-    """Replace the checkpoint; whether the store took it."""
+async def save_checkpoint(
+    store: Store, data: bytes, *, timeout_s: float, guardrail: bytes | None = None
+) -> bool:
+    """Replace the checkpoint, and with it (one transaction) the guardrail's standing (JSON
+    the dashboard reads, :func:`load_guardrail_standing`); whether the store took them."""
     key = store.keys.learner_checkpoint_key()
+    standing_key = store.keys.guardrail_standing_key()
 
     async def write(client: Redis) -> bool:
-        await client.set(key, data)
+        if guardrail is None:
+            await client.set(key, data)
+            return True
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.set(key, data)
+            pipe.set(standing_key, guardrail)
+            await pipe.execute()
         return True
 
     return await store.run(write, default=False, timeout_s=timeout_s)
+
+
+async def load_guardrail_standing(store: Store, *, timeout_s: float) -> Stored | None:
+    """The guardrail's standing as the learner last checkpointed it (JSON bytes, or
+    ``Stored(None)`` before the first); ``None`` if the store did not answer."""
+    key = store.keys.guardrail_standing_key()
+
+    async def read(client: Redis) -> Stored:
+        return Stored(_bytes(await client.get(key)))
+
+    return await store.run(read, default=None, timeout_s=timeout_s)
 
 
 async def load_published(store: Store, slot: str, *, timeout_s: float) -> PublishedModel | None:

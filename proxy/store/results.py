@@ -6,19 +6,27 @@ node; see :mod:`proxy.store.keys`): ``h:<hour>`` and ``d:<day>`` hashes with fie
 ``seen:<day>`` sets of folded members. Every write goes to both the hour and the day bucket, so
 a 90-day report reads 90 hashes per slot, not 2,160.
 
-**Once only.** :data:`FOLD_SCRIPT` adds a tally's fields only when its member (an event or
-decision id, ``x:<decision>`` for an exposure) is in neither today's nor yesterday's ``seen`` set,
-then adds it to today's: a redelivered record, and a second impression of one decision (a sticky
-re-serve) within a day or two, count once. Sets live two days; buckets and HyperLogLogs live the
+**Once only.** :data:`FOLD_SCRIPT` adds a batch's tallies only when none of their members (an
+event or decision id, ``x:<decision>`` for an exposure) is in today's or yesterday's ``seen`` set,
+then adds them to today's: a redelivered record, and a second impression of one decision (a
+sticky re-serve) within a day or two, count once. The batch's additions are merged per bucket
+and field before the call (one ``HINCRBYFLOAT`` per field, not per tally: the store write was
+what kept the fold under 20,000 events/s); a batch holding a member folded before is written
+again without it. Sets live two days; buckets and HyperLogLogs live the
 configured retention (90 days), renewed by each write. With the embedded store (AOF, fsync every
 second) they survive a restart.
 
 Sums are added by every worker's consumer of one group, so they are the totals of all proxies.
+
+**Reading.** :data:`READ_SCRIPT` returns every bucket's fields, except the measures the report
+only uses over the whole period (the learner's off-policy and CUPED sums,
+:data:`~proxy.records.results_buckets.TOTAL_ONLY_PREFIXES`), which it sums itself: they are
+most of a bucket's fields, and parsing them per day took the 90-day report near its 1 s target.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -32,41 +40,62 @@ SEEN_TTL_S = 2 * 86_400
 FOLD_SCRIPT = Script(
     """
 local ttl, seen_ttl, data_keys = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local i = 4
-local flags = {}
-while i <= #ARGV do
-  local h, d, s, p, u = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
-    tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-  local visitor, member, n = ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
-  i = i + 8
-  if redis.call('SISMEMBER', KEYS[p], member) == 0 and redis.call('SADD', KEYS[s], member) == 1 then
-    for j = 0, n - 1 do
-      redis.call('HINCRBYFLOAT', KEYS[h], ARGV[i + 2 * j], ARGV[i + 2 * j + 1])
-      redis.call('HINCRBYFLOAT', KEYS[d], ARGV[i + 2 * j], ARGV[i + 2 * j + 1])
+local i = 5
+local seen, base, plan = {}, 0, {}
+for g = 1, tonumber(ARGV[4]) do
+  local today, yesterday, m = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  i = i + 3
+  for j = 0, m - 1 do
+    local member = ARGV[i + j]
+    if redis.call('SISMEMBER', KEYS[today], member) == 1
+      or redis.call('SISMEMBER', KEYS[yesterday], member) == 1 then
+      seen[#seen + 1] = base + j
     end
-    if u > 0 then redis.call('PFADD', KEYS[u], visitor) end
-    flags[#flags + 1] = '1'
-  else
-    flags[#flags + 1] = '0'
   end
-  i = i + 2 * n
+  plan[#plan + 1] = {today, i, m}
+  base, i = base + m, i + m
+end
+if #seen > 0 then return table.concat(seen, ',') end
+for _, p in ipairs(plan) do
+  for j = 0, p[3] - 1 do redis.call('SADD', KEYS[p[1]], ARGV[p[2] + j]) end
+end
+for s = 1, tonumber(ARGV[i]) do
+  redis.call('HINCRBYFLOAT', KEYS[tonumber(ARGV[i + 3 * s - 2])], ARGV[i + 3 * s - 1], ARGV[i + 3 * s])
+end
+i = i + 3 * tonumber(ARGV[i]) + 1
+while i <= #ARGV do
+  local key, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  for j = 0, n - 1, 200 do
+    redis.call('PFADD', KEYS[key], unpack(ARGV, i + 2 + j, i + 1 + math.min(n, j + 200)))
+  end
+  i = i + 2 + n
 end
 for k = 1, #KEYS do
   if k <= data_keys then redis.call('EXPIRE', KEYS[k], ttl) else redis.call('EXPIRE', KEYS[k], seen_ttl) end
 end
-return table.concat(flags)
+return ''
 """
 )
 
 READ_SCRIPT = Script(
     """
-local out = {}
+local out, totals, order = {}, {}, {}
 local buckets = tonumber(ARGV[1])
 for i = 1, buckets do
   local fields = redis.call('HGETALL', KEYS[i])
   for j = 1, #fields, 2 do
-    out[#out + 1] = i .. ' ' .. fields[j] .. ' ' .. fields[j + 1]
+    local name = fields[j]
+    local measure = string.sub(name, (string.find(name, '|', 1, true) or 0) + 1)
+    if string.sub(measure, 1, 4) == 'ips_' or string.sub(measure, 1, 6) == 'cuped_' then
+      if totals[name] == nil then order[#order + 1] = name; totals[name] = 0 end
+      totals[name] = totals[name] + tonumber(fields[j + 1])
+    else
+      out[#out + 1] = i .. ' ' .. name .. ' ' .. fields[j + 1]
+    end
   end
+end
+for _, name in ipairs(order) do
+  out[#out + 1] = 't ' .. name .. ' ' .. string.format('%.17g', totals[name])
 end
 local k = buckets + 1
 local a = 2
@@ -102,6 +131,42 @@ class _KeyIndex:
         return data + list(self.seen), offset
 
 
+def fold_call(
+    slot: str, tallies: Sequence[Tally], key: Callable[[str, str], str], ttl_s: int
+) -> tuple[list[str], list[Any], list[int]]:
+    """KEYS and ARGV of one :data:`FOLD_SCRIPT` call (pure): the members grouped by day, then
+    the tallies' additions merged per bucket and field, then each day's visitors per variant;
+    and the order in which the script numbers the tallies (indices into ``tallies``)."""
+    index = _KeyIndex()
+    members: dict[int, list[int]] = {}
+    sums: dict[tuple[int, str], float] = {}
+    visitors: dict[int, list[str]] = {}
+    for at, tally in enumerate(tallies):
+        day = day_of_hour(tally.hour)
+        members.setdefault(day, []).append(at)
+        for bucket in (key(slot, f"h:{tally.hour}"), key(slot, f"d:{day}")):
+            place = index.of(bucket)
+            for field, amount in tally.adds:
+                sums[place, field] = sums.get((place, field), 0.0) + amount
+        if tally.visitor is not None:
+            hll = index.of(key(slot, f"u:{day}:{tally.visitor[0]}"))
+            visitors.setdefault(hll, []).append(tally.visitor[1])
+    body: list[Any] = [len(members)]
+    for day, ats in members.items():
+        today = -index.of(key(slot, f"seen:{day}"), True)
+        body += [today, -index.of(key(slot, f"seen:{day - 1}"), True), len(ats)]
+        body += [tallies[at].member for at in ats]
+    keys, offset = index.keys()
+    # seen-set indices were written negative: shift them past the data keys
+    body = [offset - x if isinstance(x, int) and x < 0 else x for x in body]
+    body.append(len(sums))
+    for (place, field), amount in sums.items():
+        body += [place, field, repr(amount)]
+    for hll, names in visitors.items():
+        body += [hll, len(names), *names]
+    return keys, [ttl_s, SEEN_TTL_S, offset, *body], [at for ats in members.values() for at in ats]
+
+
 async def fold_slot(
     store: Store,
     slot: str,
@@ -110,32 +175,34 @@ async def fold_slot(
     ttl_s: int,
     timeout_s: float | None = None,
 ) -> list[bool] | None:
-    """Add ``slot``'s tallies in one script; which were new, ``None`` if unavailable."""
-    index = _KeyIndex()
-    body: list[Any] = []
-    key = store.keys.results_key
-    for tally in tallies:
-        day = day_of_hour(tally.hour)
-        hll = 0
-        if tally.visitor is not None:
-            hll = index.of(key(slot, f"u:{day}:{tally.visitor[0]}"))
-        h, d = index.of(key(slot, f"h:{tally.hour}")), index.of(key(slot, f"d:{day}"))
-        body += [h, d, -index.of(key(slot, f"seen:{day}"), True)]
-        body += [-index.of(key(slot, f"seen:{day - 1}"), True), hll]
-        body += [tally.visitor[1] if tally.visitor else "", tally.member, len(tally.adds)]
-        for field, amount in tally.adds:
-            body += [field, repr(float(amount))]
-    keys, offset = index.keys()
-    # seen-set indices were written negative: shift them past the data keys
-    fixed = [offset - x if isinstance(x, int) and x < 0 else x for x in body]
-    args: list[Any] = [ttl_s, SEEN_TTL_S, offset, *fixed]
+    """Add ``slot``'s new tallies; which were new, ``None`` if the store did not answer.
 
-    async def run(client: Redis) -> list[bool]:
-        return [flag == "1" for flag in _text(await FOLD_SCRIPT.run(client, keys, args))]
+    A member twice in the batch counts once (the first). The script adds all or nothing: if
+    any member was folded before it writes nothing and names them, and the call is repeated
+    without them (each repeat drops at least one, so the loop ends): one call per batch and
+    slot when nothing is redelivered, which is the usual case."""
+    flags = [False] * len(tallies)
+    first: dict[str, int] = {}
+    for at, tally in enumerate(tallies):
+        first.setdefault(tally.member, at)
+    pending = list(first.values())
+    while pending:
+        batch = [tallies[at] for at in pending]
+        keys, args, order = fold_call(slot, batch, store.keys.results_key, ttl_s)
 
-    if not tallies:
-        return []
-    return await store.run(run, default=None, timeout_s=timeout_s)
+        async def run(client: Redis, keys: list[str] = keys, args: list[Any] = args) -> str:
+            return _text(await FOLD_SCRIPT.run(client, keys, args))
+
+        reply = await store.run(run, default=None, timeout_s=timeout_s)
+        if reply is None:
+            return None
+        if not reply:
+            for at in pending:
+                flags[at] = True
+            return flags
+        seen = {pending[order[int(position)]] for position in reply.split(",")}
+        pending = [at for at in pending if at not in seen]
+    return flags
 
 
 async def fold(
@@ -183,13 +250,16 @@ async def read_slot(
         reply = _text(await READ_SCRIPT.run(client, keys, args))
         sums: dict[int, dict[str, float]] = {}
         visitors: dict[str, int] = {}
+        totals: dict[str, float] = {}
         for line in reply.split("\n"):
             head, _, rest = line.partition(" ")
             name, _, value = rest.rpartition(" ")
             if head == "u":
                 visitors[name] = int(value)
+            elif head == "t":
+                totals[name] = float(value)
             elif head.isdigit() and name:
                 sums.setdefault(indices[int(head) - 1], {})[name] = float(value)
-        return Buckets(sums, visitors)
+        return Buckets(sums, visitors, totals)
 
     return await store.run(run, default=None, timeout_s=timeout_s)

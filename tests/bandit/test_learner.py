@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import os
 import secrets
@@ -25,6 +26,7 @@ from proxy.evaluate.log import read_log
 from proxy.records.decision import DecisionRecord, RewardNote
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Impression, PageView
+from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
 from proxy.records.snapshot import Snapshot
 from proxy.rules.engine import RuleEngine
 from proxy.rules.load import SlotLearner, load_rules
@@ -33,6 +35,8 @@ from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.decision_log import log_decisions, log_reward
 from proxy.store.event_log import EventLog
+from proxy.store.learner_state import load_guardrail_standing
+from proxy.store.results import read_slot
 from proxy.worker_metrics import LEARNER_COUNTERS, WorkerMetrics
 
 RULES = """
@@ -238,6 +242,30 @@ async def test_learns_logs_publishes_and_acknowledges(
     load_snapshot(snapshot, spec.policy, spec.actions, feature_space=spec.feature_space).finish()
     assert await models.latest_version(store, "footer") is None
     assert await pending_entries(store) == 0
+    assert await weight_sums(store, "hero") == {
+        "~logged|ips_n": 20.0,
+        "a|ips_n": 10.0,
+        "b|ips_n": 10.0,
+        "b|ips_wr": 20.0,  # ten clicks (reward 1) of b, each weighted 1/p = 2
+        "~logged|ips_wr": 10.0,  # w = 1
+        "~uniform|ips_n": 20.0,
+        "~uniform|ips_wr": 10.0,  # w = 1/(2 variants x p) = 1
+        "~greedy|ips_n": 20.0,  # no pmf logged: the chosen variant was the model's choice
+        "~greedy|ips_wr": 20.0,
+    }
+    assert (await weight_sums(store, "footer"))["~logged|ips_n"] == 4.0
+    standing = await load_guardrail_standing(store, timeout_s=2.0)
+    assert standing is not None and standing.data is not None
+    assert json.loads(standing.data) == {"hero": [], "footer": []}  # no pmf: nothing judged
+
+
+async def weight_sums(store: Store, slot: str) -> dict[str, float]:
+    """The report's off-policy sums the learner folded (some of them), over today and
+    its neighbours (the test may cross midnight)."""
+    today = hour_of(now_ms()) // DAY_HOURS
+    found = await read_slot(store, slot, ["a", "b"], Period("d", today - 1, today + 1))
+    assert found is not None
+    return {name: v for name, v in found.totals.items() if name.endswith(("|ips_n", "|ips_wr"))}
 
 
 async def test_a_restart_continues_the_model_and_its_version_line(

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from proxy.results.html import STANDING_TITLE
 from proxy.store import control
+from proxy.store.learner_state import save_checkpoint
 from tests.dashboard.conftest import RESULTS, TOKEN, Running
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{32})"')
@@ -94,6 +96,20 @@ async def test_slot_page_carries_the_reports_numbers_and_charts(
     ctr = {s["label"]: s["values"][-1] for s in charts["ctr"]["series"]}
     assert ctr == {v: counts[2] / counts[1] for v, counts in RESULTS.items()}
     assert data["live"]["url"] == "/__vernier/admin/live/hero"
+    assert "No evidence yet" in page  # the learner has not checkpointed
+    assert "No joined examples in the period" in page
+    standing = [{
+        "variant": "b", "decisions": 40, "served": 20, "variant_rate": 0.1, "control_rate": 0.3,
+        "per_decision": -0.05, "wealth": 12.5, "threshold": 1000.0, "paused_at_ms": None,
+    }]  # fmt: skip
+    assert await save_checkpoint(
+        dashboard.store, b"x", timeout_s=2.0, guardrail=json.dumps({"hero": standing}).encode()
+    )
+    async with client.get(dashboard.url + "slots/hero?since=24h") as response:
+        page = await response.text()
+    assert STANDING_TITLE in page
+    assert '<td>b</td><td class="num">40</td><td class="num">20</td>' in page
+    assert "12.5" in page and "judging" in page
     async with client.get(dashboard.url + "live/hero") as response:
         assert response.status == 200
         live = await response.json()

@@ -192,3 +192,20 @@ def test_reward_range() -> None:
     assert reward_range(0.0, 0.0, 0.0) == (0.0, 1.0)
     with pytest.raises(ValueError):
         SlotGuardrail("hero", "a", 1.0, 1.0)
+
+
+def test_the_standing_says_the_same_numbers_before_a_pause() -> None:
+    guard = SlotGuardrail("hero", "a", alpha=0.01)
+    for i in range(8):
+        guard.observe(record("a", 1.0, ts_ms=i))  # pmf (0.5, 0.25, 0.25): ratio 0.5
+        guard.observe(record("b", float(i % 2), ts_ms=i))
+    rows = {row["variant"]: row for row in guard.standing(("a", "b", "c"))}
+    b = rows["b"]
+    assert (b["decisions"], b["served"]) == (16, 8)
+    assert b["variant_rate"] == 0.5  # four of b's eight serves earned 1
+    assert b["control_rate"] == 1.0  # every control serve earned 1 (reweighted by 0.5)
+    assert b["per_decision"] == pytest.approx((4 - 8 * 0.5) / 16)
+    assert b["threshold"] == 2 / 0.01  # two judged variants at alpha 0.01
+    assert b["wealth"] == guard.evidence["b"].wealth and b["paused_at_ms"] is None
+    assert rows["c"]["served"] == 0
+    assert guard.standing(("a",)) == []

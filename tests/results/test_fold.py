@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from proxy.records.decision import LoggedDecision
+import msgspec
+
+from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
 from proxy.records.results_buckets import HOUR_MS
-from proxy.results.fold import fold_decision, fold_event, needs_sessions
+from proxy.results.fold import fold_decision, fold_event, fold_example, needs_sessions
 
 KNOWN = {"hero": frozenset({"a", "b"})}
 NOW = 500 * HOUR_MS + 10
@@ -68,3 +70,22 @@ def test_a_decision_adds_itself_and_its_probabilities() -> None:
     assert fold_decision(pinned, KNOWN)[0].adds == (("a|decisions", 1.0), ("a|expected", 1.0))
     other = LoggedDecision(id="d4", slot="nope", actions=("a",), chosen="a", p=1.0, ts_ms=NOW)
     assert fold_decision(other, KNOWN) == []
+
+
+def test_a_joined_example_adds_its_weights_once_per_decision() -> None:
+    record = DecisionRecord(
+        id="d1", slot="hero", actions=("a", "b"), chosen="b", p=0.25, pmf=(0.75, 0.25),
+        reward=1.0, ts_ms=7 * 3_600_000,
+    )  # fmt: skip
+    (tally,) = fold_example(record, {"hero": frozenset({"a", "b"})})
+    assert (tally.member, tally.hour) == ("w:d1", 7)
+    adds = dict(tally.adds)
+    assert adds["b|ips_w"] == 4.0 and adds["b|ips_wr_sq"] == 16.0 and adds["b|ips_w2r"] == 16.0
+    assert adds["~uniform|ips_w"] == 2.0 and adds["~logged|ips_wr"] == 1.0
+    assert "~greedy|ips_w" not in adds and adds["~greedy|ips_n"] == 1.0  # the model chose a
+    assert not any(field.startswith("a|") for field in adds)
+    unjoined = msgspec.structs.replace(record, reward=None)
+    sticky = msgspec.structs.replace(record, reason="sticky")
+    for other in (unjoined, sticky):
+        assert fold_example(other, {"hero": frozenset({"a", "b"})}) == []
+    assert fold_example(record, {"hero": frozenset({"a"})}) == []

@@ -12,6 +12,7 @@ from proxy.store.learner_state import (
     PublishedModel,
     Stored,
     load_checkpoint,
+    load_guardrail_standing,
     load_published,
     save_checkpoint,
 )
@@ -43,3 +44,10 @@ async def test_no_answer_is_none(tmp_path: Path) -> None:
         assert await load_published(store, "hero", timeout_s=0.05) is None
     finally:
         await store.close()
+
+
+async def test_the_guardrail_standing_is_written_with_the_checkpoint(own_store: Store) -> None:
+    assert await load_guardrail_standing(own_store, timeout_s=2.0) == Stored(None)
+    assert await save_checkpoint(own_store, b"state", timeout_s=2.0, guardrail=b'{"hero":[]}')
+    assert await load_guardrail_standing(own_store, timeout_s=2.0) == Stored(b'{"hero":[]}')
+    assert await load_checkpoint(own_store, timeout_s=2.0) == Stored(b"state")

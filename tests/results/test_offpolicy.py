@@ -1,0 +1,121 @@
+"""Off-policy values from the folded sums, against the textbook formulas over the examples
+themselves (numpy, written here) and against the planted truth of a seeded world."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from proxy.records.decision import DecisionRecord
+from proxy.records.results_buckets import HOUR_MS, Buckets
+from proxy.results.fold import fold_example, summed
+from proxy.results.html import OFF_POLICY_TITLE, report_file
+from proxy.results.offpolicy import off_policy
+from proxy.results.render import as_text
+from proxy.results.report import SlotInfo, report, slot_report
+
+VARIANTS = ("a", "b", "c")
+RATES = np.array([0.05, 0.08, 0.12])  # the planted click rate of each variant
+KNOWN = {"hero": frozenset(VARIANTS)}
+
+
+def world(seed: int, n: int) -> list[DecisionRecord]:
+    """A logging policy whose pmf depends on a context (two kinds of visitor), over 3 hours."""
+    rng = np.random.default_rng(seed)
+    pmfs = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
+    records = []
+    for i in range(n):
+        pmf = pmfs[i % 2]
+        k = int(rng.choice(3, p=pmf))
+        records.append(
+            DecisionRecord(
+                id=f"d{i}",
+                slot="hero",
+                actions=VARIANTS,
+                chosen=VARIANTS[k],
+                p=float(pmf[k]),
+                pmf=tuple(float(q) for q in pmf),
+                reward=float(rng.random() < RATES[k]),
+                ts_ms=(i % 3) * HOUR_MS,
+            )
+        )
+    return records
+
+
+def folded(records: list[DecisionRecord]) -> Buckets:
+    return summed(tally for record in records for tally in fold_example(record, KNOWN))
+
+
+def reference(w: np.ndarray, r: np.ndarray) -> tuple[float, float, float, float]:
+    """IPS, its standard error, SNIPS and its delta-method standard error, from the examples."""
+    n = len(w)
+    ips = float(np.mean(w * r))
+    ips_se = float(np.std(w * r, ddof=1) / np.sqrt(n))
+    snips = float(np.sum(w * r) / np.sum(w))
+    influence = w * (r - snips) / np.mean(w)
+    snips_se = float(np.std(influence, ddof=0) * np.sqrt(n / (n - 1)) / np.sqrt(n))
+    return ips, ips_se, snips, snips_se
+
+
+def check(row: dict[str, object], w: np.ndarray, r: np.ndarray) -> None:
+    ips, ips_se, snips, snips_se = reference(w, r)
+    assert row["ips"] == pytest.approx(ips, rel=1e-9)
+    assert row["snips"] == pytest.approx(snips, rel=1e-9)
+    assert row["ips_ci"] == pytest.approx([ips - 1.96 * ips_se, ips + 1.96 * ips_se], rel=1e-3)
+    low, high = snips - 1.96 * snips_se, snips + 1.96 * snips_se
+    assert row["snips_ci"] == pytest.approx([low, high], rel=1e-3)
+
+
+def test_estimates_match_the_formulas_over_the_examples() -> None:
+    records = world(7, 6_000)
+    per_variant, section = off_policy(VARIANTS, "a", folded(records))
+    assert section is not None and section["examples"] == 6_000
+    chosen = np.array([VARIANTS.index(r.chosen) for r in records])
+    p = np.array([r.p for r in records])
+    r = np.array([r.reward for r in records])
+    for k, v in enumerate(VARIANTS):
+        check(per_variant[v], (chosen == k) / p, r)
+    policies = {row["id"]: row for row in section["policies"]}
+    check(policies["served"], np.ones_like(p), r)
+    check(policies["uniform"], 1 / (3 * p), r)
+    greedy = np.array([int(np.argmax(rec.pmf)) for rec in records])  # type: ignore[arg-type]
+    check(policies["model"], (chosen == greedy) / p, r)
+    assert policies["control (a)"]["snips"] == per_variant["a"]["snips"]
+
+
+def test_the_planted_truth_is_inside_the_intervals() -> None:
+    per_variant, section = off_policy(VARIANTS, "a", folded(world(11, 20_000)))
+    assert section is not None
+    for k, v in enumerate(VARIANTS):
+        low, high = per_variant[v]["snips_ci"]
+        assert low <= RATES[k] <= high
+    served = 0.5 * (RATES @ [0.6, 0.3, 0.1]) + 0.5 * (RATES @ [0.2, 0.2, 0.6])
+    assert section["best_fixed_variant"] == "c"
+    low, high = section["regret_per_example_ci"]
+    assert low <= RATES[2] - served <= high
+    assert section["regret_total"] == pytest.approx(section["regret_per_example"] * 20_000)
+
+
+def test_without_joined_examples_there_is_no_section() -> None:
+    assert off_policy(VARIANTS, "a", Buckets({1: {"a|exposures": 3.0}}, {})) == ({}, None)
+    info = SlotInfo("hero", "bandit", "a", VARIANTS)
+    slot = slot_report(info, Buckets({1: {"a|exposures": 3.0}}, {}))
+    assert slot["off_policy"] is None
+    assert all(row["ips"] is None and row["snips_ci"] is None for row in slot["variants"])
+
+
+def test_the_report_carries_them_per_variant() -> None:
+    info = SlotInfo("hero", "bandit", "a", VARIANTS)
+    slot = slot_report(info, folded(world(3, 600)))
+    assert slot["off_policy"]["examples"] == 600
+    assert all(row["snips"] is not None and len(row["ips_ci"]) == 2 for row in slot["variants"])
+
+
+def test_text_and_html_show_the_values_and_the_regret() -> None:
+    info = SlotInfo("hero", "bandit", "a", VARIANTS)
+    data = report([(info, folded(world(3, 600)))], bucket="h", first=0, last=2, now_ms=0)
+    text = as_text(data)
+    assert "off-policy SNIPS over 600 joined decisions: served" in text
+    assert "best fixed" in text and "regret" in text
+    page = report_file(data, js="", css="")
+    assert OFF_POLICY_TITLE in page and "always c" in page and "Best fixed variant" in page
