@@ -10,10 +10,10 @@ whose store is down skips the round; several workers trimming the same stream is
 Consumers (profiles, slot metrics, results, the learner) read the streams through consumer
 groups. An acknowledged event must not be lost because its consumer was down for a while (a
 ``vernier learn`` restarted after an hour), so the trim never passes an entry a group has not read
-or not acknowledged: the cutoff is held at the oldest pending id or the last delivered one. A group
-nobody reads any more would then hold the stream forever, so the hold ends at
-``retention.unread_max_age_s``; past it the entries are trimmed and the group is named in a
-warning. The dedupe keys of the event log expire by their own TTL (``retention.dedupe_s``).
+or not acknowledged: the cutoff is held at its oldest pending entry or the first one after the
+last delivered to it. A group nobody reads any more would then hold the stream forever, so the
+hold ends at ``retention.unread_max_age_s``; past it the entries are trimmed and the group is
+named in a warning. The dedupe keys of the event log expire by their own TTL (``retention.dedupe_s``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def _id_ms(stream_id: bytes | str) -> int:
 
 
 async def _unread_from(client: Redis, key: str) -> dict[str, int]:
-    """Per consumer group of ``key``: the ms of the oldest entry it still needs (its oldest
-    pending entry, else the last one delivered to it)."""
+    """Per consumer group of ``key`` that still needs an entry: the ms of the oldest one (its
+    oldest pending entry, or the first entry after the last one delivered to it). A group that
+    has read and acknowledged everything holds nothing back."""
     try:
         groups = await client.xinfo_groups(key)
     except ResponseError:  # no such stream yet
@@ -47,12 +48,18 @@ async def _unread_from(client: Redis, key: str) -> dict[str, int]:
     needed: dict[str, int] = {}
     for group in groups:
         name = group["name"].decode() if isinstance(group["name"], bytes) else str(group["name"])
-        held = _id_ms(group["last-delivered-id"])
+        last = group["last-delivered-id"]
+        last = last.decode() if isinstance(last, bytes) else str(last)
+        oldest: list[int] = []
+        unread = await client.xrange(key, min=f"({last}", count=1)
+        if unread and unread[0][0] is not None:
+            oldest.append(_id_ms(unread[0][0]))
         if int(group["pending"]):
             summary = await client.xpending(key, name)
             if summary.get("min"):
-                held = min(held, _id_ms(summary["min"]))
-        needed[name] = held
+                oldest.append(_id_ms(summary["min"]))
+        if oldest:
+            needed[name] = min(oldest)
     return needed
 
 

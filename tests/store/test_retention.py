@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from proxy.store.client import Store
@@ -98,3 +99,20 @@ async def test_entries_a_consumer_group_has_not_acknowledged_stay(
     # past the hold limit the age bound wins
     assert await trim_older_than(store, key, 2 * 3600, unread_max_age_s=2 * 3600) == 2
     assert await length(store, key) == 1
+
+
+async def test_a_group_that_has_read_everything_holds_nothing_back(
+    server_url: str, make_store: MakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An idle group (nothing delivered yet, nothing new) neither holds the trim nor warns."""
+    store = make_store(server_url, RELAXED_STORE)
+    key = store.keys.decisions_key()
+    await add_at(store, key, 30 * HOUR_MS)
+
+    async def group_then_empty(client: Redis) -> None:
+        await client.xgroup_create(key, "results", id="$")  # created after the old entry
+
+    await store.run(group_then_empty, default=None, timeout_s=5.0)
+    assert await trim_older_than(store, key, 2 * 3600, unread_max_age_s=24 * 3600) == 1
+    assert await trim_older_than(store, key, 2 * 3600, unread_max_age_s=24 * 3600) == 0
+    assert "has not read" not in caplog.text
