@@ -17,7 +17,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from proxy.errors import ConfigError
+from proxy.errors import ConfigError, UsageError
 from proxy.govern.control import control_field
 from proxy.messages import invalid_value, malformed_json
 from proxy.rules.engine import RulesSource
@@ -73,7 +73,7 @@ class AdminApi:
             return _answer({"error": f"{path}: {what}"}, 400)
         except msgspec.DecodeError as err:
             return _answer({"error": f"malformed JSON: {malformed_json(err)}"}, 400)
-        except ConfigError as err:
+        except (ConfigError, UsageError) as err:
             return _answer({"error": str(err)}, 400)
         if action == "pause":
             done = await control.pause(self._store, field, why=asked.why, by="admin API")

@@ -29,7 +29,7 @@ from proxy.bandit.snapshot import load_snapshot
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.decide.slots import rule_choice
-from proxy.errors import ConfigError, UsageError
+from proxy.errors import UsageError
 from proxy.evaluate.bootstrap import RESAMPLES
 from proxy.evaluate.estimators import IntervalMethod, SlotEvaluator
 from proxy.evaluate.log import LogError, iter_numbered
@@ -210,11 +210,11 @@ def _models(
         slot_id, _, file = spec.partition("=")
         slot = slots.get(slot_id)
         if not file or slot is None or slot.learner is None:
-            raise ConfigError(f"--model {spec}: expected SLOT=FILE for a bandit slot of the rules")
+            raise UsageError(f"--model {spec}: expected SLOT=FILE for a bandit slot of the rules")
         try:
             model = BanditModel.from_bytes(Path(file).read_bytes(), slot.learner.policy)
         except (OSError, ValueError) as err:
-            raise ConfigError(f"--model {spec}: {err}") from None
+            raise UsageError(f"--model {spec}: {err}") from None
         extra[slot_id][f"model:{Path(file).name}"] = model_policy(
             model, slot.learner.variant_features
         )

@@ -18,7 +18,7 @@ import orjson
 from proxy.commands.preflight import load_required_rules
 from proxy.config.load import load_config
 from proxy.config.schema import Config
-from proxy.errors import ConfigError
+from proxy.errors import UsageError
 from proxy.govern.control import control_field
 from proxy.rules.load import RuleSet
 from proxy.store import control
@@ -71,7 +71,7 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pauses":
             fields = await control.read(store)
             if fields is None:
-                raise ConfigError(f"cannot read the store at {store.url}; {_WHICH_STORE}")
+                raise UsageError(f"cannot read the store at {store.url}; {_WHICH_STORE}")
             for field, value in sorted(fields.items()):
                 print(pause_line(field, value))
             if not fields:
@@ -81,12 +81,12 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pause":
             by = f"{getpass.getuser()} (vernier pause)"
             if not await control.pause(store, field, why=args.why, by=by):
-                raise ConfigError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
+                raise UsageError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
             print(f"paused {field}")
             return 0
         lifted = await control.resume(store, field)
         if lifted is None:
-            raise ConfigError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
+            raise UsageError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
         print(f"resumed {field}" if lifted else f"{field} was not paused")
         return 0
     finally:

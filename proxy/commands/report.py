@@ -24,7 +24,7 @@ from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.dashboard.assets import DashboardAssets
 from proxy.dashboard.reads import read_pauses, read_report, read_windows
-from proxy.errors import ConfigError
+from proxy.errors import UsageError
 from proxy.evaluate.log import LogError, iter_numbered
 from proxy.records.decision import decode_logged
 from proxy.records.results_buckets import Period
@@ -66,9 +66,9 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     slots = [s for s in ruleset.slots if args.slot in (None, s.id)]
     if args.slot is not None and not slots:
         known = ", ".join(s.id for s in ruleset.slots) or "none"
-        raise ConfigError(f"--slot: no slot {args.slot!r} in {rules_path} (slots: {known})")
+        raise UsageError(f"--slot: no slot {args.slot!r} in {rules_path} (slots: {known})")
     if not slots:
-        raise ConfigError(f"no slots in {rules_path}: nothing to report")
+        raise UsageError(f"no slots in {rules_path}: nothing to report")
     infos = [slot_info(s) for s in slots]
     if args.by == "segment":
         return _by_segment(args, config, infos)
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     if not any(
         slot["exposures"] or any(v["decisions"] for v in slot["variants"]) for slot in data["slots"]
     ):
-        raise ConfigError(f"no exposures or decisions in the last {args.since}: nothing to report")
+        raise UsageError(f"no exposures or decisions in the last {args.since}: nothing to report")
     if args.format == "json":
         print(json.dumps(data, indent=2))
     elif args.format == "html":
@@ -91,19 +91,19 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
 def _by_segment(args: argparse.Namespace, config: Config, infos: list[SlotInfo]) -> int:
     """``--by segment``: the breakdowns of ``proxy/results/by_segment.py`` over the log."""
     if args.format not in ("text", "json"):
-        raise ConfigError("--by segment: --format text or json")
+        raise UsageError("--by segment: --format text or json")
     path = args.log if args.log is not None else Path(config.data_dir) / DECISIONS_FILE
     try:
         with path.open("rb") as lines:
             numbered = iter_numbered(lines, source=str(path), decode=decode_logged)
             tallies = tally((record for _, record in numbered), [i.id for i in infos])
     except OSError as err:
-        raise ConfigError(f"--log: cannot read {path}: {err.strerror or err}") from None
+        raise UsageError(f"--log: cannot read {path}: {err.strerror or err}") from None
     except LogError as err:
-        raise ConfigError(str(err)) from None
+        raise UsageError(str(err)) from None
     data = [breakdown(info, tallies[info.id]) for info in infos]
     if not any(row for slot in data for row in slot["segment"]["rows"]):
-        raise ConfigError(f"no seen decisions of these slots in {path}: nothing to report")
+        raise UsageError(f"no seen decisions of these slots in {path}: nothing to report")
     print(json.dumps({"slots": data}, indent=2) if args.format == "json" else segments_text(data))
     return 0
 
@@ -116,14 +116,14 @@ async def _read(
     try:
         data = await read_report(store, infos, period, timeout_s=10.0)
         if data is None:
-            raise ConfigError(f"cannot read the store at {store.url}")
+            raise UsageError(f"cannot read the store at {store.url}")
         if not with_guardrail:
             return data, None
         now_ms = int(time.time() * 1000)
         windows = await read_windows(store, [i.id for i in infos], now_ms, timeout_s=10.0)
         pauses = await read_pauses(store)
         if windows is None or pauses is None:
-            raise ConfigError(f"cannot read the store at {store.url}")
+            raise UsageError(f"cannot read the store at {store.url}")
     finally:
         await store.close()
     guardrail = {

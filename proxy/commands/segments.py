@@ -21,7 +21,7 @@ from pathlib import Path
 
 from proxy.config.load import load_config
 from proxy.config.schema import Config
-from proxy.errors import ConfigError
+from proxy.errors import UsageError
 from proxy.records.segment_model import SegmentModel
 from proxy.rules.context import profile_fields
 from proxy.rules.load import RuleSet, load_rules
@@ -123,7 +123,7 @@ def show_text(segments: Segments, model: SegmentModel | None, ident: str) -> str
             f"{model.visitors} visitors)\n  {model.descriptions[i]}"
         )
     known = [*segments.ids, *(model.labels if model else ())]
-    raise ConfigError(f"no segment or cluster {ident!r} (known: {', '.join(known) or 'none'})")
+    raise UsageError(f"no segment or cluster {ident!r} (known: {', '.join(known) or 'none'})")
 
 
 async def _explain(
@@ -138,7 +138,7 @@ async def _explain(
         try:
             profile = await load_profile(store, visitor)
         except ValueError:
-            raise ConfigError(f"{visitor!r} is not a visitor id") from None
+            raise UsageError(f"{visitor!r} is not a visitor id") from None
     finally:
         await store.close()
     return explain_text(segments, model, profile)

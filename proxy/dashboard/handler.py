@@ -31,7 +31,7 @@ from proxy.dashboard.reads import (
     read_report,
     read_windows,
 )
-from proxy.errors import ConfigError
+from proxy.errors import ConfigError, UsageError
 from proxy.govern.control import control_field
 from proxy.results import live, pages
 from proxy.results.charts import slot_charts
@@ -149,7 +149,7 @@ class Dashboard:
     async def _overview(self, since: str, csrf: str) -> web.Response:
         try:
             period = period_of(since, int(self._clock() * 1000), self._retention_days)
-        except ConfigError as err:
+        except (ConfigError, UsageError) as err:
             return self._error(400, str(err).removeprefix("--"))
         ruleset = self._rules.current.ruleset
         infos = [slot_info(slot) for slot in ruleset.slots]
@@ -212,7 +212,7 @@ class Dashboard:
     async def _slot(self, slot: CompiledSlot, since: str, csrf: str) -> web.Response:
         try:
             period = period_of(since, int(self._clock() * 1000), self._retention_days)
-        except ConfigError as err:
+        except (ConfigError, UsageError) as err:
             return self._error(400, str(err).removeprefix("--"))
         report, parts, paused, standing = await asyncio.gather(
             read_report(self._store, [slot_info(slot)], period, timeout_s=READ_TIMEOUT_S),
@@ -256,7 +256,7 @@ class Dashboard:
             return self._error(400, "action: expected pause or resume")
         try:
             field = control_field(target, self._rules.current.ruleset)
-        except ConfigError as err:
+        except (ConfigError, UsageError) as err:
             return self._error(400, str(err))
         kind, _, name = field.partition(":")
         back = PREFIX + (f"slots/{name.partition(':')[0]}" if kind in ("slot", "variant") else "")

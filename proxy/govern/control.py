@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from proxy.errors import ConfigError
+from proxy.errors import UsageError
 from proxy.rules.load import RuleSet
 from proxy.store import control as control_store
 from proxy.store.client import Store
@@ -26,23 +26,23 @@ POLL_S = 0.5
 
 
 def control_field(target: str, ruleset: RuleSet) -> str:
-    """The control hash field for ``target``; ``ConfigError`` naming what exists otherwise."""
+    """The control hash field for ``target``; ``UsageError`` naming what exists otherwise."""
     slots = {slot.id: slot for slot in ruleset.slots}
     rules = {rule.id for rule in ruleset.rules}
     slot_id, slash, variant = target.partition("/")
     if slash:
         slot = slots.get(slot_id)
         if slot is None or variant not in slot.variants:
-            raise ConfigError(f"no variant '{target}' in the rules (SLOT/VARIANT)")
+            raise UsageError(f"no variant '{target}' in the rules (SLOT/VARIANT)")
         if variant == slot.control:
-            raise ConfigError(f"'{variant}' is the control of '{slot_id}': pause the slot instead")
+            raise UsageError(f"'{variant}' is the control of '{slot_id}': pause the slot instead")
         return f"variant:{slot_id}:{variant}"
     if target in slots:
         return f"slot:{target}"
     if target in rules:
         return f"rule:{target}"
     known = ", ".join(sorted([*slots, *rules])) or "none"
-    raise ConfigError(f"no slot or rule '{target}' in the rules (known: {known})")
+    raise UsageError(f"no slot or rule '{target}' in the rules (known: {known})")
 
 
 @dataclass(frozen=True, slots=True)
