@@ -17,6 +17,12 @@ how many visitors after the change until the moving mean (``--window`` visitors)
 
     .venv/bin/python bench/worlds_bench.py                      # the defaults, 10 seeds
     .venv/bin/python bench/worlds_bench.py --candidates all --seeds 5 --worlds hour,country
+    .venv/bin/python bench/worlds_bench.py --references 3000   # the model against references
+
+``--references N`` compares, per world, the defaults' bandit with estimators that share no code
+with it (:mod:`worlds_reference`): VW's greedy choice after ``N`` uniformly logged visitors
+(``--ceiling``), scikit-learn's logistic regression on the same features and data, a per-cell
+table told which fields matter, and Thompson sampling on that table over the world's visitors.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
+
 from proxy.bandit.features import ActionSet, context_features, shared_line
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import (
@@ -44,7 +52,7 @@ from proxy.bandit.policy_config import (
 )
 from proxy.bandit.sampling import sample, seed_key
 from proxy.simulate.curve import recovery_after
-from proxy.simulate.spec_world import SpecWorld
+from proxy.simulate.spec_world import SpecVisitor, SpecWorld
 from proxy.simulate.world_file import WorldSpec, load_world
 
 WORLDS_DIR = Path(__file__).parent / "worlds"
@@ -156,6 +164,35 @@ def ceiling(spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int) 
     return served / oracle
 
 
+def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
+    """The defaults against :mod:`worlds_reference`'s estimators on ``spec`` (medians of seeds).
+
+    ``bandit / thompson``: the bandit's last-quarter ratio over Thompson's, seed by seed.
+    """
+    policy = BanditPolicy()
+
+    def shared_of(visitor: SpecVisitor) -> str:
+        return shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("vw", "logistic", "tabular", "thompson", "bandit", "bandit/thompson")
+    }
+    for seed in range(1, seeds + 1):
+        rows["vw"].append(ceiling(spec, policy, seed, visitors=visitors))
+        rows["logistic"].append(logistic_ceiling(spec, seed, visitors, shared_of))
+        rows["tabular"].append(tabular_ceiling(spec, seed, visitors))
+        bound = thompson_bound(spec, seed, spec.visitors)
+        run = run_world(spec, policy, seed, visitors=spec.visitors, lag=100, window=200)
+        rows["thompson"].append(bound)
+        rows["bandit"].append(run.ratio)
+        rows["bandit/thompson"].append(run.ratio / bound)
+    medians: dict[str, object] = {k: statistics.median(v) for k, v in rows.items()}
+    passing = {
+        f"{k} passing": sum(r >= PASS_RATIO for r in rows[k]) for k in ("thompson", "bandit")
+    }
+    return {"world": spec.name} | medians | passing
+
+
 def summarise(runs: Sequence[Run]) -> dict[str, object]:
     ratios = [r.ratio for r in runs]
     passing = sum(r >= PASS_RATIO for r in ratios)
@@ -212,6 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="NAME=JSON: one more candidate (the bandit block as JSON)",
     )
+    parser.add_argument(
+        "--references",
+        type=int,
+        default=0,
+        help="instead: the defaults against independent estimators (N uniform visitors)",
+    )
     args = parser.parse_args(argv)
     names = set(filter(None, args.worlds.split(",")))
     specs = [load_world(p) for p in sorted(WORLDS_DIR.glob("*.yaml"))]
@@ -220,6 +263,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, _, text = item.partition("=")
         CANDIDATES[name] = decode_policy(text)
     chosen = list(CANDIDATES) if args.candidates == "all" else args.candidates.split(",")
+    if args.references:
+        print(
+            f"| world | VW greedy after {args.references} uniform | logistic regression | "
+            "per-cell table | Thompson on the table | bandit | bandit / Thompson |\n"
+            "|---|---|---|---|---|---|---|"
+        )
+        for spec in specs:
+            ref = references(spec, args.seeds, args.references)
+            print(
+                f"| {ref['world']} | {ref['vw']:.3f} | {ref['logistic']:.3f} | "
+                f"{ref['tabular']:.3f} | {ref['thompson']:.3f} ({ref['thompson passing']}) | "
+                f"{ref['bandit']:.3f} ({ref['bandit passing']}) | {ref['bandit/thompson']:.2f} |",
+                flush=True,
+            )
+        return 0
     if args.ceiling:
         for name in chosen:
             cells = []
