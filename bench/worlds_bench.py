@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
 
+from proxy.bandit import model as model_module
 from proxy.bandit.features import ActionSet, context_features, shared_line
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import (
@@ -49,6 +52,7 @@ from proxy.bandit.policy_config import (
     Epsilon,
     SquareCB,
     decode_policy,
+    vw_arguments,
 )
 from proxy.bandit.sampling import sample, seed_key
 from proxy.simulate.curve import recovery_after
@@ -88,6 +92,10 @@ CANDIDATES: dict[str, BanditPolicy] = {
     "lr-0.2": BanditPolicy(learning_rate=0.2),
     "floor-0.005": BanditPolicy(floor=0.005),
     "gamma-100": BanditPolicy(explorer=SquareCB(gamma_scale=100)),
+    "gamma-30": BanditPolicy(explorer=SquareCB(gamma_scale=30)),
+    "gamma-3": BanditPolicy(explorer=SquareCB(gamma_scale=3)),
+    "gamma-exponent-0.3": BanditPolicy(explorer=SquareCB(gamma_exponent=0.3)),
+    "bag-8": BanditPolicy(explorer=Bag(8)),
 }
 
 
@@ -100,16 +108,49 @@ class Run:
     drifts: bool
 
 
+def add_vw_arguments(extra: Sequence[str]) -> None:
+    """Append ``extra`` to every model's VW command line in this process (experiments with VW
+    options the policy has no key for, e.g. ``--power_t 0.25``; see docs/benchmarks.md)."""
+
+    def with_extra(policy: BanditPolicy) -> list[str]:
+        return vw_arguments(policy) + list(extra)
+
+    setattr(model_module, "vw_arguments", with_extra)  # noqa: B010  # the model module reads it at call time
+
+
+Example = tuple[str, int, float, float]  # shared line, chosen index, reward, probability
+
+
+def retrained(policy: BanditPolicy, actions: ActionSet, recent: Iterable[Example]) -> BanditModel:
+    """A fresh model that learned ``recent`` only: forgetting by a window (``--retrain``)."""
+    model = BanditModel(policy)
+    for line, chosen, reward, probability in recent:
+        model.learn(line, actions, chosen, reward=reward, probability=probability)
+    return model
+
+
 def run_world(
-    spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int, lag: int, window: int
+    spec: WorldSpec,
+    policy: BanditPolicy,
+    seed: int,
+    *,
+    visitors: int,
+    lag: int,
+    window: int,
+    retrain: tuple[int, int] | None = None,
 ) -> Run:
-    """One seeded run of ``policy`` on ``spec`` (see the module docstring)."""
+    """One seeded run of ``policy`` on ``spec`` (see the module docstring).
+
+    ``retrain=(n, k)``: every ``k`` examples (once ``n`` are in), replace the model by one
+    trained on the last ``n`` examples only (an experiment for the drifting world).
+    """
     world = SpecWorld(spec)
     actions = ActionSet([(v, {}) for v in spec.variants])
     model = BanditModel(policy)
     served: list[float] = []
     oracle: list[float] = []
-    pending: list[tuple[str, int, float, float]] = []
+    pending: list[Example] = []
+    recent: deque[Example] = deque(maxlen=retrain[0] if retrain else 0)
     try:
         for visitor in world.visitors(visitors, seed):
             shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
@@ -122,8 +163,15 @@ def run_world(
             reward = 1.0 if world.clicks(visitor, variant) else 0.0
             pending.append((shared, index, reward, probability))
             if len(pending) >= lag:
-                for line, chosen, r, p in pending:
+                for example in pending:
+                    line, chosen, r, p = example
                     model.learn(line, actions, chosen, reward=r, probability=p)
+                    recent.append(example)
+                    learned = model.examples_learned
+                    if retrain and learned >= retrain[0] and learned % retrain[1] == 0:
+                        model.finish()
+                        model = retrained(policy, actions, recent)
+                        model.examples_learned = learned
                 pending.clear()
     finally:
         model.finish()
@@ -250,12 +298,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="NAME=JSON: one more candidate (the bandit block as JSON)",
     )
     parser.add_argument(
+        "--retrain",
+        default="",
+        help="N,K: every K examples, a fresh model from the last N (forgetting experiment)",
+    )
+    parser.add_argument(
+        "--vw-args", default="", help="extra VW options for every candidate (experiments)"
+    )
+    parser.add_argument(
         "--references",
         type=int,
         default=0,
         help="instead: the defaults against independent estimators (N uniform visitors)",
     )
     args = parser.parse_args(argv)
+    retrain = None
+    if args.retrain:
+        n, _, k = args.retrain.partition(",")
+        retrain = (int(n), int(k))
+    if args.vw_args:
+        add_vw_arguments(shlex.split(args.vw_args))
     names = set(filter(None, args.worlds.split(",")))
     specs = [load_world(p) for p in sorted(WORLDS_DIR.glob("*.yaml"))]
     specs = [s for s in specs if not names or s.name in names]
@@ -297,7 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for spec in specs:
             visitors = args.visitors or spec.visitors
             runs = [
-                run_world(spec, policy, seed, visitors=visitors, lag=args.lag, window=args.window)
+                run_world(
+                    spec,
+                    policy,
+                    seed,
+                    visitors=visitors,
+                    lag=args.lag,
+                    window=args.window,
+                    retrain=retrain,
+                )
                 for seed in range(1, args.seeds + 1)
             ]
             rows.append(summarise(runs) | {"ratios": [round(r.ratio, 4) for r in runs]})
