@@ -38,9 +38,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
+from worlds_selection import chosen_interactions
 
 from proxy.bandit import model as model_module
 from proxy.bandit.features import ActionSet, context_features, shared_line
@@ -138,11 +141,14 @@ def run_world(
     lag: int,
     window: int,
     retrain: tuple[int, int] | None = None,
+    select_at: Sequence[int] = (),
 ) -> Run:
     """One seeded run of ``policy`` on ``spec`` (see the module docstring).
 
     ``retrain=(n, k)``: every ``k`` examples (once ``n`` are in), replace the model by one
     trained on the last ``n`` examples only (an experiment for the drifting world).
+    ``select_at``: at these example counts, retrain on every example so far with the
+    interactions :func:`worlds_selection.chosen_interactions` picks.
     """
     world = SpecWorld(spec)
     actions = ActionSet([(v, {}) for v in spec.variants])
@@ -151,6 +157,7 @@ def run_world(
     oracle: list[float] = []
     pending: list[Example] = []
     recent: deque[Example] = deque(maxlen=retrain[0] if retrain else 0)
+    history: list[Example] = []
     try:
         for visitor in world.visitors(visitors, seed):
             shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
@@ -171,6 +178,15 @@ def run_world(
                     if retrain and learned >= retrain[0] and learned % retrain[1] == 0:
                         model.finish()
                         model = retrained(policy, actions, recent)
+                        model.examples_learned = learned
+                    if select_at:
+                        history.append(example)
+                    if learned in select_at:
+                        model.finish()
+                        selected = msgspec.structs.replace(
+                            policy, interactions=chosen_interactions(history)
+                        )
+                        model = retrained(selected, actions, history)
                         model.examples_learned = learned
                 pending.clear()
     finally:
@@ -303,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="N,K: every K examples, a fresh model from the last N (forgetting experiment)",
     )
     parser.add_argument(
+        "--select-at",
+        default="",
+        help="example counts (comma-separated) at which to choose the interactions from the log",
+    )
+    parser.add_argument(
         "--vw-args", default="", help="extra VW options for every candidate (experiments)"
     )
     parser.add_argument(
@@ -312,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="instead: the defaults against independent estimators (N uniform visitors)",
     )
     args = parser.parse_args(argv)
+    select_at = [int(n) for n in filter(None, args.select_at.split(","))]
     retrain = None
     if args.retrain:
         n, _, k = args.retrain.partition(",")
@@ -367,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     lag=args.lag,
                     window=args.window,
                     retrain=retrain,
+                    select_at=select_at,
                 )
                 for seed in range(1, args.seeds + 1)
             ]

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sparse
 from sklearn.linear_model import LogisticRegression
 
+from proxy.bandit.policy_config import BanditPolicy
 from proxy.bandit.sampling import sample, seed_key
 from proxy.simulate.spec_world import SpecVisitor, SpecWorld
 from proxy.simulate.world_file import Context, WorldSpec
@@ -78,8 +79,9 @@ def tabular_ceiling(spec: WorldSpec, seed: int, visitors: int) -> float:
     return greedy_ratio(spec, seed, pick)
 
 
-def action_tokens(shared: str, action: int) -> list[str]:
-    """The features of the interactions VW is given (``?A`` and ``DRA``), from a shared line."""
+def action_tokens(shared: str, action: int, interactions: Sequence[str]) -> list[str]:
+    """The variant's own token and ``interactions``' features (``DA``, ``DRA`` ...), as VW forms
+    them from a shared line: every combination of the named namespaces' tokens × the variant."""
     groups: dict[str, list[str]] = defaultdict(list)
     namespace = ""
     for part in shared.split()[1:]:
@@ -88,8 +90,11 @@ def action_tokens(shared: str, action: int) -> list[str]:
         else:
             groups[namespace].append(f"{namespace}:{part}")
     tokens = [f"A{action}"]
-    tokens += [f"{token}*A{action}" for tokens_ in groups.values() for token in tokens_]
-    tokens += [f"{d}*{r}*A{action}" for d in groups["D"] for r in groups["R"]]
+    for interaction in interactions:
+        combinations: list[list[str]] = [[]]
+        for letter in interaction.replace("A", ""):
+            combinations = [[*c, token] for c in combinations for token in groups[letter]]
+        tokens += ["*".join(c) + f"*A{action}" for c in combinations if c]
     return tokens
 
 
@@ -99,7 +104,8 @@ def logistic_ceiling(
     """Greedy on scikit-learn's logistic regression over VW's interaction features."""
     n = len(spec.variants)
     logged = uniform_log(spec, seed, visitors)
-    rows = [action_tokens(shared_of(v), index) for v, index, _ in logged]
+    interactions = BanditPolicy().interactions
+    rows = [action_tokens(shared_of(v), index, interactions) for v, index, _ in logged]
     vocabulary: dict[str, int] = {}
     for row in rows:
         for token in row:
@@ -107,17 +113,19 @@ def logistic_ceiling(
     labels = [reward for _, _, reward in logged]
     if len(set(labels)) < 2:  # no click at all (or only clicks): every choice is a guess
         return greedy_ratio(spec, seed, lambda _: 0)
-    fitted = LogisticRegression(C=1.0, max_iter=2000).fit(_matrix(rows, vocabulary), labels)
+    fitted = LogisticRegression(C=1.0, max_iter=2000).fit(token_matrix(rows, vocabulary), labels)
 
     def pick(visitor: SpecVisitor) -> int:
         shared = shared_of(visitor)
-        matrix = _matrix([action_tokens(shared, a) for a in range(n)], vocabulary)
+        matrix = token_matrix(
+            [action_tokens(shared, a, interactions) for a in range(n)], vocabulary
+        )
         return int(np.argmax(fitted.predict_proba(matrix)[:, 1]))
 
     return greedy_ratio(spec, seed, pick)
 
 
-def _matrix(rows: Sequence[list[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+def token_matrix(rows: Sequence[list[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
     cells = [(r, vocabulary[t]) for r, row in enumerate(rows) for t in row if t in vocabulary]
     data = np.ones(len(cells))
     index = ([r for r, _ in cells], [c for _, c in cells])
