@@ -17,21 +17,35 @@ how many visitors after the change until the moving mean (``--window`` visitors)
 
     .venv/bin/python bench/worlds_bench.py                      # the defaults, 10 seeds
     .venv/bin/python bench/worlds_bench.py --candidates all --seeds 5 --worlds hour,country
+    .venv/bin/python bench/worlds_bench.py --references 3000   # the model against references
+
+``--references N`` compares, per world, the defaults' bandit with estimators that share no code
+with it (:mod:`worlds_reference`): VW's greedy choice after ``N`` uniformly logged visitors
+(``--ceiling``), scikit-learn's logistic regression on the same features and data, a per-cell
+table told which fields matter, and Thompson sampling on that table over the world's visitors.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
+from worlds_selection import chosen_interactions
+
+from proxy.bandit import model as model_module
 from proxy.bandit.features import ActionSet, context_features, shared_line
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import (
@@ -41,10 +55,11 @@ from proxy.bandit.policy_config import (
     Epsilon,
     SquareCB,
     decode_policy,
+    vw_arguments,
 )
 from proxy.bandit.sampling import sample, seed_key
 from proxy.simulate.curve import recovery_after
-from proxy.simulate.spec_world import SpecWorld
+from proxy.simulate.spec_world import SpecVisitor, SpecWorld
 from proxy.simulate.world_file import WorldSpec, load_world
 
 WORLDS_DIR = Path(__file__).parent / "worlds"
@@ -80,6 +95,10 @@ CANDIDATES: dict[str, BanditPolicy] = {
     "lr-0.2": BanditPolicy(learning_rate=0.2),
     "floor-0.005": BanditPolicy(floor=0.005),
     "gamma-100": BanditPolicy(explorer=SquareCB(gamma_scale=100)),
+    "gamma-30": BanditPolicy(explorer=SquareCB(gamma_scale=30)),
+    "gamma-3": BanditPolicy(explorer=SquareCB(gamma_scale=3)),
+    "gamma-exponent-0.3": BanditPolicy(explorer=SquareCB(gamma_exponent=0.3)),
+    "bag-8": BanditPolicy(explorer=Bag(8)),
 }
 
 
@@ -92,16 +111,53 @@ class Run:
     drifts: bool
 
 
+def add_vw_arguments(extra: Sequence[str]) -> None:
+    """Append ``extra`` to every model's VW command line in this process (experiments with VW
+    options the policy has no key for, e.g. ``--power_t 0.25``; see docs/benchmarks.md)."""
+
+    def with_extra(policy: BanditPolicy) -> list[str]:
+        return vw_arguments(policy) + list(extra)
+
+    setattr(model_module, "vw_arguments", with_extra)  # noqa: B010  # the model module reads it at call time
+
+
+Example = tuple[str, int, float, float]  # shared line, chosen index, reward, probability
+
+
+def retrained(policy: BanditPolicy, actions: ActionSet, recent: Iterable[Example]) -> BanditModel:
+    """A fresh model that learned ``recent`` only: forgetting by a window (``--retrain``)."""
+    model = BanditModel(policy)
+    for line, chosen, reward, probability in recent:
+        model.learn(line, actions, chosen, reward=reward, probability=probability)
+    return model
+
+
 def run_world(
-    spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int, lag: int, window: int
+    spec: WorldSpec,
+    policy: BanditPolicy,
+    seed: int,
+    *,
+    visitors: int,
+    lag: int,
+    window: int,
+    retrain: tuple[int, int] | None = None,
+    select_at: Sequence[int] = (),
 ) -> Run:
-    """One seeded run of ``policy`` on ``spec`` (see the module docstring)."""
+    """One seeded run of ``policy`` on ``spec`` (see the module docstring).
+
+    ``retrain=(n, k)``: every ``k`` examples (once ``n`` are in), replace the model by one
+    trained on the last ``n`` examples only (an experiment for the drifting world).
+    ``select_at``: at these example counts, retrain on every example so far with the
+    interactions :func:`worlds_selection.chosen_interactions` picks.
+    """
     world = SpecWorld(spec)
     actions = ActionSet([(v, {}) for v in spec.variants])
     model = BanditModel(policy)
     served: list[float] = []
     oracle: list[float] = []
-    pending: list[tuple[str, int, float, float]] = []
+    pending: list[Example] = []
+    recent: deque[Example] = deque(maxlen=retrain[0] if retrain else 0)
+    history: list[Example] = []
     try:
         for visitor in world.visitors(visitors, seed):
             shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
@@ -114,8 +170,24 @@ def run_world(
             reward = 1.0 if world.clicks(visitor, variant) else 0.0
             pending.append((shared, index, reward, probability))
             if len(pending) >= lag:
-                for line, chosen, r, p in pending:
+                for example in pending:
+                    line, chosen, r, p = example
                     model.learn(line, actions, chosen, reward=r, probability=p)
+                    recent.append(example)
+                    learned = model.examples_learned
+                    if retrain and learned >= retrain[0] and learned % retrain[1] == 0:
+                        model.finish()
+                        model = retrained(policy, actions, recent)
+                        model.examples_learned = learned
+                    if select_at:
+                        history.append(example)
+                    if learned in select_at:
+                        model.finish()
+                        selected = msgspec.structs.replace(
+                            policy, interactions=chosen_interactions(history)
+                        )
+                        model = retrained(selected, actions, history)
+                        model.examples_learned = learned
                 pending.clear()
     finally:
         model.finish()
@@ -154,6 +226,35 @@ def ceiling(spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int) 
     finally:
         model.finish()
     return served / oracle
+
+
+def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
+    """The defaults against :mod:`worlds_reference`'s estimators on ``spec`` (medians of seeds).
+
+    ``bandit / thompson``: the bandit's last-quarter ratio over Thompson's, seed by seed.
+    """
+    policy = BanditPolicy()
+
+    def shared_of(visitor: SpecVisitor) -> str:
+        return shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("vw", "logistic", "tabular", "thompson", "bandit", "bandit/thompson")
+    }
+    for seed in range(1, seeds + 1):
+        rows["vw"].append(ceiling(spec, policy, seed, visitors=visitors))
+        rows["logistic"].append(logistic_ceiling(spec, seed, visitors, shared_of))
+        rows["tabular"].append(tabular_ceiling(spec, seed, visitors))
+        bound = thompson_bound(spec, seed, spec.visitors)
+        run = run_world(spec, policy, seed, visitors=spec.visitors, lag=100, window=200)
+        rows["thompson"].append(bound)
+        rows["bandit"].append(run.ratio)
+        rows["bandit/thompson"].append(run.ratio / bound)
+    medians: dict[str, object] = {k: statistics.median(v) for k, v in rows.items()}
+    passing = {
+        f"{k} passing": sum(r >= PASS_RATIO for r in rows[k]) for k in ("thompson", "bandit")
+    }
+    return {"world": spec.name} | medians | passing
 
 
 def summarise(runs: Sequence[Run]) -> dict[str, object]:
@@ -212,7 +313,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="NAME=JSON: one more candidate (the bandit block as JSON)",
     )
+    parser.add_argument(
+        "--retrain",
+        default="",
+        help="N,K: every K examples, a fresh model from the last N (forgetting experiment)",
+    )
+    parser.add_argument(
+        "--select-at",
+        default="",
+        help="example counts (comma-separated) at which to choose the interactions from the log",
+    )
+    parser.add_argument(
+        "--vw-args", default="", help="extra VW options for every candidate (experiments)"
+    )
+    parser.add_argument(
+        "--references",
+        type=int,
+        default=0,
+        help="instead: the defaults against independent estimators (N uniform visitors)",
+    )
     args = parser.parse_args(argv)
+    select_at = [int(n) for n in filter(None, args.select_at.split(","))]
+    retrain = None
+    if args.retrain:
+        n, _, k = args.retrain.partition(",")
+        retrain = (int(n), int(k))
+    if args.vw_args:
+        add_vw_arguments(shlex.split(args.vw_args))
     names = set(filter(None, args.worlds.split(",")))
     specs = [load_world(p) for p in sorted(WORLDS_DIR.glob("*.yaml"))]
     specs = [s for s in specs if not names or s.name in names]
@@ -220,6 +347,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, _, text = item.partition("=")
         CANDIDATES[name] = decode_policy(text)
     chosen = list(CANDIDATES) if args.candidates == "all" else args.candidates.split(",")
+    if args.references:
+        print(
+            f"| world | VW greedy after {args.references} uniform | logistic regression | "
+            "per-cell table | Thompson on the table | bandit | bandit / Thompson |\n"
+            "|---|---|---|---|---|---|---|"
+        )
+        for spec in specs:
+            ref = references(spec, args.seeds, args.references)
+            print(
+                f"| {ref['world']} | {ref['vw']:.3f} | {ref['logistic']:.3f} | "
+                f"{ref['tabular']:.3f} | {ref['thompson']:.3f} ({ref['thompson passing']}) | "
+                f"{ref['bandit']:.3f} ({ref['bandit passing']}) | {ref['bandit/thompson']:.2f} |",
+                flush=True,
+            )
+        return 0
     if args.ceiling:
         for name in chosen:
             cells = []
@@ -239,7 +381,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for spec in specs:
             visitors = args.visitors or spec.visitors
             runs = [
-                run_world(spec, policy, seed, visitors=visitors, lag=args.lag, window=args.window)
+                run_world(
+                    spec,
+                    policy,
+                    seed,
+                    visitors=visitors,
+                    lag=args.lag,
+                    window=args.window,
+                    retrain=retrain,
+                    select_at=select_at,
+                )
                 for seed in range(1, args.seeds + 1)
             ]
             rows.append(summarise(runs) | {"ratios": [round(r.ratio, 4) for r in runs]})
