@@ -98,6 +98,7 @@ def logged(
     visitor: str | None,
     now_ms: int,
     segments: tuple[str, ...] | None = None,
+    cluster: str | None = None,
 ) -> LoggedDecision:
     """The decision stream's record of a decision served with a fresh id."""
     learner = slot.learner
@@ -120,4 +121,5 @@ def logged(
         would=choice.variant if choice and learner.mode == "apprentice" else None,
         mode=learner.mode,
         segments=segments,
+        cluster=cluster,
     )

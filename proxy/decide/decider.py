@@ -11,8 +11,8 @@ Slots with ``sticky: page`` are decided afresh every time. Every decision served
 in a slot that learns (not a sticky or held re-serve, not a pause) is logged through the decision
 sink (``proxy/decide/decision_sink.py``): to the decision stream, or spooled while the store
 cannot take it — including the control served to a new visitor while the store is away. Each
-record carries the visitor's named segments as of their first exposure to the slot (frozen in
-the profile).
+record carries the visitor's named and learned segments as of their first exposure to the slot
+(frozen in the profile, in one write with the other slots').
 
 Used by the decide stage (pages) and the decision API (apps, emails, server code).
 """
@@ -34,7 +34,7 @@ from proxy.govern.metric_cache import MetricCache, has_evidence
 from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
 from proxy.rules.limits import SessionLimits
 from proxy.rules.load import CompiledSlot
-from proxy.rules.segments import frozen_field, frozen_segments
+from proxy.rules.segments import Frozen, frozen_segments
 from proxy.rules.split import assign
 from proxy.store.client import Store
 from proxy.store.governance import check_and_consume, hold_for_visitor
@@ -123,7 +123,8 @@ class Decider:
                 session=viewer.session_id,
                 visitor=viewer.visitor_id,
                 now_ms=now_ms,
-                segments=frozen[slot.id][0],
+                segments=frozen[slot.id].segments,
+                cluster=frozen[slot.id].cluster,
             )
             for slot, decision in served
         ]
@@ -131,13 +132,9 @@ class Decider:
         await self._freeze(viewer, frozen)
         return Decided(tuple(decisions), shown)
 
-    async def _freeze(
-        self, viewer: Viewer, frozen: Mapping[str, tuple[tuple[str, ...], bool]]
-    ) -> None:
+    async def _freeze(self, viewer: Viewer, frozen: Mapping[str, Frozen]) -> None:
         """Keep each slot's segments as of this first exposure in the visitor's profile."""
-        new = {
-            frozen_field(slot): ",".join(held) for slot, (held, fresh) in frozen.items() if fresh
-        }
+        new = {name: value for found in frozen.values() for name, value in found.unset.items()}
         if new and viewer.visitor_id is not None:
             ttl_s = self._session.visitor_max_age_s
             await freeze_fields(self._store, viewer.visitor_id, new, ttl_s=ttl_s)

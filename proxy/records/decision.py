@@ -86,6 +86,7 @@ class LoggedDecision(DecisionRecord, frozen=True):
     would: str | None = None
     mode: str | None = None
     segments: tuple[str, ...] | None = None
+    cluster: str | None = None
 
 
 _logged_decoder = msgspec.json.Decoder(LoggedDecision)

@@ -1,9 +1,10 @@
 """Every slot's results broken down by segment, from the decision log (pure).
 
 Why the decision log: each of its records is a decision with its reward joined by the learner
-and the visitor's named segments **frozen at their first exposure to the slot** (so the slot's
-own effect cannot move visitors between segments), and the request context, whose ``cluster`` is
-the learned segment at decision time. The store's hourly sums have no segment dimension.
+and the visitor's named and learned segments **frozen at their first exposure to the slot** (so
+the slot's own effect cannot move visitors between segments); records logged before the learned
+segment was frozen fall back to the request context's ``cluster`` at decision time. The store's
+hourly sums have no segment dimension.
 
 Two breakdowns per slot, each a partition (a decision in exactly one row, as the heterogeneity
 test needs): by **named segment** — the visitor's first named segment in file order (the
@@ -70,7 +71,9 @@ class Tallies:
         if not record.is_example or record.reward is None:
             return
         named = record.segments[0] if record.segments else NONE
-        cluster = (record.rule_context or {}).get("cluster")
+        cluster: object = record.cluster
+        if cluster is None:  # logged before the learned segment was frozen
+            cluster = (record.rule_context or {}).get("cluster")
         learned = str(cluster) if isinstance(cluster, str) and cluster else NONE
         for dimension, segment in (("segment", named), ("cluster", learned)):
             cells = self.by[dimension].setdefault(segment, {})

@@ -162,26 +162,51 @@ def add_segments(segments: Segments, context: dict[str, object]) -> None:
 
 # A decision records the visitor's segments as of their first exposure to its slot (so that an
 # effect of the slot cannot move visitors between segments during analysis); the profile keeps
-# them under ``segments_at:<slot>``, written once.
+# the named ones under ``segments_at:<slot>`` and the learned one under ``cluster_at:<slot>``
+# ("" when in none), each written once.
 FROZEN_PREFIX = "segments_at:"
+FROZEN_CLUSTER_PREFIX = "cluster_at:"
 
 
 def frozen_field(slot_id: str) -> str:
     return f"{FROZEN_PREFIX}{slot_id}"
 
 
+def frozen_cluster_field(slot_id: str) -> str:
+    return f"{FROZEN_CLUSTER_PREFIX}{slot_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    """What a decision in one slot records of the visitor's segments, and the profile fields to
+    freeze now (those not frozen yet; the caller writes them in one write, never overwriting)."""
+
+    segments: tuple[str, ...]
+    cluster: str  # the learned segment; "" in none
+    unset: Mapping[str, str]
+
+
 def frozen_segments(
     profile: Mapping[str, str], slot_id: str, context: Mapping[str, object]
-) -> tuple[tuple[str, ...], bool]:
-    """The segments to record for a decision in ``slot_id``, and whether they are new (not yet
-    frozen in the profile, so the caller should freeze them): the frozen ones if the profile has
-    them, else the context's."""
-    stored = profile.get(frozen_field(slot_id))
-    if stored is not None:
-        return tuple(part for part in stored.split(",") if part), False
-    current = context.get(SEGMENTS_FIELD)
-    held = tuple(str(s) for s in current) if isinstance(current, tuple) else ()
-    return held, True
+) -> Frozen:
+    """The named and learned segments to record for a decision in ``slot_id``: the profile's
+    frozen ones where it has them, else the context's (to be frozen). A profile frozen before
+    the learned segment was (no ``cluster_at:``) freezes its cluster at this exposure."""
+    unset: dict[str, str] = {}
+    named_field, cluster_field = frozen_field(slot_id), frozen_cluster_field(slot_id)
+    stored = profile.get(named_field)
+    if stored is None:
+        current = context.get(SEGMENTS_FIELD)
+        segments = tuple(str(s) for s in current) if isinstance(current, tuple) else ()
+        unset[named_field] = ",".join(segments)
+    else:
+        segments = tuple(part for part in stored.split(",") if part)
+    cluster = profile.get(cluster_field)
+    if cluster is None:
+        label = context.get(CLUSTER_FIELD)
+        cluster = label if isinstance(label, str) else ""
+        unset[cluster_field] = cluster
+    return Frozen(segments, cluster, unset)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,8 @@ async def test_beacons_put_the_visitor_in_a_segment_and_the_next_page_shows_it(
         assert 'data-vernier-variant="a" data-vernier-decision' in await page(
             client, proxy + "/page"
         )
-        await profile_until(client, proxy, "segments_at:hero")  # frozen: in no segment
+        first = await profile_until(client, proxy, "segments_at:hero")  # frozen: in no segment
+        assert first["cluster_at:hero"] == ""  # in the same write: no learned segment (no model)
         ts = 1_732_250_000_000
         beacon = {
             "v": 1,
@@ -103,6 +104,7 @@ async def test_beacons_put_the_visitor_in_a_segment_and_the_next_page_shows_it(
     finally:
         await store.close()
     seen = [(d.slot, d.chosen, d.segments) for d in logged]
+    assert [d.cluster for d in logged] == ["", "", ""]
     # hero: first seen outside any segment, and analysed that way for good; body: first seen
     # as a reader
     assert seen == [("hero", "a", ()), ("hero", "b", ()), ("body", "b", ("reader",))]

@@ -12,7 +12,8 @@ from proxy.results.by_segment import NONE, as_text, breakdown, tally
 from proxy.results.report import SlotInfo
 
 HERO = SlotInfo("hero", "split", "a", ("a", "b"))
-# named segments of the visitor (first one counts), learned cluster, click rate of a and of b
+# named segments of the visitor (first one counts), learned cluster (frozen at first exposure),
+# click rate of a and of b
 GROUPS = {
     "buyers": (("buyer", "reader"), "c1", 0.10, 0.20),
     "readers": (("reader",), "c2", 0.10, 0.12),
@@ -42,7 +43,9 @@ def decisions(seed: int = 3, n: int = 600) -> tuple[list[LoggedDecision], Reward
                     reward=reward,
                     reason="split",
                     segments=segments,
-                    rule_context={"cluster": cluster, "device": "mobile"},
+                    cluster=cluster,
+                    # the cluster at decision time moved (a refit): the frozen one counts
+                    rule_context={"cluster": "c9", "device": "mobile"},
                 )
             )
     # not examples: never seen (no reward), a sticky re-serve, another slot
@@ -99,7 +102,7 @@ def test_shrinkage_and_the_heterogeneity_test_match_an_independent_computation()
     assert shrunk == pytest.approx(list(v / (v + tau2) * mu + tau2 / (v + tau2) * y))
 
 
-def test_learned_segments_come_from_the_decision_context() -> None:
+def test_learned_segments_are_the_frozen_ones() -> None:
     records, rewards = decisions()
     found = breakdown(HERO, tally(records, ["hero"])["hero"])
     rows = {row["segment"]: row for row in found["cluster"]["rows"]}
@@ -109,6 +112,23 @@ def test_learned_segments_come_from_the_decision_context() -> None:
     )
     # two clusters: Q has one degree of freedom
     assert found["cluster"]["heterogeneity"]["b"]["df"] == 1
+
+
+def test_records_logged_before_the_cluster_was_frozen_use_the_decision_context() -> None:
+    def record(i: int, cluster: str | None, context_cluster: str) -> LoggedDecision:
+        return LoggedDecision(
+            id=f"d{i}", slot="hero", actions=("a", "b"), chosen="a", p=0.5, reward=1.0,
+            cluster=cluster, rule_context={"cluster": context_cluster},
+        )  # fmt: skip
+
+    records = [record(0, None, "c1"), record(1, "", "c1"), record(2, "c2", "c1")]
+    rows = breakdown(HERO, tally(records, ["hero"])["hero"])["cluster"]["rows"]
+    # "" is frozen as in no learned segment; None (an older record) reads the context
+    assert {row["segment"]: row["variants"]["a"]["n"] for row in rows} == {
+        "c1": 1,
+        "c2": 1,
+        NONE: 1,
+    }
 
 
 def test_a_segment_without_variation_keeps_its_raw_lift_only() -> None:

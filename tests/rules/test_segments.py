@@ -10,7 +10,14 @@ import pytest
 from proxy.errors import ConfigError
 from proxy.rules import load_rules
 from proxy.rules.conditions import evaluate
-from proxy.rules.segments import add_segments, frozen_field, frozen_segments, known_field
+from proxy.rules.segments import (
+    Frozen,
+    add_segments,
+    frozen_cluster_field,
+    frozen_field,
+    frozen_segments,
+    known_field,
+)
 from proxy.tracker.profile_update import ProfileState, profile_fields
 
 SEGMENTS = """
@@ -165,8 +172,23 @@ def test_every_profile_field_is_a_known_field() -> None:
 
 
 def test_segments_are_frozen_at_the_first_exposure() -> None:
-    context: dict[str, object] = {"segments": ("loyal",)}
-    assert frozen_segments({}, "hero", context) == (("loyal",), True)
-    profile = {frozen_field("hero"): "high-value,loyal"}
-    assert frozen_segments(profile, "hero", context) == (("high-value", "loyal"), False)
-    assert frozen_segments({frozen_field("hero"): ""}, "hero", context) == ((), False)
+    context: dict[str, object] = {"segments": ("loyal",), "cluster": "c3"}
+    first = frozen_segments({}, "hero", context)
+    assert first == Frozen(
+        ("loyal",), "c3", {frozen_field("hero"): "loyal", frozen_cluster_field("hero"): "c3"}
+    )
+    profile = {frozen_field("hero"): "high-value,loyal", frozen_cluster_field("hero"): "c1"}
+    assert frozen_segments(profile, "hero", context) == Frozen(("high-value", "loyal"), "c1", {})
+    # in no segment and no cluster at the first exposure: frozen as such, not re-read later
+    empty = {frozen_field("hero"): "", frozen_cluster_field("hero"): ""}
+    assert frozen_segments(empty, "hero", context) == Frozen((), "", {})
+    assert frozen_segments({}, "hero", {}).unset == {
+        frozen_field("hero"): "",
+        frozen_cluster_field("hero"): "",
+    }
+
+
+def test_a_profile_frozen_before_the_cluster_was_freezes_the_cluster_alone() -> None:
+    profile = {frozen_field("hero"): "loyal"}
+    found = frozen_segments(profile, "hero", {"segments": (), "cluster": "c2"})
+    assert found == Frozen(("loyal",), "c2", {frozen_cluster_field("hero"): "c2"})
