@@ -14,6 +14,7 @@ from aiohttp import web
 from proxy.admin import AdminApi
 from proxy.api import DecisionApi
 from proxy.background import WORKERS, running_context
+from proxy.bandit.learner import DECISIONS_FILE
 from proxy.config.public import own_hosts as own_hosts  # imported from here by `vernier preview`
 from proxy.config.public import public_hosts
 from proxy.config.schema import Config
@@ -95,7 +96,11 @@ async def front_context(app: web.Application) -> AsyncIterator[None]:
         api=DecisionApi(rules, app[DECIDER], store, config.admin.token),
         admin_api=AdminApi(rules, store, config.admin.token),
         dashboard=Dashboard(
-            rules, store, config.admin.token, retention_days=config.results.retention_days
+            rules,
+            store,
+            config.admin.token,
+            retention_days=config.results.retention_days,
+            decision_log=Path(config.data_dir) / DECISIONS_FILE,
         ),
         worker_metrics=app[WORKER_METRICS],
     )

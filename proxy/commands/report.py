@@ -25,11 +25,10 @@ from proxy.config.schema import Config
 from proxy.dashboard.assets import DashboardAssets
 from proxy.dashboard.reads import read_pauses, read_report, read_windows
 from proxy.errors import UsageError
-from proxy.evaluate.log import LogError, iter_numbered
-from proxy.records.decision import decode_logged
+from proxy.evaluate.log import LogError
 from proxy.records.results_buckets import Period
 from proxy.results.by_segment import as_text as segments_text
-from proxy.results.by_segment import breakdown, tally
+from proxy.results.by_segment import has_seen, read_breakdowns
 from proxy.results.html import report_file
 from proxy.results.live import guardrail_rows
 from proxy.results.period import period_of
@@ -94,15 +93,12 @@ def _by_segment(args: argparse.Namespace, config: Config, infos: list[SlotInfo])
         raise UsageError("--by segment: --format text or json")
     path = args.log if args.log is not None else Path(config.data_dir) / DECISIONS_FILE
     try:
-        with path.open("rb") as lines:
-            numbered = iter_numbered(lines, source=str(path), decode=decode_logged)
-            tallies = tally((record for _, record in numbered), [i.id for i in infos])
+        data = read_breakdowns(path, infos)
     except OSError as err:
         raise UsageError(f"--log: cannot read {path}: {err.strerror or err}") from None
     except LogError as err:
         raise UsageError(str(err)) from None
-    data = [breakdown(info, tallies[info.id]) for info in infos]
-    if not any(row for slot in data for row in slot["segment"]["rows"]):
+    if not has_seen(data):
         raise UsageError(f"no seen decisions of these slots in {path}: nothing to report")
     print(json.dumps({"slots": data}, indent=2) if args.format == "json" else segments_text(data))
     return 0

@@ -1,7 +1,8 @@
 """The dashboard's requests on the admin listener (``/__vernier/admin/``):
 
     GET  /__vernier/admin/              overview of every slot and rule   (?since=7d)
-    GET  /__vernier/admin/slots/<id>    one slot: statistics, plots, live view   (?since=7d)
+    GET  /__vernier/admin/slots/<id>    one slot: statistics, plots, live view, the breakdown by
+                                        segment (from the decision log)   (?since=7d)
     GET  /__vernier/admin/live/<id>     the live view's tables and chart (JSON, polled)
     GET  /__vernier/admin/static/<f>    dashboard.js, dashboard.css (no sign-in needed)
     GET/POST /__vernier/admin/login     sign in with the admin token; POST logout
@@ -9,7 +10,8 @@
 
 Anything else under the prefix is the JSON admin API's (:mod:`proxy.admin`). Without a session
 or token a page answers 401 with the sign-in form; an unknown slot 404, a bad query 400, a store
-that cannot answer 503: each an HTML page, never a traceback. Without ``admin.token`` configured
+that cannot answer 503: each an HTML page, never a traceback. A decision log that is missing or
+cannot be read leaves the slot page up and says so where the breakdown by segment would be. Without ``admin.token`` configured
 the dashboard is off (403): there would be nothing to sign in with.
 """
 
@@ -19,6 +21,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -32,11 +36,13 @@ from proxy.dashboard.reads import (
     read_windows,
 )
 from proxy.errors import ConfigError, UsageError
+from proxy.evaluate.log import LogError
 from proxy.govern.control import control_field
 from proxy.results import live, pages
+from proxy.results.by_segment import has_seen, read_breakdowns
 from proxy.results.charts import slot_charts
 from proxy.results.period import period_of
-from proxy.results.report import slot_info
+from proxy.results.report import SlotInfo, slot_info
 from proxy.rules.engine import RulesSource
 from proxy.rules.load import CompiledSlot
 from proxy.store import control
@@ -70,8 +76,10 @@ class Dashboard:
         retention_days: int,
         assets: DashboardAssets | None = None,
         clock: Callable[[], float] = time.time,
+        decision_log: Path | None = None,
     ) -> None:
         self._rules = rules
+        self._decision_log = decision_log
         self._store = store
         self._auth = AdminAuth(token) if token else None
         self._retention_days = retention_days
@@ -214,11 +222,13 @@ class Dashboard:
             period = period_of(since, int(self._clock() * 1000), self._retention_days)
         except (ConfigError, UsageError) as err:
             return self._error(400, str(err).removeprefix("--"))
-        report, parts, paused, standing = await asyncio.gather(
-            read_report(self._store, [slot_info(slot)], period, timeout_s=READ_TIMEOUT_S),
+        info = slot_info(slot)
+        report, parts, paused, standing, (segments, segments_note) = await asyncio.gather(
+            read_report(self._store, [info], period, timeout_s=READ_TIMEOUT_S),
             self._live_parts(slot),
             read_pauses(self._store),
             read_guardrail_standing(self._store, slot.id, timeout_s=READ_TIMEOUT_S),
+            self._segments(info),
         )
         if report is None or parts is None or paused is None or standing is None:
             return self._error(503, "the store cannot answer; try again in a moment")
@@ -240,8 +250,30 @@ class Dashboard:
             since=since,
             csrf=csrf,
             assets_version=self._assets.version,
+            segments=segments,
+            segments_note=segments_note,
         )
         return self._page(200, html)
+
+    async def _segments(self, info: SlotInfo) -> tuple[dict[str, Any] | None, str | None]:
+        """The slot's breakdown by segment (read in a thread: the log can be long), or why
+        there is none."""
+        path = self._decision_log
+        if path is None:
+            return None, "No decision log: the breakdown by segment is read from it."
+        try:
+            [found] = await asyncio.to_thread(read_breakdowns, path, [info])
+        except FileNotFoundError:
+            return None, f"No decision log at {path} yet: the learner writes it."
+        except OSError as err:
+            log.warning("dashboard: cannot read the decision log %s: %s", path, err)
+            return None, f"Cannot read the decision log {path}: {err.strerror or err}."
+        except LogError as err:
+            log.warning("dashboard: decision log unreadable: %s", err)
+            return None, f"The decision log cannot be read: {err}"
+        if not has_seen([found]):
+            return None, f"No seen decisions of this slot in the decision log {path} yet."
+        return found, None
 
     async def _act(
         self, request: web.Request, auth: AdminAuth, session: str | None, csrf: str

@@ -21,11 +21,14 @@ seen decisions, or no variation in reward (no click at all), has a raw lift only
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from proxy.records.decision import LoggedDecision
+from proxy.evaluate.log import iter_numbered
+from proxy.records.decision import LoggedDecision, decode_logged
+from proxy.results.html import esc, num, table
 from proxy.results.report import SlotInfo
 from proxy.stats.heterogeneity import heterogeneity
 
@@ -148,20 +151,50 @@ def breakdown(info: SlotInfo, tallies: Tallies) -> dict[str, Any]:
     }
 
 
+def read_breakdowns(path: Path, infos: Sequence[SlotInfo]) -> list[dict[str, Any]]:
+    """The breakdowns of the slots of ``infos`` over the decision log at ``path`` (what
+    ``vernier report --by segment`` prints and the dashboard's slot page shows). Reads the whole
+    file: call it off the event loop. Raises ``OSError`` and
+    :class:`~proxy.evaluate.log.LogError` (``path:line: message``)."""
+    with path.open("rb") as lines:
+        numbered = iter_numbered(lines, source=str(path), decode=decode_logged)
+        tallies = tally((record for _, record in numbered), [i.id for i in infos])
+    return [breakdown(info, tallies[info.id]) for info in infos]
+
+
+def has_seen(slots: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether any of the breakdowns counts a seen decision."""
+    return any(slot["segment"]["rows"] for slot in slots)
+
+
+TITLES = {"segment": "named segment (frozen at first exposure)", "cluster": "learned segment"}
+
+
 def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def _test_text(variant: str, control: str, test: Mapping[str, Any] | None) -> str:
+    """One variant's heterogeneity test in a sentence."""
+    if test is None:
+        return f"{variant} vs {control}: fewer than two segments to compare"
+    return (
+        f"{variant} vs {control}: overall lift {test['overall_lift']:+.4f} "
+        f"({test['overall_se']:.4f}) over {test['segments']} segments; differs "
+        f"across segments? Cochran's Q {test['q']:.2f} (df {test['df']}), "
+        f"p {test['p_value']:.3g}, I2 {100 * test['i2']:.0f}%"
+    )
 
 
 def as_text(slots: list[dict[str, Any]]) -> str:
     """The breakdowns as plain-text tables, one per slot and dimension."""
     out: list[str] = []
-    titles = {"segment": "named segment (frozen at first exposure)", "cluster": "learned segment"}
     for slot in slots:
         control = slot["control"]
         others = [v for v in slot["variants"] if v != control]
         for dimension in DIMENSIONS:
             part = slot[dimension]
-            out.append(f"slot {slot['slot']} by {titles[dimension]}; reward per seen decision")
+            out.append(f"slot {slot['slot']} by {TITLES[dimension]}; reward per seen decision")
             out.append(
                 f"  {'segment':<20} {'variant':<12} {'n':>7} {'mean':>8} "
                 f"{'lift vs ' + control:>16} {'shrunk lift':>18}"
@@ -179,16 +212,38 @@ def as_text(slots: list[dict[str, Any]]) -> str:
                         f"  {row['segment']:<20} {variant:<12} {cell['n']:>7} "
                         f"{_num(cell['mean'], '.4f'):>8} {raw:>16} {shrunk:>18}".rstrip()
                     )
-            for variant in others:
-                test = part["heterogeneity"][variant]
-                if test is None:
-                    out.append(f"  {variant} vs {control}: fewer than two segments to compare")
-                    continue
-                out.append(
-                    f"  {variant} vs {control}: overall lift {test['overall_lift']:+.4f} "
-                    f"({test['overall_se']:.4f}) over {test['segments']} segments; differs "
-                    f"across segments? Cochran's Q {test['q']:.2f} (df {test['df']}), "
-                    f"p {test['p_value']:.3g}, I2 {100 * test['i2']:.0f}%"
-                )
+            out += [f"  {_test_text(v, control, part['heterogeneity'][v])}" for v in others]
             out.append("")
     return "\n".join(out)
+
+
+def as_html(slot: Mapping[str, Any]) -> str:
+    """One slot's breakdowns as HTML tables (the dashboard's slot page), one per dimension."""
+    control = slot["control"]
+    head = ("segment", "variant", "seen decisions", "mean reward", f"lift vs {control}",
+            "shrunk lift")  # fmt: skip
+    out: list[str] = []
+    for dimension in DIMENSIONS:
+        part = slot[dimension]
+        rows = []
+        for row in part["rows"]:
+            for variant in slot["variants"]:
+                cell, lift = row["variants"][variant], row["lifts"].get(variant)
+                raw = shrunk = "–"
+                if lift is not None and lift["lift"] is not None:
+                    raw = f"{lift['lift']:+.4f} (± {_num(lift['se'], '.4f')})"
+                if lift is not None and lift["shrunk"] is not None:
+                    shrunk = f"{lift['shrunk']:+.4f} (± {lift['shrunk_sd']:.4f})"
+                name = esc(variant) + (' <span class="muted">(control)</span>'
+                                       if variant == control else "")  # fmt: skip
+                rows.append((esc(row["segment"]), name, num(cell["n"]),
+                             _num(cell["mean"], ".4f"), raw, shrunk))  # fmt: skip
+        out.append(f"<h3>By {esc(TITLES[dimension])}</h3>")
+        out.append(table(head, rows, numeric_from=2))
+        tests = [
+            _test_text(v, control, part["heterogeneity"][v])
+            for v in slot["variants"]
+            if v != control
+        ]
+        out.append("".join(f'<p class="muted">{esc(t)}.</p>' for t in tests))
+    return "".join(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from proxy.results.by_segment import as_html as segments_html
 from proxy.results.html import (
     GUARD_TITLE,
     OFF_POLICY_TITLE,
@@ -34,6 +35,7 @@ from proxy.results.html import (
 )
 
 PREFIX = "/__vernier/admin/"
+SEGMENTS_TITLE = "By segment (from the decision log; reward per seen decision)"
 SINCE_CHOICES = ("1h", "24h", "7d", "30d", "90d")
 
 
@@ -213,8 +215,12 @@ def slot_page(
     since: str,
     csrf: str,
     assets_version: str,
+    segments: Mapping[str, Any] | None = None,
+    segments_note: str | None = None,
 ) -> str:
-    """A slot: summary, per-variant statistics, the plots, pause buttons and the live view."""
+    """A slot: summary, per-variant statistics, the plots, pause buttons, the live view and the
+    breakdown by segment (``segments``: :func:`by_segment.breakdown`; else ``segments_note`` says
+    why there is none)."""
     base = f"{PREFIX}slots/{esc(slot_id)}"
     controls = [toggle(slot_id, paused, csrf).replace(">pause<", ">pause slot<")]
     for variant in variants:
@@ -237,6 +243,11 @@ def slot_page(
         main += [f"<h2>{OFF_POLICY_TITLE}</h2>", off_policy_html(report)]
     main += ["<h2>Live</h2>", f'<div id="vn-live">{live_html}</div>', charts_html([live_chart])]
     main += [f"<h2>{STANDING_TITLE}</h2>", guardrail_standing_html(guardrail_standing)]
+    main.append(f"<h2>{SEGMENTS_TITLE}</h2>")
+    if segments is not None:
+        main.append(segments_html(segments))
+    else:
+        main.append(f'<p class="muted">{esc(segments_note or "No breakdown by segment.")}</p>')
     page_data = {
         "charts": [*charts, live_chart],
         "live": {"url": f"{PREFIX}live/{slot_id}", "every_s": 5},

@@ -48,6 +48,7 @@ class Running:
     url: str
     store: Store
     server: RedisServerProcess
+    decision_log: Path  # read per slot page; not written until a test writes it
 
 
 async def put_results(store: Store, now_ms: int) -> None:
@@ -78,8 +79,13 @@ async def dashboard(redis_server: RedisServerProcess, tmp_path: Path) -> AsyncIt
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(RULES)
     store = Store(redis_server.url, StoreSettings(op_timeout_s=2.0))
+    decision_log = tmp_path / "decisions.jsonl"
     handler = Dashboard(
-        FixedRules(RuleEngine.build(load_rules(rules_file))), store, TOKEN, retention_days=90
+        FixedRules(RuleEngine.build(load_rules(rules_file))),
+        store,
+        TOKEN,
+        retention_days=90,
+        decision_log=decision_log,
     )
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -94,6 +100,6 @@ async def dashboard(redis_server: RedisServerProcess, tmp_path: Path) -> AsyncIt
     await put_live(store, now_ms)
     try:
         async with serve_app(app) as url:
-            yield Running(url + "/__vernier/admin/", store, redis_server)
+            yield Running(url + "/__vernier/admin/", store, redis_server, decision_log)
     finally:
         await store.close()

@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from proxy.records.decision import encode_record
 from proxy.results.html import STANDING_TITLE
+from proxy.results.pages import SEGMENTS_TITLE
 from proxy.store import control
 from proxy.store.learner_state import save_checkpoint
 from tests.dashboard.conftest import RESULTS, TOKEN, Running
+from tests.results.test_by_segment import decisions, reference, welch
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{32})"')
 DATA = re.compile(r'<script type="application/json" id="vn-data">(.*?)</script>', re.S)
@@ -116,6 +119,45 @@ async def test_slot_page_carries_the_reports_numbers_and_charts(
     assert "control chart" in live["html"]
     (chart,) = live["charts"]
     assert {s["label"]: s["values"][-1] for s in chart["series"]} == {"a": 30, "b": 30}
+
+
+async def test_slot_page_breaks_the_slot_down_by_segment_from_the_decision_log(
+    dashboard: Running, client: aiohttp.ClientSession
+) -> None:
+    await sign_in(client, dashboard.url)
+
+    async def slot_page() -> str:
+        async with client.get(dashboard.url + "slots/hero") as response:
+            assert response.status == 200
+            return await response.text()
+
+    page = await slot_page()  # no decision log yet: the page says so, the rest is there
+    assert SEGMENTS_TITLE in page and "No decision log at" in page and "vn-live" in page
+    records, rewards = decisions()
+    dashboard.decision_log.write_bytes(b"\n".join(encode_record(r) for r in records) + b"\n")
+    page = await slot_page()
+    assert "By named segment (frozen at first exposure)" in page and "By learned segment" in page
+    lift, variance = welch(rewards["readers"]["b"], rewards["readers"]["a"])
+    assert f"{lift:+.4f} (± {variance**0.5:.4f})" in page
+    assert f"p {reference(rewards).p_value:.3g}, I2" in page
+
+
+@pytest.mark.parametrize(
+    ("log", "message"),
+    [
+        (b'{"id": "d1"\n', "The decision log cannot be read:"),
+        (b"\n", "No seen decisions of this slot in the decision log"),
+    ],
+)
+async def test_a_decision_log_without_a_breakdown_is_said_on_the_page(
+    dashboard: Running, client: aiohttp.ClientSession, log: bytes, message: str
+) -> None:
+    dashboard.decision_log.write_bytes(log)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with client.get(dashboard.url + "slots/hero", headers=headers) as response:
+        assert response.status == 200
+        page = await response.text()
+    assert message in page and "Traceback" not in page
 
 
 @pytest.mark.parametrize(

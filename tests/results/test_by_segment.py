@@ -3,12 +3,15 @@ checked against numpy and scipy computed here from the same synthetic decisions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 from scipy import stats
 
 from proxy.records.decision import LoggedDecision
-from proxy.results.by_segment import NONE, as_text, breakdown, tally
+from proxy.results.by_segment import NONE, as_html, as_text, breakdown, tally
 from proxy.results.report import SlotInfo
 
 HERO = SlotInfo("hero", "split", "a", ("a", "b"))
@@ -83,9 +86,19 @@ def test_named_segments_partition_by_the_first_and_lifts_are_welch() -> None:
         assert row["lifts"]["b"]["se"] == pytest.approx(np.sqrt(variance))
 
 
-def test_shrinkage_and_the_heterogeneity_test_match_an_independent_computation() -> None:
-    records, rewards = decisions()
-    found = breakdown(HERO, tally(records, ["hero"])["hero"])
+@dataclass(frozen=True)
+class Reference:
+    """Lifts of b over a per named segment, Cochran's Q and DerSimonian-Laird, by numpy."""
+
+    y: npt.NDArray[np.float64]
+    v: npt.NDArray[np.float64]
+    q: float
+    p_value: float
+    tau2: float
+    mu: float
+
+
+def reference(rewards: Rewards) -> Reference:
     lifts = [welch(rewards[g]["b"], rewards[g]["a"]) for g in ("buyers", "readers", "others")]
     y = np.array([d for d, _ in lifts])
     v = np.array([var for _, var in lifts])
@@ -93,10 +106,18 @@ def test_shrinkage_and_the_heterogeneity_test_match_an_independent_computation()
     q = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
     tau2 = max(0.0, (q - 2) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
     mu = float(np.sum(y / (v + tau2)) / np.sum(1 / (v + tau2)))
+    return Reference(y, v, q, float(stats.chi2.sf(q, 2)), tau2, mu)
+
+
+def test_shrinkage_and_the_heterogeneity_test_match_an_independent_computation() -> None:
+    records, rewards = decisions()
+    found = breakdown(HERO, tally(records, ["hero"])["hero"])
+    ref = reference(rewards)
+    y, v, q, tau2, mu = ref.y, ref.v, ref.q, ref.tau2, ref.mu
     test = found["segment"]["heterogeneity"]["b"]
     assert test["q"] == pytest.approx(q)
     assert test["df"] == 2
-    assert test["p_value"] == pytest.approx(stats.chi2.sf(q, 2))
+    assert test["p_value"] == pytest.approx(ref.p_value)
     assert test["overall_lift"] == pytest.approx(mu)
     shrunk = [row["lifts"]["b"]["shrunk"] for row in found["segment"]["rows"]]
     assert shrunk == pytest.approx(list(v / (v + tau2) * mu + tau2 / (v + tau2) * y))
@@ -157,3 +178,19 @@ def test_the_text_names_every_segment_and_the_test() -> None:
     assert "slot hero by named segment (frozen at first exposure)" in text
     assert "slot hero by learned segment" in text
     assert "buyer" in text and "(none)" in text and "Cochran's Q" in text
+
+
+def test_the_html_has_a_table_per_dimension_with_every_lift_and_the_test() -> None:
+    records, rewards = decisions()
+    html = as_html(breakdown(HERO, tally(records, ["hero"])["hero"]))
+    assert html.count("<table>") == 2
+    assert "By named segment (frozen at first exposure)" in html and "By learned segment" in html
+    lift, variance = welch(rewards["buyers"]["b"], rewards["buyers"]["a"])
+    assert "<td>buyer</td><td>b</td>" in html
+    assert f"{lift:+.4f} (± {np.sqrt(variance):.4f})" in html
+    assert f"p {reference(rewards).p_value:.3g}, I2" in html
+    odd = LoggedDecision(
+        id="x", slot="hero", actions=("a", "b"), chosen="a", p=0.5, reward=1.0, cluster="<i>"
+    )
+    odd_html = as_html(breakdown(HERO, tally([odd], ["hero"])["hero"]))
+    assert "<td>&lt;i&gt;</td>" in odd_html and "fewer than two segments" in odd_html
