@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error
+from playwright.async_api import Browser, ConsoleMessage, Error, expect
 
 from proxy.app import create_admin_app
 from proxy.dashboard.assets import DashboardAssets
@@ -65,7 +65,9 @@ async def test_sign_in_see_the_charts_pause_and_resume(
             await page.click("a[href='/__vernier/admin/slots/hero']")
             await page.wait_for_url(base + "slots/hero")
             # exposures, CTR, lift, allocation and the live chart, each drawn on a canvas
-            await page.wait_for_function("document.querySelectorAll('.uplot canvas').length >= 5")
+            # a locator, not wait_for_function: the page's CSP (script-src 'self') forbids the eval
+            # that polling a string predicate in the page needs once the first check fails
+            await page.locator(".uplot canvas").nth(4).wait_for(state="attached")
             titles = await page.locator(".uplot .u-title").all_inner_texts()
             assert any(t.startswith("CTR per day") for t in titles)
             assert any(t.startswith("Cumulative CTR lift") for t in titles)
@@ -109,7 +111,7 @@ async def test_the_html_report_draws_its_charts_from_disk(browser: Browser, tmp_
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     await page.goto(page_file.as_uri())
-    await page.wait_for_function("document.querySelectorAll('.uplot canvas').length == 4")
+    await expect(page.locator(".uplot canvas")).to_have_count(4)  # CSP-safe, as above
     await page.close()
     assert problems == []
     assert requests == [page_file.as_uri()]  # nothing else fetched
