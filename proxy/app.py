@@ -32,6 +32,7 @@ from proxy.resources import (
     METRICS,
     METRICS_SHARE,
     ORIGIN,
+    ORIGIN_POOL,
     PAUSES,
     RESOURCES,
     RULE_HEALTH,
@@ -65,6 +66,7 @@ async def front_context(app: web.Application) -> AsyncIterator[None]:
     app[PIPELINE] = build_pipeline(
         config,
         origin=app[ORIGIN],
+        origin_pool=app.get(ORIGIN_POOL),
         store=store,
         asset=app[ASSET],
         issuer=issuer,

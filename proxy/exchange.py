@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from aiohttp import ClientResponse, web
+from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.html.charset import DocumentEncoding
 from proxy.request_view import RequestView
 from proxy.upstream.conditional import Conditions
+from proxy.upstream.origin_pool import OriginResponse
 
 if TYPE_CHECKING:
     from proxy.decide.decision import Decision
@@ -59,7 +60,7 @@ class Exchange:
     # set by inject on a page whose validator Vernier owns: the ETag of what it serves
     served_etag: str | None = None
     # set by forward
-    upstream: ClientResponse | None = None
+    upstream: OriginResponse | None = None
     translated_validator: bool = False
     # set by gate when the body may be changed
     touch: bool = False

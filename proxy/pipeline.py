@@ -55,6 +55,7 @@ from proxy.stages.session import Session
 from proxy.store.client import Store
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.headers import ForwardingPolicy
+from proxy.upstream.origin_pool import OriginPool
 from proxy.upstream.public_address import PublicAddress
 from proxy.upstream.relay import ClientGone, OriginBroken, stream_through
 
@@ -149,6 +150,7 @@ def build_pipeline(
     config: Config,
     *,
     origin: ClientSession,
+    origin_pool: OriginPool | None = None,
     store: Store,
     asset: TrackerAsset,
     issuer: IdIssuer,
@@ -180,6 +182,7 @@ def build_pipeline(
                 metrics,
                 digest,
                 body_idle_timeout_s=config.server.body_idle_timeout_s,
+                pool=origin_pool,
             ),
         ),
         after_origin=(

@@ -41,7 +41,8 @@ from proxy.tasks import BackgroundWork
 from proxy.tracker.asset import TrackerAsset
 from proxy.tracker.sink import EventSink
 from proxy.tracker.spool import EventSpool
-from proxy.upstream.client import create_origin_session
+from proxy.upstream.client import create_origin_pool, create_origin_session
+from proxy.upstream.origin_pool import OriginPool
 from proxy.worker_metrics import (
     DECISION_SINK_COUNTERS,
     EVENT_SINK_COUNTERS,
@@ -75,6 +76,7 @@ SLOT_METRIC_CACHE = web.AppKey("slot_metric_cache", MetricCache)
 DECIDER = web.AppKey("decider", Decider)
 DECISION_SINK = web.AppKey("decision_sink", DecisionSink)
 ORIGIN = web.AppKey("origin", ClientSession)
+ORIGIN_POOL = web.AppKey("origin_pool", OriginPool)  # absent for an https:// origin
 EVENT_LOG = web.AppKey("event_log", EventLog)
 EVENT_SINK = web.AppKey("event_sink", EventSink)
 
@@ -195,12 +197,17 @@ async def decider_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def origin_context(app: web.Application) -> AsyncIterator[None]:
-    """The connection pool to the origin."""
+    """The connection pools to the origin: aiohttp's client, and the lean one for plain GETs."""
     origin = create_origin_session(app[CONFIG].origin)
     app[ORIGIN] = origin
+    pool = create_origin_pool(app[CONFIG].origin)
+    if pool is not None:
+        app[ORIGIN_POOL] = pool
     try:
         yield
     finally:
+        if pool is not None:
+            pool.close()
         await origin.close()
 
 

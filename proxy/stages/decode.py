@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse
+from aiohttp import ClientConnectionError, ClientPayloadError
 
 from proxy.config.schema import HtmlConfig
 from proxy.content.coding import parse_content_encoding
@@ -28,6 +28,7 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.replies import error_reply
 from proxy.upstream.decoded_body import DecodedBody
+from proxy.upstream.origin_pool import OriginResponse
 from proxy.upstream.relay import declared_length
 
 log = logging.getLogger("vernier.decode")
@@ -38,7 +39,7 @@ HEAD_WINDOW_BYTES = 64 * 1024
 streams on without the tracker."""
 
 
-async def read_capped(upstream: ClientResponse, cap_bytes: int) -> tuple[bytes, bool]:
+async def read_capped(upstream: OriginResponse, cap_bytes: int) -> tuple[bytes, bool]:
     """Up to ``cap_bytes + 1`` bytes of the body and whether that was all of it."""
     chunks: list[bytes] = []
     size = 0
@@ -82,7 +83,7 @@ class Decode:
         cap = self._config.max_rewrite_bytes
         return cap if ex.owns_validator else min(cap, self._config.stream_inject_over_bytes)
 
-    async def _read(self, ex: Exchange, upstream: ClientResponse) -> None:
+    async def _read(self, ex: Exchange, upstream: OriginResponse) -> None:
         length = declared_length(upstream)
         head_only = length is not None and length > self._limit_bytes(ex)
         window = HEAD_WINDOW_BYTES if head_only else self._config.max_rewrite_bytes
@@ -94,7 +95,7 @@ class Decode:
         ex.raw_body = ex.document = raw
 
     async def _read_decoding(
-        self, ex: Exchange, upstream: ClientResponse, codings: tuple[str, ...]
+        self, ex: Exchange, upstream: OriginResponse, codings: tuple[str, ...]
     ) -> None:
         """Decode until the page ends or passes the limit (decoded, or the cap, compressed)."""
         limit, cap = self._limit_bytes(ex), self._config.max_rewrite_bytes

@@ -25,6 +25,7 @@ from aiohttp import (
     ServerTimeoutError,
     web,
 )
+from multidict import CIMultiDict
 
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
@@ -34,9 +35,12 @@ from proxy.upstream.conditional import take_conditions
 from proxy.upstream.etag import origin_if_none_match
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.log_limit import LogLimit, held_back
+from proxy.upstream.origin_pool import OriginPool, OriginUnreachable
 from proxy.upstream.websocket import is_websocket_upgrade, tunnel
 
 log = logging.getLogger("vernier.forward")
+
+_POOLED = frozenset({"GET", "HEAD"})  # a HEAD is asked as a GET (see above)
 
 
 class ClientBody:
@@ -82,7 +86,10 @@ class Forward:
         tag_digest: str,
         body_idle_timeout_s: float,
         log_limit: LogLimit | None = None,
+        pool: OriginPool | None = None,
     ) -> None:
+        # the plain GETs (and HEADs) without a body, when the origin is http:// (upstream/origin_pool.py)
+        self._pool = pool
         self._body_idle_timeout_s = body_idle_timeout_s
         # origin 5xx: one warning line per status per minute, saying how many it stands for
         self._log_limit = log_limit or LogLimit()
@@ -107,10 +114,14 @@ class Forward:
                 headers["If-None-Match"] = translated
             else:
                 del headers["If-None-Match"]
-        url = origin_url(self._origin, ex.target)
         if is_websocket_upgrade(request):
+            url = origin_url(self._origin, ex.target)
             ex.reply = await tunnel(ex.connection(), self._session, str(url), headers)
             return
+        pooled = self._pool is not None and not request.body_exists and request.method in _POOLED
+        if pooled and await self._pooled(ex, headers):
+            return
+        url = origin_url(self._origin, ex.target)
         body = None
         if request.body_exists:
             client = ex.connection()
@@ -138,6 +149,22 @@ class Forward:
         if ex.upstream.status >= 500:  # passed on as it is; the operator should still hear of it
             self._warn_5xx(ex.upstream.status, f"{request.method} {url.path}")
 
+    async def _pooled(self, ex: Exchange, headers: CIMultiDict[str]) -> bool:
+        """Ask through the lean pool; False when it declines (aiohttp's client then asks)."""
+        assert self._pool is not None
+        asked = f"{ex.request.method} {ex.target.partition('?')[0]}"
+        try:
+            upstream = await self._pool.get(ex.target, headers)
+        except Exception as err:
+            ex.reply = self._origin_failure(err, asked)
+            return True
+        if upstream is None:
+            return False
+        ex.upstream = upstream
+        if upstream.status >= 500:
+            self._warn_5xx(upstream.status, asked)
+        return True
+
     def _warn_5xx(self, status: int, asked: str) -> None:
         suppressed = self._log_limit.admit(status)
         if suppressed is not None:
@@ -149,6 +176,12 @@ class Forward:
             self._metrics.origin_errors.labels("timeout").inc()
             log.warning("origin did not answer %s in time (origin.read_timeout_s): 504", asked)
             return error_reply(504, "The site did not answer in time.")
+        if isinstance(err, OriginUnreachable):
+            self._metrics.origin_errors.labels("connect").inc()
+            log.warning(
+                "origin unreachable: %s", err.os_error.strerror or type(err.os_error).__name__
+            )
+            return error_reply(502, "The site is not reachable right now.")
         if isinstance(err, ClientConnectorError):
             self._metrics.origin_errors.labels("connect").inc()
             log.warning(

@@ -10,7 +10,7 @@ byte.
 
 from __future__ import annotations
 
-from aiohttp import ClientResponse, web
+from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.config.schema import CompressionConfig, HtmlConfig
@@ -21,6 +21,7 @@ from proxy.metrics import Metrics
 from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import as_the_client_holds, changed_etag
 from proxy.upstream.headers import response_headers
+from proxy.upstream.origin_pool import OriginResponse
 from proxy.upstream.public_address import PublicAddress
 from proxy.upstream.relay import declared_length, stream_through
 
@@ -28,7 +29,7 @@ HTML_TYPES = frozenset({"text/html"})
 XHTML_TYPES = frozenset({"application/xhtml+xml"})
 
 
-def client_headers(upstream: ClientResponse, public: PublicAddress) -> CIMultiDict[str]:
+def client_headers(upstream: OriginResponse, public: PublicAddress) -> CIMultiDict[str]:
     """The origin's headers as the client should see them (framing removed, addresses mapped)."""
     headers = response_headers(upstream.headers)
     # aiohttp would otherwise announce its own and Python's versions
@@ -62,7 +63,7 @@ class Gate:
         self._tag_digest = tag_digest
         self._types = HTML_TYPES | (XHTML_TYPES if config.inject_xhtml else frozenset())
 
-    def touchable(self, ex: Exchange, upstream: ClientResponse) -> bool:
+    def touchable(self, ex: Exchange, upstream: OriginResponse) -> bool:
         request = ex.request
         if not (
             self._config.inject_tracker and (ex.identity.trackable or ex.identity.consent_pending)
@@ -117,7 +118,7 @@ class Gate:
                 as_the_client_holds(etag, ex.request.headers.get("If-None-Match")) or ""
             )
 
-    def compressor(self, ex: Exchange, upstream: ClientResponse) -> StreamCompressor | None:
+    def compressor(self, ex: Exchange, upstream: OriginResponse) -> StreamCompressor | None:
         """A compressor for an identity body the client would rather get compressed; the
         headers are changed to say so."""
         coding = choose_coding(

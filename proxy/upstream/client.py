@@ -13,6 +13,7 @@ from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
 from yarl import URL
 
 from proxy.config.schema import OriginConfig
+from proxy.upstream.origin_pool import OriginPool
 
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
@@ -40,6 +41,19 @@ def create_origin_session(config: OriginConfig) -> ClientSession:
         read_bufsize=256 * 1024,
         raise_for_status=False,
         trust_env=False,
+    )
+
+
+def create_origin_pool(config: OriginConfig) -> OriginPool | None:
+    """The lean client for body-less GETs to a plain-HTTP origin, with the session's limits;
+    None for an ``https://`` origin (aiohttp's client serves every request then)."""
+    return OriginPool.for_origin(
+        config.url,
+        limit=config.pool_size,
+        keepalive_s=config.pool_keepalive_s,
+        connect_timeout_s=config.connect_timeout_s,
+        read_timeout_s=config.read_timeout_s,
+        max_header_bytes=config.max_header_bytes,
     )
 
 

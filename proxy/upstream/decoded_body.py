@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiohttp import ClientResponse
-
 from proxy.content.stream_coding import StreamDecoder
+from proxy.upstream.origin_pool import OriginResponse
 
 
 class DecodedBody:
     """``pieces`` yields the decoded body (each piece ≤ 64 KiB, produced only when asked for, so
     memory stays flat); a corrupt or truncated body raises :class:`~proxy.errors.BodyError`."""
 
-    def __init__(self, upstream: ClientResponse, codings: tuple[str, ...]) -> None:
+    def __init__(self, upstream: OriginResponse, codings: tuple[str, ...]) -> None:
         self._upstream = upstream
         self._decoder = StreamDecoder(codings)
         self._raw: list[bytes] | None = []

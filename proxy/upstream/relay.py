@@ -19,11 +19,12 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 
-from aiohttp import ClientConnectionError, ClientPayloadError, ClientResponse, web
+from aiohttp import ClientConnectionError, ClientPayloadError, web
 from multidict import CIMultiDict
 
 from proxy.content.compress import StreamCompressor
 from proxy.errors import BodyError
+from proxy.upstream.origin_pool import OriginResponse
 
 log = logging.getLogger("vernier.relay")
 
@@ -69,7 +70,7 @@ def abort_client(request: web.BaseRequest) -> None:
         transport.abort()
 
 
-def declared_length(upstream: ClientResponse) -> int | None:
+def declared_length(upstream: OriginResponse) -> int | None:
     """The origin's Content-Length when it is the body's framing (not chunked), else None."""
     if "Transfer-Encoding" in upstream.headers:
         return None
@@ -81,7 +82,7 @@ def declared_length(upstream: ClientResponse) -> int | None:
 
 async def stream_through(
     request: web.BaseRequest,
-    upstream: ClientResponse,
+    upstream: OriginResponse,
     headers: CIMultiDict[str],
     *,
     prefix: bytes = b"",

@@ -8,10 +8,13 @@ import aiohttp
 import orjson
 import pytest
 
+from proxy.config.schema import OriginConfig
 from proxy.metrics import Metrics
 from proxy.stages.forward import Forward
+from proxy.upstream.client import create_origin_pool
 from proxy.upstream.conditional import Conditions
 from proxy.upstream.log_limit import LogLimit
+from proxy.upstream.origin_pool import PooledResponse
 from tests.stages.factory import UNUSED_ORIGIN, make_exchange, make_policy
 
 
@@ -42,11 +45,12 @@ async def test_a_validator_naming_our_change_is_translated_for_the_origin(origin
     assert ex.translated_validator and headers["If-None-Match"] == '"page-v1"'
 
 
-async def test_an_unreachable_origin_answers_502_and_is_counted() -> None:
+@pytest.mark.parametrize("lean", [False, True], ids=["aiohttp", "lean pool"])
+async def test_an_unreachable_origin_answers_502_and_is_counted(lean: bool) -> None:
     metrics = Metrics()
     ex = make_exchange()
     async with aiohttp.ClientSession() as session:
-        await forward_to(session, UNUSED_ORIGIN, metrics)(ex)
+        await (pooled_forward if lean else forward_to)(session, UNUSED_ORIGIN, metrics)(ex)
     assert ex.reply is not None and ex.reply.status == 502 and ex.upstream is None
     assert metrics.origin_errors.labels("connect")._value.get() == 1
 
@@ -93,3 +97,25 @@ async def test_origin_5xx_warnings_are_one_line_per_status_per_interval(
         "origin answered 503 to GET /status/503",
         "origin answered 500 to GET /status/500 (2 more like it since the last such line)",
     ]
+
+
+def pooled_forward(session: aiohttp.ClientSession, origin: str, metrics: Metrics) -> Forward:
+    pool = create_origin_pool(OriginConfig(url=origin))
+    assert pool is not None
+    return Forward(
+        session, origin, make_policy(), metrics, "abcd1234", body_idle_timeout_s=5.0, pool=pool
+    )
+
+
+async def test_a_plain_get_goes_through_the_lean_pool_with_the_same_headers(origin: str) -> None:
+    ex = make_exchange(headers={"Accept": "text/html", "X-Vernier-Debug": "token"})
+    ex.target = "/echo/a?b=1"
+    async with aiohttp.ClientSession() as session:
+        await pooled_forward(session, origin, Metrics())(ex)
+    assert isinstance(ex.upstream, PooledResponse)
+    echoed = orjson.loads(await ex.upstream.content.read())
+    ex.upstream.release()
+    headers = dict(echoed["headers"])
+    assert echoed["method"] == "GET" and echoed["raw_path"] == "/echo/a?b=1"
+    assert headers["Via"] == "1.1 vernier-test" and headers["X-Forwarded-For"] == "127.0.0.1"
+    assert "X-Vernier-Debug" not in headers
