@@ -38,10 +38,13 @@ class Inject:
         self._connect = connect_source
         self._etags: RecentByPage[str] = RecentByPage()
         self._injections: RecentByPage[Injection] = RecentByPage()
+        self._pages = SamePages()
 
     async def __call__(self, ex: Exchange) -> None:
         document = ex.document
         assert document is not None
+        if ex.streaming_head is None:
+            document = self._pages.first_of(document)
         if (
             ex.owns_validator and ex.streaming_head is None
         ):  # named before the tag: its CSP nonce is new on every response
@@ -141,6 +144,40 @@ class RecentByPage(Generic[T]):
             self._bytes -= self._found.pop(oldest)[2]
         self._found[(id(document), context)] = (document, value, size_bytes)
         self._bytes += size_bytes
+
+
+class SamePages:
+    """The first ``bytes`` object seen with each recent page's content.
+
+    :class:`RecentByPage` knows pages by object, which a page from the rewrite cache keeps on
+    every view; a page no rule changes is a new object on every response, even when the origin
+    sends the same bytes. Looking it up here (one hash and one ``memcmp``: ~0.3 µs for 1.2 KB,
+    ~17 µs for 87 KB) turns it into the object seen before, so its tag's place and the spliced
+    page (7–15 µs for 1.2 KB, ~47 µs for 87 KB) and its ETag digest are not worked out again.
+    Holds at most 64 pages and 8 MiB, oldest out first; a page over 2 MiB is not kept."""
+
+    _KEEP = 64
+    _KEEP_BYTES = 8 * 1024 * 1024
+    _MAX_PAGE_BYTES = 2 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._pages: dict[bytes, bytes] = {}
+        self._bytes = 0
+
+    def first_of(self, document: bytes) -> bytes:
+        """The object first seen with ``document``'s content (``document`` itself if new)."""
+        if len(document) > self._MAX_PAGE_BYTES:
+            return document
+        seen = self._pages.get(document)
+        if seen is not None:
+            return seen
+        while self._pages and (
+            len(self._pages) >= self._KEEP or self._bytes + len(document) > self._KEEP_BYTES
+        ):
+            self._bytes -= len(self._pages.pop(next(iter(self._pages))))
+        self._pages[document] = document
+        self._bytes += len(document)
+        return document
 
 
 def _replace_all(headers: CIMultiDict[str], name: str, values: list[str]) -> None:

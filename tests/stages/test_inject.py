@@ -6,7 +6,7 @@ from multidict import CIMultiDict
 
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
-from proxy.stages.inject import Inject, RecentByPage
+from proxy.stages.inject import Inject, RecentByPage, SamePages
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.etag import served_etag
 from tests.integration.origin_app import PAGE
@@ -96,3 +96,31 @@ async def test_a_page_object_seen_before_gets_the_same_injection_unless_a_nonce_
     assert served[1] is served[0]  # found once
     assert served[2] != served[0] and b'data-vernier-consent="pending"' in served[2]
     assert b'nonce="' in served[3] and served[3] != served[4]  # a new nonce on every view
+
+
+async def test_the_same_bytes_in_a_new_object_get_the_injection_found_before() -> None:
+    stage = Inject(TrackerAsset.load(), Metrics(), "'self'")
+    served = []
+    for document in (PAGE, bytes(bytearray(PAGE)), PAGE.replace(b"<head>", b"<head> ")):
+        ex = make_exchange(target="/page")
+        ex.document = document
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        await stage(ex)
+        assert ex.changed and ex.document is not None
+        served.append(ex.document)
+    assert served[1] is served[0]  # equal bytes from the origin again: not scanned again
+    assert served[2] != served[0] and b"<head> " in served[2]  # other bytes: their own
+
+
+def test_same_pages_keeps_the_first_object_and_is_bounded_in_bytes() -> None:
+    pages = SamePages()
+    first = b"x" * (2 * 1024 * 1024)
+    assert pages.first_of(first) is first
+    assert pages.first_of(bytes(bytearray(first))) is first
+    others = [bytes([n]) * (2 * 1024 * 1024) for n in range(4)]
+    for other in others:
+        assert pages.first_of(other) is other
+    again = bytes(bytearray(first))
+    assert pages.first_of(again) is again  # 10 MiB > 8 MiB: the oldest went
+    huge = b"h" * (3 * 1024 * 1024)
+    assert pages.first_of(bytes(bytearray(huge))) is not pages.first_of(huge)  # never kept
