@@ -67,6 +67,10 @@ class LoadGauge:
         self._clock = clock
         self._samples: deque[tuple[float, float, int]] = deque()  # (when, lag_s, in_flight)
         self.in_flight = 0
+        # level() is asked on every request; the samples in the window change only when one is
+        # recorded or the oldest leaves it, so the level is worked out again only then
+        self._level: Shed | None = None
+        self._level_until_s = 0.0
 
     def started(self) -> None:
         self.in_flight += 1
@@ -81,13 +85,22 @@ class LoadGauge:
         horizon = now - self.config.window_s
         while self._samples[0][0] < horizon:
             self._samples.popleft()
+        self._level = None
 
     def worst_lag_s(self) -> float:
         """The worst lag sampled over the window (for the metric; the level uses the median)."""
         return max((lag for _, lag, _ in self._recent()), default=0.0)
 
     def level(self) -> Shed:
+        if self._level is not None and self._clock() <= self._level_until_s:
+            return self._level
         recent = self._recent()
+        # the same samples stay in the window until the oldest of them leaves it
+        self._level_until_s = recent[0][0] + self.config.window_s if recent else float("inf")
+        self._level = self._level_from(recent)
+        return self._level
+
+    def _level_from(self, recent: list[tuple[float, float, int]]) -> Shed:
         if not recent:
             return Shed.NOTHING
         lag_ms = _median([lag for _, lag, _ in recent]) * 1000.0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -95,8 +96,10 @@ class CookieSigner:
 
     def issue_with_id(self, now_s: int) -> tuple[str, str]:
         """``(id, cookie value)`` for a new random id."""
+        if now_s < 0:
+            raise ValueError("now_s must be >= 0")
         id_hex = new_id()
-        return id_hex, self.sign(id_hex, now_s=now_s)
+        return id_hex, self._signed(id_hex, _to_base36(now_s))
 
     def sign(self, id_hex: str, *, now_s: int) -> str:
         """The cookie value for ``id_hex`` issued at ``now_s``, signed with the first key."""
@@ -104,8 +107,10 @@ class CookieSigner:
             raise ValueError("an id is 32 lower-case hex digits")
         if now_s < 0:
             raise ValueError("now_s must be >= 0")
+        return self._signed(id_hex, _to_base36(now_s))
+
+    def _signed(self, id_hex: str, issued: str) -> str:
         key = self._signing
-        issued = _to_base36(now_s)
         mac = _mac(key.secret, key.key_id, id_hex, issued)
         encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
         return f"{_VERSION}.{key.key_id}.{id_hex}.{issued}.{encoded}"
@@ -147,9 +152,10 @@ class CookieSigner:
 
 def _mac(secret: bytes, key_id: str, id_hex: str, issued: str) -> bytes:
     message = f"{_VERSION}|{key_id}|{id_hex}|{issued}".encode("ascii")
-    return hmac.new(secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
+    return hmac.digest(secret, message, hashlib.sha256)[:_MAC_BYTES]  # one-shot: no HMAC object
 
 
+@functools.lru_cache(maxsize=4)  # every id issued in the same second has the same issue time
 def _to_base36(number: int) -> str:
     digits = []
     while True:

@@ -103,3 +103,20 @@ async def test_a_blocked_event_loop_is_measured() -> None:
     finally:
         stop.set()
         await watcher
+
+
+def test_the_level_follows_samples_leaving_the_window_without_a_new_one() -> None:
+    clock = Clock()
+    gauge = LoadGauge(CONFIG, clock=clock)
+    gauge.record_lag(1.5)
+    gauge.record_lag(1.5)
+    clock.now += 0.5
+    gauge.record_lag(0.0)
+    assert gauge.level() is Shed.TAG and gauge.level() is Shed.TAG  # asked again: the same
+    clock.now += 0.5  # the two stalls are exactly a window old: still in it
+    assert gauge.level() is Shed.TAG
+    clock.now += 0.01  # now they have left it, though nothing new was recorded
+    assert gauge.level() is Shed.NOTHING
+    gauge.record_lag(1.5)
+    gauge.record_lag(1.5)
+    assert gauge.level() is Shed.TAG  # a new sample is seen at once
