@@ -9,7 +9,7 @@ the rules that survive.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from proxy.html.ops.base import Op
@@ -107,6 +107,9 @@ def _first_segments(globs: Sequence[str]) -> set[str] | None:
     return None if any("*" in segment for segment in segments) else segments
 
 
+_MATCHED_KEEP = 256  # request lines: at most ~2 MiB of keys per worker (8 KiB lines)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleEngine:
     ruleset: RuleSet
@@ -114,6 +117,11 @@ class RuleEngine:
     variant_ops: Mapping[tuple[str, str], tuple[Op, ...]]  # (slot id, variant id) -> operations
     rule_index: PathIndex[CompiledRule]
     slot_index: PathIndex[CompiledSlot]
+    # match()'s recent answers: conditional and match ask it for every page, mostly for a few
+    # request lines; bounded, as the request line is the visitor's to choose
+    _matched: dict[tuple[object, ...], Matched] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, ruleset: RuleSet) -> RuleEngine:
@@ -135,6 +143,16 @@ class RuleEngine:
 
     def match(self, *, method: str, host: str, path: str, query: Mapping[str, str]) -> Matched:
         """The rules and slots in scope for this request line."""
+        key = (method, host, path, *query.items())
+        found = self._matched.get(key)
+        if found is None:
+            found = self._match(method=method, host=host, path=path, query=query)
+            if len(self._matched) >= _MATCHED_KEEP:
+                self._matched.clear()
+            self._matched[key] = found
+        return found
+
+    def _match(self, *, method: str, host: str, path: str, query: Mapping[str, str]) -> Matched:
         rules = tuple(
             r
             for r in self.rule_index.candidates(path)

@@ -59,6 +59,22 @@ def test_where_filters_by_path_method_host_and_query(tmp_path: Path) -> None:
     assert home.needs_context  # a slot always gets a context (its pins, later the bandit)
 
 
+def test_a_request_line_asked_again_gets_the_same_answer(tmp_path: Path) -> None:
+    rules = engine(tmp_path)
+    lines = [
+        ("GET", "shop.example", "/products/x", {}),
+        ("GET", "shop.example", "/", {"utm_source": "mail"}),
+        ("GET", "shop.example", "/", {"utm_source": "web"}),
+        ("POST", "shop.example", "/products/x", {}),
+    ]
+    first = [rules.match(method=m, host=h, path=p, query=q) for m, h, p, q in lines]
+    for _ in range(300):  # past what is kept: it is emptied, and the answers stay right
+        rules.match(method="GET", host="shop.example", path=f"/{_}", query={})
+    again = [rules.match(method=m, host=h, path=p, query=q) for m, h, p, q in lines]
+    assert again == first
+    assert [ids(m.slots) for m in again] == [[], ["hero"], [], []]
+
+
 def test_no_rules_no_match(tmp_path: Path) -> None:
     rules = engine(tmp_path, "rules: []\n")
     assert rules.empty
