@@ -206,7 +206,8 @@ class OriginPool:
 
     async def _exchange(self, connection: _Connection, head: bytes) -> PooledResponse:
         protocol = connection.protocol
-        protocol.set_response_params(
+        protocol.set_response_params(  # as aiohttp's ClientSession.request sets them
+            read_until_eof=True,  # a body framed by the connection's close (RFC 9112 §6.3)
             read_timeout=self._read_timeout_s,
             read_bufsize=READ_BUFSIZE_BYTES,
             auto_decompress=False,

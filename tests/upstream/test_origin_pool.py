@@ -133,6 +133,17 @@ async def test_early_hints_are_skipped_and_chunked_bodies_decoded(
     response.release()
 
 
+async def test_a_body_framed_by_the_close_is_read_to_the_end_and_not_reused(
+    raw_origin: StartRawOrigin,
+) -> None:
+    origin = await raw_origin(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>all of it</p>")
+    pool = pool_for(origin)
+    response = await pool.get("/", host_of(origin))
+    assert response is not None and await response.read() == b"<p>all of it</p>"
+    response.release()
+    assert pool.in_use == 0 and pool.idle == 0
+
+
 async def test_an_idle_connection_the_origin_closed_is_retried_on_a_new_one(
     raw_origin: StartRawOrigin,
 ) -> None:
