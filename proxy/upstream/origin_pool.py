@@ -21,6 +21,7 @@ aiohttp does for idempotent requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -106,7 +107,8 @@ class PooledResponse:
 
     def __del__(self) -> None:  # a response nobody released must not hold a pool slot
         if self._connection is not None:
-            self.close()
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already (shutdown)
+                self.close()
 
 
 class OriginPool:
