@@ -10,7 +10,7 @@ the loader through :class:`Checks`, the splice bookkeeping through :class:`Locat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, ClassVar, NoReturn, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NoReturn, Protocol
 
 import msgspec
 from selectolax.lexbor import LexborNode
@@ -78,18 +78,19 @@ class Op(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="op"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.apply_to is Op.apply_to:
+        if not callable(getattr(cls, "apply_to", None)):
             raise TypeError(f"operation {cls.__name__} does not define apply_to")
 
     def check(self, checks: Checks, path: str) -> None:
         """The load-time checks beyond the types and the selector (which the loader checks for
         every operation): the loader calls this once per operation in a rules file."""
 
-    def apply_to(self, tree: Tree, node: LexborNode) -> bool:
-        """Change ``node``, one element the selector matched; False when the operation refuses
-        that element (the page is then as if it had not matched). Every subclass defines it
-        (:meth:`__init_subclass__` refuses one that does not)."""
-        raise NotImplementedError(type(self).__name__)  # pragma: no cover - only Op itself
+    if TYPE_CHECKING:  # declared for the type checker; every subclass defines it, or is refused
+
+        def apply_to(self, tree: Tree, node: LexborNode) -> bool:
+            """Change ``node``, one element the selector matched; False when the operation
+            refuses that element (the page is then as if it had not matched)."""
+            ...
 
     def apply(self, tree: Tree, nodes: Sequence[LexborNode]) -> tuple[int, ...]:
         """Apply to each selected element; the identities of those it changed."""
