@@ -173,12 +173,12 @@ class DecisionSink:
             return 0
         self._refused = False
         sent = await self.spool.replay(self._replay_write)
-        if self._refused:
-            return sent
-        async with self._order:
-            sent += await self.spool.replay(self._replay_write)
-            if not self._refused:
-                self._backlog = False
+        if not self._refused:
+            async with self._order:
+                sent += await self.spool.replay(self._replay_write)
+                if not self._refused:
+                    self._backlog = False
+        self.replayed += sent
         return sent
 
     async def replay_loop(self, stop: asyncio.Event) -> None:
@@ -280,5 +280,4 @@ class DecisionSink:
         if not await self._append(records, fsynced=True):
             self._refused = True
             return False
-        self.replayed += len(records)
         return True

@@ -73,13 +73,14 @@ class EventSink:
 
     async def replay_once(self) -> int:
         """Move spooled records to Redis now; how many were sent (0 while the store is down)."""
-        return await self.spool.replay(self._replay_write)
+        sent = await self.spool.replay(self._replay_write)
+        self.replayed += sent
+        return sent
 
     async def _replay_write(self, records: list[EventRecord]) -> bool:
         added = await self.event_log.append(records)
         if added is None:
             return False
-        self.replayed += len(records)
         self.stored += added
         self.duplicates += len(records) - added
         return True

@@ -138,10 +138,12 @@ class RecordSpool(Generic[R]):
         return await asyncio.to_thread(self._total_bytes)
 
     async def replay(self, write: WriteBatch[R]) -> int:
-        """Send spooled records to ``write`` oldest first; how many were written.
+        """Send spooled records to ``write`` oldest first; how many left the spool.
 
         Stops at the first chunk ``write`` refuses (``False``): that segment stays, to be replayed
-        whole next time. Segments locked by a live writer are skipped.
+        whole next time, so only the records of segments written whole and removed are counted —
+        a record is counted once however many attempts it took. Segments locked by a live writer
+        are skipped.
         """
         async with self._lock:
             await asyncio.to_thread(self._seal_sync)
@@ -155,8 +157,8 @@ class RecordSpool(Generic[R]):
                 for start in range(0, len(records), self.replay_chunk):
                     if not await write(records[start : start + self.replay_chunk]):
                         return replayed
-                    replayed += min(self.replay_chunk, len(records) - start)
                 await asyncio.to_thread(_unlink, path)
+                replayed += len(records)
             finally:
                 os.close(fd)  # releases the flock
         return replayed

@@ -79,8 +79,8 @@ async def test_refused_chunk_keeps_the_segment_for_next_time(spool_dir: Path) ->
     spool = EventSpool(spool_dir, replay_chunk=10)
     await spool.append(engaged_batch(30))
     first = Collector(accept_chunks=2)
-    assert await spool.replay(first) == 20
-    assert len(files(spool_dir)) == 1
+    assert await spool.replay(first) == 0  # nothing left the spool: the segment stays whole
+    assert len(first.records) == 20 and len(files(spool_dir)) == 1
     second = Collector()
     assert await spool.replay(second) == 30  # the whole segment again: dedupe drops the 20
     assert files(spool_dir) == []
