@@ -1,10 +1,12 @@
 """Rules: the site owner's YAML rules and slots, typed, validated and compiled once at load.
 
-``schema`` is the file's shape, ``conditions`` the expression language, ``load`` the loader that
-turns ``rules/*.yaml`` into an immutable :class:`RuleSet`. The spec is ``docs/rules-spec.md``.
+``schema`` is the file's shape; ``condition_parser``, ``condition_tree`` and ``conditions`` the
+expression language (its syntax, its tree, its meaning); ``load`` the loader that turns
+``rules/*.yaml`` into an immutable :class:`RuleSet`. The spec is ``docs/rules-spec.md``.
 """
 
-from proxy.rules.conditions import evaluate, fields_used, parse_condition, percentiles_used
+from proxy.rules.condition_parser import parse_condition
+from proxy.rules.conditions import evaluate, fields_used, percentiles_used
 from proxy.rules.load import RuleSet, load_rules
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Literal
 from proxy.bandit.features import ActionSet
 from proxy.bandit.policy_config import BanditPolicy, FeatureValue
 from proxy.rules import schema
-from proxy.rules.conditions import Node, Percentile
+from proxy.rules.condition_tree import Node, Percentile
 from proxy.rules.limits import DEFAULT_SESSION, DEFAULT_SLOT, SessionLimits, SlotLimits
 from proxy.rules.segments import NO_SEGMENTS, Segments
 from proxy.rules.specificity import Specificity

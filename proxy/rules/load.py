@@ -35,13 +35,9 @@ from proxy.rules.compiled import (
     RuleSet,
     SlotLearner,
 )
-from proxy.rules.conditions import (
-    ConditionError,
-    Node,
-    build_condition,
-    leaves,
-    percentiles_used,
-)
+from proxy.rules.condition_parser import ConditionError, build_condition, leaves
+from proxy.rules.condition_tree import Node
+from proxy.rules.conditions import percentiles_used
 from proxy.rules.decode import decode_rules_file
 from proxy.rules.limits import session_limits, slot_limits
 from proxy.rules.patterns import MAX_REGEX_CHARS, glob_to_regex, nested_quantifier

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from proxy.config.yaml_strict import LineMap
 from proxy.errors import ConfigError
-from proxy.rules.conditions import (
+from proxy.rules.condition_parser import column_of
+from proxy.rules.condition_tree import (
     All,
     Any_,
     Compare,
@@ -36,11 +37,8 @@ from proxy.rules.conditions import (
     Not,
     Percentile,
     Truthy,
-    column_of,
-    evaluate,
-    fields_used,
-    values_compared,
 )
+from proxy.rules.conditions import evaluate, fields_used, values_compared
 
 SEGMENTS_FIELD = "segments"
 SEGMENT_FIELD = "segment"
@@ -219,7 +217,7 @@ class Declared:
     lines: LineMap
     path: str  # $.segments[i]
     text: str = ""
-    expressions: tuple[tuple[str, str], ...] = ()  # (path suffix, expression): conditions.leaves
+    expressions: tuple[tuple[str, str], ...] = ()  # condition_parser.leaves: (path suffix, text)
 
     def error_at(
         self, message: str, *, field: str | None = None, string: str | None = None
@@ -235,7 +233,7 @@ class Reference:
     when: Node
     lines: LineMap
     path: str
-    expressions: tuple[tuple[str, str], ...] = ()  # (path suffix, expression): conditions.leaves
+    expressions: tuple[tuple[str, str], ...] = ()  # condition_parser.leaves: (path suffix, text)
 
 
 def _error_at(

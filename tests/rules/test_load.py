@@ -9,7 +9,8 @@ import pytest
 
 from proxy.errors import ConfigError
 from proxy.rules import load_rules
-from proxy.rules.conditions import Percentile, evaluate
+from proxy.rules.condition_tree import Percentile
+from proxy.rules.conditions import evaluate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "rules" / "examples"
 
