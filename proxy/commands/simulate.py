@@ -13,271 +13,32 @@ still written.
 (:mod:`proxy.simulate.world_file`), and the rules with a ``hero`` slot offering the world's
 variants under ``policy: bandit`` with no other setting (unless ``--rules`` is given too); when
 the world drifts, the result says how many visitors the bandit needed to follow the change.
+
+The run itself is :mod:`proxy.simulate.simulation`; this module is its flags, its errors as one
+line on stderr, and the printed result.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
 import logging
-import secrets
-import shutil
 import sys
-import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
 
 from proxy.errors import VernierError
-from proxy.rules.load import load_rules
-from proxy.server.safety import check_aiohttp
-from proxy.simulate.curve import (
-    Summary,
-    recovery_after,
-    summarise,
-    summary_text,
-    write_csv,
-    write_png,
+from proxy.simulate.curve import summary_text
+from proxy.simulate.simulation import (
+    CSV_NAME,
+    PNG_NAME,
+    RECOVERY_RATIO,
+    RECOVERY_WINDOW,
+    Options,
+    Result,
+    load_sim_world,
+    simulate,
 )
-from proxy.simulate.driver import SLOT, Driver, Progress, TooManyFailures
-from proxy.simulate.site import (
-    SIMULATION_RULES,
-    Pause,
-    embedded_store,
-    read_model,
-    read_pauses,
-    running_site,
-    scratch_dir,
-    world_rules,
-)
-from proxy.simulate.spec_world import SpecWorld, http_fields_missing
-from proxy.simulate.world import Outcome, World
-from proxy.simulate.world_file import load_world
-from proxy.tasks import BackgroundTasks
-
-CSV_NAME = "simulate.csv"
-PNG_NAME = "learning-curve.png"
-LOG_NAME = "decisions.jsonl"  # what the learner writes in its data directory
-MODEL_NAME = "hero.vw"  # the last published model of the slot
-PROGRESS_EVERY_S = 15.0
-RECOVERY_RATIO = 0.85  # of the new oracle's CTR, after a world's drift
-RECOVERY_WINDOW = 200  # visitors in the moving mean
-AnyWorld = World | SpecWorld
-
-
-class SimulationError(VernierError):
-    """The simulation cannot run or could not finish (one line for the user)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    visitors: int = 20_000
-    seed: int = 1
-    concurrency: int = 8
-    out: Path = Path("simulation")
-    rules: Path = SIMULATION_RULES
-    max_seconds: float = 900.0
-    world: Path | None = None  # a world file; its rules unless `rules` is given explicitly
-    rules_given: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    outcomes: list[Outcome]
-    summary: Summary
-    seconds: float
-    failed: int
-    retried_beacons: int
-    stopped_early: bool
-    files: list[Path]
-    pauses: list[Pause]  # what was paused during the run (the guardrail can pause variants)
-    started_ms: int  # wall clock, for placing the pauses among the visitors
-    drift_at: int | None = None  # the world's change of preferences, if it has one
-    recovery: int | None = None  # visitors after it until back to RECOVERY_RATIO of the oracle
-
-    def paused_at(self, pause: Pause) -> int | None:
-        return visitor_at(self.outcomes, self.started_ms, pause.at_ms)
-
-    @property
-    def driving_s(self) -> float:
-        """From the first visit's start to the last visit's end."""
-        return max((o.elapsed_s for o in self.outcomes), default=0.0)
-
-    @property
-    def visitors_per_s(self) -> float:
-        return len(self.outcomes) / self.driving_s if self.driving_s > 0 else 0.0
-
-
-def visitor_at(outcomes: list[Outcome], started_ms: int, at_ms: int) -> int | None:
-    """The index of the first visitor to finish at or after ``at_ms``, if any did."""
-    for o in outcomes:
-        if started_ms + o.elapsed_s * 1000 >= at_ms:
-            return o.visitor.index
-    return None
-
-
-def check_rules(path: Path, world: AnyWorld) -> None:
-    """The rules must load and offer the variants the simulated visitors have preferences on."""
-    if not path.exists():
-        raise SimulationError(f"--rules {path}: no such file or folder")
-    ruleset = load_rules(path)  # ConfigError names file:line and key
-    slot = next((s for s in ruleset.slots if s.id == SLOT), None)
-    if slot is None:
-        raise SimulationError(f"{path}: no slot '{SLOT}' (the slot the simulated visitors see)")
-    if set(slot.variants) != set(world.variants):
-        raise SimulationError(
-            f"{path}: slot '{SLOT}' offers {sorted(slot.variants)}; the simulated visitors have "
-            f"preferences on {sorted(world.variants)}"
-        )
-
-
-def load_sim_world(path: Path) -> SpecWorld:
-    """A world file's visitors, if the proxy can tell them apart over HTTP."""
-    if not path.is_file():
-        raise SimulationError(f"--world {path}: no such file")
-    spec = load_world(path)  # ConfigError names file:line and key
-    missing = http_fields_missing(spec)
-    if missing:
-        raise SimulationError(
-            f"{path}: {', '.join(missing)} cannot be sent to the proxy over HTTP (only device, "
-            "referrer, country and language can); run this world in process with "
-            "bench/worlds_bench.py"
-        )
-    return SpecWorld(spec)
-
-
-def simulate(
-    options: Options, *, world: AnyWorld | None = None, report: TextIO | None = None
-) -> Result:
-    """Run one simulation and write its files; ``report`` gets progress lines."""
-    if world is None:
-        world = load_sim_world(options.world) if options.world is not None else World()
-    check_aiohttp()
-    options.out.mkdir(parents=True, exist_ok=True)
-    with scratch_dir() as data_dir:
-        rules = options.rules
-        if isinstance(world, SpecWorld) and not options.rules_given:
-            rules = data_dir / "rules" / "hero.yaml"
-            rules.parent.mkdir()
-            rules.write_text(world_rules(world.variants, world.control), encoding="utf-8")
-        check_rules(rules, world)
-        options = dataclasses.replace(options, rules=rules)
-        with embedded_store(data_dir / "store") as store_url:
-            started = time.monotonic()
-            outcomes, progress, stopped_early, pauses = _run_loop(
-                _drive(options, world, data_dir, store_url, report)
-            )
-            seconds = time.monotonic() - started
-        files = [options.out / CSV_NAME, options.out / PNG_NAME]
-        write_csv(files[0], outcomes)
-        marks = [
-            (index, f"{pause.target} paused")
-            for pause in pauses
-            if (index := visitor_at(outcomes, progress.started_ms, pause.at_ms)) is not None
-        ]
-        write_png(
-            files[1],
-            outcomes,
-            title=f"vernier simulate: hero slot, {len(outcomes)} visitors, seed {options.seed}",
-            marks=marks,
-        )
-        if (options.out / MODEL_NAME).exists():
-            files.append(options.out / MODEL_NAME)
-        log = data_dir / LOG_NAME
-        if log.exists():
-            files.append(Path(shutil.copy(log, options.out / LOG_NAME)))
-    drift_at = world.spec.drift_at if isinstance(world, SpecWorld) else None
-    recovery = None
-    if drift_at is not None:
-        recovery = recovery_after(
-            [o.expected.served for o in outcomes],
-            [o.expected.oracle for o in outcomes],
-            drift_at,
-            RECOVERY_WINDOW,
-            RECOVERY_RATIO,
-        )
-    return Result(
-        outcomes=outcomes,
-        summary=summarise(outcomes),
-        seconds=seconds,
-        failed=progress.failed,
-        retried_beacons=progress.retried_beacons,
-        stopped_early=stopped_early,
-        files=files,
-        pauses=pauses,
-        started_ms=progress.started_ms,
-        drift_at=drift_at,
-        recovery=recovery,
-    )
-
-
-Drive = tuple[list[Outcome], Progress, bool, list[Pause]]
-
-
-def _run_loop(main: Coroutine[Any, Any, Drive]) -> Drive:
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    try:
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        pass
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(main)
-
-
-async def _drive(
-    options: Options, world: AnyWorld, data_dir: Path, store_url: str, report: TextIO | None
-) -> Drive:
-    token = secrets.token_hex(16)
-    async with running_site(
-        options.rules, data_dir=data_dir, store_url=store_url, admin_token=token
-    ) as proxy_url:
-        driver: Driver[Any] = Driver(
-            proxy_url,
-            world,
-            admin_token=token,
-            concurrency=options.concurrency,
-            run_id=f"sim{options.seed}x{secrets.token_hex(4)}",
-        )
-        deadline = time.monotonic() + options.max_seconds
-        tasks = BackgroundTasks()
-        tasks.spawn(
-            _report_progress(driver, options.visitors, report), name="vernier-simulate-progress"
-        )
-        try:
-            outcomes = await driver.run(
-                world.visitors(options.visitors, options.seed), deadline=deadline
-            )
-        except TooManyFailures as err:
-            raise SimulationError(str(err)) from None
-        finally:
-            await tasks.cancel_all()
-        pauses = await read_pauses(store_url)
-        model = await read_model(store_url, SLOT)
-        if model is not None:  # for `vernier evaluate --model hero=<out>/hero.vw`
-            (options.out / MODEL_NAME).write_bytes(model)
-    stopped_early = len(outcomes) + driver.progress.failed < options.visitors
-    return outcomes, driver.progress, stopped_early, pauses
-
-
-async def _report_progress(driver: Driver[Any], total: int, report: TextIO | None) -> None:
-    if report is None:
-        return
-    while True:
-        await asyncio.sleep(PROGRESS_EVERY_S)
-        p = driver.progress
-        elapsed = time.monotonic() - p.started
-        rate = p.done / elapsed if elapsed > 0 else 0.0
-        ctr = p.clicks / p.done if p.done else 0.0
-        print(
-            f"vernier simulate: {p.done}/{total} visitors, {elapsed:.0f} s, "
-            f"{rate:.1f} visitors/s, CTR so far {ctr:.4f}, {p.failed} failed",
-            file=report,
-            flush=True,
-        )
+from proxy.simulate.site import SIMULATION_RULES
 
 
 def _positive_int(high: int) -> Callable[[str], int]:

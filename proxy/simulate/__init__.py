@@ -3,5 +3,6 @@
 ``world`` (pure): who visits, what they would click, what each policy would earn. ``site``:
 the demo shop, the embedded store and the proxy, in this process on loopback. ``driver``: the
 visitors, over HTTP (page, tracker beacon). ``curve``: CSV, learning-curve PNG and summary.
-The command line is :mod:`proxy.commands.simulate`.
+``simulation``: one run of all of them, its files and its result. The command line is
+:mod:`proxy.commands.simulate`.
 """

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from proxy.commands import simulate as command
+from proxy.simulate.simulation import Options
 from proxy.simulate.site import SIMULATION_RULES
 
 
@@ -21,7 +22,7 @@ def test_the_defaults() -> None:
     args = parser().parse_args(["simulate"])
     assert (args.visitors, args.seed, args.concurrency, args.max_seconds) == (None, 1, 8, 900.0)
     assert (args.rules, args.world) == (None, None)  # the bundled rules, the built-in visitors
-    assert command.Options().visitors == 20_000 and command.Options().rules == SIMULATION_RULES
+    assert Options().visitors == 20_000 and Options().rules == SIMULATION_RULES
     assert args.out == Path("simulation")
 
 

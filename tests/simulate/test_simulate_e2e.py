@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from proxy.commands import simulate as command
-from proxy.commands.simulate import CSV_NAME, LOG_NAME, PNG_NAME, Options, simulate
+from proxy.simulate.simulation import CSV_NAME, LOG_NAME, PNG_NAME, Options, simulate
 from proxy.simulate.site import SIMULATION_RULES
 
 VISITORS = 5_000
