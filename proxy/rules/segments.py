@@ -24,20 +24,7 @@ from dataclasses import dataclass
 from proxy.config.yaml_strict import LineMap
 from proxy.errors import ConfigError
 from proxy.rules.condition_parser import column_of
-from proxy.rules.condition_tree import (
-    All,
-    Any_,
-    Compare,
-    Const,
-    Contains,
-    Field,
-    Literal,
-    Member,
-    Node,
-    Not,
-    Percentile,
-    Truthy,
-)
+from proxy.rules.condition_tree import Node
 from proxy.rules.conditions import evaluate, fields_used, values_compared
 
 SEGMENTS_FIELD = "segments"
@@ -315,57 +302,3 @@ def _dependency_order(
     for segment_id in compiled:
         visit(segment_id)
     return tuple(done.values())
-
-
-@dataclass(frozen=True, slots=True)
-class Test:
-    """One comparison of a condition, with what the context held: for ``explain``."""
-
-    text: str
-    values: Mapping[str, object]  # field -> value (absent fields left out)
-    holds: bool
-
-
-def tests_of(node: Node, context: Mapping[str, object]) -> list[Test]:
-    """Every leaf test of ``node`` with the fields it read and whether it held."""
-    if isinstance(node, All | Any_):
-        return [test for item in node.items for test in tests_of(item, context)]
-    if isinstance(node, Not):
-        return tests_of(node.item, context)
-    fields = sorted(fields_used(node))
-    values = {name: context[name] for name in fields if name in context}
-    return [Test(render(node), values, evaluate(node, context))]
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
-def render(node: Node) -> str:
-    """``node`` as an expression (canonical spacing and quoting)."""
-    if isinstance(node, Compare):
-        return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
-    if isinstance(node, Member):
-        values = ", ".join(_literal(v) for v in node.values)
-        return f"{_operand(node.subject)} {'not in' if node.negated else 'in'} [{values}]"
-    if isinstance(node, Contains):
-        word = "not in" if node.negated else "in"
-        return f"{_literal(node.value)} {word} {node.collection.name}"
-    if isinstance(node, Truthy):
-        return node.field.name
-    if isinstance(node, Const):
-        return _literal(node.value)
-    if isinstance(node, Not):
-        return f"not ({render(node.item)})"
-    joiner = " and " if isinstance(node, All) else " or "
-    return "(" + joiner.join(render(item) for item in node.items) + ")"
-
-
-def _operand(operand: Field | Percentile | Literal) -> str:
-    if isinstance(operand, Field):
-        return operand.name
-    if isinstance(operand, Percentile):
-        return operand.key
-    return _literal(operand.value)
