@@ -11,20 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from proxy.rules.condition_tree import (
-    All,
-    Any_,
-    Compare,
-    Const,
-    Contains,
-    Field,
-    Literal,
-    Member,
-    Node,
-    Not,
-    Percentile,
-    Truthy,
-)
+from proxy.rules import condition_tree as tree
 from proxy.rules.conditions import evaluate, fields_used
 
 
@@ -37,11 +24,11 @@ class LeafTest:
     holds: bool
 
 
-def tests_of(node: Node, context: Mapping[str, object]) -> list[LeafTest]:
+def tests_of(node: tree.Node, context: Mapping[str, object]) -> list[LeafTest]:
     """Every leaf test of ``node`` with the fields it read and whether it held."""
-    if isinstance(node, All | Any_):
+    if isinstance(node, tree.All | tree.Any_):
         return [test for item in node.items for test in tests_of(item, context)]
-    if isinstance(node, Not):
+    if isinstance(node, tree.Not):
         return tests_of(node.item, context)
     fields = sorted(fields_used(node))
     values = {name: context[name] for name in fields if name in context}
@@ -54,29 +41,29 @@ def _literal(value: object) -> str:
     return repr(value)
 
 
-def render(node: Node) -> str:
+def render(node: tree.Node) -> str:
     """``node`` as an expression (canonical spacing and quoting)."""
-    if isinstance(node, Compare):
+    if isinstance(node, tree.Compare):
         return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
-    if isinstance(node, Member):
+    if isinstance(node, tree.Member):
         values = ", ".join(_literal(v) for v in node.values)
         return f"{_operand(node.subject)} {'not in' if node.negated else 'in'} [{values}]"
-    if isinstance(node, Contains):
+    if isinstance(node, tree.Contains):
         word = "not in" if node.negated else "in"
         return f"{_literal(node.value)} {word} {node.collection.name}"
-    if isinstance(node, Truthy):
+    if isinstance(node, tree.Truthy):
         return node.field.name
-    if isinstance(node, Const):
+    if isinstance(node, tree.Const):
         return _literal(node.value)
-    if isinstance(node, Not):
+    if isinstance(node, tree.Not):
         return f"not ({render(node.item)})"
-    joiner = " and " if isinstance(node, All) else " or "
+    joiner = " and " if isinstance(node, tree.All) else " or "
     return "(" + joiner.join(render(item) for item in node.items) + ")"
 
 
-def _operand(operand: Field | Percentile | Literal) -> str:
-    if isinstance(operand, Field):
+def _operand(operand: tree.Field | tree.Percentile | tree.Literal) -> str:
+    if isinstance(operand, tree.Field):
         return operand.name
-    if isinstance(operand, Percentile):
+    if isinstance(operand, tree.Percentile):
         return operand.key
     return _literal(operand.value)

@@ -13,30 +13,15 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from proxy.rules.condition_tree import (
-    All,
-    Any_,
-    Compare,
-    Const,
-    Contains,
-    Field,
-    Literal,
-    Member,
-    Node,
-    Not,
-    Operand,
-    Percentile,
-    Scalar,
-    Truthy,
-)
+from proxy.rules import condition_tree as tree
 
 _MISSING = object()
 
 
-def _resolve(operand: Operand, context: Mapping[str, object]) -> object:
-    if isinstance(operand, Literal):
+def _resolve(operand: tree.Operand, context: Mapping[str, object]) -> object:
+    if isinstance(operand, tree.Literal):
         return operand.value
-    key = operand.name if isinstance(operand, Field) else operand.key
+    key = operand.name if isinstance(operand, tree.Field) else operand.key
     return context.get(key, _MISSING)
 
 
@@ -69,76 +54,80 @@ def _compare(op: str, left: object, right: object) -> bool:
     return bool(_OPERATORS[op](left, right))
 
 
-def evaluate(node: Node, context: Mapping[str, object]) -> bool:
+def evaluate(node: tree.Node, context: Mapping[str, object]) -> bool:
     """Whether ``node`` holds for ``context`` (flat keys: ``"utm.source"``, ``"p90(engaged_s)"``)."""
-    if isinstance(node, Compare):
+    if isinstance(node, tree.Compare):
         return _compare(node.op, _resolve(node.left, context), _resolve(node.right, context))
-    if isinstance(node, Member):
+    if isinstance(node, tree.Member):
         value = _resolve(node.subject, context)
         if _kind(value) is None:
             return False
         found = any(_compare("==", value, item) for item in node.values)
         return found != node.negated
-    if isinstance(node, Contains):
+    if isinstance(node, tree.Contains):
         held = context.get(node.collection.name)
         if type(held) is not tuple:
             return False
         found = any(_compare("==", item, node.value) for item in held)
         return found != node.negated
-    if isinstance(node, Truthy):
+    if isinstance(node, tree.Truthy):
         return context.get(node.field.name) is True
-    if isinstance(node, Const):
+    if isinstance(node, tree.Const):
         return node.value
-    if isinstance(node, All):
+    if isinstance(node, tree.All):
         return all(evaluate(item, context) for item in node.items)
-    if isinstance(node, Any_):
+    if isinstance(node, tree.Any_):
         return any(evaluate(item, context) for item in node.items)
     return not evaluate(node.item, context)
 
 
-def _operands(node: Node) -> list[Operand]:
-    if isinstance(node, Compare):
+def _operands(node: tree.Node) -> list[tree.Operand]:
+    if isinstance(node, tree.Compare):
         return [node.left, node.right]
-    if isinstance(node, Member):
+    if isinstance(node, tree.Member):
         return [node.subject]
-    if isinstance(node, Truthy):
+    if isinstance(node, tree.Truthy):
         return [node.field]
-    if isinstance(node, Contains):
+    if isinstance(node, tree.Contains):
         return [node.collection]
-    if isinstance(node, All | Any_):
+    if isinstance(node, tree.All | tree.Any_):
         return [operand for item in node.items for operand in _operands(item)]
-    if isinstance(node, Not):
+    if isinstance(node, tree.Not):
         return _operands(node.item)
     return []
 
 
-def fields_used(node: Node) -> frozenset[str]:
+def fields_used(node: tree.Node) -> frozenset[str]:
     """Context fields ``node`` reads (percentile thresholds excluded; see below)."""
-    return frozenset(op.name for op in _operands(node) if isinstance(op, Field))
+    return frozenset(op.name for op in _operands(node) if isinstance(op, tree.Field))
 
 
-def percentiles_used(node: Node) -> frozenset[Percentile]:
+def percentiles_used(node: tree.Node) -> frozenset[tree.Percentile]:
     """Percentile thresholds ``node`` needs the caller to supply (``p.key`` in the context)."""
-    return frozenset(op for op in _operands(node) if isinstance(op, Percentile))
+    return frozenset(op for op in _operands(node) if isinstance(op, tree.Percentile))
 
 
-def values_compared(node: Node, field: str) -> list[Scalar]:
+def values_compared(node: tree.Node, field: str) -> list[tree.Scalar]:
     """The literals ``node`` compares ``field`` with (``segment == 'x'``, ``segment in [..]``,
     ``'x' in segments``): how the loader finds references to segments that do not exist."""
-    if isinstance(node, Compare):
+    if isinstance(node, tree.Compare):
         pairs = ((node.left, node.right), (node.right, node.left))
         return [
             other.value
             for side, other in pairs
-            if isinstance(side, Field) and side.name == field and isinstance(other, Literal)
+            if isinstance(side, tree.Field)
+            and side.name == field
+            and isinstance(other, tree.Literal)
         ]
-    if isinstance(node, Member):
+    if isinstance(node, tree.Member):
         subject = node.subject
-        return list(node.values) if isinstance(subject, Field) and subject.name == field else []
-    if isinstance(node, Contains):
+        return (
+            list(node.values) if isinstance(subject, tree.Field) and subject.name == field else []
+        )
+    if isinstance(node, tree.Contains):
         return [node.value] if node.collection.name == field else []
-    if isinstance(node, All | Any_):
+    if isinstance(node, tree.All | tree.Any_):
         return [value for item in node.items for value in values_compared(item, field)]
-    if isinstance(node, Not):
+    if isinstance(node, tree.Not):
         return values_compared(node.item, field)
     return []
