@@ -50,9 +50,9 @@ from proxy.config.load import load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
 from proxy.preview import USER_AGENTS, Visitor, preview
+from proxy.rules.compiled import RuleSet
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
-from proxy.rules.load import RuleSet
 from proxy.store_config import store_for
 
 DEFAULT_CONFIG = Path("config/vernier.yaml")

@@ -25,9 +25,9 @@ from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.metrics import Metrics
 from proxy.request_view import RequestView
+from proxy.rules.compiled import RuleSet
 from proxy.rules.engine import FixedRules
 from proxy.rules.health import RuleHealth
-from proxy.rules.load import RuleSet
 from proxy.session.cookie import CookieSigner, SigningKey
 from proxy.session.issuer import IdIssuer
 from proxy.stages.decide import Decide

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import load_snapshot
 from proxy.records.snapshot import SnapshotRefused
+from proxy.rules.compiled import CompiledSlot, SlotLearner
 from proxy.rules.engine import RulesSource
-from proxy.rules.load import CompiledSlot, SlotLearner
 from proxy.store import models
 from proxy.store.client import Store
 

@@ -49,7 +49,8 @@ from proxy.evaluate.report import SlotReport, format_text, to_json
 from proxy.evaluate.reward_model import Bucket, RewardModel, by_namespaces, full_context
 from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.snapshot import SnapshotRefused
-from proxy.rules.load import CompiledSlot, RuleSet, load_rules
+from proxy.rules.compiled import CompiledSlot, RuleSet
+from proxy.rules.load import load_rules
 from proxy.store import models
 from proxy.store_config import store_for
 

@@ -20,7 +20,7 @@ from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
 from proxy.govern.control import control_field
-from proxy.rules.load import RuleSet
+from proxy.rules.compiled import RuleSet
 from proxy.store import control
 from proxy.store_config import store_for
 

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from proxy.config.schema import Config
 from proxy.errors import UsageError
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.compiled import RuleSet
+from proxy.rules.load import load_rules
 
 RULES_SETTING = "--rules, VERNIER_RULES or `rules:` in the config"
 

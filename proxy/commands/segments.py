@@ -23,9 +23,10 @@ from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
 from proxy.records.segment_model import SegmentModel
+from proxy.rules.compiled import RuleSet
 from proxy.rules.condition_explain import tests_of
 from proxy.rules.context import profile_fields
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.load import load_rules
 from proxy.rules.segments import CLUSTER_FIELD, Segments, segments_of
 from proxy.segments.assign import Assigner
 from proxy.segments.refit import published_model, refit_once

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from proxy.decide.decider import Decided, DecideSlots, Viewer
 from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.slots import decide_by_rules
+from proxy.rules.compiled import CompiledSlot
 from proxy.rules.limits import SessionLimits
-from proxy.rules.load import CompiledSlot
 
 
 async def decide_by_rules_alone(

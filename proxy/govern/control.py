@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from proxy.errors import UsageError
-from proxy.rules.load import RuleSet
+from proxy.rules.compiled import RuleSet
 from proxy.store import control as control_store
 from proxy.store.client import Store
 

@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterable, Mapping
 
 from proxy.govern.windows import metric_fields
+from proxy.rules.compiled import RuleSet
 from proxy.rules.conditions import fields_used
 from proxy.rules.engine import RulesSource
-from proxy.rules.load import RuleSet
 from proxy.store.client import Store
 from proxy.store.slot_metrics import read_slot_windows
 

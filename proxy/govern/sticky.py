@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from proxy.decide.decision import Decision, new_decision_id
-from proxy.rules.load import CompiledSlot
+from proxy.rules.compiled import CompiledSlot
 from proxy.store.governance import Proposal, Verdict
 
 SEED_FIELD = "sticky:"  # profile field prefix of visitor-scoped variants: sticky:<slot>

@@ -5,9 +5,10 @@ expression language (its syntax, its tree, its meaning); ``load`` the loader tha
 ``rules/*.yaml`` into an immutable :class:`RuleSet`. The spec is ``docs/rules-spec.md``.
 """
 
+from proxy.rules.compiled import RuleSet
 from proxy.rules.condition_parser import parse_condition
 from proxy.rules.conditions import evaluate, fields_used, percentiles_used
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.load import load_rules
 
 __all__ = [
     "RuleSet",

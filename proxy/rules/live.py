@@ -33,7 +33,8 @@ from aiohttp import web
 from proxy.config.yaml_strict import MAX_FILE_BYTES
 from proxy.errors import ConfigError
 from proxy.metrics import Metrics
-from proxy.rules.load import RuleSet, load_rules, rule_files
+from proxy.rules.compiled import RuleSet
+from proxy.rules.load import load_rules, rule_files
 
 log = logging.getLogger("vernier.rules")
 

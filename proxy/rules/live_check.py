@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxy.records.rule_outcomes import LiveHealth
-from proxy.rules.load import RuleSet
+from proxy.rules.compiled import RuleSet
 
 MIN_PAGES = 20  # fewer pages in scope than this say nothing about a rule
 MISS_RATIO = 0.9

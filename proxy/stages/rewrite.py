@@ -36,9 +36,9 @@ from proxy.html.rewrite_cache import RewriteCache, put_back, rewrite_key
 from proxy.html.triggers import insert_templates, render_variant, slot_elements, template
 from proxy.metrics import Metrics
 from proxy.records.rule_outcomes import Outcome
+from proxy.rules.compiled import CompiledSlot
 from proxy.rules.engine import Plan, RuleEngine
 from proxy.rules.health import RuleHealth
-from proxy.rules.load import CompiledSlot
 from proxy.upstream.log_limit import LogLimit, held_back
 
 log = logging.getLogger("vernier.rewrite")

@@ -28,8 +28,9 @@ from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Impression, PageView
 from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
 from proxy.records.snapshot import Snapshot
+from proxy.rules.compiled import SlotLearner
 from proxy.rules.engine import RuleEngine
-from proxy.rules.load import SlotLearner, load_rules
+from proxy.rules.load import load_rules
 from proxy.store import models
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings

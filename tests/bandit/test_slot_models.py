@@ -10,8 +10,9 @@ from redis.asyncio import Redis
 
 from proxy.bandit.learner_state import LearnerState
 from proxy.bandit.slot_models import open_model, sync
+from proxy.rules.compiled import RuleSet
 from proxy.rules.engine import RuleEngine
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.load import load_rules
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from tests.bandit.test_learner import build_rules, hero

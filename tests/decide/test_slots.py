@@ -9,7 +9,7 @@ import pytest
 
 from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.rules import load_rules
-from proxy.rules.load import CompiledSlot
+from proxy.rules.compiled import CompiledSlot
 
 SLOT = """
 slots:

@@ -18,8 +18,8 @@ import pytest
 
 from proxy.errors import ConfigError
 from proxy.metrics import Metrics
+from proxy.rules.compiled import RuleSet
 from proxy.rules.live import LiveRules
-from proxy.rules.load import RuleSet
 from proxy.tasks import BackgroundTasks
 
 INTERVAL_S = 0.02
