@@ -87,8 +87,10 @@ class Exchange:
     context: dict[str, object] | None = None
     rules: tuple[CompiledRule, ...] = ()
     slots: tuple[CompiledSlot, ...] = ()
-    # set by decide: one per slot in scope
+    # set by decide: one per slot in scope, and one per holdout rule whose conditions hold
+    # (its arm: ``applied``, or ``holdout`` and the rule left out of ``rules``)
     decisions: tuple[Decision, ...] = ()
+    rule_decisions: tuple[Decision, ...] = ()
     # set by rewrite/inject
     changed: bool = False
     personalised: bool = False  # content depends on who asks: never for shared caches

@@ -207,7 +207,7 @@ def build_pipeline(
                 ),
                 pauses=pauses,
             ),
-            Decide(decider.decide, issuer),
+            Decide(decider.decide, issuer, decider.holdouts),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest, config.compression),

@@ -25,6 +25,7 @@ from proxy.records.event_record import EventRecord
 from proxy.records.results_buckets import Tally
 from proxy.results.fold import fold_decision, fold_event, needs_sessions
 from proxy.rules.engine import RuleEngine
+from proxy.rules.holdout import ARMS
 from proxy.store import results, slot_metrics
 from proxy.store.client import Store
 from proxy.store.decision_log import decision_stream
@@ -34,6 +35,7 @@ from proxy.tasks import keep_stepping
 
 GROUP = "results"
 EXPORTED = ("exposures", "clicks", "conversions")  # the measures /metrics counts per variant
+ARMS_SET = frozenset(ARMS)  # a holdout rule's "variants"
 
 
 class LiveEngine(Protocol):
@@ -101,7 +103,9 @@ class ResultsConsumer:
         return await self.decisions.step(self._fold_decisions)
 
     def _known(self) -> dict[str, frozenset[str]]:
-        return {slot.id: frozenset(slot.variants) for slot in self.rules.current.ruleset.slots}
+        ruleset = self.rules.current.ruleset
+        known = {slot.id: frozenset(slot.variants) for slot in ruleset.slots}
+        return known | {rule.id: ARMS_SET for rule in ruleset.holdout_rules}
 
     async def _fold_events(self, entries: list[Entry[EventRecord]]) -> bool:
         known = self._known()

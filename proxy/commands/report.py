@@ -33,7 +33,7 @@ from proxy.results.html import report_file
 from proxy.results.live import guardrail_rows
 from proxy.results.period import period_of
 from proxy.results.render import as_csv, as_markdown, as_text
-from proxy.results.report import SlotInfo, slot_info
+from proxy.results.report import SlotInfo, reported
 from proxy.rules.load import RuleSet, load_rules
 from proxy.store_config import store_for
 
@@ -62,13 +62,15 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     ruleset = load_rules(rules_path) if rules_path.exists() else RuleSet()
     now_ms = int(time.time() * 1000)
     period = period_of(args.since, now_ms, config.results.retention_days)
-    slots = [s for s in ruleset.slots if args.slot in (None, s.id)]
-    if args.slot is not None and not slots:
-        known = ", ".join(s.id for s in ruleset.slots) or "none"
-        raise UsageError(f"--slot: no slot {args.slot!r} in {rules_path} (slots: {known})")
-    if not slots:
-        raise UsageError(f"no slots in {rules_path}: nothing to report")
-    infos = [slot_info(s) for s in slots]
+    everything = reported(ruleset)
+    infos = [info for info in everything if args.slot in (None, info.id)]
+    if args.slot is not None and not infos:
+        known = ", ".join(info.id for info in everything) or "none"
+        raise UsageError(
+            f"--slot: no slot {args.slot!r} in {rules_path} (slots and holdout rules: {known})"
+        )
+    if not infos:
+        raise UsageError(f"no slots or holdout rules in {rules_path}: nothing to report")
     if args.by == "segment":
         return _by_segment(args, config, infos)
     data, guardrail = asyncio.run(_read(config, args.store, infos, period, args.format == "html"))

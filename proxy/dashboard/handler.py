@@ -42,7 +42,7 @@ from proxy.results import live, pages
 from proxy.results.by_segment import has_seen, read_breakdowns
 from proxy.results.charts import slot_charts
 from proxy.results.period import period_of
-from proxy.results.report import SlotInfo, slot_info
+from proxy.results.report import SlotInfo, rule_info, slot_info
 from proxy.rules.engine import RulesSource
 from proxy.rules.load import CompiledSlot
 from proxy.store import control
@@ -161,16 +161,19 @@ class Dashboard:
             return self._error(400, str(err).removeprefix("--"))
         ruleset = self._rules.current.ruleset
         infos = [slot_info(slot) for slot in ruleset.slots]
+        measured = [rule_info(rule) for rule in ruleset.holdout_rules]
         now_ms = int(self._clock() * 1000)
         report, windows, paused = await asyncio.gather(
-            read_report(self._store, infos, period, timeout_s=READ_TIMEOUT_S, overview=True),
+            read_report(
+                self._store, infos + measured, period, timeout_s=READ_TIMEOUT_S, overview=True
+            ),
             read_windows(self._store, [i.id for i in infos], now_ms, timeout_s=READ_TIMEOUT_S),
             read_pauses(self._store),
         )
         if report is None or windows is None or paused is None:
             return self._error(503, "the store cannot answer; try again in a moment")
         rows = []
-        for info, slot_report in zip(infos, report["slots"], strict=True):
+        for info, slot_report in zip(infos, report["slots"], strict=False):
             counts = live.windows_table(info.variants, windows[info.id], now_ms)["60m"]
             rows.append(
                 {
@@ -184,7 +187,11 @@ class Dashboard:
                     ),
                 }
             )
-        rules = [(rule.id, f"rule:{rule.id}" in paused) for rule in ruleset.rules]
+        holdouts = {part["id"]: part for part in report["slots"][len(infos) :]}
+        rules = [
+            (rule.id, f"rule:{rule.id}" in paused, holdouts.get(rule.id))
+            for rule in ruleset.rules
+        ]
         html = pages.overview_page(
             rows, rules, report=report, since=since, csrf=csrf, assets_version=self._assets.version
         )

@@ -28,6 +28,7 @@ from proxy.config.schema import SessionConfig
 from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
 from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.decision_sink import DecisionSink
+from proxy.decide.holdout import RuleHoldouts
 from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.metric_cache import MetricCache, has_evidence
@@ -91,6 +92,8 @@ class Decider:
         self._models = models
         self._pauses = pauses
         self._metrics = metrics
+        # the rules measured against a holdout log through the same sink
+        self.holdouts = RuleHoldouts(store, sink, session_ttl_s=session.idle_timeout_s)
 
     async def decide(
         self,

@@ -75,6 +75,10 @@ def encode_record(record: DecisionRecord) -> bytes:
 
 Scalar = str | int | float | bool
 
+# ``mode`` of a rule's holdout record (``proxy/decide/holdout.py``): ``slot`` is the rule's id and
+# the record is one page where its conditions held, in arm ``applied`` or ``holdout``
+HOLDOUT_MODE = "holdout"
+
 
 class LoggedDecision(DecisionRecord, frozen=True):
     """A decision as the proxy logs it: the evaluator's record plus what offline evaluation of

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from proxy.records.decision import DecisionRecord, LoggedDecision
+from proxy.records.decision import HOLDOUT_MODE, DecisionRecord, LoggedDecision
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.records.results_buckets import Buckets, Tally, hour_of
@@ -116,10 +116,13 @@ def _session_measures(event: object) -> tuple[str, tuple[tuple[str, float], ...]
 
 def fold_decision(decision: LoggedDecision, known: Mapping[str, frozenset[str]]) -> list[Tally]:
     """What one logged decision adds: a decision for the chosen variant, and each variant's
-    probability to its ``expected`` count (a rule pin or default is certain: probability 1)."""
+    probability to its ``expected`` count (a rule pin or default is certain: probability 1).
+    A rule's holdout record is a page view where the rule's conditions held: its exposure too
+    (member ``x:<decision>``, as an impression's, with the visitor)."""
     variants = known.get(decision.slot)
     if variants is None or decision.chosen not in variants or decision.ts_ms is None:
         return []
+    hour = hour_of(decision.ts_ms)
     adds = [(f"{decision.chosen}|decisions", 1.0)]
     if decision.pmf is not None:
         adds += [
@@ -129,7 +132,13 @@ def fold_decision(decision: LoggedDecision, known: Mapping[str, frozenset[str]])
         ]
     else:
         adds.append((f"{decision.chosen}|{EXPECTED}", 1.0))
-    return [Tally(decision.slot, hour_of(decision.ts_ms), f"d:{decision.id}", tuple(adds))]
+    tallies = [Tally(decision.slot, hour, f"d:{decision.id}", tuple(adds))]
+    if decision.mode == HOLDOUT_MODE:
+        unit = decision.visitor or decision.session
+        seen = ((f"{decision.chosen}|exposures", 1.0),)
+        visitor = (decision.chosen, unit) if unit else None
+        tallies.append(Tally(decision.slot, hour, f"x:{decision.id}", seen, visitor))
+    return tallies
 
 
 def fold_example(record: DecisionRecord, known: Mapping[str, frozenset[str]]) -> list[Tally]:

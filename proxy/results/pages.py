@@ -131,9 +131,25 @@ def _slot_row(row: Mapping[str, Any], csrf: str) -> tuple[str, ...]:
     )
 
 
+def _rule_row(
+    rule: str, paused: bool, measured: Mapping[str, Any] | None, csrf: str
+) -> tuple[str, ...]:
+    """A rule's row; a rule with a holdout shows its exposures, leader (``applied`` or
+    ``holdout``) and SRM like a slot, the others nothing to measure."""
+    warnings = [srm_badge(measured)] if measured is not None and measured["srm_flagged"] else []
+    return (
+        esc(rule),
+        badge("paused", "paused") if paused else badge("active", "ok"),
+        num(None if measured is None else measured["exposures"]),
+        '<span class="muted">no holdout</span>' if measured is None else leader_text(measured),
+        " ".join(warnings) or '<span class="muted">none</span>',
+        toggle(rule, paused, csrf),
+    )
+
+
 def overview_page(
     slots: Sequence[Mapping[str, Any]],
-    rules: Sequence[tuple[str, bool]],
+    rules: Sequence[tuple[str, bool, Mapping[str, Any] | None]],
     *,
     report: Mapping[str, Any] | None,
     since: str,
@@ -141,7 +157,8 @@ def overview_page(
     assets_version: str,
 ) -> str:
     """``slots``: per slot ``{id, policy, paused, report (its part of the report or None),
-    impressions_60m, guardrail (rows)}``; ``rules``: (rule id, paused)."""
+    impressions_60m, guardrail (rows)}``; ``rules``: (rule id, paused, its part of the report
+    if it has a holdout, else None)."""
     head = ("slot", "policy", "state", f"exposures ({since})", "impressions (60 min)", "leader",
             "warnings", "")  # fmt: skip
     period = f" · {esc(period_text(report))}" if report is not None else ""
@@ -153,16 +170,9 @@ def overview_page(
         else '<p class="muted">No slots in the rules.</p>',
         "<h2>Rules</h2>",
         table(
-            ("rule", "state", ""),
-            [
-                (
-                    esc(rule),
-                    badge("paused", "paused") if paused else badge("active", "ok"),
-                    toggle(rule, paused, csrf),
-                )
-                for rule, paused in rules
-            ],
-            numeric_from=3,
+            ("rule", "state", f"exposures ({since})", "leader", "warnings", ""),
+            [_rule_row(rule, paused, measured, csrf) for rule, paused, measured in rules],
+            numeric_from=2,
         )
         if rules
         else '<p class="muted">No rules.</p>',

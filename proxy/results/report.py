@@ -25,7 +25,8 @@ from proxy.records.results_buckets import Buckets
 from proxy.results.cuped import EMPTY as CUPED_EMPTY
 from proxy.results.cuped import cuped_section
 from proxy.results.offpolicy import off_policy
-from proxy.rules.load import CompiledSlot
+from proxy.rules.holdout import ARMS, HOLDOUT
+from proxy.rules.load import CompiledRule, CompiledSlot, RuleSet
 from proxy.stats.binary import (
     Posterior,
     chance_to_be_best,
@@ -40,7 +41,7 @@ from proxy.stats.checks import propensity_p, srm_flagged, srm_p
 from proxy.stats.continuous import Moments
 from proxy.stats.sequential import always_valid_p, holm
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rules measured against a holdout are reported beside the slots
 MDE = 0.10  # the relative minimum detectable effect the sample size is given for
 POWER = 0.8
 TAU_SHARE = 0.1  # mSPRT mixing sd: 10 % of the control's rate (a plausible lift's size)
@@ -52,10 +53,11 @@ class SlotInfo:
     """What the report needs of a slot's configuration."""
 
     id: str
-    policy: str  # rules | bandit | split
+    policy: str  # rules | bandit | split | holdout (a rule measured against its holdout)
     control: str
     variants: tuple[str, ...]
-    weights: Mapping[str, float] | None = None  # policy: split
+    weights: Mapping[str, float] | None = None  # policy: split or holdout
+    kind: str = "slot"  # slot | rule
 
 
 def slot_info(slot: CompiledSlot) -> SlotInfo:
@@ -68,6 +70,17 @@ def slot_info(slot: CompiledSlot) -> SlotInfo:
         policy = "rules"
     weights = dict(slot.split) if slot.split else None
     return SlotInfo(slot.id, policy, slot.control, tuple(slot.variants), weights)
+
+
+def rule_info(rule: CompiledRule) -> SlotInfo:
+    """A rule with ``holdout:`` as the report shows it: a two-arm split whose control is the
+    holdout (``proxy/rules/holdout.py``)."""
+    return SlotInfo(rule.id, "holdout", HOLDOUT, ARMS, dict(rule.holdout), kind="rule")
+
+
+def reported(ruleset: RuleSet) -> list[SlotInfo]:
+    """Everything the report covers, in file order: the slots, then the holdout rules."""
+    return [*map(slot_info, ruleset.slots), *map(rule_info, ruleset.holdout_rules)]
 
 
 def _sum(buckets: Buckets, variant: str, measure: str) -> float:
@@ -139,13 +152,17 @@ class _Basics:
         total = sum(self.exposures.values())
         return {
             "id": info.id,
+            "kind": info.kind,
             "policy": info.policy,
             "control": info.control,
             "srm_check": check,
             "srm_p": p,
             "srm_flagged": srm_flagged(p),
             "exposures": total,
-            "leader": info.variants[leader] if total else None,
+            # a holdout rule's clicks are not attributed yet: without any, no CTR leader
+            "leader": info.variants[leader]
+            if total and (info.kind == "slot" or any(self.clicks.values()))
+            else None,
         }
 
 
@@ -250,9 +267,9 @@ def _split_check(
     exposures: Mapping[str, int],
     totals: Mapping[str, Mapping[str, float]],
 ) -> tuple[str | None, float | None]:
-    """SRM of exposures against the weights (split), or served decisions against the summed
-    logged probabilities (bandit); neither for a rules slot (no randomisation to check)."""
-    if info.policy == "split" and info.weights is not None:
+    """SRM of exposures against the weights (split, holdout), or served decisions against the
+    summed logged probabilities (bandit); neither for a rules slot (no randomisation to check)."""
+    if info.policy in ("split", "holdout") and info.weights is not None:
         return "srm", srm_p({v: float(n) for v, n in exposures.items()}, info.weights)
     if info.policy == "bandit":
         served = {v: totals[v]["decisions"] for v in info.variants}

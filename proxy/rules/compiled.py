@@ -48,6 +48,8 @@ class CompiledRule:
     then: tuple[schema.Operation, ...]
     source: str  # file:line, for logs and `vernier validate`
     rank: Rank = (0, (0, 0, 0), 0)
+    holdout: Split = ()  # ``holdout:``: (arm, probability) of ``proxy.rules.holdout.ARMS``
+    salt: str = ""  # ``holdout:``: part of the assignment hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +102,4 @@ class RuleSet:
     percentiles: frozenset[Percentile] = field(default_factory=frozenset)
     session_limits: SessionLimits = DEFAULT_SESSION
     segments: Segments = NO_SEGMENTS
+    holdout_rules: tuple[CompiledRule, ...] = ()  # the rules measured against a holdout

@@ -45,7 +45,8 @@ class Matched:
 
     @property
     def needs_context(self) -> bool:
-        return bool(self.slots) or any(rule.when is not None for rule in self.rules)
+        # a holdout rule needs the context too: bots are not held out, and its record keeps it
+        return bool(self.slots) or any(r.when is not None or r.holdout for r in self.rules)
 
 
 @dataclass(frozen=True, slots=True)

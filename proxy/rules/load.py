@@ -39,6 +39,7 @@ from proxy.rules.condition_parser import ConditionError, build_condition, leaves
 from proxy.rules.condition_tree import Node
 from proxy.rules.conditions import percentiles_used
 from proxy.rules.decode import decode_rules_file
+from proxy.rules.holdout import holdout_split
 from proxy.rules.limits import session_limits, slot_limits
 from proxy.rules.patterns import MAX_REGEX_CHARS, glob_to_regex, nested_quantifier
 from proxy.rules.segments import Declared, Reference, compile_segments
@@ -180,6 +181,8 @@ class _Checker:
     def rule(self, rule: schema.Rule, path: str) -> CompiledRule:
         self.claim_id(rule.id, f"{path}.id")
         self.operations(rule.then, f"{path}.then")
+        if rule.salt is not None and rule.holdout is None:
+            raise self.lines.error("'salt' needs 'holdout'", f"{path}.salt")
         return CompiledRule(
             id=rule.id,
             priority=rule.priority,
@@ -187,6 +190,8 @@ class _Checker:
             when=None if rule.when is None else self.condition(rule.when, f"{path}.when"),
             then=rule.then,
             source=self.source(path),
+            holdout=() if rule.holdout is None else holdout_split(rule.holdout),
+            salt=rule.salt or "",
         )
 
     def slot(self, slot: schema.Slot, path: str) -> CompiledSlot:
@@ -349,4 +354,5 @@ def load_rules(path: Path) -> RuleSet:
         percentiles=frozenset(p for node in conditions for p in percentiles_used(node)),
         session_limits=session_limits(governance),
         segments=compile_segments(segments, references),
+        holdout_rules=tuple(rule for rule in rules if rule.holdout),
     )

@@ -64,13 +64,19 @@ class Where(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Apply ``then`` wherever ``where`` and ``when`` hold; higher ``priority`` wins a conflict."""
+    """Apply ``then`` wherever ``where`` and ``when`` hold; higher ``priority`` wins a conflict.
+
+    ``holdout`` (a percentage) measures the rule: that share of visitors, drawn by a hash of
+    (visitor, rule, ``salt``), does not get its edits, and each page where the rule's conditions
+    hold logs which arm the visitor is in (``proxy/decide/holdout.py``)."""
 
     id: Id
     then: Annotated[tuple[Operation, ...], msgspec.Meta(min_length=1)]
     priority: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)] = 0
     where: Where | None = None
     when: Condition | None = None
+    holdout: Annotated[float, msgspec.Meta(gt=0, lt=100)] | None = None  # percent of visitors
+    salt: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None  # re-randomise
 
 
 class Pin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

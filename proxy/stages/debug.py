@@ -46,6 +46,10 @@ def debug_report(ex: Exchange) -> str:
             }
             for d in ex.decisions
         ],
+        "holdouts": [
+            {"rule": d.slot, "arm": d.variant, "probability": d.probability, "decision": d.id}
+            for d in ex.rule_decisions
+        ],
         "changed": ex.changed,
     }
     if ex.fail_open:

@@ -1,4 +1,5 @@
-"""decide: the variant each slot in scope shows on this page view, and why.
+"""decide: the variant each slot in scope shows on this page view, and why; and the arm of each
+rule measured against a holdout.
 
 The rules, the bandit and the session's change budget decide (:mod:`proxy.decide.decider`).
 This stage adds what is particular to pages: a first page gets its ids here (variants are held
@@ -7,36 +8,59 @@ their in-page triggers. A visitor who opted out of tracking gets the rules' choi
 no budget, no bandit, no triggers (the tracker that would apply them is not sent either). So does
 a HEAD, which is not a page view: nothing is logged or spent, and its length is that of the
 page with the rules' choices.
+
+A rule with ``holdout:`` whose conditions hold is decided first (:mod:`proxy.decide.holdout`):
+a visitor in its holdout does not get its edits (the rule leaves ``ex.rules``), and the page is
+private either way. Bots, opted-out visitors and HEADs get the edits, and nothing is logged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
 from proxy.decide.decider import DecideSlots, Viewer
+from proxy.decide.decision import Decision
 from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.exchange import Exchange
 from proxy.govern import fallback
+from proxy.rules.holdout import HOLDOUT
+from proxy.rules.load import CompiledRule
 from proxy.session.cookie import cookie_header
 from proxy.session.issuer import IdIssuer
+
+DecideRules = Callable[
+    [Sequence[CompiledRule], Mapping[str, object], str, str | None],
+    Awaitable[tuple[Decision, ...]],
+]
+"""The arms of one page's holdout rules for (session, visitor), logged:
+:class:`proxy.decide.holdout.RuleHoldouts`."""
 
 
 class Decide:
     name = "decide"
 
-    def __init__(self, decide_slots: DecideSlots, issuer: IdIssuer) -> None:
+    def __init__(
+        self,
+        decide_slots: DecideSlots,
+        issuer: IdIssuer,
+        decide_rules: DecideRules | None = None,
+    ) -> None:
         self._decide_slots = decide_slots
         self._issuer = issuer
+        self._decide_rules = decide_rules
 
     async def __call__(self, ex: Exchange) -> None:
+        if ex.rules and ex.engine is not None and ex.engine.ruleset.holdout_rules:
+            await self._hold_out(ex)
         context = ex.context
         if not ex.slots or context is None:
             return
         ex.personalised = True
-        if not ex.identity.trackable or ex.identity.consent_pending or ex.request.method == "HEAD":
+        if not self._in_experiments(ex):
             ex.decisions = tuple(decide_by_rules(slot, context) for slot in ex.slots)
             return
         assert ex.engine is not None  # match sets the engine before any slot
-        if ex.identity.session_id is None:  # a first page: ids are needed to hold variants
-            ex.set_cookies += self._issuer.issue_missing(ex.identity)
+        self._issue_ids(ex)
         assert ex.identity.session_id is not None
         viewer = Viewer(
             session_id=ex.identity.session_id,
@@ -60,3 +84,36 @@ class Decide:
                     secure=self._issuer.secure,
                 )
             )
+
+    @staticmethod
+    def _in_experiments(ex: Exchange) -> bool:
+        """Whether this view may be randomised, logged and held: a trackable visitor's GET."""
+        identity = ex.identity
+        return identity.trackable and not identity.consent_pending and ex.request.method != "HEAD"
+
+    def _issue_ids(self, ex: Exchange) -> None:
+        if ex.identity.session_id is None:  # a first page: ids are needed to hold variants
+            ex.set_cookies += self._issuer.issue_missing(ex.identity)
+
+    async def _hold_out(self, ex: Exchange) -> None:
+        """Decide the page's holdout rules; a held-out one leaves ``ex.rules``."""
+        measured = [rule for rule in ex.rules if rule.holdout]
+        context = ex.context
+        if not measured or context is None:
+            return
+        ex.personalised = True  # the page now depends on who asks, whatever the arm
+        if (
+            self._decide_rules is None
+            or not self._in_experiments(ex)
+            or context.get("device") == "bot"
+        ):
+            return
+        self._issue_ids(ex)
+        assert ex.identity.session_id is not None
+        decided = await self._decide_rules(
+            measured, context, ex.identity.session_id, ex.identity.visitor_id
+        )
+        held = {d.slot for d in decided if d.variant == HOLDOUT}
+        if held:
+            ex.rules = tuple(rule for rule in ex.rules if rule.id not in held)
+        ex.rule_decisions = decided

@@ -121,18 +121,31 @@ async def check_and_consume(
     return await store.run(run, default=None)
 
 
+async def hold_in_session(
+    store: Store, session_id: str, held: dict[str, str], *, ttl_s: int
+) -> None:
+    """Record what the session holds outside the change budget (``owner -> "variant|decision"``,
+    a rule's holdout arm), where the results fold reads a slot's held variant; no budget is
+    counted or consumed. Fail-open: a lost write loses the session's later events for it."""
+    if held:
+        await _hold(store, store.keys.session_key(session_id), held, ttl_s)
+
+
 async def hold_for_visitor(
     store: Store, visitor_id: str, held: dict[str, str], *, ttl_s: int
 ) -> None:
     """Record visitor-scoped variants (``slot -> "variant|decision"``) in the visitor's profile,
     where the profile stage reads them back (fail-open: a lost write costs stickiness only)."""
-    if not held:
-        return
-    key = store.keys.visitor_key(visitor_id)
+    if held:
+        await _hold(store, store.keys.visitor_key(visitor_id), held, ttl_s)
+
+
+async def _hold(store: Store, key: str, held: dict[str, str], ttl_s: int) -> None:
+    """``sticky:<owner>`` fields of ``held`` into the hash ``key``, its TTL renewed."""
 
     async def write(client: Redis) -> None:
         async with client.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={f"sticky:{slot}": value for slot, value in held.items()})
+            pipe.hset(key, mapping={f"sticky:{owner}": value for owner, value in held.items()})
             pipe.expire(key, ttl_s)
             await pipe.execute()
 

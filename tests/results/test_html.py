@@ -53,7 +53,7 @@ def test_every_form_of_the_overview_carries_the_csrf_token() -> None:
          "impressions_60m": 5.0, "guardrail": []},
     ]  # fmt: skip
     page = overview_page(
-        rows, [(HOSTILE, True)], report=None, since="7d", csrf="c" * 32, assets_version="v"
+        rows, [(HOSTILE, True, None)], report=None, since="7d", csrf="c" * 32, assets_version="v"
     )
     assert "<script>alert(1)" not in page
     action_forms = re.findall(

@@ -3,10 +3,15 @@ least 95 % of seeds, a planted +20 % lift is found, a skewed split is flagged; a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
+from scipy import stats
 
 from proxy.records.results_buckets import Buckets
-from proxy.results.report import SlotInfo, report, slot_report
+from proxy.results.report import SlotInfo, report, reported, rule_info, slot_report
+from proxy.rules import load_rules
 
 SPLIT = SlotInfo("hero", "split", "a", ("a", "b"), {"a": 50.0, "b": 50.0})
 
@@ -61,7 +66,7 @@ def test_report_shape_counts_and_lost_exposures() -> None:
         {"a": 7, "b": 6},
     )  # fmt: skip
     out = report([(SPLIT, buckets)], bucket="d", first=10, last=10, now_ms=0)
-    assert out["format"] == "vernier-report" and out["version"] == 1
+    assert out["format"] == "vernier-report" and out["version"] == 2
     a, b = out["slots"][0]["variants"]
     assert (a["exposures"], a["lost_exposures"], a["clicks"], a["visitors"]) == (10, 2, 3, 7)
     assert (b["lost_exposures"], b["conversions"], b["conversion_value"]) == (0, 2, 30.0)
@@ -79,3 +84,36 @@ def test_bandit_slots_get_a_propensity_check() -> None:
     slot = slot_report(info, buckets)
     assert slot["srm_check"] == "propensity" and not slot["srm_flagged"]
     assert slot["variants"][1]["allocation"] == 0.7
+
+
+def test_a_holdout_rule_is_a_two_arm_split_whose_control_is_the_holdout(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "home.yaml").write_text(
+        "rules:\n  - id: greet\n    holdout: 20\n"
+        '    then: [{op: set_text, selector: "#hero", value: "Hi"}]\n'
+        "  - id: plain\n"
+        '    then: [{op: hide, selector: ".banner"}]\n'
+    )
+    ruleset = load_rules(tmp_path)
+    infos = reported(ruleset)
+    assert infos == [rule_info(ruleset.rules[0])]
+    info = infos[0]
+    assert (info.policy, info.kind, info.control, info.variants) == (
+        "holdout", "rule", "holdout", ("holdout", "applied")
+    )  # fmt: skip
+    buckets = Buckets(
+        {10: {"holdout|decisions": 20.0, "holdout|exposures": 20.0, "holdout|conversions": 2.0,
+              "applied|decisions": 80.0, "applied|exposures": 80.0, "applied|conversions": 12.0}},
+        {"holdout": 15, "applied": 60},
+    )  # fmt: skip
+    part = slot_report(info, buckets)
+    assert part["kind"] == "rule" and part["srm_check"] == "srm"
+    # the exposures are exactly the configured 20/80: no mismatch (scipy's chi-square agrees)
+    assert part["srm_p"] == pytest.approx(stats.chisquare([20, 80], [20, 80]).pvalue)
+    assert part["leader"] is None  # no clicks attributed: no CTR leader
+    rows = {row["id"]: row for row in part["variants"]}
+    assert rows["holdout"]["is_control"] and rows["holdout"]["weight"] == 0.2
+    assert rows["applied"]["conversions"] == 12 and rows["applied"]["visitors"] == 60
+    skewed = Buckets({10: {"holdout|exposures": 50.0, "applied|exposures": 50.0}}, {})
+    assert slot_report(info, skewed)["srm_flagged"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from proxy.decide.decider import Decided, Viewer
 from proxy.decide.decision import Decision
 from proxy.decide.rules_only import decide_by_rules_alone
 from proxy.exchange import Exchange, Identity
-from proxy.rules.load import CompiledSlot
+from proxy.rules.load import CompiledRule, CompiledSlot
 from proxy.stages.decide import Decide
 from tests.stages.factory import make_engine, make_exchange, make_issuer
 
@@ -68,3 +69,78 @@ async def test_a_page_without_slots_is_left_alone(tmp_path: Path) -> None:
     ex = make_exchange()
     await Decide(Recorded(), make_issuer())(ex)
     assert ex.decisions == () and not ex.personalised and ex.set_cookies == []
+
+
+HOLDOUT_RULES = """
+rules:
+  - id: greet
+    holdout: 50
+    then: [{op: set_text, selector: "#hero", value: "Hi"}]
+  - id: plain
+    then: [{op: hide, selector: ".banner"}]
+"""
+
+
+class Arms:
+    """A rule decider answering ``arm`` for every holdout rule, recording who asked."""
+
+    def __init__(self, arm: str) -> None:
+        self.arm = arm
+        self.asked: list[tuple[tuple[str, ...], str, str | None]] = []
+
+    async def __call__(
+        self, rules: Sequence[CompiledRule], _: object, session: str, visitor: str | None
+    ) -> tuple[Decision, ...]:
+        self.asked.append((tuple(r.id for r in rules), session, visitor))
+        return tuple(Decision("r" * 16, rule.id, self.arm, "split", 0.5) for rule in rules)
+
+
+def with_rules(tmp_path: Path, device: str, identity: Identity | None = None) -> Exchange:
+    """An exchange as match leaves it for a page where both rules' conditions hold."""
+    ex = make_exchange(target="/page")
+    ex.engine = make_engine(tmp_path, HOLDOUT_RULES)
+    ex.rules = ex.engine.ruleset.rules
+    ex.context = {"device": device}
+    ex.identity = identity or Identity()
+    return ex
+
+
+async def test_a_held_out_visitor_does_not_get_the_rules_edits(tmp_path: Path) -> None:
+    arms = Arms("holdout")
+    ex = with_rules(tmp_path, "desktop")
+    await Decide(Recorded(), make_issuer(), arms)(ex)
+    assert [r.id for r in ex.rules] == ["plain"] and ex.personalised
+    assert arms.asked == [(("greet",), ex.identity.session_id, ex.identity.visitor_id)]
+    assert [(d.slot, d.variant) for d in ex.rule_decisions] == [("greet", "holdout")]
+    names = [cookie.split("=", 1)[0] for cookie in ex.set_cookies]
+    assert names == ["vernier_sid", "vernier_vid"]  # a first page: ids to hold the arm by
+
+
+async def test_an_applied_visitor_keeps_the_rule(tmp_path: Path) -> None:
+    ex = with_rules(tmp_path, "desktop")
+    await Decide(Recorded(), make_issuer(), Arms("applied"))(ex)
+    assert [r.id for r in ex.rules] == ["greet", "plain"]
+    assert [d.variant for d in ex.rule_decisions] == ["applied"]
+
+
+async def test_bots_opted_out_visitors_and_heads_get_the_edits_and_log_nothing(
+    tmp_path: Path,
+) -> None:
+    cases = [
+        with_rules(tmp_path, "bot"),
+        with_rules(tmp_path, "desktop", Identity(trackable=False)),
+        with_rules(tmp_path, "desktop", Identity(consent_pending=True)),
+    ]
+    head = with_rules(tmp_path, "desktop")
+    head.request = dataclasses.replace(head.request, method="HEAD")
+    for ex in [*cases, head]:
+        arms = Arms("holdout")
+        await Decide(Recorded(), make_issuer(), arms)(ex)
+        assert arms.asked == [] and ex.rule_decisions == () and len(ex.rules) == 2
+        assert ex.personalised and ex.set_cookies == []
+
+
+async def test_without_a_rule_decider_every_visitor_gets_the_edits(tmp_path: Path) -> None:
+    ex = with_rules(tmp_path, "desktop")
+    await Decide(decide_by_rules_alone, make_issuer())(ex)  # vernier preview
+    assert len(ex.rules) == 2 and ex.rule_decisions == ()
