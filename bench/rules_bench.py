@@ -98,6 +98,7 @@ def main() -> None:
             landing=False,
             page_type="home",
         )
+        assert found.needs_context  # what the match stage asks before building the context
         rules = engine.applicable(found.rules, context)
         return rules, [decide_by_rules(slot, context) for slot in found.slots]
 

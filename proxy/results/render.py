@@ -39,8 +39,9 @@ def _slot_line(slot: dict[str, Any]) -> str:
     if slot["srm_check"] is not None:
         flag = "  MISMATCH" if slot["srm_flagged"] else ""
         srm = f", {slot['srm_check']} p={_cell(slot['srm_p'])}{flag}"
+    kind = "rule " if slot.get("kind") == "rule" else ""
     return (
-        f"{slot['id']} (policy {slot['policy']}, control {slot['control']}{srm}; "
+        f"{kind}{slot['id']} (policy {slot['policy']}, control {slot['control']}{srm}; "
         f"leader {_cell(slot['leader'])}; {_cell(slot['sample_size_per_variant'])} exposures "
         f"per variant for a {slot['mde']:.0%} lift at {slot['power']:.0%} power)"
     )
