@@ -29,6 +29,9 @@ rules:
   - id: greeting
     where: {paths: ["/page"]}
     then: [{op: set_text, selector: "p", value: "Greetings"}]
+  - id: measured
+    holdout: 20
+    then: [{op: hide, selector: ".banner"}]
 slots:
   - id: hero
     selector: "#hero"
@@ -41,6 +44,7 @@ slots:
 """
 # per variant: decisions, exposures, clicks folded into the current hour
 RESULTS = {"a": (120, 100, 10), "b": (118, 100, 20)}
+HOLDOUT_RESULTS = {"holdout": 7, "applied": 33}  # the holdout rule's page views per arm
 
 
 @dataclass
@@ -61,6 +65,9 @@ async def put_results(store: Store, now_ms: int) -> None:
             (f"{variant}|clicks", float(clicks)),
         )
         tallies.append(Tally("hero", hour, f"m-{variant}", adds, (variant, f"v-{variant}")))
+    for arm, pages in HOLDOUT_RESULTS.items():
+        adds = ((f"{arm}|decisions", float(pages)), (f"{arm}|exposures", float(pages)))
+        tallies.append(Tally("measured", hour, f"r-{arm}", adds, (arm, f"v-{arm}")))
     assert await fold(store, tallies, ttl_s=3600) is not None
 
 

@@ -80,6 +80,8 @@ async def test_overview_lists_slots_and_rules(
     assert ">200<" in page  # the slot's exposures over the period
     assert ">60<" in page  # impressions in the last 60 minutes
     assert "b <span" in page  # the leader (b: twice a's CTR) with its P(best)
+    assert ">40<" in page  # the holdout rule's page views, both arms
+    assert "no holdout" in page  # the plain rule has nothing to measure
 
 
 async def test_slot_page_carries_the_reports_numbers_and_charts(
