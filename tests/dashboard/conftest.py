@@ -66,8 +66,8 @@ async def put_results(store: Store, now_ms: int) -> None:
         )
         tallies.append(Tally("hero", hour, f"m-{variant}", adds, (variant, f"v-{variant}")))
     for arm, pages in HOLDOUT_RESULTS.items():
-        adds = ((f"{arm}|decisions", float(pages)), (f"{arm}|exposures", float(pages)))
-        tallies.append(Tally("measured", hour, f"r-{arm}", adds, (arm, f"v-{arm}")))
+        views = ((f"{arm}|decisions", float(pages)), (f"{arm}|exposures", float(pages)))
+        tallies.append(Tally("measured", hour, f"r-{arm}", views, (arm, f"v-{arm}")))
     assert await fold(store, tallies, ttl_s=3600) is not None
 
 
