@@ -71,8 +71,8 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
         )
     if not infos:
         raise UsageError(f"no slots or holdout rules in {rules_path}: nothing to report")
-    if args.by == "segment":
-        return _by_segment(args, config, infos)
+    if args.by == "segment":  # from decisions.jsonl, the learner's: slots only
+        return _by_segment(args, config, [info for info in infos if info.kind == "slot"])
     data, guardrail = asyncio.run(_read(config, args.store, infos, period, args.format == "html"))
     if not any(
         slot["exposures"] or any(v["decisions"] for v in slot["variants"]) for slot in data["slots"]

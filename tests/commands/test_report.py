@@ -52,7 +52,9 @@ async def test_html_report_is_one_self_contained_file(
     found = DATA.search(page)
     assert found is not None
     charts = {c["id"]: c for c in json.loads(found[1])["charts"]}
-    assert set(charts) == {"hero-exposures", "hero-ctr", "hero-lift", "hero-allocation"}
+    plots = ("exposures", "ctr", "lift", "allocation")
+    # the slot's plots, and the holdout rule's: a two-arm split in the same file
+    assert set(charts) == {f"{owner}-{plot}" for owner in ("hero", "measured") for plot in plots}
     clicks = {s["label"]: s["values"][-1] for s in charts["hero-ctr"]["series"]}
     assert clicks == {v: c / e for v, (_, e, c) in RESULTS.items()}
     assert "Pauses and control chart (last 60 minutes)" in page and ">250<" in page
