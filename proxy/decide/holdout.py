@@ -24,8 +24,8 @@ from proxy.decide.bandit import rule_context
 from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.decision_sink import DecisionSink
 from proxy.records.decision import HOLDOUT_MODE, LoggedDecision
+from proxy.rules.compiled import CompiledRule
 from proxy.rules.holdout import ARMS, holdout_arm
-from proxy.rules.load import CompiledRule
 from proxy.store.client import Store
 from proxy.store.governance import hold_in_session
 

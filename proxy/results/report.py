@@ -25,8 +25,8 @@ from proxy.records.results_buckets import Buckets
 from proxy.results.cuped import EMPTY as CUPED_EMPTY
 from proxy.results.cuped import cuped_section
 from proxy.results.offpolicy import off_policy
+from proxy.rules.compiled import CompiledRule, CompiledSlot, RuleSet
 from proxy.rules.holdout import ARMS, HOLDOUT
-from proxy.rules.load import CompiledRule, CompiledSlot, RuleSet
 from proxy.stats.binary import (
     Posterior,
     chance_to_be_best,

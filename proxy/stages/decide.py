@@ -23,8 +23,8 @@ from proxy.decide.decision import Decision
 from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.exchange import Exchange
 from proxy.govern import fallback
+from proxy.rules.compiled import CompiledRule
 from proxy.rules.holdout import HOLDOUT
-from proxy.rules.load import CompiledRule
 from proxy.session.cookie import cookie_header
 from proxy.session.issuer import IdIssuer
 

@@ -10,7 +10,7 @@ from proxy.decide.decider import Decided, Viewer
 from proxy.decide.decision import Decision
 from proxy.decide.rules_only import decide_by_rules_alone
 from proxy.exchange import Exchange, Identity
-from proxy.rules.load import CompiledRule, CompiledSlot
+from proxy.rules.compiled import CompiledRule, CompiledSlot
 from proxy.stages.decide import Decide
 from tests.stages.factory import make_engine, make_exchange, make_issuer
 
