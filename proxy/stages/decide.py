@@ -11,7 +11,9 @@ page with the rules' choices.
 
 A rule with ``holdout:`` whose conditions hold is decided first (:mod:`proxy.decide.holdout`):
 a visitor in its holdout does not get its edits (the rule leaves ``ex.rules``), and the page is
-private either way. Bots, opted-out visitors and HEADs get the edits, and nothing is logged.
+private either way. Bots and opted-out visitors get the edits, and nothing is logged. A HEAD
+from a visitor with ids gets the arm its GET would (the arm is a hash of the ids), logged
+nowhere, so its length and validators agree with the page; a HEAD with no ids gets the edits.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.exchange import Exchange
 from proxy.govern import fallback
 from proxy.rules.compiled import CompiledRule
-from proxy.rules.holdout import HOLDOUT
+from proxy.rules.holdout import HOLDOUT, holdout_arm
 from proxy.session.cookie import cookie_header
 from proxy.session.issuer import IdIssuer
 
@@ -102,11 +104,19 @@ class Decide:
         if not measured or context is None:
             return
         ex.personalised = True  # the page now depends on who asks, whatever the arm
+        identity = ex.identity
         if (
             self._decide_rules is None
-            or not self._in_experiments(ex)
+            or not identity.trackable
+            or identity.consent_pending
             or context.get("device") == "bot"
         ):
+            return
+        if ex.request.method == "HEAD":  # what the GET would show, nothing logged
+            unit = identity.visitor_id or identity.session_id
+            if unit is not None:
+                held = {r.id for r in measured if holdout_arm(r, unit)[0] == HOLDOUT}
+                ex.rules = tuple(rule for rule in ex.rules if rule.id not in held)
             return
         self._issue_ids(ex)
         assert ex.identity.session_id is not None

@@ -11,6 +11,7 @@ from proxy.decide.decision import Decision
 from proxy.decide.rules_only import decide_by_rules_alone
 from proxy.exchange import Exchange, Identity
 from proxy.rules.compiled import CompiledRule, CompiledSlot
+from proxy.rules.holdout import holdout_arm
 from proxy.stages.decide import Decide
 from tests.stages.factory import make_engine, make_exchange, make_issuer
 
@@ -123,7 +124,7 @@ async def test_an_applied_visitor_keeps_the_rule(tmp_path: Path) -> None:
     assert [d.variant for d in ex.rule_decisions] == ["applied"]
 
 
-async def test_bots_opted_out_visitors_and_heads_get_the_edits_and_log_nothing(
+async def test_bots_opted_out_visitors_and_first_heads_get_the_edits_and_log_nothing(
     tmp_path: Path,
 ) -> None:
     cases = [
@@ -138,6 +139,22 @@ async def test_bots_opted_out_visitors_and_heads_get_the_edits_and_log_nothing(
         await Decide(Recorded(), make_issuer(), arms)(ex)
         assert arms.asked == [] and ex.rule_decisions == () and len(ex.rules) == 2
         assert ex.personalised and ex.set_cookies == []
+
+
+async def test_a_head_gets_the_arm_its_get_would_and_logs_nothing(tmp_path: Path) -> None:
+    engine = with_rules(tmp_path, "desktop").engine
+    assert engine is not None
+    greet = engine.ruleset.rules[0]
+    visitors = {holdout_arm(greet, f"v{n:03d}")[0]: f"v{n:03d}" for n in range(40)}
+    assert set(visitors) == {"applied", "holdout"}
+    for arm, visitor in visitors.items():
+        head = with_rules(tmp_path, "desktop", Identity(session_id="s1", visitor_id=visitor))
+        head.request = dataclasses.replace(head.request, method="HEAD")
+        asked = Arms("applied")
+        await Decide(Recorded(), make_issuer(), asked)(head)
+        assert asked.asked == [] and head.rule_decisions == () and head.set_cookies == []
+        kept = [r.id for r in head.rules]
+        assert kept == (["greet", "plain"] if arm == "applied" else ["plain"])
 
 
 async def test_without_a_rule_decider_every_visitor_gets_the_edits(tmp_path: Path) -> None:
