@@ -103,6 +103,7 @@ async def front_context(app: web.Application) -> AsyncIterator[None]:
             config.admin.token,
             retention_days=config.results.retention_days,
             decision_log=Path(config.data_dir) / DECISIONS_FILE,
+            examples_limit=config.results.examples_kept,
         ),
         worker_metrics=app[WORKER_METRICS],
     )

@@ -86,6 +86,7 @@ async def learner_context(app: web.Application) -> AsyncIterator[None]:
             Path(config.data_dir),
             max_pending=config.learner.max_pending_decisions,
             results_retention_days=config.results.retention_days,
+            examples_kept=config.results.examples_kept,
         )
         app[WORKER_METRICS].watch("learner", learner, LEARNER_COUNTERS)
         app[BACKGROUND].declare("vernier-learner", learner.run)

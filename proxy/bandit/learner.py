@@ -62,7 +62,7 @@ from proxy.bandit.learner_state import CheckpointRefused, LearnerState
 from proxy.records.decision import DecisionRecord, encode_record
 from proxy.results.fold import fold_example
 from proxy.rules.load import RuleSet
-from proxy.store import learner_state, models, results, slot_metrics
+from proxy.store import joined_examples, learner_state, models, results, slot_metrics
 from proxy.store.client import Store
 from proxy.store.decision_log import decision_stream
 from proxy.store.event_log import EventLog
@@ -117,9 +117,11 @@ class Learner:
         lease_s: float = 30.0,
         max_pending: int = 100_000,
         results_retention_days: int = 90,
+        examples_kept: int = 2000,
     ) -> None:
         self.store = store
         self.results_ttl_s = results_retention_days * 86_400
+        self.examples_kept = examples_kept
         self.rules = rules
         self.data_dir = Path(data_dir)
         self.log_path = self.data_dir / DECISIONS_FILE
@@ -298,7 +300,9 @@ class Learner:
 
     async def _fold_results(self, examples: list[DecisionRecord]) -> None:
         """The report's off-policy sums (:func:`~proxy.results.fold.fold_example`), once per
-        decision however often an example is joined again after a restart."""
+        decision however often an example is joined again after a restart; the examples folded
+        for the first time are also kept for its doubly robust estimates
+        (:mod:`proxy.store.joined_examples`)."""
         known = {slot.id: frozenset(slot.variants) for slot in self.rules.current.ruleset.slots}
         tallies = [tally for record in examples for tally in fold_example(record, known)]
         written = await results.fold(
@@ -306,6 +310,14 @@ class Learner:
         )
         if written is None:
             log.warning("learner: off-policy sums of %d examples not written", len(tallies))
+            return
+        new = {tally.member.removeprefix("w:") for tally in written}
+        kept = [record for record in examples if record.id in new]
+        if not await joined_examples.keep_examples(
+            self.store, kept, kept=self.examples_kept, ttl_s=self.results_ttl_s,
+            timeout_s=self.call_timeout_s,
+        ):  # fmt: skip
+            log.warning("learner: %d examples not kept for the report", len(kept))
 
     def _append(self, lines: bytes) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

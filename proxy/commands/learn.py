@@ -100,6 +100,7 @@ async def _learn(config: Config, url: str) -> int:
         Path(config.data_dir),
         max_pending=config.learner.max_pending_decisions,
         results_retention_days=config.results.retention_days,
+        examples_kept=config.results.examples_kept,
     )
     try:
         if not await store.open():

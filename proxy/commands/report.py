@@ -6,8 +6,10 @@ Reads the results aggregates of the live proxies' store (``proxy/store/results.p
 period — ``Nh`` reads hour buckets (up to 72), ``Nd`` UTC-day buckets including today (up to the
 retention) — and prints the report of ``proxy/results/report.py``; the JSON is the versioned
 contract of ``docs/report-format.md``; ``html`` is one self-contained page with the plots and the
-guardrail's state now (``proxy/results/html.py``), to keep or send. An unknown slot, a malformed ``--since`` or a period with
-no data is a one-line error and exit 2.
+guardrail's state now (``proxy/results/html.py``), to keep or send. Bandit slots also get doubly
+robust estimates from their most recent joined examples in the period (``--dr-sample N``, at most
+``results.examples_kept``; ``proxy/results/doubly_robust.py``). An unknown slot, a malformed
+``--since``, a bad ``--dr-sample`` or a period with no data is a one-line error and exit 2.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub.add_argument("--rules", help="rules file or folder")
     sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
     sub.add_argument(
+        "--dr-sample",
+        type=int,
+        metavar="N",
+        help="bandit slots: doubly robust estimates over the most recent N joined examples of "
+        "the period (default and most: results.examples_kept, 2000; 0: none)",
+    )
+    sub.add_argument(
         "--by",
         choices=("segment",),
         help="segment: each slot by named and learned segment, from the decision log",
@@ -73,7 +82,16 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
         raise UsageError(f"no slots or holdout rules in {rules_path}: nothing to report")
     if args.by == "segment":  # from decisions.jsonl, the learner's: slots only
         return _by_segment(args, config, [info for info in infos if info.kind == "slot"])
-    data, guardrail = asyncio.run(_read(config, args.store, infos, period, args.format == "html"))
+    kept = config.results.examples_kept
+    limit = kept if args.dr_sample is None else args.dr_sample
+    if not 0 <= limit <= kept:
+        raise UsageError(
+            f"--dr-sample {limit}: expected 0 to {kept} (results.examples_kept: the store keeps "
+            "no more per slot)"
+        )
+    data, guardrail = asyncio.run(
+        _read(config, args.store, infos, period, args.format == "html", limit)
+    )
     if not any(
         slot["exposures"] or any(v["decisions"] for v in slot["variants"]) for slot in data["slots"]
     ):
@@ -107,12 +125,19 @@ def _by_segment(args: argparse.Namespace, config: Config, infos: list[SlotInfo])
 
 
 async def _read(
-    config: Config, url: str | None, infos: list[SlotInfo], period: Period, with_guardrail: bool
+    config: Config,
+    url: str | None,
+    infos: list[SlotInfo],
+    period: Period,
+    with_guardrail: bool,
+    examples_limit: int,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]] | None]:
     """The report, and (for html) each slot's guardrail rows now."""
     store = store_for(config, url)
     try:
-        data = await read_report(store, infos, period, timeout_s=10.0)
+        data = await read_report(
+            store, infos, period, timeout_s=10.0, examples_limit=examples_limit
+        )
         if data is None:
             raise UsageError(f"cannot read the store at {store.url}")
         if not with_guardrail:

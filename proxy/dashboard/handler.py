@@ -77,8 +77,10 @@ class Dashboard:
         assets: DashboardAssets | None = None,
         clock: Callable[[], float] = time.time,
         decision_log: Path | None = None,
+        examples_limit: int = 0,
     ) -> None:
         self._rules = rules
+        self._examples_limit = examples_limit
         self._decision_log = decision_log
         self._store = store
         self._auth = AdminAuth(token) if token else None
@@ -231,7 +233,13 @@ class Dashboard:
             return self._error(400, str(err).removeprefix("--"))
         info = slot_info(slot)
         report, parts, paused, standing, (segments, segments_note) = await asyncio.gather(
-            read_report(self._store, [info], period, timeout_s=READ_TIMEOUT_S),
+            read_report(
+                self._store,
+                [info],
+                period,
+                timeout_s=READ_TIMEOUT_S,
+                examples_limit=self._examples_limit,
+            ),
             self._live_parts(slot),
             read_pauses(self._store),
             read_guardrail_standing(self._store, slot.id, timeout_s=READ_TIMEOUT_S),

@@ -14,9 +14,11 @@ import orjson
 
 from proxy.records.results_buckets import Period
 from proxy.records.slot_counts import SlotWindows
+from proxy.results.doubly_robust import ExampleSet
 from proxy.results.report import SlotInfo, report
 from proxy.store import control, learner_state
 from proxy.store.client import Store
+from proxy.store.joined_examples import read_examples
 from proxy.store.results import read_slot
 from proxy.store.slot_metrics import read_slot_windows
 
@@ -28,16 +30,22 @@ async def read_report(
     *,
     timeout_s: float | None = None,
     overview: bool = False,
+    examples_limit: int = 0,
 ) -> dict[str, Any] | None:
     """The report (``docs/report-format.md``) of ``infos`` over ``period`` (with ``overview``,
     only the fields of :func:`~proxy.results.report.slot_overview`); ``None`` if the store
-    cannot answer. The statistics run in a thread: they must not hold up the event loop."""
+    cannot answer. Unless ``overview``, each bandit slot's most recent ``examples_limit``
+    joined examples feed its doubly robust section (0: none read, the section is null). The
+    statistics run in a thread: they must not hold up the event loop."""
     found = await asyncio.gather(
         *(read_slot(store, i.id, i.variants, period, timeout_s=timeout_s) for i in infos)
     )
     if any(buckets is None for buckets in found):
         return None
     pairs = [(info, buckets) for info, buckets in zip(infos, found, strict=True) if buckets]
+    examples = await _examples(store, infos, period, 0 if overview else examples_limit, timeout_s)
+    if examples is None:
+        return None
     build = functools.partial(
         report,
         pairs,
@@ -46,8 +54,27 @@ async def read_report(
         last=period.last,
         now_ms=int(time.time() * 1000),
         overview=overview,
+        examples=examples,
     )
     return await asyncio.get_running_loop().run_in_executor(None, build)
+
+
+async def _examples(
+    store: Store, infos: Sequence[SlotInfo], period: Period, limit: int, timeout_s: float | None
+) -> dict[str, ExampleSet] | None:
+    """Each bandit slot's joined examples decided in ``period`` (none with ``limit`` 0)."""
+    bandits = [i.id for i in infos if i.policy == "bandit"] if limit > 0 else []
+    found = await asyncio.gather(
+        *(read_examples(store, slot, since_ms=period.start_ms, limit=limit, timeout_s=timeout_s)
+          for slot in bandits)
+    )  # fmt: skip
+    if any(sample is None for sample in found):
+        return None
+    return {
+        slot: ExampleSet(sample.records, limit, sample.limited)
+        for slot, sample in zip(bandits, found, strict=True)
+        if sample is not None
+    }
 
 
 def _record(value: str) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from proxy.bandit.features import context_features
 from proxy.bandit.registry import LiveModel
 from proxy.bandit.sampling import sample, seed_key
 from proxy.decide.decision import Decision, new_decision_id
-from proxy.records.decision import LoggedDecision, Scalar
+from proxy.records.decision import LoggedDecision
 from proxy.rules.load import CompiledSlot
+from proxy.rules.replay import logged_context
 
 SharedFeatures = dict[str, list[str]]
 
@@ -67,16 +68,6 @@ def served_by_bandit(slot: CompiledSlot, choice: Choice) -> Decision:
     return Decision(new_decision_id(), slot.id, choice.variant, "bandit", choice.probability)
 
 
-def rule_context(context: Mapping[str, object]) -> dict[str, Scalar]:
-    """The context fields rules read, without headers and cookies (kept out of logs)."""
-    return {
-        name: value
-        for name, value in context.items()
-        if isinstance(value, str | int | float | bool)
-        and not name.startswith(("header.", "cookie."))
-    }
-
-
 def _logged_pmf(
     slot: CompiledSlot, decision: Decision, choice: Choice | None
 ) -> tuple[float, ...] | None:
@@ -117,7 +108,7 @@ def logged(
         session=session,
         visitor=visitor,
         model_version=choice.model if choice else None,
-        rule_context=rule_context(context),
+        rule_context=logged_context(context),
         would=choice.variant if choice and learner.mode == "apprentice" else None,
         mode=learner.mode,
         segments=segments,

@@ -7,15 +7,13 @@ import dataclasses
 from collections.abc import Mapping
 
 from proxy.decide.decision import Decision, Reason, new_decision_id
-from proxy.rules.conditions import evaluate
 from proxy.rules.load import CompiledSlot
+from proxy.rules.replay import pinned_variant
 
 
 def rule_choice(slot: CompiledSlot, context: Mapping[str, object]) -> tuple[str, Reason]:
-    for pin in slot.pins:
-        if evaluate(pin.when, context):
-            return pin.variant, "rule"
-    return slot.control, "default"
+    pinned = pinned_variant(slot.pins, context)
+    return (slot.control, "default") if pinned is None else (pinned, "rule")
 
 
 def decide_by_rules(slot: CompiledSlot, context: Mapping[str, object]) -> Decision:

@@ -57,6 +57,11 @@ class Period:
     def indices(self) -> range:
         return range(self.first, self.last + 1)
 
+    @property
+    def start_ms(self) -> int:
+        """When the period's first bucket begins (ms since the epoch)."""
+        return self.first * HOUR_MS * (DAY_HOURS if self.kind == "d" else 1)
+
     def days(self) -> range:
         if self.kind == "d":
             return self.indices

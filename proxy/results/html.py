@@ -123,7 +123,10 @@ def off_policy_html(slot: Mapping[str, Any]) -> str:
     alone and each policy, IPS and SNIPS with 95 % intervals, and the regret."""
     section = slot.get("off_policy")
     if not section:
-        return '<p class="muted">No joined examples in the period: no off-policy values.</p>'
+        return (
+            '<p class="muted">No joined examples in the period: no off-policy values.</p>'
+            + doubly_robust_html(slot)
+        )
     rows = [(esc(f"always {row['id']}"), *_estimate_cells(row)) for row in slot["variants"]] + [
         (esc(row["id"]), *_estimate_cells(row)) for row in section["policies"]
     ]
@@ -138,8 +141,45 @@ def off_policy_html(slot: Mapping[str, Any]) -> str:
         )
     return (
         f'<p class="muted">Off-policy values (reward per decision) from {num(section["examples"])}'
-        " joined decisions.</p>" + table(head, rows) + regret + cuped_html(slot)
+        " joined decisions.</p>"
+        + table(head, rows)
+        + regret
+        + doubly_robust_html(slot)
+        + cuped_html(slot)
     )
+
+
+def doubly_robust_html(slot: Mapping[str, Any]) -> str:
+    """The doubly robust section (``docs/report-format.md``, ``doubly_robust``): per variant
+    served alone and per policy DR, IPS and SNIPS from one sample of examples, and warnings."""
+    section = slot.get("doubly_robust")
+    if not section:
+        return ""
+    if section["message"] is not None:
+        return f'<p class="muted">Doubly robust: {esc(section["message"])}.</p>'
+    rows = [(esc(f"always {row['id']}"), *_dr_cells(row)) for row in section["variants"]] + [
+        (esc(row["id"]), *_dr_cells(row)) for row in section["policies"]
+    ]
+    head = ("policy", "DR", "DR 95 %", "IPS", "SNIPS", "ESS")
+    sampled = ", the most recent of the period" if section["sampled"] else ""
+    notes = dict.fromkeys(
+        w["message"]
+        for w in section["warnings"]
+        + [w for row in section["policies"] + section["variants"] for w in row["warnings"]]
+    )
+    return (
+        f'<p class="muted">Doubly robust values from {num(section["examples"])} joined '
+        f"decisions{sampled} (at most {num(section['limit'])}; {esc(section['interval'])}).</p>"
+        + table(head, rows)
+        + "".join(f'<p class="muted">{esc(note)}</p>' for note in notes)
+    )
+
+
+def _dr_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return (
+        _value(row["dr"]), _values(row["dr_ci"]), _value(row["ips"]), _value(row["snips"]),
+        _value(row["ess"]),
+    )  # fmt: skip
 
 
 def cuped_html(slot: Mapping[str, Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 COLUMNS = (
     "slot", "variant", "exposures", "lost_exposures", "clicks", "ctr", "ctr_ci",
     "lift_vs_control", "lift_ci", "p_value", "fisher_p", "chance_to_beat_control",
-    "chance_to_be_best", "expected_loss", "conversions", "snips", "snips_ci",
+    "chance_to_be_best", "expected_loss", "conversions", "snips", "snips_ci", "dr", "dr_ci",
 )  # fmt: skip
 
 
@@ -65,6 +65,36 @@ def off_policy_line(slot: dict[str, Any]) -> str | None:
     return line
 
 
+def doubly_robust_lines(slot: dict[str, Any]) -> list[str]:
+    """The slot's doubly robust section (``docs/report-format.md``, ``doubly_robust``): a line
+    per policy, then the warnings; the message alone when there was too little to estimate."""
+    section = slot.get("doubly_robust")
+    if not section:
+        return []
+    if section["message"] is not None:
+        lines = [f"doubly robust: {section['message']}"]
+    else:
+        sampled = ", the most recent of the period" if section["sampled"] else ""
+        lines = [
+            f"doubly robust over {section['examples']} joined decisions{sampled} "
+            f"(limit {section['limit']}; {section['interval']}):"
+        ]
+        lines += [
+            f"  {p['id']}: DR {_cell(p['dr'])} {_cell(p['dr_ci'])}, IPS {_cell(p['ips'])} "
+            f"{_cell(p['ips_ci'])}, SNIPS {_cell(p['snips'])} {_cell(p['snips_ci'])}, "
+            f"ESS {_cell(p['ess'])}"
+            for p in section["policies"]
+        ]
+    seen: set[str] = set()
+    for warning in section["warnings"] + [
+        w for p in section["policies"] + section["variants"] for w in p["warnings"]
+    ]:
+        if warning["message"] not in seen:
+            seen.add(warning["message"])
+            lines.append(f"  warning: {warning['message']}")
+    return lines
+
+
 def cuped_line(slot: dict[str, Any]) -> str | None:
     """Each variant's reward difference from the control, unadjusted and CUPED-adjusted."""
     summary = slot.get("cuped")
@@ -100,6 +130,7 @@ def as_text(report: dict[str, Any]) -> str:
         for line in (off_policy_line(slot), cuped_line(slot)):
             if line is not None:
                 lines.append("  " + line)
+        lines += ["  " + line for line in doubly_robust_lines(slot)]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -121,4 +152,8 @@ def as_markdown(report: dict[str, Any]) -> str:
         lines.append("|" + "---|" * (len(COLUMNS) - 1))
         lines += ["| " + " | ".join(r[1:]) + " |" for r in table if r[0] == slot["id"]]
         lines.append("")
+        dr = doubly_robust_lines(slot)
+        if dr:
+            lines += [dr[0], ""]
+            lines += [f"- {line.strip()}" for line in dr[1:]] + [""]
     return "\n".join(lines)

@@ -24,8 +24,9 @@ from typing import Any
 from proxy.records.results_buckets import Buckets
 from proxy.results.cuped import EMPTY as CUPED_EMPTY
 from proxy.results.cuped import cuped_section
+from proxy.results.doubly_robust import ExampleSet, doubly_robust
 from proxy.results.offpolicy import off_policy
-from proxy.rules.compiled import CompiledRule, CompiledSlot, RuleSet
+from proxy.rules.compiled import CompiledPin, CompiledRule, CompiledSlot, RuleSet
 from proxy.rules.holdout import ARMS, HOLDOUT
 from proxy.stats.binary import (
     Posterior,
@@ -42,6 +43,7 @@ from proxy.stats.continuous import Moments
 from proxy.stats.sequential import always_valid_p, holm
 
 FORMAT_VERSION = 2  # 2: rules measured against a holdout are reported beside the slots
+FORMAT_MINOR_VERSION = 1  # fields added within version 2: 1 = the doubly robust section
 MDE = 0.10  # the relative minimum detectable effect the sample size is given for
 POWER = 0.8
 TAU_SHARE = 0.1  # mSPRT mixing sd: 10 % of the control's rate (a plausible lift's size)
@@ -58,6 +60,7 @@ class SlotInfo:
     variants: tuple[str, ...]
     weights: Mapping[str, float] | None = None  # policy: split or holdout
     kind: str = "slot"  # slot | rule
+    pins: tuple[CompiledPin, ...] = ()  # what the rules policy of the DR section replays
 
 
 def slot_info(slot: CompiledSlot) -> SlotInfo:
@@ -69,7 +72,7 @@ def slot_info(slot: CompiledSlot) -> SlotInfo:
     else:
         policy = "rules"
     weights = dict(slot.split) if slot.split else None
-    return SlotInfo(slot.id, policy, slot.control, tuple(slot.variants), weights)
+    return SlotInfo(slot.id, policy, slot.control, tuple(slot.variants), weights, pins=slot.pins)
 
 
 def rule_info(rule: CompiledRule) -> SlotInfo:
@@ -183,8 +186,11 @@ def slot_overview(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
     return basics.head(info, buckets) | {"variants": variants}
 
 
-def slot_report(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
-    """One slot's part of the report (see ``docs/report-format.md``)."""
+def slot_report(
+    info: SlotInfo, buckets: Buckets, examples: ExampleSet | None = None
+) -> dict[str, Any]:
+    """One slot's part of the report (see ``docs/report-format.md``); ``examples``: a bandit
+    slot's joined examples for the ``doubly_robust`` section (``null`` without them)."""
     basics = _Basics.of(info, buckets)
     totals, exposures, clicks = basics.totals, basics.exposures, basics.clicks
     posteriors, best = basics.posteriors, basics.best
@@ -249,9 +255,17 @@ def slot_report(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
     by_variant, cuped = cuped_section(info.variants, control, buckets)
     for row in variants:
         row |= per_variant.get(row["id"], NO_ESTIMATES) | by_variant.get(row["id"], CUPED_EMPTY)
+    dr = None
+    if examples is not None and info.policy == "bandit":
+        dr = doubly_robust(info.variants, control, info.pins, examples)
+    by_arm = {arm["id"]: arm for arm in dr["variants"]} if dr else {}
+    for row in variants:
+        arm = by_arm.get(row["id"], {})
+        row |= {"dr": arm.get("dr"), "dr_ci": arm.get("dr_ci")}
     base = _rate(clicks[control], exposures[control])
     return basics.head(info, buckets) | {
         "off_policy": section,
+        "doubly_robust": dr,
         "cuped": cuped,
         "sample_size_per_variant": sample_size(base, MDE, power=POWER) if base else None,
         "mde": MDE,
@@ -303,13 +317,22 @@ def report(
     last: int,
     now_ms: int,
     overview: bool = False,
+    examples: Mapping[str, ExampleSet] | None = None,
 ) -> dict[str, Any]:
     """The whole report (``docs/report-format.md``); with ``overview``, each slot's
-    :func:`slot_overview` instead of its full part."""
-    build = slot_overview if overview else slot_report
+    :func:`slot_overview` instead of its full part; ``examples``: per bandit slot id its joined
+    examples for the doubly robust estimates."""
+    samples = examples or {}
+
+    def build(info: SlotInfo, data: Buckets) -> dict[str, Any]:
+        if overview:
+            return slot_overview(info, data)
+        return slot_report(info, data, samples.get(info.id))
+
     return {
         "format": "vernier-report",
         "version": FORMAT_VERSION,
+        "minor_version": FORMAT_MINOR_VERSION,
         "generated_ms": now_ms,
         "period": {"bucket": "hour" if bucket == "h" else "day", "first": first, "last": last},
         "slots": [build(info, data) for info, data in slots],
