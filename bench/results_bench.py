@@ -1,6 +1,7 @@
 """Results throughput: folding events into the aggregates, and a 90-day report.
 
     .venv/bin/python bench/results_bench.py [--events N] [--days D] [--slots S] [--variants V]
+        [--examples N]
 
 - ``fold``: the pure fold of N event records (impressions, clicks, engaged time) into tallies,
   and the same plus writing them with the once-only script to a real embedded Valkey (one
@@ -8,8 +9,9 @@
   records from the stream's bytes (what every consumer pays anyway). Target >= 20,000 events/s.
 - ``report``: ``vernier report --format json`` work over D days x S slots x V variants of full
   day buckets (with the learner's off-policy and CUPED sums): reading them from the store and
-  computing the statistics; the reference is
-  ``json.dumps`` of the resulting report. Target <= 1 s.
+  computing the statistics; then the same for bandit slots with the doubly robust section over
+  N joined examples per slot (default ``results.examples_kept``) read from the store; the
+  reference is ``json.dumps`` of the resulting report. Target <= 1 s.
 """
 
 from __future__ import annotations
@@ -17,19 +19,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import secrets
 import tempfile
 import time
 from pathlib import Path
 
+from proxy.config.schema import ResultsConfig
+from proxy.records.decision import LoggedDecision, Scalar
 from proxy.records.event_record import EventRecord, decode_record, encode_record
 from proxy.records.events import Click, Engaged, Impression
 from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
+from proxy.results.doubly_robust import ExampleSet
 from proxy.results.fold import TARGETS, WEIGHT_SUMS, fold_event
 from proxy.results.report import SlotInfo, report
+from proxy.rules.compiled import CompiledPin
+from proxy.rules.conditions import parse_condition
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.embedded import EmbeddedStore
+from proxy.store.joined_examples import keep_examples, read_examples
 from proxy.store.results import fold, read_slot
 
 
@@ -87,7 +96,7 @@ async def bench_fold(store: Store, n: int) -> None:
     print(f"fold + store write  {n / (fold_s + write_s):12,.0f} events/s  ({(fold_s + write_s) / decode_s:.2f}x decoding)")  # fmt: skip
 
 
-async def bench_report(store: Store, days: int, slots: int, variants: int) -> None:
+async def bench_report(store: Store, days: int, slots: int, variants: int, examples: int) -> None:
     today = hour_of(int(time.time() * 1000)) // DAY_HOURS
     client = store.keys
     names = [chr(ord("a") + v) for v in range(variants)]
@@ -115,24 +124,58 @@ async def bench_report(store: Store, days: int, slots: int, variants: int) -> No
         await pipe.execute()
 
     await store.run(fill, default=None, timeout_s=60)
-    infos = [SlotInfo(f"slot-{s}", "split", "a", tuple(names), {v: 1.0 for v in names}) for s in range(slots)]  # fmt: skip
+    pins = (CompiledPin(parse_condition("device == 'mobile'"), names[-1]),)
     period = Period("d", today - days + 1, today)
-    start = time.perf_counter()
-    found = []
-    for info in infos:
-        buckets = await read_slot(store, info.id, info.variants, period, timeout_s=10)
-        assert buckets is not None
-        found.append((info, buckets))
-    read_s = time.perf_counter() - start
-    start = time.perf_counter()
-    data = report(found, bucket="d", first=period.first, last=period.last, now_ms=0)
-    stats_s = time.perf_counter() - start
-    start = time.perf_counter()
-    json.dumps(data)
-    dump_s = time.perf_counter() - start
-    assert all(slot["off_policy"] and slot["cuped"] for slot in data["slots"])
-    total = read_s + stats_s
-    print(f"report {days} d x {slots} slots x {variants} variants: {total:.3f} s (read {read_s:.3f} s, statistics {stats_s:.3f} s; {total / dump_s:.1f}x json.dumps of it)")  # fmt: skip
+    split = [SlotInfo(f"slot-{s}", "split", "a", tuple(names), {v: 1.0 for v in names}) for s in range(slots)]  # fmt: skip
+    bandit = [SlotInfo(f"slot-{s}", "bandit", "a", tuple(names), pins=pins) for s in range(slots)]  # fmt: skip
+    for s in range(slots):
+        kept = bandit_examples(f"slot-{s}", names, examples, period.start_ms)
+        assert await keep_examples(store, kept, kept=examples, ttl_s=86_400, timeout_s=60)
+    for infos, limit, what in ((split, 0, "before DR"), (bandit, examples, f"with DR over {examples} examples per slot")):  # fmt: skip
+        start, cpu = time.perf_counter(), time.process_time()
+        found = []
+        for info in infos:
+            buckets = await read_slot(store, info.id, info.variants, period, timeout_s=10)
+            assert buckets is not None
+            found.append((info, buckets))
+        samples = {}
+        for info in infos if limit else ():
+            sample = await read_examples(store, info.id, since_ms=period.start_ms, limit=limit)
+            assert sample is not None
+            samples[info.id] = ExampleSet(sample.records, limit, sample.limited)
+        read_s, read_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+        start, cpu = time.perf_counter(), time.process_time()
+        data = report(found, bucket="d", first=period.first, last=period.last, now_ms=0, examples=samples)  # fmt: skip
+        stats_s, stats_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+        start = time.perf_counter()
+        json.dumps(data)
+        dump_s = time.perf_counter() - start
+        assert all(slot["off_policy"] and slot["cuped"] for slot in data["slots"])
+        assert not limit or all(slot["doubly_robust"]["policies"] for slot in data["slots"])
+        total = read_s + stats_s
+        print(f"report {days} d x {slots} slots x {variants} variants, {what}: {total:.3f} s (read {read_s:.3f} s, {read_cpu_s:.3f} s CPU; statistics {stats_s:.3f} s, {stats_cpu_s:.3f} s CPU; {total / dump_s:.1f}x json.dumps of it)")  # fmt: skip
+
+
+def bandit_examples(slot: str, names: list[str], n: int, since_ms: int) -> list[LoggedDecision]:
+    """``n`` joined examples of a bandit slot, as the learner keeps them: a pmf, a reward, a
+    request context with a few fields and VW namespaces."""
+    rng = random.Random(slot)
+    pmf = tuple(1 / len(names) for _ in names)
+    out = []
+    for i in range(n):
+        device = rng.choice(("mobile", "desktop", "tablet"))
+        k = rng.randrange(len(names))
+        context: dict[str, Scalar] = {"device": device, "hour": i % 24, "visits_30d": i % 7, "path": "/page",
+                   "referrer.class": "search", "utm.source": "news"}  # fmt: skip
+        out.append(
+            LoggedDecision(
+                id=f"{slot}-{i:07d}", slot=slot, actions=tuple(names), chosen=names[k],
+                p=pmf[k], pmf=pmf, reward=float(rng.random() < 0.1), ts_ms=since_ms + i,
+                context={"D": (device,), "T": (f"h{i % 24}",), "R": ("search",)},
+                rule_context=context,
+            )
+        )  # fmt: skip
+    return out
 
 
 async def main() -> None:
@@ -141,6 +184,7 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--slots", type=int, default=20)
     parser.add_argument("--variants", type=int, default=5)
+    parser.add_argument("--examples", type=int, default=ResultsConfig().examples_kept)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vr-", dir="/tmp") as folder:
         with EmbeddedStore(Path(folder)) as embedded:
@@ -150,7 +194,7 @@ async def main() -> None:
             )
             try:
                 await bench_fold(store, args.events)
-                await bench_report(store, args.days, args.slots, args.variants)
+                await bench_report(store, args.days, args.slots, args.variants, args.examples)
             finally:
                 await store.close()
 

@@ -117,7 +117,7 @@ class Learner:
         lease_s: float = 30.0,
         max_pending: int = 100_000,
         results_retention_days: int = 90,
-        examples_kept: int = 2000,
+        examples_kept: int = 500,
     ) -> None:
         self.store = store
         self.results_ttl_s = results_retention_days * 86_400

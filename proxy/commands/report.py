@@ -53,7 +53,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=int,
         metavar="N",
         help="bandit slots: doubly robust estimates over the most recent N joined examples of "
-        "the period (default and most: results.examples_kept, 2000; 0: none)",
+        "the period (default and most: results.examples_kept, 500; 0: none)",
     )
     sub.add_argument(
         "--by",

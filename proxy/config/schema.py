@@ -177,8 +177,9 @@ class ResultsConfig(_Section, frozen=True):
 
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
     # the most recent joined examples kept per slot for the report's doubly robust estimates
-    # (``proxy/store/joined_examples.py``); the report reads at most this many per slot
-    examples_kept: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 2000
+    # (``proxy/store/joined_examples.py``); the report reads at most this many per slot. 500
+    # keeps a 90-day report of 20 bandit slots within 1 s (docs/benchmarks.md)
+    examples_kept: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
 
 
 HalfLifeDays = Annotated[float, msgspec.Meta(gt=0, le=3650)]

@@ -58,3 +58,16 @@ def percentile_interval(replicates: Floats, level: float) -> tuple[float, float]
     tail = (1.0 - level) / 2
     low, high = np.quantile(finite, [tail, 1.0 - tail])
     return float(low), float(high)
+
+
+def percentile_intervals(replicates: Floats, level: float) -> Floats:
+    """:func:`percentile_interval` of every column (shape ``(columns, 2)``): the columns whose
+    replicates are all finite in one vectorised call, the others one by one."""
+    out = np.empty((replicates.shape[1], 2))
+    finite = np.isfinite(replicates).all(axis=0)
+    if finite.any():
+        tail = (1.0 - level) / 2
+        out[finite] = np.quantile(replicates[:, finite], [tail, 1.0 - tail], axis=0).T
+    for column in np.flatnonzero(~finite):
+        out[column] = percentile_interval(replicates[:, column], level)
+    return out

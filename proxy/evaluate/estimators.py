@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from proxy.evaluate import weighted
-from proxy.evaluate.bootstrap import RESAMPLES, Floats, StreamingBootstrap, percentile_interval
+from proxy.evaluate.bootstrap import RESAMPLES, Floats, StreamingBootstrap, percentile_intervals
 from proxy.evaluate.policies import TargetPolicy, checked_pmf
 from proxy.evaluate.reward_model import Bucket, RewardModel, full_context
 from proxy.evaluate.weighted import WeightSums, mean_se
@@ -136,7 +136,14 @@ class SlotEvaluator:
         self.tiny_p = 0  # examples logged with p < min_p
         self._columns = 1 + 3 * len(self.targets)
         self._block_rows = block_rows
-        self._pending: list[float] = []
+        # the pending examples, as flat lists: each target's pmf (``actions`` long), r̂ for each
+        # action, the chosen action's index, its logged probability and the reward
+        self._pending_actions = 0
+        self._pmfs: list[float] = []
+        self._predicted: list[float] = []
+        self._chosen: list[int] = []
+        self._p: list[float] = []
+        self._rewards: list[float] = []
         self._bootstrap = StreamingBootstrap(
             self._columns, resamples=method.resamples, seed=method.seed
         )
@@ -151,30 +158,49 @@ class SlotEvaluator:
         if not record.is_example:
             return
         predicted = self.model.predict(record, self.examples)
+        if len(predicted) != self._pending_actions:
+            self._flush()  # a block holds examples with one number of actions
+            self._pending_actions = len(predicted)
         self.examples += 1
-        chosen = record.chosen_index
-        reward = record.reward or 0.0
         p = record.p
         if p < self.min_logged_p:
             self.min_logged_p = p
         if p < self.min_p:
             self.tiny_p += 1
-        row = self._pending
-        row.append(1.0)
-        residual = reward - predicted[chosen]
+        pmfs = self._pmfs
         for name, policy in self.targets.items():
-            pmf = checked_pmf(policy, record, name, where)
-            weight = pmf[chosen] / p
-            direct = sum([q * r for q, r in zip(pmf, predicted, strict=True)])
-            row += (weight, weight * reward, direct + weight * residual)
-        if len(row) >= self._block_rows * self._columns:
+            pmfs += checked_pmf(policy, record, name, where)
+        self._predicted += predicted
+        self._chosen.append(record.chosen_index)
+        self._p.append(p)
+        self._rewards.append(record.reward or 0.0)
+        if len(self._p) >= self._block_rows:
             self._flush()
 
+    def _rows(self) -> Floats:
+        """The pending examples' rows ``[1, w_1, w_1·r, dr_1, w_2, …]``: for each target the
+        weight *π(a|x)/p*, and DR's term *Σ_b π(b|x)·r̂(x,b) + w·(r − r̂(x,a))*."""
+        n, k = len(self._p), self._pending_actions
+        pmfs = np.array(self._pmfs).reshape(n, len(self.targets), k)
+        predicted = np.array(self._predicted).reshape(n, k)
+        at = np.arange(n)
+        chosen = np.array(self._chosen)
+        rewards = np.array(self._rewards)
+        weights = pmfs[at, :, chosen] / np.array(self._p)[:, None]
+        direct = np.einsum("ntk,nk->nt", pmfs, predicted)
+        residual = rewards - predicted[at, chosen]
+        block = np.empty((n, self._columns))
+        block[:, 0] = 1.0
+        block[:, 1::3] = weights
+        block[:, 2::3] = weights * rewards[:, None]
+        block[:, 3::3] = direct + weights * residual[:, None]
+        return block
+
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._p:
             return
-        block = np.array(self._pending).reshape(-1, self._columns)
-        self._pending = []
+        block = self._rows()
+        self._pmfs, self._predicted, self._chosen, self._p, self._rewards = [], [], [], [], []
         self._bootstrap.add(block)
         self._sums += block.sum(axis=0)
         self._squares += (block * block).sum(axis=0)
@@ -187,26 +213,33 @@ class SlotEvaluator:
         self._flush()
         if self.examples == 0:
             raise ValueError("no usable records (each needs a joined reward and not be sticky)")
-        found = [self._evaluation(k, name) for k, name in enumerate(self.targets)]
+        resampled = self._bootstrap.sums
+        with np.errstate(divide="ignore", invalid="ignore"):  # replicates: IPS, SNIPS, DR
+            replicates = np.hstack((
+                resampled[:, 2::3] / resampled[:, :1],
+                resampled[:, 2::3] / resampled[:, 1::3],
+                resampled[:, 3::3] / resampled[:, :1],
+            ))  # fmt: skip
+        intervals = percentile_intervals(replicates, self.method.level)
+        found = [
+            self._evaluation(k, name, intervals[k :: len(self.targets)])
+            for k, name in enumerate(self.targets)
+        ]
         return sorted(found, key=lambda e: -e.dr.value if math.isfinite(e.dr.value) else math.inf)
 
-    def _evaluation(self, k: int, name: str) -> Evaluation:
+    def _evaluation(self, k: int, name: str, intervals: Floats) -> Evaluation:
+        """Target ``k``'s estimates; ``intervals``: its IPS, SNIPS and DR bootstrap intervals."""
         n = self.examples
         w, wr, dr = 1 + 3 * k, 2 + 3 * k, 3 + 3 * k
         sum_w, sum_wr, sum_dr = (float(self._sums[c]) for c in (w, wr, dr))
         square_w, square_wr, square_dr = (float(self._squares[c]) for c in (w, wr, dr))
-        resampled = self._bootstrap.sums
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ips_b = resampled[:, wr] / resampled[:, 0]
-            snips_b = resampled[:, wr] / resampled[:, w]
-            dr_b = resampled[:, dr] / resampled[:, 0]
         sums = WeightSums(n, sum_w, square_w, sum_wr, square_wr, float(self._w2r[k]))
-        ips = self._estimate(*weighted.ips(sums), ips_b)
+        ips = self._estimate(*weighted.ips(sums), intervals[0])
         if sum_w > 0:
-            snips = self._estimate(*weighted.snips(sums), snips_b)
+            snips = self._estimate(*weighted.snips(sums), intervals[1])
         else:
             snips = Estimate(math.nan, *self.reward_range, math.inf)
-        dr_estimate = self._estimate(sum_dr / n, mean_se(sum_dr, square_dr, n), dr_b)
+        dr_estimate = self._estimate(sum_dr / n, mean_se(sum_dr, square_dr, n), intervals[2])
         ess = sums.ess
         max_weight = float(self._max_weight[k])
         return Evaluation(
@@ -221,8 +254,8 @@ class SlotEvaluator:
             warnings=self._caveats(ess, max_weight, sum_w, (ips, dr_estimate)),
         )
 
-    def _estimate(self, value: float, std_error: float, replicates: Floats) -> Estimate:
-        low, high = percentile_interval(replicates, self.method.level)
+    def _estimate(self, value: float, std_error: float, interval: Floats) -> Estimate:
+        low, high = float(interval[0]), float(interval[1])
         bottom, top = self.reward_range
         return Estimate(value, min(max(low, bottom), top), max(min(high, top), bottom), std_error)
 

@@ -148,7 +148,7 @@ def doubly_robust(
         warnings.append(_warning(
             "sampled",
             f"the most recent {examples.limit} joined examples of the period: older ones are "
-            "not in these estimates (results.examples_kept, report --dr-sample)",
+            "not in these estimates (results.examples_kept, vernier report --dr-sample)",
         ))  # fmt: skip
     targets: dict[str, TargetPolicy] = {v: always(v) for v in variants}
     policies: dict[str, TargetPolicy] = {

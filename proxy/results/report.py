@@ -17,9 +17,12 @@ against the best fixed variant, come from the learner's joined examples
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from proxy.records.results_buckets import Buckets
 from proxy.results.cuped import EMPTY as CUPED_EMPTY
@@ -329,11 +332,15 @@ def report(
             return slot_overview(info, data)
         return slot_report(info, data, samples.get(info.id))
 
+    # The DR bootstrap's small matrix products: BLAS threads spinning on 2 shared cores more
+    # than doubled their CPU time (bench/results_bench.py), as for the segments' fit.
+    with threadpool_limits(limits=1) if samples else contextlib.nullcontext():
+        built = [build(info, data) for info, data in slots]
     return {
         "format": "vernier-report",
         "version": FORMAT_VERSION,
         "minor_version": FORMAT_MINOR_VERSION,
         "generated_ms": now_ms,
         "period": {"bucket": "hour" if bucket == "h" else "day", "first": first, "last": last},
-        "slots": [build(info, data) for info, data in slots],
+        "slots": built,
     }

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from proxy.evaluate.bootstrap import StreamingBootstrap, percentile_interval
+from proxy.evaluate.bootstrap import StreamingBootstrap, percentile_interval, percentile_intervals
 
 
 def streamed_means(data: np.ndarray, block: int, resamples: int = 2000) -> np.ndarray:
@@ -50,3 +50,12 @@ def test_seeded_and_degenerate_cases() -> None:
     boot = StreamingBootstrap(1, resamples=2)
     boot.add(np.zeros((0, 1)))
     assert boot.rows == 0
+
+
+def test_every_columns_interval_at_once_is_each_columns_alone() -> None:
+    replicates = np.random.default_rng(13).normal(size=(200, 5))
+    replicates[3, 1] = np.inf  # a resample with no weight: left out of its column only
+    replicates[:, 4] = np.nan
+    found = percentile_intervals(replicates, 0.9)
+    for column in range(5):
+        assert tuple(found[column]) == percentile_interval(replicates[:, column], 0.9)
