@@ -141,8 +141,9 @@ def doubly_robust(
         ))  # fmt: skip
     if len(records) < MIN_EXAMPLES:
         how_many = f"{len(records)} joined example{'s' * (len(records) != 1)}"
-        section = empty(examples.limit, f"only {how_many} in the period: doubly robust "
-                        f"estimates need at least {MIN_EXAMPLES}")  # fmt: skip
+        where = "of the sample (its limit)" if examples.limited else "in the period"
+        section = empty(examples.limit, f"only {how_many} {where}: doubly robust estimates "
+                        f"need at least {MIN_EXAMPLES}")  # fmt: skip
         return section | {"examples": len(records), "warnings": warnings}
     if examples.limited:
         warnings.append(_warning(

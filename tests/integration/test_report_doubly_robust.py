@@ -1,0 +1,143 @@
+"""A bandit slot with a pin, through the proxy: decisions asked and rewards posted over HTTP,
+joined by the embedded learner, then ``vernier report --format json`` read back. The IPS of
+every variant, of the served policy and of the YAML rules in its ``doubly_robust`` section
+equal the same formulas computed here from what the proxy answered; the DR values lie in
+their intervals, inside the reward range."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from proxy.cli import main
+from tests.proxy_fixtures import StartProxy
+
+TOKEN = "dr-report-token-0123456789abcdef"
+RULES = """
+slots:
+  - id: hero
+    selector: "#hero"
+    control: a
+    policy: bandit
+    bandit: {explorer: {type: epsilon, epsilon: 1.0}}
+    reward: {window_s: 1}
+    guardrail: off
+    pin:
+      - {when: "device == 'mobile'", variant: c}
+    variants: {a: [], b: [{op: hide, selector: p}], c: [{op: hide, selector: h1}]}
+"""
+pytestmark = pytest.mark.rules_file("hero.yaml", RULES)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+VISITORS = 60
+
+
+def reward_of(i: int, device: str, variant: str) -> float:
+    """A deterministic pattern: b earns on desktop every other visitor, c on mobile often."""
+    if device == "desktop":
+        return float(variant == "b" and i % 2 == 0 or variant == "a" and i % 5 == 0)
+    return float(variant == "c" and i % 3 != 0)
+
+
+async def post(client: aiohttp.ClientSession, url: str, body: object) -> Any:
+    async with client.post(url, json=body, headers=AUTH) as response:
+        assert response.status in (200, 202), await response.text()
+        return await response.json() if response.status == 200 else None
+
+
+async def wait_for(deadline_s: float, condition: Callable[[], bool]) -> None:
+    give_up = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < give_up, "condition not met before the deadline"
+        await asyncio.sleep(0.05)
+
+
+def ips(decisions: list[dict[str, Any]], target: Callable[[dict[str, Any]], str]) -> float:
+    """The mean of w·r for a deterministic target, w = 1/p where it chose the logged variant."""
+    return sum(
+        d["reward"] / d["probability"] for d in decisions if target(d) == d["variant"]
+    ) / len(decisions)
+
+
+async def test_report_gives_dr_of_each_variant_and_policy(
+    origin: str, start_proxy: StartProxy, rules_dir: Path, tmp_path: Path, embedded_store_url: str
+) -> None:
+    prefix = f"d{secrets.token_hex(4)}:"
+    proxy = await start_proxy(
+        origin, rules=str(rules_dir), **{"admin.token": TOKEN, "store.key_prefix": prefix}
+    )
+    decisions = []
+    async with aiohttp.ClientSession() as client:
+        for i in range(VISITORS):
+            device = "mobile" if i % 3 == 0 else "desktop"
+            ask = {"slot": "hero", "session": f"visitor-{i}", "context": {"device": device}}
+            decision = await post(client, proxy + "/__vernier/api/decide", ask)
+            reward = reward_of(i, device, decision["variant"])
+            await post(client, proxy + "/__vernier/api/reward",
+                       {"decision": decision["decision"], "reward": reward})  # fmt: skip
+            decisions.append({**decision, "device": device, "reward": reward})
+    assert {d["reason"] for d in decisions} == {"bandit", "rule"}
+    log = tmp_path / "decisions.jsonl"
+
+    def all_joined() -> bool:
+        return log.exists() and log.read_bytes().count(b"\n") >= VISITORS
+
+    await wait_for(30.0, all_joined)  # the learner joined and kept every example
+
+    config = tmp_path / "vernier.yaml"
+    config.write_text(f"store: {{key_prefix: '{prefix}'}}\nrules: {rules_dir}\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        args = ["report", "--format", "json", "--config", str(config),
+                "--store", embedded_store_url, "--since", "1d"]  # fmt: skip
+        code = await asyncio.to_thread(main, args)  # the command runs its own event loop
+    assert code == 0
+    report = json.loads(out.getvalue())
+    assert report["version"] == 1 and report["minor_version"] >= 1
+    (slot,) = report["slots"]
+    section = slot["doubly_robust"]
+    assert section["examples"] == VISITORS and section["sampled"] is False
+    assert section["message"] is None and section["warnings"] == []
+    policies = {p["id"]: p for p in section["policies"]}
+    assert list(policies) == ["served", "model", "uniform", "control (a)", "rules"]
+    arms = {v["id"]: v for v in section["variants"]}
+
+    for variant in ("a", "b", "c"):
+        assert arms[variant]["ips"] == pytest.approx(ips(decisions, lambda d, v=variant: v))
+    rules = ips(decisions, lambda d: "c" if d["device"] == "mobile" else "a")
+    assert policies["rules"]["ips"] == pytest.approx(rules)
+    mean = sum(d["reward"] for d in decisions) / VISITORS
+    assert policies["served"]["ips"] == pytest.approx(mean)
+    assert policies["control (a)"]["dr"] == arms["a"]["dr"]
+    for row in [*policies.values(), *arms.values()]:
+        low, high = row["dr_ci"]
+        assert 0.0 <= low <= row["dr"] <= high <= 1.0, row
+    for row in slot["variants"]:
+        assert row["dr"] == arms[row["id"]]["dr"]
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        args = ["report", "--config", str(config), "--store", embedded_store_url,
+                "--since", "1d", "--dr-sample", "5"]  # fmt: skip
+        assert await asyncio.to_thread(main, args) == 0
+    assert "doubly robust: only 5 joined examples of the sample (its limit)" in text.getvalue()
+
+
+def test_a_dr_sample_beyond_what_the_store_keeps_is_refused(
+    rules_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "vernier.yaml"
+    config.write_text(f"rules: {rules_dir}\nresults: {{examples_kept: 100}}\n")
+    for sample in ("101", "-1"):
+        assert main(["report", "--config", str(config), "--dr-sample", sample]) == 2
+        err = capsys.readouterr().err
+        assert "--dr-sample" in err and "expected 0 to 100" in err and "Traceback" not in err
