@@ -36,6 +36,9 @@ together in one MULTI, Lua script or multi-key command)::
     P{r:<slot_id>}:d:<day>        hash    the same summed per UTC day (what long reports read)
     P{r:<slot_id>}:u:<day>:<var>  HLL     distinct visitors of a variant on one day
     P{r:<slot_id>}:seen:<day>     set     what was already folded (dedupe); TTL 2 days
+    P{r:<slot_id>}:x              list    the slot's latest joined examples (JSON), newest
+                                          first, trimmed to ``results.examples_kept``; TTL =
+                                          retention (the report's doubly robust estimates)
     P{rules}:health               hash    per rule/slot outcome totals of all proxies, field
                                           ``<id>|<outcome>``; ``<id>|open_until`` while tripped
 
@@ -126,7 +129,7 @@ class KeySchema:
 
     def results_key(self, slot_id: str, part: str) -> str:
         """One of a slot's result aggregates (``h:<hour>``, ``d:<day>``, ``u:<day>:<variant>``,
-        ``seen:<day>``); all share the tag ``r:<slot>``, so one script folds a slot's batch."""
+        ``seen:<day>``, ``x``); all share the tag ``r:<slot>``, so one script folds a slot's batch."""
         return f"{self.prefix}{{r:{_check('slot id', slot_id)}}}:{_check('part', part)}"
 
     def events_key(self, shard: int = 0) -> str:
