@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import secrets
@@ -44,7 +45,7 @@ VISITORS = 60
 def reward_of(i: int, device: str, variant: str) -> float:
     """A deterministic pattern: b earns on desktop every other visitor, c on mobile often."""
     if device == "desktop":
-        return float(variant == "b" and i % 2 == 0 or variant == "a" and i % 5 == 0)
+        return float((variant == "b" and i % 2 == 0) or (variant == "a" and i % 5 == 0))
     return float(variant == "c" and i % 3 != 0)
 
 
@@ -63,9 +64,10 @@ async def wait_for(deadline_s: float, condition: Callable[[], bool]) -> None:
 
 def ips(decisions: list[dict[str, Any]], target: Callable[[dict[str, Any]], str]) -> float:
     """The mean of w·r for a deterministic target, w = 1/p where it chose the logged variant."""
-    return sum(
-        d["reward"] / d["probability"] for d in decisions if target(d) == d["variant"]
-    ) / len(decisions)
+    total = sum(
+        float(d["reward"]) / float(d["probability"]) for d in decisions if target(d) == d["variant"]
+    )
+    return total / len(decisions)
 
 
 async def test_report_gives_dr_of_each_variant_and_policy(
@@ -112,7 +114,8 @@ async def test_report_gives_dr_of_each_variant_and_policy(
     arms = {v["id"]: v for v in section["variants"]}
 
     for variant in ("a", "b", "c"):
-        assert arms[variant]["ips"] == pytest.approx(ips(decisions, lambda d, v=variant: v))
+        always = functools.partial(lambda v, d: v, variant)
+        assert arms[variant]["ips"] == pytest.approx(ips(decisions, always))
     rules = ips(decisions, lambda d: "c" if d["device"] == "mobile" else "a")
     assert policies["rules"]["ips"] == pytest.approx(rules)
     mean = sum(d["reward"] for d in decisions) / VISITORS
