@@ -34,7 +34,7 @@ from proxy.results.doubly_robust import ExampleSet
 from proxy.results.fold import TARGETS, WEIGHT_SUMS, fold_event
 from proxy.results.report import SlotInfo, report
 from proxy.rules.compiled import CompiledPin
-from proxy.rules.conditions import parse_condition
+from proxy.rules.condition_parser import parse_condition
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.embedded import EmbeddedStore

@@ -20,12 +20,12 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 
-from proxy.decide.bandit import rule_context
 from proxy.decide.decision import Decision, new_decision_id
 from proxy.decide.decision_sink import DecisionSink
 from proxy.records.decision import HOLDOUT_MODE, LoggedDecision
 from proxy.rules.compiled import CompiledRule
 from proxy.rules.holdout import ARMS, holdout_arm
+from proxy.rules.replay import logged_context
 from proxy.store.client import Store
 from proxy.store.governance import hold_in_session
 
@@ -57,7 +57,7 @@ def rule_record(
         ts_ms=now_ms,
         session=session,
         visitor=visitor,
-        rule_context=rule_context(context),
+        rule_context=logged_context(context),
         mode=HOLDOUT_MODE,
     )
 

@@ -104,7 +104,7 @@ async def test_report_gives_dr_of_each_variant_and_policy(
         code = await asyncio.to_thread(main, args)  # the command runs its own event loop
     assert code == 0
     report = json.loads(out.getvalue())
-    assert report["version"] == 1 and report["minor_version"] >= 1
+    assert report["version"] == 2 and report["minor_version"] >= 1
     (slot,) = report["slots"]
     section = slot["doubly_robust"]
     assert section["examples"] == VISITORS and section["sampled"] is False

@@ -19,7 +19,7 @@ from proxy.results.html import report_file
 from proxy.results.render import as_csv, as_markdown, as_text
 from proxy.results.report import SlotInfo, report
 from proxy.rules.compiled import CompiledPin
-from proxy.rules.conditions import parse_condition
+from proxy.rules.condition_parser import parse_condition
 
 VARIANTS = ("a", "b", "c")
 MOBILE_GETS_B = (CompiledPin(parse_condition("device == 'mobile'"), "b"),)
@@ -232,7 +232,7 @@ def test_the_report_and_its_formats_carry_the_section() -> None:
         [(info, Buckets())], bucket="h", first=1, last=1, now_ms=0,
         examples={"hero": ExampleSet(TINY, 2000, False)},
     )  # fmt: skip
-    assert data["version"] == 1 and data["minor_version"] == 1
+    assert data["version"] == 2 and data["minor_version"] == 1
     (slot,) = data["slots"]
     rows = rows_of(slot["doubly_robust"])
     for variant in slot["variants"]:

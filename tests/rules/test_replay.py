@@ -4,7 +4,7 @@ the fields a logged context can never give a pin."""
 from __future__ import annotations
 
 from proxy.rules.compiled import CompiledPin
-from proxy.rules.conditions import parse_condition
+from proxy.rules.condition_parser import parse_condition
 from proxy.rules.replay import logged_context, pinned_variant, unlogged_fields
 
 
