@@ -3,7 +3,8 @@
 The per-hour sums (:mod:`proxy.store.results`) give IPS and SNIPS of fixed targets, but DR needs
 a reward model per context and the YAML rules need each decision's request context: both need
 the examples themselves. The learner pushes every example it folds for the first time (a
-decision with its joined reward, as :class:`~proxy.records.decision.LoggedDecision` JSON) onto
+decision with its joined reward, as :class:`~proxy.records.decision.LoggedDecision` JSON
+without its session and visitor ids, which the estimates do not need) onto
 the slot's list ``P{r:<slot>}:x`` (:meth:`~proxy.store.keys.Keys.results_key`), newest first,
 trimmed to ``kept`` entries and living the results' retention, renewed by each write.
 
@@ -55,14 +56,15 @@ async def keep_examples(
     ttl_s: int,
     timeout_s: float | None = None,
 ) -> bool:
-    """Push ``records`` onto their slots' lists (one pipeline); ``False`` if the store did not
-    take them. ``kept`` 0 keeps nothing."""
+    """Push ``records`` onto their slots' lists (one pipeline), without session and visitor
+    ids; ``False`` if the store did not take them. ``kept`` 0 keeps nothing."""
     if kept <= 0 or not records:
         return True
     by_key: dict[str, list[bytes]] = {}
     for record in records:
+        anonymous = msgspec.structs.replace(record, session=None, visitor=None)
         by_key.setdefault(store.keys.results_key(record.slot, PART), []).append(
-            encode_record(record)
+            encode_record(anonymous)
         )
 
     async def push(client: Redis) -> bool:

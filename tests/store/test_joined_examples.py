@@ -27,12 +27,15 @@ def example(i: int, slot: str = "hero", ts_ms: int = 10 * DAY_MS) -> LoggedDecis
     )
 
 
-async def test_examples_come_back_oldest_first_with_their_context(own_store: Store) -> None:
+async def test_examples_come_back_oldest_first_with_their_context_not_who(
+    own_store: Store,
+) -> None:
     records = [example(i) for i in range(5)] + [example(9, slot="other")]
-    assert await keep_examples(own_store, records, kept=100, ttl_s=3600, timeout_s=2.0)
+    identified = [msgspec.structs.replace(r, session="s1", visitor="v1") for r in records]
+    assert await keep_examples(own_store, identified, kept=100, ttl_s=3600, timeout_s=2.0)
     found = await read_examples(own_store, "hero", since_ms=0, limit=10, timeout_s=2.0)
     assert found is not None and not found.limited
-    assert found.records == tuple(records[:5])
+    assert found.records == tuple(records[:5])  # no session, no visitor
     assert found.records[1].rule_context == {"device": "mobile"}
 
 
