@@ -46,12 +46,14 @@ from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
 from worlds_selection import chosen_interactions
 
 from proxy.bandit import model as model_module
+from proxy.bandit.drift import DriftWatch
 from proxy.bandit.features import ActionSet, context_features, shared_line
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import (
     ALL_FEATURE_GROUPS,
     Bag,
     BanditPolicy,
+    DriftPolicy,
     Epsilon,
     SquareCB,
     decode_policy,
@@ -99,6 +101,7 @@ CANDIDATES: dict[str, BanditPolicy] = {
     "gamma-3": BanditPolicy(explorer=SquareCB(gamma_scale=3)),
     "gamma-exponent-0.3": BanditPolicy(explorer=SquareCB(gamma_exponent=0.3)),
     "bag-8": BanditPolicy(explorer=Bag(8)),
+    "drift": BanditPolicy(drift=DriftPolicy(detect=True)),
 }
 
 
@@ -109,6 +112,7 @@ class Run:
     ratio: float  # bandit / oracle, expected CTR over the tail
     recovery: int | None  # visitors after the drift until back to 0.85 (None: never)
     drifts: bool
+    restarts: tuple[int, ...] = ()  # visitors at which the drift watch restarted the model
 
 
 def add_vw_arguments(extra: Sequence[str]) -> None:
@@ -153,6 +157,8 @@ def run_world(
     world = SpecWorld(spec)
     actions = ActionSet([(v, {}) for v in spec.variants])
     model = BanditModel(policy)
+    watch = DriftWatch(policy.drift, actions)
+    restarts: list[int] = []
     served: list[float] = []
     oracle: list[float] = []
     pending: list[Example] = []
@@ -172,7 +178,10 @@ def run_world(
             if len(pending) >= lag:
                 for example in pending:
                     line, chosen, r, p = example
-                    model.learn(line, actions, chosen, reward=r, probability=p)
+                    before = model
+                    model = watch.learn(model, line, chosen, reward=r, probability=p)
+                    if model is not before:
+                        restarts.append(visitor.index + 1)
                     recent.append(example)
                     learned = model.examples_learned
                     if retrain and learned >= retrain[0] and learned % retrain[1] == 0:
@@ -196,7 +205,7 @@ def run_world(
     recovery = None
     if spec.drift_at is not None and spec.drift_at < visitors:
         recovery = recovery_after(served, oracle, spec.drift_at, window, RECOVERY_RATIO)
-    return Run(spec.name, seed, ratio, recovery, spec.drift_at is not None)
+    return Run(spec.name, seed, ratio, recovery, spec.drift_at is not None, tuple(restarts))
 
 
 def ceiling(spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int) -> float:
@@ -268,6 +277,7 @@ def summarise(runs: Sequence[Run]) -> dict[str, object]:
         "min": min(ratios),
         "passing": passing,
         "passes": passing >= PASS_SEEDS * len(runs),
+        "restarted": sum(bool(r.restarts) for r in runs),
     }
     if recoveries:
         known = [r for r in recoveries if r is not None]
@@ -278,8 +288,9 @@ def summarise(runs: Sequence[Run]) -> dict[str, object]:
 
 def table(rows: Sequence[dict[str, object]]) -> str:
     lines = [
-        "| world | median ratio | min ratio | seeds >= 0.90 | drift recovery (median / max) |",
-        "|---|---|---|---|---|",
+        "| world | median ratio | min ratio | seeds >= 0.90 | drift recovery (median / max) "
+        "| runs restarted |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         recovery = "—"
@@ -287,7 +298,8 @@ def table(rows: Sequence[dict[str, object]]) -> str:
             recovery = f"{row['recovery_median']} / {row['recovery_max'] or 'not within the run'}"
         lines.append(
             f"| {row['world']} | {row['median']:.3f} | {row['min']:.3f} | "
-            f"{row['passing']}/{row['seeds']}{'' if row['passes'] else ' **fails**'} | {recovery} |"
+            f"{row['passing']}/{row['seeds']}{'' if row['passes'] else ' **fails**'} | {recovery} "
+            f"| {row['restarted']} |"
         )
     return "\n".join(lines)
 
@@ -393,7 +405,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 for seed in range(1, args.seeds + 1)
             ]
-            rows.append(summarise(runs) | {"ratios": [round(r.ratio, 4) for r in runs]})
+            rows.append(
+                summarise(runs)
+                | {
+                    "ratios": [round(r.ratio, 4) for r in runs],
+                    "recoveries": [r.recovery for r in runs],
+                    "restarts": [list(r.restarts) for r in runs],
+                }
+            )
         results[name] = rows
         all_pass = all(r["passes"] for r in rows)
         print(

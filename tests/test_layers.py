@@ -40,6 +40,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.bandit.join",
         "proxy.bandit.reward",
         "proxy.bandit.learner_state",
+        "proxy.bandit.drift",
         "proxy.bandit.policy_config",
         "proxy.bandit.snapshot",
         "proxy.evaluate.*",

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from proxy.bandit.drift import DriftWatch
 from proxy.bandit.join import JoinState
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import make_snapshot
@@ -26,7 +27,7 @@ from proxy.govern.guardrail import (
     SlotGuardrail,
     decode_evidence,
     encode_evidence,
-    reward_range,
+    slot_reward_range,
 )
 from proxy.records.decision import DecisionRecord, RewardNote
 from proxy.records.event_record import EventRecord
@@ -67,6 +68,16 @@ class SlotModel:
     model: BanditModel
     learned_since: int = 0  # examples since the last checkpoint
     snapshot: Snapshot | None = None  # the last one checkpointed
+    watch: DriftWatch = dataclasses.field(init=False)  # learns, and restarts on a drift
+
+    def __post_init__(self) -> None:
+        self.watch = watch_for(self.spec)
+
+
+def watch_for(spec: SlotLearner) -> DriftWatch:
+    """The drift watch of a slot's settings (``bandit.drift``; off: it only learns)."""
+    low, high = slot_reward_range(spec.reward)
+    return DriftWatch(spec.policy.drift, spec.actions, reward_low=low, reward_high=high)
 
 
 def learning_slots(ruleset: RuleSet) -> dict[str, SlotLearner]:
@@ -161,9 +172,9 @@ class LearnerState:
             self.stale += 1
             return None
         try:
-            held.model.learn(
+            held.model = held.watch.learn(
+                held.model,
                 record.context,
-                held.spec.actions,
                 record.chosen_index,
                 reward=record.reward,
                 probability=record.p,
@@ -199,9 +210,7 @@ class LearnerState:
             return None
         guard = self.guards.get(slot_id)
         if guard is None or guard.control != slot.control:
-            spec = slot.learner.reward
-            thresholds = [t.value for t in (spec.engaged_s, spec.scroll) if t is not None]
-            low, high = reward_range(spec.click, spec.conversion, spec.default, thresholds)
+            low, high = slot_reward_range(slot.learner.reward)
             evidence = self.restored_evidence.pop(slot_id, None)
             if guard is not None and guard.control != slot.control:
                 evidence = None  # another control: the old contrasts compare something else

@@ -110,6 +110,20 @@ class Cover(_Explorer, tag="cover", frozen=True):
 Explorer: TypeAlias = Epsilon | SquareCB | Softmax | Bag | Cover
 
 
+class DriftPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Following a world that changes (:mod:`proxy.bandit.drift`): the learner watches the
+    rewards the model realises for a fall (:class:`~proxy.stats.change.DropDetector`) and, on
+    one, starts a fresh model from the examples after the change point.
+
+    ``false_alarm`` is the detector's chance of a restart in a world that never changes;
+    ``replay`` bounds the examples the fresh model relearns (and the learner keeps in memory).
+    """
+
+    detect: bool = False
+    false_alarm: Annotated[float, msgspec.Meta(gt=0.0, le=0.1)] = 0.001
+    replay: Annotated[int, msgspec.Meta(ge=0, le=20_000)] = 2000
+
+
 # The defaults, chosen on the world suite (docs/benchmarks.md, "World suite"): the five groups
 # the suite's worlds (and the issue's) vary, each interacted with the variant, plus device x
 # referrer x variant; more groups added variance that 4,000 visitors could not average out.
@@ -138,6 +152,7 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     l2: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
     learning_rate: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | None = None
     bits: Annotated[int, msgspec.Meta(ge=12, le=24)] = 18
+    drift: DriftPolicy = DriftPolicy()
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here as a ValidationError with the key path.

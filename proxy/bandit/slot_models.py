@@ -16,7 +16,13 @@ import asyncio
 import functools
 import logging
 
-from proxy.bandit.learner_state import LearnerState, SlotModel, learning_slots, reloaded
+from proxy.bandit.learner_state import (
+    LearnerState,
+    SlotModel,
+    learning_slots,
+    reloaded,
+    watch_for,
+)
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import load_snapshot
 from proxy.records.snapshot import SnapshotRefused, decode_snapshot
@@ -41,6 +47,8 @@ async def sync(store: Store, core: LearnerState, ruleset: RuleSet, *, timeout_s:
                 held.model = await asyncio.get_running_loop().run_in_executor(
                     None, reloaded, held.model, spec
                 )
+            if held.spec.policy.drift != spec.policy.drift or held.spec.reward != spec.reward:
+                held.watch = watch_for(spec)
             held.spec = spec
             continue
         opened = await open_model(store, core, slot, spec, timeout_s=timeout_s)

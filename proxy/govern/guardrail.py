@@ -46,6 +46,7 @@ from typing import Any
 import msgspec
 
 from proxy.records.decision import DecisionRecord
+from proxy.rules.schema import Reward
 
 ALPHA = 0.001
 LAST_ALPHA = 1e-6
@@ -119,6 +120,12 @@ def reward_range(
     parts = [0.0, click, conversion, default, *thresholds]
     low, high = min(parts), max(parts)
     return (low, high) if high > low else (low, low + 1.0)
+
+
+def slot_reward_range(spec: Reward) -> tuple[float, float]:
+    """:func:`reward_range` of a slot's reward settings."""
+    thresholds = [t.value for t in (spec.engaged_s, spec.scroll) if t is not None]
+    return reward_range(spec.click, spec.conversion, spec.default, thresholds)
 
 
 class SlotGuardrail:
