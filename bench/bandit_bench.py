@@ -34,12 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from proxy.bandit.drift import DriftWatch
 from proxy.bandit.features import ActionSet, context_features, shared_line
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import (
     Bag,
     BanditPolicy,
     Cover,
+    DriftPolicy,
     Epsilon,
     Explorer,
     Softmax,
@@ -173,6 +175,16 @@ def bench_explorer(name: str, explorer: Explorer, repeats: int, warmup: int) -> 
         start = clock()
         model.learn(shared[j], actions, chosen, reward=value, probability=0.1)
         learn_ns.append(clock() - start)
+    watch = DriftWatch(DriftPolicy(detect=True), actions)  # the learner's path with bandit.drift on
+    watched_ns: list[int] = []
+    for i in range(repeats):
+        j = i % len(contexts)
+        chosen = i % N_VARIANTS
+        value = reward(contexts[j], chosen, rng)
+        start = clock()
+        model = watch.learn(model, shared[j], chosen, reward=value, probability=0.1)
+        watched_ns.append(clock() - start)
+    watched_ns.sort()
 
     start = clock()
     data = model.to_bytes()
@@ -192,6 +204,9 @@ def bench_explorer(name: str, explorer: Explorer, repeats: int, warmup: int) -> 
         "learn_p50": percentile(learn_ns, 0.5),
         "learn_p90": percentile(learn_ns, 0.9),
         "learn_p99": percentile(learn_ns, 0.99),
+        "watched_p50": percentile(watched_ns, 0.5),
+        "watched_p99": percentile(watched_ns, 0.99),
+        "restarts": len(watch.restarts),
         "model_kib": len(data) / 1024,
         "save_ms": save_ms,
         "load_ms": load_ms,
@@ -219,13 +234,14 @@ def main() -> int:
     print()
     print(
         "| explorer | decide p50 / p90 / p99 µs | features / predict / floor / sample p50 µs "
-        "| learn p50 / p90 / p99 µs | model KiB | save / load ms |"
+        "| learn p50 / p90 / p99 µs | learn with the drift watch p50 / p99 µs (restarts) "
+        "| model KiB | save / load ms |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     began = time.monotonic()
     for name in names:
         if time.monotonic() - began > args.budget_s:
-            print(f"| {name} | skipped: over the time budget | | | | |")
+            print(f"| {name} | skipped: over the time budget | | | | | |")
             continue
         r = bench_explorer(name, EXPLORERS[name], args.repeats, args.warmup)
         print(
@@ -233,6 +249,7 @@ def main() -> int:
             f"| {r['features_p50']:.1f} / {r['predict_p50']:.1f} / {r['floor_p50']:.1f} "
             f"/ {r['sample_p50']:.1f} "
             f"| {r['learn_p50']:.1f} / {r['learn_p90']:.1f} / {r['learn_p99']:.1f} "
+            f"| {r['watched_p50']:.1f} / {r['watched_p99']:.1f} ({r['restarts']:.0f}) "
             f"| {r['model_kib']:.0f} | {r['save_ms']:.1f} / {r['load_ms']:.1f} |",
             flush=True,
         )
