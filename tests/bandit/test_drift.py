@@ -13,10 +13,10 @@ import pytest
 
 from proxy.bandit.drift import DriftWatch
 from proxy.bandit.features import ActionSet
-from proxy.bandit.learner_state import SlotModel, watch_for
+from proxy.bandit.learner_state import LearnerState, SlotModel, watch_for
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import BanditPolicy, DriftPolicy, decode_policy
-from tests.bandit.test_learner import build_rules, hero
+from tests.bandit.test_learner import build_rules, decisions, hero
 
 ACTIONS = ActionSet([("a", {}), ("b", {})])
 LINE = "shared |D dev=mobile"
@@ -123,3 +123,24 @@ def test_a_learning_slot_carries_its_watch(tmp_path: Path) -> None:
         assert watch_for(spec_on).settings.detect
     finally:
         held.model.finish()
+
+
+def test_the_learner_continues_with_the_restarted_model(tmp_path: Path) -> None:
+    """``LearnerState.learn`` goes through the slot's watch: after a fall the slot holds the
+    fresh model (and the examples still count as learned)."""
+    engine = build_rules(tmp_path)
+    state = LearnerState(settle_ms=0)
+    state.slots = {slot.id: slot for slot in engine.ruleset.slots}
+    spec = hero(engine)
+    spec = dataclasses.replace(spec, policy=msgspec.structs.replace(spec.policy, drift=ON))
+    first = BanditModel(spec.policy)
+    state.models["hero"] = SlotModel("hero", spec, first)
+    stream = rewards(random.Random(3), (0.3, 1500), (0.02, 600))
+    try:
+        for record, reward in zip(decisions(len(stream)), stream, strict=True):
+            assert state.learn(msgspec.structs.replace(record, reward=reward)) is None
+        held = state.models["hero"]
+        assert held.watch.restarts and held.model is not first
+        assert state.learned == held.learned_since == len(stream)
+    finally:
+        state.close()
