@@ -176,7 +176,8 @@ def event_of(record: DecisionRecord, kind: str, *, bot: bool = False) -> EventRe
         page="page-0001",
         session=record.session,
         visitor=record.visitor,
-        received_ms=now_ms(),
+        # at the decision's time: inside its reward window however slowly a busy machine runs
+        received_ms=record.ts_ms if record.ts_ms is not None else now_ms(),
         bot=bot,
     )
 
@@ -414,7 +415,9 @@ async def test_bots_are_excluded_and_api_rewards_count(
     await send(store, human + bot, clicked=lambda r: True)
     assert await EventLog(store).append([event_of(bot[0], "pageview", bot=True)]) == 1
     assert await log_decisions(store, api)
-    assert await log_reward(store, RewardNote(decision=api[0].id, reward=0.25, ts_ms=now_ms()))
+    assert await log_reward(
+        store, RewardNote(decision=api[0].id, reward=0.25, ts_ms=api[0].ts_ms or 0)
+    )
     learner = make_learner(store, rules, tmp_path)
     async with running(learner):
         # ">=": had the bot's decision been learned too, the exact check below says so by id
