@@ -30,34 +30,12 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
 from proxy.stages.debug import debug_report
+from proxy.upstream.caching import make_private
 from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import changed_etag
 from proxy.upstream.relay import declared_length, safe_reason, stream_through
 
 STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
-
-
-def make_private(headers: CIMultiDict[str]) -> None:
-    """Mark a response as for one visitor only, keeping its freshness directives."""
-    directives = [
-        d.strip()
-        for value in headers.getall("Cache-Control", ())
-        for d in value.split(",")
-        if d.strip()
-    ]
-    kept = [
-        d
-        for d in directives
-        if d.split("=", 1)[0].strip().lower() not in ("public", "private", "s-maxage")
-    ]
-    headers.popall("Cache-Control", None)
-    headers["Cache-Control"] = ", ".join(["private", *kept])
-
-
-def vary_on_cookie(headers: CIMultiDict[str]) -> None:
-    """Say the response depends on cookies (docs/design.md §2.9), unless a Vary already covers
-    it."""
-    vary_on(headers, "Cookie")
 
 
 def add_debug_report(ex: Exchange, headers: CIMultiDict[str]) -> None:
@@ -135,7 +113,7 @@ class Encode:
             headers.popall("Last-Modified", None)
         if ex.personalised:
             make_private(headers)
-            vary_on_cookie(headers)
+            vary_on(headers, "Cookie")
         if ex.identity.trackable:
             cookies = ex.set_cookies + self._issuer.issue_missing(ex.identity)
             for cookie in cookies:
