@@ -53,8 +53,11 @@ class Exchange:
     identity: Identity = field(default_factory=Identity)
     debug: bool = False  # an admin asked (X-Vernier-Debug with the token) why the page looks so
     target: str = "/"  # origin-form path and query, set by admit
-    # set by conditional: some rule or slot may change this page, so Vernier answers the
-    # client's conditions (kept by forward in ``conditions``), never the origin
+    # set by conditional: some rule, slot or trigger may change this page (its ``where``
+    # matches, whatever the conditions say for this visitor): every response is private and
+    # revalidated; on a GET or HEAD Vernier also answers the client's conditions (kept by
+    # forward in ``conditions``), never the origin
+    in_scope: bool = False
     owns_validator: bool = False
     conditions: Conditions | None = None
     # set by inject on a page whose validator Vernier owns: the ETag of what it serves

@@ -30,7 +30,7 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
 from proxy.stages.debug import debug_report
-from proxy.upstream.caching import make_private
+from proxy.upstream.caching import make_private, revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import changed_etag
 from proxy.upstream.relay import declared_length, safe_reason, stream_through
@@ -112,8 +112,7 @@ class Encode:
         if ex.served_etag:  # the origin's date says nothing about decisions, rules or pauses
             headers.popall("Last-Modified", None)
         if ex.personalised:
-            make_private(headers)
-            vary_on(headers, "Cookie")
+            revalidate_privately(headers)
         if ex.identity.trackable:
             cookies = ex.set_cookies + self._issuer.issue_missing(ex.identity)
             for cookie in cookies:

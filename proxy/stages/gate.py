@@ -18,6 +18,7 @@ from proxy.content.coding import parse_content_encoding
 from proxy.content.compress import StreamCompressor, choose_coding, level_of, mark_compressed
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
+from proxy.upstream.caching import revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import as_the_client_holds, changed_etag
 from proxy.upstream.headers import response_headers
@@ -86,6 +87,8 @@ class Gate:
         upstream = ex.upstream
         assert upstream is not None
         ex.origin_headers = client_headers(upstream, self._public)
+        if ex.in_scope:  # whatever happens next, even failing open (stages/conditional.py)
+            revalidate_privately(ex.origin_headers)
         ex.headers = ex.origin_headers.copy()
         if self.touchable(ex, upstream):
             ex.touch = True

@@ -11,11 +11,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
-from tests.integration.cache_origin import create_cache_origin
+from proxy.govern.overload import Shed
+from proxy.resources import LOAD
+from tests.integration.cache_origin import PAGE, create_cache_origin
 from tests.integration.test_conditional_requests import get
 from tests.integration.test_rules_applied import DESKTOP
-from tests.proxy_fixtures import StartProxy, serve_app
+from tests.proxy_fixtures import STARTED_APPS, StartProxy, serve_app
 
 RULES = """
 rules:
@@ -65,3 +68,75 @@ async def test_a_personalised_page_keeps_no_field_a_cdn_would_cache_it_by(
     assert status == 200 and "Hero B" in body
     assert headers["Cache-Control"].startswith("private")
     assert not [name for name in CDN_FIELDS if name in headers]
+
+
+def private_and_revalidated(headers: CIMultiDictProxy[str]) -> bool:
+    directives = {d.strip() for d in headers.get("Cache-Control", "").split(",")}
+    vary = {v.strip().lower() for value in headers.getall("Vary", ()) for v in value.split(",")}
+    return (
+        {"private", "no-cache"} <= directives
+        and "cookie" in vary
+        and not directives
+        & {
+            "public",
+            "s-maxage=600",
+            "max-age=60",
+        }
+    )
+
+
+UNPERSONALISED = [
+    pytest.param({}, id="when-false"),
+    pytest.param({"Sec-GPC": "1"}, id="gpc"),
+    pytest.param({"Cookie": "vernier_consent=0"}, id="consent-withdrawn"),
+    pytest.param({"Range": "bytes=0-99"}, id="range"),
+    pytest.param({"Range": "bytes=0-99", "Sec-GPC": "1"}, id="range-206"),
+    pytest.param({"Range": "bytes=0-99", "If-Range": '"pg-v0"'}, id="failed-if-range"),
+]
+
+
+@pytest.mark.parametrize("asked", UNPERSONALISED)
+async def test_every_response_for_a_page_in_scope_is_private_and_revalidated(
+    asked: dict[str, str],
+    cache_origin: tuple[str, web.Application],
+    start_proxy: StartProxy,
+    rules_dir: Path,
+) -> None:
+    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
+    async with visitor() as client:
+        status, body, headers = await get(client, f"{proxy}/r", **asked)
+        assert status in (200, 206) and "VIP offer" not in body
+        assert private_and_revalidated(headers), headers
+        # out of scope, the origin's caching stands
+        _, _, headers = await get(client, f"{proxy}/inj", **asked)
+        assert "s-maxage=600" in headers["Cache-Control"]
+
+
+async def test_a_page_in_scope_is_private_while_the_worker_sheds_load(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(
+        cache_origin[0],
+        rules=str(rules_dir),
+        **{"overload.shed_changes_lag_ms": 100.0, "overload.shed_tag_lag_ms": 400.0},
+    )
+    load = STARTED_APPS[-1][LOAD]
+    for _ in range(2000):
+        load.record_lag(0.6)
+    assert load.level() is Shed.TAG
+    async with visitor() as client:
+        status, body, headers = await get(client, f"{proxy}/p", Cookie="seg=vip")
+    assert status == 200 and body.encode() == PAGE  # the origin's bytes
+    assert private_and_revalidated(headers)
+
+
+async def test_a_page_in_scope_is_private_when_its_rewrite_fails_and_its_breaker_opens(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    # a budget no rewrite meets: every page is the origin's with the tag, then the breakers open
+    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir), **{"html.budget_ms": 1e-6})
+    async with visitor() as client:
+        for _ in range(7):
+            status, body, headers = await get(client, f"{proxy}/p", Cookie="seg=vip")
+            assert status == 200 and "VIP offer" not in body
+            assert private_and_revalidated(headers)
