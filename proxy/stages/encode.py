@@ -109,8 +109,9 @@ class Encode:
         headers.popall("ETag", None)
         if etag:
             headers["ETag"] = etag
-        if ex.served_etag:  # the origin's date says nothing about decisions, rules or pauses
-            headers.popall("Last-Modified", None)
+        # the origin's date names the origin's bytes, not these: a client revalidating by it
+        # alone would get the origin's 304 for a page whose tag or rules changed since
+        headers.popall("Last-Modified", None)
         if ex.personalised:
             revalidate_privately(headers)
         if ex.identity.trackable:

@@ -31,7 +31,7 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.replies import error_reply
 from proxy.upstream.client import origin_url
-from proxy.upstream.conditional import take_conditions
+from proxy.upstream.conditional import take_conditions, without_dates_beside_tags
 from proxy.upstream.etag import origin_if_none_match
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.log_limit import LogLimit, held_back
@@ -104,16 +104,10 @@ class Forward:
         headers = self._policy.request_headers(
             request.headers, peer=request.remote, scheme=request.scheme
         )
-        validator = headers.get("If-None-Match")
         if ex.owns_validator:
             ex.conditions = take_conditions(headers)
-        elif validator is not None and "-vn" in validator:
-            translated = origin_if_none_match(validator, self._tag_digest)
-            ex.translated_validator = True
-            if translated:
-                headers["If-None-Match"] = translated
-            else:
-                del headers["If-None-Match"]
+        else:
+            self._origins_validators(ex, headers)
         if is_websocket_upgrade(request):
             url = origin_url(self._origin, ex.target)
             ex.reply = await tunnel(ex.connection(), self._session, str(url), headers)
@@ -148,6 +142,19 @@ class Forward:
             return
         if ex.upstream.status >= 500:  # passed on as it is; the operator should still hear of it
             self._warn_5xx(ex.upstream.status, f"{request.method} {url.path}")
+
+    def _origins_validators(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
+        """The client's validators as the origin issued them: ours translated back, tags of a
+        body Vernier no longer serves dropped, and never a date beside tags."""
+        validator = headers.get("If-None-Match")
+        without_dates_beside_tags(headers)
+        if validator is not None and "-vn" in validator:
+            translated = origin_if_none_match(validator, self._tag_digest)
+            ex.translated_validator = True
+            if translated:
+                headers["If-None-Match"] = translated
+            else:
+                del headers["If-None-Match"]
 
     async def _pooled(self, ex: Exchange, headers: CIMultiDict[str]) -> bool:
         """Ask through the lean pool; False when it declines (aiohttp's client then asks)."""

@@ -15,7 +15,7 @@ from multidict import CIMultiDictProxy
 
 from proxy.govern.overload import Shed
 from proxy.resources import LOAD
-from tests.integration.cache_origin import PAGE, create_cache_origin
+from tests.integration.cache_origin import ASKED, LAST_MODIFIED, PAGE, create_cache_origin
 from tests.integration.test_conditional_requests import get
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import STARTED_APPS, StartProxy, serve_app
@@ -140,3 +140,19 @@ async def test_a_page_in_scope_is_private_when_its_rewrite_fails_and_its_breaker
             status, body, headers = await get(client, f"{proxy}/p", Cookie="seg=vip")
             assert status == 200 and "VIP offer" not in body
             assert private_and_revalidated(headers)
+
+
+async def test_an_injected_page_after_a_tracker_upgrade_is_never_validated_by_its_date(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    url, app = cache_origin
+    proxy = await start_proxy(url, rules=str(rules_dir))
+    async with visitor() as client:
+        status, body, headers = await get(client, f"{proxy}/inj")
+        assert status == 200 and "/__vernier/t.js" in body
+        assert headers["ETag"].startswith('W/"pg-v1-vn') and "Last-Modified" not in headers
+        # what a browser holds from before the tracker changed: an old digest, and the date
+        held = {"If-None-Match": 'W/"pg-v1-vn0ld0ld0ld0"', "If-Modified-Since": LAST_MODIFIED}
+        status, body, headers = await get(client, f"{proxy}/inj", **held)
+    assert status == 200 and "/__vernier/t.js" in body
+    assert app[ASKED][-1] == {}  # neither the dropped tag nor the date reached the origin
