@@ -78,6 +78,8 @@ class Encode:
             return
         assert ex.raw_body is not None
         if not ex.changed or ex.document is None:
+            if ex.personalised:
+                ex.headers.popall("Accept-Ranges", None)
             coding = self._compress_as(ex, ex.headers, len(ex.raw_body))
             ex.reply = self._not_modified(ex, ex.headers)
             if ex.reply is None:
@@ -112,6 +114,8 @@ class Encode:
         # the origin's date names the origin's bytes, not these: a client revalidating by it
         # alone would get the origin's 304 for a page whose tag or rules changed since
         headers.popall("Last-Modified", None)
+        # a range of it could only be had from the origin's bytes (forward asks for it whole)
+        headers.popall("Accept-Ranges", None)
         if ex.personalised:
             revalidate_privately(headers)
         if ex.identity.trackable:

@@ -8,14 +8,15 @@ that sends an ambiguous or malformed response 502 — the connection to it is di
 A HEAD is asked of the origin as a GET (RFC 9110 §9.3.2: HEAD's fields are GET's): the length,
 validator and caching fields of a page Vernier changes can only be known from the page. The
 origin's body is never read for anything Vernier does not rewrite, and its connection is then
-closed rather than drained.
+closed rather than drained. A range of a page Vernier would change is answered whole: the
+origin's part (206) is of its own bytes, so the page is asked for again without ``Range``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import (
     ClientConnectionError,
@@ -35,12 +36,14 @@ from proxy.upstream.conditional import take_conditions, without_dates_beside_tag
 from proxy.upstream.etag import origin_if_none_match
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.log_limit import LogLimit, held_back
-from proxy.upstream.origin_pool import OriginPool, OriginUnreachable
+from proxy.upstream.origin_pool import OriginPool, OriginResponse, OriginUnreachable
 from proxy.upstream.websocket import is_websocket_upgrade, tunnel
 
 log = logging.getLogger("vernier.forward")
 
 _POOLED = frozenset({"GET", "HEAD"})  # a HEAD is asked as a GET (see above)
+RANGE_FIELDS = ("Range", "If-Range")
+WantsWhole = Callable[[Exchange, OriginResponse], bool]
 
 
 class ClientBody:
@@ -87,7 +90,10 @@ class Forward:
         body_idle_timeout_s: float,
         log_limit: LogLimit | None = None,
         pool: OriginPool | None = None,
+        wants_whole: WantsWhole | None = None,
     ) -> None:
+        # a part (206) of a page Vernier changes: asked again for the whole (stages/gate.py)
+        self._wants_whole = wants_whole
         # the plain GETs (and HEADs) without a body, when the origin is http:// (upstream/origin_pool.py)
         self._pool = pool
         self._body_idle_timeout_s = body_idle_timeout_s
@@ -112,6 +118,25 @@ class Forward:
             url = origin_url(self._origin, ex.target)
             ex.reply = await tunnel(ex.connection(), self._session, str(url), headers)
             return
+        await self._ask(ex, headers)
+        upstream = ex.upstream
+        if (
+            upstream is not None
+            and ex.reply is None
+            and "Range" in headers
+            and not request.body_exists
+            and self._wants_whole is not None
+            and self._wants_whole(ex, upstream)
+        ):
+            upstream.close()
+            for name in RANGE_FIELDS:
+                headers.popall(name, None)
+            ex.upstream = None
+            await self._ask(ex, headers)
+
+    async def _ask(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
+        """Send the request; ``ex.upstream`` is the origin's answer, or ``ex.reply`` an error."""
+        request = ex.request
         pooled = self._pool is not None and not request.body_exists and request.method in _POOLED
         if pooled and await self._pooled(ex, headers):
             return

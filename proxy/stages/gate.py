@@ -2,7 +2,8 @@
 
 Only complete HTML documents are changed: a 200 answer to a GET, HEAD (asked as a GET) or POST,
 ``text/html`` (XHTML only when enabled), not an attachment, no ``Cache-Control: no-transform``
-(RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding (of any size:
+(RFC 9110 §7.7, RFC 9111 §5.2.2.6), not a part (``forward`` asks for the whole page instead
+of a part of one Vernier would change), a supported content-coding (of any size:
 a page too big to read whole is injected as it streams, ``stages/decode.py``), and a visitor
 whose privacy choices allow the tracker. Everything else is the origin's response, byte for
 byte.
@@ -65,14 +66,32 @@ class Gate:
         self._types = HTML_TYPES | (XHTML_TYPES if config.inject_xhtml else frozenset())
 
     def touchable(self, ex: Exchange, upstream: OriginResponse) -> bool:
-        request = ex.request
-        if not (
-            self._config.inject_tracker and (ex.identity.trackable or ex.identity.consent_pending)
-        ):
+        """Whether Vernier may change this response: a whole page it changes, for a visitor
+        whose choices allow the tracker. A 200 to a ``Range`` request (the origin ignored it,
+        or ``If-Range`` failed) is a whole page like any other."""
+        if upstream.status != 200 or "Content-Range" in upstream.headers:
             return False
-        if upstream.status != 200 or request.method not in ("GET", "HEAD", "POST"):
-            return False
-        if "Range" in request.headers or "Content-Range" in upstream.headers:
+        return self.tracker_allowed(ex) and self.changes_pages_like(ex, upstream)
+
+    def wants_whole(self, ex: Exchange, upstream: OriginResponse) -> bool:
+        """A part (206) of a page Vernier would change: ``forward`` asks for the whole page
+        instead. The origin's bytes of a part are not those of the page this visitor gets, and
+        a resumed download stitched from them would be neither (RFC 9110 §14.2 lets a server
+        answer a range with the whole representation)."""
+        return (
+            upstream.status == 206
+            and self.tracker_allowed(ex)
+            and self.changes_pages_like(ex, upstream)
+        )
+
+    def tracker_allowed(self, ex: Exchange) -> bool:
+        return self._config.inject_tracker and (
+            ex.identity.trackable or ex.identity.consent_pending
+        )
+
+    def changes_pages_like(self, ex: Exchange, upstream: OriginResponse) -> bool:
+        """Whether a page of this kind is changed (status and visitor aside)."""
+        if ex.request.method not in ("GET", "HEAD", "POST"):
             return False
         if upstream.content_type not in self._types:
             return False

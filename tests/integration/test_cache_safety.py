@@ -156,3 +156,38 @@ async def test_an_injected_page_after_a_tracker_upgrade_is_never_validated_by_it
         status, body, headers = await get(client, f"{proxy}/inj", **held)
     assert status == 200 and "/__vernier/t.js" in body
     assert app[ASKED][-1] == {}  # neither the dropped tag nor the date reached the origin
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        pytest.param({"Range": "bytes=0-99"}, id="range"),
+        pytest.param({"Range": "bytes=100-", "If-Range": LAST_MODIFIED}, id="resumed-by-date"),
+        pytest.param({"Range": "bytes=100-", "If-Range": '"pg-v1"'}, id="resumed-by-tag"),
+    ],
+)
+async def test_a_range_of_a_page_vernier_changes_is_answered_whole(
+    asked: dict[str, str],
+    cache_origin: tuple[str, web.Application],
+    start_proxy: StartProxy,
+    rules_dir: Path,
+) -> None:
+    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
+    async with visitor() as client:
+        _, whole, headers = await get(client, f"{proxy}/inj")
+        assert "Accept-Ranges" not in headers and "Last-Modified" not in headers
+        status, body, headers = await get(client, f"{proxy}/inj", **asked)
+    assert (status, body) == (200, whole)  # never the origin's part of another body
+    assert "Content-Range" not in headers and "Accept-Ranges" not in headers
+
+
+async def test_a_range_of_a_page_vernier_leaves_alone_is_the_origins_part(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
+    async with visitor() as client:  # an opted-out visitor gets the origin's bytes
+        status, body, headers = await get(
+            client, f"{proxy}/inj", Range="bytes=0-99", **{"Sec-GPC": "1"}
+        )
+    assert (status, body.encode()) == (206, PAGE[:100])
+    assert headers["Content-Range"] == f"bytes 0-99/{len(PAGE)}"
