@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from proxy.html.charset import DocumentEncoding
 from proxy.request_view import RequestView
 from proxy.upstream.conditional import Conditions
+from proxy.upstream.etag import TrackerState
 from proxy.upstream.origin_pool import OriginResponse
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ class Identity:
     # False under Sec-GPC/DNT or while consent is required and not given: no ids, no tracker
     trackable: bool = True
     consent_pending: bool = False
+
+    def tracker_state(self) -> TrackerState:
+        """The tracker this visitor's pages carry: running, waiting for consent, or none."""
+        if self.trackable:
+            return "active"
+        return "pending" if self.consent_pending else "absent"
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from proxy.session.issuer import IdIssuer
 from proxy.stages.debug import debug_report
 from proxy.upstream.caching import make_private, revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
-from proxy.upstream.etag import changed_etag
+from proxy.upstream.etag import changed_etag, tracker_mark
 from proxy.upstream.relay import declared_length, safe_reason, stream_through
 
 STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
@@ -107,7 +107,8 @@ class Encode:
         """Validators, caching and cookies of a page Vernier changed."""
         for name in STALE_DIGESTS:
             headers.popall(name, None)
-        etag = ex.served_etag or changed_etag(headers.get("ETag"), self._tag_digest)
+        mark = tracker_mark(self._tag_digest, ex.identity.tracker_state())
+        etag = ex.served_etag or changed_etag(headers.get("ETag"), mark)
         headers.popall("ETag", None)
         if etag:
             headers["ETag"] = etag

@@ -33,7 +33,7 @@ from proxy.metrics import Metrics
 from proxy.replies import error_reply
 from proxy.upstream.client import origin_url
 from proxy.upstream.conditional import take_conditions, without_dates_beside_tags
-from proxy.upstream.etag import origin_if_none_match
+from proxy.upstream.etag import origin_if_none_match, tracker_mark
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.log_limit import LogLimit, held_back
 from proxy.upstream.origin_pool import OriginPool, OriginResponse, OriginUnreachable
@@ -174,7 +174,8 @@ class Forward:
         validator = headers.get("If-None-Match")
         without_dates_beside_tags(headers)
         if validator is not None and "-vn" in validator:
-            translated = origin_if_none_match(validator, self._tag_digest)
+            mark = tracker_mark(self._tag_digest, ex.identity.tracker_state())
+            translated = origin_if_none_match(validator, mark)
             ex.translated_validator = True
             if translated:
                 headers["If-None-Match"] = translated

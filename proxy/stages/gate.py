@@ -21,7 +21,7 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.upstream.caching import revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
-from proxy.upstream.etag import as_the_client_holds, changed_etag
+from proxy.upstream.etag import as_the_client_holds, changed_etag, tracker_mark
 from proxy.upstream.headers import response_headers
 from proxy.upstream.origin_pool import OriginResponse
 from proxy.upstream.public_address import PublicAddress
@@ -73,6 +73,19 @@ class Gate:
             return False
         return self.tracker_allowed(ex) and self.changes_pages_like(ex, upstream)
 
+    def _without_tracker(self, ex: Exchange, upstream: OriginResponse) -> bool:
+        """A whole page that gets the tracker, sent without it to a visitor who opted out."""
+        return (
+            self._config.inject_tracker
+            and not self.tracker_allowed(ex)
+            and upstream.status == 200
+            and "Content-Range" not in upstream.headers
+            and self.changes_pages_like(ex, upstream)
+        )
+
+    def _mark(self, ex: Exchange) -> str:
+        return tracker_mark(self._tag_digest, ex.identity.tracker_state())
+
     def wants_whole(self, ex: Exchange, upstream: OriginResponse) -> bool:
         """A part (206) of a page Vernier would change: ``forward`` asks for the whole page
         instead. The origin's bytes of a part are not those of the page this visitor gets, and
@@ -112,6 +125,11 @@ class Gate:
         if self.touchable(ex, upstream):
             ex.touch = True
             return
+        if self._without_tracker(ex, upstream) and "ETag" in ex.headers:
+            # the page others get with the tracker: this copy needs its own validator
+            relabelled = changed_etag(ex.headers.popone("ETag"), self._mark(ex))
+            if relabelled:  # an unparsable tag is dropped: no validator is better than a shared one
+                ex.headers["ETag"] = relabelled
         if upstream.status == 304 and "ETag" in ex.headers:
             self._name_as_the_200_would(ex)
         # chosen first: compressing weakens the tag, and a 304 names what the 200 would
@@ -134,7 +152,7 @@ class Gate:
         """The origin's 304 carries its own tag; the client holds the one Vernier served."""
         etag = ex.headers["ETag"]
         if ex.translated_validator:  # the client validated our changed representation
-            ex.headers["ETag"] = changed_etag(etag, self._tag_digest) or ""
+            ex.headers["ETag"] = changed_etag(etag, self._mark(ex)) or ""
         else:  # perhaps one Vernier compressed, whose tag it weakened
             ex.headers["ETag"] = (
                 as_the_client_holds(etag, ex.request.headers.get("If-None-Match")) or ""

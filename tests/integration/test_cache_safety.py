@@ -191,3 +191,34 @@ async def test_a_range_of_a_page_vernier_leaves_alone_is_the_origins_part(
         )
     assert (status, body.encode()) == (206, PAGE[:100])
     assert headers["Content-Range"] == f"bytes 0-99/{len(PAGE)}"
+
+
+async def test_each_tracker_state_of_a_page_has_its_own_validator(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(
+        cache_origin[0], rules=str(rules_dir), **{"session.consent": "required"}
+    )
+    page = f"{proxy}/inj"
+    given, gpc = {"Cookie": "vernier_consent=1"}, {"Sec-GPC": "1"}
+    async with visitor() as client:
+        _, pending_body, headers = await get(client, page)
+        pending = headers["ETag"]
+        _, active_body, headers = await get(client, page, **given)
+        active = headers["ETag"]
+        _, absent_body, headers = await get(client, page, **gpc)
+        absent = headers["ETag"]
+        assert len({pending, active, absent}) == 3 and absent_body.encode() == PAGE
+        assert "/__vernier/t.js" in pending_body and "/__vernier/t.js" in active_body
+        # each state's own tag is still answered 304 in that state
+        assert (await get(client, page, **{"If-None-Match": pending}))[0] == 304
+        assert (await get(client, page, **given, **{"If-None-Match": active}))[0] == 304
+        assert (await get(client, page, **gpc, **{"If-None-Match": absent}))[0] == 304
+        # after consent, the tag of the waiting tracker gets the running one
+        status, body, headers = await get(client, page, **given, **{"If-None-Match": pending})
+        assert (status, body, headers["ETag"]) == (200, active_body, active)
+        # after an opt-out, the tracker's tag gets the page without it; and back again
+        status, body, _ = await get(client, page, **gpc, **{"If-None-Match": active})
+        assert (status, body.encode()) == (200, PAGE)
+        status, body, _ = await get(client, page, **given, **{"If-None-Match": absent})
+        assert (status, body) == (200, active_body)
