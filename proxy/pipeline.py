@@ -209,7 +209,7 @@ def build_pipeline(
                 ),
                 pauses=pauses,
             ),
-            Decide(decider.decide, issuer, decider.holdouts),
+            Decide(decider.decide, issuer, decider.holdouts, decider.peek),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest, config.compression),

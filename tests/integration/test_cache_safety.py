@@ -222,3 +222,32 @@ async def test_each_tracker_state_of_a_page_has_its_own_validator(
         assert (status, body.encode()) == (200, PAGE)
         status, body, _ = await get(client, page, **given, **{"If-None-Match": absent})
         assert (status, body) == (200, active_body)
+
+
+async def head(client: aiohttp.ClientSession, url: str) -> CIMultiDictProxy[str]:
+    async with client.head(url) as response:
+        assert await response.read() == b""
+        return response.headers
+
+
+async def test_head_of_a_slot_page_reports_the_get_the_visitor_would_get(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
+    async with visitor() as client:
+        assert "Set-Cookie" in await head(client, f"{proxy}/p")  # ids, as a GET would
+        first = await head(client, f"{proxy}/p")  # nothing held yet: stable, private
+        assert first["ETag"] == (await head(client, f"{proxy}/p"))["ETag"]
+        assert private_and_revalidated(first)
+        await get(client, f"{proxy}/p")  # the first page view: ids, a held variant
+        _, body, got = await get(client, f"{proxy}/p")
+        assert "Hero B" in body
+        for _ in range(2):
+            headed = await head(client, f"{proxy}/p")
+            assert headed["ETag"] == got["ETag"]
+            assert headed["Content-Length"] == got["Content-Length"]
+            assert "Set-Cookie" not in headed  # no new ids, nothing held
+    jar = aiohttp.DummyCookieJar()
+    async with aiohttp.ClientSession(cookie_jar=jar) as stranger:  # never any ids: stable too
+        tags = {(await head(stranger, f"{proxy}/p"))["ETag"] for _ in range(2)}
+    assert len(tags) == 1
