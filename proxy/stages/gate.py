@@ -16,7 +16,13 @@ from multidict import CIMultiDict
 
 from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.content.coding import parse_content_encoding
-from proxy.content.compress import StreamCompressor, choose_coding, level_of, mark_compressed
+from proxy.content.compress import (
+    StreamCompressor,
+    choose_coding,
+    level_of,
+    mark_compressed,
+    vary_on,
+)
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.upstream.caching import revalidate_privately
@@ -130,8 +136,11 @@ class Gate:
             relabelled = changed_etag(ex.headers.popone("ETag"), self._mark(ex))
             if relabelled:  # an unparsable tag is dropped: no validator is better than a shared one
                 ex.headers["ETag"] = relabelled
-        if upstream.status == 304 and "ETag" in ex.headers:
-            self._name_as_the_200_would(ex)
+        if upstream.status == 304:
+            if "ETag" in ex.headers:
+                self._name_as_the_200_would(ex)
+            if self._compression.enabled:  # the 200 may be one Vernier compressed: vary as it did
+                vary_on(ex.headers, "Accept-Encoding")
         # chosen first: compressing weakens the tag, and a 304 names what the 200 would
         compressor = self.compressor(ex, upstream)
         if (

@@ -26,6 +26,9 @@ rules:
     where: {paths: ["/p", "/r"]}
     when: "cookie.seg == 'vip'"
     then: [{op: set_text, selector: "#msg", value: "VIP offer"}]
+  - id: filler
+    where: {paths: ["/f"]}
+    then: [{op: set_text, selector: "#msg", value: "Hello {{ device }} visitor"}]
 slots:
   - id: hero
     selector: "#hero"
@@ -51,6 +54,14 @@ async def cache_origin() -> AsyncIterator[tuple[str, web.Application]]:
         yield url, app
 
 
+@pytest.fixture
+async def proxy(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> str:
+    """The proxy in front of the caching origin, with this module's rules."""
+    return await start_proxy(cache_origin[0], rules=str(rules_dir))
+
+
 def visitor() -> aiohttp.ClientSession:
     """A browser: its cookies kept, a desktop user agent (bots are never in a split)."""
     return aiohttp.ClientSession(
@@ -58,10 +69,7 @@ def visitor() -> aiohttp.ClientSession:
     )
 
 
-async def test_a_personalised_page_keeps_no_field_a_cdn_would_cache_it_by(
-    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
-) -> None:
-    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
+async def test_a_personalised_page_keeps_no_field_a_cdn_would_cache_it_by(proxy: str) -> None:
     added = "&".join(f"add={name}:max-age=600" for name in CDN_FIELDS)
     async with visitor() as client:
         status, body, headers = await get(client, f"{proxy}/p?{added}")
@@ -97,12 +105,8 @@ UNPERSONALISED = [
 
 @pytest.mark.parametrize("asked", UNPERSONALISED)
 async def test_every_response_for_a_page_in_scope_is_private_and_revalidated(
-    asked: dict[str, str],
-    cache_origin: tuple[str, web.Application],
-    start_proxy: StartProxy,
-    rules_dir: Path,
+    asked: dict[str, str], proxy: str
 ) -> None:
-    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
     async with visitor() as client:
         status, body, headers = await get(client, f"{proxy}/r", **asked)
         assert status in (200, 206) and "VIP offer" not in body
@@ -167,12 +171,8 @@ async def test_an_injected_page_after_a_tracker_upgrade_is_never_validated_by_it
     ],
 )
 async def test_a_range_of_a_page_vernier_changes_is_answered_whole(
-    asked: dict[str, str],
-    cache_origin: tuple[str, web.Application],
-    start_proxy: StartProxy,
-    rules_dir: Path,
+    asked: dict[str, str], proxy: str
 ) -> None:
-    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
     async with visitor() as client:
         _, whole, headers = await get(client, f"{proxy}/inj")
         assert "Accept-Ranges" not in headers and "Last-Modified" not in headers
@@ -181,10 +181,7 @@ async def test_a_range_of_a_page_vernier_changes_is_answered_whole(
     assert "Content-Range" not in headers and "Accept-Ranges" not in headers
 
 
-async def test_a_range_of_a_page_vernier_leaves_alone_is_the_origins_part(
-    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
-) -> None:
-    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
+async def test_a_range_of_a_page_vernier_leaves_alone_is_the_origins_part(proxy: str) -> None:
     async with visitor() as client:  # an opted-out visitor gets the origin's bytes
         status, body, headers = await get(
             client, f"{proxy}/inj", Range="bytes=0-99", **{"Sec-GPC": "1"}
@@ -230,10 +227,7 @@ async def head(client: aiohttp.ClientSession, url: str) -> CIMultiDictProxy[str]
         return response.headers
 
 
-async def test_head_of_a_slot_page_reports_the_get_the_visitor_would_get(
-    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
-) -> None:
-    proxy = await start_proxy(cache_origin[0], rules=str(rules_dir))
+async def test_head_of_a_slot_page_reports_the_get_the_visitor_would_get(proxy: str) -> None:
     async with visitor() as client:
         assert "Set-Cookie" in await head(client, f"{proxy}/p")  # ids, as a GET would
         first = await head(client, f"{proxy}/p")  # nothing held yet: stable, private
@@ -251,3 +245,38 @@ async def test_head_of_a_slot_page_reports_the_get_the_visitor_would_get(
     async with aiohttp.ClientSession(cookie_jar=jar) as stranger:  # never any ids: stable too
         tags = {(await head(stranger, f"{proxy}/p"))["ETag"] for _ in range(2)}
     assert len(tags) == 1
+
+
+async def test_a_placeholder_in_a_rule_without_conditions_is_filled(proxy: str) -> None:
+    async with visitor() as client:
+        status, body, headers = await get(client, f"{proxy}/f")
+    assert status == 200 and "Hello desktop visitor" in body and "{{" not in body
+    assert private_and_revalidated(headers)
+
+
+@pytest.mark.parametrize(
+    ("origin_says", "served"),
+    [
+        ("public, max-age=60, immutable", "private, no-cache"),
+        ("no-store", "private, no-cache, no-store"),
+    ],
+)
+async def test_a_personalised_page_is_revalidated_whatever_the_origins_freshness(
+    origin_says: str, served: str, proxy: str
+) -> None:
+    async with visitor() as client:
+        status, body, headers = await get(client, f"{proxy}/p?cc={origin_says}", Cookie="seg=vip")
+    assert status == 200 and "VIP offer" in body
+    assert headers["Cache-Control"] == served
+
+
+@pytest.mark.parametrize("path", ["/inj", "/p"])
+async def test_a_304_varies_as_the_200_it_validates(path: str, proxy: str) -> None:
+    async with visitor() as client:
+        gzip_only = {"Accept-Encoding": "gzip"}
+        status, _, headers = await get(client, proxy + path, **gzip_only)
+        assert status == 200 and headers["Content-Encoding"] == "gzip"
+        varies = headers.getall("Vary")
+        asked = {**gzip_only, "If-None-Match": headers["ETag"]}
+        status, _, headers = await get(client, proxy + path, **asked)
+    assert status == 304 and headers.getall("Vary") == varies
