@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from proxy.html.charset import DocumentEncoding
 from proxy.request_view import RequestView
 from proxy.upstream.conditional import Conditions
+from proxy.upstream.etag import TrackerState
 from proxy.upstream.origin_pool import OriginResponse
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ class Identity:
     trackable: bool = True
     consent_pending: bool = False
 
+    def tracker_state(self) -> TrackerState:
+        """The tracker this visitor's pages carry: running, waiting for consent, or none."""
+        if self.trackable:
+            return "active"
+        return "pending" if self.consent_pending else "absent"
+
 
 @dataclass(slots=True)
 class Exchange:
@@ -53,8 +60,11 @@ class Exchange:
     identity: Identity = field(default_factory=Identity)
     debug: bool = False  # an admin asked (X-Vernier-Debug with the token) why the page looks so
     target: str = "/"  # origin-form path and query, set by admit
-    # set by conditional: some rule or slot may change this page, so Vernier answers the
-    # client's conditions (kept by forward in ``conditions``), never the origin
+    # set by conditional: some rule, slot or trigger may change this page (its ``where``
+    # matches, whatever the conditions say for this visitor): every response is private and
+    # revalidated; on a GET or HEAD Vernier also answers the client's conditions (kept by
+    # forward in ``conditions``), never the origin
+    in_scope: bool = False
     owns_validator: bool = False
     conditions: Conditions | None = None
     # set by inject on a page whose validator Vernier owns: the ETag of what it serves

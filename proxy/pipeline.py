@@ -169,6 +169,13 @@ def build_pipeline(
     public = public_parts(config)
     connect_source = f"{public.scheme}://{public.netloc}{PREFIX}" if public else "'self'"
     digest = asset.tag_digest
+    gate = Gate(
+        config.html,
+        PublicAddress(config.origin.url, config.origin.public_url),
+        metrics,
+        digest,
+        config.compression,
+    )
     return Pipeline(
         before_origin=(
             Admit(policy),
@@ -183,16 +190,11 @@ def build_pipeline(
                 digest,
                 body_idle_timeout_s=config.server.body_idle_timeout_s,
                 pool=origin_pool,
+                wants_whole=gate.wants_whole,
             ),
         ),
         after_origin=(
-            Gate(
-                config.html,
-                PublicAddress(config.origin.url, config.origin.public_url),
-                metrics,
-                digest,
-                config.compression,
-            ),
+            gate,
             Profile(store),
             Decode(config.html, metrics),
             Match(
@@ -207,7 +209,7 @@ def build_pipeline(
                 ),
                 pauses=pauses,
             ),
-            Decide(decider.decide, issuer, decider.holdouts),
+            Decide(decider.decide, issuer, decider.holdouts, decider.peek),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest, config.compression),

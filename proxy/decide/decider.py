@@ -19,6 +19,7 @@ Used by the decide stage (pages) and the decision API (apps, emails, server code
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,19 +27,19 @@ from dataclasses import dataclass
 from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import SessionConfig
 from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
-from proxy.decide.decision import Decision, new_decision_id
+from proxy.decide.decision import Decision, new_decision_id, stable_decision_id
 from proxy.decide.decision_sink import DecisionSink
 from proxy.decide.holdout import RuleHoldouts
 from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.metric_cache import MetricCache, has_evidence
-from proxy.govern.sticky import governed, proposal, unchanged, visitor_holds
+from proxy.govern.sticky import SEED_FIELD, governed, proposal, unchanged, visitor_holds
 from proxy.rules.limits import SessionLimits
 from proxy.rules.load import CompiledSlot
 from proxy.rules.segments import Frozen, frozen_segments
 from proxy.rules.split import assign
 from proxy.store.client import Store
-from proxy.store.governance import check_and_consume, hold_for_visitor
+from proxy.store.governance import check_and_consume, held_in_session, hold_for_visitor
 from proxy.store.profiles import freeze_fields
 
 
@@ -67,6 +68,31 @@ DecideSlots = Callable[
 
 # reasons of a decision served under an id already logged, or never a learning example
 NOT_LOGGED = frozenset({"sticky", "held", "paused"})
+
+
+def _held(slot: CompiledSlot, session: Mapping[str, str] | None, viewer: Viewer) -> Decision | None:
+    """The variant a GET would keep showing: the session's (the ``vernier_seen`` cookie's when
+    the store cannot answer), else a visitor-scoped slot's from the profile."""
+    if slot.limits.sticky == "page":
+        return None
+    if session is None:
+        variant, decision_id = viewer.shown.get(slot.id, ("", ""))
+        value = f"{variant}|{decision_id}" if decision_id else ""
+    else:
+        value = session.get(slot.id, "")
+    if not value and slot.limits.sticky == "visitor":
+        value = viewer.profile.get(SEED_FIELD + slot.id, "")
+    variant, _, decision_id = value.partition("|")
+    if variant not in slot.variants or not decision_id:
+        return None
+    return Decision(decision_id, slot.id, variant, "sticky")
+
+
+def stable(decision: Decision) -> Decision:
+    """``decision`` under an id that follows from what it shows (a HEAD's, never served nor
+    logged: the same for every visitor, so a HEAD's ETag does not change when it issues ids)."""
+    parts = (decision.slot, decision.variant, decision.reason)
+    return dataclasses.replace(decision, id=stable_decision_id(*parts))
 
 
 def _paused_control(slot: CompiledSlot) -> Decision:
@@ -134,6 +160,30 @@ class Decider:
         await self._sink.log(records)
         await self._freeze(viewer, frozen)
         return Decided(tuple(decisions), shown)
+
+    async def peek(
+        self, slots: Sequence[CompiledSlot], context: Mapping[str, object], viewer: Viewer
+    ) -> tuple[Decision, ...]:
+        """What a GET would show this session now, read only (a HEAD): the variants the session
+        (or, for visitor-scoped slots, the visitor) holds, under their decision ids; for the
+        rest, what the rules or the split would propose (a bandit's draw is not foreseen: the
+        rules' choice), under ids that stay the same from one HEAD to the next.
+        Nothing is logged, held or spent, so a change the budget would allow is not foreseen."""
+        now_ms = int(time.time() * 1000)
+        pauses = self._pauses.current if self._pauses is not None else NO_PAUSES
+        held_slots = [slot.id for slot in slots if slot.limits.sticky != "page"]
+        held = await held_in_session(self._store, viewer.session_id, held_slots)
+        out: list[Decision] = []
+        for slot in slots:
+            proposed = self._propose(slot, context, viewer, now_ms, {}, pauses)
+            if proposed.reason == "bandit":  # a draw: not the same from one HEAD to the next
+                proposed = decide_by_rules(slot, context)
+            kept = _held(slot, held, viewer) if proposed.reason != "paused" else None
+            if kept is not None and pauses.variant_paused(slot.id, kept.variant):
+                kept = None
+                proposed = _paused_control(slot)
+            out.append(kept or stable(proposed))
+        return tuple(out)
 
     async def _freeze(self, viewer: Viewer, frozen: Mapping[str, Frozen]) -> None:
         """Keep each slot's segments as of this first exposure in the visitor's profile."""

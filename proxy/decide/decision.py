@@ -6,6 +6,8 @@ tracker's impressions and clicks, which is how rewards are joined to it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -18,6 +20,14 @@ def new_decision_id() -> str:
     """96 random bits, URL-safe (16 characters): unguessable, so a client cannot claim another
     visitor's decision, and valid as an event field (``[A-Za-z0-9_-]``)."""
     return secrets.token_urlsafe(12)
+
+
+def stable_decision_id(*parts: str) -> str:
+    """An id of the same form that is the same for the same ``parts``: a HEAD's decisions are
+    never served or logged, but their ids are in the page whose length and ETag it reports, so
+    they must not change from one HEAD to the next."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=12).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 @dataclass(frozen=True, slots=True)

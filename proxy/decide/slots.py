@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from proxy.decide.decision import Decision, Reason, new_decision_id
+from proxy.decide.decision import Decision, Reason, new_decision_id, stable_decision_id
 from proxy.rules.load import CompiledSlot
 from proxy.rules.replay import pinned_variant
 
@@ -22,11 +22,14 @@ def decide_by_rules(slot: CompiledSlot, context: Mapping[str, object]) -> Decisi
     return Decision(new_decision_id(), slot.id, variant, reason)
 
 
-def with_triggers(slot: CompiledSlot, decision: Decision) -> Decision:
+def with_triggers(slot: CompiledSlot, decision: Decision, *, stable: bool = False) -> Decision:
     """``decision`` offering the slot's triggers, each under its own decision id, while it shows
     the control (trigger variants are written against the original element, not another
-    variant)."""
+    variant). ``stable``: ids that follow from the decision's (a HEAD's, never served)."""
     if decision.variant != slot.control or not slot.triggers:
         return decision
-    offered = tuple((t.id, t.variant, new_decision_id()) for t in slot.triggers)
+    offered = tuple(
+        (t.id, t.variant, stable_decision_id(decision.id, t.id) if stable else new_decision_id())
+        for t in slot.triggers
+    )
     return dataclasses.replace(decision, triggers=offered)

@@ -42,7 +42,7 @@ RewriteKey: TypeAlias = tuple[
 
 
 @functools.lru_cache(maxsize=1024)
-def _filled_names(ops: tuple[Op, ...]) -> tuple[str, ...]:
+def filled_names(ops: tuple[Op, ...]) -> tuple[str, ...]:
     """The context values ``ops`` write into the page (their ``{{ name }}`` placeholders): only
     these make two views' results differ, not the rest of the request's context."""
     names = {
@@ -68,7 +68,7 @@ def rewrite_key(
     written)."""
     op_key = tuple(ops)
     marks = tuple((s, tuple(attrs.items())) for s, attrs in (mark or {}).items())
-    filled = None if fill is None else tuple((n, fill.get(n, "")) for n in _filled_names(op_key))
+    filled = None if fill is None else tuple((n, fill.get(n, "")) for n in filled_names(op_key))
     return (document, codec, op_key, marks, filled)
 
 

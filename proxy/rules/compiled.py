@@ -50,6 +50,9 @@ class CompiledRule:
     rank: Rank = (0, (0, 0, 0), 0)
     holdout: Split = ()  # ``holdout:``: (arm, probability) of ``proxy.rules.holdout.ARMS``
     salt: str = ""  # ``holdout:``: part of the assignment hash
+    # its operations write request context into the page (``{{ device }}``): the context must be
+    # built even without ``when``, and the page depends on who asks
+    fills: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,8 +45,11 @@ class Matched:
 
     @property
     def needs_context(self) -> bool:
-        # a holdout rule needs the context too: bots are not held out, and its record keeps it
-        return bool(self.slots) or any(r.when is not None or r.holdout for r in self.rules)
+        # a holdout rule needs the context too: bots are not held out, and its record keeps it;
+        # and a rule whose values name context fields (``{{ device }}``) fills them from it
+        return bool(self.slots) or any(
+            r.when is not None or r.holdout or r.fills for r in self.rules
+        )
 
 
 @dataclass(frozen=True, slots=True)

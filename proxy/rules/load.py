@@ -25,6 +25,7 @@ from proxy.bandit.features import ActionSet
 from proxy.bandit.policy_config import BanditPolicy, check_variants, feature_space_hash
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
+from proxy.html.rewrite_cache import filled_names
 from proxy.rules import schema
 from proxy.rules.compiled import (
     CompiledPin,
@@ -192,6 +193,7 @@ class _Checker:
             source=self.source(path),
             holdout=() if rule.holdout is None else holdout_split(rule.holdout),
             salt=rule.salt or "",
+            fills=bool(filled_names(tuple(rule.then))),
         )
 
     def slot(self, slot: schema.Slot, path: str) -> CompiledSlot:

@@ -7,6 +7,13 @@ change between two visits — ``forward`` keeps the client's conditions in ``ex.
 does not send them: the origin always sends the page, and ``encode`` (or ``gate``, for a page
 that is not rewritten) answers 304 itself when what it serves still matches
 (``upstream/conditional.py``). Pages out of scope keep the origin's own 304s.
+
+Whatever this visitor gets — a personalised page, the origin's bytes because a ``when`` is false,
+the visitor opted out, a rule is paused or its breaker open, the worker sheds load, a stage
+failed, or the origin answered a range — every response for a page in scope is ``private`` and
+revalidated with ``Vary: Cookie`` (``gate`` marks the origin's headers so,
+``upstream/caching.py``): a shared cache must never hold one visitor's copy for another, nor a
+browser reuse one after the rules changed.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ class Conditional:
         self._rules = rules
 
     async def __call__(self, ex: Exchange) -> None:
-        if ex.request.method in CONDITIONAL_METHODS and self.in_scope(ex):
-            ex.owns_validator = True
+        ex.in_scope = self.in_scope(ex)
+        ex.owns_validator = ex.in_scope and ex.request.method in CONDITIONAL_METHODS
 
     def in_scope(self, ex: Exchange) -> bool:
         engine = self._rules.current
@@ -34,7 +41,8 @@ class Conditional:
         request = ex.request
         return bool(
             engine.match(
-                method="GET",  # HEAD is answered as GET would be
+                # HEAD is answered as GET would be
+                method="GET" if request.method == "HEAD" else request.method,
                 host=request.host,
                 path=request.path,
                 query=dict(request.query),

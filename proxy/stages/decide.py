@@ -5,9 +5,10 @@ The rules, the bandit and the session's change budget decide (:mod:`proxy.decide
 This stage adds what is particular to pages: a first page gets its ids here (variants are held
 per session), the ``vernier_seen`` cookie is refreshed, and slots showing their control offer
 their in-page triggers. A visitor who opted out of tracking gets the rules' choice only: no ids,
-no budget, no bandit, no triggers (the tracker that would apply them is not sent either). So does
-a HEAD, which is not a page view: nothing is logged or spent, and its length is that of the
-page with the rules' choices.
+no budget, no bandit, no triggers (the tracker that would apply them is not sent either). A HEAD
+is not a page view: nothing is logged, held or spent; it shows the variants the session already
+holds (read from the store), so its length and ETag are those of the visitor's GET, and for a
+visitor holding nothing the rules' choices under ids that do not change between HEADs.
 
 A rule with ``holdout:`` whose conditions hold is decided first (:mod:`proxy.decide.holdout`):
 a visitor in its holdout does not get its edits (the rule leaves ``ex.rules``), and the page is
@@ -20,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from proxy.decide.decider import DecideSlots, Viewer
+from proxy.decide.decider import DecideSlots, Viewer, stable
 from proxy.decide.decision import Decision
 from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.exchange import Exchange
 from proxy.govern import fallback
-from proxy.rules.compiled import CompiledRule
+from proxy.rules.compiled import CompiledRule, CompiledSlot
 from proxy.rules.holdout import HOLDOUT, holdout_arm
 from proxy.session.cookie import cookie_header
 from proxy.session.issuer import IdIssuer
@@ -36,6 +37,10 @@ DecideRules = Callable[
 ]
 """The arms of one page's holdout rules for (session, visitor), logged:
 :class:`proxy.decide.holdout.RuleHoldouts`."""
+PeekSlots = Callable[
+    [Sequence[CompiledSlot], Mapping[str, object], Viewer], Awaitable[tuple[Decision, ...]]
+]
+"""What a HEAD reads: the decisions a GET would show, nothing logged (:meth:`Decider.peek`)."""
 
 
 class Decide:
@@ -46,7 +51,9 @@ class Decide:
         decide_slots: DecideSlots,
         issuer: IdIssuer,
         decide_rules: DecideRules | None = None,
+        peek_slots: PeekSlots | None = None,
     ) -> None:
+        self._peek_slots = peek_slots
         self._decide_slots = decide_slots
         self._issuer = issuer
         self._decide_rules = decide_rules
@@ -58,6 +65,9 @@ class Decide:
         if not ex.slots or context is None:
             return
         ex.personalised = True
+        if ex.request.method == "HEAD":
+            await self._as_a_get_would(ex, context)
+            return
         if not self._in_experiments(ex):
             ex.decisions = tuple(decide_by_rules(slot, context) for slot in ex.slots)
             return
@@ -87,11 +97,33 @@ class Decide:
                 )
             )
 
+    async def _as_a_get_would(self, ex: Exchange, context: Mapping[str, object]) -> None:
+        """A HEAD: the variants this session's GET would show, read without logging, holding
+        or spending anything; under ids that stay the same from one HEAD to the next, so its
+        length and ETag are those of the GET for a returning visitor, and stable for others."""
+        identity = ex.identity
+        session_id = identity.session_id
+        if self._peek_slots is None or session_id is None or not self._in_experiments(ex):
+            ex.decisions = tuple(stable(decide_by_rules(slot, context)) for slot in ex.slots)
+            return
+        viewer = Viewer(
+            session_id=session_id,
+            visitor_id=identity.visitor_id,
+            profile=ex.profile,
+            shown=fallback.parse(ex.request.cookies.get(fallback.COOKIE_NAME)),
+        )
+        decided = await self._peek_slots(ex.slots, context, viewer)
+        ex.decisions = tuple(
+            with_triggers(slot, decision, stable=True)
+            for slot, decision in zip(ex.slots, decided, strict=True)
+        )
+
     @staticmethod
     def _in_experiments(ex: Exchange) -> bool:
-        """Whether this view may be randomised, logged and held: a trackable visitor's GET."""
+        """Whether this view is one the experiments see: a trackable visitor's (a GET is
+        randomised, logged and held; a HEAD reads what is held)."""
         identity = ex.identity
-        return identity.trackable and not identity.consent_pending and ex.request.method != "HEAD"
+        return identity.trackable and not identity.consent_pending
 
     def _issue_ids(self, ex: Exchange) -> None:
         if ex.identity.session_id is None:  # a first page: ids are needed to hold variants

@@ -30,34 +30,12 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
 from proxy.stages.debug import debug_report
+from proxy.upstream.caching import make_private, revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
-from proxy.upstream.etag import changed_etag
+from proxy.upstream.etag import changed_etag, tracker_mark
 from proxy.upstream.relay import declared_length, safe_reason, stream_through
 
 STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
-
-
-def make_private(headers: CIMultiDict[str]) -> None:
-    """Mark a response as for one visitor only, keeping its freshness directives."""
-    directives = [
-        d.strip()
-        for value in headers.getall("Cache-Control", ())
-        for d in value.split(",")
-        if d.strip()
-    ]
-    kept = [
-        d
-        for d in directives
-        if d.split("=", 1)[0].strip().lower() not in ("public", "private", "s-maxage")
-    ]
-    headers.popall("Cache-Control", None)
-    headers["Cache-Control"] = ", ".join(["private", *kept])
-
-
-def vary_on_cookie(headers: CIMultiDict[str]) -> None:
-    """Say the response depends on cookies (docs/design.md §2.9), unless a Vary already covers
-    it."""
-    vary_on(headers, "Cookie")
 
 
 def add_debug_report(ex: Exchange, headers: CIMultiDict[str]) -> None:
@@ -100,6 +78,8 @@ class Encode:
             return
         assert ex.raw_body is not None
         if not ex.changed or ex.document is None:
+            if ex.personalised:
+                ex.headers.popall("Accept-Ranges", None)
             coding = self._compress_as(ex, ex.headers, len(ex.raw_body))
             ex.reply = self._not_modified(ex, ex.headers)
             if ex.reply is None:
@@ -127,15 +107,18 @@ class Encode:
         """Validators, caching and cookies of a page Vernier changed."""
         for name in STALE_DIGESTS:
             headers.popall(name, None)
-        etag = ex.served_etag or changed_etag(headers.get("ETag"), self._tag_digest)
+        mark = tracker_mark(self._tag_digest, ex.identity.tracker_state())
+        etag = ex.served_etag or changed_etag(headers.get("ETag"), mark)
         headers.popall("ETag", None)
         if etag:
             headers["ETag"] = etag
-        if ex.served_etag:  # the origin's date says nothing about decisions, rules or pauses
-            headers.popall("Last-Modified", None)
+        # the origin's date names the origin's bytes, not these: a client revalidating by it
+        # alone would get the origin's 304 for a page whose tag or rules changed since
+        headers.popall("Last-Modified", None)
+        # a range of it could only be had from the origin's bytes (forward asks for it whole)
+        headers.popall("Accept-Ranges", None)
         if ex.personalised:
-            make_private(headers)
-            vary_on_cookie(headers)
+            revalidate_privately(headers)
         if ex.identity.trackable:
             cookies = ex.set_cookies + self._issuer.issue_missing(ex.identity)
             for cookie in cookies:

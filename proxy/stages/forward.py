@@ -8,14 +8,15 @@ that sends an ambiguous or malformed response 502 — the connection to it is di
 A HEAD is asked of the origin as a GET (RFC 9110 §9.3.2: HEAD's fields are GET's): the length,
 validator and caching fields of a page Vernier changes can only be known from the page. The
 origin's body is never read for anything Vernier does not rewrite, and its connection is then
-closed rather than drained.
+closed rather than drained. A range of a page Vernier would change is answered whole: the
+origin's part (206) is of its own bytes, so the page is asked for again without ``Range``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import (
     ClientConnectionError,
@@ -31,16 +32,18 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.replies import error_reply
 from proxy.upstream.client import origin_url
-from proxy.upstream.conditional import take_conditions
-from proxy.upstream.etag import origin_if_none_match
+from proxy.upstream.conditional import take_conditions, without_dates_beside_tags
+from proxy.upstream.etag import origin_if_none_match, tracker_mark
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.log_limit import LogLimit, held_back
-from proxy.upstream.origin_pool import OriginPool, OriginUnreachable
+from proxy.upstream.origin_pool import OriginPool, OriginResponse, OriginUnreachable
 from proxy.upstream.websocket import is_websocket_upgrade, tunnel
 
 log = logging.getLogger("vernier.forward")
 
 _POOLED = frozenset({"GET", "HEAD"})  # a HEAD is asked as a GET (see above)
+RANGE_FIELDS = ("Range", "If-Range")
+WantsWhole = Callable[[Exchange, OriginResponse], bool]
 
 
 class ClientBody:
@@ -87,7 +90,10 @@ class Forward:
         body_idle_timeout_s: float,
         log_limit: LogLimit | None = None,
         pool: OriginPool | None = None,
+        wants_whole: WantsWhole | None = None,
     ) -> None:
+        # a part (206) of a page Vernier changes: asked again for the whole (stages/gate.py)
+        self._wants_whole = wants_whole
         # the plain GETs (and HEADs) without a body, when the origin is http:// (upstream/origin_pool.py)
         self._pool = pool
         self._body_idle_timeout_s = body_idle_timeout_s
@@ -104,20 +110,33 @@ class Forward:
         headers = self._policy.request_headers(
             request.headers, peer=request.remote, scheme=request.scheme
         )
-        validator = headers.get("If-None-Match")
         if ex.owns_validator:
             ex.conditions = take_conditions(headers)
-        elif validator is not None and "-vn" in validator:
-            translated = origin_if_none_match(validator, self._tag_digest)
-            ex.translated_validator = True
-            if translated:
-                headers["If-None-Match"] = translated
-            else:
-                del headers["If-None-Match"]
+        else:
+            self._origins_validators(ex, headers)
         if is_websocket_upgrade(request):
             url = origin_url(self._origin, ex.target)
             ex.reply = await tunnel(ex.connection(), self._session, str(url), headers)
             return
+        await self._ask(ex, headers)
+        upstream = ex.upstream
+        if (
+            upstream is not None
+            and ex.reply is None
+            and "Range" in headers
+            and not request.body_exists
+            and self._wants_whole is not None
+            and self._wants_whole(ex, upstream)
+        ):
+            upstream.close()
+            for name in RANGE_FIELDS:
+                headers.popall(name, None)
+            ex.upstream = None
+            await self._ask(ex, headers)
+
+    async def _ask(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
+        """Send the request; ``ex.upstream`` is the origin's answer, or ``ex.reply`` an error."""
+        request = ex.request
         pooled = self._pool is not None and not request.body_exists and request.method in _POOLED
         if pooled and await self._pooled(ex, headers):
             return
@@ -148,6 +167,20 @@ class Forward:
             return
         if ex.upstream.status >= 500:  # passed on as it is; the operator should still hear of it
             self._warn_5xx(ex.upstream.status, f"{request.method} {url.path}")
+
+    def _origins_validators(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
+        """The client's validators as the origin issued them: ours translated back, tags of a
+        body Vernier no longer serves dropped, and never a date beside tags."""
+        validator = headers.get("If-None-Match")
+        without_dates_beside_tags(headers)
+        if validator is not None and "-vn" in validator:
+            mark = tracker_mark(self._tag_digest, ex.identity.tracker_state())
+            translated = origin_if_none_match(validator, mark)
+            ex.translated_validator = True
+            if translated:
+                headers["If-None-Match"] = translated
+            else:
+                del headers["If-None-Match"]
 
     async def _pooled(self, ex: Exchange, headers: CIMultiDict[str]) -> bool:
         """Ask through the lean pool; False when it declines (aiohttp's client then asks)."""

@@ -2,7 +2,8 @@
 
 Only complete HTML documents are changed: a 200 answer to a GET, HEAD (asked as a GET) or POST,
 ``text/html`` (XHTML only when enabled), not an attachment, no ``Cache-Control: no-transform``
-(RFC 9110 §7.7, RFC 9111 §5.2.2.6), no Range involved, a supported content-coding (of any size:
+(RFC 9110 §7.7, RFC 9111 §5.2.2.6), not a part (``forward`` asks for the whole page instead
+of a part of one Vernier would change), a supported content-coding (of any size:
 a page too big to read whole is injected as it streams, ``stages/decode.py``), and a visitor
 whose privacy choices allow the tracker. Everything else is the origin's response, byte for
 byte.
@@ -15,11 +16,18 @@ from multidict import CIMultiDict
 
 from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.content.coding import parse_content_encoding
-from proxy.content.compress import StreamCompressor, choose_coding, level_of, mark_compressed
+from proxy.content.compress import (
+    StreamCompressor,
+    choose_coding,
+    level_of,
+    mark_compressed,
+    vary_on,
+)
 from proxy.exchange import Exchange
 from proxy.metrics import Metrics
+from proxy.upstream.caching import revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
-from proxy.upstream.etag import as_the_client_holds, changed_etag
+from proxy.upstream.etag import as_the_client_holds, changed_etag, tracker_mark
 from proxy.upstream.headers import response_headers
 from proxy.upstream.origin_pool import OriginResponse
 from proxy.upstream.public_address import PublicAddress
@@ -64,14 +72,45 @@ class Gate:
         self._types = HTML_TYPES | (XHTML_TYPES if config.inject_xhtml else frozenset())
 
     def touchable(self, ex: Exchange, upstream: OriginResponse) -> bool:
-        request = ex.request
-        if not (
-            self._config.inject_tracker and (ex.identity.trackable or ex.identity.consent_pending)
-        ):
+        """Whether Vernier may change this response: a whole page it changes, for a visitor
+        whose choices allow the tracker. A 200 to a ``Range`` request (the origin ignored it,
+        or ``If-Range`` failed) is a whole page like any other."""
+        if upstream.status != 200 or "Content-Range" in upstream.headers:
             return False
-        if upstream.status != 200 or request.method not in ("GET", "HEAD", "POST"):
-            return False
-        if "Range" in request.headers or "Content-Range" in upstream.headers:
+        return self.tracker_allowed(ex) and self.changes_pages_like(ex, upstream)
+
+    def _without_tracker(self, ex: Exchange, upstream: OriginResponse) -> bool:
+        """A whole page that gets the tracker, sent without it to a visitor who opted out."""
+        return (
+            self._config.inject_tracker
+            and not self.tracker_allowed(ex)
+            and upstream.status == 200
+            and "Content-Range" not in upstream.headers
+            and self.changes_pages_like(ex, upstream)
+        )
+
+    def _mark(self, ex: Exchange) -> str:
+        return tracker_mark(self._tag_digest, ex.identity.tracker_state())
+
+    def wants_whole(self, ex: Exchange, upstream: OriginResponse) -> bool:
+        """A part (206) of a page Vernier would change: ``forward`` asks for the whole page
+        instead. The origin's bytes of a part are not those of the page this visitor gets, and
+        a resumed download stitched from them would be neither (RFC 9110 §14.2 lets a server
+        answer a range with the whole representation)."""
+        return (
+            upstream.status == 206
+            and self.tracker_allowed(ex)
+            and self.changes_pages_like(ex, upstream)
+        )
+
+    def tracker_allowed(self, ex: Exchange) -> bool:
+        return self._config.inject_tracker and (
+            ex.identity.trackable or ex.identity.consent_pending
+        )
+
+    def changes_pages_like(self, ex: Exchange, upstream: OriginResponse) -> bool:
+        """Whether a page of this kind is changed (status and visitor aside)."""
+        if ex.request.method not in ("GET", "HEAD", "POST"):
             return False
         if upstream.content_type not in self._types:
             return False
@@ -86,12 +125,22 @@ class Gate:
         upstream = ex.upstream
         assert upstream is not None
         ex.origin_headers = client_headers(upstream, self._public)
+        if ex.in_scope:  # whatever happens next, even failing open (stages/conditional.py)
+            revalidate_privately(ex.origin_headers)
         ex.headers = ex.origin_headers.copy()
         if self.touchable(ex, upstream):
             ex.touch = True
             return
-        if upstream.status == 304 and "ETag" in ex.headers:
-            self._name_as_the_200_would(ex)
+        if self._without_tracker(ex, upstream) and "ETag" in ex.headers:
+            # the page others get with the tracker: this copy needs its own validator
+            relabelled = changed_etag(ex.headers.popone("ETag"), self._mark(ex))
+            if relabelled:  # an unparsable tag is dropped: no validator is better than a shared one
+                ex.headers["ETag"] = relabelled
+        if upstream.status == 304:
+            if "ETag" in ex.headers:
+                self._name_as_the_200_would(ex)
+            if self._compression.enabled:  # the 200 may be one Vernier compressed: vary as it did
+                vary_on(ex.headers, "Accept-Encoding")
         # chosen first: compressing weakens the tag, and a 304 names what the 200 would
         compressor = self.compressor(ex, upstream)
         if (
@@ -112,7 +161,7 @@ class Gate:
         """The origin's 304 carries its own tag; the client holds the one Vernier served."""
         etag = ex.headers["ETag"]
         if ex.translated_validator:  # the client validated our changed representation
-            ex.headers["ETag"] = changed_etag(etag, self._tag_digest) or ""
+            ex.headers["ETag"] = changed_etag(etag, self._mark(ex)) or ""
         else:  # perhaps one Vernier compressed, whose tag it weakened
             ex.headers["ETag"] = (
                 as_the_client_holds(etag, ex.request.headers.get("If-None-Match")) or ""

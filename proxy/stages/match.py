@@ -101,4 +101,4 @@ class Match:
             fields.add_to(ex.context, request)
         add_segments(engine.ruleset.segments, ex.context)
         ex.rules = engine.applicable(rules, ex.context)
-        ex.personalised = any(rule.when is not None for rule in ex.rules)
+        ex.personalised = any(rule.when is not None or rule.fills for rule in ex.rules)

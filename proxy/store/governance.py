@@ -121,6 +121,27 @@ async def check_and_consume(
     return await store.run(run, default=None)
 
 
+async def held_in_session(
+    store: Store, session_id: str, owners: Sequence[str]
+) -> dict[str, str] | None:
+    """What the session holds for ``owners`` (``owner -> "variant|decision"``, those it holds),
+    read only: nothing is held, spent or renewed (a HEAD, which is not a page view). None when
+    the store cannot answer."""
+    if not owners:
+        return {}
+    key = store.keys.session_key(session_id)
+
+    async def read(client: Redis) -> dict[str, str]:
+        values = await client.hmget(key, [f"sticky:{owner}" for owner in owners])
+        return {
+            owner: value.decode() if isinstance(value, bytes) else str(value)
+            for owner, value in zip(owners, values, strict=True)
+            if value is not None
+        }
+
+    return await store.run(read, default=None)
+
+
 async def hold_in_session(
     store: Store, session_id: str, held: dict[str, str], *, ttl_s: int
 ) -> None:

@@ -42,6 +42,18 @@ def take_conditions(headers: CIMultiDict[str]) -> Conditions:
     return Conditions(if_none_match=values[0], if_modified_since=values[1])
 
 
+def without_dates_beside_tags(headers: CIMultiDict[str]) -> None:
+    """Drop ``If-Modified-Since`` from an origin request that has ``If-None-Match``.
+
+    RFC 9110 §13.1.3: a recipient must ignore ``If-Modified-Since`` when ``If-None-Match`` is
+    present. Forward may drop the client's tags that name a body Vernier no longer serves (an
+    older tracker, ``upstream/etag.py``); the date left alone would then decide, and the origin's
+    304 would keep the stale body in the browser for good. Called before the tags are rewritten.
+    """
+    if "If-None-Match" in headers:
+        headers.popall("If-Modified-Since", None)
+
+
 def opaque_tags(value: str) -> set[str]:
     """The opaque parts of an entity-tag list (weak comparison ignores ``W/``)."""
     return {match.group(1) for match in _LIST_ITEM.finditer(value)}

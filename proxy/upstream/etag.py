@@ -2,7 +2,8 @@
 
 A changed body is not byte-identical to the origin's representation, so a strong validator must not
 survive (RFC 9110 §8.8.3; nginx weakens it since 1.7.3). We serve ``W/"<origin-tag>-vn<digest>"``,
-where ``digest`` names what Vernier inserted, and translate it back in ``If-None-Match`` so the
+where ``digest`` names what Vernier inserted and in which state (:func:`tracker_mark`), and
+translate it back in ``If-None-Match`` so the
 origin can still answer 304 for an unchanged page.
 
 A page some rule or slot could change is different: there Vernier owns the validator
@@ -13,10 +14,28 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Literal
 
 _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
 # one entity-tag of a list; opaque tags may contain commas (RFC 9110 §8.8.3: etagc)
 _LIST_ITEM = re.compile(r'(W/)?"([^"]*)"')
+
+
+TrackerState = Literal["active", "pending", "absent"]
+_STATE_SUFFIX: dict[TrackerState, str] = {"active": "", "pending": "-pending", "absent": "-off"}
+
+
+def tracker_mark(digest: str, state: TrackerState) -> str:
+    """What our validators name after ``-vn``: the tracker's digest and its state in the page.
+
+    The same origin bytes are served three ways — with the tracker running, with it waiting
+    for consent, without it (the visitor opted out) — and each needs its own validator, or a
+    304 would keep the visitor on the state they left: a tracker that never starts after
+    consent, or one still running after an opt-out. The tag of the active state is unchanged
+    from before, so browsers' copies stay valid. ``absent`` marks the origin's own bytes,
+    weakened, on a page that would otherwise get the tracker.
+    """
+    return digest + _STATE_SUFFIX[state]
 
 
 def changed_etag(origin_etag: str | None, digest: str) -> str | None:

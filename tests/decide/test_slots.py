@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from proxy.decide.decision import stable_decision_id
 from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.rules import load_rules
 from proxy.rules.compiled import CompiledSlot
@@ -59,3 +61,12 @@ def test_decision_ids_are_fresh_and_event_safe(slot: CompiledSlot) -> None:
     ids = {decide_by_rules(slot, {}).id for _ in range(200)}
     assert len(ids) == 200
     assert all(len(i) == 16 and i.replace("-", "").replace("_", "").isalnum() for i in ids)
+
+
+def test_a_heads_trigger_ids_follow_from_its_decision(slot: CompiledSlot) -> None:
+    decision = decide_by_rules(slot, {"device": "desktop"})
+    offered = [with_triggers(slot, decision, stable=True).triggers for _ in range(2)]
+    assert offered[0] == offered[1]
+    [(_, _, trigger_decision)] = offered[0]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16}", trigger_decision)  # the form of any decision id
+    assert trigger_decision == stable_decision_id(decision.id, "bored")

@@ -16,6 +16,7 @@ import brotli  # type: ignore[import-untyped]  # brotli ships no type informatio
 import pytest
 
 from tests.integration.origin_app import PAGE
+from tests.integration.test_rules_applied import without_tracker
 from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_exchange, raw_response
 
 TAG_START = b'<script src="/__vernier/t.js?v='
@@ -252,12 +253,17 @@ async def test_new_ids_make_page_private(origin: str, start_proxy: StartProxy) -
             assert "Cache-Control" not in again.headers
 
 
-async def test_range_request_passes_through_untouched(origin: str, start_proxy: StartProxy) -> None:
+async def test_a_range_the_origin_answers_whole_is_a_whole_page(
+    origin: str, start_proxy: StartProxy
+) -> None:
+    # RFC 9110 §14.2: the origin may ignore Range; its 200 is the page, which gets the tracker
+    # like any other (a part of a page is never changed: tests/integration/test_cache_safety.py)
     proxy = await start_proxy(origin)
     async with aiohttp.ClientSession() as client:
         async with client.get(proxy + "/page", headers={"Range": "bytes=0-9"}) as response:
             body = await response.read()
-    assert TAG_START not in body
+            assert response.status == 200 and "Content-Range" not in response.headers
+    assert TAG_START in body and without_tracker(body) == PAGE
 
 
 async def test_no_transform_is_respected(origin: str, start_proxy: StartProxy) -> None:

@@ -59,6 +59,25 @@ def test_where_filters_by_path_method_host_and_query(tmp_path: Path) -> None:
     assert home.needs_context  # a slot always gets a context (its pins, later the bandit)
 
 
+def test_a_rule_that_writes_context_values_needs_the_context(tmp_path: Path) -> None:
+    rules = engine(
+        tmp_path,
+        """
+        rules:
+          - id: greeting
+            then: [{op: set_attr, selector: "a", name: title, value: "on {{ device }}"}]
+          - id: plain
+            where: {paths: ["/plain"]}
+            then: [{op: set_text, selector: "h1", value: "{ not a placeholder }"}]
+        """,
+    )
+    greeting = rules.match(method="GET", host="h", path="/", query={})
+    assert greeting.rules[0].fills and greeting.needs_context
+    plain = rules.match(method="GET", host="h", path="/plain", query={})
+    assert not plain.rules[1].fills and ids(plain.rules) == ["greeting", "plain"]
+    assert rules.match(method="GET", host="h", path="/plain", query={}).needs_context
+
+
 def test_a_request_line_asked_again_gets_the_same_answer(tmp_path: Path) -> None:
     rules = engine(tmp_path)
     lines = [

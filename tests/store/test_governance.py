@@ -8,7 +8,13 @@ import itertools
 
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from proxy.store.governance import Proposal, Verdicts, check_and_consume, hold_for_visitor
+from proxy.store.governance import (
+    Proposal,
+    Verdicts,
+    check_and_consume,
+    held_in_session,
+    hold_for_visitor,
+)
 from tests.redis_server import RELAXED_STORE
 from tests.store.conftest import MakeStore
 
@@ -156,3 +162,18 @@ async def test_no_store_no_verdicts(make_store: MakeStore) -> None:
         max_slots_per_page=1,
     )
     assert verdicts is None
+
+
+async def test_what_a_session_holds_is_read_without_holding_or_spending(
+    server_url: str, make_store: MakeStore
+) -> None:
+    store = make_store(server_url, SETTINGS)
+    first = propose("hero", "a")
+    await page(store, first, session="s9")
+    held = await held_in_session(store, "s9", ["hero", "promo"])
+    assert held == {"hero": f"a|{first.decision}"}  # promo: nothing held, nothing added
+    assert await held_in_session(store, "s9", ["promo"]) == {}
+    assert await held_in_session(store, "s10", ["hero"]) == {}  # no session key created
+    assert await page(store, propose("promo", "x"), session="s10") == [("new", "x")]
+    # the budget is untouched by the reads: one change is still allowed
+    assert await page(store, propose("hero", "b"), session="s9") == [("changed", "b")]

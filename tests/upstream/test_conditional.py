@@ -11,6 +11,7 @@ from proxy.upstream.conditional import (
     not_modified,
     not_modified_headers,
     take_conditions,
+    without_dates_beside_tags,
 )
 from proxy.upstream.etag import served_etag
 
@@ -96,3 +97,12 @@ def test_served_etags_name_the_bytes_and_the_tag_context() -> None:
     assert tag != served_etag(page, "other", "consent-given")
     assert tag != served_etag(page, "digest", "consent-pending")
     assert served_etag(page, "ab", "c") != served_etag(page, "a", "bc")
+
+
+def test_a_date_beside_tags_never_reaches_the_origin() -> None:
+    headers = CIMultiDict({"If-None-Match": 'W/"a-vnold"', "If-Modified-Since": MONDAY})
+    without_dates_beside_tags(headers)
+    assert dict(headers) == {"If-None-Match": 'W/"a-vnold"'}
+    alone = CIMultiDict({"If-Modified-Since": MONDAY})
+    without_dates_beside_tags(alone)
+    assert dict(alone) == {"If-Modified-Since": MONDAY}  # without tags, the date decides

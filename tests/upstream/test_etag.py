@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.upstream.etag import as_the_client_holds, changed_etag, origin_if_none_match
+from proxy.upstream.etag import (
+    as_the_client_holds,
+    changed_etag,
+    origin_if_none_match,
+    tracker_mark,
+)
 
 DIGEST = "a1b2c3"
 
@@ -101,3 +106,14 @@ def test_a_304_names_the_representation_the_client_holds(
     origin: str | None, asked: str | None, expected: str | None
 ) -> None:
     assert as_the_client_holds(origin, asked) == expected
+
+
+def test_each_tracker_state_names_its_own_representation() -> None:
+    marks = {state: tracker_mark("d1", state) for state in ("active", "pending", "absent")}
+    assert marks["active"] == "d1"  # browsers' copies from before states were named stay valid
+    tags = {state: changed_etag('"x"', mark) for state, mark in marks.items()}
+    assert len(set(tags.values())) == 3
+    held = ", ".join(tag for tag in tags.values() if tag)
+    for mark in marks.values():  # only the tag of the state asked about goes to the origin
+        assert origin_if_none_match(held, mark) == '"x"'
+    assert origin_if_none_match(str(tags["pending"]), marks["active"]) == ""
