@@ -21,7 +21,8 @@ from proxy.tracker.spool import RecordSpool
 from tests.integration.decision_stream import read_decision_log
 from tests.redis_server import RELAXED_STORE, RedisServerProcess, short_data_dir, wait_until
 
-SETTINGS = StoreSettings(breaker_open_s=0.2)
+# a generous op timeout: a busy machine must not turn a slow reply into a spooled decision here
+SETTINGS = StoreSettings(breaker_open_s=0.2, op_timeout_s=5.0)
 _ids = itertools.count()
 
 
