@@ -38,13 +38,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
-from worlds_selection import chosen_interactions
 
+from proxy.bandit import interaction_choice
 from proxy.bandit import model as model_module
 from proxy.bandit.drift import DriftWatch
 from proxy.bandit.features import ActionSet, context_features, shared_line
@@ -113,6 +111,8 @@ class Run:
     recovery: int | None  # visitors after the drift until back to 0.85 (None: never)
     drifts: bool
     restarts: tuple[int, ...] = ()  # visitors at which the drift watch restarted the model
+    chosen: tuple[tuple[str, ...], ...] = ()  # the interactions chosen at each selection
+    select_s: float = 0.0  # the longest selection + retraining, seconds
 
 
 def add_vw_arguments(extra: Sequence[str]) -> None:
@@ -146,13 +146,15 @@ def run_world(
     window: int,
     retrain: tuple[int, int] | None = None,
     select_at: Sequence[int] = (),
+    margin_se: float = interaction_choice.MARGIN_SE,
 ) -> Run:
     """One seeded run of ``policy`` on ``spec`` (see the module docstring).
 
     ``retrain=(n, k)``: every ``k`` examples (once ``n`` are in), replace the model by one
     trained on the last ``n`` examples only (an experiment for the drifting world).
-    ``select_at``: at these example counts, retrain on every example so far with the
-    interactions :func:`worlds_selection.chosen_interactions` picks.
+    ``select_at``: at these example counts, choose the interactions from the examples so far
+    and retrain on them with the winner, as the learner does (:mod:`proxy.bandit.interaction_choice`;
+    only for a policy without ``interactions``).
     """
     world = SpecWorld(spec)
     actions = ActionSet([(v, {}) for v in spec.variants])
@@ -161,12 +163,18 @@ def run_world(
     restarts: list[int] = []
     served: list[float] = []
     oracle: list[float] = []
-    pending: list[Example] = []
+    pending: list[tuple[Example, interaction_choice.Example]] = []
     recent: deque[Example] = deque(maxlen=retrain[0] if retrain else 0)
-    history: list[Example] = []
+    kept: deque[interaction_choice.Example] = deque(maxlen=interaction_choice.MAX_EXAMPLES)
+    namespaces = interaction_choice.namespaces_of(policy)
+    chosen: list[tuple[str, ...]] = []
+    current: tuple[str, ...] | None = None
+    select_s = 0.0
+    selecting = bool(select_at) and policy.interactions is None
     try:
         for visitor in world.visitors(visitors, seed):
-            shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+            features = context_features(visitor.context, policy, now_ms=NOW_MS)
+            shared = shared_line(features)
             pmf = model.predict_lines(shared, actions)
             index, probability = sample(pmf, seed_key(f"w{seed}v{visitor.index}", "hero", 0))
             variant = spec.variants[index]
@@ -174,12 +182,13 @@ def run_world(
             served.append(expected.served)
             oracle.append(expected.oracle)
             reward = 1.0 if world.clicks(visitor, variant) else 0.0
-            pending.append((shared, index, reward, probability))
+            kept_example = interaction_choice.Example(features, index, reward, probability)
+            pending.append(((shared, index, reward, probability), kept_example))
             if len(pending) >= lag:
-                for example in pending:
-                    line, chosen, r, p = example
+                for example, kept_example in pending:
+                    line, chosen_index, r, p = example
                     before = model
-                    model = watch.learn(model, line, chosen, reward=r, probability=p)
+                    model = watch.learn(model, line, chosen_index, reward=r, probability=p)
                     if model is not before:
                         restarts.append(visitor.index + 1)
                     recent.append(example)
@@ -188,15 +197,23 @@ def run_world(
                         model.finish()
                         model = retrained(policy, actions, recent)
                         model.examples_learned = learned
-                    if select_at:
-                        history.append(example)
-                    if learned in select_at:
-                        model.finish()
-                        selected = msgspec.structs.replace(
-                            policy, interactions=chosen_interactions(history)
+                    if selecting:
+                        kept.append(kept_example)
+                    if selecting and learned in select_at:
+                        started = time.perf_counter()
+                        choice = interaction_choice.choose(
+                            list(kept), current, namespaces, margin_se=margin_se
                         )
-                        model = retrained(selected, actions, history)
-                        model.examples_learned = learned
+                        chosen.append(choice.interactions)
+                        if choice.losses:  # a verdict, as LearnerState.adopt keeps it
+                            current = choice.interactions
+                        if choice.changed:
+                            model.finish()
+                            model = interaction_choice.retrain(
+                                policy, choice.interactions, actions, kept
+                            )
+                            model.examples_learned = learned
+                        select_s = max(select_s, time.perf_counter() - started)
                 pending.clear()
     finally:
         model.finish()
@@ -205,7 +222,16 @@ def run_world(
     recovery = None
     if spec.drift_at is not None and spec.drift_at < visitors:
         recovery = recovery_after(served, oracle, spec.drift_at, window, RECOVERY_RATIO)
-    return Run(spec.name, seed, ratio, recovery, spec.drift_at is not None, tuple(restarts))
+    return Run(
+        spec.name,
+        seed,
+        ratio,
+        recovery,
+        spec.drift_at is not None,
+        tuple(restarts),
+        tuple(chosen),
+        select_s,
+    )
 
 
 def ceiling(spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int) -> float:
@@ -336,6 +362,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="example counts (comma-separated) at which to choose the interactions from the log",
     )
     parser.add_argument(
+        "--margin-se",
+        type=float,
+        default=interaction_choice.MARGIN_SE,
+        help="standard errors a simpler or the current interaction set may trail the best by",
+    )
+    parser.add_argument(
         "--vw-args", default="", help="extra VW options for every candidate (experiments)"
     )
     parser.add_argument(
@@ -402,6 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     window=args.window,
                     retrain=retrain,
                     select_at=select_at,
+                    margin_se=args.margin_se,
                 )
                 for seed in range(1, args.seeds + 1)
             ]
@@ -411,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ratios": [round(r.ratio, 4) for r in runs],
                     "recoveries": [r.recovery for r in runs],
                     "restarts": [list(r.restarts) for r in runs],
+                    "chosen": [[" ".join(c) or "none" for c in r.chosen] for r in runs],
+                    "select_s_max": max(r.select_s for r in runs),
                 }
             )
         results[name] = rows

@@ -35,6 +35,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.config.*",
         "proxy.bandit",
         "proxy.bandit.features",
+        "proxy.bandit.interaction_choice",
         "proxy.bandit.model",
         "proxy.bandit.sampling",
         "proxy.bandit.join",

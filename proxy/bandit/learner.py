@@ -273,6 +273,7 @@ class Learner:
                 if why is not None:
                     log.debug("learner: example %s not learned: %s", record.id, why)
             await asyncio.sleep(0)
+        await self._choose_interactions()
         await self._guard(examples)
         await self._fold_results(examples)
         lines = b"".join(encode_record(record) + b"\n" for record in examples)
@@ -282,6 +283,23 @@ class Learner:
             log.error("learner: cannot append to %s: %s", self.log_path, err)
         else:
             self.logged += len(examples)
+
+    async def _choose_interactions(self) -> None:
+        """Slots that reached a selection count choose their interactions from the kept
+        examples and, when the set changes, retrain on them (:mod:`proxy.bandit.interaction_choice`,
+        in the executor: seconds); the next checkpoint publishes the new model's version."""
+        loop = asyncio.get_running_loop()
+        for slot, job in self.core.choice_jobs().items():
+            try:
+                choice, model = await loop.run_in_executor(None, job)
+            except (ValueError, RuntimeError) as err:
+                log.error("learner: slot %s: choosing interactions failed: %s", slot, err)
+                continue
+            if self.core.adopt(slot, choice, model):
+                log.warning(
+                    "learner: slot %s now interacts %s (held-out log loss %s)",
+                    slot, " ".join(choice.interactions) or "nothing", choice.describe(),
+                )  # fmt: skip
 
     async def _guard(self, examples: list[DecisionRecord]) -> None:
         """The guardrail's verdict on these examples; its pauses written to the control hash

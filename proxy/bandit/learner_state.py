@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from proxy.bandit.drift import DriftWatch
+from proxy.bandit.interaction_choice import Choice, Example, SlotChoice, run_choice
 from proxy.bandit.join import JoinState
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import make_snapshot
@@ -69,9 +70,18 @@ class SlotModel:
     learned_since: int = 0  # examples since the last checkpoint
     snapshot: Snapshot | None = None  # the last one checkpointed
     watch: DriftWatch = dataclasses.field(init=False)  # learns, and restarts on a drift
+    # the examples kept to choose interactions from, when the slot did not write them
+    choice: SlotChoice | None = None
 
     def __post_init__(self) -> None:
         self.watch = watch_for(self.spec)
+        if self.choice is None and self.spec.policy.interactions is None:
+            self.choice = SlotChoice(self.model.policy.interactions)
+
+    @property
+    def chosen_interactions(self) -> tuple[str, ...] | None:
+        """What a snapshot records: the set the learner chose (``None``: the policy's own)."""
+        return self.choice.chosen if self.choice is not None else None
 
 
 def watch_for(spec: SlotLearner) -> DriftWatch:
@@ -90,8 +100,12 @@ def learning_slots(ruleset: RuleSet) -> dict[str, SlotLearner]:
 
 
 def reloaded(model: BanditModel, spec: SlotLearner) -> BanditModel:
-    """``model`` under ``spec``'s policy (same feature space, e.g. a new exploration rate)."""
-    copy = BanditModel.from_bytes(model.to_bytes(), spec.policy)
+    """``model`` under ``spec``'s policy (same feature space, e.g. a new exploration rate),
+    with the interactions the learner chose for it, if any."""
+    policy = spec.policy
+    if policy.interactions is None:
+        policy = msgspec.structs.replace(policy, interactions=model.policy.interactions)
+    copy = BanditModel.from_bytes(model.to_bytes(), policy)
     copy.examples_learned = model.examples_learned
     model.finish()
     return copy
@@ -184,7 +198,47 @@ class LearnerState:
             return str(err)
         held.learned_since += 1
         self.learned += 1
+        if held.choice is not None:
+            example = Example(record.context, record.chosen_index, record.reward, record.p)
+            held.choice.keep(example, held.model.examples_learned)
         return None
+
+    # -- interactions chosen from the data (proxy.bandit.interaction_choice) ---------------------
+
+    def choice_jobs(self) -> dict[str, Callable[[], tuple[Choice, BanditModel | None]]]:
+        """Per slot that reached a count of :data:`~proxy.bandit.interaction_choice.SELECT_AT`,
+        the choice to make (CPU-bound, seconds: the loop runs each in an executor). A slot that
+        kept fewer examples than its model learned (a restart) skips this count."""
+        jobs: dict[str, Callable[[], tuple[Choice, BanditModel | None]]] = {}
+        for slot, held in self.models.items():
+            choice = held.choice
+            if choice is None or not choice.due:
+                continue
+            choice.due = False
+            if choice.enough(held.model.examples_learned):
+                examples = list(choice.kept)
+                jobs[slot] = functools.partial(
+                    run_choice, held.spec.policy, held.spec.actions, examples, choice.chosen
+                )
+        return jobs
+
+    def adopt(self, slot: str, choice: Choice, model: BanditModel | None) -> bool:
+        """Take a choice's verdict; ``True`` when ``model`` (retrained with a new set) replaced
+        the slot's model, to be published as its next version."""
+        held = self.models.get(slot)
+        if held is None or held.choice is None:
+            if model is not None:
+                model.finish()
+            return False
+        if choice.losses:  # a verdict (not "too few clicks"): the set to defend from now on
+            held.choice.chosen = choice.interactions
+        if model is None:
+            return False
+        model.examples_learned = held.model.examples_learned
+        held.model.finish()
+        held.model = model
+        held.learned_since = max(held.learned_since, 1)  # the next checkpoint publishes it
+        return True
 
     # -- the guardrail ----------------------------------------------------------------------------
 
@@ -253,6 +307,7 @@ class LearnerState:
                 model_version=self.versions.get(slot, 0) + 1,
                 feature_space=held.spec.feature_space,
                 created_at_ms=now_ms,
+                interactions=held.chosen_interactions,
             )
             for slot, held in self.models.items()
             if held.learned_since
