@@ -5,7 +5,10 @@ For every world file in ``bench/worlds/`` and every seed, seeded visitors
 :func:`~proxy.bandit.features.context_features` on the full request context (fields that do
 not matter included), :class:`~proxy.bandit.model.BanditModel` predict with the exploration
 floor, :func:`~proxy.bandit.sampling.sample` with a per-visitor seed key — and the learner's
-path: :meth:`BanditModel.learn` with the logged probability, the reward a click. What is left
+path: :meth:`BanditModel.learn` with the logged probability, the reward a click, and for a
+policy without ``interactions`` the learner's choice of them from the examples
+(:mod:`proxy.bandit.interaction_choice`, at ``--select-at`` counts: the learner's own by
+default; the longest choice + retraining is reported as ``select_s_max``). What is left
 out is HTTP, Redis and the guardrail (which is judged on its own): the model learns in batches
 of ``--lag`` decisions, as the proxy decides with a snapshot published every 100 examples.
 
@@ -49,6 +52,7 @@ from proxy.bandit.features import ActionSet, context_features, shared_line
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import (
     ALL_FEATURE_GROUPS,
+    DEFAULT_INTERACTIONS,
     Bag,
     BanditPolicy,
     DriftPolicy,
@@ -75,6 +79,8 @@ _SINGLES = ("DA", "TA", "GA", "RA", "UA")
 # is whatever BanditPolicy() is now, the others are the rows of the comparison table.
 CANDIDATES: dict[str, BanditPolicy] = {
     "default": BanditPolicy(),
+    # the defaults before the interactions were chosen from the log: all six, always
+    "fixed-interactions": BanditPolicy(interactions=DEFAULT_INTERACTIONS),
     "old-default": BanditPolicy(
         explorer=Epsilon(0.05),
         features=ALL_FEATURE_GROUPS,
@@ -147,6 +153,7 @@ def run_world(
     retrain: tuple[int, int] | None = None,
     select_at: Sequence[int] = (),
     margin_se: float = interaction_choice.MARGIN_SE,
+    simplest: bool = interaction_choice.PREFER_SIMPLEST,
 ) -> Run:
     """One seeded run of ``policy`` on ``spec`` (see the module docstring).
 
@@ -202,7 +209,7 @@ def run_world(
                     if selecting and learned in select_at:
                         started = time.perf_counter()
                         choice = interaction_choice.choose(
-                            list(kept), current, namespaces, margin_se=margin_se
+                            list(kept), current, namespaces, margin_se=margin_se, simplest=simplest
                         )
                         chosen.append(choice.interactions)
                         if choice.losses:  # a verdict, as LearnerState.adopt keeps it
@@ -281,7 +288,15 @@ def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
         rows["logistic"].append(logistic_ceiling(spec, seed, visitors, shared_of))
         rows["tabular"].append(tabular_ceiling(spec, seed, visitors))
         bound = thompson_bound(spec, seed, spec.visitors)
-        run = run_world(spec, policy, seed, visitors=spec.visitors, lag=100, window=200)
+        run = run_world(
+            spec,
+            policy,
+            seed,
+            visitors=spec.visitors,
+            lag=100,
+            window=200,
+            select_at=interaction_choice.SELECT_AT,
+        )
         rows["thompson"].append(bound)
         rows["bandit"].append(run.ratio)
         rows["bandit/thompson"].append(run.ratio / bound)
@@ -358,14 +373,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--select-at",
-        default="",
-        help="example counts (comma-separated) at which to choose the interactions from the log",
+        default=",".join(map(str, interaction_choice.SELECT_AT)),
+        help="example counts (comma-separated) at which a policy without interactions chooses "
+        "them from the log (default: the learner's; 'none': never)",
     )
     parser.add_argument(
         "--margin-se",
         type=float,
         default=interaction_choice.MARGIN_SE,
         help="standard errors a simpler or the current interaction set may trail the best by",
+    )
+    parser.add_argument(
+        "--simplest",
+        type=int,
+        choices=(0, 1),
+        default=int(interaction_choice.PREFER_SIMPLEST),
+        help="1: the simplest interaction set within the margin; 0: the best, the current kept",
     )
     parser.add_argument(
         "--vw-args", default="", help="extra VW options for every candidate (experiments)"
@@ -377,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="instead: the defaults against independent estimators (N uniform visitors)",
     )
     args = parser.parse_args(argv)
-    select_at = [int(n) for n in filter(None, args.select_at.split(","))]
+    select_at = [int(n) for n in filter(None, args.select_at.replace("none", "").split(","))]
     retrain = None
     if args.retrain:
         n, _, k = args.retrain.partition(",")
@@ -435,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     retrain=retrain,
                     select_at=select_at,
                     margin_se=args.margin_se,
+                    simplest=bool(args.simplest),
                 )
                 for seed in range(1, args.seeds + 1)
             ]

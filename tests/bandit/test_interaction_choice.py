@@ -93,7 +93,7 @@ def test_a_three_way_effect_is_chosen_with_its_parts() -> None:
 
 
 def test_when_nothing_matters_the_simplest_set_is_chosen() -> None:
-    choice = choose(examples(3000, None), None, NAMESPACES)
+    choice = choose(examples(3000, None), None, NAMESPACES, margin_se=1.0)
     assert choice.interactions == ()
 
 
@@ -103,8 +103,11 @@ def test_the_current_set_is_kept_while_within_the_margin() -> None:
     faint = {key: 0.08 for key in by_device()}
     data = examples(2000, faint)
     for current in [(), ("DA",)]:
-        choice = choose(data, current, NAMESPACES)
+        choice = choose(data, current, NAMESPACES, margin_se=1.0)
         assert (choice.interactions, choice.changed) == (current, False)
+    # with no margin (the default) the best mean loss wins outright, whatever the current set
+    best = choose(data, None, NAMESPACES, margin_se=0.0).interactions
+    assert {choose(data, c, NAMESPACES).interactions for c in [(), ("DA",)]} == {best}
 
 
 def test_a_clearly_worse_current_set_is_left() -> None:

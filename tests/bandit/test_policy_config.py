@@ -162,3 +162,10 @@ def test_feature_space_hash_changes_with_the_variants() -> None:
 def test_feature_space_hash_ignores_rates(change: dict[str, object]) -> None:
     base = feature_space_hash(BanditPolicy(), VARIANTS)
     assert feature_space_hash(BanditPolicy(**change), VARIANTS) == base  # type: ignore[arg-type]
+
+
+def test_interactions_written_as_the_defaults_are_another_feature_space() -> None:
+    # written, they are the owner's and never chosen again: not the line of a chosen set
+    written = BanditPolicy(interactions=effective_interactions(BanditPolicy()))
+    assert feature_space_hash(written, VARIANTS) != feature_space_hash(BanditPolicy(), VARIANTS)
+    assert vw_arguments(written) == vw_arguments(BanditPolicy())
