@@ -68,6 +68,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.api",
         "proxy.app",
         "proxy.background",
+        "proxy.bandit.example_log",
         "proxy.bandit.learner",
         "proxy.bandit.registry",
         "proxy.bandit.slot_models",

@@ -58,6 +58,8 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from proxy.bandit import slot_models
+from proxy.bandit.example_log import recent_examples
+from proxy.bandit.interaction_choice import MAX_EXAMPLES
 from proxy.bandit.learner_state import CheckpointRefused, LearnerState
 from proxy.records.decision import DecisionRecord, encode_record
 from proxy.results.fold import fold_example
@@ -273,7 +275,6 @@ class Learner:
                 if why is not None:
                     log.debug("learner: example %s not learned: %s", record.id, why)
             await asyncio.sleep(0)
-        await self._choose_interactions()
         await self._guard(examples)
         await self._fold_results(examples)
         lines = b"".join(encode_record(record) + b"\n" for record in examples)
@@ -283,13 +284,23 @@ class Learner:
             log.error("learner: cannot append to %s: %s", self.log_path, err)
         else:
             self.logged += len(examples)
+        await self._choose_interactions()  # after the append: a refill reads these examples too
 
     async def _choose_interactions(self) -> None:
         """Slots that reached a selection count choose their interactions from the kept
-        examples and, when the set changes, retrain on them (:mod:`proxy.bandit.interaction_choice`,
-        in the executor: seconds); the next checkpoint publishes the new model's version."""
+        examples (refilled from decisions.jsonl after a restart) and, when the set changes,
+        retrain on them (:mod:`proxy.bandit.interaction_choice`, in the executor: seconds); the
+        next checkpoint publishes the new model's version."""
         loop = asyncio.get_running_loop()
-        for slot, job in self.core.choice_jobs().items():
+        for slot in self.core.choices_due():
+            if self.core.short_of_examples(slot):
+                wanted = functools.partial(self.core.learnable, slot)
+                read = functools.partial(recent_examples, self.log_path, wanted, MAX_EXAMPLES)
+                self.core.refill(slot, await loop.run_in_executor(None, read))
+            job = self.core.choice_job(slot)
+            if job is None:
+                log.info("learner: slot %s: too few kept examples to choose interactions", slot)
+                continue
             try:
                 choice, model = await loop.run_in_executor(None, job)
             except (ValueError, RuntimeError) as err:

@@ -111,6 +111,10 @@ def reloaded(model: BanditModel, spec: SlotLearner) -> BanditModel:
     return copy
 
 
+def _example(record: DecisionRecord) -> Example:
+    return Example(record.context, record.chosen_index, record.reward or 0.0, record.p)
+
+
 def _entry_ms(entry_id: str) -> int:
     return int(entry_id.partition("-")[0])
 
@@ -179,10 +183,7 @@ class LearnerState:
         held = self.models.get(record.slot)
         if held is None or record.reward is None:
             return None  # log-only or rules slot: logged for evaluation, not learned
-        space = (record.model_version or "").partition("/")[0]
-        if (space.startswith("fs") and space != held.spec.feature_space) or (
-            record.actions != held.spec.actions.ids
-        ):
+        if not self.learnable(record.slot, record):
             self.stale += 1
             return None
         try:
@@ -199,28 +200,53 @@ class LearnerState:
         held.learned_since += 1
         self.learned += 1
         if held.choice is not None:
-            example = Example(record.context, record.chosen_index, record.reward, record.p)
-            held.choice.keep(example, held.model.examples_learned)
+            held.choice.keep(_example(record), held.model.examples_learned)
         return None
+
+    def learnable(self, slot: str, record: DecisionRecord) -> bool:
+        """Whether ``record`` is an example of ``slot``'s current model: its slot, a reward, the
+        model's feature space (or none logged) and its actions."""
+        held = self.models.get(slot)
+        if held is None or record.slot != slot or record.reward is None:
+            return False
+        space = (record.model_version or "").partition("/")[0]
+        return (not space.startswith("fs") or space == held.spec.feature_space) and (
+            record.actions == held.spec.actions.ids
+        )
 
     # -- interactions chosen from the data (proxy.bandit.interaction_choice) ---------------------
 
-    def choice_jobs(self) -> dict[str, Callable[[], tuple[Choice, BanditModel | None]]]:
-        """Per slot that reached a count of :data:`~proxy.bandit.interaction_choice.SELECT_AT`,
-        the choice to make (CPU-bound, seconds: the loop runs each in an executor). A slot that
-        kept fewer examples than its model learned (a restart) skips this count."""
-        jobs: dict[str, Callable[[], tuple[Choice, BanditModel | None]]] = {}
+    def choices_due(self) -> list[str]:
+        """The slots that reached a count of :data:`~proxy.bandit.interaction_choice.SELECT_AT`
+        since the last call."""
+        due = []
         for slot, held in self.models.items():
-            choice = held.choice
-            if choice is None or not choice.due:
-                continue
-            choice.due = False
-            if choice.enough(held.model.examples_learned):
-                examples = list(choice.kept)
-                jobs[slot] = functools.partial(
-                    run_choice, held.spec.policy, held.spec.actions, examples, choice.chosen
-                )
-        return jobs
+            if held.choice is not None and held.choice.due:
+                held.choice.due = False
+                due.append(slot)
+        return due
+
+    def short_of_examples(self, slot: str) -> bool:
+        """Whether ``slot`` kept fewer examples than its model learned (after a restart)."""
+        held = self.models[slot]
+        return held.choice is not None and not held.choice.enough(held.model.examples_learned)
+
+    def refill(self, slot: str, records: Sequence[DecisionRecord]) -> None:
+        """Keep ``records`` (the newest of the decision log, oldest first) as ``slot``'s examples."""
+        held = self.models[slot]
+        if held.choice is not None:
+            held.choice.kept.clear()
+            held.choice.kept.extend(_example(r) for r in records if self.learnable(slot, r))
+
+    def choice_job(self, slot: str) -> Callable[[], tuple[Choice, BanditModel | None]] | None:
+        """The choice to make for ``slot`` (CPU-bound, seconds: the loop runs it in an
+        executor); ``None`` when it has too few of its model's examples to judge."""
+        held = self.models[slot]
+        if held.choice is None or not held.choice.enough(held.model.examples_learned):
+            return None
+        examples = list(held.choice.kept)
+        policy, actions = held.spec.policy, held.spec.actions
+        return functools.partial(run_choice, policy, actions, examples, held.choice.chosen)
 
     def adopt(self, slot: str, choice: Choice, model: BanditModel | None) -> bool:
         """Take a choice's verdict; ``True`` when ``model`` (retrained with a new set) replaced
