@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
+from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound, uniform_log
 
 from proxy.bandit import interaction_choice
 from proxy.bandit import model as model_module
@@ -307,6 +307,29 @@ def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
     return {"world": spec.name} | medians | passing
 
 
+def choice_cost(spec: WorldSpec, examples: int) -> tuple[float, tuple[str, ...]]:
+    """Seconds the learner's interaction choice (and retraining, if the set changes) takes on
+    ``examples`` uniformly logged visitors of ``spec``, with all six interactions current; and
+    the set chosen. The learner runs it in an executor at most :data:`SELECT_AT` times."""
+    policy = BanditPolicy()
+    actions = ActionSet([(v, {}) for v in spec.variants])
+    logged = [
+        interaction_choice.Example(
+            context_features(visitor.context, policy, now_ms=NOW_MS),
+            index,
+            reward,
+            1 / len(spec.variants),
+        )
+        for visitor, index, reward in uniform_log(spec, 1, examples)
+    ]
+    started = time.perf_counter()
+    choice, model = interaction_choice.run_choice(policy, actions, logged, DEFAULT_INTERACTIONS)
+    elapsed = time.perf_counter() - started
+    if model is not None:
+        model.finish()
+    return elapsed, choice.interactions
+
+
 def summarise(runs: Sequence[Run]) -> dict[str, object]:
     ratios = [r.ratio for r in runs]
     passing = sum(r >= PASS_RATIO for r in ratios)
@@ -399,6 +422,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="instead: the defaults against independent estimators (N uniform visitors)",
     )
+    parser.add_argument(
+        "--choice-cost",
+        type=int,
+        default=0,
+        help="instead: time the interaction choice on this many logged examples, per world",
+    )
     args = parser.parse_args(argv)
     select_at = [int(n) for n in filter(None, args.select_at.replace("none", "").split(","))]
     retrain = None
@@ -428,6 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{ref['bandit']:.3f} ({ref['bandit passing']}) | {ref['bandit/thompson']:.2f} |",
                 flush=True,
             )
+        return 0
+    if args.choice_cost:
+        for spec in specs:
+            seconds, interactions = choice_cost(spec, args.choice_cost)
+            print(f"{spec.name}: {seconds:.2f} s, chose {' '.join(interactions) or 'none'}")
         return 0
     if args.ceiling:
         for name in chosen:
