@@ -599,7 +599,7 @@ async def test_a_slot_without_interactions_gets_the_chosen_ones_as_a_new_version
         )
         for record in decisions(SELECT_AT[0])
     ]
-    wins = {("dev=mobile",): "b", ("dev=desktop",): "a"}
+    wins: dict[tuple[str, ...], str] = {("dev=mobile",): "b", ("dev=desktop",): "a"}
     rates = {r.id: 0.6 if wins[r.context["D"]] == r.chosen else 0.1 for r in records}
     clicks = {r.id for r in records if rng.random() < rates[r.id]}
     first, rest = records[:600], records[600:]
