@@ -172,10 +172,9 @@ def run_world(
     oracle: list[float] = []
     pending: list[tuple[Example, interaction_choice.Example]] = []
     recent: deque[Example] = deque(maxlen=retrain[0] if retrain else 0)
-    kept: deque[interaction_choice.Example] = deque(maxlen=interaction_choice.MAX_EXAMPLES)
+    kept = interaction_choice.SlotChoice(None, select_at)
     namespaces = interaction_choice.namespaces_of(policy)
     chosen: list[tuple[str, ...]] = []
-    current: tuple[str, ...] | None = None
     select_s = 0.0
     selecting = bool(select_at) and policy.interactions is None
     try:
@@ -196,28 +195,33 @@ def run_world(
                     line, chosen_index, r, p = example
                     before = model
                     model = watch.learn(model, line, chosen_index, reward=r, probability=p)
+                    learned = model.examples_learned
+                    if selecting:
+                        kept.keep(kept_example, learned)
                     if model is not before:
                         restarts.append(visitor.index + 1)
+                        kept.restarted(watch.restarts[-1].replayed, learned)
                     recent.append(example)
-                    learned = model.examples_learned
                     if retrain and learned >= retrain[0] and learned % retrain[1] == 0:
                         model.finish()
                         model = retrained(policy, actions, recent)
                         model.examples_learned = learned
-                    if selecting:
-                        kept.append(kept_example)
-                    if selecting and learned in select_at:
+                    if kept.due:  # as LearnerState.choice_job and adopt
+                        kept.due = False
+                        if not kept.enough(learned):
+                            continue
                         started = time.perf_counter()
                         choice = interaction_choice.choose(
-                            list(kept), current, namespaces, margin_se=margin_se, simplest=simplest
-                        )
+                            list(kept.kept), kept.chosen, namespaces,
+                            margin_se=margin_se, simplest=simplest,
+                        )  # fmt: skip
                         chosen.append(choice.interactions)
-                        if choice.losses:  # a verdict, as LearnerState.adopt keeps it
-                            current = choice.interactions
+                        if choice.losses:  # a verdict: the set to defend from now on
+                            kept.chosen = choice.interactions
                         if choice.changed:
                             model.finish()
                             model = interaction_choice.retrain(
-                                policy, choice.interactions, actions, kept
+                                policy, choice.interactions, actions, kept.kept
                             )
                             model.examples_learned = learned
                         select_s = max(select_s, time.perf_counter() - started)

@@ -256,19 +256,32 @@ def run_choice(
 
 class SlotChoice:
     """One slot's kept examples (the last :data:`MAX_EXAMPLES`) and the set chosen so far
-    (``None``: not chosen yet, the model has all of the defaults)."""
+    (``None``: not chosen yet, the model has all of the defaults); ``due`` once a count of
+    ``schedule`` was learned."""
 
-    def __init__(self, chosen: tuple[str, ...] | None) -> None:
+    def __init__(self, chosen: tuple[str, ...] | None, schedule: Sequence[int] = SELECT_AT) -> None:
         self.kept: deque[Example] = deque(maxlen=MAX_EXAMPLES)
         self.chosen = chosen
+        self.schedule = frozenset(schedule)
         self.due = False
+        self.since = 0  # the model's count when the kept examples start (a drift restart)
 
     def keep(self, example: Example, learned: int) -> None:
         """Keep a learned example; ``learned``: the model's count with it."""
         self.kept.append(example)
-        self.due = self.due or learned in SELECT_AT
+        self.due = self.due or learned in self.schedule
+
+    def restarted(self, replayed: int, learned: int) -> None:
+        """The drift watch (:mod:`proxy.bandit.drift`) restarted the model from its last
+        ``replayed`` examples: the older ones are of a world that has gone, so a choice judges,
+        and retrains on, only these and what comes after."""
+        recent = list(self.kept)[len(self.kept) - min(replayed, len(self.kept)) :]
+        self.kept.clear()
+        self.kept.extend(recent)
+        self.since = learned - len(recent)
 
     def enough(self, learned: int) -> bool:
-        """Whether the kept examples are (nearly) all the model learned: after a restart the
-        model has learned more than was kept, and judging a part would retrain on less."""
-        return len(self.kept) >= 0.9 * min(learned, MAX_EXAMPLES)
+        """Whether the kept examples are (nearly) all the model learned since its start: after
+        a learner restart it has learned more than was kept, and judging a part would retrain
+        on less."""
+        return len(self.kept) >= 0.9 * min(learned - self.since, MAX_EXAMPLES)

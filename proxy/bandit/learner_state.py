@@ -186,6 +186,7 @@ class LearnerState:
         if not self.learnable(record.slot, record):
             self.stale += 1
             return None
+        before = held.model
         try:
             held.model = held.watch.learn(
                 held.model,
@@ -201,6 +202,8 @@ class LearnerState:
         self.learned += 1
         if held.choice is not None:
             held.choice.keep(_example(record), held.model.examples_learned)
+            if held.model is not before and held.watch.restarts:
+                held.choice.restarted(held.watch.restarts[-1].replayed, held.model.examples_learned)
         return None
 
     def learnable(self, slot: str, record: DecisionRecord) -> bool:

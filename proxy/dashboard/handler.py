@@ -191,8 +191,7 @@ class Dashboard:
             )
         holdouts = {part["id"]: part for part in report["slots"][len(infos) :]}
         rules = [
-            (rule.id, f"rule:{rule.id}" in paused, holdouts.get(rule.id))
-            for rule in ruleset.rules
+            (rule.id, f"rule:{rule.id}" in paused, holdouts.get(rule.id)) for rule in ruleset.rules
         ]
         html = pages.overview_page(
             rows, rules, report=report, since=since, csrf=csrf, assets_version=self._assets.version

@@ -181,3 +181,16 @@ def test_a_slot_is_due_at_the_schedules_counts_and_needs_its_examples() -> None:
         full.keep(example, learned)
     assert len(full.kept) == interaction_choice.MAX_EXAMPLES
     assert full.enough(10**6)
+
+
+def test_after_a_drift_restart_only_the_replayed_examples_and_later_ones_count() -> None:
+    kept = SlotChoice(None, schedule=(50,))
+    old_world, new_world = Example({}, 0, 0.0, 1.0), Example({}, 1, 1.0, 1.0)
+    for learned in range(1, 31):
+        kept.keep(old_world, learned)
+    kept.keep(new_world, 31)
+    kept.restarted(replayed=5, learned=31)  # the watch relearned the last five
+    assert list(kept.kept) == [old_world] * 4 + [new_world]
+    for learned in range(32, 51):
+        kept.keep(new_world, learned)
+    assert kept.due and len(kept.kept) == 24 and kept.enough(50)
