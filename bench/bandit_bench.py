@@ -46,6 +46,7 @@ from proxy.bandit.policy_config import (
     Explorer,
     Softmax,
     SquareCB,
+    effective_interactions,
 )
 from proxy.bandit.sampling import apply_floor, sample, seed_key
 
@@ -227,7 +228,7 @@ def main() -> int:
     defaults = BanditPolicy()
     print(
         f"# bandit bench: {N_VARIANTS} variants, default features ({' '.join(defaults.features)})"
-        f" and interactions ({' '.join(defaults.interactions)}),"
+        f" and interactions ({' '.join(effective_interactions(defaults))}: the most a chosen set has),"
     )
     print(f"# floor 0.01, {args.warmup} warm-up examples, {args.repeats} timed calls each")
     print(f"# {platform.python_implementation()} {platform.python_version()}, {platform.machine()}")

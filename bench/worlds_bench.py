@@ -5,7 +5,10 @@ For every world file in ``bench/worlds/`` and every seed, seeded visitors
 :func:`~proxy.bandit.features.context_features` on the full request context (fields that do
 not matter included), :class:`~proxy.bandit.model.BanditModel` predict with the exploration
 floor, :func:`~proxy.bandit.sampling.sample` with a per-visitor seed key — and the learner's
-path: :meth:`BanditModel.learn` with the logged probability, the reward a click. What is left
+path: :meth:`BanditModel.learn` with the logged probability, the reward a click, and for a
+policy without ``interactions`` the learner's choice of them from the examples
+(:mod:`proxy.bandit.interaction_choice`, at ``--select-at`` counts: the learner's own by
+default; the longest choice + retraining is reported as ``select_s_max``). What is left
 out is HTTP, Redis and the guardrail (which is judged on its own): the model learns in batches
 of ``--lag`` decisions, as the proxy decides with a snapshot published every 100 examples.
 
@@ -38,19 +41,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound
-from worlds_selection import chosen_interactions
+from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound, uniform_log
 
+from proxy.bandit import interaction_choice
 from proxy.bandit import model as model_module
 from proxy.bandit.drift import DriftWatch
 from proxy.bandit.features import ActionSet, context_features, shared_line
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import (
     ALL_FEATURE_GROUPS,
+    DEFAULT_INTERACTIONS,
     Bag,
     BanditPolicy,
     DriftPolicy,
@@ -77,6 +79,8 @@ _SINGLES = ("DA", "TA", "GA", "RA", "UA")
 # is whatever BanditPolicy() is now, the others are the rows of the comparison table.
 CANDIDATES: dict[str, BanditPolicy] = {
     "default": BanditPolicy(),
+    # the defaults before the interactions were chosen from the log: all six, always
+    "fixed-interactions": BanditPolicy(interactions=DEFAULT_INTERACTIONS),
     "old-default": BanditPolicy(
         explorer=Epsilon(0.05),
         features=ALL_FEATURE_GROUPS,
@@ -113,6 +117,8 @@ class Run:
     recovery: int | None  # visitors after the drift until back to 0.85 (None: never)
     drifts: bool
     restarts: tuple[int, ...] = ()  # visitors at which the drift watch restarted the model
+    chosen: tuple[tuple[str, ...], ...] = ()  # the interactions chosen at each selection
+    select_s: float = 0.0  # the longest selection + retraining, seconds
 
 
 def add_vw_arguments(extra: Sequence[str]) -> None:
@@ -146,13 +152,16 @@ def run_world(
     window: int,
     retrain: tuple[int, int] | None = None,
     select_at: Sequence[int] = (),
+    margin_se: float = interaction_choice.MARGIN_SE,
+    simplest: bool = interaction_choice.PREFER_SIMPLEST,
 ) -> Run:
     """One seeded run of ``policy`` on ``spec`` (see the module docstring).
 
     ``retrain=(n, k)``: every ``k`` examples (once ``n`` are in), replace the model by one
     trained on the last ``n`` examples only (an experiment for the drifting world).
-    ``select_at``: at these example counts, retrain on every example so far with the
-    interactions :func:`worlds_selection.chosen_interactions` picks.
+    ``select_at``: at these example counts, choose the interactions from the examples so far
+    and retrain on them with the winner, as the learner does (:mod:`proxy.bandit.interaction_choice`;
+    only for a policy without ``interactions``).
     """
     world = SpecWorld(spec)
     actions = ActionSet([(v, {}) for v in spec.variants])
@@ -161,12 +170,17 @@ def run_world(
     restarts: list[int] = []
     served: list[float] = []
     oracle: list[float] = []
-    pending: list[Example] = []
+    pending: list[tuple[Example, interaction_choice.Example]] = []
     recent: deque[Example] = deque(maxlen=retrain[0] if retrain else 0)
-    history: list[Example] = []
+    kept = interaction_choice.SlotChoice(None, select_at)
+    namespaces = interaction_choice.namespaces_of(policy)
+    chosen: list[tuple[str, ...]] = []
+    select_s = 0.0
+    selecting = bool(select_at) and policy.interactions is None
     try:
         for visitor in world.visitors(visitors, seed):
-            shared = shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
+            features = context_features(visitor.context, policy, now_ms=NOW_MS)
+            shared = shared_line(features)
             pmf = model.predict_lines(shared, actions)
             index, probability = sample(pmf, seed_key(f"w{seed}v{visitor.index}", "hero", 0))
             variant = spec.variants[index]
@@ -174,29 +188,43 @@ def run_world(
             served.append(expected.served)
             oracle.append(expected.oracle)
             reward = 1.0 if world.clicks(visitor, variant) else 0.0
-            pending.append((shared, index, reward, probability))
+            kept_example = interaction_choice.Example(features, index, reward, probability)
+            pending.append(((shared, index, reward, probability), kept_example))
             if len(pending) >= lag:
-                for example in pending:
-                    line, chosen, r, p = example
+                for example, kept_example in pending:
+                    line, chosen_index, r, p = example
                     before = model
-                    model = watch.learn(model, line, chosen, reward=r, probability=p)
+                    model = watch.learn(model, line, chosen_index, reward=r, probability=p)
+                    learned = model.examples_learned
+                    if selecting:
+                        kept.keep(kept_example, learned)
                     if model is not before:
                         restarts.append(visitor.index + 1)
+                        kept.restarted(watch.restarts[-1].replayed, learned)
                     recent.append(example)
-                    learned = model.examples_learned
                     if retrain and learned >= retrain[0] and learned % retrain[1] == 0:
                         model.finish()
                         model = retrained(policy, actions, recent)
                         model.examples_learned = learned
-                    if select_at:
-                        history.append(example)
-                    if learned in select_at:
-                        model.finish()
-                        selected = msgspec.structs.replace(
-                            policy, interactions=chosen_interactions(history)
-                        )
-                        model = retrained(selected, actions, history)
-                        model.examples_learned = learned
+                    if kept.due:  # as LearnerState.choice_job and adopt
+                        kept.due = False
+                        if not kept.enough(learned):
+                            continue
+                        started = time.perf_counter()
+                        choice = interaction_choice.choose(
+                            list(kept.kept), kept.chosen, namespaces,
+                            margin_se=margin_se, simplest=simplest,
+                        )  # fmt: skip
+                        chosen.append(choice.interactions)
+                        if choice.losses:  # a verdict: the set to defend from now on
+                            kept.chosen = choice.interactions
+                        if choice.changed:
+                            model.finish()
+                            model = interaction_choice.retrain(
+                                policy, choice.interactions, actions, kept.kept
+                            )
+                            model.examples_learned = learned
+                        select_s = max(select_s, time.perf_counter() - started)
                 pending.clear()
     finally:
         model.finish()
@@ -205,7 +233,16 @@ def run_world(
     recovery = None
     if spec.drift_at is not None and spec.drift_at < visitors:
         recovery = recovery_after(served, oracle, spec.drift_at, window, RECOVERY_RATIO)
-    return Run(spec.name, seed, ratio, recovery, spec.drift_at is not None, tuple(restarts))
+    return Run(
+        spec.name,
+        seed,
+        ratio,
+        recovery,
+        spec.drift_at is not None,
+        tuple(restarts),
+        tuple(chosen),
+        select_s,
+    )
 
 
 def ceiling(spec: WorldSpec, policy: BanditPolicy, seed: int, *, visitors: int) -> float:
@@ -255,7 +292,15 @@ def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
         rows["logistic"].append(logistic_ceiling(spec, seed, visitors, shared_of))
         rows["tabular"].append(tabular_ceiling(spec, seed, visitors))
         bound = thompson_bound(spec, seed, spec.visitors)
-        run = run_world(spec, policy, seed, visitors=spec.visitors, lag=100, window=200)
+        run = run_world(
+            spec,
+            policy,
+            seed,
+            visitors=spec.visitors,
+            lag=100,
+            window=200,
+            select_at=interaction_choice.SELECT_AT,
+        )
         rows["thompson"].append(bound)
         rows["bandit"].append(run.ratio)
         rows["bandit/thompson"].append(run.ratio / bound)
@@ -264,6 +309,29 @@ def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
         f"{k} passing": sum(r >= PASS_RATIO for r in rows[k]) for k in ("thompson", "bandit")
     }
     return {"world": spec.name} | medians | passing
+
+
+def choice_cost(spec: WorldSpec, examples: int) -> tuple[float, tuple[str, ...]]:
+    """Seconds the learner's interaction choice (and retraining, if the set changes) takes on
+    ``examples`` uniformly logged visitors of ``spec``, with all six interactions current; and
+    the set chosen. The learner runs it in an executor at most :data:`SELECT_AT` times."""
+    policy = BanditPolicy()
+    actions = ActionSet([(v, {}) for v in spec.variants])
+    logged = [
+        interaction_choice.Example(
+            context_features(visitor.context, policy, now_ms=NOW_MS),
+            index,
+            reward,
+            1 / len(spec.variants),
+        )
+        for visitor, index, reward in uniform_log(spec, 1, examples)
+    ]
+    started = time.perf_counter()
+    choice, model = interaction_choice.run_choice(policy, actions, logged, DEFAULT_INTERACTIONS)
+    elapsed = time.perf_counter() - started
+    if model is not None:
+        model.finish()
+    return elapsed, choice.interactions
 
 
 def summarise(runs: Sequence[Run]) -> dict[str, object]:
@@ -332,8 +400,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--select-at",
-        default="",
-        help="example counts (comma-separated) at which to choose the interactions from the log",
+        default=",".join(map(str, interaction_choice.SELECT_AT)),
+        help="example counts (comma-separated) at which a policy without interactions chooses "
+        "them from the log (default: the learner's; 'none': never)",
+    )
+    parser.add_argument(
+        "--margin-se",
+        type=float,
+        default=interaction_choice.MARGIN_SE,
+        help="standard errors a simpler or the current interaction set may trail the best by",
+    )
+    parser.add_argument(
+        "--simplest",
+        type=int,
+        choices=(0, 1),
+        default=int(interaction_choice.PREFER_SIMPLEST),
+        help="1: the simplest interaction set within the margin; 0: the best, the current kept",
     )
     parser.add_argument(
         "--vw-args", default="", help="extra VW options for every candidate (experiments)"
@@ -344,8 +426,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="instead: the defaults against independent estimators (N uniform visitors)",
     )
+    parser.add_argument(
+        "--choice-cost",
+        type=int,
+        default=0,
+        help="instead: time the interaction choice on this many logged examples, per world",
+    )
     args = parser.parse_args(argv)
-    select_at = [int(n) for n in filter(None, args.select_at.split(","))]
+    select_at = [int(n) for n in filter(None, args.select_at.replace("none", "").split(","))]
     retrain = None
     if args.retrain:
         n, _, k = args.retrain.partition(",")
@@ -373,6 +461,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{ref['bandit']:.3f} ({ref['bandit passing']}) | {ref['bandit/thompson']:.2f} |",
                 flush=True,
             )
+        return 0
+    if args.choice_cost:
+        for spec in specs:
+            seconds, interactions = choice_cost(spec, args.choice_cost)
+            print(f"{spec.name}: {seconds:.2f} s, chose {' '.join(interactions) or 'none'}")
         return 0
     if args.ceiling:
         for name in chosen:
@@ -402,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     window=args.window,
                     retrain=retrain,
                     select_at=select_at,
+                    margin_se=args.margin_se,
+                    simplest=bool(args.simplest),
                 )
                 for seed in range(1, args.seeds + 1)
             ]
@@ -411,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ratios": [round(r.ratio, 4) for r in runs],
                     "recoveries": [r.recovery for r in runs],
                     "restarts": [list(r.restarts) for r in runs],
+                    "chosen": [[" ".join(c) or "none" for c in r.chosen] for r in runs],
+                    "select_s_max": max(r.select_s for r in runs),
                 }
             )
         results[name] = rows

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sparse
 from sklearn.linear_model import LogisticRegression
 
-from proxy.bandit.policy_config import BanditPolicy
+from proxy.bandit.policy_config import BanditPolicy, effective_interactions
 from proxy.bandit.sampling import sample, seed_key
 from proxy.simulate.spec_world import SpecVisitor, SpecWorld
 from proxy.simulate.world_file import Context, WorldSpec
@@ -104,7 +104,7 @@ def logistic_ceiling(
     """Greedy on scikit-learn's logistic regression over VW's interaction features."""
     n = len(spec.variants)
     logged = uniform_log(spec, seed, visitors)
-    interactions = BanditPolicy().interactions
+    interactions = effective_interactions(BanditPolicy())
     rows = [action_tokens(shared_of(v), index, interactions) for v, index, _ in logged]
     vocabulary: dict[str, int] = {}
     for row in rows:

@@ -58,6 +58,8 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from proxy.bandit import slot_models
+from proxy.bandit.example_log import recent_examples
+from proxy.bandit.interaction_choice import MAX_EXAMPLES
 from proxy.bandit.learner_state import CheckpointRefused, LearnerState
 from proxy.records.decision import DecisionRecord, encode_record
 from proxy.results.fold import fold_example
@@ -282,6 +284,33 @@ class Learner:
             log.error("learner: cannot append to %s: %s", self.log_path, err)
         else:
             self.logged += len(examples)
+        await self._choose_interactions()  # after the append: a refill reads these examples too
+
+    async def _choose_interactions(self) -> None:
+        """Slots that reached a selection count choose their interactions from the kept
+        examples (refilled from decisions.jsonl after a restart) and, when the set changes,
+        retrain on them (:mod:`proxy.bandit.interaction_choice`, in the executor: seconds); the
+        next checkpoint publishes the new model's version."""
+        loop = asyncio.get_running_loop()
+        for slot in self.core.choices_due():
+            if self.core.short_of_examples(slot):
+                wanted = functools.partial(self.core.learnable, slot)
+                read = functools.partial(recent_examples, self.log_path, wanted, MAX_EXAMPLES)
+                self.core.refill(slot, await loop.run_in_executor(None, read))
+            job = self.core.choice_job(slot)
+            if job is None:
+                log.info("learner: slot %s: too few kept examples to choose interactions", slot)
+                continue
+            try:
+                choice, model = await loop.run_in_executor(None, job)
+            except (ValueError, RuntimeError) as err:
+                log.error("learner: slot %s: choosing interactions failed: %s", slot, err)
+                continue
+            if self.core.adopt(slot, choice, model):
+                log.warning(
+                    "learner: slot %s now interacts %s (held-out log loss %s)",
+                    slot, " ".join(choice.interactions) or "nothing", choice.describe(),
+                )  # fmt: skip
 
     async def _guard(self, examples: list[DecisionRecord]) -> None:
         """The guardrail's verdict on these examples; its pauses written to the control hash

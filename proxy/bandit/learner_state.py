@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from proxy.bandit.drift import DriftWatch
+from proxy.bandit.interaction_choice import Choice, Example, SlotChoice, run_choice
 from proxy.bandit.join import JoinState
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import make_snapshot
@@ -69,9 +70,18 @@ class SlotModel:
     learned_since: int = 0  # examples since the last checkpoint
     snapshot: Snapshot | None = None  # the last one checkpointed
     watch: DriftWatch = dataclasses.field(init=False)  # learns, and restarts on a drift
+    # the examples kept to choose interactions from, when the slot did not write them
+    choice: SlotChoice | None = None
 
     def __post_init__(self) -> None:
         self.watch = watch_for(self.spec)
+        if self.choice is None and self.spec.policy.interactions is None:
+            self.choice = SlotChoice(self.model.policy.interactions)
+
+    @property
+    def chosen_interactions(self) -> tuple[str, ...] | None:
+        """What a snapshot records: the set the learner chose (``None``: the policy's own)."""
+        return self.choice.chosen if self.choice is not None else None
 
 
 def watch_for(spec: SlotLearner) -> DriftWatch:
@@ -90,11 +100,19 @@ def learning_slots(ruleset: RuleSet) -> dict[str, SlotLearner]:
 
 
 def reloaded(model: BanditModel, spec: SlotLearner) -> BanditModel:
-    """``model`` under ``spec``'s policy (same feature space, e.g. a new exploration rate)."""
-    copy = BanditModel.from_bytes(model.to_bytes(), spec.policy)
+    """``model`` under ``spec``'s policy (same feature space, e.g. a new exploration rate),
+    with the interactions the learner chose for it, if any."""
+    policy = spec.policy
+    if policy.interactions is None:
+        policy = msgspec.structs.replace(policy, interactions=model.policy.interactions)
+    copy = BanditModel.from_bytes(model.to_bytes(), policy)
     copy.examples_learned = model.examples_learned
     model.finish()
     return copy
+
+
+def _example(record: DecisionRecord) -> Example:
+    return Example(record.context, record.chosen_index, record.reward or 0.0, record.p)
 
 
 def _entry_ms(entry_id: str) -> int:
@@ -165,12 +183,10 @@ class LearnerState:
         held = self.models.get(record.slot)
         if held is None or record.reward is None:
             return None  # log-only or rules slot: logged for evaluation, not learned
-        space = (record.model_version or "").partition("/")[0]
-        if (space.startswith("fs") and space != held.spec.feature_space) or (
-            record.actions != held.spec.actions.ids
-        ):
+        if not self.learnable(record.slot, record):
             self.stale += 1
             return None
+        before = held.model
         try:
             held.model = held.watch.learn(
                 held.model,
@@ -184,7 +200,74 @@ class LearnerState:
             return str(err)
         held.learned_since += 1
         self.learned += 1
+        if held.choice is not None:
+            held.choice.keep(_example(record), held.model.examples_learned)
+            if held.model is not before and held.watch.restarts:
+                held.choice.restarted(held.watch.restarts[-1].replayed, held.model.examples_learned)
         return None
+
+    def learnable(self, slot: str, record: DecisionRecord) -> bool:
+        """Whether ``record`` is an example of ``slot``'s current model: its slot, a reward, the
+        model's feature space (or none logged) and its actions."""
+        held = self.models.get(slot)
+        if held is None or record.slot != slot or record.reward is None:
+            return False
+        space = (record.model_version or "").partition("/")[0]
+        return (not space.startswith("fs") or space == held.spec.feature_space) and (
+            record.actions == held.spec.actions.ids
+        )
+
+    # -- interactions chosen from the data (proxy.bandit.interaction_choice) ---------------------
+
+    def choices_due(self) -> list[str]:
+        """The slots that reached a count of :data:`~proxy.bandit.interaction_choice.SELECT_AT`
+        since the last call."""
+        due = []
+        for slot, held in self.models.items():
+            if held.choice is not None and held.choice.due:
+                held.choice.due = False
+                due.append(slot)
+        return due
+
+    def short_of_examples(self, slot: str) -> bool:
+        """Whether ``slot`` kept fewer examples than its model learned (after a restart)."""
+        held = self.models[slot]
+        return held.choice is not None and not held.choice.enough(held.model.examples_learned)
+
+    def refill(self, slot: str, records: Sequence[DecisionRecord]) -> None:
+        """Keep ``records`` (the newest of the decision log, oldest first) as ``slot``'s examples."""
+        held = self.models[slot]
+        if held.choice is not None:
+            held.choice.kept.clear()
+            held.choice.kept.extend(_example(r) for r in records if self.learnable(slot, r))
+
+    def choice_job(self, slot: str) -> Callable[[], tuple[Choice, BanditModel | None]] | None:
+        """The choice to make for ``slot`` (CPU-bound, seconds: the loop runs it in an
+        executor); ``None`` when it has too few of its model's examples to judge."""
+        held = self.models[slot]
+        if held.choice is None or not held.choice.enough(held.model.examples_learned):
+            return None
+        examples = list(held.choice.kept)
+        policy, actions = held.spec.policy, held.spec.actions
+        return functools.partial(run_choice, policy, actions, examples, held.choice.chosen)
+
+    def adopt(self, slot: str, choice: Choice, model: BanditModel | None) -> bool:
+        """Take a choice's verdict; ``True`` when ``model`` (retrained with a new set) replaced
+        the slot's model, to be published as its next version."""
+        held = self.models.get(slot)
+        if held is None or held.choice is None:
+            if model is not None:
+                model.finish()
+            return False
+        if choice.losses:  # a verdict (not "too few clicks"): the set to defend from now on
+            held.choice.chosen = choice.interactions
+        if model is None:
+            return False
+        model.examples_learned = held.model.examples_learned
+        held.model.finish()
+        held.model = model
+        held.learned_since = max(held.learned_since, 1)  # the next checkpoint publishes it
+        return True
 
     # -- the guardrail ----------------------------------------------------------------------------
 
@@ -253,6 +336,7 @@ class LearnerState:
                 model_version=self.versions.get(slot, 0) + 1,
                 feature_space=held.spec.feature_space,
                 created_at_ms=now_ms,
+                interactions=held.chosen_interactions,
             )
             for slot, held in self.models.items()
             if held.learned_since

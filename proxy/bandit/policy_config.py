@@ -147,7 +147,9 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Minimum probability of every variant, applied after VW (proxy.bandit.sampling.apply_floor).
     floor: Probability = 0.0
     features: tuple[FeatureGroup, ...] = DEFAULT_FEATURES
-    interactions: tuple[Interaction, ...] = DEFAULT_INTERACTIONS
+    # None (not written): the learner chooses among DEFAULT_INTERACTIONS' terms from the logged
+    # examples (proxy.bandit.interaction_choice), starting with all of them. Written: always these.
+    interactions: tuple[Interaction, ...] | None = None
     l1: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
     l2: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
     learning_rate: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | None = None
@@ -156,7 +158,7 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here as a ValidationError with the key path.
-        for interaction in self.interactions:
+        for interaction in self.interactions or ():
             if ACTION_NAMESPACE not in interaction:
                 raise ValueError(
                     f"interaction {interaction!r} must include the action namespace 'A'"
@@ -176,6 +178,12 @@ def check_variants(policy: BanditPolicy, variant_ids: tuple[str, ...] | list[str
         raise ValueError(f"floor {policy.floor} exceeds 1/{n} (the slot has {n} variants)")
 
 
+def effective_interactions(policy: BanditPolicy) -> tuple[str, ...]:
+    """The interactions VW is given: the written ones, else all of the defaults (a model whose
+    interactions the learner chose carries them in its own policy)."""
+    return DEFAULT_INTERACTIONS if policy.interactions is None else policy.interactions
+
+
 def vw_arguments(policy: BanditPolicy) -> list[str]:
     """VW's command line for ``policy``: ``cb_explore_adf``, quiet, no files.
 
@@ -184,7 +192,7 @@ def vw_arguments(policy: BanditPolicy) -> list[str]:
     """
     args = ["--cb_explore_adf", "--quiet", "-b", str(policy.bits)]
     args += _explorer_arguments(policy.explorer)
-    for interaction in policy.interactions:
+    for interaction in effective_interactions(policy):
         args += ["--interactions", interaction]
     if policy.l1:
         args += ["--l1", repr(policy.l1)]
@@ -244,7 +252,10 @@ def feature_space_hash(
     shape = {
         "schema": FEATURE_SCHEMA_VERSION,
         "features": sorted(policy.features),
-        "interactions": sorted("".join(sorted(i)) for i in policy.interactions),
+        # chosen from the log: one feature space whatever the learner picks (the snapshot says)
+        "interactions": "chosen"
+        if policy.interactions is None
+        else sorted("".join(sorted(i)) for i in policy.interactions),
         "bits": policy.bits,
         "explorer": _explorer_structure(policy.explorer),
         "variants": sorted(

@@ -10,7 +10,7 @@ gave for a fixed example (:func:`canary_shared` with the slot's actions).
 
 1. the checksum matches the bytes (:func:`verify`);
 2. the feature space is the one the current configuration expects;
-3. VW loads the bytes;
+3. VW loads the bytes (with the interactions the snapshot names, if the learner chose them);
 4. the loaded model's canary pmf is a probability distribution over the slot's actions (right
    length, finite, in ``[0, 1]``, summing to 1 ± 1e-3) and equals the recorded one (± 1e-4).
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+
+import msgspec
 
 from proxy.bandit.features import ActionSet, context_features
 from proxy.bandit.model import BanditModel, pmf_is_valid
@@ -66,8 +68,11 @@ def make_snapshot(
     model_version: int,
     feature_space: str,
     created_at_ms: int,
+    interactions: tuple[str, ...] | None = None,
 ) -> Snapshot:
-    """Snapshot ``model`` now (saving takes milliseconds: call it off the event loop)."""
+    """Snapshot ``model`` now (saving takes milliseconds: call it off the event loop).
+
+    ``interactions``: the set the learner chose for the model (a loader needs it to open it)."""
     data = model.to_bytes()
     canary = model.predict(canary_shared(model.policy), actions, floor=False)
     return Snapshot(
@@ -79,6 +84,7 @@ def make_snapshot(
         sha256=hashlib.sha256(data).hexdigest(),
         canary_pmf=tuple(canary),
         model=data,
+        interactions=interactions,
     )
 
 
@@ -102,6 +108,8 @@ def load_snapshot(
         raise SnapshotRefused(
             f"{name}: feature space {snapshot.feature_space}, expected {feature_space}"
         )
+    if snapshot.interactions is not None:  # chosen by the learner: open it with them
+        policy = msgspec.structs.replace(policy, interactions=snapshot.interactions)
     try:
         model = BanditModel.from_bytes(snapshot.model, policy)
     except ValueError as err:

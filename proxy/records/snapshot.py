@@ -27,6 +27,8 @@ class Snapshot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sha256: str
     canary_pmf: tuple[float, ...]
     model: bytes
+    # the interactions the learner chose for a slot that did not write them (None: the policy's)
+    interactions: tuple[str, ...] | None = None
 
 
 _encoder = msgspec.msgpack.Encoder()

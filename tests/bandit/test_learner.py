@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from proxy.bandit.interaction_choice import SELECT_AT
 from proxy.bandit.learner import GROUP, Learner
 from proxy.bandit.snapshot import load_snapshot
 from proxy.evaluate.log import read_log
@@ -52,7 +54,7 @@ slots:
     bandit:
       explorer: {{type: epsilon, epsilon: 0.2}}
       features: [{features}]
-      interactions: [DA]
+      {interactions}
     reward:
       window_s: {window_s}
   - id: footer
@@ -77,10 +79,15 @@ class Rules:
 
 
 def build_rules(
-    directory: Path, *, features: str = "device", window_s: float = 0.2, name: str = "r"
+    directory: Path,
+    *,
+    features: str = "device",
+    window_s: float = 0.2,
+    name: str = "r",
+    interactions: str = "interactions: [DA]",
 ) -> RuleEngine:
     path = directory / f"{name}.yaml"
-    path.write_text(RULES.format(features=features, window_s=window_s))
+    path.write_text(RULES.format(features=features, window_s=window_s, interactions=interactions))
     return RuleEngine.build(load_rules(path))
 
 
@@ -566,3 +573,65 @@ async def test_past_its_bound_the_oldest_pending_decisions_are_dropped_and_count
         if s.labels.get("worker") == "learner"
     }
     assert samples["evicted"] == 2
+
+
+async def test_a_slot_without_interactions_gets_the_chosen_ones_as_a_new_version(
+    store: Store, tmp_path: Path
+) -> None:
+    # b wins on mobile, a on desktop; the referrer does not matter: the chooser keeps device x
+    # variant only, and publishes a model retrained with it as the slot's next version, after a
+    # restart too
+    # (a window long enough for every click to be read before it closes)
+    rules = Rules(build_rules(tmp_path, features="device, referrer", interactions="", window_s=3))
+    spec = hero(rules.current)
+    assert spec.policy.interactions is None
+    rng = random.Random(7)
+    records = [
+        DecisionRecord(
+            **{
+                **_record_fields(record),
+                "context": {
+                    "D": (f"dev={rng.choice(('mobile', 'desktop'))}",),
+                    "R": (f"ref={rng.choice(('search', 'social', 'direct'))}",),
+                },
+                "chosen": rng.choice("ab"),
+            }
+        )
+        for record in decisions(SELECT_AT[0])
+    ]
+    wins: dict[tuple[str, ...], str] = {("dev=mobile",): "b", ("dev=desktop",): "a"}
+    rates = {r.id: 0.6 if wins[r.context["D"]] == r.chosen else 0.1 for r in records}
+    clicks = {r.id for r in records if rng.random() < rates[r.id]}
+    first, rest = records[:600], records[600:]
+    learner = make_learner(store, rules, tmp_path, snapshot_every_examples=100)
+    async with running(learner):
+        await send(store, first, clicked=lambda r: r.id in clicks)
+        await until(lambda: learner.learned == len(first) and learner.published > 0, "600 learned")
+    before = await published(store)
+    # a restarted learner kept none of the first 600 examples: it reads them back from
+    # decisions.jsonl when the choice is due
+    learner = make_learner(store, rules, tmp_path, snapshot_every_examples=100)
+    async with running(learner):
+        rest = [DecisionRecord(**{**_record_fields(r), "ts_ms": now_ms()}) for r in rest]
+        await send(store, rest, clicked=lambda r: r.id in clicks)
+
+        async def chosen_published() -> bool:
+            snapshot = await published(store)
+            return snapshot is not None and snapshot.interactions is not None
+
+        await until(chosen_published, "a model with chosen interactions published", 120)
+    assert before is not None and before.interactions is None
+    after = await published(store)
+    assert after is not None and after.interactions == ("DA",)
+    assert after.feature_space == before.feature_space == spec.feature_space
+    assert after.model_version > before.model_version
+    assert after.examples == SELECT_AT[0]
+    # a proxy opens it with the configured policy, and it learned the device effect
+    model = load_snapshot(after, spec.policy, spec.actions, feature_space=spec.feature_space)
+    try:
+        assert model.policy.interactions == ("DA",)
+        for device, best in (("mobile", 1), ("desktop", 0)):
+            pmf = model.predict({"D": [f"dev={device}"]}, spec.actions, floor=False)
+            assert max(range(2), key=pmf.__getitem__) == best
+    finally:
+        model.finish()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 from msgspec.structs import replace
 
+from proxy.bandit.interaction_choice import SELECT_AT
 from proxy.bandit.learner_state import (
     CheckpointRefused,
     LearnerState,
@@ -163,3 +165,46 @@ def test_reset_forgets_everything(engine: RuleEngine) -> None:
     state.versions["hero"] = 3
     state.reset()
     assert not state.models and not state.versions and len(state.join) == 0
+
+
+def test_a_chosen_set_replaces_the_model_and_is_snapshotted_as_the_next_version(
+    tmp_path: Path,
+) -> None:
+    engine = build_rules(tmp_path, features="device, referrer", interactions="", name="chosen")
+    state = learning(engine)
+    try:
+        held = state.models["hero"]
+        assert held.choice is not None and held.chosen_interactions is None
+        rng = random.Random(11)
+        for record in decisions(SELECT_AT[0]):
+            device, chosen = rng.choice(("mobile", "desktop")), rng.choice("ab")
+            rate = 0.6 if (device == "mobile") == (chosen == "b") else 0.1
+            context = {"D": (f"dev={device}",), "R": (f"ref={rng.choice('xyz')}",)}
+            learned = replace(
+                record, context=context, chosen=chosen, reward=float(rng.random() < rate)
+            )
+            assert state.learn(learned) is None
+        assert state.choices_due() == ["hero"] and state.choices_due() == []
+        assert not state.short_of_examples("hero")
+        job = state.choice_job("hero")
+        assert job is not None
+        choice, model = job()
+        old = held.model
+        state.versions["hero"] = 3
+        assert state.adopt("hero", choice, model)
+        assert held.model is model and model.examples_learned == SELECT_AT[0]
+        assert held.chosen_interactions == ("DA",)
+        with pytest.raises(RuntimeError):  # the old model was finished
+            old.to_bytes()
+        snap = state.snapshot_jobs(now_ms())["hero"]()
+        assert (snap.model_version, snap.interactions) == (4, ("DA",))
+        # after a restart the kept examples are gone: refilled from the log, or no choice
+        fresh = SlotModel("hero", held.spec, BanditModel(held.spec.policy))
+        fresh.model.examples_learned = SELECT_AT[0]
+        state.models["hero"] = fresh
+        assert state.short_of_examples("hero") and state.choice_job("hero") is None
+        state.refill("hero", [replace(r, model_version=None) for r in decisions(950, reward=1.0)])
+        assert not state.short_of_examples("hero") and state.choice_job("hero") is not None
+        model.finish()
+    finally:
+        state.close()

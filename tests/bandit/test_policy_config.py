@@ -14,6 +14,7 @@ from proxy.bandit.policy_config import (
     Softmax,
     SquareCB,
     check_variants,
+    effective_interactions,
     feature_space_hash,
     vw_arguments,
 )
@@ -28,8 +29,11 @@ def test_defaults() -> None:
     assert policy.explorer == SquareCB(gamma_scale=10.0, gamma_exponent=0.5)
     assert policy.floor == 0.0
     assert policy.features == ("device", "hour", "country", "referrer", "profile")
-    # every context namespace the features fill, with the variant; and device x referrer
-    assert policy.interactions == ("DA", "TA", "GA", "RA", "UA", "DRA")
+    # not written: the learner chooses them from the log, starting with every context namespace
+    # the features fill, with the variant, and device x referrer
+    assert policy.interactions is None
+    assert effective_interactions(policy) == ("DA", "TA", "GA", "RA", "UA", "DRA")
+    assert vw_arguments(policy).count("--interactions") == 6
     assert policy.learning_rate is None  # VW's own, 0.5
     assert "--learning_rate" not in vw_arguments(policy)
 
@@ -158,3 +162,10 @@ def test_feature_space_hash_changes_with_the_variants() -> None:
 def test_feature_space_hash_ignores_rates(change: dict[str, object]) -> None:
     base = feature_space_hash(BanditPolicy(), VARIANTS)
     assert feature_space_hash(BanditPolicy(**change), VARIANTS) == base  # type: ignore[arg-type]
+
+
+def test_interactions_written_as_the_defaults_are_another_feature_space() -> None:
+    # written, they are the owner's and never chosen again: not the line of a chosen set
+    written = BanditPolicy(interactions=effective_interactions(BanditPolicy()))
+    assert feature_space_hash(written, VARIANTS) != feature_space_hash(BanditPolicy(), VARIANTS)
+    assert vw_arguments(written) == vw_arguments(BanditPolicy())

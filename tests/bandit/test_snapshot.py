@@ -132,3 +132,31 @@ def test_canary_problem_detects_invalid_distributions() -> None:
     )
     assert _canary_problem([0.3, 0.3], (0.3, 0.3), 2) == "is not a probability distribution"
     assert _canary_problem([0.5, 0.5], (0.5, 0.5), 3) == "is not a probability distribution"
+
+
+def test_a_model_with_chosen_interactions_opens_under_the_slots_policy(
+    actions: ActionSet,
+) -> None:
+    # the slot wrote no interactions; the learner chose DA for its model
+    slot_policy = BanditPolicy(explorer=Softmax(3.0))
+    space = feature_space_hash(slot_policy, VARIANTS)
+    model = BanditModel(msgspec.structs.replace(slot_policy, interactions=("DA",)))
+    rng = random.Random(5)
+    for _ in range(200):
+        chosen, device = rng.randrange(3), rng.choice(["mobile", "desktop"])
+        reward = float(chosen == (1 if device == "mobile" else 2))
+        model.learn({"D": [f"dev={device}"]}, actions, chosen, reward=reward, probability=1 / 3)
+    snap = make_snapshot(
+        model, actions, slot="hero", model_version=2, feature_space=space,
+        created_at_ms=1_700_000_000_000, interactions=("DA",),
+    )  # fmt: skip
+    expected = [model.predict(c, actions) for c in CONTEXTS]
+    model.finish()
+    assert decode_snapshot(encode_snapshot(snap)).interactions == ("DA",)
+    loaded = load_snapshot(snap, slot_policy, actions, feature_space=space)
+    try:
+        assert loaded.policy.interactions == ("DA",)
+        for context, pmf in zip(CONTEXTS, expected, strict=True):
+            assert loaded.predict(context, actions) == pytest.approx(pmf, abs=1e-6)
+    finally:
+        loaded.finish()
