@@ -8,7 +8,7 @@
                      [--country CC] [--referrer URL] [--profile FIELD=VALUE …]
                      [--cookie NAME=VALUE …] [--header 'NAME: VALUE' …] [--set FIELD=VALUE …]
                      [--variant SLOT=VARIANT …] [--landing] [--no-diff] [--config FILE]
-                     [--rules PATH] [--upstream URL]
+                     [--rules PATH] [--upstream URL] [--store URL]
     vernier schema   (the JSON Schema of a rules file, for editors)
     vernier evaluate --log FILE [--policy-file FILE …] [--policy MODULE:FUNCTION …] [--json]
                      [--slot S] [--dr-features all|none|D,T] [--seed N] [--resamples N]
@@ -181,6 +181,9 @@ def _parser() -> argparse.ArgumentParser:
         "--header", type=_pair(":"), action="append", default=[], help="'Name: value'"
     )
     preview.add_argument("--no-diff", action="store_true", help="omit the HTML diff")
+    preview.add_argument(
+        "--store", help="the live proxies' store, for their pauses (default: from the config)"
+    )
     common(preview)
 
     commands.add_parser("schema", help="print the JSON Schema of a rules file")

@@ -3,7 +3,10 @@
 The page is fetched from the origin (as the proxy would, without the tracker), then run through
 the proxy's own match → decide → rewrite stages with a context built from the flags, so what is
 printed is what a visitor of that description would get: the rules that fired, each slot's
-variant and why, and a unified diff of the HTML.
+variant and why, and a unified diff of the HTML. The pauses and kill switches in force are read
+once from the live proxies' store (``vernier pause``), so a paused rule does not fire and a paused
+slot or variant shows its control (reason ``paused``); if the store cannot be reached the preview
+says so, and that it ignores pauses.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from proxy.config.schema import Config
 from proxy.decide.rules_only import decide_with_choices
 from proxy.errors import VernierError
 from proxy.exchange import Exchange
+from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.metrics import Metrics
 from proxy.request_view import RequestView
@@ -33,6 +37,8 @@ from proxy.session.issuer import IdIssuer
 from proxy.stages.decide import Decide
 from proxy.stages.match import Match
 from proxy.stages.rewrite import Rewrite
+from proxy.store import control as control_store
+from proxy.store_config import store_for
 
 FETCH_TIMEOUT_S = 15.0
 MAX_PAGE_BYTES = 16 * 1024 * 1024
@@ -76,9 +82,12 @@ class PreviewResult:
     after: str
     fail: str | None = None
     chosen: frozenset[str] = frozenset()  # slots whose variant --variant chose
+    pauses: str = ""  # where the pauses came from, or why they are ignored
 
     def report(self, *, diff: bool = True) -> str:
         lines = [f"GET {self.url} -> {self.status}"]
+        if self.pauses:
+            lines.append(self.pauses)
         lines.append("rules applied: " + (", ".join(self.rules) or "none"))
         for slot, variant, reason, triggers in self.slots:
             offered = f"; triggers offer {', '.join(triggers)}" if triggers else ""
@@ -153,11 +162,39 @@ def check_choices(ruleset: RuleSet, chosen: Mapping[str, str]) -> None:
             )
 
 
+def describe_pauses(pauses: Pauses) -> str:
+    """The pauses in force as one line of the preview."""
+    parts = [
+        *(f"slot {slot}" for slot in sorted(pauses.slots)),
+        *(f"rule {rule}" for rule in sorted(pauses.rules)),
+        *(f"{slot}/{v}" for slot, vs in sorted(pauses.variants.items()) for v in sorted(vs)),
+    ]
+    return ", ".join(parts) or "none"
+
+
+async def live_pauses(config: Config) -> tuple[Pauses, str]:
+    """The pauses and kill switches the live proxies apply, and a line saying where they were
+    read; when the store cannot answer, no pauses and a line saying they are ignored."""
+    store = store_for(config, None)
+    try:
+        fields = await control_store.read(store)
+    finally:
+        await store.close()
+    if fields is None:
+        return NO_PAUSES, (
+            f"pauses: cannot reach the store at {store.url}; this preview ignores pauses "
+            "(--store URL or --config FILE names the proxies' store)"
+        )
+    pauses = Pauses.parse(fields)
+    return pauses, f"pauses (from {store.url}): {describe_pauses(pauses)}"
+
+
 async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
     url = target_url(config, url)
     engine = load_rule_engine(config)
     chosen = dict(visitor.variants or {})
     check_choices(engine.ruleset, chosen)
+    pauses, pauses_line = await live_pauses(config)
     headers = {"User-Agent": USER_AGENTS[visitor.device], **(visitor.headers or {})}
     if visitor.cookies:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in visitor.cookies.items())
@@ -184,8 +221,9 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         own_hosts=own_hosts(config),
         hidden_cookies=frozenset(),
         context_fields=(PinnedFields({"device": visitor.device, **(visitor.context or {})}),),
+        pauses=PauseWatcher(None, current=pauses),
     )
-    decide = Decide(decide_with_choices(chosen), throwaway_issuer(config))
+    decide = Decide(decide_with_choices(chosen, pauses), throwaway_issuer(config))
     fail = None
     try:
         for stage in (match, decide, Rewrite(config.html, health, Metrics())):
@@ -212,4 +250,5 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         else body.decode(codec, "replace"),
         fail=fail,
         chosen=frozenset(chosen),
+        pauses=pauses_line,
     )

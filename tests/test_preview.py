@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from proxy.cli import main
 from proxy.config.load import load_config
 from proxy.config.schema import Config
 from proxy.preview import PreviewError, Visitor, preview
+from tests.redis_server import RedisServerProcess
 
 RULES = """
 rules:
@@ -152,3 +156,46 @@ async def test_preview_command_takes_variant_flags(
     assert "slot hero: variant b (chosen with --variant)" in out and "Bold" in out
     assert await asyncio.to_thread(main, [*argv[:3], "hero=zz", *argv[4:]]) == 2
     assert "has no variant 'zz'" in capsys.readouterr().err
+
+
+def run_vernier(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``vernier`` command (run in a thread while the origin answers on this loop)."""
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )
+
+
+async def test_preview_shows_what_the_pauses_in_the_store_leave(
+    origin: str, rules_file: Path, redis_server: RedisServerProcess
+) -> None:
+    where = ["--rules", str(rules_file), "--store", redis_server.url]
+    argv = ["preview", "/page", "--device", "mobile", "--no-diff", "--upstream", origin, *where]
+    argv += ["--profile", "engaged_s=45", "--country", "DE", "--hour", "21"]
+
+    async def vernier(*args: str) -> str:
+        result = await asyncio.to_thread(run_vernier, *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    out = await vernier(*argv)
+    assert "pauses (from redis://" in out and "): none" in out
+    assert "rules applied: engaged" in out and "slot hero: variant b (rule)" in out
+    await vernier("pause", "hero/b", *where)
+    await vernier("pause", "engaged", *where)
+    out = await vernier(*argv)
+    assert "): rule engaged, hero/b" in out  # the pauses the proxies apply, listed
+    assert "rules applied: none" in out and "slot hero: variant a (paused)" in out
+    await vernier("resume", "hero/b", *where)
+    await vernier("pause", "hero", *where)  # the slot's kill switch
+    assert "slot hero: variant a (paused)" in await vernier(*argv)
+    chosen = await vernier(*argv, "--variant", "hero=b")  # what the operator asks to see
+    assert "slot hero: variant b (chosen with --variant)" in chosen
+    redis_server.stop()
+    out = await vernier(*argv)
+    assert "cannot reach the store at redis://" in out and "this preview ignores pauses" in out
+    assert "rules applied: engaged" in out and "slot hero: variant b (rule)" in out

@@ -75,10 +75,18 @@ NO_PAUSES = Pauses()
 
 
 class PauseWatcher:
-    def __init__(self, store: Store | None, *, poll_s: float = POLL_S) -> None:
+    """The pauses in force, re-read from the store every ``poll_s`` by :meth:`poll`.
+
+    Without a store it holds ``current`` as given: ``vernier preview`` reads the store once and
+    runs the proxy's stages over what it found.
+    """
+
+    def __init__(
+        self, store: Store | None, *, poll_s: float = POLL_S, current: Pauses = NO_PAUSES
+    ) -> None:
         self._store = store
         self._poll_s = poll_s
-        self.current = NO_PAUSES
+        self.current = current
 
     async def refresh(self) -> None:
         if self._store is None:
