@@ -93,6 +93,30 @@ def test_validate_names_file_line_and_key(tmp_path: Path, text: str, where: str)
     assert "pwned" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("condition", "where"),
+    [
+        ("rules: [{id: r, when: \"devce == 'mobile'\", then: [{op: hide, selector: p}]}]", "1:24"),
+        (
+            "slots: [{id: s, selector: p, control: a, variants: {a: [], b: []},"
+            " pin: [{when: \"devce == 'mobile'\", variant: b}]}]",
+            "1:82",
+        ),
+        ("segments: [{id: m, when: \"devce == 'mobile'\"}]", "1:27"),
+    ],
+)
+def test_validate_refuses_a_misspelt_field_in_any_condition(
+    tmp_path: Path, condition: str, where: str
+) -> None:
+    (tmp_path / "typo.yaml").write_text(condition + "\n", encoding="utf-8")
+    result = vernier(tmp_path, "validate", "--rules", "typo.yaml")
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.startswith("vernier: error: "), result.stderr
+    assert f"/typo.yaml:{where} $." in result.stderr
+    assert "unknown field 'devce' (did you mean device?)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_validate_alias_error_names_the_anchor(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("a: &x 1\nb: *x\n", encoding="utf-8")
     result = vernier(tmp_path, "validate", "--config", "bad.yaml")

@@ -10,13 +10,15 @@ stage calls :func:`add_segments` once the context is built; after it the context
 A segment's condition may test other segments (``'buyers' in segments``), so segments are
 evaluated in dependency order; a cycle is refused at load. ``segment`` (the first match) is not
 available inside segment conditions: it depends on every segment before it, which would make
-most files cyclic. Conditions of segments are held to a stricter standard than rules' ``when``:
-every field they read must be a known context or profile field (:func:`known_field`), since a
-misspelt field silently puts nobody in the segment and that is hard to see from outside.
+most files cyclic. Every condition — a segment's, a rule's ``when``, a pin's ``when`` — may read
+only known context or profile fields (:func:`known_field`): a misspelt field is simply absent
+from every context, so it would silently put nobody in the segment, or never fire the rule, and
+that is hard to see from outside. The loader refuses it with the closest known name.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +90,14 @@ def known_field(name: str) -> bool:
         or name.replace(":", ".") in KNOWN_FIELDS
         or bool(_KNOWN_PREFIX.match(name))
     )
+
+
+def unknown_field_message(name: str) -> str:
+    """What the loader says of a condition reading ``name``, an unknown field: the closest
+    known name, when one is close (``devce`` -> ``device``)."""
+    close = difflib.get_close_matches(name, sorted(KNOWN_FIELDS | {SEGMENT_FIELD}), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"condition: unknown field '{name}'{hint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +250,20 @@ def _error_at(
     return lines.error(message, path)
 
 
+def _check_fields(
+    lines: LineMap, path: str, expressions: Sequence[tuple[str, str]], when: Node
+) -> None:
+    """Refuse the first unknown field ``when`` reads, at its place in the condition."""
+    for name in sorted(fields_used(when)):
+        if name != SEGMENT_FIELD and not known_field(name):
+            raise _error_at(lines, path, expressions, unknown_field_message(name), name, None)
+
+
 def compile_segments(declared: Sequence[Declared], conditions: Iterable[Reference]) -> Segments:
     """Check and order the declared segments; raises :class:`ConfigError` (file:line:column) for
-    a duplicate id, an unknown field, ``segment`` inside a segment, a test of a segment that is
-    not declared anywhere in ``conditions``, or a cycle."""
+    a duplicate id, ``segment`` inside a segment, an unknown field anywhere in ``conditions``
+    (every condition of the rules, segments' included), a test of a segment that is not declared,
+    or a cycle."""
     by_id: dict[str, Declared] = {}
     for item in declared:
         if item.id in by_id:
@@ -251,13 +271,11 @@ def compile_segments(declared: Sequence[Declared], conditions: Iterable[Referenc
             where = f"{first.lines.file}:{first.lines.line_of(first.path)}"
             raise item.lines.error(f"segment '{item.id}' is already declared at {where}", item.path)
         by_id[item.id] = item
-        for name in sorted(fields_used(item.when)):
-            if name == SEGMENT_FIELD:
-                message = "segment conditions test other segments as \"'id' in segments\""
-                raise item.error_at(message, field=name)
-            if not known_field(name):
-                raise item.error_at(f"condition: unknown field '{name}'", field=name)
+        if SEGMENT_FIELD in fields_used(item.when):
+            message = "segment conditions test other segments as \"'id' in segments\""
+            raise item.error_at(message, field=SEGMENT_FIELD)
     for ref in conditions:
+        _check_fields(ref.lines, ref.path, ref.expressions, ref.when)
         for field in (SEGMENT_FIELD, SEGMENTS_FIELD):
             for value in values_compared(ref.when, field):
                 if value not in by_id:

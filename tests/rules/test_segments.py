@@ -115,7 +115,19 @@ def test_segments_may_live_in_another_file_than_their_use(tmp_path: Path) -> Non
         ),
         (
             "segments: [{id: a, when: 'vists > 3'}]\n",
-            "segments.yaml:1:27 $.segments[0].when: condition: unknown field 'vists'",
+            "segments.yaml:1:27 $.segments[0].when: condition: unknown field 'vists'"
+            " (did you mean visits?)",
+        ),
+        (  # a rule's condition is held to the same standard as a segment's
+            "rules:\n  - id: r\n    when: \"devce == 'mobile'\"\n    then: [{op: hide, selector: p}]\n",
+            "segments.yaml:3:12 $.rules[0].when: condition: unknown field 'devce'"
+            " (did you mean device?)",
+        ),
+        (  # and a pin's, inside a structured condition
+            "slots:\n  - id: s\n    selector: p\n    control: a\n    variants: {a: [], b: []}\n"
+            "    pin:\n      - variant: b\n        when: {any: ['hour > 3', \"devce == 'mobile'\"]}\n",
+            "segments.yaml:8:35 $.slots[0].pin[0].when.any[1]: condition: unknown field 'devce'"
+            " (did you mean device?)",
         ),
         (
             "segments:\n  - {id: a, when: \"'b' in segments\"}\n  - {id: b, when: \"'a' in segments\"}\n",
@@ -156,6 +168,13 @@ def test_bad_segments_are_refused_with_their_place(tmp_path: Path, text: str, me
     with pytest.raises(ConfigError) as caught:
         load_rules(tmp_path)
     assert message in str(caught.value)
+
+
+def test_an_unknown_field_with_no_close_name_gets_no_guess(tmp_path: Path) -> None:
+    write(tmp_path, "rules: [{id: r, when: 'zzzz > 1', then: [{op: hide, selector: p}]}]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(tmp_path)
+    assert str(caught.value).endswith("$.rules[0].when: condition: unknown field 'zzzz'")
 
 
 def test_every_profile_field_is_a_known_field() -> None:
