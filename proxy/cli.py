@@ -36,7 +36,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from proxy import __version__
 from proxy.commands import evaluate as evaluate_command
@@ -46,7 +45,7 @@ from proxy.commands import report as report_command
 from proxy.commands import segments as segments_command
 from proxy.commands import simulate as simulate_command
 from proxy.commands.preflight import load_required_rules, origin_warning, rules_warning
-from proxy.config.load import load_config, parse_listen
+from proxy.config.load import flag_overrides, load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
 from proxy.preview import USER_AGENTS, Visitor, preview
@@ -218,19 +217,6 @@ def _config_file(args: argparse.Namespace) -> Path | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "origin.url": getattr(args, "upstream", None),
-        "origin.public_url": getattr(args, "public_url", None),
-        "server.listen": getattr(args, "listen", None),
-        "server.workers": getattr(args, "workers", None),
-        "admin.listen": getattr(args, "admin_listen", None),
-        "store.url": getattr(args, "store", None),
-        "data_dir": getattr(args, "data_dir", None),
-        "rules": getattr(args, "rules", None),
-    }
-
-
 async def _validate_live(config: Config, ruleset: RuleSet) -> int:
     from proxy.rules.live_check import findings, report
     from proxy.store.rule_health import read
@@ -249,7 +235,7 @@ async def _validate_live(config: Config, ruleset: RuleSet) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    config = load_config(_config_file(args), overrides=_overrides(args))
+    config = load_config(_config_file(args), overrides=flag_overrides(args))
     context: dict[str, object] = {name: _typed(value) for name, value in args.set}
     for name in ("hour", "weekday", "country"):
         if getattr(args, name) is not None:
@@ -272,7 +258,7 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    config = load_config(_config_file(args), overrides=_overrides(args))
+    config = load_config(_config_file(args), overrides=flag_overrides(args))
     ruleset = load_required_rules(config)
     print(
         f"ok: configuration valid (origin {config.origin.url or 'not set'}); "
@@ -287,7 +273,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from proxy.server.workers import require_origin, run
 
-    config = load_config(_config_file(args), overrides=_overrides(args))
+    config = load_config(_config_file(args), overrides=flag_overrides(args))
     _setup_logging(config)
     require_origin(config)
     ruleset = load_required_rules(config)

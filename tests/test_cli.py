@@ -15,8 +15,10 @@ from proxy import __version__
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "vernier.yaml"
 
 
-def vernier(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd)}
+def vernier(
+    cwd: Path, *args: str, environ: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), **(environ or {})}
     return subprocess.run(
         [sys.executable, "-m", "proxy", *args],
         cwd=cwd,
@@ -115,6 +117,29 @@ def test_validate_refuses_a_misspelt_field_in_any_condition(
     assert f"/typo.yaml:{where} $." in result.stderr
     assert "unknown field 'devce' (did you mean device?)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "source"),
+    [
+        (("serve", "--upstream", "http://127.0.0.1:9", "--store", "mysql://x"), {}, "--store"),
+        (("validate",), {"VERNIER_STORE": "mysql://x"}, "VERNIER_STORE"),
+        (("pauses", "--store", "mysql://x"), {}, "--store"),
+        (("serve", "--upstream", "http://127.0.0.1:9/a"), {}, "--upstream"),
+        (("validate",), {"VERNIER_WORKERS": "two"}, "VERNIER_WORKERS"),
+    ],
+)
+def test_a_bad_value_names_the_flag_or_variable_that_set_it(
+    tmp_path: Path, args: tuple[str, ...], environ: dict[str, str], source: str
+) -> None:
+    """The repository's config (which writes ``store: {url: null}``) is in the cwd, as it is for
+    a newcomer in a fresh clone: the error must name the flag or variable, not its line."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "vernier.yaml").write_text(REPO_CONFIG.read_text())
+    result = vernier(tmp_path, *args, environ=environ)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"vernier: error: {source} $."), result.stderr
+    assert "vernier.yaml" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_validate_alias_error_names_the_anchor(tmp_path: Path) -> None:

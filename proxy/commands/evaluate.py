@@ -26,7 +26,7 @@ import msgspec
 
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import load_snapshot
-from proxy.config.load import load_config
+from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.decide.slots import rule_choice
 from proxy.errors import UsageError
@@ -232,7 +232,7 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
         raise UsageError(f"--resamples {args.resamples}: expected at least 2")
     bucket, chosen_features = dr_bucket(args.dr_features)
     user_policies = {spec: entry_point(load_entry_point(spec)) for spec in args.policy}
-    config = load_config(config_file, overrides={"rules": args.rules})
+    config = load_config(config_file, overrides=flag_overrides(args))
     path = Path(config.rules)
     ruleset = load_rules(path) if path.exists() else RuleSet()
     slots = {slot.id: slot for slot in ruleset.slots}

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from proxy.config.load import load_config
+from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
 from proxy.server.workers import LOG_FORMAT
@@ -50,11 +50,7 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     """Run until SIGTERM/SIGINT; 0 after a clean stop. Errors are raised for the CLI to print."""
     config = load_config(
         config_file,
-        overrides={
-            "store.url": getattr(args, "store", None),
-            "data_dir": getattr(args, "data_dir", None),
-            "rules": getattr(args, "rules", None),
-        },
+        overrides=flag_overrides(args),
     )
     url = store_url(config)
     logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT)

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from proxy.commands.preflight import load_required_rules
-from proxy.config.load import load_config
+from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
 from proxy.govern.control import control_field
@@ -59,7 +59,7 @@ def pause_line(field: str, value: str) -> str:
 
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
-    config = load_config(config_file, overrides={"rules": args.rules})
+    config = load_config(config_file, overrides=flag_overrides(args))
     # `pauses` lists what the store holds; pause and resume check the target against the rules
     ruleset = RuleSet() if args.command == "pauses" else load_required_rules(config)
     return asyncio.run(_run(args, config, ruleset))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.bandit.learner import DECISIONS_FILE
-from proxy.config.load import load_config
+from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.dashboard.assets import DashboardAssets
 from proxy.dashboard.reads import read_pauses, read_report, read_windows
@@ -66,7 +66,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
-    config = load_config(config_file, overrides={"rules": args.rules})
+    config = load_config(config_file, overrides=flag_overrides(args))
     rules_path = Path(config.rules)
     ruleset = load_rules(rules_path) if rules_path.exists() else RuleSet()
     now_ms = int(time.time() * 1000)

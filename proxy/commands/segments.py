@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from proxy.config.load import load_config
+from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
 from proxy.records.segment_model import SegmentModel
@@ -50,7 +50,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
-    config = load_config(config_file, overrides={"rules": args.rules})
+    config = load_config(config_file, overrides=flag_overrides(args))
     path = Path(config.rules)
     segments = (load_rules(path) if path.exists() else RuleSet()).segments
     if args.action == "fit":

@@ -34,7 +34,29 @@ ENVIRONMENT_KEYS: dict[str, str] = {
     "VERNIER_ADMIN_TOKEN": "admin.token",
     "VERNIER_LOG_LEVEL": "log_level",
 }
+# command-line flag -> dotted config key; every command spells a setting it takes the same way
+FLAG_KEYS: dict[str, str] = {
+    "--upstream": "origin.url",
+    "--public-url": "origin.public_url",
+    "--listen": "server.listen",
+    "--workers": "server.workers",
+    "--admin-listen": "admin.listen",
+    "--store": "store.url",
+    "--data-dir": "data_dir",
+    "--rules": "rules",
+}
+_FLAG_OF = {dotted: flag for flag, dotted in FLAG_KEYS.items()}
 _INT_KEYS = {"server.workers"}
+
+
+def flag_overrides(args: object) -> dict[str, Any]:
+    """The settings a parsed command line (argparse's namespace) gives with the flags of
+    :data:`FLAG_KEYS`, for :func:`load_config`; a flag the command has not, or that was not
+    given, is None."""
+    return {
+        dotted: getattr(args, flag.removeprefix("--").replace("-", "_"), None)
+        for flag, dotted in FLAG_KEYS.items()
+    }
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -49,7 +71,9 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+def _from_environment(environ: Mapping[str, str], given: dict[str, str]) -> dict[str, Any]:
+    """The settings of the ``VERNIER_*`` variables; each one's key path is recorded in
+    ``given`` (path -> variable), so that an error in its value names the variable."""
     out: dict[str, Any] = {}
     for var, dotted in ENVIRONMENT_KEYS.items():
         raw = environ.get(var)
@@ -61,11 +85,10 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
                 value = int(raw)
             except ValueError:
                 raise ConfigError(
-                    f"{var} must be a whole number, got {raw!r}",
-                    file="<environment>",
-                    path=f"$.{dotted}",
+                    f"must be a whole number, got {raw!r}", file=var, path=f"$.{dotted}"
                 ) from None
         _set_dotted(out, dotted, value)
+        given[f"$.{dotted}"] = var
     return out
 
 
@@ -91,7 +114,11 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """Read ``file`` (optional), apply environment and ``overrides`` (dotted keys), validate."""
+    """Read ``file`` (optional), apply environment and ``overrides`` (dotted keys), validate.
+
+    An error in a value set by an override names its flag (:data:`FLAG_KEYS`; ``<overrides>``
+    for a key no flag sets), one set by the environment its variable, not the file's line.
+    """
     data: dict[str, Any] = {}
     lines = LineMap(str(file) if file else "<defaults>")
     if file is not None:
@@ -101,7 +128,7 @@ def load_config(
         if not isinstance(loaded, dict):
             raise lines.error("the config file must be a mapping of sections")
         data = loaded
-    environment = _from_environment(os.environ if environ is None else environ)
+    environment = _from_environment(os.environ if environ is None else environ, lines.given)
     data = _merge(data, environment)
     # top-level keys given by the environment or flags: their relative paths mean the cwd
     given_outside = set(environment)
@@ -109,6 +136,7 @@ def load_config(
         if value is not None:
             _set_dotted(data, dotted, value)
             given_outside.add(dotted.split(".", 1)[0])
+            lines.given[f"$.{dotted}"] = _FLAG_OF.get(dotted, "<overrides>")
     try:
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
@@ -225,6 +253,5 @@ def _check(config: Config, lines: LineMap) -> None:
     if config.store.url is not None:
         scheme = urlsplit(config.store.url).scheme
         if scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
-            raise lines.error(
-                "must be redis://, rediss://, unix:// or redis+cluster:// URL", "$.store.url"
-            )
+            kinds = "redis://, rediss://, unix:// or redis+cluster://"
+            raise lines.error(f"must be a {kinds} URL, got {scheme}://", "$.store.url")

@@ -37,6 +37,16 @@ class LineMap:
     # single-line scalars written as they read (no escapes, no folding): the line and column of
     # their first character, so an error inside one (a condition) can point at its own column
     texts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # values a flag or an environment variable set over the file: path -> that flag or variable,
+    # which an error in the value names instead of a line of the file that did not decide it
+    given: dict[str, str] = field(default_factory=dict)
+
+    def _given_by(self, path: str) -> str | None:
+        """The flag or variable that set ``path`` or a value containing it, if one did."""
+        for prefix, source in self.given.items():
+            if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+                return source
+        return None
 
     def _nearest(self, path: str) -> str:
         """``path`` or its nearest ancestor that has a position."""
@@ -54,6 +64,9 @@ class LineMap:
         return self.lines.get(self._nearest(path))
 
     def error(self, message: str, path: str = "$") -> ConfigError:
+        source = self._given_by(path)
+        if source is not None:
+            return ConfigError(message, file=source, path=path)
         at = self._nearest(path)
         return ConfigError(
             message,

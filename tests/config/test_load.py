@@ -76,8 +76,43 @@ def test_the_real_environment_is_not_read_when_environ_is_given(
 def test_environment_workers_must_be_a_number() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(None, environ={"VERNIER_WORKERS": "many"})
-    assert "VERNIER_WORKERS" in caught.value.message
+    assert caught.value.file == "VERNIER_WORKERS" and "'many'" in caught.value.message
     assert caught.value.path == "$.server.workers"
+
+
+@pytest.mark.parametrize(
+    ("environ", "overrides", "source", "path"),
+    [
+        ({"VERNIER_STORE": "mysql://x"}, {}, "VERNIER_STORE", "$.store.url"),
+        ({"VERNIER_STORE": "redis://ok"}, {"store.url": "mysql://x"}, "--store", "$.store.url"),
+        ({}, {"origin.url": "http://a/path"}, "--upstream", "$.origin.url"),
+        ({"VERNIER_LISTEN": "nonsense"}, {}, "VERNIER_LISTEN", "$.server.listen"),
+        ({}, {"admin.listen": "nonsense"}, "--admin-listen", "$.admin.listen"),
+        ({"VERNIER_LOG_LEVEL": "loud"}, {}, "VERNIER_LOG_LEVEL", "$.log_level"),
+        ({"VERNIER_PUBLIC_URL": "ftp://a"}, {}, "VERNIER_PUBLIC_URL", "$.origin.public_url"),
+        ({}, {"server.workers": 0}, "--workers", "$.server.workers"),
+    ],
+)
+def test_an_error_in_a_value_names_the_flag_or_variable_that_set_it(
+    tmp_path: Path, environ: dict[str, str], overrides: dict[str, object], source: str, path: str
+) -> None:
+    """The file writes every one of these keys too: the error must not blame its line."""
+    text = (
+        "origin:\n  url: http://a\n  public_url: http://b\nserver:\n  listen: ':1'\n"
+        "  workers: 1\nadmin:\n  listen: ':2'\nstore:\n  url: null\nlog_level: info\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ=environ, overrides=overrides)
+    assert (caught.value.file, caught.value.path, caught.value.line) == (source, path, None)
+    assert str(caught.value).startswith(f"{source} {path}: ")
+
+
+def test_an_error_in_the_file_still_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "store:\n  url: mysql://x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"VERNIER_LISTEN": ":3"}, overrides={"rules": "r"})
+    assert str(caught.value).startswith(f"{path}:2:3 $.store.url: must be a redis://")
+    assert str(caught.value).endswith("URL, got mysql://")
 
 
 # --- paths -------------------------------------------------------------------------------------
