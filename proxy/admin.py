@@ -69,7 +69,7 @@ class AdminApi:
             asked = msgspec.json.decode(await request.read(), type=PauseRequest)
             field = control_field(asked.target, self._rules.current.ruleset)
         except msgspec.ValidationError as err:
-            path, what = invalid_value(err)
+            path, what = invalid_value(err, schema=PauseRequest)
             return _answer({"error": f"{path}: {what}"}, 400)
         except msgspec.DecodeError as err:
             return _answer({"error": f"malformed JSON: {malformed_json(err)}"}, 400)

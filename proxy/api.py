@@ -91,7 +91,8 @@ class DecisionApi:
                 return await self._decide(msgspec.json.decode(body, type=DecideRequest))
             return await self._reward(msgspec.json.decode(body, type=RewardRequest))
         except msgspec.ValidationError as err:
-            path, what = invalid_value(err)
+            asked = DecideRequest if action == "decide" else RewardRequest
+            path, what = invalid_value(err, schema=asked)
             return _error(400, f"{path}: {what}")
         except msgspec.DecodeError as err:
             return _error(400, f"malformed JSON: {malformed_json(err)}")

@@ -9,13 +9,20 @@ not recognised gets a generic Vernier reason, never the library's text.
 
 What is kept from the library is data about the *input*: the JSON path of the offending value
 (``$.events[0].depth``), a byte offset, a bound or field name written in the input's schema.
+A value outside an enumeration (a ``Literal``, an ``Enum``, the tag of a tagged union) is answered
+with the allowed values, read from the schema the caller names. A check a ``Struct`` makes in
+its ``__post_init__`` raises :func:`field_error`, which carries Vernier's message and the key
+inside the struct it is about, so the answer names that key
+(``$.slots[0].bandit.interactions[0]``) rather than the whole struct.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
+import msgspec.inspect as schema_info
 
 # msgspec's type names → the JSON words a sender of JSON understands
 _JSON_TYPES = {
@@ -38,21 +45,39 @@ _PATTERN = re.compile(r"^Expected `str` matching regex '(.*)'$")
 _CHOICE = re.compile(r"^Invalid (?:enum )?value (.+)$")
 _RANGE = re.compile(r"^(Number|Integer value) out of range")
 _BYTE = re.compile(r"\(byte (\d+)\)")
+# what field_error writes: a marker no library message starts with, the key, Vernier's message
+_OWN_MARK = "\x1fvernier\x1f"
+_OWN = re.compile(r"^\x1fvernier\x1f([^\x1f]*)\x1f(.*)$", re.S)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 
 _LENGTH_UNITS = {"str": "characters", "array": "items", "object": "keys", "bytes": "bytes"}
 
 
-def invalid_value(err: msgspec.ValidationError, *, field_word: str = "field") -> tuple[str, str]:
+def field_error(key: str, message: str) -> ValueError:
+    """What a ``Struct``'s ``__post_init__`` raises to refuse the value at ``key`` inside it
+    (``interactions[0]``, ``""`` for the struct itself) with ``message``, Vernier's own words;
+    msgspec turns it into a ``ValidationError`` at the struct, and :func:`invalid_value` reads
+    both back."""
+    return ValueError(f"{_OWN_MARK}{key}\x1f{message}")
+
+
+def invalid_value(
+    err: msgspec.ValidationError, *, field_word: str = "field", schema: Any = None
+) -> tuple[str, str]:
     """(JSON path, what is wrong) for a value that does not fit its type, in Vernier's words.
 
     ``field_word`` is what a mapping key is called where the answer is read ("key" in config
     files, "field" in JSON bodies). An unknown field's path names the field itself; a missing
-    one's names the object that lacks it.
+    one's names the object that lacks it. ``schema``, the type the input was decoded as, lets a
+    value outside an enumeration be answered with the allowed values.
     """
     message = str(err)
     found = _PATH.search(message)
     path = found.group(1) if found else "$"
     text = message[: found.start()] if found else message
+    if match := _OWN.match(text):
+        key = match.group(1)
+        return path + (f".{key}" if key and not key.startswith("[") else key), match.group(2)
     if match := _MISSING.match(text):
         return path, f"missing required {field_word} '{match.group(1)}'"
     if match := _UNKNOWN.match(text):
@@ -74,7 +99,9 @@ def invalid_value(err: msgspec.ValidationError, *, field_word: str = "field") ->
     if match := _PATTERN.match(text):  # the pattern is Vernier's own schema
         return path, f"does not match the pattern {match.group(1)!r}"
     if match := _CHOICE.match(text):  # the value is the sender's input
-        return path, f"{match.group(1)} is not one of the allowed values"
+        allowed = allowed_values(schema, path) if schema is not None else ()
+        listed = f" ({', '.join(allowed)})" if allowed else ""
+        return path, f"{match.group(1)} is not one of the allowed values{listed}"
     if _RANGE.match(text):
         return path, "number out of range"
     return path, "invalid value"
@@ -102,3 +129,48 @@ def _article(noun: str) -> str:
     if noun == "null":
         return noun
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def allowed_values(schema: Any, path: str) -> tuple[str, ...]:
+    """The values the enumeration at ``path`` (``$.slots[0].policy``) of ``schema`` allows, in
+    the order the schema declares them; ``()`` if ``path`` is no enumeration of it. The tag of a
+    tagged union (``$.explorer.type``) allows the tags of its members."""
+    found: list[Any] = [schema_info.type_info(schema)]
+    for name, index in _STEP.findall(path.removeprefix("$")):
+        found = [inner for outer in found for inner in _inside(outer, name, index)]
+    values: list[str] = []
+    for info in (member for outer in found for member in _members(outer)):
+        if isinstance(info, schema_info.LiteralType):
+            values += [str(v) for v in info.values]
+        elif isinstance(info, schema_info.EnumType):
+            values += [str(e.value) for e in info.cls]
+    return tuple(dict.fromkeys(values))
+
+
+def _members(info: Any) -> tuple[Any, ...]:
+    """``info`` without its metadata, as the types of a union (one type: a tuple of one)."""
+    while isinstance(info, schema_info.Metadata):
+        info = info.type
+    if isinstance(info, schema_info.UnionType):
+        return tuple(m for t in info.types for m in _members(t))
+    return (info,)
+
+
+def _inside(info: Any, name: str, index: str) -> list[Any]:
+    """The types a step of a path (a key ``name``, or an ``index``) leads to from ``info``."""
+    out: list[Any] = []
+    members = _members(info)
+    for member in members:
+        if name and isinstance(member, schema_info.StructType):
+            if member.tag_field == name:  # the tag: one of the union's members' tags
+                tags = [m.tag for m in members if isinstance(m, schema_info.StructType) and m.tag]
+                out.append(schema_info.LiteralType(values=tuple(tags)))
+            out += [f.type for f in member.fields if f.encode_name == name]
+        elif isinstance(member, schema_info.DictType):
+            out.append(member.value_type)
+        elif index and isinstance(member, schema_info.TupleType):
+            types = member.item_types
+            out += list(types) if index == "..." else list(types[int(index) : int(index) + 1])
+        elif index and hasattr(member, "item_type"):  # list, tuple, set, frozenset
+            out.append(member.item_type)
+    return out

@@ -32,6 +32,8 @@ from typing import Annotated, Literal, TypeAlias, get_args
 
 import msgspec
 
+from proxy.messages import field_error
+
 # Bump when proxy.bandit.features changes how a context becomes tokens (buckets, names).
 FEATURE_SCHEMA_VERSION = 1
 
@@ -157,14 +159,18 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     drift: DriftPolicy = DriftPolicy()
 
     def __post_init__(self) -> None:
-        # msgspec reports a ValueError raised here as a ValidationError with the key path.
-        for interaction in self.interactions or ():
+        # msgspec reports a ValueError raised here as a ValidationError at this struct;
+        # field_error names the key inside it, for proxy.messages to put in the path.
+        for i, interaction in enumerate(self.interactions or ()):
             if ACTION_NAMESPACE not in interaction:
-                raise ValueError(
-                    f"interaction {interaction!r} must include the action namespace 'A'"
+                raise field_error(
+                    f"interactions[{i}]",
+                    f"interaction {interaction!r} must include the action namespace "
+                    f"'{ACTION_NAMESPACE}' (the variant: what it learns is per variant)",
                 )
-        if len(set(self.features)) != len(self.features):
-            raise ValueError("features: a group is listed twice")
+        for i, group in enumerate(self.features):
+            if group in self.features[:i]:
+                raise field_error(f"features[{i}]", f"the group {group!r} is listed twice")
 
 
 def check_variants(policy: BanditPolicy, variant_ids: tuple[str, ...] | list[str]) -> None:

@@ -102,9 +102,10 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def msgspec_error_path(err: msgspec.ValidationError) -> tuple[str, str]:
-    """(what is wrong, key path) for a config value msgspec refused, in Vernier's words."""
-    path, what = invalid_value(err, field_word="key")
+def msgspec_error_path(err: msgspec.ValidationError, schema: Any) -> tuple[str, str]:
+    """(what is wrong, key path) for a config value msgspec refused as a ``schema``, in
+    Vernier's words."""
+    path, what = invalid_value(err, field_word="key", schema=schema)
     return what, path
 
 
@@ -140,7 +141,7 @@ def load_config(
     try:
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
-        message, path = msgspec_error_path(err)
+        message, path = msgspec_error_path(err, Config)
         raise lines.error(message, path) from None
     file_dir = file.parent if file is not None else Path.cwd()
 

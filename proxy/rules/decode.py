@@ -86,7 +86,7 @@ def decode_rules_file(data: Any, lines: LineMap) -> schema.RulesFile:
         return msgspec.convert(data, schema.RulesFile, strict=True)
     except msgspec.ValidationError as err:
         error = str(err)  # compared, never shown: the message is Vernier's own (msgspec_error_path)
-        message, path = msgspec_error_path(err)
+        message, path = msgspec_error_path(err, schema.RulesFile)
     at_key = re.fullmatch(r".* - at `key` in `([^`]*)`", error)
     if at_key is not None:  # a mapping key (a variant id) is malformed
         path = _resolve_path(data, at_key.group(1), error)

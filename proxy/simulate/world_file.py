@@ -153,7 +153,7 @@ def load_world(path: Path) -> WorldSpec:
     try:
         raw = msgspec.convert(data, WorldFile, strict=True)
     except msgspec.ValidationError as err:
-        message, at = msgspec_error_path(err)
+        message, at = msgspec_error_path(err, WorldFile)
         raise lines.error(message, at) from None
     return _check(raw, lines)
 

@@ -57,7 +57,7 @@ def parse_batch(body: bytes) -> Batch:
     try:
         batch = _decoder.decode(body)
     except msgspec.ValidationError as exc:
-        path, what = invalid_value(exc)
+        path, what = invalid_value(exc, schema=Batch)
         raise EventRejected(400, _clip(f"schema: {path}: {what}")) from None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise EventRejected(400, f"json: {malformed_json(exc)}") from None

@@ -104,6 +104,7 @@ rules:
     then:
       - %s
 """
+PLAIN_SLOT = "slots:\n  - id: s\n    selector: p\n    control: a\n    variants: {a: [], b: []}\n"
 BAD = [
     (
         SLOT % "{op: set_txt, selector: x}",
@@ -272,7 +273,31 @@ BAD = [
         "rules:\n  - id: r\n    where: {methods: [get]}\n    then: [{op: remove, selector: x}]\n",
         3,
         "$.rules[0].where.methods[0]",
-        "'get' is not one of the allowed values",
+        "'get' is not one of the allowed values (DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT)",
+    ),
+    (
+        PLAIN_SLOT + "    policy: bandits\n",
+        6,
+        "$.slots[0].policy",
+        "'bandits' is not one of the allowed values (bandit, rules, split)",
+    ),
+    (
+        PLAIN_SLOT + "    policy: bandit\n    bandit: {explorer: {type: greedy}}\n",
+        7,
+        "$.slots[0].bandit.explorer.type",
+        "'greedy' is not one of the allowed values (epsilon, squarecb, softmax, bag, cover)",
+    ),
+    (
+        PLAIN_SLOT + "    policy: bandit\n    bandit: {interactions: [DA, DT]}\n",
+        7,
+        "$.slots[0].bandit.interactions[1]",
+        "interaction 'DT' must include the action namespace 'A'",
+    ),
+    (
+        PLAIN_SLOT + "    policy: bandit\n    bandit: {features: [hour, device, hour]}\n",
+        7,
+        "$.slots[0].bandit.features[2]",
+        "the group 'hour' is listed twice",
     ),
     ("- just a list\n", 1, "$", "a rules file is a mapping with 'rules' and/or 'slots'"),
     ("rules: []\nrules: []\n", 2, "$.rules", "duplicate key 'rules'"),
