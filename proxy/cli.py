@@ -313,8 +313,26 @@ def _reader_gone() -> int:
     return EXIT_BROKEN_PIPE
 
 
+def _chosen_parser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The parser of the (sub)command ``args`` chose: ``vernier segments explain`` ends at
+    ``explain``'s, so its usage is the one printed."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, subs[0].dest, None) if subs else None
+        if chosen not in (subs[0].choices if subs else {}):
+            return parser
+        parser = subs[0].choices[chosen]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # argparse leaves a subcommand's unknown flags to the top-level parser, which would print
+    # its own usage; the subcommand's usage says what that command takes
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command == "validate":
             return _validate(args)

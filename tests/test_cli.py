@@ -63,6 +63,25 @@ def test_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
     assert_usage_error(vernier(tmp_path, *args))
 
 
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        (("pauses", "--json"), "usage: vernier pauses [-h]"),
+        (("report", "--bogus"), "usage: vernier report [-h]"),
+        (("schema", "--bogus"), "usage: vernier schema [-h]"),
+        (("segments", "explain", "v1", "--bogus"), "usage: vernier segments explain [-h]"),
+        (("preview", "/", "--bogus"), "usage: vernier preview [-h]"),
+    ],
+)
+def test_an_unknown_flag_gets_the_subcommands_own_usage(
+    tmp_path: Path, args: tuple[str, ...], usage: str
+) -> None:
+    result = vernier(tmp_path, *args)
+    assert_usage_error(result)
+    assert result.stderr.startswith(usage), result.stderr
+    assert f"unrecognized arguments: {args[-1]}" in result.stderr
+
+
 def test_serve_without_an_origin(tmp_path: Path) -> None:
     result = vernier(tmp_path, "serve")
     assert result.returncode == 2
