@@ -293,9 +293,12 @@ class Dashboard:
         self, request: web.Request, auth: AdminAuth, session: str | None, csrf: str
     ) -> web.StreamResponse:
         form = await request.post()
-        if session is not None and (
-            not same_origin(request) or not auth.csrf_valid(session, str(form.get("csrf", "")))
-        ):
+        if session is not None and not same_origin(request):
+            # the token may be valid: the browser says another site sent the form
+            return self._error(
+                403, "refused as cross-site: the form was not sent from this dashboard's pages"
+            )
+        if session is not None and not auth.csrf_valid(session, str(form.get("csrf", ""))):
             return self._error(403, "the form's CSRF token is missing or stale: reload the page")
         action, target = str(form.get("action", "")), str(form.get("target", ""))
         if action not in ("pause", "resume"):
