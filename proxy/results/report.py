@@ -189,6 +189,15 @@ def slot_overview(info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
     return basics.head(info, buckets) | {"variants": variants}
 
 
+# a variant's comparison with the control where there is none: the control's own row, and a
+# variant when it or the control has no exposures
+NO_COMPARISON: dict[str, Any] = {
+    "lift_vs_control": None, "lift_ci": None, "absolute_lift": None, "absolute_lift_ci": None,
+    "p_value": None, "test": None, "fisher_p": None, "p_holm": None, "always_valid_p": None,
+    "chance_to_beat_control": None,
+}  # fmt: skip
+
+
 def slot_report(
     info: SlotInfo, buckets: Buckets, examples: ExampleSet | None = None
 ) -> dict[str, Any]:
@@ -202,6 +211,8 @@ def slot_report(
     i_control = info.variants.index(control)
     variants: list[dict[str, Any]] = []
     p_values: list[float] = []
+    # every variant's lost exposures, or none: null only where the slot logs no decisions
+    logs_decisions = any(totals[v]["decisions"] for v in info.variants)
     for i, v in enumerate(info.variants):
         decisions = int(totals[v]["decisions"])
         row: dict[str, Any] = {
@@ -210,7 +221,7 @@ def slot_report(
             "weight": None if info.weights is None else info.weights.get(v, 0.0),
             "decisions": decisions,
             "exposures": exposures[v],
-            "lost_exposures": max(0, decisions - exposures[v]) if decisions else None,
+            "lost_exposures": max(0, decisions - exposures[v]) if logs_decisions else None,
             "visitors": buckets.visitors.get(v, 0),
             "clicks": clicks[v],
             "conversions": int(totals[v]["conversions"]),
@@ -227,11 +238,11 @@ def slot_report(
         row["engaged_s_mean"], row["engaged_s_ci"] = _mean_ci(engaged)
         row["scroll_mean"], row["scroll_ci"] = _mean_ci(scroll)
         if v == control:
-            row |= {
-                "lift_vs_control": None, "lift_ci": None, "absolute_lift": None,
-                "absolute_lift_ci": None, "p_value": None, "test": None, "fisher_p": None,
-                "p_holm": None, "always_valid_p": None, "chance_to_beat_control": None,
-            }  # fmt: skip
+            row |= NO_COMPARISON
+        elif not exposures[v] or not exposures[control]:
+            # no data on one side is not "no difference" (a p of 1), nor a chance to beat the
+            # control read off the prior alone: every comparison is undefined, null
+            row |= NO_COMPARISON
         else:
             result = lift(clicks[control], exposures[control], clicks[v], exposures[v])
             p_values.append(result.p_value)
@@ -247,9 +258,9 @@ def slot_report(
                 "chance_to_beat_control": chance_to_beat(posteriors[i], posteriors[i_control]),
             }
         variants.append(row)
-    adjusted = iter(holm(p_values))
+    adjusted = iter(holm(p_values))  # over the variants that were tested
     for row in variants:
-        if not row["is_control"]:
+        if row["p_value"] is not None:
             row["p_holm"] = next(adjusted)
     total_decisions = sum(int(totals[v]["decisions"]) for v in info.variants)
     for row in variants:

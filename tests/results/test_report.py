@@ -75,6 +75,26 @@ def test_report_shape_counts_and_lost_exposures() -> None:
     assert out["slots"][0]["series"][0]["variants"]["a"]["exposures"] == 10.0
 
 
+def test_a_variant_without_exposures_has_no_test_and_lost_exposures_are_all_or_none() -> None:
+    three = SlotInfo("hero", "split", "a", ("a", "b", "c"), {"a": 40.0, "b": 40.0, "c": 20.0})
+    buckets = Buckets(
+        {10: {"a|decisions": 120.0, "a|exposures": 100.0, "a|clicks": 10.0,
+              "b|decisions": 100.0, "b|exposures": 100.0, "b|clicks": 30.0}},
+        {"a": 90, "b": 90},
+    )  # fmt: skip
+    a, b, c = slot_report(three, buckets)["variants"]
+    # c was never shown: no data is not "no difference" (a p of 1), it is no test at all
+    tests = ("p_value", "test", "fisher_p", "p_holm", "always_valid_p", "chance_to_beat_control")
+    assert [c[k] for k in tests] == [None] * 6 and c["lift_vs_control"] is None
+    # b was tested, alone: Holm over one test is the test itself, Fisher's p is scipy's
+    expected = stats.fisher_exact([[10, 90], [30, 70]]).pvalue
+    assert b["fisher_p"] == pytest.approx(expected, rel=1e-9) and b["p_holm"] == b["p_value"]
+    # the slot logs decisions: every variant has a number, c's is 0 (nothing decided, unseen)
+    assert [row["lost_exposures"] for row in (a, b, c)] == [20, 0, 0]
+    unlogged = Buckets({10: {"a|exposures": 5.0, "b|exposures": 5.0}}, {})
+    assert [r["lost_exposures"] for r in slot_report(three, unlogged)["variants"]] == [None] * 3
+
+
 def test_bandit_slots_get_a_propensity_check() -> None:
     info = SlotInfo("hero", "bandit", "a", ("a", "b"))
     buckets = Buckets(
