@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -52,6 +53,7 @@ from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.compiled import RuleSet
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
+from proxy.rules.segments import did_you_mean, known_field
 from proxy.store_config import store_for
 
 DEFAULT_CONFIG = Path("config/vernier.yaml")
@@ -104,6 +106,22 @@ def _pair(separator: str) -> Callable[[str], tuple[str, str]]:
         return name.strip(), rest.strip()
 
     return parse
+
+
+def _profile_field(value: str) -> tuple[str, str]:
+    """``--profile NAME=VALUE``: a field the rules can read, and a number (the profile holds
+    numbers, but for the visitor's time zone ``tz``), as a condition would compare it."""
+    name, number = _pair("=")(value)
+    if not known_field(name):
+        raise argparse.ArgumentTypeError(f"unknown profile field {name!r}{did_you_mean(name)}")
+    if name != "tz":
+        try:
+            finite = math.isfinite(float(number))
+        except ValueError:
+            finite = False
+        if not finite:
+            raise argparse.ArgumentTypeError(f"{name} takes a number, got {number!r}")
+    return name, number
 
 
 def _typed(value: str) -> object:
@@ -169,8 +187,14 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--country", type=_country, help="ISO country code, e.g. DE")
     preview.add_argument("--referrer", help="the Referer the visitor arrives with")
     preview.add_argument("--landing", action="store_true", help="first page of the session")
+    preview.add_argument(
+        "--profile",
+        type=_profile_field,
+        action="append",
+        default=[],
+        help="a visitor profile field, e.g. engaged_s=40 (repeatable)",
+    )
     for flag, what in (
-        ("--profile", "a visitor profile field, e.g. engaged_s=40 (repeatable)"),
         ("--cookie", "a cookie the visitor sends (repeatable)"),
         ("--set", "any context field, e.g. referrer.class=search (repeatable)"),
         ("--variant", "show this variant of a slot, e.g. hero=b, bandit slots too (repeatable)"),

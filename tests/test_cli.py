@@ -57,6 +57,7 @@ def test_version(tmp_path: Path) -> None:
         ("validate", "--upstream", "http://origin"),
         ("serve", "--admin-listen", "nonsense"),
         ("serve", "--admin-listen"),
+        ("preview", "/", "--profile", "engaged_s=abc"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
@@ -80,6 +81,12 @@ def test_an_unknown_flag_gets_the_subcommands_own_usage(
     assert_usage_error(result)
     assert result.stderr.startswith(usage), result.stderr
     assert f"unrecognized arguments: {args[-1]}" in result.stderr
+
+
+def test_preview_names_a_misspelt_profile_field(tmp_path: Path) -> None:
+    result = vernier(tmp_path, "preview", "/", "--profile", "engagd_s=4")
+    assert_usage_error(result)
+    assert "unknown profile field 'engagd_s' (did you mean engaged_s?)" in result.stderr
 
 
 def test_serve_without_an_origin(tmp_path: Path) -> None:

@@ -76,6 +76,9 @@ def test_bad_preview_flags_get_usage(capsys: pytest.CaptureFixture[str]) -> None
     for bad in (
         ["--hour", "25"],
         ["--profile", "engaged_s"],
+        ["--profile", "engaged_s=abc"],
+        ["--profile", "engaged_s=inf"],
+        ["--profile", "engagd_s=4"],
         ["--country", "Germany"],
         ["--variant", "hero"],
     ):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from proxy.commands.preflight import load_required_rules
+from proxy.commands.preflight import WHICH_STORE, load_required_rules
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
@@ -24,7 +24,6 @@ from proxy.rules.compiled import RuleSet
 from proxy.store import control
 from proxy.store_config import store_for
 
-_WHICH_STORE = "is it running? --store URL or --config FILE names the proxies' store"
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -71,7 +70,7 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pauses":
             fields = await control.read(store)
             if fields is None:
-                raise UsageError(f"cannot read the store at {store.url}; {_WHICH_STORE}")
+                raise UsageError(f"cannot read the store at {store.url}; {WHICH_STORE}")
             for field, value in sorted(fields.items()):
                 print(pause_line(field, value))
             if not fields:
@@ -81,12 +80,12 @@ async def _run(args: argparse.Namespace, config: Config, ruleset: RuleSet) -> in
         if args.command == "pause":
             by = f"{getpass.getuser()} (vernier pause)"
             if not await control.pause(store, field, why=args.why, by=by):
-                raise UsageError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
+                raise UsageError(f"cannot write to the store at {store.url}; {WHICH_STORE}")
             print(f"paused {field}")
             return 0
         lifted = await control.resume(store, field)
         if lifted is None:
-            raise UsageError(f"cannot write to the store at {store.url}; {_WHICH_STORE}")
+            raise UsageError(f"cannot write to the store at {store.url}; {WHICH_STORE}")
         print(f"resumed {field}" if lifted else f"{field} was not paused")
         return 0
     finally:

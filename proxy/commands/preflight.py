@@ -20,6 +20,8 @@ from proxy.rules.compiled import RuleSet
 from proxy.rules.load import load_rules
 
 RULES_SETTING = "--rules, VERNIER_RULES or `rules:` in the config"
+# what the commands that reach the live proxies' store say when it does not answer
+WHICH_STORE = "is it running? --store URL or --config FILE names the proxies' store"
 
 
 def load_required_rules(config: Config) -> RuleSet:

@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
+from proxy.commands.preflight import WHICH_STORE
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
@@ -141,14 +142,19 @@ async def _explain(
             profile = await load_profile(store, visitor)
         except ValueError:
             raise UsageError(f"{visitor!r} is not a visitor id") from None
+        if not profile:  # nothing to explain: say why, as an error (exit 2)
+            if not await store.ping():
+                raise UsageError(f"cannot read the store at {store.url}; {WHICH_STORE}")
+            raise UsageError(
+                f"no profile for visitor {visitor!r} in the store at {store.url} "
+                "(an unknown id, or erased, or expired)"
+            )
     finally:
         await store.close()
     return explain_text(segments, model, profile)
 
 
 def explain_text(segments: Segments, model: SegmentModel | None, fields: Mapping[str, str]) -> str:
-    if not fields:
-        return "no profile for this visitor (unknown id, erased, expired, or the store is down)"
     context: dict[str, object] = profile_fields(fields, "")
     lines = []
     if model is not None:

@@ -92,12 +92,15 @@ def known_field(name: str) -> bool:
     )
 
 
-def unknown_field_message(name: str) -> str:
-    """What the loader says of a condition reading ``name``, an unknown field: the closest
-    known name, when one is close (``devce`` -> ``device``)."""
+def did_you_mean(name: str) -> str:
+    """`` (did you mean device?)`` for ``devce``: the closest known field, if one is close."""
     close = difflib.get_close_matches(name, sorted(KNOWN_FIELDS | {SEGMENT_FIELD}), n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"condition: unknown field '{name}'{hint}"
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def unknown_field_message(name: str) -> str:
+    """What the loader says of a condition reading ``name``, an unknown field."""
+    return f"condition: unknown field '{name}'{did_you_mean(name)}"
 
 
 @dataclass(frozen=True, slots=True)

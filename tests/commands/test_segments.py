@@ -22,6 +22,7 @@ from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from proxy.store.embedded import EmbeddedStore
 from proxy.store.profiles import save_profile
+from tests.redis_server import free_port
 from tests.segments.synthetic import profiles
 
 RULES = """
@@ -108,8 +109,12 @@ def test_unknown_ids_are_one_line_errors(
     common, _, _ = setup
     assert main(["segments", "show", "nope", *common]) == 2
     assert "no segment or cluster 'nope' (known: buyer, returning-buyer)" in capsys.readouterr().err
-    code, out = cli("segments", "explain", "visitor-none", *common)
-    assert code == 0 and "no profile for this visitor" in out
+    assert main(["segments", "explain", "visitor-none", *common]) == 2
+    err = capsys.readouterr().err
+    assert "vernier: error: no profile for visitor 'visitor-none' in the store at" in err
+    gone = f"redis://127.0.0.1:{free_port()}"
+    assert main(["segments", "explain", "visitor-0000", *common[:4], "--store", gone]) == 2
+    assert f"cannot read the store at {gone}; is it running?" in capsys.readouterr().err
 
 
 async def test_proxies_load_new_models_and_refuse_corrupt_ones(embedded: EmbeddedStore) -> None:
