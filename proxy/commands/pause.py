@@ -25,7 +25,6 @@ from proxy.store import control
 from proxy.store_config import store_for
 
 
-
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     for name, what in (("pause", "switch a slot, rule or variant off"), ("resume", "undo a pause")):
         sub = commands.add_parser(name, help=f"{what} on every proxy within a second")
