@@ -8,14 +8,16 @@
                      [--country CC] [--referrer URL] [--profile FIELD=VALUE …]
                      [--cookie NAME=VALUE …] [--header 'NAME: VALUE' …] [--set FIELD=VALUE …]
                      [--variant SLOT=VARIANT …] [--landing] [--no-diff] [--config FILE]
-                     [--rules PATH] [--upstream URL] [--store URL]
+                     [--rules PATH] [--upstream URL]
     vernier schema   (the JSON Schema of a rules file, for editors)
     vernier evaluate --log FILE [--policy-file FILE …] [--policy MODULE:FUNCTION …] [--json]
                      [--slot S] [--dr-features all|none|D,T] [--seed N] [--resamples N]
                      [--rules PATH] [--model SLOT=FILE …] [--no-store]   (docs/decision-log.md)
     vernier pause    SLOT|RULE|SLOT/VARIANT [--why TEXT]   (also: resume, pauses)
-    vernier report   [--slot S] [--since 7d] [--format text|json|csv|md] [--store URL]
-    vernier segments list|show ID|fit|explain VISITOR [--store URL]
+    vernier report   [--slot S] [--since 7d] [--format text|json|csv|md]
+    vernier segments list|show ID|fit|explain VISITOR
+    (validate, preview, pause, resume, pauses, report and segments reach the live proxies' store
+    with --store URL or --data-dir DIR, as serve names it)
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
     vernier simulate [--visitors N] [--seed N] [--concurrency N] [--out DIR] [--rules FILE]
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]   (prints its admin
@@ -45,7 +47,12 @@ from proxy.commands import pause as pause_command
 from proxy.commands import report as report_command
 from proxy.commands import segments as segments_command
 from proxy.commands import simulate as simulate_command
-from proxy.commands.preflight import load_required_rules, origin_warning, rules_warning
+from proxy.commands.preflight import (
+    add_store_flags,
+    load_required_rules,
+    origin_warning,
+    rules_warning,
+)
 from proxy.config.load import flag_overrides, load_config, parse_listen
 from proxy.config.schema import Config
 from proxy.errors import VernierError
@@ -173,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also report how each rule fares on the live site (reads the proxies' store)",
     )
-    validate.add_argument("--store", help="the live proxies' store URL (default: from the config)")
+    add_store_flags(validate)  # for --live
     common(validate)
 
     preview = commands.add_parser(
@@ -204,9 +211,7 @@ def _parser() -> argparse.ArgumentParser:
         "--header", type=_pair(":"), action="append", default=[], help="'Name: value'"
     )
     preview.add_argument("--no-diff", action="store_true", help="omit the HTML diff")
-    preview.add_argument(
-        "--store", help="the live proxies' store, for their pauses (default: from the config)"
-    )
+    add_store_flags(preview)  # the live proxies' pauses
     common(preview)
 
     commands.add_parser("schema", help="print the JSON Schema of a rules file")

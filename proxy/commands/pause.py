@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from proxy.commands.preflight import WHICH_STORE, load_required_rules
+from proxy.commands.preflight import WHICH_STORE, add_store_flags, load_required_rules
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
@@ -38,7 +38,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
 def _common(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", type=Path, help="YAML config file")
     sub.add_argument("--rules", help="rules file or folder")
-    sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
+    add_store_flags(sub)
 
 
 def pause_line(field: str, value: str) -> str:

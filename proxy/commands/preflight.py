@@ -1,5 +1,5 @@
 """What ``vernier serve`` and ``vernier validate`` check before they start: the rules path and the
-origin.
+origin; and the flags every command that reaches the live proxies' store takes to name it.
 
 A rules path that does not exist is almost always a typo or a wrong working directory, and serving
 without the rules the operator meant would look like a broken site, so it is an error (exit 2).
@@ -10,6 +10,7 @@ warnings: printed, and the proxy starts anyway.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +21,17 @@ from proxy.rules.compiled import RuleSet
 from proxy.rules.load import load_rules
 
 RULES_SETTING = "--rules, VERNIER_RULES or `rules:` in the config"
+def add_store_flags(sub: argparse.ArgumentParser) -> None:
+    """``--store`` and ``--data-dir``, spelt and meant as ``vernier serve``'s: a command that
+    reads or writes the proxies' store reaches a ``serve --data-dir X`` (its embedded store) or a
+    ``serve --store URL`` the same way."""
+    sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
+    sub.add_argument(
+        "--data-dir",
+        help="the data folder of a `vernier serve --data-dir` whose embedded store to reach",
+    )
+
+
 # what the commands that reach the live proxies' store say when it does not answer
 WHICH_STORE = "is it running? --store URL or --config FILE names the proxies' store"
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.bandit.learner import DECISIONS_FILE
+from proxy.commands.preflight import add_store_flags
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.dashboard.assets import DashboardAssets
@@ -47,7 +48,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub.add_argument("--format", choices=("text", "json", "csv", "md", "html"), default="text")
     sub.add_argument("--config", type=Path, help="YAML config file")
     sub.add_argument("--rules", help="rules file or folder")
-    sub.add_argument("--store", help="the proxies' store URL (default: from the config)")
+    add_store_flags(sub)
     sub.add_argument(
         "--dr-sample",
         type=int,

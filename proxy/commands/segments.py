@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from proxy.commands.preflight import WHICH_STORE
+from proxy.commands.preflight import WHICH_STORE, add_store_flags
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import UsageError
@@ -47,7 +47,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     for action in actions.choices.values():
         action.add_argument("--config", type=Path, help="YAML config file")
         action.add_argument("--rules", help="rules file or folder")
-        action.add_argument("--store", help="the proxies' store URL (default: from the config)")
+        add_store_flags(action)
 
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:

@@ -8,7 +8,10 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from proxy.cli import main
 from proxy.records.decision import encode_record
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
+from proxy.store.embedded import EmbeddedStore
 from tests.dashboard.conftest import RESULTS, RULES, put_live, put_results
 from tests.redis_server import RedisServerProcess
 from tests.results.test_by_segment import decisions
@@ -110,3 +114,34 @@ def test_report_by_segment_errors_are_one_line(
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_store_commands_reach_a_serve_data_dir(embedded: EmbeddedStore, tmp_path: Path) -> None:
+    """``--data-dir X`` reaches the embedded store a ``vernier serve --data-dir X`` runs, for
+    every command that reads or writes the live store, as ``--store`` does (the real command)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        'slots:\n  - {id: hero, selector: "#hero", control: a, variants: {a: [], b: []}}\n'
+    )
+    where = ["--rules", str(rules), "--data-dir", str(embedded.data_dir)]
+
+    def vernier(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "proxy", *args],
+            cwd=tmp_path,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert vernier("pause", "hero", *where).returncode == 0
+    listed = vernier("pauses", *where)
+    assert listed.returncode == 0 and listed.stdout.startswith("slot:hero  since "), listed.stderr
+    report = vernier("report", *where)  # reached, and empty: exit 2 by design (issue #13)
+    assert report.returncode == 2
+    assert "no exposures or decisions in the last 7d: nothing to report" in report.stderr
+    elsewhere = vernier("report", *where[:2], "--data-dir", str(tmp_path))
+    assert elsewhere.returncode == 2 and "cannot read the store at unix://" in elsewhere.stderr
+    assert vernier("segments", "list", *where).returncode == 0
