@@ -294,6 +294,8 @@ def test_serve_names_the_setting_of_an_address_in_use(
     # the two startup warnings came before: an empty rules folder, an origin that refuses
     assert "WARNING vernier.startup no *.yaml files in" in result.stderr
     assert "is not reachable now" in result.stderr
+    # and nothing of the app started in a process that could not listen (issue #14)
+    assert "learner" not in result.stderr and "consumer" not in result.stderr
 
 
 def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from multiprocessing.context import SpawnContext
@@ -28,11 +29,11 @@ from pathlib import Path
 from aiohttp import web
 
 from proxy.app import create_admin_app, create_app, front_door
-from proxy.config.load import parse_listen
 from proxy.config.schema import Config
 from proxy.errors import StartupError
 from proxy.rules.live import RELOAD_ON_SIGHUP
 from proxy.server.access_log import JsonAccessLogger
+from proxy.server.listeners import bind, bound_address, serve_on
 from proxy.server.metrics_share import MetricsShare
 from proxy.server.protocol import DeadlineAppRunner
 from proxy.server.safety import check_aiohttp
@@ -76,6 +77,38 @@ async def serve(
     ``on_admin_ready`` and then ``on_ready`` get the bound addresses (``http://HOST:PORT``, the
     port the system chose for a port 0).
     """
+    # bound first: a port in use stops here, before the app's consumers and learner start
+    listeners = bind("server.listen", config.server.listen, reuse_port=reuse_port)
+    admin_listeners: list[socket.socket] = []
+    try:
+        if with_admin and config.admin.listen:
+            admin_listeners = bind("admin.listen", config.admin.listen)
+        await _serve_bound(
+            config,
+            listeners,
+            admin_listeners,
+            store_url=store_url,
+            instance=instance,
+            on_ready=on_ready,
+            metrics_share=metrics_share,
+            on_admin_ready=on_admin_ready,
+        )
+    finally:
+        for sock in (*listeners, *admin_listeners):
+            sock.close()
+
+
+async def _serve_bound(
+    config: Config,
+    listeners: list[socket.socket],
+    admin_listeners: list[socket.socket],
+    *,
+    store_url: str,
+    instance: str,
+    on_ready: Callable[[str], None] | None,
+    metrics_share: MetricsShare | None,
+    on_admin_ready: Callable[[str], None] | None,
+) -> None:
     app = create_app(config, store_url=store_url, instance=instance, metrics_share=metrics_share)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, on_sighup, app)
@@ -85,21 +118,17 @@ async def serve(
     except BaseException:
         await app.cleanup()  # close what the cleanup_ctx entries that did start opened
         raise
-    host, port = parse_listen(config.server.listen)
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
     admin_runner: web.AppRunner | None = None
     try:
-        await start_site(site, "server.listen", config.server.listen)
-        if with_admin and config.admin.listen:
+        await serve_on(runner, listeners)
+        if admin_listeners:
             admin_runner = web.AppRunner(create_admin_app(app), access_log=None)
             await admin_runner.setup()
-            admin_host, admin_port = parse_listen(config.admin.listen)
-            admin_site = web.TCPSite(admin_runner, admin_host, admin_port)
-            await start_site(admin_site, "admin.listen", config.admin.listen)
+            await serve_on(admin_runner, admin_listeners)
             if on_admin_ready is not None:
-                on_admin_ready(bound_address(admin_site, admin_host, admin_port))
+                on_admin_ready(bound_address(admin_listeners))
         if on_ready is not None:
-            on_ready(bound_address(site, host, port))
+            on_ready(bound_address(listeners))
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -108,31 +137,6 @@ async def serve(
         if admin_runner is not None:
             await admin_runner.cleanup()
         await runner.cleanup()
-
-
-def bound_address(site: web.TCPSite, host: str, port: int) -> str:
-    """``http://HOST:PORT`` where ``site`` listens (the chosen port, if it asked for 0)."""
-    sockets = getattr(site._server, "sockets", None) or []
-    bound = sockets[0].getsockname() if sockets else (host, port)
-    return f"http://{bound[0]}:{bound[1]}"
-
-
-# the flag and environment variable of each listener setting, for bind errors
-_LISTEN_SETTINGS = {
-    "server.listen": "--listen or VERNIER_LISTEN",
-    "admin.listen": "--admin-listen or VERNIER_ADMIN_LISTEN; '' turns the admin listener off",
-}
-
-
-async def start_site(site: web.TCPSite, setting: str, address: str) -> None:
-    """Bind ``site``; a bind error becomes a :class:`StartupError` naming the setting to change."""
-    try:
-        await site.start()
-    except OSError as err:
-        raise StartupError(
-            f"cannot listen on {address} ({setting}): {err.strerror or err}; "
-            f"choose another address with `{setting}` in the config ({_LISTEN_SETTINGS[setting]})"
-        ) from None
 
 
 def on_sighup(app: web.Application) -> None:
