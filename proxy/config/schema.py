@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from proxy.messages import field_error
+
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
@@ -204,7 +206,7 @@ class ScoresConfig(_Section, frozen=True):
 
     def __post_init__(self) -> None:
         if self.recency_weight + self.frequency_weight + self.monetary_weight <= 0:
-            raise ValueError("at least one of the rfm weights must be above 0")
+            raise field_error("", "at least one of the rfm weights must be above 0")
 
 
 class SegmentsConfig(_Section, frozen=True):
@@ -221,9 +223,9 @@ class SegmentsConfig(_Section, frozen=True):
 
     def __post_init__(self) -> None:
         if self.k_min > self.k_max:
-            raise ValueError("k_min must not be above k_max")
+            raise field_error("k_min", "must not be above k_max")
         if self.min_visitors > self.max_visitors:
-            raise ValueError("min_visitors must not be above max_visitors")
+            raise field_error("min_visitors", "must not be above max_visitors")
 
 
 class Config(_Section, frozen=True):

@@ -107,6 +107,23 @@ def test_an_error_in_a_value_names_the_flag_or_variable_that_set_it(
     assert str(caught.value).startswith(f"{source} {path}: ")
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("segments:\n  k_min: 9\n  k_max: 3\n", ":2:3 $.segments.k_min", "must not be above k_max"),
+        ("log_level: loud\n", ":1:1 $.log_level", "'loud' is not one of the allowed values (debug,"),
+        ("segments:\n  method: means\n", ":2:3 $.segments.method", "(dbscan, hdbscan, kmeans)"),
+    ],
+)
+def test_a_refused_value_reads_as_what_to_change(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value).startswith(f"{path}{where}: ") and message in str(caught.value)
+
+
 def test_an_error_in_the_file_still_names_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "store:\n  url: mysql://x\n")
     with pytest.raises(ConfigError) as caught:
