@@ -43,8 +43,9 @@ from proxy.resources import (
     STORE_URL,
     WORKER_METRICS,
 )
+from proxy.rules.compiled import RuleSet
 from proxy.rules.engine import RuleEngine
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.load import load_rules
 from proxy.server.metrics_share import MetricsShare
 from proxy.stages.session import Session
 from proxy.tracker.intake import EventIntake

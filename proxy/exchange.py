@@ -22,8 +22,8 @@ from proxy.upstream.origin_pool import OriginResponse
 
 if TYPE_CHECKING:
     from proxy.decide.decision import Decision
+    from proxy.rules.compiled import CompiledRule, CompiledSlot
     from proxy.rules.engine import RuleEngine
-    from proxy.rules.load import CompiledRule, CompiledSlot
 
 
 @dataclass(slots=True)

@@ -39,13 +39,15 @@ Learning runs on the event loop in slices of :data:`LEARN_SLICE` examples (~60 Â
 snapshots, checkpoints and file appends run in the default executor.
 
 Everything the learner decides lives in the pure :class:`~proxy.bandit.learner_state.LearnerState`;
-this module is the loop that feeds it from the store and the executor.
+this module is the loop that feeds it from the store and the executor: the streams and their
+unacknowledged entries are :class:`~proxy.bandit.learner_streams.LearnerStreams`, and where the
+joined examples go besides the models (decisions.jsonl, the report, the guardrail's pauses) is
+:class:`~proxy.bandit.example_sinks.ExampleSinks`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import secrets
@@ -53,34 +55,26 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import orjson
 
 from proxy.bandit import slot_models
-from proxy.bandit.example_log import recent_examples
-from proxy.bandit.interaction_choice import MAX_EXAMPLES
-from proxy.bandit.learner_state import CheckpointRefused, LearnerState
-from proxy.records.decision import DecisionRecord, encode_record
-from proxy.results.fold import fold_example
-from proxy.rules.load import RuleSet
-from proxy.store import joined_examples, learner_state, models, results, slot_metrics
+from proxy.bandit.checkpoint import CheckpointRefused
+from proxy.bandit.example_sinks import ExampleSinks
+from proxy.bandit.learner_state import LearnerState
+from proxy.bandit.learner_streams import LearnerStreams
+from proxy.records.decision import DecisionRecord
+from proxy.rules.compiled import RuleSet
+from proxy.store import learner_state, models
 from proxy.store.client import Store
-from proxy.store.decision_log import decision_stream
-from proxy.store.event_log import EventLog
 from proxy.store.lease import Lease
-from proxy.store.stream_group import Entry, GroupCursor
 from proxy.tasks import keep_stepping
 
 log = logging.getLogger("vernier.learner")
 
-GROUP = "learner"
-CONSUMER = "learner"  # one learner per store (the lease): its pending entries are all of them
 DECISIONS_FILE = "decisions.jsonl"
 LEARN_SLICE = 50  # examples learned between yields to the event loop
-DRAIN_BATCHES = 20  # decision batches per round: events rarely precede their decision
-
-T = TypeVar("T")
 
 
 class RulesSource(Protocol):
@@ -122,15 +116,10 @@ class Learner:
         examples_kept: int = 500,
     ) -> None:
         self.store = store
-        self.results_ttl_s = results_retention_days * 86_400
-        self.examples_kept = examples_kept
         self.rules = rules
-        self.data_dir = Path(data_dir)
-        self.log_path = self.data_dir / DECISIONS_FILE
         self.snapshot_every_examples = snapshot_every_examples
         self.snapshot_every_s = snapshot_every_s
         self.clock = clock
-        self.count = count
         self.call_timeout_s = call_timeout_s
         self.retry_s = retry_s
         self.max_retry_s = max_retry_s
@@ -143,17 +132,18 @@ class Learner:
             ttl_ms=round(lease_s * 1000),
             timeout_s=call_timeout_s,
         )
-        self.logged = 0
+        self.sinks = ExampleSinks(
+            store,
+            Path(data_dir) / DECISIONS_FILE,
+            results_ttl_s=results_retention_days * 86_400,
+            examples_kept=examples_kept,
+            timeout_s=call_timeout_s,
+        )
         self.published = 0
         self.failures = 0
-        cursor = functools.partial(
-            GroupCursor, group=GROUP, consumer=CONSUMER, count=count, claim_interval_s=None,
-            timeout_s=call_timeout_s,
-        )  # fmt: skip
-        self._events = cursor(EventLog(store), block_ms=block_ms)
-        self._decisions = cursor(decision_stream(store), block_ms=0)
-        self._events_unacked: list[str] = []
-        self._decisions_unacked: list[str] = []
+        self.streams = LearnerStreams(
+            store, count=count, block_ms=block_ms, timeout_s=call_timeout_s
+        )
         self._engine: object = None
         self._started = False
         self._last_commit = 0.0
@@ -164,6 +154,11 @@ class Learner:
     def state(self) -> Any:
         """The reward join (:class:`~proxy.bandit.join.JoinState`)."""
         return self.core.join
+
+    @property
+    def logged(self) -> int:
+        """Records appended to decisions.jsonl."""
+        return self.sinks.logged
 
     @property
     def learned(self) -> int:
@@ -240,20 +235,12 @@ class Learner:
         engine = self.rules.current
         if engine is not self._engine and not await self._sync(engine):
             return False
-        reading_new = not self._events.reading_backlog
-        events = await _read(self._events, self._events_unacked)
-        if events is None:
+        read = await self.streams.read()
+        if read is None:
             return False
-        decisions: list[Entry[Any]] = []
-        for _ in range(DRAIN_BATCHES):
-            batch = await _read(self._decisions, self._decisions_unacked)
-            if batch is None:
-                return False
-            decisions += batch
-            if len(batch) < self.count:
-                break
-        caught_up = reading_new and len(events) < self.count
-        examples = self.core.absorb(decisions, events, now_ms=self._now_ms(), caught_up=caught_up)
+        examples = self.core.absorb(
+            read.decisions, read.events, now_ms=self._now_ms(), caught_up=read.caught_up
+        )
         if examples:
             await self._learn(examples)
         if self._commit_due():
@@ -265,7 +252,7 @@ class Learner:
             since_commit_s=time.monotonic() - self._last_commit,
             every_examples=self.snapshot_every_examples,
             every_s=self.snapshot_every_s,
-            unacked=bool(self._events_unacked or self._decisions_unacked),
+            unacked=self.streams.unacked,
         )
 
     async def _learn(self, examples: list[DecisionRecord]) -> None:
@@ -275,84 +262,13 @@ class Learner:
                 if why is not None:
                     log.debug("learner: example %s not learned: %s", record.id, why)
             await asyncio.sleep(0)
-        await self._guard(examples)
-        await self._fold_results(examples)
-        lines = b"".join(encode_record(record) + b"\n" for record in examples)
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self._append, lines)
-        except OSError as err:
-            log.error("learner: cannot append to %s: %s", self.log_path, err)
-        else:
-            self.logged += len(examples)
-        await self._choose_interactions()  # after the append: a refill reads these examples too
-
-    async def _choose_interactions(self) -> None:
-        """Slots that reached a selection count choose their interactions from the kept
-        examples (refilled from decisions.jsonl after a restart) and, when the set changes,
-        retrain on them (:mod:`proxy.bandit.interaction_choice`, in the executor: seconds); the
-        next checkpoint publishes the new model's version."""
-        loop = asyncio.get_running_loop()
-        for slot in self.core.choices_due():
-            if self.core.short_of_examples(slot):
-                wanted = functools.partial(self.core.learnable, slot)
-                read = functools.partial(recent_examples, self.log_path, wanted, MAX_EXAMPLES)
-                self.core.refill(slot, await loop.run_in_executor(None, read))
-            job = self.core.choice_job(slot)
-            if job is None:
-                log.info("learner: slot %s: too few kept examples to choose interactions", slot)
-                continue
-            try:
-                choice, model = await loop.run_in_executor(None, job)
-            except (ValueError, RuntimeError) as err:
-                log.error("learner: slot %s: choosing interactions failed: %s", slot, err)
-                continue
-            if self.core.adopt(slot, choice, model):
-                log.warning(
-                    "learner: slot %s now interacts %s (held-out log loss %s)",
-                    slot, " ".join(choice.interactions) or "nothing", choice.describe(),
-                )  # fmt: skip
-
-    async def _guard(self, examples: list[DecisionRecord]) -> None:
-        """The guardrail's verdict on these examples; its pauses written to the control hash
-        every proxy polls (``HSETNX``: a pause by hand is never overwritten)."""
         now_ms = self._now_ms()
-        for pause in self.core.judge(examples, now_ms):
-            if await slot_metrics.pause_variant(
-                self.store, pause.slot, pause.variant, pause.why, "guardrail", at_ms=now_ms
-            ):
-                log.warning("guardrail paused %s/%s: %s", pause.slot, pause.variant, pause.why)
-            else:
-                log.warning(
-                    "guardrail: pause of %s/%s not written (already paused, or the store did "
-                    "not answer): %s", pause.slot, pause.variant, pause.why,
-                )  # fmt: skip
-
-    async def _fold_results(self, examples: list[DecisionRecord]) -> None:
-        """The report's off-policy sums (:func:`~proxy.results.fold.fold_example`), once per
-        decision however often an example is joined again after a restart; the examples folded
-        for the first time are also kept for its doubly robust estimates
-        (:mod:`proxy.store.joined_examples`)."""
+        await self.sinks.write_pauses(self.core.judge(examples, now_ms), now_ms)
         known = {slot.id: frozenset(slot.variants) for slot in self.rules.current.ruleset.slots}
-        tallies = [tally for record in examples for tally in fold_example(record, known)]
-        written = await results.fold(
-            self.store, tallies, ttl_s=self.results_ttl_s, timeout_s=self.call_timeout_s
-        )
-        if written is None:
-            log.warning("learner: off-policy sums of %d examples not written", len(tallies))
-            return
-        new = {tally.member.removeprefix("w:") for tally in written}
-        kept = [record for record in examples if record.id in new]
-        if not await joined_examples.keep_examples(
-            self.store, kept, kept=self.examples_kept, ttl_s=self.results_ttl_s,
-            timeout_s=self.call_timeout_s,
-        ):  # fmt: skip
-            log.warning("learner: %d examples not kept for the report", len(kept))
-
-    def _append(self, lines: bytes) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as file:
-            file.write(lines)
-            file.flush()
+        await self.sinks.fold_results(examples, known)
+        await self.sinks.append(examples)
+        # after the append: a refill reads these examples too
+        await slot_models.choose_interactions(self.core, self.sinks.log_path)
 
     # -- checkpoint, publication, acknowledgement -----------------------------------------------
 
@@ -363,7 +279,7 @@ class Learner:
         now_ms = self._now_ms()
         jobs = self.core.snapshot_jobs(now_ms)
         made = {slot: await loop.run_in_executor(None, job) for slot, job in jobs.items()}
-        events, decisions = list(self._events_unacked), list(self._decisions_unacked)
+        covered = self.streams.unacked_now()
         state = await loop.run_in_executor(None, self.core.join.to_bytes)
         data = self.core.checkpoint(made, state, now_ms)
         timeout_s = self.call_timeout_s * 2
@@ -385,17 +301,14 @@ class Learner:
                     snap.model_version,
                     snap.examples,
                 )
-        if await self._events.ack(events):
-            del self._events_unacked[: len(events)]
-        if await self._decisions.ack(decisions):
-            del self._decisions_unacked[: len(decisions)]
+        await self.streams.ack(covered)
         return True
 
     # -- start ----------------------------------------------------------------------------------
 
     async def _start(self) -> bool:
         """Create the groups, restore the checkpoint; ``False`` if the store did not answer."""
-        if not await self._events.open() or not await self._decisions.open():
+        if not await self.streams.open():
             return False
         found = await learner_state.load_checkpoint(self.store, timeout_s=self.call_timeout_s * 2)
         if found is None:
@@ -409,8 +322,7 @@ class Learner:
                     "learner: checkpoint refused (%s); starting from the streams' pending entries",
                     err,
                 )
-        self._events.rewind()
-        self._decisions.rewind()
+        self.streams.rewind()
         self._started = True
         self._last_commit = time.monotonic()
         log.info("learner %s started: %d decisions awaiting rewards", self.owner, len(self.state))
@@ -442,19 +354,10 @@ class Learner:
             log.warning("learner %s: another learner holds the lease; standing by", self.owner)
         if self._started:  # another learner continues from our last checkpoint
             self.core.reset()
-            self._events_unacked.clear()
-            self._decisions_unacked.clear()
+            self.streams.forget()
             self._engine = None
             self._started = False
         return False
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
-
-
-async def _read(cursor: GroupCursor[T], unacked: list[str]) -> list[Entry[T]] | None:
-    """The cursor's next batch, its ids remembered until a checkpoint acknowledges them."""
-    entries = await cursor.read()
-    if entries is not None:
-        unacked.extend(entry_id for entry_id, _ in entries)
-    return entries

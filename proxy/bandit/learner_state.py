@@ -10,16 +10,22 @@ rule here is tested without a server (``tests/bandit/test_learner_state.py``).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from proxy.bandit.drift import DriftWatch
-from proxy.bandit.interaction_choice import Choice, Example, SlotChoice, run_choice
+from proxy.bandit.checkpoint import (
+    CHECKPOINT_FORMAT,
+    Checkpoint,
+    CheckpointRefused,
+    decode_checkpoint,
+    encode_checkpoint,
+)
+from proxy.bandit.interaction_choice import Choice, Example, run_choice
 from proxy.bandit.join import JoinState
+from proxy.bandit.learning_slot import SlotModel
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import make_snapshot
 from proxy.govern.guardrail import (
@@ -33,82 +39,10 @@ from proxy.govern.guardrail import (
 from proxy.records.decision import DecisionRecord, RewardNote
 from proxy.records.event_record import EventRecord
 from proxy.records.snapshot import Snapshot, SnapshotRefused, decode_snapshot, encode_snapshot
-from proxy.rules.load import CompiledSlot, RuleSet, SlotLearner
-
-CHECKPOINT_FORMAT = 1
+from proxy.rules.compiled import CompiledSlot, SlotLearner
 
 DecisionEntry = tuple[str, DecisionRecord | RewardNote | None]
 EventEntry = tuple[str, EventRecord | None]
-
-
-class Checkpoint(msgspec.Struct, frozen=True):
-    """The learner's state as of its last acknowledgement (msgpack, in the store)."""
-
-    format: int
-    created_at_ms: int
-    state: bytes  # JoinState.to_bytes()
-    snapshots: dict[str, bytes]  # slot -> encoded Snapshot of its model at that moment
-    versions: dict[str, int]  # slot -> last version given to a snapshot
-    guardrail: bytes = b""  # the guardrail's evidence (encode_evidence); absent in older ones
-
-
-_checkpoint_encoder = msgspec.msgpack.Encoder()
-_checkpoint_decoder = msgspec.msgpack.Decoder(Checkpoint)
-
-
-class CheckpointRefused(ValueError):
-    """A stored checkpoint that cannot be used (malformed, or of another format)."""
-
-
-@dataclasses.dataclass(slots=True)
-class SlotModel:
-    """One learning slot's model, its settings, and what it learned since the last checkpoint."""
-
-    slot: str
-    spec: SlotLearner
-    model: BanditModel
-    learned_since: int = 0  # examples since the last checkpoint
-    snapshot: Snapshot | None = None  # the last one checkpointed
-    watch: DriftWatch = dataclasses.field(init=False)  # learns, and restarts on a drift
-    # the examples kept to choose interactions from, when the slot did not write them
-    choice: SlotChoice | None = None
-
-    def __post_init__(self) -> None:
-        self.watch = watch_for(self.spec)
-        if self.choice is None and self.spec.policy.interactions is None:
-            self.choice = SlotChoice(self.model.policy.interactions)
-
-    @property
-    def chosen_interactions(self) -> tuple[str, ...] | None:
-        """What a snapshot records: the set the learner chose (``None``: the policy's own)."""
-        return self.choice.chosen if self.choice is not None else None
-
-
-def watch_for(spec: SlotLearner) -> DriftWatch:
-    """The drift watch of a slot's settings (``bandit.drift``; off: it only learns)."""
-    low, high = slot_reward_range(spec.reward)
-    return DriftWatch(spec.policy.drift, spec.actions, reward_low=low, reward_high=high)
-
-
-def learning_slots(ruleset: RuleSet) -> dict[str, SlotLearner]:
-    """The slots the learner trains a model for: ``policy: bandit``, mode live or apprentice."""
-    return {
-        slot.id: slot.learner
-        for slot in ruleset.slots
-        if slot.learner is not None and slot.learner.bandit and slot.learner.mode != "log-only"
-    }
-
-
-def reloaded(model: BanditModel, spec: SlotLearner) -> BanditModel:
-    """``model`` under ``spec``'s policy (same feature space, e.g. a new exploration rate),
-    with the interactions the learner chose for it, if any."""
-    policy = spec.policy
-    if policy.interactions is None:
-        policy = msgspec.structs.replace(policy, interactions=model.policy.interactions)
-    copy = BanditModel.from_bytes(model.to_bytes(), policy)
-    copy.examples_learned = model.examples_learned
-    model.finish()
-    return copy
 
 
 def _example(record: DecisionRecord) -> Example:
@@ -355,7 +289,7 @@ class LearnerState:
             versions=versions,
             guardrail=encode_evidence(self.guards),
         )
-        return _checkpoint_encoder.encode(checkpoint)
+        return encode_checkpoint(checkpoint)
 
     def committed(self, made: Mapping[str, Snapshot]) -> None:
         """The checkpoint holding ``made`` is stored: they are the slots' latest, to publish."""
@@ -370,9 +304,7 @@ class LearnerState:
         refused (one message each). Raises :class:`CheckpointRefused` and keeps the current
         state if the checkpoint itself is unusable."""
         try:
-            checkpoint = _checkpoint_decoder.decode(data)
-            if checkpoint.format != CHECKPOINT_FORMAT:
-                raise ValueError(f"format {checkpoint.format}, expected {CHECKPOINT_FORMAT}")
+            checkpoint = decode_checkpoint(data)
             join = JoinState.from_bytes(checkpoint.state, max_pending=self.max_pending)
             evidence = decode_evidence(checkpoint.guardrail) if checkpoint.guardrail else {}
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as err:

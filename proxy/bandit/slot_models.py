@@ -8,6 +8,10 @@ a fresh model. Old weights are never loaded into another feature space. Which sn
 candidates, and in what order, is the pure :class:`~proxy.bandit.learner_state.LearnerState`'s
 call; this module reads the store and runs VW in the default executor (opening a model takes
 ~20 ms). A slot no longer in the rules has its model finished.
+
+A slot that writes no ``interactions`` has its model replaced a second way: when it reaches a
+selection count, the interactions are chosen from its kept examples and, when the set changes,
+the model is retrained with them (:func:`choose_interactions`).
 """
 
 from __future__ import annotations
@@ -15,18 +19,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from pathlib import Path
 
-from proxy.bandit.learner_state import (
-    LearnerState,
-    SlotModel,
-    learning_slots,
-    reloaded,
-    watch_for,
-)
+from proxy.bandit.example_log import recent_examples
+from proxy.bandit.interaction_choice import MAX_EXAMPLES
+from proxy.bandit.learner_state import LearnerState
+from proxy.bandit.learning_slot import SlotModel, learning_slots, reloaded, watch_for
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import load_snapshot
 from proxy.records.snapshot import SnapshotRefused, decode_snapshot
-from proxy.rules.load import RuleSet, SlotLearner
+from proxy.rules.compiled import RuleSet, SlotLearner
 from proxy.store import learner_state
 from proxy.store.client import Store
 
@@ -109,3 +111,30 @@ async def open_model(
     log.info("learner: slot %s starts a fresh model in feature space %s", slot, spec.feature_space)
     fresh = await loop.run_in_executor(None, BanditModel, spec.policy)  # VW init: ~20 ms
     return SlotModel(slot, spec, fresh)
+
+
+async def choose_interactions(core: LearnerState, log_path: Path) -> None:
+    """Slots that reached a selection count choose their interactions from the kept examples
+    (refilled from the decision log at ``log_path`` after a restart) and, when the set changes,
+    retrain on them (:mod:`proxy.bandit.interaction_choice`, in the executor: seconds); the
+    learner's next checkpoint publishes the new model's version."""
+    loop = asyncio.get_running_loop()
+    for slot in core.choices_due():
+        if core.short_of_examples(slot):
+            wanted = functools.partial(core.learnable, slot)
+            read = functools.partial(recent_examples, log_path, wanted, MAX_EXAMPLES)
+            core.refill(slot, await loop.run_in_executor(None, read))
+        job = core.choice_job(slot)
+        if job is None:
+            log.info("learner: slot %s: too few kept examples to choose interactions", slot)
+            continue
+        try:
+            choice, model = await loop.run_in_executor(None, job)
+        except (ValueError, RuntimeError) as err:
+            log.error("learner: slot %s: choosing interactions failed: %s", slot, err)
+            continue
+        if core.adopt(slot, choice, model):
+            log.warning(
+                "learner: slot %s now interacts %s (held-out log loss %s)",
+                slot, " ".join(choice.interactions) or "nothing", choice.describe(),
+            )  # fmt: skip

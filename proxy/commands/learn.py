@@ -74,7 +74,7 @@ def store_url(config: Config) -> str:
 
 async def _learn(config: Config, url: str) -> int:
     from proxy.bandit.learner import Learner
-    from proxy.bandit.learner_state import learning_slots
+    from proxy.bandit.learning_slot import learning_slots
     from proxy.rules.engine import RuleEngine
     from proxy.rules.live import LiveRules
     from proxy.segments.refit import refit_every

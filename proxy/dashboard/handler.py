@@ -43,8 +43,8 @@ from proxy.results.by_segment import has_seen, read_breakdowns
 from proxy.results.charts import slot_charts
 from proxy.results.period import period_of
 from proxy.results.report import SlotInfo, rule_info, slot_info
+from proxy.rules.compiled import CompiledSlot
 from proxy.rules.engine import RulesSource
-from proxy.rules.load import CompiledSlot
 from proxy.store import control
 from proxy.store.client import Store
 

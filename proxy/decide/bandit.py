@@ -15,7 +15,7 @@ from proxy.bandit.registry import LiveModel
 from proxy.bandit.sampling import sample, seed_key
 from proxy.decide.decision import Decision, new_decision_id
 from proxy.records.decision import LoggedDecision
-from proxy.rules.load import CompiledSlot
+from proxy.rules.compiled import CompiledSlot
 from proxy.rules.replay import logged_context
 
 SharedFeatures = dict[str, list[str]]

@@ -34,8 +34,8 @@ from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.metric_cache import MetricCache, has_evidence
 from proxy.govern.sticky import SEED_FIELD, governed, proposal, unchanged, visitor_holds
+from proxy.rules.compiled import CompiledSlot
 from proxy.rules.limits import SessionLimits
-from proxy.rules.load import CompiledSlot
 from proxy.rules.segments import Frozen, frozen_segments
 from proxy.rules.split import assign
 from proxy.store.client import Store

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from proxy.decide.decision import Decision, Reason, new_decision_id, stable_decision_id
-from proxy.rules.load import CompiledSlot
+from proxy.rules.compiled import CompiledSlot
 from proxy.rules.replay import pinned_variant
 
 

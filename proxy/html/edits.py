@@ -3,7 +3,8 @@
 Each operation (:mod:`proxy.html.ops`) gives itself its meaning on the tree (which is also the
 fallback's output) through :class:`Tree`, the rewrite in progress, and the primitives here that
 several operations share. :class:`ElementEdit` records, per original element, what changed, in
-the terms :mod:`proxy.html.rewrite` needs to splice the original bytes instead of re-serialising.
+the terms :mod:`proxy.html.rewrite_tree` needs to splice the original bytes instead of
+re-serialising.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class ElementEdit:
 
 
 class Tree(Protocol):
-    """What an operation needs from the rewrite in progress (:mod:`proxy.html.rewrite`)."""
+    """What an operation needs from the rewrite in progress
+    (:class:`proxy.html.rewrite_tree.RewriteTree`)."""
 
     values: Mapping[str, str] | None
 

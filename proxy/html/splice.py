@@ -1,11 +1,11 @@
 """Turn the per-element change records of a rewrite into new bytes, keeping every other byte.
 
-:mod:`proxy.html.rewrite` located each changed element in the original bytes; here each change
-becomes an :class:`Edit` of a byte range, and the document is rebuilt from the original bytes and
-the edits (docs/design.md §3). A moved element (``move``, ``reorder``) is an edit that cuts its
-bytes and an edit that pastes a copy elsewhere; the copy is the element's original bytes with the
-edits inside it applied, so changes made to it or its descendants, before or after the move, travel
-with it.
+:mod:`proxy.html.rewrite_tree` located each changed element in the original bytes; here each
+change becomes an :class:`Edit` of a byte range, and the document is rebuilt from the original
+bytes and the edits (docs/design.md §3). A moved element (``move``, ``reorder``) is an edit that
+cuts its bytes and an edit that pastes a copy elsewhere; the copy is the element's original bytes
+with the edits inside it applied, so changes made to it or its descendants, before or after the
+move, travel with it.
 """
 
 from __future__ import annotations

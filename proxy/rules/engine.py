@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from proxy.html.ops.base import Op
+from proxy.rules.compiled import CompiledRule, CompiledSlot, CompiledWhere, Rank, RuleSet
 from proxy.rules.conditions import evaluate
-from proxy.rules.load import CompiledRule, CompiledSlot, CompiledWhere, Rank, RuleSet
 
 
 def where_matches(

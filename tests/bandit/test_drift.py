@@ -13,7 +13,8 @@ import pytest
 
 from proxy.bandit.drift import DriftWatch
 from proxy.bandit.features import ActionSet
-from proxy.bandit.learner_state import LearnerState, SlotModel, watch_for
+from proxy.bandit.learner_state import LearnerState
+from proxy.bandit.learning_slot import SlotModel, watch_for
 from proxy.bandit.model import BanditModel
 from proxy.bandit.policy_config import BanditPolicy, DriftPolicy, decode_policy
 from tests.bandit.test_learner import build_rules, decisions, hero

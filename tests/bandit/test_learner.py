@@ -22,7 +22,8 @@ import pytest
 from redis.asyncio import Redis
 
 from proxy.bandit.interaction_choice import SELECT_AT
-from proxy.bandit.learner import GROUP, Learner
+from proxy.bandit.learner import Learner
+from proxy.bandit.learner_streams import GROUP
 from proxy.bandit.snapshot import load_snapshot
 from proxy.evaluate.log import read_log
 from proxy.records.decision import DecisionRecord, RewardNote

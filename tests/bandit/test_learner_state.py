@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 from msgspec.structs import replace
 
+from proxy.bandit.checkpoint import CheckpointRefused
 from proxy.bandit.interaction_choice import SELECT_AT
-from proxy.bandit.learner_state import (
-    CheckpointRefused,
-    LearnerState,
-    SlotModel,
-    learning_slots,
-)
+from proxy.bandit.learner_state import LearnerState
+from proxy.bandit.learning_slot import SlotModel, learning_slots
 from proxy.bandit.model import BanditModel
 from proxy.records.snapshot import Snapshot
 from proxy.rules.engine import RuleEngine
@@ -33,10 +30,6 @@ def learning(engine: RuleEngine) -> LearnerState:
     for slot, spec in learning_slots(engine.ruleset).items():
         state.models[slot] = SlotModel(slot, spec, BanditModel(spec.policy))
     return state
-
-
-def test_only_bandit_slots_in_live_or_apprentice_mode_learn(engine: RuleEngine) -> None:
-    assert list(learning_slots(engine.ruleset)) == ["hero"]
 
 
 def test_joined_decisions_come_out_as_examples(engine: RuleEngine) -> None:

@@ -45,7 +45,7 @@ class Checks(Protocol):
 
 class Locator(Protocol):
     """What an operation asks of the rewrite before it runs, while the tree still has the
-    original elements (:meth:`proxy.html.rewrite._Rewrite.prepare`)."""
+    original elements (:meth:`proxy.html.rewrite_tree.RewriteTree.prepare`)."""
 
     def locate(self, node: LexborNode, *, whole: bool) -> None:
         """Find the element's start tag in the original bytes (``whole``: and its end)."""
