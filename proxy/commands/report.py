@@ -37,7 +37,8 @@ from proxy.results.live import guardrail_rows
 from proxy.results.period import period_of
 from proxy.results.render import as_csv, as_markdown, as_text
 from proxy.results.report import SlotInfo, reported
-from proxy.rules.load import RuleSet, load_rules
+from proxy.rules.compiled import RuleSet
+from proxy.rules.load import load_rules
 from proxy.store_config import store_for
 
 

@@ -46,9 +46,7 @@ from proxy.rules.segments import Declared, Reference, compile_segments
 from proxy.rules.specificity import Specificity, specificity
 from proxy.rules.split import Split, split_probabilities
 
-# Import the compiled types from .compiled. ``RuleSet`` is re-exported only for
-# commands/report.py, not moved while other work was changing it; drop it when that moves.
-__all__ = ["RuleSet", "load_rules", "rule_files"]
+__all__ = ["load_rules", "rule_files"]  # the compiled types live in .compiled
 
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.-]{0,127}$")
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:")
