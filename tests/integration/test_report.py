@@ -4,13 +4,8 @@ clicks are folded once per decision, and visitors who never saw the slot are los
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
-import json
 import re
 import secrets
-import time
 from pathlib import Path
 
 import aiohttp
@@ -18,10 +13,7 @@ import orjson
 import pytest
 
 from proxy.cli import main
-from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
-from proxy.store.client import Store
-from proxy.store.connection import StoreSettings
-from proxy.store.results import read_slot
+from tests.integration.report_runs import report_json, wait_folded
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
 
@@ -86,36 +78,10 @@ async def test_report_reads_back_exact_counts(
     }
     assert all(e["decisions"] for e in expected.values())  # both variants were assigned
 
-    store = Store(embedded_store_url, StoreSettings(op_timeout_s=2.0, key_prefix=prefix))
-    hour = hour_of(int(time.time() * 1000))
-    period = Period("d", hour // DAY_HOURS - 1, hour // DAY_HOURS)
-    try:
-        async with asyncio.timeout(20):  # until the results consumer has folded everything
-            while True:
-                buckets = await read_slot(store, "hero", ["a", "b"], period)
-                folded = {
-                    (v, m): sum(b.get(f"{v}|{m}", 0.0) for b in buckets.sums.values())
-                    for v in ("a", "b")
-                    for m in ("decisions", "exposures", "clicks")
-                } if buckets else {}  # fmt: skip
-                want = {(v, m): n for v, e in expected.items() for m, n in e.items()}
-                if folded == want:
-                    break
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"folded {folded}, expected {want}") from None
-    finally:
-        await store.close()
-
-    config = tmp_path / "vernier.yaml"
-    config.write_text(f"store: {{key_prefix: '{prefix}'}}\nrules: {rules_dir}\n")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        args = ["report", "--format", "json", "--config", str(config),
-                "--store", embedded_store_url, "--since", "2d"]  # fmt: skip
-        code = await asyncio.to_thread(main, args)  # the command runs its own event loop
-    assert code == 0
-    report = json.loads(out.getvalue())
+    want = {(v, m): n for v, e in expected.items() for m, n in e.items()}
+    measures = ("decisions", "exposures", "clicks")
+    await wait_folded(embedded_store_url, prefix, "hero", ["a", "b"], measures, want)
+    report = await report_json(tmp_path, rules_dir, embedded_store_url, prefix, "--since", "2d")
     (slot,) = report["slots"]
     assert slot["id"] == "hero" and slot["policy"] == "split" and slot["srm_check"] == "srm"
     for row in slot["variants"]:

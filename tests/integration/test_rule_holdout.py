@@ -5,12 +5,7 @@ time per arm."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
-import json
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +13,9 @@ import aiohttp
 import orjson
 import pytest
 
-from proxy.cli import main
-from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
 from proxy.rules.holdout import ARMS
-from proxy.store.client import Store
-from proxy.store.connection import StoreSettings
-from proxy.store.results import read_slot
 from tests.integration.origin_app import PAGE
+from tests.integration.report_runs import report_json, wait_folded
 from tests.integration.test_csp_and_charsets import TAG_RE
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
@@ -96,34 +87,10 @@ async def test_a_holdout_rule_is_reported_per_arm_with_exact_counts(
     want = expected_sums(visits)
     assert want["holdout", "decisions"] and want["applied", "decisions"]  # both arms drawn
 
-    store = Store(embedded_store_url, StoreSettings(op_timeout_s=2.0, key_prefix=prefix))
-    hour = hour_of(int(time.time() * 1000))
-    period = Period("d", hour // DAY_HOURS - 1, hour // DAY_HOURS)
-    folded: dict[tuple[str, str], float] = {}
-    try:
-        async with asyncio.timeout(20):  # until the results consumer has folded everything
-            while folded != want:
-                buckets = await read_slot(store, "greet", list(ARMS), period)
-                folded = {
-                    (arm, m): sum(b.get(f"{arm}|{m}", 0.0) for b in buckets.sums.values())
-                    for arm in ARMS
-                    for m in MEASURES
-                } if buckets else {}  # fmt: skip
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"folded {folded}, expected {want}") from None
-    finally:
-        await store.close()
-
-    config = tmp_path / "vernier.yaml"
-    config.write_text(f"store: {{key_prefix: '{prefix}'}}\nrules: {rules_dir}\n")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        args = ["report", "--format", "json", "--config", str(config),
-                "--store", embedded_store_url, "--since", "2d", "--slot", "greet"]  # fmt: skip
-        code = await asyncio.to_thread(main, args)  # the command runs its own event loop
-    assert code == 0
-    report = json.loads(out.getvalue())
+    await wait_folded(embedded_store_url, prefix, "greet", ARMS, MEASURES, want)
+    report = await report_json(
+        tmp_path, rules_dir, embedded_store_url, prefix, "--since", "2d", "--slot", "greet"
+    )
     assert report["version"] == 2
     (rule,) = report["slots"]
     assert (rule["id"], rule["kind"], rule["policy"]) == ("greet", "rule", "holdout")
