@@ -7,6 +7,8 @@ which do not know each other.
 
 from __future__ import annotations
 
+import dataclasses
+
 from proxy.config.schema import Config
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
@@ -26,8 +28,17 @@ def store_settings(config: Config) -> StoreSettings:
     )
 
 
+COMMAND_OP_TIMEOUT_S = 5.0
+"""A command's store calls wait at least this long: ``store.op_timeout_ms`` (50 ms) is a page's
+budget, and an operator's ``vernier pause`` during an incident, on a busy machine, must not fail
+because a reply took 60 ms."""
+
+
 def store_for(config: Config, url: str | None) -> Store:
-    """The live proxies' store: ``--store``, the config's, or the embedded one in data_dir."""
-    return Store(
-        url or config.store.url or EmbeddedStore(config.data_dir).url, store_settings(config)
+    """The live proxies' store, for a command: ``--store``, the config's, or the embedded one in
+    data_dir; each call waits up to :data:`COMMAND_OP_TIMEOUT_S` (or the config's, if longer)."""
+    settings = store_settings(config)
+    settings = dataclasses.replace(
+        settings, op_timeout_s=max(settings.op_timeout_s, COMMAND_OP_TIMEOUT_S)
     )
+    return Store(url or config.store.url or EmbeddedStore(config.data_dir).url, settings)
