@@ -138,7 +138,10 @@ class _Basics:
     exposures: dict[str, int]
     clicks: dict[str, int]
     posteriors: list[Posterior]
-    best: list[float]  # chance to be best, in variant order
+    # chance to be best and expected loss, in variant order: among the variants with exposures
+    # only (a variant never seen is not compared on its prior), null for the others
+    best: list[float | None]
+    loss: list[float | None]
 
     @classmethod
     def of(cls, info: SlotInfo, buckets: Buckets) -> _Basics:
@@ -149,12 +152,22 @@ class _Basics:
         exposures = {v: int(totals[v]["exposures"]) for v in info.variants}
         clicks = {v: min(int(totals[v]["clicks"]), exposures[v]) for v in info.variants}
         posteriors = [posterior(clicks[v], exposures[v]) for v in info.variants]
-        return cls(totals, exposures, clicks, posteriors, chance_to_be_best(posteriors))
+        seen = [i for i, v in enumerate(info.variants) if exposures[v]]
+        best: list[float | None] = [None] * len(posteriors)
+        loss: list[float | None] = [None] * len(posteriors)
+        if seen:
+            compared = [posteriors[i] for i in seen]
+            for i, b, e in zip(
+                seen, chance_to_be_best(compared), expected_loss(compared), strict=True
+            ):
+                best[i], loss[i] = b, e
+        return cls(totals, exposures, clicks, posteriors, best, loss)
 
     def head(self, info: SlotInfo, buckets: Buckets) -> dict[str, Any]:
         """The slot-level fields: id, policy, control, the split check, exposures, leader."""
         check, p = _split_check(info, buckets, self.exposures, self.totals)
-        leader = max(range(len(info.variants)), key=self.best.__getitem__)
+        ranked = [i for i, b in enumerate(self.best) if b is not None]
+        leader = max(ranked, key=lambda i: self.best[i] or 0.0) if ranked else 0
         total = sum(self.exposures.values())
         return {
             "id": info.id,
@@ -205,8 +218,7 @@ def slot_report(
     slot's joined examples for the ``doubly_robust`` section (``null`` without them)."""
     basics = _Basics.of(info, buckets)
     totals, exposures, clicks = basics.totals, basics.exposures, basics.clicks
-    posteriors, best = basics.posteriors, basics.best
-    loss = expected_loss(posteriors)
+    posteriors, best, loss = basics.posteriors, basics.best, basics.loss
     control = info.control
     i_control = info.variants.index(control)
     variants: list[dict[str, Any]] = []

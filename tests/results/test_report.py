@@ -95,6 +95,28 @@ def test_a_variant_without_exposures_has_no_test_and_lost_exposures_are_all_or_n
     assert [r["lost_exposures"] for r in slot_report(three, unlogged)["variants"]] == [None] * 3
 
 
+def test_a_variant_never_shown_is_not_ranked_on_its_prior() -> None:
+    """At 1-3 % CTR an unseen variant's uniform prior (mean 0.5) would make it the likely best."""
+    three = SlotInfo("hero", "split", "a", ("a", "b", "c"), {"a": 40.0, "b": 40.0, "c": 20.0})
+    buckets = Buckets(
+        {10: {"a|exposures": 1000.0, "a|clicks": 10.0, "b|exposures": 1000.0, "b|clicks": 30.0}},
+        {},
+    )
+    slot = slot_report(three, buckets)
+    a, b, c = slot["variants"]
+    assert c["chance_to_be_best"] is None and c["expected_loss"] is None
+    assert slot["leader"] == "b"
+    assert a["chance_to_be_best"] + b["chance_to_be_best"] == pytest.approx(1.0)
+    # between a and b alone: P(b best) of Beta(31, 971) against Beta(11, 991), by scipy
+    draws = np.random.default_rng(0)
+    b_draws = stats.beta(31, 971).rvs(200_000, random_state=draws)
+    a_draws = stats.beta(11, 991).rvs(200_000, random_state=draws)
+    assert b["chance_to_be_best"] == pytest.approx(float(np.mean(b_draws > a_draws)), abs=0.01)
+    empty = slot_report(three, Buckets({}, {}))
+    assert empty["leader"] is None
+    assert [v["chance_to_be_best"] for v in empty["variants"]] == [None] * 3
+
+
 def test_bandit_slots_get_a_propensity_check() -> None:
     info = SlotInfo("hero", "bandit", "a", ("a", "b"))
     buckets = Buckets(
