@@ -13,7 +13,9 @@ the visitor opted out, a rule is paused or its breaker open, the worker sheds lo
 failed, or the origin answered a range — every response for a page in scope is ``private`` and
 revalidated with ``Vary: Cookie`` (``gate`` marks the origin's headers so,
 ``upstream/caching.py``): a shared cache must never hold one visitor's copy for another, nor a
-browser reuse one after the rules changed.
+browser reuse one after the rules changed. Only pages of a kind Vernier changes (HTML, not
+``no-transform``, not an attachment): a stylesheet or image on a path in scope keeps the
+origin's caching, so a CDN still offloads the site's assets.
 """
 
 from __future__ import annotations

@@ -125,7 +125,9 @@ class Gate:
         upstream = ex.upstream
         assert upstream is not None
         ex.origin_headers = client_headers(upstream, self._public)
-        if ex.in_scope:  # whatever happens next, even failing open (stages/conditional.py)
+        if ex.in_scope and self.changes_pages_like(ex, upstream):
+            # whatever happens next, even failing open (stages/conditional.py); an asset on the
+            # same path (CSS, an image) is never changed and keeps the origin's caching
             revalidate_privately(ex.origin_headers)
         ex.headers = ex.origin_headers.copy()
         if self.touchable(ex, upstream):

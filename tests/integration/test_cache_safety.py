@@ -116,6 +116,17 @@ async def test_every_response_for_a_page_in_scope_is_private_and_revalidated(
         assert "s-maxage=600" in headers["Cache-Control"]
 
 
+async def test_an_asset_on_a_path_in_scope_keeps_the_origins_caching(proxy: str) -> None:
+    """A rule's ``where`` names paths, not types: CSS on them is never changed, so a CDN may
+    keep caching it for everyone."""
+    asset = "add=Content-Type:text/css&add=CDN-Cache-Control:max-age%3D600"
+    async with visitor() as client:
+        status, _, headers = await get(client, f"{proxy}/p?{asset}")
+    assert status == 200 and headers["Cache-Control"] == "public, max-age=60, s-maxage=600"
+    assert headers["CDN-Cache-Control"] == "max-age=600"
+    assert "Cookie" not in headers.get("Vary", "")
+
+
 async def test_a_page_in_scope_is_private_while_the_worker_sheds_load(
     cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
 ) -> None:
