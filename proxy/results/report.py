@@ -251,6 +251,10 @@ def slot_report(
         row["scroll_mean"], row["scroll_ci"] = _mean_ci(scroll)
         if v == control:
             row |= NO_COMPARISON
+        elif info.kind == "rule":
+            # a holdout rule's clicks are not attributed: a CTR test of two zeros would read
+            # as "no effect" (p = 1) and a chance to beat of whatever the exposures make it
+            row |= NO_COMPARISON
         elif not exposures[v] or not exposures[control]:
             # no data on one side is not "no difference" (a p of 1), nor a chance to beat the
             # control read off the prior alone: every comparison is undefined, null

@@ -157,5 +157,8 @@ def test_a_holdout_rule_is_a_two_arm_split_whose_control_is_the_holdout(
     rows = {row["id"]: row for row in part["variants"]}
     assert rows["holdout"]["is_control"] and rows["holdout"]["weight"] == 0.2
     assert rows["applied"]["conversions"] == 12 and rows["applied"]["visitors"] == 60
+    # clicks are not attributed to rules: no CTR comparison rather than "p = 1, no effect"
+    compared = ("p_value", "fisher_p", "chance_to_beat_control", "lift_vs_control", "p_holm")
+    assert [rows["applied"][k] for k in compared] == [None] * len(compared)
     skewed = Buckets({10: {"holdout|exposures": 50.0, "applied|exposures": 50.0}}, {})
     assert slot_report(info, skewed)["srm_flagged"]
