@@ -154,14 +154,15 @@ class LearnerState:
     # -- interactions chosen from the data (proxy.bandit.interaction_choice) ---------------------
 
     def choices_due(self) -> list[str]:
-        """The slots that reached a count of :data:`~proxy.bandit.interaction_choice.SELECT_AT`
-        since the last call."""
-        due = []
+        """A slot that reached a count of :data:`~proxy.bandit.interaction_choice.SELECT_AT`,
+        at most one per call: a choice takes seconds, and the learner's rounds between two
+        (reading, acknowledging, renewing its lease) must not wait for every slot's at once.
+        The others stay due for the next calls."""
         for slot, held in self.models.items():
             if held.choice is not None and held.choice.due:
                 held.choice.due = False
-                due.append(slot)
-        return due
+                return [slot]
+        return []
 
     def short_of_examples(self, slot: str) -> bool:
         """Whether ``slot`` kept fewer examples than its model learned (after a restart)."""

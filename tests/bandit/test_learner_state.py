@@ -160,6 +160,24 @@ def test_reset_forgets_everything(engine: RuleEngine) -> None:
     assert not state.models and not state.versions and len(state.join) == 0
 
 
+def test_slots_due_a_choice_are_given_one_per_round(tmp_path: Path) -> None:
+    """A choice takes seconds: two slots due at once are chosen in two rounds, not one."""
+    engine = build_rules(tmp_path, features="device, referrer", interactions="", name="two")
+    state = learning(engine)
+    spec = state.models["hero"].spec
+    state.models["other"] = SlotModel("other", spec, BanditModel(spec.policy))
+    try:
+        for held in state.models.values():
+            assert held.choice is not None
+            held.choice.due = True
+        assert [state.choices_due(), state.choices_due(), state.choices_due()] == [
+            ["hero"], ["other"], []
+        ]  # fmt: skip
+    finally:
+        for held in state.models.values():
+            held.model.finish()
+
+
 def test_a_chosen_set_replaces_the_model_and_is_snapshotted_as_the_next_version(
     tmp_path: Path,
 ) -> None:
