@@ -44,8 +44,11 @@ def prob(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}"
 
 
-def interval(pair: Sequence[float] | None) -> str:
-    return "–" if pair is None else f"[{pct(pair[0])}, {pct(pair[1])}]"
+def interval(pair: Sequence[float | None] | None) -> str:
+    """``[lo, hi]`` in percent; a null upper bound is an unbounded interval (``∞``)."""
+    if pair is None:
+        return "–"
+    return f"[{pct(pair[0])}, {'∞' if pair[1] is None else pct(pair[1])}]"
 
 
 def badge(text: str, kind: str) -> str:
@@ -91,7 +94,8 @@ def variants_table(slot: Mapping[str, Any]) -> str:
     head = (
         "variant", "exposures", "lost", "clicks", "CTR", "CTR 95 %", "lift", "lift 95 %",
         "p", "p (Holm)", "always-valid p", "P(beat control)", "P(best)", "expected loss",
-        "allocation", "conversions",
+        "allocation", "conversions", "visitors", "conv./visitor", "conv. lift", "conv. lift 95 %",
+        "conv. p",
     )  # fmt: skip
     rows = []
     for v in slot["variants"]:
@@ -104,7 +108,9 @@ def variants_table(slot: Mapping[str, Any]) -> str:
                 interval(v["lift_ci"]), prob(v["p_value"]) + test, prob(v["p_holm"]),
                 prob(v["always_valid_p"]), pct(v["chance_to_beat_control"], 1),
                 pct(v["chance_to_be_best"], 1), pct(v["expected_loss"], 3),
-                pct(v["allocation"], 1), num(v["conversions"]),
+                pct(v["allocation"], 1), num(v["conversions"]), num(v["visitors"]),
+                prob(v["conversions_per_visitor"]), pct(v["conversion_lift"], 1),
+                interval(v["conversion_lift_ci"]), prob(v["conversion_p"]),
             )
         )  # fmt: skip
     return table(head, rows)

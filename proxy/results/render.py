@@ -9,7 +9,8 @@ from typing import Any
 COLUMNS = (
     "slot", "variant", "exposures", "lost_exposures", "clicks", "ctr", "ctr_ci",
     "lift_vs_control", "lift_ci", "p_value", "fisher_p", "chance_to_beat_control",
-    "chance_to_be_best", "expected_loss", "conversions", "snips", "snips_ci", "dr", "dr_ci",
+    "chance_to_be_best", "expected_loss", "conversions", "visitors", "conversions_per_visitor",
+    "conversion_lift", "conversion_lift_ci", "conversion_p", "snips", "snips_ci", "dr", "dr_ci",
 )  # fmt: skip
 
 

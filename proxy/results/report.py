@@ -7,7 +7,8 @@ Markdown by :mod:`proxy.results.render`. The statistics are :mod:`proxy.stats`: 
 clicks per exposure (CTR); every variant is compared with the control (lift with intervals,
 Fisher's exact p, the test used for ``p_value``, Holm across variants, an always-valid mSPRT
 p-value over the period's buckets), Beta posteriors give chance to beat the control, chance to
-be best and expected loss; a split slot is checked for sample-ratio mismatch against its
+be best and expected loss; conversions per visitor are compared with the control's as Poisson
+rates (:mod:`proxy.stats.poisson`: for a holdout rule, the effect); a split slot is checked for sample-ratio mismatch against its
 weights, a bandit slot for propensity consistency against the probabilities it logged. The
 off-policy values of each variant and of the served, model and uniform policies, and the regret
 against the best fixed variant, come from the learner's joined examples
@@ -43,10 +44,11 @@ from proxy.stats.binary import (
 )
 from proxy.stats.checks import propensity_p, srm_flagged, srm_p
 from proxy.stats.continuous import Moments
+from proxy.stats.poisson import compare_rates
 from proxy.stats.sequential import always_valid_p, holm
 
 FORMAT_VERSION = 2  # 2: rules measured against a holdout are reported beside the slots
-FORMAT_MINOR_VERSION = 1  # fields added within version 2: 1 = the doubly robust section
+FORMAT_MINOR_VERSION = 2  # added within version 2: 1 = doubly robust, 2 = conversions per visitor
 MDE = 0.10  # the relative minimum detectable effect the sample size is given for
 POWER = 0.8
 TAU_SHARE = 0.1  # mSPRT mixing sd: 10 % of the control's rate (a plausible lift's size)
@@ -209,6 +211,22 @@ NO_COMPARISON: dict[str, Any] = {
     "p_value": None, "test": None, "fisher_p": None, "p_holm": None, "always_valid_p": None,
     "chance_to_beat_control": None,
 }  # fmt: skip
+NO_CONVERSION_COMPARISON: dict[str, Any] = {
+    "conversion_lift": None, "conversion_lift_ci": None, "conversion_p": None,
+}  # fmt: skip
+
+
+def _conversion_comparison(
+    conversions_control: int, visitors_control: int, conversions: int, visitors: int
+) -> dict[str, Any]:
+    """Conversions per visitor against the control's, as Poisson rates (the exact conditional
+    test): what a holdout rule, whose clicks are not attributed, is judged on."""
+    found = compare_rates(conversions_control, visitors_control, conversions, visitors)
+    if found is None:
+        return NO_CONVERSION_COMPARISON
+    low, high = found.lift_ci
+    return {"conversion_lift": found.lift, "conversion_lift_ci": [low, high],
+            "conversion_p": found.p_value}  # fmt: skip
 
 
 def slot_report(
@@ -225,6 +243,8 @@ def slot_report(
     p_values: list[float] = []
     # every variant's lost exposures, or none: null only where the slot logs no decisions
     logs_decisions = any(totals[v]["decisions"] for v in info.variants)
+    visitors = {v: int(buckets.visitors.get(v, 0)) for v in info.variants}
+    conversions = {v: int(totals[v]["conversions"]) for v in info.variants}
     for i, v in enumerate(info.variants):
         decisions = int(totals[v]["decisions"])
         row: dict[str, Any] = {
@@ -234,9 +254,10 @@ def slot_report(
             "decisions": decisions,
             "exposures": exposures[v],
             "lost_exposures": max(0, decisions - exposures[v]) if logs_decisions else None,
-            "visitors": buckets.visitors.get(v, 0),
+            "visitors": visitors[v],
             "clicks": clicks[v],
-            "conversions": int(totals[v]["conversions"]),
+            "conversions": conversions[v],
+            "conversions_per_visitor": _rate(conversions[v], visitors[v]),
             "conversion_value": _sum(buckets, v, "value"),
             "ctr": _rate(clicks[v], exposures[v]),
             "ctr_ci": list(posteriors[i].interval()) if exposures[v] else None,
@@ -249,6 +270,13 @@ def slot_report(
         scroll = Moments(*(_sum(buckets, v, m) for m in ("scroll_n", "scroll", "scroll_sq")))
         row["engaged_s_mean"], row["engaged_s_ci"] = _mean_ci(engaged)
         row["scroll_mean"], row["scroll_ci"] = _mean_ci(scroll)
+        row |= (
+            NO_CONVERSION_COMPARISON
+            if v == control
+            else _conversion_comparison(
+                conversions[control], visitors[control], conversions[v], visitors[v]
+            )
+        )
         if v == control:
             row |= NO_COMPARISON
         elif info.kind == "rule":

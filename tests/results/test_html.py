@@ -18,7 +18,8 @@ def slot(slot_id: str) -> dict[str, Any]:
         "clicks": 1, "ctr": 0.1, "ctr_ci": [0.01, 0.4], "lift_vs_control": None, "lift_ci": None,
         "p_value": None, "test": None, "p_holm": None, "always_valid_p": None,
         "chance_to_beat_control": None, "chance_to_be_best": 1.0, "expected_loss": 0.0,
-        "allocation": 1.0, "conversions": 0,
+        "allocation": 1.0, "conversions": 0, "visitors": 8, "conversions_per_visitor": 0.0,
+        "conversion_lift": None, "conversion_lift_ci": None, "conversion_p": None,
     }  # fmt: skip
     series = [{"bucket": 1, "variants": {"a": {"decisions": 10, "exposures": 10, "clicks": 1}}}]
     return {

@@ -3,13 +3,17 @@ least 95 % of seeds, a planted +20 % lift is found, a skewed split is flagged; a
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from proxy.records.results_buckets import Buckets
+from proxy.results.html import report_file
+from proxy.results.render import as_csv, as_markdown, as_text
 from proxy.results.report import SlotInfo, report, reported, rule_info, slot_report
 from proxy.rules import load_rules
 
@@ -162,3 +166,66 @@ def test_a_holdout_rule_is_a_two_arm_split_whose_control_is_the_holdout(
     assert [rows["applied"][k] for k in compared] == [None] * len(compared)
     skewed = Buckets({10: {"holdout|exposures": 50.0, "applied|exposures": 50.0}}, {})
     assert slot_report(info, skewed)["srm_flagged"]
+
+
+def rule_report(*, holdout: tuple[int, int], applied: tuple[int, int]) -> dict[str, Any]:
+    """The report of a holdout rule whose arms had these (visitors, conversions); a page view
+    per visitor."""
+    info = SlotInfo("greet", "holdout", "holdout", ("holdout", "applied"), kind="rule")
+    arms = {"holdout": holdout, "applied": applied}
+    sums = {f"{arm}|{measure}": float(count) for arm, (visitors, conversions) in arms.items()
+            for measure, count in (("exposures", visitors), ("conversions", conversions))}  # fmt: skip
+    buckets = Buckets({10: sums}, {arm: visitors for arm, (visitors, _) in arms.items()})
+    return report([(info, buckets)], bucket="d", first=10, last=10, now_ms=0)
+
+
+def test_a_rule_is_judged_on_conversions_per_visitor_against_its_holdout() -> None:
+    """R's worked example of two Poisson rates (``poisson.test(c(11, 21), c(800, 3011))``:
+    p = 0.07967, rate ratio 1.971488 in [0.8584264, 4.2772659]) as a rule's two arms."""
+    out = rule_report(holdout=(3011, 21), applied=(800, 11))
+    assert (out["version"], out["minor_version"]) == (2, 2)
+    holdout, applied = out["slots"][0]["variants"]
+    assert holdout["conversions_per_visitor"] == pytest.approx(21 / 3011)
+    assert [holdout[k] for k in ("conversion_lift", "conversion_lift_ci", "conversion_p")] == [
+        None, None, None,
+    ]  # fmt: skip
+    assert applied["conversions_per_visitor"] == pytest.approx(11 / 800)
+    assert applied["conversion_p"] == pytest.approx(0.07967, abs=5e-6)
+    assert applied["conversion_lift"] == pytest.approx(0.971488, abs=5e-7)
+    assert applied["conversion_lift_ci"] == pytest.approx([-0.1415736, 3.2772659], abs=5e-8)
+    assert applied["p_value"] is None  # the clicks are still not compared
+
+
+def test_conversions_are_not_compared_without_visitors_or_any_conversion() -> None:
+    hero = SlotInfo("hero", "split", "a", ("a", "b", "c"), {"a": 40.0, "b": 40.0, "c": 20.0})
+    buckets = Buckets(
+        {10: {"a|exposures": 100.0, "a|conversions": 0.0, "b|exposures": 100.0,
+              "c|exposures": 50.0, "c|conversions": 4.0}},
+        {"a": 90, "b": 95},
+    )  # fmt: skip
+    a, b, c = slot_report(hero, buckets)["variants"]
+    # b against a: no conversion on either side; c against a: c has no visitor
+    assert [b["conversion_p"], b["conversion_lift_ci"]] == [None, None]
+    assert [c["conversion_p"], c["conversions_per_visitor"]] == [None, None]
+    assert a["conversions_per_visitor"] == 0.0
+    # the control's zero against the variant's conversions: a lower bound, no upper one
+    with_c = Buckets(buckets.sums, {"a": 90, "b": 95, "c": 40})
+    c = slot_report(hero, with_c)["variants"][2]
+    assert c["conversion_lift"] is None and c["conversion_lift_ci"][1] is None
+    # P(all 4 conversions in c | 4 in all, share 40/130), two-sided as R's binom.test
+    share = 40 / 130
+    pmf = [math.comb(4, k) * share**k * (1 - share) ** (4 - k) for k in range(5)]
+    assert c["conversion_p"] == pytest.approx(sum(p for p in pmf if p <= pmf[4] * (1 + 1e-7)))
+
+
+def test_text_markdown_csv_and_html_show_the_conversion_comparison() -> None:
+    out = rule_report(holdout=(28, 2), applied=(66, 9))
+    header = as_csv(out).splitlines()[0].split(",")
+    new = ["visitors", "conversions_per_visitor", "conversion_lift", "conversion_lift_ci",
+           "conversion_p"]  # fmt: skip
+    assert header[header.index("conversions") + 1 : header.index("conversions") + 6] == new
+    p = out["slots"][0]["variants"][1]["conversion_p"]
+    for text in (as_text(out), as_markdown(out)):
+        assert "conversion_p" in text and f"{p:.4g}" in text
+    page = report_file(out, js="", css="")
+    assert "conv. p" in page and f"{p:.3g}" in page
