@@ -121,6 +121,10 @@ async def bench_report(store: Store, days: int, slots: int, variants: int, examp
                 fields = {f"{v}|{m}": 1000 + (d * 7 + s) % 97 for v in names for m in measures}
                 fields |= {f"{v}|{m}": 500 + (d * 3 + s) % 89 for v in owners for m in joined}
                 pipe.hset(client.results_key(f"slot-{s}", f"d:{d}"), mapping=fields)
+                # distinct visitors per day: every variant's conversions are compared per visitor
+                for v in names:
+                    ids = [f"{d}-{i}" for i in range(100 + (d + s) % 13)]
+                    pipe.pfadd(client.results_key(f"slot-{s}", f"u:{d}:{v}"), *ids)
         await pipe.execute()
 
     await store.run(fill, default=None, timeout_s=60)

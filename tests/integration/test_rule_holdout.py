@@ -19,6 +19,7 @@ from tests.integration.report_runs import report_json, wait_folded
 from tests.integration.test_csp_and_charsets import TAG_RE
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
+from tests.stats.test_poisson import binomial_two_sided_p
 
 RULES = """
 rules:
@@ -106,3 +107,10 @@ async def test_a_holdout_rule_is_reported_per_arm_with_exact_counts(
         engaged = [v["engaged_s"] for v in mine if v["engaged_s"] is not None]
         mean = sum(engaged) / len(engaged) if engaged else None
         assert row["engaged_s_mean"] == pytest.approx(mean)
+    # the rule's effect: conversions per visitor against the holdout's, exact p by hand
+    held, applied = (next(r for r in rule["variants"] if r["id"] == arm) for arm in ARMS)
+    assert applied["conversions_per_visitor"] == applied["conversions"] / applied["visitors"]
+    share = applied["visitors"] / (applied["visitors"] + held["visitors"])
+    total = applied["conversions"] + held["conversions"]
+    p = binomial_two_sided_p(applied["conversions"], total, share)
+    assert held["conversion_p"] is None and applied["conversion_p"] == pytest.approx(p)

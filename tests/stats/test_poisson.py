@@ -30,8 +30,9 @@ def _pmf(k: int, n: int, q: float) -> float:
     return math.comb(n, k) * q**k * (1 - q) ** (n - k)
 
 
-def _hand_p(x: int, n: int, q: float) -> float:
-    """Two-sided: the probability of every count no likelier than ``x`` (R's relative 1e-7)."""
+def binomial_two_sided_p(x: int, n: int, q: float) -> float:
+    """By hand: the probability under Binomial(n, q) of every count no likelier than ``x`` (the
+    two-sided exact p, with R's relative tolerance 1e-7)."""
     observed = _pmf(x, n, q)
     return min(1.0, sum(p for k in range(n + 1) if (p := _pmf(k, n, q)) <= observed * (1 + 1e-7)))
 
@@ -66,7 +67,7 @@ def test_p_and_interval_match_the_conditional_binomial_by_hand(
     found = compare_rates(conv_c, visitors_c, conv, visitors)
     assert found is not None
     n, share = conv_c + conv, visitors / (visitors + visitors_c)
-    assert found.p_value == pytest.approx(_hand_p(conv, n, share), rel=1e-9)
+    assert found.p_value == pytest.approx(binomial_two_sided_p(conv, n, share), rel=1e-9)
     q_lo, q_hi = _hand_share_interval(conv, n)
     odds = visitors_c / visitors
     low, high = found.ratio_ci
