@@ -3,6 +3,8 @@
 - :mod:`~proxy.stats.binary`: a rate per exposure (CTR, conversion rate): Beta-Binomial
   posteriors, chance to beat the control and to be best, expected loss, Fisher's exact and the
   two-proportion z-test, intervals on absolute and relative lift, sample size for a power.
+- :mod:`~proxy.stats.poisson`: two Poisson rates (conversions per visitor) compared by the exact
+  conditional test, with the rate ratio's Clopper-Pearson interval.
 - :mod:`~proxy.stats.continuous`: means and ratio metrics from sufficient statistics (count, sum,
   sum of squares): Welch's test, the delta method for a ratio of means, CUPED.
 - :mod:`~proxy.stats.sequential`: always-valid inference (mSPRT and a normal-mixture confidence
