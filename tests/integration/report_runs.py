@@ -61,3 +61,9 @@ async def report_json(
         code = await asyncio.to_thread(main, argv)  # the command runs its own event loop
     assert code == 0
     return json.loads(out.getvalue())
+
+
+SLOW_MACHINE = {"store.op_timeout_ms": 2000}
+"""A proxy's store budget for tests that post rewards through the API: the default 50 ms answers
+a busy machine's slow reply with 503 "retry later" (the API's documented answer), which is not
+what these tests are about."""

@@ -14,6 +14,7 @@ from proxy.records.decision import LoggedDecision, RewardNote
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from tests.integration.decision_stream import read_decision_log
+from tests.integration.report_runs import SLOW_MACHINE
 from tests.proxy_fixtures import StartProxy
 
 TOKEN = "api-token-0123456789abcdef"
@@ -44,7 +45,9 @@ async def test_decide_and_reward(
 ) -> None:
     prefix = f"t{secrets.token_hex(4)}:"
     proxy = await start_proxy(
-        origin, rules=str(rules_dir), **{"admin.token": TOKEN, "store.key_prefix": prefix}
+        origin,
+        rules=str(rules_dir),
+        **{"admin.token": TOKEN, "store.key_prefix": prefix, **SLOW_MACHINE},
     )
     ask = {"slot": "hero", "session": "app-session-1", "context": {"device": "desktop"}}
     status, first = await post(proxy + "/__vernier/api/decide", ask)
@@ -76,7 +79,9 @@ async def test_bad_requests_get_a_reason(
 ) -> None:
     off = await start_proxy(origin, rules=str(rules_dir))
     assert (await post(off + "/__vernier/api/decide", {}))[0] == 404
-    proxy = await start_proxy(origin, rules=str(rules_dir), **{"admin.token": TOKEN})
+    proxy = await start_proxy(
+        origin, rules=str(rules_dir), **{"admin.token": TOKEN, **SLOW_MACHINE}
+    )
     url = proxy + "/__vernier/api/decide"
     cases = [
         ({"slot": "hero", "session": "s-12345678"}, {"Authorization": "Bearer nope"}, 401),

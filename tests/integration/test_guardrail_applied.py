@@ -17,6 +17,7 @@ import pytest
 
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
+from tests.integration.report_runs import SLOW_MACHINE
 from tests.proxy_fixtures import StartProxy
 
 TOKEN = "guard-token-0123456789abcdef"
@@ -64,7 +65,9 @@ async def test_aa_slot_is_never_paused_and_a_harmful_variant_is(
 ) -> None:
     prefix = f"t{secrets.token_hex(4)}:"
     proxy = await start_proxy(
-        origin, rules=str(rules_dir), **{"admin.token": TOKEN, "store.key_prefix": prefix}
+        origin,
+        rules=str(rules_dir),
+        **{"admin.token": TOKEN, "store.key_prefix": prefix, **SLOW_MACHINE},
     )
     served: dict[str, int] = {}
     async with aiohttp.ClientSession() as client:

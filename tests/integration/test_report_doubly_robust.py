@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from proxy.cli import main
-from tests.integration.report_runs import report_json
+from tests.integration.report_runs import SLOW_MACHINE, report_json
 from tests.proxy_fixtures import StartProxy
 
 TOKEN = "dr-report-token-0123456789abcdef"
@@ -75,7 +75,9 @@ async def test_report_gives_dr_of_each_variant_and_policy(
 ) -> None:
     prefix = f"d{secrets.token_hex(4)}:"
     proxy = await start_proxy(
-        origin, rules=str(rules_dir), **{"admin.token": TOKEN, "store.key_prefix": prefix}
+        origin,
+        rules=str(rules_dir),
+        **{"admin.token": TOKEN, "store.key_prefix": prefix, **SLOW_MACHINE},
     )
     decisions = []
     async with aiohttp.ClientSession() as client:
