@@ -34,14 +34,14 @@ import argparse
 import asyncio
 import json
 import logging
-import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from proxy import __version__
 from proxy.commands import evaluate as evaluate_command
+from proxy.commands import flag_values
 from proxy.commands import learn as learn_command
 from proxy.commands import pause as pause_command
 from proxy.commands import report as report_command
@@ -53,94 +53,16 @@ from proxy.commands.preflight import (
     origin_warning,
     rules_warning,
 )
-from proxy.config.load import flag_overrides, load_config, parse_listen
+from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.errors import VernierError
 from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.compiled import RuleSet
 from proxy.rules.context import WEEKDAYS
 from proxy.rules.jsonschema import rules_json_schema
-from proxy.rules.segments import did_you_mean, known_field
 from proxy.store_config import store_for
 
 DEFAULT_CONFIG = Path("config/vernier.yaml")
-
-
-def _listen(value: str) -> str:
-    try:
-        parse_listen(value)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return value
-
-
-def _listen_or_off(value: str) -> str:
-    return _listen(value) if value else value
-
-
-def _url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {value!r}")
-    return value
-
-
-def _workers(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 64:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {value!r}")
-    return int(value)
-
-
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        if not value.isdigit() or not low <= int(value) <= high:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}")
-        return int(value)
-
-    return parse
-
-
-def _country(value: str) -> str:
-    if len(value) != 2 or not value.isascii() or not value.isalpha():
-        raise argparse.ArgumentTypeError(f"expected a two-letter country code, got {value!r}")
-    return value.upper()
-
-
-def _pair(separator: str) -> Callable[[str], tuple[str, str]]:
-    def parse(value: str) -> tuple[str, str]:
-        name, found, rest = value.partition(separator)
-        if not found or not name.strip():
-            raise argparse.ArgumentTypeError(f"expected NAME{separator}VALUE, got {value!r}")
-        return name.strip(), rest.strip()
-
-    return parse
-
-
-def _profile_field(value: str) -> tuple[str, str]:
-    """``--profile NAME=VALUE``: a field the rules can read, and a number (the profile holds
-    numbers, but for the visitor's time zone ``tz``), as a condition would compare it."""
-    name, number = _pair("=")(value)
-    if not known_field(name):
-        raise argparse.ArgumentTypeError(f"unknown profile field {name!r}{did_you_mean(name)}")
-    if name != "tz":
-        try:
-            finite = math.isfinite(float(number))
-        except ValueError:
-            finite = False
-        if not finite:
-            raise argparse.ArgumentTypeError(f"{name} takes a number, got {number!r}")
-    return name, number
-
-
-def _typed(value: str) -> object:
-    """A context value as a rule would compare it: a number or boolean when it reads as one."""
-    if value in ("true", "false"):
-        return value == "true"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,21 +77,25 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--rules", help="rules file or folder")
 
     serve = commands.add_parser("serve", help="run the proxy in front of a site")
-    serve.add_argument("--upstream", type=_url, help="the origin, e.g. http://127.0.0.1:8000")
     serve.add_argument(
-        "--listen", type=_listen, help="HOST:PORT to listen on (default 127.0.0.1:8080)"
+        "--upstream", type=flag_values.url, help="the origin, e.g. http://127.0.0.1:8000"
     )
     serve.add_argument(
-        "--public-url", type=_url, help="the address visitors use, e.g. https://shop.example"
+        "--listen", type=flag_values.listen, help="HOST:PORT to listen on (default 127.0.0.1:8080)"
+    )
+    serve.add_argument(
+        "--public-url",
+        type=flag_values.url,
+        help="the address visitors use, e.g. https://shop.example",
     )
     serve.add_argument(
         "--store", help="redis://, unix:// or redis+cluster:// URL (default: embedded)"
     )
     serve.add_argument("--data-dir", help="where the embedded store and keys live (default ./data)")
-    serve.add_argument("--workers", type=_workers, help="worker processes (default 1)")
+    serve.add_argument("--workers", type=flag_values.workers, help="worker processes (default 1)")
     serve.add_argument(
         "--admin-listen",
-        type=_listen_or_off,
+        type=flag_values.listen_or_off,
         help="HOST:PORT of the loopback admin listener (default 127.0.0.1:9901; '' turns it off)",
     )
     common(serve)
@@ -187,16 +113,16 @@ def _parser() -> argparse.ArgumentParser:
         "preview", help="show which rules and variants fire on a page for a given visitor"
     )
     preview.add_argument("url", help="a page of the site: a full URL, or a path on the origin")
-    preview.add_argument("--upstream", type=_url, help="the origin, when URL is a path")
+    preview.add_argument("--upstream", type=flag_values.url, help="the origin, when URL is a path")
     preview.add_argument("--device", choices=sorted(USER_AGENTS), default="desktop")
-    preview.add_argument("--hour", type=_bounded_int(0, 23), help="local hour, 0-23")
+    preview.add_argument("--hour", type=flag_values.bounded_int(0, 23), help="local hour, 0-23")
     preview.add_argument("--weekday", choices=WEEKDAYS, help="local weekday")
-    preview.add_argument("--country", type=_country, help="ISO country code, e.g. DE")
+    preview.add_argument("--country", type=flag_values.country, help="ISO country code, e.g. DE")
     preview.add_argument("--referrer", help="the Referer the visitor arrives with")
     preview.add_argument("--landing", action="store_true", help="first page of the session")
     preview.add_argument(
         "--profile",
-        type=_profile_field,
+        type=flag_values.profile_field,
         action="append",
         default=[],
         help="a visitor profile field, e.g. engaged_s=40 (repeatable)",
@@ -206,9 +132,11 @@ def _parser() -> argparse.ArgumentParser:
         ("--set", "any context field, e.g. referrer.class=search (repeatable)"),
         ("--variant", "show this variant of a slot, e.g. hero=b, bandit slots too (repeatable)"),
     ):
-        preview.add_argument(flag, type=_pair("="), action="append", default=[], help=what)
+        preview.add_argument(
+            flag, type=flag_values.pair("="), action="append", default=[], help=what
+        )
     preview.add_argument(
-        "--header", type=_pair(":"), action="append", default=[], help="'Name: value'"
+        "--header", type=flag_values.pair(":"), action="append", default=[], help="'Name: value'"
     )
     preview.add_argument("--no-diff", action="store_true", help="omit the HTML diff")
     add_store_flags(preview)  # the live proxies' pauses
@@ -225,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the proxy in front of the bundled demo shop")
     demo.add_argument(
         "--listen",
-        type=_listen,
+        type=flag_values.listen,
         default="127.0.0.1:8080",
         help="HOST:PORT (default 127.0.0.1:8080)",
     )
@@ -265,7 +193,7 @@ async def _validate_live(config: Config, ruleset: RuleSet) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     config = load_config(_config_file(args), overrides=flag_overrides(args))
-    context: dict[str, object] = {name: _typed(value) for name, value in args.set}
+    context: dict[str, object] = {name: flag_values.typed(value) for name, value in args.set}
     for name in ("hour", "weekday", "country"):
         if getattr(args, name) is not None:
             context[name] = getattr(args, name)

@@ -30,6 +30,7 @@ from proxy.results.cuped import EMPTY as CUPED_EMPTY
 from proxy.results.cuped import cuped_section
 from proxy.results.doubly_robust import ExampleSet, doubly_robust
 from proxy.results.offpolicy import off_policy
+from proxy.results.series import series
 from proxy.rules.compiled import CompiledPin, CompiledRule, CompiledSlot, RuleSet
 from proxy.rules.holdout import ARMS, HOLDOUT
 from proxy.stats.binary import (
@@ -329,7 +330,7 @@ def slot_report(
         "mde": MDE,
         "power": POWER,
         "variants": variants,
-        "series": series(info, buckets),
+        "series": series(info.variants, buckets),
     }
 
 
@@ -348,23 +349,6 @@ def _split_check(
         expected = {v: _sum(buckets, v, "expected") for v in info.variants}
         return "propensity", propensity_p(served, expected)
     return None, None
-
-
-def series(info: SlotInfo, buckets: Buckets) -> list[dict[str, Any]]:
-    """Per bucket and variant: decisions, exposures and clicks (what the plots draw)."""
-    out = []
-    for index in sorted(buckets.sums):
-        sums = buckets.sums[index]
-        out.append(
-            {
-                "bucket": index,
-                "variants": {
-                    v: {m: sums.get(f"{v}|{m}", 0.0) for m in ("decisions", "exposures", "clicks")}
-                    for v in info.variants
-                },
-            }
-        )
-    return out
 
 
 def report(

@@ -8,9 +8,11 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from proxy.cli import main
 from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
@@ -67,3 +69,22 @@ SLOW_MACHINE = {"store.op_timeout_ms": 2000}
 """A proxy's store budget for tests that post rewards through the API: the default 50 ms answers
 a busy machine's slow reply with 503 "retry later" (the API's documented answer), which is not
 what these tests are about."""
+
+
+async def post_api(client: aiohttp.ClientSession, url: str, body: object, token: str) -> Any:
+    """A decision-API call with the admin token: its JSON answer (a 202 answers nothing)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with client.post(url, json=body, headers=headers) as response:
+        assert response.status in (200, 202), await response.text()
+        return await response.json() if response.status == 200 else None
+
+
+async def wait_until(deadline_s: float, condition: Callable[[], bool | Awaitable[bool]]) -> None:
+    """Until ``condition`` holds (polled every 50 ms), or fail after ``deadline_s``."""
+    give_up = time.monotonic() + deadline_s
+    while True:
+        held = condition()
+        if held if isinstance(held, bool) else await held:
+            return
+        assert time.monotonic() < give_up, "condition not met before the deadline"
+        await asyncio.sleep(0.05)

@@ -4,9 +4,7 @@ numbers that made it; ``guardrail: off`` keeps an equally harmful variant servin
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import pytest
 
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from tests.integration.report_runs import SLOW_MACHINE
+from tests.integration.report_runs import SLOW_MACHINE, post_api, wait_until
 from tests.proxy_fixtures import StartProxy
 
 TOKEN = "guard-token-0123456789abcdef"
@@ -36,7 +34,6 @@ RULES = "slots:" + "".join(
     for slot, guardrail in (("same", "on"), ("harm", "on"), ("unguarded", "off"))
 )
 pytestmark = pytest.mark.rules_file("guard.yaml", RULES)
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VISITORS = 150
 # P(reward) per variant, as a deterministic pattern per visitor: "same" clicks every other
 # visitor whatever it serves; "harm" and "unguarded" always reward a and c, never b
@@ -45,19 +42,6 @@ REWARD: dict[str, Callable[[int, str], float]] = {
     "harm": lambda i, variant: float(variant != "b"),
     "unguarded": lambda i, variant: float(variant != "b"),
 }
-
-
-async def post(client: aiohttp.ClientSession, url: str, body: object) -> Any:
-    async with client.post(url, json=body, headers=AUTH) as response:
-        assert response.status in (200, 202), await response.text()
-        return await response.json() if response.status == 200 else None
-
-
-async def wait_for(deadline_s: float, condition: Callable[[], Any]) -> None:
-    give_up = time.monotonic() + deadline_s
-    while not await condition():
-        assert time.monotonic() < give_up, "condition not met before the deadline"
-        await asyncio.sleep(0.05)
 
 
 async def test_aa_slot_is_never_paused_and_a_harmful_variant_is(
@@ -74,13 +58,13 @@ async def test_aa_slot_is_never_paused_and_a_harmful_variant_is(
         for i in range(VISITORS):
             for slot in REWARD:
                 ask = {"slot": slot, "session": f"visitor-{i}", "context": {"device": "desktop"}}
-                decision = await post(client, proxy + "/__vernier/api/decide", ask)
+                decision = await post_api(client, proxy + "/__vernier/api/decide", ask, TOKEN)
                 if decision["reason"] != "bandit":
                     continue  # paused: the control, not an example
                 served[slot] = served.get(slot, 0) + 1
                 reward = {"decision": decision["decision"],
                           "reward": REWARD[slot](i, decision["variant"])}  # fmt: skip
-                await post(client, proxy + "/__vernier/api/reward", reward)
+                await post_api(client, proxy + "/__vernier/api/reward", reward, TOKEN)
     store = Store(embedded_store_url, StoreSettings(key_prefix=prefix))
 
     async def control() -> dict[str, dict[str, Any]]:
@@ -97,7 +81,7 @@ async def test_aa_slot_is_never_paused_and_a_harmful_variant_is(
         return lines >= sum(served.values())
 
     try:
-        await wait_for(30.0, all_joined)  # every served decision judged by the learner
+        await wait_until(30.0, all_joined)  # every served decision judged by the learner
         pauses = await control()
     finally:
         await store.close()

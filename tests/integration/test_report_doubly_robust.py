@@ -11,7 +11,6 @@ import contextlib
 import functools
 import io
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import aiohttp
 import pytest
 
 from proxy.cli import main
-from tests.integration.report_runs import SLOW_MACHINE, report_json
+from tests.integration.report_runs import SLOW_MACHINE, post_api, report_json, wait_until
 from tests.proxy_fixtures import StartProxy
 
 TOKEN = "dr-report-token-0123456789abcdef"
@@ -38,7 +37,6 @@ slots:
     variants: {a: [], b: [{op: hide, selector: p}], c: [{op: hide, selector: h1}]}
 """
 pytestmark = pytest.mark.rules_file("hero.yaml", RULES)
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VISITORS = 60
 
 
@@ -47,19 +45,6 @@ def reward_of(i: int, device: str, variant: str) -> float:
     if device == "desktop":
         return float((variant == "b" and i % 2 == 0) or (variant == "a" and i % 5 == 0))
     return float(variant == "c" and i % 3 != 0)
-
-
-async def post(client: aiohttp.ClientSession, url: str, body: object) -> Any:
-    async with client.post(url, json=body, headers=AUTH) as response:
-        assert response.status in (200, 202), await response.text()
-        return await response.json() if response.status == 200 else None
-
-
-async def wait_for(deadline_s: float, condition: Callable[[], bool]) -> None:
-    give_up = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < give_up, "condition not met before the deadline"
-        await asyncio.sleep(0.05)
 
 
 def ips(decisions: list[dict[str, Any]], target: Callable[[dict[str, Any]], str]) -> float:
@@ -84,10 +69,10 @@ async def test_report_gives_dr_of_each_variant_and_policy(
         for i in range(VISITORS):
             device = "mobile" if i % 3 == 0 else "desktop"
             ask = {"slot": "hero", "session": f"visitor-{i}", "context": {"device": device}}
-            decision = await post(client, proxy + "/__vernier/api/decide", ask)
+            decision = await post_api(client, proxy + "/__vernier/api/decide", ask, TOKEN)
             reward = reward_of(i, device, decision["variant"])
-            await post(client, proxy + "/__vernier/api/reward",
-                       {"decision": decision["decision"], "reward": reward})  # fmt: skip
+            noted = {"decision": decision["decision"], "reward": reward}
+            await post_api(client, proxy + "/__vernier/api/reward", noted, TOKEN)
             decisions.append({**decision, "device": device, "reward": reward})
     assert {d["reason"] for d in decisions} == {"bandit", "rule"}
     log = tmp_path / "decisions.jsonl"
@@ -95,7 +80,7 @@ async def test_report_gives_dr_of_each_variant_and_policy(
     def all_joined() -> bool:
         return log.exists() and log.read_bytes().count(b"\n") >= VISITORS
 
-    await wait_for(30.0, all_joined)  # the learner joined and kept every example
+    await wait_until(30.0, all_joined)  # the learner joined and kept every example
 
     report = await report_json(tmp_path, rules_dir, embedded_store_url, prefix, "--since", "1d")
     assert report["version"] == 2 and report["minor_version"] >= 1
