@@ -74,37 +74,41 @@ RECOVERY_RATIO = 0.85
 NOW_MS = 1_700_000_000_000
 
 _OLD_INTERACTIONS = ("UA", "DA", "TA", "RA")
-_SINGLES = ("DA", "TA", "GA", "RA", "UA")
 # Settings compared while choosing the defaults (docs/benchmarks.md, "World suite"); "default"
 # is whatever BanditPolicy() is now, the others are the rows of the comparison table.
+_SQRT = SquareCB(gamma_scale=10.0, gamma_exponent=0.5)  # the explorer before the fourth round
 CANDIDATES: dict[str, BanditPolicy] = {
     "default": BanditPolicy(),
-    # the defaults before the interactions were chosen from the log: all six, always
-    "fixed-interactions": BanditPolicy(interactions=DEFAULT_INTERACTIONS),
+    # the defaults before the fourth round: importance-weighted learning, gamma = 10 sqrt(t)
+    "weighted": BanditPolicy(explorer=_SQRT, importance_weights=True),
+    "weighted-gamma-t": BanditPolicy(importance_weights=True),
+    "unweighted-sqrt": BanditPolicy(explorer=_SQRT),
+    "gamma-1t": BanditPolicy(explorer=SquareCB(gamma_scale=1.0)),
+    "gamma-0.1t": BanditPolicy(explorer=SquareCB(gamma_scale=0.1)),
+    # the defaults before the third round: all six interactions, always
+    "fixed-interactions": BanditPolicy(
+        explorer=_SQRT, interactions=DEFAULT_INTERACTIONS, importance_weights=True
+    ),
     "old-default": BanditPolicy(
         explorer=Epsilon(0.05),
         features=ALL_FEATURE_GROUPS,
         interactions=_OLD_INTERACTIONS,
         learning_rate=None,
+        importance_weights=True,
     ),
     "old-documented": BanditPolicy(
         explorer=Epsilon(0.05),
         features=ALL_FEATURE_GROUPS,
         interactions=_OLD_INTERACTIONS,
         learning_rate=0.01,
+        importance_weights=True,
     ),
     "all-groups": BanditPolicy(features=ALL_FEATURE_GROUPS),
-    "no-DRA": BanditPolicy(interactions=_SINGLES),
+    "seven-groups": BanditPolicy(
+        features=("device", "hour", "weekday", "country", "language", "referrer", "profile")
+    ),
     "epsilon": BanditPolicy(explorer=Epsilon(0.05)),
     "bag": BanditPolicy(explorer=Bag(5), learning_rate=0.1),
-    "lr-0.1": BanditPolicy(learning_rate=0.1),
-    "lr-0.2": BanditPolicy(learning_rate=0.2),
-    "floor-0.005": BanditPolicy(floor=0.005),
-    "gamma-100": BanditPolicy(explorer=SquareCB(gamma_scale=100)),
-    "gamma-30": BanditPolicy(explorer=SquareCB(gamma_scale=30)),
-    "gamma-3": BanditPolicy(explorer=SquareCB(gamma_scale=3)),
-    "gamma-exponent-0.3": BanditPolicy(explorer=SquareCB(gamma_exponent=0.3)),
-    "bag-8": BanditPolicy(explorer=Bag(8)),
     "drift": BanditPolicy(drift=DriftPolicy(detect=True)),
 }
 
@@ -376,6 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", default="", help="comma-separated names (default: all)")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=1, help="seeds run from this one (held-out checks)"
+    )
+    parser.add_argument(
+        "--worlds-dir", type=Path, default=WORLDS_DIR, help="the world files' folder"
+    )
     parser.add_argument("--candidates", default="default", help="comma-separated, or 'all'")
     parser.add_argument("--visitors", type=int, default=0, help="0: each world's own count")
     parser.add_argument("--lag", type=int, default=100, help="decisions per learning batch")
@@ -441,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.vw_args:
         add_vw_arguments(shlex.split(args.vw_args))
     names = set(filter(None, args.worlds.split(",")))
-    specs = [load_world(p) for p in sorted(WORLDS_DIR.glob("*.yaml"))]
+    specs = [load_world(p) for p in sorted(args.worlds_dir.glob("*.yaml"))]
     specs = [s for s in specs if not names or s.name in names]
     for item in args.policy:
         name, _, text = item.partition("=")
@@ -498,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     margin_se=args.margin_se,
                     simplest=bool(args.simplest),
                 )
-                for seed in range(1, args.seeds + 1)
+                for seed in range(args.first_seed, args.first_seed + args.seeds)
             ]
             rows.append(
                 summarise(runs)

@@ -3,6 +3,11 @@
 **Rewards, not costs.** Callers speak rewards (a click is 1); VW minimises cost, so
 :meth:`BanditModel.learn` passes ``cost = -reward``.
 
+**Unweighted by default.** The model regresses the reward of the variant served, at weight 1
+(SquareCB's oracle, Foster and Rakhlin 2020); ``importance_weights: true`` gives VW the logged
+probability, and a click on a variant explored at p weighs 1/p (docs/benchmarks.md, "Fourth
+round": 30 of 70 world-seed pairs weighted, 45 unweighted).
+
 **Probabilities in action order.** VW returns the pmf over the actions in the order they were
 given (checked by the tests against permutations); :meth:`BanditModel.predict` then applies the
 policy's exploration floor (:func:`proxy.bandit.sampling.apply_floor`).
@@ -103,7 +108,8 @@ class BanditModel:
         reward: float,
         probability: float,
     ) -> None:
-        """Learn from one joined decision: ``chosen`` was served with ``probability``.
+        """Learn from one joined decision: ``chosen`` was served with ``probability``, which
+        weighs the example by its inverse only under ``importance_weights`` (the policy's).
 
         ``shared`` is the context's namespaces or its formatted line. ``ValueError`` for an
         index outside the actions, a probability outside ``(0, 1]`` or a non-finite reward.
@@ -115,7 +121,8 @@ class BanditModel:
         if not math.isfinite(reward):
             raise ValueError(f"reward {reward} is not finite")
         line = shared if isinstance(shared, str) else shared_line(shared)
-        text = "\n".join(adf_lines(line, actions.lines, Label(chosen, -reward, probability)))
+        weighted = probability if self.policy.importance_weights else 1.0
+        text = "\n".join(adf_lines(line, actions.lines, Label(chosen, -reward, weighted)))
         with self._lock:
             self._check_open()
             examples = pylibvw.vw._parse(self._vw, text)

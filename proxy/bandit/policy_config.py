@@ -81,8 +81,10 @@ class Epsilon(_Explorer, tag="epsilon", frozen=True):
 class SquareCB(_Explorer, tag="squarecb", frozen=True):
     """SquareCB: exploration shrinks as ``gamma_scale * t ** gamma_exponent`` grows."""
 
-    gamma_scale: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 10.0
-    gamma_exponent: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
+    # gamma = 0.3 t: as much exploration as 10 sqrt(t) at ~1,100 examples, more before, less
+    # after (docs/benchmarks.md, "Fourth round").
+    gamma_scale: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 0.3
+    gamma_exponent: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
 
 
 class Softmax(_Explorer, tag="softmax", frozen=True):
@@ -155,6 +157,11 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     l1: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
     l2: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
     learning_rate: Annotated[float, msgspec.Meta(gt=0.0, le=10.0)] | None = None
+    # False: the model learns each served variant's reward at weight 1 (SquareCB's regression
+    # oracle); True: weighted by 1 / the logged probability (VW's importance-weighted mtr), so a
+    # click on a variant explored at p = 0.01 counts 100 times. Either way the decision log
+    # keeps the probability for evaluation and the guardrail.
+    importance_weights: bool = False
     bits: Annotated[int, msgspec.Meta(ge=12, le=24)] = 18
     drift: DriftPolicy = DriftPolicy()
 

@@ -182,3 +182,22 @@ def test_concurrent_use_is_serialised(actions: ActionSet) -> None:
     thread.join()
     assert errors == []
     model.finish()
+
+
+@pytest.mark.parametrize(("weighted", "best"), [(False, "a"), (True, "b")])
+def test_importance_weights_decide_what_a_rare_click_is_worth(
+    weighted: bool, best: str, actions: ActionSet
+) -> None:
+    """``a`` earns 0.6 on every visit; ``b`` was served 4 times and clicked once, that once
+    while explored at p = 0.02. Unweighted (the default) ``b``'s click is one of four (0.25 <
+    0.6); weighted by 1/p it counts 50 times and outweighs ``a``."""
+    policy = BanditPolicy(explorer=Epsilon(0.0), interactions=("DA",), importance_weights=weighted)
+    model = BanditModel(policy)
+    for _ in range(20):
+        model.learn(MOBILE, actions, 0, reward=0.6, probability=1.0)
+    for _ in range(3):
+        model.learn(MOBILE, actions, 1, reward=0.0, probability=1.0)
+    model.learn(MOBILE, actions, 1, reward=1.0, probability=0.02)
+    pmf = model.predict(MOBILE, actions)
+    assert actions.ids[pmf.index(max(pmf))] == best
+    model.finish()

@@ -26,7 +26,8 @@ def convert(data: object) -> BanditPolicy:
 
 def test_defaults() -> None:
     policy = convert({})
-    assert policy.explorer == SquareCB(gamma_scale=10.0, gamma_exponent=0.5)
+    assert policy.explorer == SquareCB(gamma_scale=0.3, gamma_exponent=1.0)
+    assert policy.importance_weights is False  # the reward at weight 1: SquareCB's oracle
     assert policy.floor == 0.0
     assert policy.features == ("device", "hour", "country", "referrer", "profile")
     # not written: the learner chooses them from the log, starting with every context namespace
