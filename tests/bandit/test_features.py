@@ -93,6 +93,13 @@ def test_bucket() -> None:
     ]  # fmt: skip
 
 
+def test_profile_buckets_are_cumulative() -> None:
+    """A value below the first edge above 0 is the 0 bucket alone; above, every edge it passed."""
+    for visits, expected in ((0, ["v7=0+"]), (1, ["v7=1+"]), (4, ["v7=1+", "v7=2+", "v7=3+"])):
+        features = context_features({"visits_7d": visits}, POLICY, now_ms=NOW_MS)
+        assert features["U"] == expected
+
+
 def test_context_features_full() -> None:
     context: dict[str, object] = {
         "device": "mobile",
@@ -123,9 +130,16 @@ def test_context_features_full() -> None:
         "T": ["h=21", "dp=evening", "wd=sun", "we=1"],
         "G": ["cc=fr", "lang=fr"],
         "R": ["ref=social", "us=insta%20gram", "um=paid", "land=1", "lp=blog"],
-        "U": [
+        "U": [  # cumulative buckets: every edge up to the value's (75.5 s: 10+ 30+ 60+)
+            "eng=10+",
+            "eng=30+",
             "eng=60+",
+            "scr=0.25+",
+            "scr=0.5+",
+            "scr=0.75+",
             "scr=0.9+",
+            "v7=1+",
+            "v7=2+",
             "v7=3+",
             "p30=1+",
             "rec=1h",

@@ -125,7 +125,7 @@ VARIANTS = {"a": {}, "b": {"tone": "urgent"}}
 def test_feature_space_hash_is_stable_and_order_free() -> None:
     policy = BanditPolicy()
     first = feature_space_hash(policy, VARIANTS)
-    assert first.startswith("fs1-") and len(first) == 4 + 16
+    assert first.startswith("fs2-") and len(first) == 4 + 16
     reordered = BanditPolicy(features=tuple(reversed(policy.features)))
     assert feature_space_hash(reordered, {"b": {"tone": "urgent"}, "a": {}}) == first
 
@@ -170,3 +170,13 @@ def test_interactions_written_as_the_defaults_are_another_feature_space() -> Non
     written = BanditPolicy(interactions=effective_interactions(BanditPolicy()))
     assert feature_space_hash(written, VARIANTS) != feature_space_hash(BanditPolicy(), VARIANTS)
     assert vw_arguments(written) == vw_arguments(BanditPolicy())
+
+
+def test_importance_weights_key() -> None:
+    assert convert({"importance_weights": True}).importance_weights is True
+    with pytest.raises(msgspec.ValidationError, match=r"\$\.importance_weights"):
+        convert({"importance_weights": "yes"})
+    # how examples are weighed is no part of the feature space: a model keeps its line
+    assert feature_space_hash(BanditPolicy(importance_weights=True), VARIANTS) == (
+        feature_space_hash(BanditPolicy(), VARIANTS)
+    )
