@@ -11,10 +11,11 @@ one line per offered variant (namespace ``A``), in the order offered::
 A learning example carries ``0:<cost>:<probability>`` on the chosen line (the leading action
 number is ignored in ADF mode). Context features are categorical ``name=value`` tokens;
 numeric profile fields are bucketed (:data:`PROFILE_BUCKETS`) so one visitor with 3,000 engaged
-seconds does not dominate a weight, and the buckets are cumulative ("thermometer" coding: 6 visits
-this week is ``v7=1+ v7=2+ v7=3+ v7=5+``, none is ``v7=0+``), so "3 or more" is one weight shared by
-every visitor above the edge instead of one per bucket, each learned from its own few clicks (the
-world suite's profile world: 17 → 20 of 20 seeds at 0.90 of the oracle). Namespaces (see :mod:`proxy.bandit.policy_config`):
+seconds does not dominate a weight, and the buckets are cumulative ("thermometer" coding: 6
+visits this week is ``v7=1+ v7=2+ v7=3+ v7=5+``, none is ``v7=0+``), so "3 or more" is one weight
+shared by every visitor past the edge instead of one per bucket, each learned from its own few
+clicks (the world suite's profile world: 17 → 20 of 20 seeds at 0.90 of the oracle).
+Namespaces (see :mod:`proxy.bandit.policy_config`):
 
 ====  =============================================================================
  D    device, browser, os
