@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from proxy.store.event_log import EventLog
 from proxy.store.learner_state import load_guardrail_standing
 from proxy.store.results import read_slot
 from proxy.worker_metrics import LEARNER_COUNTERS, WorkerMetrics
+from tests.waiting import until
 
 RULES = """
 slots:
@@ -126,21 +127,6 @@ async def running(learner: Learner) -> AsyncIterator[Learner]:
         stop.set()
         async with asyncio.timeout(15):
             await task
-
-
-async def until(
-    condition: Callable[[], bool | Awaitable[bool]], what: str, timeout_s: float = 30.0
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def now_ms() -> int:

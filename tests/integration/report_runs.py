@@ -8,7 +8,7 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +77,3 @@ async def post_api(client: aiohttp.ClientSession, url: str, body: object, token:
     async with client.post(url, json=body, headers=headers) as response:
         assert response.status in (200, 202), await response.text()
         return await response.json() if response.status == 200 else None
-
-
-async def wait_until(deadline_s: float, condition: Callable[[], bool | Awaitable[bool]]) -> None:
-    """Until ``condition`` holds (polled every 50 ms), or fail after ``deadline_s``."""
-    give_up = time.monotonic() + deadline_s
-    while True:
-        held = condition()
-        if held if isinstance(held, bool) else await held:
-            return
-        assert time.monotonic() < give_up, "condition not met before the deadline"
-        await asyncio.sleep(0.05)

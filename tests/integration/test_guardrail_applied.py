@@ -15,8 +15,9 @@ import pytest
 
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
-from tests.integration.report_runs import SLOW_MACHINE, post_api, wait_until
+from tests.integration.report_runs import SLOW_MACHINE, post_api
 from tests.proxy_fixtures import StartProxy
+from tests.waiting import until
 
 TOKEN = "guard-token-0123456789abcdef"
 SLOT = """
@@ -81,7 +82,7 @@ async def test_aa_slot_is_never_paused_and_a_harmful_variant_is(
         return lines >= sum(served.values())
 
     try:
-        await wait_until(30.0, all_joined)  # every served decision judged by the learner
+        await until(all_joined, "every served decision judged by the learner", 30.0)
         pauses = await control()
     finally:
         await store.close()

@@ -19,8 +19,9 @@ import aiohttp
 import pytest
 
 from proxy.cli import main
-from tests.integration.report_runs import SLOW_MACHINE, post_api, report_json, wait_until
+from tests.integration.report_runs import SLOW_MACHINE, post_api, report_json
 from tests.proxy_fixtures import StartProxy
+from tests.waiting import until
 
 TOKEN = "dr-report-token-0123456789abcdef"
 RULES = """
@@ -80,7 +81,7 @@ async def test_report_gives_dr_of_each_variant_and_policy(
     def all_joined() -> bool:
         return log.exists() and log.read_bytes().count(b"\n") >= VISITORS
 
-    await wait_until(30.0, all_joined)  # the learner joined and kept every example
+    await until(all_joined, "the learner to join and keep every example", 30.0)
 
     report = await report_json(tmp_path, rules_dir, embedded_store_url, prefix, "--since", "1d")
     assert report["version"] == 2 and report["minor_version"] >= 1
