@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -73,42 +74,50 @@ PASS_SEEDS = 0.9  # of the seeds
 RECOVERY_RATIO = 0.85
 NOW_MS = 1_700_000_000_000
 
+
+def _earlier(**settings: Any) -> BanditPolicy:
+    """A candidate of the rounds before the optimistic start: every weight starts at 0."""
+    return BanditPolicy(initial_weight=0.0, **settings)
+
+
 _OLD_INTERACTIONS = ("UA", "DA", "TA", "RA")
 # Settings compared while choosing the defaults (docs/benchmarks.md, "World suite"); "default"
 # is whatever BanditPolicy() is now, the others are the rows of the comparison table.
 _SQRT = SquareCB(gamma_scale=10.0, gamma_exponent=0.5)  # the explorer before the fourth round
 CANDIDATES: dict[str, BanditPolicy] = {
     "default": BanditPolicy(),
+    # the fourth round's defaults: every estimate starting at 0
+    "fourth-round": _earlier(),
     # the defaults before the fourth round: importance-weighted learning, gamma = 10 sqrt(t)
-    "weighted": BanditPolicy(explorer=_SQRT, importance_weights=True),
-    "weighted-gamma-t": BanditPolicy(importance_weights=True),
-    "unweighted-sqrt": BanditPolicy(explorer=_SQRT),
-    "gamma-1t": BanditPolicy(explorer=SquareCB(gamma_scale=1.0)),
-    "gamma-0.1t": BanditPolicy(explorer=SquareCB(gamma_scale=0.1)),
+    "weighted": _earlier(explorer=_SQRT, importance_weights=True),
+    "weighted-gamma-t": _earlier(importance_weights=True),
+    "unweighted-sqrt": _earlier(explorer=_SQRT),
+    "gamma-1t": _earlier(explorer=SquareCB(gamma_scale=1.0)),
+    "gamma-0.1t": _earlier(explorer=SquareCB(gamma_scale=0.1)),
     # the defaults before the third round: all six interactions, always
-    "fixed-interactions": BanditPolicy(
+    "fixed-interactions": _earlier(
         explorer=_SQRT, interactions=DEFAULT_INTERACTIONS, importance_weights=True
     ),
-    "old-default": BanditPolicy(
+    "old-default": _earlier(
         explorer=Epsilon(0.05),
         features=ALL_FEATURE_GROUPS,
         interactions=_OLD_INTERACTIONS,
         learning_rate=None,
         importance_weights=True,
     ),
-    "old-documented": BanditPolicy(
+    "old-documented": _earlier(
         explorer=Epsilon(0.05),
         features=ALL_FEATURE_GROUPS,
         interactions=_OLD_INTERACTIONS,
         learning_rate=0.01,
         importance_weights=True,
     ),
-    "all-groups": BanditPolicy(features=ALL_FEATURE_GROUPS),
-    "seven-groups": BanditPolicy(
+    "all-groups": _earlier(features=ALL_FEATURE_GROUPS),
+    "seven-groups": _earlier(
         features=("device", "hour", "weekday", "country", "language", "referrer", "profile")
     ),
-    "epsilon": BanditPolicy(explorer=Epsilon(0.05)),
-    "bag": BanditPolicy(explorer=Bag(5), learning_rate=0.1),
+    "epsilon": _earlier(explorer=Epsilon(0.05)),
+    "bag": _earlier(explorer=Bag(5), learning_rate=0.1),
     "drift": BanditPolicy(drift=DriftPolicy(detect=True)),
 }
 

@@ -387,7 +387,8 @@ async def test_a_snapshot_that_fails_its_checks_is_refused(
     good = await published(store)
     assert good is not None
     # tamper with the model bytes (checksum mismatch) in the snapshot and the checkpoint
-    bad = Snapshot(**{**_fields(good), "model": good.model[:-1] + b"\x00"})
+    flipped = bytes([good.model[-1] ^ 0xFF])  # a changed byte, whatever the last one was
+    bad = Snapshot(**{**_fields(good), "model": good.model[:-1] + flipped})
     assert await models.publish(store, bad)
     await store.run(lambda client: client.delete(store.keys.learner_checkpoint_key()), default=None)
     second = make_learner(store, rules, tmp_path)

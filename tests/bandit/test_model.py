@@ -201,3 +201,36 @@ def test_importance_weights_decide_what_a_rare_click_is_worth(
     pmf = model.predict(MOBILE, actions)
     assert actions.ids[pmf.index(max(pmf))] == best
     model.finish()
+
+
+@pytest.mark.parametrize(("initial_weight", "keeps_a"), [(0.01, False), (0.0, True)])
+def test_a_variant_not_yet_tried_starts_optimistic(
+    initial_weight: float, keeps_a: bool, actions: ActionSet
+) -> None:
+    """``a`` was shown 30 times on mobile and never clicked; ``b`` and ``c`` were not shown there.
+    Starting every weight at 0.01 (the default) estimates the untried ones above ``a``'s misses,
+    so the greedy choice tries another; starting at 0 all three tie at 0 and the first stays."""
+    policy = BanditPolicy(
+        explorer=Epsilon(0.0), interactions=("DA",), initial_weight=initial_weight
+    )
+    model = BanditModel(policy)
+    for _ in range(30):
+        model.learn(MOBILE, actions, 0, reward=0.0, probability=1.0)
+    pmf = model.predict(MOBILE, actions)
+    assert (actions.ids[pmf.index(max(pmf))] == "a") is keeps_a
+    model.finish()
+
+
+def test_a_saved_model_holds_only_the_weights_in_use(actions: ActionSet) -> None:
+    """The optimistic start sets every weight; sparse weights keep a saved model to the ones
+    used (a dense table of 2**18 would save ~4 MB), and the loaded model predicts the same."""
+    model = BanditModel(BanditPolicy())
+    train(model, actions, n=300)
+    data = model.to_bytes()
+    assert len(data) < 64 * 1024
+    loaded = BanditModel.from_bytes(data, BanditPolicy())
+    unseen = {"D": ["dev=tablet"], "G": ["cc=jp"]}  # untouched weights: the initial value again
+    for context in (MOBILE, DESKTOP, unseen):
+        assert loaded.predict(context, actions) == pytest.approx(model.predict(context, actions))
+    model.finish()
+    loaded.finish()

@@ -37,6 +37,8 @@ def test_defaults() -> None:
     assert vw_arguments(policy).count("--interactions") == 6
     assert policy.learning_rate is None  # VW's own, 0.5
     assert "--learning_rate" not in vw_arguments(policy)
+    assert policy.initial_weight == 0.01  # an optimistic start: costs, so negated for VW
+    assert vw_arguments(policy)[-3:] == ["--sparse_weights", "--initial_weight", "-0.01"]
 
 
 @pytest.mark.parametrize(
@@ -178,5 +180,17 @@ def test_importance_weights_key() -> None:
         convert({"importance_weights": "yes"})
     # how examples are weighed is no part of the feature space: a model keeps its line
     assert feature_space_hash(BanditPolicy(importance_weights=True), VARIANTS) == (
+        feature_space_hash(BanditPolicy(), VARIANTS)
+    )
+
+
+def test_initial_weight_key() -> None:
+    assert "--initial_weight" not in vw_arguments(convert({"initial_weight": 0}))
+    assert "--sparse_weights" not in vw_arguments(convert({"initial_weight": 0}))
+    for bad in (-0.01, 2, "high"):
+        with pytest.raises(msgspec.ValidationError, match=r"\$\.initial_weight"):
+            convert({"initial_weight": bad})
+    # where the weights start is no part of the feature space: a model keeps its line
+    assert feature_space_hash(BanditPolicy(initial_weight=0.0), VARIANTS) == (
         feature_space_hash(BanditPolicy(), VARIANTS)
     )
