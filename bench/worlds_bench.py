@@ -119,6 +119,7 @@ CANDIDATES: dict[str, BanditPolicy] = {
     "epsilon": _earlier(explorer=Epsilon(0.05)),
     "bag": _earlier(explorer=Bag(5), learning_rate=0.1),
     "drift": BanditPolicy(drift=DriftPolicy(detect=True)),
+    "drift-fourth-round": _earlier(drift=DriftPolicy(detect=True)),
 }
 
 
@@ -136,7 +137,9 @@ class Run:
 
 def add_vw_arguments(extra: Sequence[str]) -> None:
     """Append ``extra`` to every model's VW command line in this process (experiments with VW
-    options the policy has no key for, e.g. ``--power_t 0.25``; see docs/benchmarks.md)."""
+    options the policy has no key for, e.g. ``--power_t 0.25``; see docs/benchmarks.md). VW
+    refuses an option given twice with two values: scratch values of ``--initial_weight`` go
+    with a candidate whose ``initial_weight`` is 0 (``fourth-round``)."""
 
     def with_extra(policy: BanditPolicy) -> list[str]:
         return vw_arguments(policy) + list(extra)

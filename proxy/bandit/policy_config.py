@@ -167,8 +167,9 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Where every weight of the reward model starts, in reward units (VW's --initial_weight,
     # negated for its costs, with --sparse_weights so that a saved model holds only the weights
     # in use): a variant not yet tried in a context is estimated at about this times the
-    # number of its features (0.13 for a click with the default groups), so it is tried before
-    # it is written off. 0: every estimate starts at 0.
+    # number of its features (0.13 with the default groups and no profile, more with profile
+    # tokens or variant features), so it is tried before it is written off. 0: every estimate
+    # starts at 0. Part of the feature space: a saved model means its untouched weights too.
     initial_weight: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.01
     bits: Annotated[int, msgspec.Meta(ge=12, le=24)] = 18
     drift: DriftPolicy = DriftPolicy()
@@ -268,10 +269,12 @@ def feature_space_hash(
     """A short stable name of the model's feature space: ``fs2-<16 hex digits>``.
 
     It changes with the feature groups, interactions, hash bits, the explorer's kind and size,
-    the variant ids and their features, and :data:`FEATURE_SCHEMA_VERSION` — anything after
-    which old weights would be misread. It does not change with the floor, exploration rates,
-    regularisation, the learning rate or ``importance_weights`` (how new examples are weighed),
-    nor with the order of variants or groups.
+    the variant ids and their features, ``initial_weight`` and :data:`FEATURE_SCHEMA_VERSION` —
+    anything after which old weights would be misread (a model saved under one initial weight
+    and loaded under another would read its untouched weights differently, and fail the
+    snapshot canary). It does not change with the floor, exploration rates, regularisation, the
+    learning rate or ``importance_weights`` (how new examples are weighed), nor with the order
+    of variants or groups.
     """
     shape = {
         "schema": FEATURE_SCHEMA_VERSION,
@@ -281,6 +284,7 @@ def feature_space_hash(
         if policy.interactions is None
         else sorted("".join(sorted(i)) for i in policy.interactions),
         "bits": policy.bits,
+        "initial_weight": policy.initial_weight,
         "explorer": _explorer_structure(policy.explorer),
         "variants": sorted(
             [vid, sorted((k, type(v).__name__, v) for k, v in feats.items())]

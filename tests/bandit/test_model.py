@@ -209,7 +209,8 @@ def test_a_variant_not_yet_tried_starts_optimistic(
 ) -> None:
     """``a`` was shown 30 times on mobile and never clicked; ``b`` and ``c`` were not shown there.
     Starting every weight at 0.01 (the default) estimates the untried ones above ``a``'s misses,
-    so the greedy choice tries another; starting at 0 all three tie at 0 and the first stays."""
+    so the greedy choice tries another; starting at 0 all three tie at 0 and VW's greedy choice
+    keeps the first of tied variants."""
     policy = BanditPolicy(
         explorer=Epsilon(0.0), interactions=("DA",), initial_weight=initial_weight
     )

@@ -190,7 +190,7 @@ def test_initial_weight_key() -> None:
     for bad in (-0.01, 2, "high"):
         with pytest.raises(msgspec.ValidationError, match=r"\$\.initial_weight"):
             convert({"initial_weight": bad})
-    # where the weights start is no part of the feature space: a model keeps its line
-    assert feature_space_hash(BanditPolicy(initial_weight=0.0), VARIANTS) == (
+    # where the untouched weights start is part of what a saved model means: another line
+    assert feature_space_hash(BanditPolicy(initial_weight=0.0), VARIANTS) != (
         feature_space_hash(BanditPolicy(), VARIANTS)
     )
