@@ -3,6 +3,10 @@
 ``VERNIER_SECRET`` holds ``id:secret`` pairs separated by commas, newest first (rotation: keep the
 old pair after the new one until old cookies expired). Without it, a random key is created once in
 the data directory (mode 0600), so every worker and every restart share it.
+
+Workers start at once on a fresh data directory, so the file must never be seen half-written:
+each writes its own temporary file in full, fsyncs it, and hard-links it to the key's name, which
+fails for all but the first (``link`` does not replace). Readers only ever see a whole key.
 """
 
 from __future__ import annotations
@@ -38,12 +42,34 @@ def load_signing_keys(data_dir: Path, environ: Mapping[str, str] | None = None) 
         return parse_secret(env["VERNIER_SECRET"])
     path = data_dir / KEY_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        _create_key_file(path)
+    try:
+        return parse_secret(path.read_text().strip())
+    except ConfigError:
+        raise ConfigError(
+            f"{path}: not a cookie key ('id:secret', a secret of 16 or more characters); "
+            "restore it, or delete it to have a new one made (signed-in cookies end)"
+        ) from None
+
+
+def _create_key_file(path: Path) -> None:
+    """A new random key at ``path``, unless another process put one there first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"k1:{secrets.token_urlsafe(32)}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(temporary, path)
         except FileExistsError:
-            pass  # another worker won the race
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(f"k1:{secrets.token_urlsafe(32)}\n")
-    return parse_secret(path.read_text().strip())
+            return  # another worker's key is in place: use that one
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        temporary.unlink(missing_ok=True)
