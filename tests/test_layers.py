@@ -97,6 +97,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.session.*",
         "proxy.simulate.*",
         "proxy.stages.*",
+        "proxy.durable",
         "proxy.store_config",
         "proxy.tasks",
         "proxy.tracker.*",

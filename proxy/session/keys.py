@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from proxy.durable import fsync_directory
 from proxy.errors import ConfigError
 from proxy.session.cookie import SigningKey
 
@@ -66,10 +67,6 @@ def _create_key_file(path: Path) -> None:
             os.link(temporary, path)
         except FileExistsError:
             return  # another worker's key is in place: use that one
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        fsync_directory(path.parent)
     finally:
         temporary.unlink(missing_ok=True)

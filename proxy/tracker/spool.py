@@ -49,6 +49,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from proxy.durable import fsync_directory
 from proxy.records.event_record import EventRecord, decode_record, encode_record
 
 log = logging.getLogger(__name__)
@@ -226,11 +227,7 @@ class RecordSpool(Generic[R]):
             self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600
         )
         fcntl.flock(fd, fcntl.LOCK_EX)  # new file: nobody else can hold it
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the new name survives a host crash too
-        finally:
-            os.close(dir_fd)
+        fsync_directory(self.directory)  # the new name survives a host crash too
         self._fd, self._fd_bytes = fd, 0
 
     def _seal_sync(self) -> None:
