@@ -25,7 +25,8 @@ def new_decision_id() -> str:
 def stable_decision_id(*parts: str) -> str:
     """An id of the same form that is the same for the same ``parts``: a HEAD's decisions are
     never served or logged, but their ids are in the page whose length and ETag it reports, so
-    they must not change from one HEAD to the next."""
+    they must not change from one HEAD to the next; and a trigger's follows from its slot's
+    decision (``proxy.decide.slots.with_triggers``)."""
     digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=12).digest()
     return base64.urlsafe_b64encode(digest).decode()
 

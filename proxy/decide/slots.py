@@ -22,14 +22,13 @@ def decide_by_rules(slot: CompiledSlot, context: Mapping[str, object]) -> Decisi
     return Decision(new_decision_id(), slot.id, variant, reason)
 
 
-def with_triggers(slot: CompiledSlot, decision: Decision, *, stable: bool = False) -> Decision:
-    """``decision`` offering the slot's triggers, each under its own decision id, while it shows
-    the control (trigger variants are written against the original element, not another
-    variant). ``stable``: ids that follow from the decision's (a HEAD's, never served)."""
+def with_triggers(slot: CompiledSlot, decision: Decision) -> Decision:
+    """``decision`` offering the slot's triggers while it shows the control (trigger variants are
+    written against the original element, not another variant), each under its own decision id
+    that follows from the decision's: a fresh decision's are as unguessable as its own, and a
+    held one shown again (or a HEAD's) offers the same ids, so the page is the same page — one
+    ETag, a 304 for a revalidating browser."""
     if decision.variant != slot.control or not slot.triggers:
         return decision
-    offered = tuple(
-        (t.id, t.variant, stable_decision_id(decision.id, t.id) if stable else new_decision_id())
-        for t in slot.triggers
-    )
+    offered = tuple((t.id, t.variant, stable_decision_id(decision.id, t.id)) for t in slot.triggers)
     return dataclasses.replace(decision, triggers=offered)

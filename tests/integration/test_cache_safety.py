@@ -37,6 +37,13 @@ slots:
     variants: {a: [], b: [{op: set_text, selector: ".t", value: "Hero B"}]}
     policy: split
     split: {b: 100}
+  - id: lure
+    selector: "#hero"
+    where: {paths: ["/t"]}
+    control: a
+    variants: {a: [], c: [{op: set_text, selector: ".t", value: "Still there?"}]}
+    triggers:
+      - {id: idle, variant: c, after_s: 20}
 """
 pytestmark = pytest.mark.rules_file("r.yaml", RULES)
 CDN_FIELDS = (
@@ -256,6 +263,21 @@ async def test_head_of_a_slot_page_reports_the_get_the_visitor_would_get(proxy: 
     async with aiohttp.ClientSession(cookie_jar=jar) as stranger:  # never any ids: stable too
         tags = {(await head(stranger, f"{proxy}/p"))["ETag"] for _ in range(2)}
     assert len(tags) == 1
+
+
+async def test_a_page_offering_a_trigger_revalidates_and_its_head_agrees(proxy: str) -> None:
+    """The trigger's template carries a decision id of its own: it follows from the slot's, so
+    the page a returning visitor is shown again is the same page (one ETag, a 304, HEAD's tag)."""
+    async with visitor() as client:
+        await get(client, f"{proxy}/t")  # the first page view: ids, the control held
+        _, body, got = await get(client, f"{proxy}/t")
+        assert "data-vernier-trigger" in body
+        status, again, headers = await get(client, f"{proxy}/t")
+        assert (status, again, headers["ETag"]) == (200, body, got["ETag"])
+        status, _, _ = await get(client, f"{proxy}/t", **{"If-None-Match": got["ETag"]})
+        assert status == 304
+        headed = await head(client, f"{proxy}/t")
+        assert (headed["ETag"], headed["Content-Length"]) == (got["ETag"], got["Content-Length"])
 
 
 async def test_a_placeholder_in_a_rule_without_conditions_is_filled(proxy: str) -> None:
