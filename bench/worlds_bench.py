@@ -119,7 +119,9 @@ CANDIDATES: dict[str, BanditPolicy] = {
     "epsilon": _earlier(explorer=Epsilon(0.05)),
     "bag": _earlier(explorer=Bag(5), learning_rate=0.1),
     "drift": BanditPolicy(drift=DriftPolicy(detect=True)),
-    "drift-fourth-round": _earlier(drift=DriftPolicy(detect=True)),
+    # the drift watch before its clean restart: the fresh model relearned up to 2,000 examples
+    "drift-replay": BanditPolicy(drift=DriftPolicy(detect=True, replay=2000)),
+    "drift-fourth-round": _earlier(drift=DriftPolicy(detect=True, replay=2000)),
 }
 
 

@@ -121,12 +121,14 @@ class DriftPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     one, starts a fresh model from the examples after the change point.
 
     ``false_alarm`` is the detector's chance of a restart in a world that never changes;
-    ``replay`` bounds the examples the fresh model relearns (and the learner keeps in memory).
+    ``replay``: how many of the examples after the change point the fresh model relearns (and
+    the learner keeps in memory); 0, the default, starts it clean (docs/benchmarks.md, "A clean
+    restart").
     """
 
     detect: bool = False
     false_alarm: Annotated[float, msgspec.Meta(gt=0.0, le=0.1)] = 0.001
-    replay: Annotated[int, msgspec.Meta(ge=0, le=20_000)] = 2000
+    replay: Annotated[int, msgspec.Meta(ge=0, le=20_000)] = 0
 
 
 # The defaults, chosen on the world suite (docs/benchmarks.md, "World suite"): the five groups

@@ -1,6 +1,6 @@
 """The drift watch with real VW models: it only learns when off or when nothing falls; on a fall
-it hands back a fresh model that relearned the examples after the change point; the learner's
-slots carry it, with the slot's reward range and settings."""
+it hands back a fresh model, clean or (``replay``) having relearned the examples after the change
+point; the learner's slots carry it, with the slot's reward range and settings."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.bandit.test_learner import build_rules, decisions, hero
 ACTIONS = ActionSet([("a", {}), ("b", {})])
 LINE = "shared |D dev=mobile"
 ON = DriftPolicy(detect=True)
+REPLAYING = DriftPolicy(detect=True, replay=2000)
 
 
 def feed(watch: DriftWatch, model: BanditModel, rewards: list[float]) -> list[BanditModel]:
@@ -58,8 +59,31 @@ def test_a_steady_stream_keeps_the_model() -> None:
         model.finish()
 
 
-def test_a_fall_restarts_from_the_examples_after_it() -> None:
+def test_by_default_a_fall_restarts_a_clean_model() -> None:
     watch = DriftWatch(ON, ACTIONS)
+    first = BanditModel(BanditPolicy())
+    stream = rewards(random.Random(3), (0.3, 1500), (0.02, 600))
+    model, learned = first, 0
+    while model is first:  # up to the first restart
+        model = watch.learn(model, LINE, 0, reward=stream[learned], probability=0.5)
+        learned += 1
+    untouched = BanditModel(BanditPolicy())
+    try:
+        (restart,) = watch.restarts
+        assert restart.replayed == 0 and not watch.recent  # nothing kept, nothing relearned
+        assert model.examples_learned == learned  # the slot's count goes on
+        with pytest.raises(RuntimeError):
+            first.predict_lines(LINE, ACTIONS)  # the old model was finished
+        assert model.predict_lines(LINE, ACTIONS, floor=False) == pytest.approx(
+            untouched.predict_lines(LINE, ACTIONS, floor=False), abs=1e-9
+        )
+    finally:
+        model.finish()
+        untouched.finish()
+
+
+def test_a_fall_restarts_from_the_examples_after_it() -> None:
+    watch = DriftWatch(REPLAYING, ACTIONS)
     first = BanditModel(BanditPolicy())
     stream = rewards(random.Random(3), (0.3, 1500), (0.02, 600))
     model, learned = first, 0
