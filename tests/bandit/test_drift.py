@@ -39,6 +39,18 @@ def rewards(rng: random.Random, *rates: tuple[float, int]) -> list[float]:
     return [float(rng.random() < rate) for rate, n in rates for _ in range(n)]
 
 
+def until_restart(
+    watch: DriftWatch, first: BanditModel, stream: list[float]
+) -> tuple[BanditModel, int]:
+    """Learn ``stream`` (variant ``a``, p = 0.5) up to the first restart: the model handed back
+    then and how many examples were learned."""
+    model, learned = first, 0
+    while model is first:
+        model = watch.learn(model, LINE, 0, reward=stream[learned], probability=0.5)
+        learned += 1
+    return model, learned
+
+
 def test_off_it_only_learns() -> None:
     watch = DriftWatch(DriftPolicy(), ACTIONS)
     model = BanditModel(BanditPolicy())
@@ -63,10 +75,7 @@ def test_by_default_a_fall_restarts_a_clean_model() -> None:
     watch = DriftWatch(ON, ACTIONS)
     first = BanditModel(BanditPolicy())
     stream = rewards(random.Random(3), (0.3, 1500), (0.02, 600))
-    model, learned = first, 0
-    while model is first:  # up to the first restart
-        model = watch.learn(model, LINE, 0, reward=stream[learned], probability=0.5)
-        learned += 1
+    model, learned = until_restart(watch, first, stream)
     untouched = BanditModel(BanditPolicy())
     try:
         (restart,) = watch.restarts
@@ -86,10 +95,7 @@ def test_a_fall_restarts_from_the_examples_after_it() -> None:
     watch = DriftWatch(REPLAYING, ACTIONS)
     first = BanditModel(BanditPolicy())
     stream = rewards(random.Random(3), (0.3, 1500), (0.02, 600))
-    model, learned = first, 0
-    while model is first:  # up to the first restart
-        model = watch.learn(model, LINE, 0, reward=stream[learned], probability=0.5)
-        learned += 1
+    model, learned = until_restart(watch, first, stream)
     reference = BanditModel(BanditPolicy())
     try:
         (restart,) = watch.restarts
