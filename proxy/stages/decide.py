@@ -114,8 +114,7 @@ class Decide:
         )
         decided = await self._peek_slots(ex.slots, context, viewer)
         ex.decisions = tuple(
-            with_triggers(slot, decision)
-            for slot, decision in zip(ex.slots, decided, strict=True)
+            with_triggers(slot, decision) for slot, decision in zip(ex.slots, decided, strict=True)
         )
 
     @staticmethod
