@@ -21,7 +21,10 @@ drifting world: 26 of 30 seeds back to 0.85 of the new oracle within 2,000 visit
 17 relearning up to 2,000; docs/benchmarks.md, "A clean restart").
 
 The examples in memory and the detector are not checkpointed: after the learner restarts, a
-slot's watch starts empty (it can only miss a change in progress, never invent one).
+slot's watch starts empty (it can only miss a change in progress, never invent one). Nor is the
+restart itself: a learner restarted before the slot's next interaction choice refills the
+choice's examples from the decision log, old world included, and a choice that changes the set
+retrains on them (:class:`~proxy.bandit.interaction_choice.SlotChoice`) — a known gap.
 """
 
 from __future__ import annotations

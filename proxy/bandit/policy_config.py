@@ -118,7 +118,8 @@ Explorer: TypeAlias = Epsilon | SquareCB | Softmax | Bag | Cover
 class DriftPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Following a world that changes (:mod:`proxy.bandit.drift`): the learner watches the
     rewards the model realises for a fall (:class:`~proxy.stats.change.DropDetector`) and, on
-    one, starts a fresh model from the examples after the change point.
+    one, starts a fresh model: clean by default, or with ``replay`` > 0 having relearned up to
+    that many examples after the change point.
 
     ``false_alarm`` is the detector's chance of a restart in a world that never changes;
     ``replay``: how many of the examples after the change point the fresh model relearns (and

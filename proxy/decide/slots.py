@@ -25,10 +25,13 @@ def decide_by_rules(slot: CompiledSlot, context: Mapping[str, object]) -> Decisi
 def with_triggers(slot: CompiledSlot, decision: Decision) -> Decision:
     """``decision`` offering the slot's triggers while it shows the control (trigger variants are
     written against the original element, not another variant), each under its own decision id
-    that follows from the decision's: a fresh decision's are as unguessable as its own, and a
-    held one shown again (or a HEAD's) offers the same ids, so the page is the same page — one
-    ETag, a 304 for a revalidating browser."""
+    that follows from the decision's and the trigger's variant: a fresh decision's are as
+    unguessable as its own, a held one shown again (or a HEAD's) offers the same ids, so the page
+    is the same page — one ETag, a 304 for a revalidating browser — and a trigger whose variant
+    a rules reload changed gets a new id (results count one exposure per id)."""
     if decision.variant != slot.control or not slot.triggers:
         return decision
-    offered = tuple((t.id, t.variant, stable_decision_id(decision.id, t.id)) for t in slot.triggers)
+    offered = tuple(
+        (t.id, t.variant, stable_decision_id(decision.id, t.id, t.variant)) for t in slot.triggers
+    )
     return dataclasses.replace(decision, triggers=offered)

@@ -183,6 +183,18 @@ def test_a_slot_is_due_at_the_schedules_counts_and_needs_its_examples() -> None:
     assert full.enough(10**6)
 
 
+def test_after_a_clean_drift_restart_only_later_examples_count() -> None:
+    kept = SlotChoice(None, schedule=(50,))
+    old_world, new_world = Example({}, 0, 0.0, 1.0), Example({}, 1, 1.0, 1.0)
+    for learned in range(1, 31):
+        kept.keep(old_world, learned)
+    kept.restarted(replayed=0, learned=30)  # the watch started a clean model
+    assert not kept.kept and kept.since == 30 and kept.enough(30)
+    for learned in range(31, 51):
+        kept.keep(new_world, learned)
+    assert kept.due and list(kept.kept) == [new_world] * 20 and kept.enough(50)
+
+
 def test_after_a_drift_restart_only_the_replayed_examples_and_later_ones_count() -> None:
     kept = SlotChoice(None, schedule=(50,))
     old_world, new_world = Example({}, 0, 0.0, 1.0), Example({}, 1, 1.0, 1.0)

@@ -69,4 +69,20 @@ def test_trigger_ids_follow_from_the_decision(slot: CompiledSlot) -> None:
     assert offered[0] == offered[1]
     [(_, _, trigger_decision)] = offered[0]
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", trigger_decision)  # the form of any decision id
-    assert trigger_decision == stable_decision_id(decision.id, "bored")
+    assert trigger_decision == stable_decision_id(decision.id, "bored", "c")
+
+
+def test_a_trigger_whose_variant_changed_gets_a_new_id(tmp_path: Path) -> None:
+    """A rules reload that points the trigger at another variant: a visitor held under the same
+    decision must not report the new variant under the old one's id (results count one exposure
+    per id)."""
+    (tmp_path / "s.yaml").write_text(
+        textwrap.dedent(SLOT).replace("variant: c, after_s", "variant: b, after_s")
+    )
+    reloaded = load_rules(tmp_path).slots[0]
+    (tmp_path / "s.yaml").write_text(textwrap.dedent(SLOT))
+    before = load_rules(tmp_path).slots[0]
+    decision = decide_by_rules(before, {"device": "desktop"})
+    [(_, old_variant, old_id)] = with_triggers(before, decision).triggers
+    [(_, new_variant, new_id)] = with_triggers(reloaded, decision).triggers
+    assert (old_variant, new_variant) == ("c", "b") and old_id != new_id
