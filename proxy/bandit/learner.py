@@ -262,6 +262,14 @@ class Learner:
                 if why is not None:
                     log.debug("learner: example %s not learned: %s", record.id, why)
             await asyncio.sleep(0)
+        for slot, restart in self.core.drift_restarts:
+            drop = restart.drop
+            log.warning(
+                "learner: slot %s: rewards fell from %.4g to %.4g over its last %d examples; "
+                "a fresh model starts (%d relearned)",
+                slot, drop.before, drop.after, drop.seen - drop.at, restart.replayed,
+            )  # fmt: skip
+        self.core.drift_restarts.clear()
         now_ms = self._now_ms()
         await self.sinks.write_pauses(self.core.judge(examples, now_ms), now_ms)
         known = {slot.id: frozenset(slot.variants) for slot in self.rules.current.ruleset.slots}

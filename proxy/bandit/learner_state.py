@@ -23,6 +23,7 @@ from proxy.bandit.checkpoint import (
     decode_checkpoint,
     encode_checkpoint,
 )
+from proxy.bandit.drift import Restart
 from proxy.bandit.interaction_choice import Choice, Example, run_choice
 from proxy.bandit.join import JoinState
 from proxy.bandit.learning_slot import SlotModel
@@ -58,7 +59,8 @@ class LearnerState:
 
     Counters: ``learned`` examples, ``unknown_slot`` decisions of slots without a learner
     config, ``stale`` examples of another feature space or action set, ``refused`` snapshots
-    that failed their checks. ``join.counts`` has the join's own counters.
+    that failed their checks. ``join.counts`` has the join's own counters. ``drift_restarts``:
+    the drift watch's restarts (slot, what it saw) since the learner last logged them.
     """
 
     def __init__(self, *, max_pending: int = 100_000, settle_ms: int = 2000) -> None:
@@ -72,6 +74,7 @@ class LearnerState:
         self.slots: Mapping[str, CompiledSlot] = {}
         self.watermark_ms = 0
         self.learned = 0
+        self.drift_restarts: list[tuple[str, Restart]] = []  # since the learner last read them
         self.unknown_slot = 0
         self.stale = 0
         self.refused = 0
@@ -134,9 +137,12 @@ class LearnerState:
             return str(err)
         held.learned_since += 1
         self.learned += 1
+        restarted = held.model is not before and held.watch.restarts
+        if restarted:
+            self.drift_restarts.append((record.slot, held.watch.restarts[-1]))
         if held.choice is not None:
             held.choice.keep(_example(record), held.model.examples_learned)
-            if held.model is not before and held.watch.restarts:
+            if restarted:
                 held.choice.restarted(held.watch.restarts[-1].replayed, held.model.examples_learned)
         return None
 

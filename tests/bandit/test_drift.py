@@ -173,5 +173,7 @@ def test_the_learner_continues_with_the_restarted_model(tmp_path: Path) -> None:
         held = state.models["hero"]
         assert held.watch.restarts and held.model is not first
         assert state.learned == held.learned_since == len(stream)
+        # for the learner to log: which slot restarted, and the fall it saw
+        assert state.drift_restarts == [("hero", r) for r in held.watch.restarts]
     finally:
         state.close()
