@@ -63,6 +63,7 @@ from proxy.bandit.policy_config import (
     vw_arguments,
 )
 from proxy.bandit.sampling import sample, seed_key
+from proxy.errors import ConfigError
 from proxy.simulate.curve import recovery_after
 from proxy.simulate.spec_world import SpecVisitor, SpecWorld
 from proxy.simulate.world_file import WorldSpec, load_world
@@ -465,12 +466,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.vw_args:
         add_vw_arguments(shlex.split(args.vw_args))
     names = set(filter(None, args.worlds.split(",")))
-    specs = [load_world(p) for p in sorted(args.worlds_dir.glob("*.yaml"))]
+    try:
+        specs = [load_world(p) for p in sorted(args.worlds_dir.glob("*.yaml"))]
+    except ConfigError as err:
+        parser.error(str(err))
+    unknown = names - {s.name for s in specs}
+    if unknown or not specs:
+        found = ", ".join(s.name for s in specs) or "none"
+        parser.error(
+            f"no world named {', '.join(sorted(unknown))} in {args.worlds_dir} (found: {found})"
+            if unknown
+            else f"no world files (*.yaml) in {args.worlds_dir}"
+        )
     specs = [s for s in specs if not names or s.name in names]
     for item in args.policy:
         name, _, text = item.partition("=")
         CANDIDATES[name] = decode_policy(text)
     chosen = list(CANDIDATES) if args.candidates == "all" else args.candidates.split(",")
+    if unknown_candidates := [name for name in chosen if name not in CANDIDATES]:
+        parser.error(
+            f"no candidate {', '.join(unknown_candidates)} (known: {', '.join(CANDIDATES)}; "
+            "--policy NAME=JSON adds one)"
+        )
     if args.references:
         print(
             f"| world | VW greedy after {args.references} uniform | logistic regression | "

@@ -58,8 +58,10 @@ MAX_CONTEXTS = 20_000  # combinations checked at load
 MAX_VARIANTS = 50
 
 Value = str | int | float
-Rate = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+# Rates and shares are checked in _check, not by msgspec: its path for a mapping's value is
+# ``set[...]``, and the error must name the variant or value.
+Rate = float
+Share = float
 VariantId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
@@ -173,6 +175,9 @@ def _check(raw: WorldFile, lines: LineMap) -> WorldSpec:
             raise lines.error(
                 f"unknown context field {field!r}; one of {', '.join(CONTEXT_FIELDS)}", path
             )
+        for value, share in values.items():
+            if not 0.0 <= share <= 1.0:
+                raise lines.error("a share must be between 0 and 1", f"{path}.{value}")
         if not values or abs(math.fsum(values.values()) - 1.0) > 1e-6:
             raise lines.error(f"the shares of {field!r} must sum to 1", path)
         shares[field] = {_value(field, v, lines, path): s for v, s in values.items()}
@@ -232,9 +237,12 @@ def _check_rows(
     lines: LineMap,
 ) -> None:
     for i, row in enumerate(rows):
-        for variant in row.set:
+        for variant, rate in row.set.items():
+            at = f"{path}[{i}].set.{variant}"
             if variant not in variants:
-                raise lines.error(f"unknown variant {variant!r}", f"{path}[{i}].set.{variant}")
+                raise lines.error(f"unknown variant {variant!r}", at)
+            if not 0.0 <= rate <= 1.0:
+                raise lines.error(f"a rate must be between 0 and 1, not {rate!r}", at)
         for field, wanted in row.when.items():
             at = f"{path}[{i}].when.{field}"
             if field not in shares:
