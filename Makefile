@@ -75,11 +75,13 @@ bench: $(STAMP) bench-worlds
 
 # The world suite (bench/worlds/*.yaml): the bandit's defaults on every world, 10 seeds each,
 # in process through the production features, model, sampling and learning (docs/benchmarks.md);
-# then seeds 11-20 and the held-out worlds (bench/worlds-heldout/), which chose no setting.
+# then seeds 11-20, the held-out worlds (bench/worlds-heldout/) and an outside tester's
+# (bench/worlds-outside/), which chose no setting.
 bench-worlds: $(STAMP)
 	$(BIN)/python bench/worlds_bench.py --seeds 10
 	$(BIN)/python bench/worlds_bench.py --seeds 10 --first-seed 11
 	$(BIN)/python bench/worlds_bench.py --seeds 10 --worlds-dir bench/worlds-heldout
+	$(BIN)/python bench/worlds_bench.py --seeds 10 --worlds-dir bench/worlds-outside
 
 clean:
 	rm -rf $(VENV) .venv-lock .pytest_cache .hypothesis tracker_js/node_modules dashboard_js/node_modules
