@@ -470,14 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs = [load_world(p) for p in sorted(args.worlds_dir.glob("*.yaml"))]
     except ConfigError as err:
         parser.error(str(err))
-    unknown = names - {s.name for s in specs}
-    if unknown or not specs:
-        found = ", ".join(s.name for s in specs) or "none"
-        parser.error(
-            f"no world named {', '.join(sorted(unknown))} in {args.worlds_dir} (found: {found})"
-            if unknown
-            else f"no world files (*.yaml) in {args.worlds_dir}"
-        )
+    if not specs:
+        parser.error(f"no world files (*.yaml) in {args.worlds_dir}")
+    if unknown := names - {s.name for s in specs}:
+        found = ", ".join(s.name for s in specs)
+        parser.error(f"no world named {', '.join(sorted(unknown))} in {args.worlds_dir} ({found})")
     specs = [s for s in specs if not names or s.name in names]
     for item in args.policy:
         name, _, text = item.partition("=")

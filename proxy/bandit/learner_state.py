@@ -137,7 +137,7 @@ class LearnerState:
             return str(err)
         held.learned_since += 1
         self.learned += 1
-        restarted = held.model is not before and held.watch.restarts
+        restarted = held.model is not before  # the watch hands back a new model only on a restart
         if restarted:
             self.drift_restarts.append((record.slot, held.watch.restarts[-1]))
         if held.choice is not None:
