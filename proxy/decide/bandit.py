@@ -90,6 +90,7 @@ def logged(
     now_ms: int,
     segments: tuple[str, ...] | None = None,
     cluster: str | None = None,
+    covariate: float | None = None,
 ) -> LoggedDecision:
     """The decision stream's record of a decision served with a fresh id."""
     learner = slot.learner
@@ -113,4 +114,5 @@ def logged(
         mode=learner.mode,
         segments=segments,
         cluster=cluster,
+        covariate=covariate,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from proxy.bandit.registry import ModelRegistry
@@ -34,9 +34,10 @@ from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.metric_cache import MetricCache, has_evidence
 from proxy.govern.sticky import SEED_FIELD, governed, proposal, unchanged, visitor_holds
+from proxy.results.fold import frozen_covariate
 from proxy.rules.compiled import CompiledSlot
 from proxy.rules.limits import SessionLimits
-from proxy.rules.segments import Frozen, frozen_segments
+from proxy.rules.segments import frozen_segments
 from proxy.rules.split import assign
 from proxy.store.client import Store
 from proxy.store.governance import check_and_consume, held_in_session, hold_for_visitor
@@ -143,6 +144,9 @@ class Decider:
             if slot.learner is not None and decision.reason not in NOT_LOGGED
         ]
         frozen = {slot.id: frozen_segments(viewer.profile, slot.id, context) for slot, _ in served}
+        covariates = {
+            slot.id: frozen_covariate(viewer.profile, slot.id, context) for slot, _ in served
+        }
         records = [
             logged(
                 slot,
@@ -154,11 +158,13 @@ class Decider:
                 now_ms=now_ms,
                 segments=frozen[slot.id].segments,
                 cluster=frozen[slot.id].cluster,
+                covariate=covariates[slot.id][0],
             )
             for slot, decision in served
         ]
         await self._sink.log(records)
-        await self._freeze(viewer, frozen)
+        unset = [found.unset for found in frozen.values()]
+        await self._freeze(viewer, [*unset, *(fields for _, fields in covariates.values())])
         return Decided(tuple(decisions), shown)
 
     async def peek(
@@ -185,9 +191,10 @@ class Decider:
             out.append(kept or stable(proposed))
         return tuple(out)
 
-    async def _freeze(self, viewer: Viewer, frozen: Mapping[str, Frozen]) -> None:
-        """Keep each slot's segments as of this first exposure in the visitor's profile."""
-        new = {name: value for found in frozen.values() for name, value in found.unset.items()}
+    async def _freeze(self, viewer: Viewer, unset: Iterable[Mapping[str, str]]) -> None:
+        """Keep each slot's segments and covariate as of this first exposure in the visitor's
+        profile (``unset``: the fields not frozen yet)."""
+        new = {name: value for fields in unset for name, value in fields.items()}
         if new and viewer.visitor_id is not None:
             ttl_s = self._session.visitor_max_age_s
             await freeze_fields(self._store, viewer.visitor_id, new, ttl_s=ttl_s)

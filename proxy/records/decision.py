@@ -83,14 +83,16 @@ HOLDOUT_MODE = "holdout"
 class LoggedDecision(DecisionRecord, frozen=True):
     """A decision as the proxy logs it: the evaluator's record plus what offline evaluation of
     YAML rules needs (``rule_context``: the request context without headers and cookies) and,
-    in apprentice mode, the variant the bandit would have served (``would``), and the visitor's
-    named segments as of their first exposure to the slot (``segments``)."""
+    in apprentice mode, the variant the bandit would have served (``would``), and, as of the
+    visitor's first exposure to the slot, their named segments (``segments``), learned segment
+    (``cluster``) and results covariate (``covariate``: ``proxy.results.fold.COVARIATE``)."""
 
     rule_context: dict[str, Scalar] | None = None
     would: str | None = None
     mode: str | None = None
     segments: tuple[str, ...] | None = None
     cluster: str | None = None
+    covariate: float | None = None
 
 
 _logged_decoder = msgspec.json.Decoder(LoggedDecision)

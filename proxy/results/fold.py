@@ -19,8 +19,9 @@ off-policy estimates need (:func:`fold_example`, member ``w:<decision>``): for t
 and for the targets :data:`TARGETS` (``~logged``, ``~uniform``, ``~greedy``: field names no
 variant id can take) ``ips_n``, ``ips_w``, ``ips_w_sq``, ``ips_wr``, ``ips_wr_sq``, ``ips_w2r``
 (:class:`~proxy.evaluate.weighted.WeightSums`); and for the chosen arm the reward and a
-pre-exposure covariate (:data:`COVARIATE` from the decision's request context: the visitor's
-visits in the 30 days before the decision, 0 without a profile) for CUPED: ``cuped_y``,
+pre-exposure covariate (:data:`COVARIATE`: the visitor's visits in the 30 days before their
+first exposure to the slot, frozen then in the profile by :func:`frozen_covariate` and logged
+with every later decision; 0 without a profile) for CUPED: ``cuped_y``,
 ``cuped_y_sq``, ``cuped_x``, ``cuped_x_sq``, ``cuped_xy`` (their count is ``ips_n``).
 
 Lost exposures are ``decisions − exposures``: decided, never seen. Bots and slots or variants the
@@ -56,7 +57,9 @@ WEIGHT_SUMS = ("ips_n", "ips_w", "ips_w_sq", "ips_wr", "ips_wr_sq", "ips_w2r")
 # Slot-level target policies of the off-policy sums: the logging policy itself (w = 1), uniform
 # over the offered variants, and the logging pmf's most likely variant (the model's own choice).
 TARGETS = ("~logged", "~uniform", "~greedy")
-COVARIATE = "visits_30d"  # a profile field, read from the decision's rule_context
+COVARIATE = "visits_30d"  # a profile field, frozen at the first exposure (frozen_covariate)
+# The profile field that keeps a slot's covariate as of the visitor's first exposure to it.
+FROZEN_COVARIATE_PREFIX = "covariate_at:"
 
 Known = Mapping[str, Iterable[str]]  # slot -> its variants in the live rules
 
@@ -172,10 +175,34 @@ def fold_example(record: DecisionRecord, known: Mapping[str, frozenset[str]]) ->
 
 
 def covariate(record: DecisionRecord) -> float:
-    """The pre-exposure covariate of a decision: :data:`COVARIATE` in its request context as
-    the proxy saw it when deciding (before this exposure); 0 when absent (no profile yet)."""
-    context = getattr(record, "rule_context", None) or {}
-    value = context.get(COVARIATE)
+    """The pre-exposure covariate of a decision: the one logged with it (frozen at the
+    visitor's first exposure to the slot); for a record logged before that existed,
+    :data:`COVARIATE` in its request context as the proxy saw it when deciding."""
+    logged = getattr(record, "covariate", None)
+    if logged is not None:
+        return _number(logged)
+    return _number((getattr(record, "rule_context", None) or {}).get(COVARIATE))
+
+
+def frozen_covariate(
+    profile: Mapping[str, str], slot_id: str, context: Mapping[str, object]
+) -> tuple[float, dict[str, str]]:
+    """The covariate to log with a decision in ``slot_id``, and the profile field to freeze now
+    (empty when frozen already): the value at the visitor's first exposure to the slot, so that
+    visits the slot itself brought about afterwards cannot take part of its effect away."""
+    field = f"{FROZEN_COVARIATE_PREFIX}{slot_id}"
+    stored = profile.get(field)
+    if stored is not None:
+        try:
+            return _number(float(stored)), {}
+        except ValueError:
+            pass  # not a number (written by hand): frozen again from this exposure
+    value = _number(context.get(COVARIATE))
+    return value, {field: repr(value)}
+
+
+def _number(value: object) -> float:
+    """A finite number as a float; 0 for anything else (absent: no profile yet)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
     return float(value) if math.isfinite(value) else 0.0

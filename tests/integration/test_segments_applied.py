@@ -1,6 +1,6 @@
 """Named segments end to end: a visitor's real beacons (collector, profile consumer) put them in
 a segment, the next page serves that segment's content, and each logged decision carries the
-visitor's segments as of their first exposure to the slot."""
+visitor's segments and results covariate as of their first exposure to the slot."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ async def test_beacons_put_the_visitor_in_a_segment_and_the_next_page_shows_it(
         )
         first = await profile_until(client, proxy, "segments_at:hero")  # frozen: in no segment
         assert first["cluster_at:hero"] == ""  # in the same write: no learned segment (no model)
+        assert first["covariate_at:hero"] == "0.0"  # no visits before the first exposure
         ts = 1_732_250_000_000
         beacon = {
             "v": 1,
@@ -109,3 +110,9 @@ async def test_beacons_put_the_visitor_in_a_segment_and_the_next_page_shows_it(
     # as a reader
     assert seen == [("hero", "a", ()), ("hero", "b", ()), ("body", "b", ("reader",))]
     assert logged[1].rule_context is not None and logged[1].rule_context["segment"] == "reader"
+    # CUPED's covariate: hero keeps the value of its first exposure although the visitor has
+    # visited since; body, first shown now, logs today's
+    later = [d.rule_context or {} for d in logged[1:]]
+    visits = later[0]["visits_30d"]
+    assert isinstance(visits, int) and visits >= 1 and later[1]["visits_30d"] == visits
+    assert [d.covariate for d in logged] == [0.0, 0.0, float(visits)]

@@ -8,7 +8,14 @@ from proxy.records.decision import DecisionRecord, LoggedDecision
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
 from proxy.records.results_buckets import HOUR_MS
-from proxy.results.fold import fold_decision, fold_event, fold_example, needs_sessions
+from proxy.results.fold import (
+    covariate,
+    fold_decision,
+    fold_event,
+    fold_example,
+    frozen_covariate,
+    needs_sessions,
+)
 
 KNOWN = {"hero": frozenset({"a", "b"})}
 NOW = 500 * HOUR_MS + 10
@@ -89,3 +96,27 @@ def test_a_joined_example_adds_its_weights_once_per_decision() -> None:
     for other in (unjoined, sticky):
         assert fold_example(other, {"hero": frozenset({"a", "b"})}) == []
     assert fold_example(record, {"hero": frozenset({"a"})}) == []
+
+
+def test_the_covariate_is_frozen_at_the_first_exposure() -> None:
+    # first exposure: today's visits, to be frozen; later: the frozen value, whatever today's
+    assert frozen_covariate({}, "hero", {"visits_30d": 3}) == (3.0, {"covariate_at:hero": "3.0"})
+    frozen = {"covariate_at:hero": "3.0"}
+    assert frozen_covariate(frozen, "hero", {"visits_30d": 9}) == (3.0, {})
+    assert frozen_covariate(frozen, "body", {"visits_30d": 9})[0] == 9.0  # per slot
+    # no profile yet: 0, frozen as such; a value that is no number is frozen again
+    assert frozen_covariate({}, "hero", {}) == (0.0, {"covariate_at:hero": "0.0"})
+    assert frozen_covariate({"covariate_at:hero": "x"}, "hero", {"visits_30d": 2})[0] == 2.0
+
+
+def test_cuped_reads_the_logged_covariate_and_old_records_their_context() -> None:
+    base = LoggedDecision(
+        id="d1", slot="hero", actions=("a", "b"), chosen="b", p=0.5, pmf=(0.5, 0.5),
+        reward=1.0, ts_ms=0, rule_context={"visits_30d": 9},
+    )  # fmt: skip
+    assert covariate(msgspec.structs.replace(base, covariate=3.0)) == 3.0
+    assert covariate(base) == 9.0  # logged before the covariate was frozen
+    (tally,) = fold_example(
+        msgspec.structs.replace(base, covariate=3.0), {"hero": frozenset({"a", "b"})}
+    )
+    assert dict(tally.adds)["b|cuped_x"] == 3.0
