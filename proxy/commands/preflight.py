@@ -21,6 +21,8 @@ from proxy.rules.compiled import RuleSet
 from proxy.rules.load import load_rules
 
 RULES_SETTING = "--rules, VERNIER_RULES or `rules:` in the config"
+
+
 def add_store_flags(sub: argparse.ArgumentParser) -> None:
     """``--store`` and ``--data-dir``, spelt and meant as ``vernier serve``'s: a command that
     reads or writes the proxies' store reaches a ``serve --data-dir X`` (its embedded store) or a

@@ -71,6 +71,16 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < rate <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 100000, got {value}")
+    return rate
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     defaults = Options()
     simulate_parser = commands.add_parser(
@@ -91,6 +101,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=_positive_int(256),
         default=defaults.concurrency,
         help=f"visitors in flight at once (default {defaults.concurrency})",
+    )
+    simulate_parser.add_argument(
+        "--rate",
+        type=_rate,
+        default=None,
+        help="visitors per second at most, as a real site's pace (default: as fast as "
+        "--concurrency allows; the learning loop's delay spans fewer visitors at a slower pace)",
     )
     simulate_parser.add_argument(
         "--out",
@@ -136,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             visitors=visitors,
             seed=args.seed,
             concurrency=args.concurrency,
+            rate=args.rate,
             out=args.out,
             rules=args.rules if args.rules is not None else SIMULATION_RULES,
             max_seconds=args.max_seconds,

@@ -111,7 +111,9 @@ class Progress:
 
 
 class Driver(Generic[V]):
-    """Runs visitors against ``proxy_url`` with at most ``concurrency`` in flight."""
+    """Runs visitors against ``proxy_url`` with at most ``concurrency`` in flight and, with a
+    ``rate``, visitor *i* starting no earlier than *i / rate* seconds after the first (a site's
+    pace: the learning loop's delay then spans as many visitors as it would there)."""
 
     def __init__(
         self,
@@ -122,12 +124,14 @@ class Driver(Generic[V]):
         concurrency: int,
         run_id: str,
         addresses: list[str | None] | None = None,
+        rate: float | None = None,
     ) -> None:
         self.proxy_url = proxy_url
         self.world = world
         self.admin_token = admin_token
         self.concurrency = concurrency
         self.run_id = run_id
+        self.rate = rate
         self.progress = Progress()
         self._addresses = addresses if addresses is not None else source_addresses()
         self._event_ids = itertools.count()
@@ -151,9 +155,12 @@ class Driver(Generic[V]):
             for address in self._addresses
         ]
         self.progress = Progress()
+        started, taken = time.monotonic(), itertools.count()
 
         async def work() -> None:
             for visitor in visitors:  # shared iterator: each visitor is taken once
+                if self.rate is not None:  # the n-th taken starts at n / rate
+                    await asyncio.sleep(started + next(taken) / self.rate - time.monotonic())
                 if time.monotonic() >= deadline:
                     return
                 connector = connectors[visitor.index % len(connectors)]

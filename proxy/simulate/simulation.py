@@ -65,6 +65,7 @@ class Options:
     out: Path = Path("simulation")
     rules: Path = SIMULATION_RULES
     max_seconds: float = 900.0
+    rate: float | None = None  # visitors per second at most (None: as fast as they come)
     world: Path | None = None  # a world file; its rules unless `rules` is given explicitly
     rules_given: bool = False
 
@@ -226,6 +227,7 @@ async def _drive(
             world,
             admin_token=token,
             concurrency=options.concurrency,
+            rate=options.rate,
             run_id=f"sim{options.seed}x{secrets.token_hex(4)}",
         )
         deadline = time.monotonic() + options.max_seconds

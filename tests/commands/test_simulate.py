@@ -23,7 +23,7 @@ def test_the_defaults() -> None:
     assert (args.visitors, args.seed, args.concurrency, args.max_seconds) == (None, 1, 8, 900.0)
     assert (args.rules, args.world) == (None, None)  # the bundled rules, the built-in visitors
     assert Options().visitors == 20_000 and Options().rules == SIMULATION_RULES
-    assert args.out == Path("simulation")
+    assert args.out == Path("simulation") and args.rate is None  # unpaced
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,8 @@ def test_the_defaults() -> None:
         ["--visitors", "many"],
         ["--concurrency", "1000"],
         ["--max-seconds", "-1"],
+        ["--rate", "0"],
+        ["--rate", "fast"],
         ["--seed", "x"],
         ["--colour", "blue"],
     ],

@@ -139,3 +139,20 @@ def test_a_world_file_drives_its_visitors_through_the_proxy_with_the_defaults(
         if index >= 150 and float(row["ctr_oracle"]) == 0.40:
             continue  # a French visitor after the drift: c is best
         assert float(row["ctr_oracle"]) == oracle, row
+
+
+def test_a_rate_paces_the_visitors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # visitor n starts no earlier than n / rate seconds into the run, so its visit ends later;
+    # unpaced, these 30 visits take a fraction of a second
+    root = argparse.ArgumentParser(prog="vernier")
+    command.add_parser(root.add_subparsers(dest="command", required=True))
+    args = root.parse_args(["simulate", "--visitors", "30", "--rate", "10", "--out", str(tmp_path)])
+
+    assert command.run(args) == 0
+
+    with (tmp_path / CSV_NAME).open() as file:
+        ended = {int(row["index"]): float(row["elapsed_s"]) for row in csv.DictReader(file)}
+    assert len(ended) == 30
+    starts = sorted(ended.values())
+    assert all(at >= n / 10 for n, at in enumerate(starts)), starts
+    assert "vernier simulate: 30 of 30 visitors" in capsys.readouterr().out
