@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (a spread needs two)")
     runs = [run(seed, shlex.split(args.vw_args)) for seed in range(args.seeds)]
-    print(f"VW options: {args.vw_args or '(the defaults)'}; {args.seeds} seeds; true 0.0150")
+    truth = RATES[0] - RATES[1]
+    print(f"VW options: {args.vw_args or '(the defaults)'}; {args.seeds} seeds; true {truth:.4f}")
     print("| examples | VW: mean, spread | counts: mean, spread |\n|---|---|---|")
     for i, n in enumerate(CHECKPOINTS):
         vw_estimates = [r[i][0] for r in runs]

@@ -19,7 +19,8 @@
     (validate, preview, pause, resume, pauses, report and segments reach the live proxies' store
     with --store URL or --data-dir DIR, as serve names it)
     vernier learn    [--config FILE] [--rules PATH] [--store URL] [--data-dir DIR]
-    vernier simulate [--visitors N] [--seed N] [--concurrency N] [--rate N] [--out DIR] [--rules FILE]
+    vernier simulate [--visitors N] [--seed N] [--concurrency N] [--rate N] [--out DIR]
+                     [--rules FILE]
     vernier demo     [--listen HOST:PORT] [--data-dir DIR] [--rules PATH]   (prints its admin
                      token and the commands that reach it)
 

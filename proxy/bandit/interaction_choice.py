@@ -19,11 +19,12 @@ default (:data:`MARGIN_SE`): on the world suite it made the bandit worse.
 
 **Two groups together.** A best variant may depend on two groups jointly (country × device)
 where neither alone tells it. Every such pair beyond the defaults' ``DRA`` is judged too
-(:func:`pair_sets`), but, being many and wide, one is taken only when its held-out loss beats
-the best of the other sets by :data:`PAIR_MARGIN_SE` standard errors of the paired
-difference; once taken it is kept while it stays the best. The margin keeps the largest of
-nine noisy estimates from winning by luck in worlds where no pair matters
-(docs/benchmarks.md, "Seventh round").
+(:func:`pair_sets`), but, being many and wide, a pair enters the running only when its
+held-out loss beats the best set that is no pair by :data:`PAIR_MARGIN_SE` standard errors
+of the paired difference, or when it is the current set; from there it is judged like any
+set (the best mean loss, or :data:`MARGIN_SE`). The margin keeps the largest of many noisy
+estimates (nine with the default groups) from winning by luck in worlds where no pair
+matters (docs/benchmarks.md, "Seventh round").
 
 Pure and synchronous: the learner runs :func:`choose` and :func:`retrain` in an executor
 (seconds at :data:`MAX_EXAMPLES`; ``bench/worlds_bench.py`` measures it).
@@ -201,12 +202,18 @@ def held_out_losses(design: _Design, labels: np.ndarray, interactions: Sequence[
     return losses
 
 
+def _standard_error(difference: np.ndarray) -> float:
+    """The standard error of the mean of a paired, example-by-example difference."""
+    if len(difference) < 2:
+        return 0.0
+    return float(difference.std(ddof=1)) / math.sqrt(len(difference))
+
+
 def _beats(losses: np.ndarray, other: np.ndarray, standard_errors: float) -> bool:
     """Whether ``losses`` are lower than ``other`` (paired, example by example) by more than
     ``standard_errors`` standard errors of the mean difference."""
     difference = losses - other
-    spread = float(difference.std(ddof=1)) / math.sqrt(len(difference))
-    return float(difference.mean()) + standard_errors * spread < 0
+    return float(difference.mean()) + standard_errors * _standard_error(difference) < 0
 
 
 def choose(
@@ -222,10 +229,11 @@ def choose(
     ``current``: the set chosen before, kept while it is within the margin (``None`` at the
     first choice: the defaults the model starts with are no choice to defend). ``namespaces``:
     the shared namespaces the policy's feature groups fill. ``margin_se`` 0 takes the best
-    mean loss outright (the bench's comparison).
+    mean loss outright (the bench's comparison). Pairs of groups are judged with a handicap
+    (:data:`PAIR_MARGIN_SE`).
     """
     candidates = candidate_sets(namespaces)
-    pairs = [p for p in pair_sets(namespaces) if p not in candidates]
+    pairs = pair_sets(namespaces)
     fallback = current if current is not None else DEFAULT_INTERACTIONS
     labels = np.array([1.0 if e.reward > 0 else 0.0 for e in examples])
     clicks = int(labels.sum())
@@ -239,17 +247,15 @@ def choose(
         losses = {c: held_out_losses(design, labels, c) for c in judged}
     means = {c: float(v.mean()) for c, v in losses.items()}
     best = min(candidates, key=means.__getitem__)
-    # A pair is in the running once it beats the best other set by the margin, or is current.
+    # A pair is in the running once it beats the best set that is no pair by the margin, or is
+    # the current set.
     candidates += [
         p for p in pairs if p == current or _beats(losses[p], losses[best], PAIR_MARGIN_SE)
     ]
     best = min(candidates, key=means.__getitem__)
 
     def margin(candidate: tuple[str, ...]) -> float:
-        difference = losses[candidate] - losses[best]
-        if len(difference) < 2:
-            return 0.0
-        return margin_se * float(difference.std(ddof=1) / math.sqrt(len(difference)))
+        return margin_se * _standard_error(losses[candidate] - losses[best])
 
     def close(candidate: tuple[str, ...]) -> bool:
         return means[candidate] - means[best] <= margin(candidate)

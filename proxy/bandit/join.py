@@ -42,7 +42,7 @@ import heapq
 import msgspec
 
 from proxy.bandit.reward import PendingDecision, earn, final_reward
-from proxy.records.decision import DecisionRecord, RewardNote
+from proxy.records.decision import DecisionRecord, LoggedDecision, RewardNote
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.rules.schema import Reward
@@ -145,7 +145,7 @@ class JoinState:
             return False
         since_ms = record.ts_ms if record.ts_ms is not None else now_ms
         deadline_ms = since_ms + round(reward.window_s * 1000)
-        pending = PendingDecision(record, reward, deadline_ms, since_ms)
+        pending = PendingDecision(_logged(record), reward, deadline_ms, since_ms)
         if record.session is not None and record.session in self._bot_sessions:
             pending.excluded = True
         self._add(pending)
@@ -359,3 +359,11 @@ def _trim(memory: dict[str, int], cutoff_ms: int, cap: int) -> None:
         if memory[oldest] >= cutoff_ms and len(memory) <= cap:
             break
         del memory[oldest]
+
+
+def _logged(record: DecisionRecord) -> LoggedDecision:
+    """``record`` with every field a checkpoint keeps (a plain record gets the logged ones'
+    defaults): the results fold reads a joined example's covariate, segments and context."""
+    if isinstance(record, LoggedDecision):
+        return record
+    return LoggedDecision(**msgspec.structs.asdict(record))

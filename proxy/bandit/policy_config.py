@@ -156,8 +156,9 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Minimum probability of every variant, applied after VW (proxy.bandit.sampling.apply_floor).
     floor: Probability = 0.0
     features: tuple[FeatureGroup, ...] = DEFAULT_FEATURES
-    # None (not written): the learner chooses among DEFAULT_INTERACTIONS' terms from the logged
-    # examples (proxy.bandit.interaction_choice), starting with all of them. Written: always these.
+    # None (not written): the learner chooses among DEFAULT_INTERACTIONS' terms and pairs of
+    # groups from the logged examples (proxy.bandit.interaction_choice), starting with all of
+    # DEFAULT_INTERACTIONS. Written: always these.
     interactions: tuple[Interaction, ...] | None = None
     l1: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0
     l2: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.0

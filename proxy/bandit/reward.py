@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from proxy.records.decision import DecisionRecord
+from proxy.records.decision import LoggedDecision
 from proxy.records.events import Click, Conversion, Engaged, Event, Impression, Scroll
 from proxy.rules.schema import Reward
 
@@ -34,7 +34,7 @@ from proxy.rules.schema import Reward
 class PendingDecision(msgspec.Struct):
     """A decision waiting for its deadline, and what its events have earned."""
 
-    record: DecisionRecord
+    record: LoggedDecision  # every field: the fold reads its covariate, segments, context
     reward: Reward
     deadline_ms: int
     since_ms: int  # session events count from here (the decision's time)

@@ -160,6 +160,13 @@ def run(args: argparse.Namespace) -> int:
             world=args.world,
             rules_given=args.rules is not None,
         )
+        if options.rate is not None and options.visitors / options.rate > options.max_seconds:
+            print(
+                f"vernier simulate: {options.visitors} visitors at {options.rate:g} a second "
+                f"take longer than --max-seconds {options.max_seconds:g}: the run will stop "
+                "early",
+                file=sys.stderr,
+            )
         result = simulate(options, world=world, report=sys.stderr)
     except VernierError as err:
         print(f"vernier: error: {err}", file=sys.stderr)

@@ -144,6 +144,7 @@ class Decider:
             if slot.learner is not None and decision.reason not in NOT_LOGGED
         ]
         frozen = {slot.id: frozen_segments(viewer.profile, slot.id, context) for slot, _ in served}
+        # (two first exposures at once each log their own value and one is frozen, as for segments)
         covariates = {
             slot.id: frozen_covariate(viewer.profile, slot.id, context) for slot, _ in served
         }

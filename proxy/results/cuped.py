@@ -1,9 +1,11 @@
 """The reward per decision of each variant, unadjusted and CUPED-adjusted (pure; #13 item 4).
 
 The unit is a decision the learner joined with its reward (see :mod:`proxy.results.offpolicy`);
-the covariate is :data:`proxy.results.fold.COVARIATE` as of the visitor's first exposure to the
-slot (:func:`proxy.results.fold.frozen_covariate`), so it is measured before every exposure it
-adjusts, and visits the slot itself brought about cannot take part of its effect away. CUPED (Deng et al., WSDM 2013;
+the covariate is :data:`proxy.results.fold.COVARIATE` as of the visitor's first exposure to
+the slot (:func:`proxy.results.fold.frozen_covariate`), so it is measured before every exposure
+it adjusts, and visits the slot itself brought about cannot take part of its effect away
+(records logged before the freeze existed carry the value at their decision, and a visitor
+exposed before it has it frozen at their next exposure). CUPED (Deng et al., WSDM 2013;
 :func:`proxy.stats.continuous.cuped`) subtracts ``θ·(x − x̄)`` with one θ fitted over all
 variants, so the difference of adjusted means stays unbiased while its variance shrinks by the
 share of the reward's variance the covariate explains. Both versions are reported: the

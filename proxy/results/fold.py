@@ -196,7 +196,7 @@ def frozen_covariate(
         try:
             return _number(float(stored)), {}
         except ValueError:
-            pass  # not a number (written by hand): frozen again from this exposure
+            return 0.0, {}  # not a number (written by hand): frozen all the same, read as none
     value = _number(context.get(COVARIATE))
     return value, {field: repr(value)}
 

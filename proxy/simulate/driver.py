@@ -112,8 +112,9 @@ class Progress:
 
 class Driver(Generic[V]):
     """Runs visitors against ``proxy_url`` with at most ``concurrency`` in flight and, with a
-    ``rate``, visitor *i* starting no earlier than *i / rate* seconds after the first (a site's
-    pace: the learning loop's delay then spans as many visitors as it would there)."""
+    ``rate``, at most ``rate`` starting a second: each one ``1 / rate`` seconds after the one
+    before, or later (no burst to catch up after a stall). That is a site's pace: the learning
+    loop's delay then spans as many visitors as it would there."""
 
     def __init__(
         self,
@@ -155,12 +156,16 @@ class Driver(Generic[V]):
             for address in self._addresses
         ]
         self.progress = Progress()
-        started, taken = time.monotonic(), itertools.count()
+        next_start = time.monotonic()
 
         async def work() -> None:
+            nonlocal next_start
             for visitor in visitors:  # shared iterator: each visitor is taken once
-                if self.rate is not None:  # the n-th taken starts at n / rate
-                    await asyncio.sleep(started + next(taken) / self.rate - time.monotonic())
+                if self.rate is not None:  # read and moved with no await between: one order
+                    now = time.monotonic()
+                    starts_at = max(next_start, now)
+                    next_start = starts_at + 1 / self.rate
+                    await asyncio.sleep(starts_at - now)
                 if time.monotonic() >= deadline:
                     return
                 connector = connectors[visitor.index % len(connectors)]

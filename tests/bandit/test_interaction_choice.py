@@ -126,10 +126,20 @@ def test_a_pair_is_not_taken_where_one_group_tells_it() -> None:
     assert choice.interactions == ("DA",)
 
 
-def test_a_current_pair_is_kept_while_it_is_the_best() -> None:
+def test_a_pair_needs_the_margin_to_enter_and_then_only_to_stay_the_best() -> None:
+    # 500 visitors: the pair has the lowest held-out loss, but not by two standard errors
     pair = ("DA", "GA", "DGA")
-    choice = choose(by_device_and_country(3000), pair, NAMESPACES)
-    assert (choice.interactions, choice.changed) == (pair, False)
+    data = by_device_and_country(500, seed=3)
+    first = choose(data, None, NAMESPACES)
+    assert min(first.losses, key=first.losses.__getitem__) == pair
+    assert first.interactions == ()
+    kept = choose(data, pair, NAMESPACES)  # current: judged like any set, and the best
+    assert (kept.interactions, kept.changed) == (pair, False)
+
+
+def test_a_current_pair_is_left_once_it_is_no_longer_the_best() -> None:
+    choice = choose(examples(2000, by_device()), ("DA", "GA", "DGA"), NAMESPACES)
+    assert (choice.interactions, choice.changed) == (("DA",), True)
 
 
 def test_when_nothing_matters_the_simplest_set_is_chosen() -> None:

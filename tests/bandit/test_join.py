@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 
+import msgspec
 import pytest
 
 from proxy.bandit.join import JoinState
-from proxy.records.decision import DecisionRecord, RewardNote
+from proxy.records.decision import DecisionRecord, LoggedDecision, RewardNote
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
 from proxy.rules.schema import Reward, Threshold
@@ -302,6 +303,21 @@ def test_a_checkpoint_round_trip_keeps_everything() -> None:
     # dec-0002 (same session) also gets the session's 6 s of engaged time, from the buffer
     assert examples == {"dec-0001": 1.5, "dec-0002": 0.5}
     assert restored.counts.bots == 1 and restored.counts.decisions == 3
+
+
+def test_a_checkpoint_keeps_every_field_of_a_pending_decision() -> None:
+    # the results fold reads the covariate, segments and request context of joined examples
+    state = JoinState()
+    logged = LoggedDecision(
+        **msgspec.structs.asdict(decision()),
+        covariate=3.0, segments=("loyal",), cluster="c2", rule_context={"visits_30d": 9},
+    )  # fmt: skip
+    state.on_decision(logged, WINDOW, now_ms=T0)
+    state.on_event(seen())
+    (example,) = finish(JoinState.from_bytes(state.to_bytes()))
+    assert isinstance(example, LoggedDecision)
+    assert (example.covariate, example.segments, example.cluster) == (3.0, ("loyal",), "c2")
+    assert example.rule_context == {"visits_30d": 9}
 
 
 def test_garbage_is_not_a_checkpoint() -> None:

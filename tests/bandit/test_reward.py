@@ -10,7 +10,7 @@ import itertools
 import pytest
 
 from proxy.bandit.reward import PendingDecision, earn, final_reward
-from proxy.records.decision import DecisionRecord
+from proxy.records.decision import LoggedDecision
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.rules.schema import Reward, Threshold
 
@@ -18,7 +18,7 @@ _ids = itertools.count()
 
 
 def pending(reward: Reward) -> PendingDecision:
-    record = DecisionRecord(id="dec-1", slot="hero", actions=("a", "b"), chosen="b", p=0.5)
+    record = LoggedDecision(id="dec-1", slot="hero", actions=("a", "b"), chosen="b", p=0.5)
     return PendingDecision(record, reward, deadline_ms=60_000, since_ms=0)
 
 

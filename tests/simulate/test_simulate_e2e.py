@@ -156,3 +156,17 @@ def test_a_rate_paces_the_visitors(tmp_path: Path, capsys: pytest.CaptureFixture
     starts = sorted(ended.values())
     assert all(at >= n / 10 for n, at in enumerate(starts)), starts
     assert "vernier simulate: 30 of 30 visitors" in capsys.readouterr().out
+
+
+def test_a_rate_too_slow_for_the_time_bound_is_told_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = argparse.ArgumentParser(prog="vernier")
+    command.add_parser(root.add_subparsers(dest="command", required=True))
+    flags = ["--visitors", "100", "--rate", "10", "--max-seconds", "2", "--out", str(tmp_path)]
+
+    assert command.run(root.parse_args(["simulate", *flags])) == 0
+
+    captured = capsys.readouterr()
+    assert "100 visitors at 10 a second take longer than --max-seconds 2" in captured.err
+    assert "(stopped at --max-seconds 2)" in captured.out
