@@ -70,7 +70,7 @@ SOLVER = "lbfgs"
 MARGIN_SE = 0.0
 PREFER_SIMPLEST = True  # within the margin, the simplest set (fewest weights)
 # Standard errors by which a pair of groups not among the defaults (:func:`pair_sets`) must
-# beat the best other set to be taken. Measured (docs/benchmarks.md, "Seventh round"): with
+# beat the best set that is no pair to be taken. Measured (docs/benchmarks.md, "Seventh round"): with
 # no margin a country x device world passed 9 of 10 seeds (0 before) but the country world
 # lost 2 of 30 to a pair taken by luck; at 2, 7 of 10, and no run of the suite changed.
 PAIR_MARGIN_SE = 2.0

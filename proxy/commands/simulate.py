@@ -30,6 +30,8 @@ from proxy.errors import VernierError
 from proxy.simulate.curve import summary_text
 from proxy.simulate.simulation import (
     CSV_NAME,
+    LOG_NAME,
+    MODEL_NAME,
     PNG_NAME,
     RECOVERY_RATIO,
     RECOVERY_WINDOW,
@@ -113,7 +115,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--out",
         type=Path,
         default=defaults.out,
-        help=f"folder for {CSV_NAME} and {PNG_NAME} (default ./{defaults.out})",
+        help=f"folder for {CSV_NAME}, {PNG_NAME} and the learner's {LOG_NAME} and "
+        f"{MODEL_NAME} (default ./{defaults.out})",
     )
     simulate_parser.add_argument(
         "--rules",
@@ -204,7 +207,12 @@ def result_text(result: Result, options: Options) -> str:
                 )
                 + f" (moving mean of {RECOVERY_WINDOW})"
             ]
-            if result.drift_at is not None
+            if result.drift_at is not None and result.drift_at < done
+            else []
+        ),
+        *(
+            [f"preferences change at visitor {result.drift_at}, after this run's {done}"]
+            if result.drift_at is not None and result.drift_at >= done
             else []
         ),
         "wrote " + ", ".join(str(path) for path in result.files),

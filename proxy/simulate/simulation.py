@@ -38,7 +38,7 @@ from proxy.simulate.site import (
     scratch_dir,
     world_rules,
 )
-from proxy.simulate.spec_world import SpecWorld, http_fields_missing
+from proxy.simulate.spec_world import SpecWorld, http_fields_missing, http_values_unseen
 from proxy.simulate.world import Outcome, World
 from proxy.simulate.world_file import load_world
 from proxy.tasks import BackgroundTasks
@@ -131,6 +131,13 @@ def load_sim_world(path: Path) -> SpecWorld:
             f"{path}: {', '.join(missing)} cannot be sent to the proxy over HTTP (only device, "
             "referrer, country and language can); run this world in process with "
             "bench/worlds_bench.py"
+        )
+    unseen = http_values_unseen(spec)
+    if unseen:
+        raise SimulationError(
+            f"{path}: the proxy would not see {', '.join(unseen)} as written (device: mobile, "
+            "desktop or tablet; referrer: search, social, email, direct or other; country: a "
+            "two-letter ISO code such as US; language: a primary subtag such as de)"
         )
     return SpecWorld(spec)
 

@@ -19,7 +19,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+from proxy.rules.context import build_context
 from proxy.simulate.world import Expected
 from proxy.simulate.world_file import Context, Value, WorldSpec
 
@@ -196,3 +199,34 @@ def _visitor(
 def http_fields_missing(spec: WorldSpec) -> list[str]:
     """The world's context fields a visitor cannot show the proxy over HTTP."""
     return [name for name in spec.shares if name not in HTTP_FIELDS]
+
+
+def http_values_unseen(spec: WorldSpec) -> list[str]:
+    """The world's values a visitor cannot show the proxy over HTTP as they are (``device
+    'watch'``: the visitor would be sent as a desktop, and the proxy would see another world)."""
+    unseen = []
+    for name, values in spec.shares.items():
+        for value in values:
+            if name == "device":
+                seen = value in AGENTS
+            elif name == "referrer":
+                seen = value in REFERERS
+            elif name in ("country", "language"):
+                seen = _proxy_reads(name, str(value)) == value
+            else:
+                continue
+            if not seen:
+                unseen.append(f"{name} {value!r}")
+    return unseen
+
+
+def _proxy_reads(name: str, value: str) -> object:
+    """What the proxy's request context makes of the header a visitor sends for ``value``."""
+    context = build_context(
+        method="GET", host="127.0.0.1", path="/", query={},
+        headers={"accept-language": f"{value},en;q=0.5"} if name == "language" else {},
+        cookies={}, profile={}, now=datetime.now(UTC), time_zone=ZoneInfo("UTC"),
+        geo_header=value if name == "country" else None, own_hosts=frozenset(), landing=True,
+        page_type="home",
+    )  # fmt: skip
+    return context.get(name)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,37 @@ def load_world(path: Path) -> WorldSpec:
         raw = msgspec.convert(data, WorldFile, strict=True)
     except msgspec.ValidationError as err:
         message, at = msgspec_error_path(err, WorldFile)
+        if "a number" in message:  # a rate or share: name its variant or value
+            at = _named_key(data, at)
         raise lines.error(message, at) from None
     return _check(raw, lines)
+
+
+def _named_key(data: object, at: str) -> str:
+    """``at`` with each of msgspec's ``[...]`` (a mapping's value) replaced by the key that
+    leads to the value that is no number: ``$.rates[0].set[...]`` becomes ``$.rates[0].set.b``."""
+    named, node = "$", data
+    for name, index, anywhere in re.findall(r"\.(\w+)|\[(\d+)\]|\[(\.\.\.)\]", at):
+        if anywhere and isinstance(node, Mapping):
+            name = next((str(k) for k, v in node.items() if _holds_no_number(v)), "")
+            if not name:
+                return at
+        if name and isinstance(node, Mapping) and name in node:
+            named, node = f"{named}.{name}", node[name]
+        elif index and isinstance(node, list) and int(index) < len(node):
+            named, node = f"{named}[{index}]", node[int(index)]
+        else:
+            return at
+    return named
+
+
+def _holds_no_number(value: object) -> bool:
+    """Whether ``value`` is, or holds, a leaf that is no number (a string, a boolean)."""
+    if isinstance(value, Mapping):
+        return any(_holds_no_number(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_no_number(v) for v in value)
+    return isinstance(value, bool) or not isinstance(value, int | float)
 
 
 def _check(raw: WorldFile, lines: LineMap) -> WorldSpec:

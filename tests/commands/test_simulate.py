@@ -97,6 +97,24 @@ def test_a_world_the_proxy_cannot_see_over_http_is_one_line_of_error(
     assert err.count("\n") == 1
 
 
+def test_values_the_proxy_would_read_otherwise_are_one_line_of_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a watch would be sent as a desktop, "USA" is no country code: the oracle would be wrong
+    world = tmp_path / "watch.yaml"
+    world.write_text(
+        "name: watch\nvariants: [a, b]\n"
+        "contexts: {device: {mobile: 0.5, watch: 0.5}, country: {USA: 0.5, DE: 0.5}}\n"
+        "rates: [{set: {a: 0.1, b: 0.2}}]\n"
+    )
+    assert command.run(parser().parse_args(["simulate", "--world", str(world)])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"vernier: error: {world}: the proxy would not see device 'watch', country 'USA' as written"
+    )
+    assert err.count("\n") == 1
+
+
 def test_a_broken_or_missing_world_file_is_one_line_naming_the_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -161,12 +161,17 @@ def test_a_rate_paces_the_visitors(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_a_rate_too_slow_for_the_time_bound_is_told_before_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    world = tmp_path / "tiny.yaml"
+    world.write_text(DRIFTING_WORLD)  # its preferences change at visitor 150
     root = argparse.ArgumentParser(prog="vernier")
     command.add_parser(root.add_subparsers(dest="command", required=True))
-    flags = ["--visitors", "100", "--rate", "10", "--max-seconds", "2", "--out", str(tmp_path)]
+    flags = ["--visitors", "200", "--rate", "10", "--max-seconds", "2", "--out", str(tmp_path)]
 
-    assert command.run(root.parse_args(["simulate", *flags])) == 0
+    assert command.run(root.parse_args(["simulate", "--world", str(world), *flags])) == 0
 
     captured = capsys.readouterr()
-    assert "100 visitors at 10 a second take longer than --max-seconds 2" in captured.err
+    assert "200 visitors at 10 a second take longer than --max-seconds 2" in captured.err
     assert "(stopped at --max-seconds 2)" in captured.out
+    # the change is after the visitors the run had: said so, not measured
+    assert "preferences change at visitor 150, after this run's " in captured.out
+    assert "preferences changed" not in captured.out
