@@ -83,35 +83,28 @@ def test_the_variants_must_be_those_the_visitors_know(
     assert "preferences on ['a', 'b', 'c', 'd']" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("contexts", "message"),
+    [
+        # the hour comes from the proxy's clock, not from anything a visitor sends
+        ("{hour: {9: 0.5, 21: 0.5}}", "hour cannot be sent to the proxy over HTTP"),
+        # a watch would be sent as a desktop, "USA" is no country code: the oracle would be wrong
+        (
+            "{device: {mobile: 0.5, watch: 0.5}, country: {USA: 0.5, DE: 0.5}}",
+            "the proxy would not see device 'watch', country 'USA' as written",
+        ),
+    ],
+)
 def test_a_world_the_proxy_cannot_see_over_http_is_one_line_of_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    contexts: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world = tmp_path / "clock.yaml"
+    world = tmp_path / "world.yaml"
     world.write_text(
-        "name: clock\nvariants: [a, b]\ncontexts: {hour: {9: 0.5, 21: 0.5}}\n"
-        "rates: [{set: {a: 0.1, b: 0.2}}]\n"
+        f"name: unseen\nvariants: [a, b]\ncontexts: {contexts}\nrates: [{{set: {{a: 0.1, b: 0.2}}}}]\n"
     )
     assert command.run(parser().parse_args(["simulate", "--world", str(world)])) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"vernier: error: {world}: hour cannot be sent to the proxy over HTTP")
-    assert err.count("\n") == 1
-
-
-def test_values_the_proxy_would_read_otherwise_are_one_line_of_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # a watch would be sent as a desktop, "USA" is no country code: the oracle would be wrong
-    world = tmp_path / "watch.yaml"
-    world.write_text(
-        "name: watch\nvariants: [a, b]\n"
-        "contexts: {device: {mobile: 0.5, watch: 0.5}, country: {USA: 0.5, DE: 0.5}}\n"
-        "rates: [{set: {a: 0.1, b: 0.2}}]\n"
-    )
-    assert command.run(parser().parse_args(["simulate", "--world", str(world)])) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(
-        f"vernier: error: {world}: the proxy would not see device 'watch', country 'USA' as written"
-    )
+    assert err.startswith(f"vernier: error: {world}: {message}")
     assert err.count("\n") == 1
 
 
