@@ -18,8 +18,8 @@ point (``drift.replay`` > 0, at most that many, kept in memory for it) recovers 
 because those examples are the old model's choices — the variants that were best before, tried
 again and again — and their shared weights steer the new model into the same ruts (the
 drifting world in process: 26 of 30 seeds back to 0.85 of the new oracle within 2,000 visitors
-clean, 17 relearning up to 2,000; docs/benchmarks.md, "A clean restart", which also says why
-over HTTP at the simulator's pace it does not yet recover within the run).
+clean, 17 relearning up to 2,000; over HTTP at 20 visitors a second 5 of 5; docs/benchmarks.md,
+"A clean restart", which also says why at the simulator's unpaced 130-190 a second it does not).
 
 The examples in memory and the detector are not checkpointed: after the learner restarts, a
 slot's watch starts empty (it can only miss a change in progress, never invent one). Nor is the

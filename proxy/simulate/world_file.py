@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import Annotated
 
 import msgspec
 
+from proxy.config.elided_keys import resolve_elided_keys
 from proxy.config.load import msgspec_error_path
 from proxy.config.yaml_strict import LineMap, load_file
 
@@ -59,8 +59,8 @@ MAX_CONTEXTS = 20_000  # combinations checked at load
 MAX_VARIANTS = 50
 
 Value = str | int | float
-# Rates and shares are checked in _check, not by msgspec: its path for a mapping's value is
-# ``set[...]``, and the error must name the variant or value.
+# Rates and shares are range-checked in _check, not by msgspec, so that the message says the
+# value (a type error's elided key is named by proxy.config.elided_keys).
 Rate = float
 Share = float
 VariantId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -157,37 +157,10 @@ def load_world(path: Path) -> WorldSpec:
         raw = msgspec.convert(data, WorldFile, strict=True)
     except msgspec.ValidationError as err:
         message, at = msgspec_error_path(err, WorldFile)
-        if "a number" in message:  # a rate or share: name its variant or value
-            at = _named_key(data, at)
+        if "[...]" in at:  # a rate or share: name its variant or value
+            at = resolve_elided_keys(data, at, str(err), WorldFile)
         raise lines.error(message, at) from None
     return _check(raw, lines)
-
-
-def _named_key(data: object, at: str) -> str:
-    """``at`` with each of msgspec's ``[...]`` (a mapping's value) replaced by the key that
-    leads to the value that is no number: ``$.rates[0].set[...]`` becomes ``$.rates[0].set.b``."""
-    named, node = "$", data
-    for name, index, anywhere in re.findall(r"\.(\w+)|\[(\d+)\]|\[(\.\.\.)\]", at):
-        if anywhere and isinstance(node, Mapping):
-            name = next((str(k) for k, v in node.items() if _holds_no_number(v)), "")
-            if not name:
-                return at
-        if name and isinstance(node, Mapping) and name in node:
-            named, node = f"{named}.{name}", node[name]
-        elif index and isinstance(node, list) and int(index) < len(node):
-            named, node = f"{named}[{index}]", node[int(index)]
-        else:
-            return at
-    return named
-
-
-def _holds_no_number(value: object) -> bool:
-    """Whether ``value`` is, or holds, a leaf that is no number (a string, a boolean)."""
-    if isinstance(value, Mapping):
-        return any(_holds_no_number(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_no_number(v) for v in value)
-    return isinstance(value, bool) or not isinstance(value, int | float)
 
 
 def _check(raw: WorldFile, lines: LineMap) -> WorldSpec:
