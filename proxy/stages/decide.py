@@ -8,7 +8,8 @@ their in-page triggers. A visitor who opted out of tracking gets the rules' choi
 no budget, no bandit, no triggers (the tracker that would apply them is not sent either). A HEAD
 is not a page view: nothing is logged, held or spent; it shows the variants the session already
 holds (read from the store), so its length and ETag are those of the visitor's GET, and for a
-visitor holding nothing the rules' choices under ids that do not change between HEADs.
+visitor holding nothing the rules' choices (with the triggers a control offers) under ids that
+do not change between HEADs.
 
 A rule with ``holdout:`` whose conditions hold is decided first (:mod:`proxy.decide.holdout`):
 a visitor in its holdout does not get its edits (the rule leaves ``ex.rules``), and the page is
@@ -103,8 +104,14 @@ class Decide:
         length and ETag are those of the GET for a returning visitor, and stable for others."""
         identity = ex.identity
         session_id = identity.session_id
-        if self._peek_slots is None or session_id is None or not self._in_experiments(ex):
-            ex.decisions = tuple(stable(decide_by_rules(slot, context)) for slot in ex.slots)
+        in_experiments = self._in_experiments(ex)
+        if self._peek_slots is None or session_id is None or not in_experiments:
+            ruled = (stable(decide_by_rules(slot, context)) for slot in ex.slots)
+            ex.decisions = tuple(
+                # a visitor the experiments see gets the triggers a control offers, as on a GET
+                with_triggers(slot, decision) if in_experiments else decision
+                for slot, decision in zip(ex.slots, ruled, strict=True)
+            )
             return
         viewer = Viewer(
             session_id=session_id,

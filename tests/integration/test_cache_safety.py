@@ -278,6 +278,14 @@ async def test_a_page_offering_a_trigger_revalidates_and_its_head_agrees(proxy: 
         assert status == 304
         headed = await head(client, f"{proxy}/t")
         assert (headed["ETag"], headed["Content-Length"]) == (got["ETag"], got["Content-Length"])
+    plain = {"Accept-Encoding": "identity"}  # lengths of gzip would differ with the ids
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as stranger:
+        # a visitor with no ids: its HEAD offers the trigger too, as long as its first GET
+        async with stranger.head(f"{proxy}/t", headers=plain) as headed:
+            length = headed.headers["Content-Length"]
+        _, body, got = await get(stranger, f"{proxy}/t", **plain)
+    assert "data-vernier-trigger" in body
+    assert length == got["Content-Length"] == str(len(body.encode()))
 
 
 async def test_a_placeholder_in_a_rule_without_conditions_is_filled(proxy: str) -> None:
