@@ -44,7 +44,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worlds_reference import logistic_ceiling, tabular_ceiling, thompson_bound, uniform_log
+from worlds_reference import (
+    logistic_ceiling,
+    squarecb,
+    tabular_ceiling,
+    thompson_bound,
+    told_cells_run,
+    uniform_log,
+)
 
 from proxy.bandit import interaction_choice
 from proxy.bandit import model as model_module
@@ -74,6 +81,8 @@ PASS_RATIO = 0.90
 PASS_SEEDS = 0.9  # of the seeds
 RECOVERY_RATIO = 0.85
 NOW_MS = 1_700_000_000_000
+# --references: SquareCB on the told cells at the defaults' schedule (0.3 t) and a greedier one
+TOLD_GAMMA_SCALES = (0.3, 1.0)
 
 
 def _earlier(**settings: Any) -> BanditPolicy:
@@ -303,8 +312,18 @@ def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
     def shared_of(visitor: SpecVisitor) -> str:
         return shared_line(context_features(visitor.context, policy, now_ms=NOW_MS))
 
+    told_squarecb = {f"squarecb {g}t": squarecb(g) for g in TOLD_GAMMA_SCALES}
     rows: dict[str, list[float]] = {
-        k: [] for k in ("vw", "logistic", "tabular", "thompson", "bandit", "bandit/thompson")
+        k: []
+        for k in (
+            "vw",
+            "logistic",
+            "tabular",
+            "thompson",
+            *told_squarecb,
+            "bandit",
+            "bandit/thompson",
+        )
     }
     for seed in range(1, seeds + 1):
         rows["vw"].append(ceiling(spec, policy, seed, visitors=visitors))
@@ -321,11 +340,14 @@ def references(spec: WorldSpec, seeds: int, visitors: int) -> dict[str, object]:
             select_at=interaction_choice.SELECT_AT,
         )
         rows["thompson"].append(bound)
+        for name, choose in told_squarecb.items():
+            rows[name].append(told_cells_run(spec, seed, spec.visitors, choose))
         rows["bandit"].append(run.ratio)
         rows["bandit/thompson"].append(run.ratio / bound)
     medians: dict[str, object] = {k: statistics.median(v) for k, v in rows.items()}
     passing = {
-        f"{k} passing": sum(r >= PASS_RATIO for r in rows[k]) for k in ("thompson", "bandit")
+        f"{k} passing": sum(r >= PASS_RATIO for r in rows[k])
+        for k in ("thompson", *told_squarecb, "bandit")
     }
     return {"world": spec.name} | medians | passing
 
@@ -488,15 +510,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.references:
         print(
             f"| world | VW greedy after {args.references} uniform | logistic regression | "
-            "per-cell table | Thompson on the table | bandit | bandit / Thompson |\n"
-            "|---|---|---|---|---|---|---|"
+            "per-cell table | Thompson on the table | "
+            + "".join(f"squarecb {g}t on the table | " for g in TOLD_GAMMA_SCALES)
+            + "bandit | bandit / Thompson |\n|---|---|---|---|---|"
+            + "---|" * len(TOLD_GAMMA_SCALES)
+            + "---|---|"
         )
         for spec in specs:
             ref = references(spec, args.seeds, args.references)
             print(
                 f"| {ref['world']} | {ref['vw']:.3f} | {ref['logistic']:.3f} | "
                 f"{ref['tabular']:.3f} | {ref['thompson']:.3f} ({ref['thompson passing']}) | "
-                f"{ref['bandit']:.3f} ({ref['bandit passing']}) | {ref['bandit/thompson']:.2f} |",
+                + "".join(
+                    f"{ref[f'squarecb {g}t']:.3f} ({ref[f'squarecb {g}t passing']}) | "
+                    for g in TOLD_GAMMA_SCALES
+                )
+                + f"{ref['bandit']:.3f} ({ref['bandit passing']}) | {ref['bandit/thompson']:.2f} |",
                 flush=True,
             )
         return 0

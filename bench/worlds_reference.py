@@ -13,6 +13,8 @@ bandit's model:
 - :func:`thompson_bound` — Beta(1, 1) Thompson sampling on per-(world key, variant) counts, run
   on the same seeded visitors as the bandit: an oracle-informed bound (it knows which fields
   matter, and that nothing drifts) on what any policy can reach in the world's visitor count.
+- :func:`squarecb` on the same counts (:func:`told_cells_run`): the bandit's exploration with
+  exact, told estimates instead of VW's — is the shortfall the estimates or the exploration?
 """
 
 from __future__ import annotations
@@ -132,10 +134,15 @@ def token_matrix(rows: Sequence[list[str]], vocabulary: dict[str, int]) -> spars
     return sparse.csr_matrix((data, index), shape=(len(rows), len(vocabulary)))
 
 
-def thompson_bound(spec: WorldSpec, seed: int, visitors: int) -> float:
-    """Beta(1, 1) Thompson on per-(key, variant) counts, last-quarter ratio to the oracle.
+Cells = list[list[float]]  # per variant: [shown, clicks] in the visitor's cell
+Choose = Callable[[Cells, int, random.Random], int]
 
-    Learns from every visitor at once (no batching lag), on the bandit's visitors (same seed).
+
+def told_cells_run(spec: WorldSpec, seed: int, visitors: int, choose: Choose) -> float:
+    """Last-quarter ratio to the oracle of ``choose`` on per-(key, variant) counts.
+
+    ``choose(cells, examples so far, rng)`` picks the variant. It learns from every visitor at
+    once (no batching lag), on the bandit's visitors (same seed), told the world's key.
     """
     world = SpecWorld(spec)
     rng = random.Random(seed)
@@ -143,10 +150,9 @@ def thompson_bound(spec: WorldSpec, seed: int, visitors: int) -> float:
     counts: dict[tuple[Context, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
     served: list[float] = []
     oracle: list[float] = []
-    for visitor in world.visitors(visitors, seed):
+    for t, visitor in enumerate(world.visitors(visitors, seed)):
         cells = [counts[(visitor.key, i)] for i in range(n)]
-        draws = [rng.betavariate(c[1] + 1, c[0] - c[1] + 1) for c in cells]
-        index = max(range(n), key=draws.__getitem__)
+        index = choose(cells, t, rng)
         variant = spec.variants[index]
         expected = world.expected_for(visitor, variant)
         served.append(expected.served)
@@ -155,3 +161,31 @@ def thompson_bound(spec: WorldSpec, seed: int, visitors: int) -> float:
         cells[index][1] += 1.0 if world.clicks(visitor, variant) else 0.0
     tail = max(1, round(len(served) * TAIL))
     return sum(served[-tail:]) / sum(oracle[-tail:])
+
+
+def thompson(cells: Cells, _: int, rng: random.Random) -> int:
+    """Beta(1, 1) Thompson sampling."""
+    draws = [rng.betavariate(c[1] + 1, c[0] - c[1] + 1) for c in cells]
+    return max(range(len(cells)), key=draws.__getitem__)
+
+
+def squarecb(gamma_scale: float) -> Choose:
+    """SquareCB (Foster and Rakhlin 2020) with gamma = ``gamma_scale`` t, as the bandit's
+    default schedule, on the cells' Beta(1, 1) posterior means instead of VW's estimates."""
+
+    def choose(cells: Cells, t: int, rng: random.Random) -> int:
+        n = len(cells)
+        means = [(c[1] + 1) / (c[0] + 2) for c in cells]
+        best = max(range(n), key=means.__getitem__)
+        gamma = gamma_scale * max(t, 1)
+        pmf = [1.0 / (n + gamma * (means[best] - m)) for m in means]
+        pmf[best] = 0.0
+        pmf[best] = 1.0 - sum(pmf)
+        return rng.choices(range(n), weights=pmf)[0]
+
+    return choose
+
+
+def thompson_bound(spec: WorldSpec, seed: int, visitors: int) -> float:
+    """Thompson sampling on the told cells: an oracle-informed bound on the world's problem."""
+    return told_cells_run(spec, seed, visitors, thompson)

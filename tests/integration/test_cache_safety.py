@@ -281,8 +281,8 @@ async def test_a_page_offering_a_trigger_revalidates_and_its_head_agrees(proxy: 
     plain = {"Accept-Encoding": "identity"}  # lengths of gzip would differ with the ids
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as stranger:
         # a visitor with no ids: its HEAD offers the trigger too, as long as its first GET
-        async with stranger.head(f"{proxy}/t", headers=plain) as headed:
-            length = headed.headers["Content-Length"]
+        async with stranger.head(f"{proxy}/t", headers=plain) as response:
+            length = response.headers["Content-Length"]
         _, body, got = await get(stranger, f"{proxy}/t", **plain)
     assert "data-vernier-trigger" in body
     assert length == got["Content-Length"] == str(len(body.encode()))
