@@ -7,7 +7,8 @@ picks, a temporary data directory), with rules whose home ``hero`` slot is a ban
 ``simulate.csv`` and ``learning-curve.png`` to ``--out`` (and the learner's ``decisions.jsonl``,
 for ``vernier evaluate``, when there is one); prints how close the bandit came to the oracle over
 the last quarter of the visitors. ``--max-seconds`` ends the run early; what was measured is
-still written.
+still written. Ctrl-C ends it the same way (no new visitors, those in flight finish, the results
+so far are written) and exits 130; a second Ctrl-C exits 130 at once, writing nothing.
 
 ``--world FILE`` replaces the built-in visitors with a world file's
 (:mod:`proxy.simulate.world_file`), and the rules with a ``hero`` slot offering the world's
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from proxy.errors import VernierError
 from proxy.simulate.curve import summary_text
+from proxy.simulate.interrupt import Interrupted
 from proxy.simulate.simulation import (
     CSV_NAME,
     LOG_NAME,
@@ -41,6 +43,8 @@ from proxy.simulate.simulation import (
     simulate,
 )
 from proxy.simulate.site import SIMULATION_RULES
+
+EXIT_INTERRUPTED = 128 + 2  # what a shell reports for a command ended by SIGINT (Ctrl-C)
 
 
 def _positive_int(high: int) -> Callable[[str], int]:
@@ -137,7 +141,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--max-seconds",
         type=_seconds,
         default=defaults.max_seconds,
-        help=f"stop after this long and write what was measured (default {defaults.max_seconds:g})",
+        help="stop after this long and write what was measured, as Ctrl-C does (default "
+        f"{defaults.max_seconds:g})",
     )
 
 
@@ -177,15 +182,20 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"vernier: error: {err.strerror or err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except (Interrupted, KeyboardInterrupt):
+        print("vernier simulate: interrupted before the results were written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(result_text(result, options))
-    return 0
+    return EXIT_INTERRUPTED if result.interrupted else 0
 
 
 def result_text(result: Result, options: Options) -> str:
     done = len(result.outcomes)
-    stopped = f" (stopped at --max-seconds {options.max_seconds:g})" if result.stopped_early else ""
+    stopped = ""
+    if result.interrupted:
+        stopped = " (interrupted by Ctrl-C)"
+    elif result.stopped_early:
+        stopped = f" (stopped at --max-seconds {options.max_seconds:g})"
     lines = [
         f"vernier simulate: {done} of {options.visitors} visitors in {result.driving_s:.0f} s "
         f"({result.visitors_per_s:.1f} visitors/s; {result.seconds:.0f} s with the proxy's start "

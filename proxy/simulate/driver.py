@@ -136,16 +136,20 @@ class Driver(Generic[V]):
         self.progress = Progress()
         self._addresses = addresses if addresses is not None else source_addresses()
         self._event_ids = itertools.count()
+        self._workers: list[asyncio.Task[None]] = []
 
     async def run(
         self,
         visitors: Iterator[V],
         *,
         deadline: float,
+        stop: asyncio.Event | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
-        """Visit until ``visitors`` run out or ``time.monotonic()`` passes ``deadline``; the
+        """Visit until ``visitors`` run out, ``time.monotonic()`` passes ``deadline`` or
+        ``stop`` is set (the visits in flight then finish, unless :meth:`cancel_visits`); the
         outcomes in visitor order. Raises :class:`TooManyFailures`."""
+        stop = stop if stop is not None else asyncio.Event()
         outcomes: list[Outcome] = []
         connectors = [
             aiohttp.TCPConnector(
@@ -165,8 +169,10 @@ class Driver(Generic[V]):
                     now = time.monotonic()
                     starts_at = max(next_start, now)
                     next_start = starts_at + 1 / self.rate
-                    await asyncio.sleep(starts_at - now)
-                if time.monotonic() >= deadline:
+                    with contextlib.suppress(TimeoutError):  # the pace's wait, or a stop
+                        async with asyncio.timeout(starts_at - now):
+                            await stop.wait()
+                if time.monotonic() >= deadline or stop.is_set():
                     return
                 connector = connectors[visitor.index % len(connectors)]
                 try:
@@ -184,9 +190,11 @@ class Driver(Generic[V]):
                     on_outcome(outcome)
 
         try:
-            async with asyncio.TaskGroup() as group:
-                for n in range(self.concurrency):
+            async with asyncio.TaskGroup() as group:  # a cancelled worker only ends itself
+                self._workers = [
                     group.create_task(work(), name=f"vernier-simulate-visitor-{n}")
+                    for n in range(self.concurrency)
+                ]
         except* TooManyFailures as failures:
             raise failures.exceptions[0] from None
         finally:
@@ -194,6 +202,11 @@ class Driver(Generic[V]):
                 await connector.close()
         outcomes.sort(key=lambda o: o.visitor.index)
         return outcomes
+
+    def cancel_visits(self) -> None:
+        """End the visits in flight now: :meth:`run` returns the outcomes it has."""
+        for worker in self._workers:
+            worker.cancel()
 
     def _failed(self, visitor: V, what: str) -> None:
         progress = self.progress

@@ -7,8 +7,9 @@ world's variants under ``policy: bandit``); sends the visitors, a bounded number
 ``simulate.csv``, ``learning-curve.png`` and, when there is one, the learner's ``decisions.jsonl``
 and the slot's last model to :attr:`Options.out`; and returns a :class:`Result` with the summary
 against the oracle and, when the world drifts, how many visitors the bandit needed to follow.
-``max_seconds`` ends the run early; what was measured is still written. The command line around
-it is :mod:`proxy.commands.simulate`.
+``max_seconds`` ends the run early, and so does Ctrl-C; what was measured is still written. A
+second Ctrl-C ends it at once, writing nothing (:mod:`proxy.simulate.interrupt`). The command
+line around it is :mod:`proxy.commands.simulate`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from proxy.rules.load import load_rules
 from proxy.server.safety import check_aiohttp
 from proxy.simulate.curve import Summary, recovery_after, summarise, write_csv, write_png
 from proxy.simulate.driver import SLOT, Driver, Progress, TooManyFailures
+from proxy.simulate.interrupt import CtrlC, Interrupted
 from proxy.simulate.site import (
     SIMULATION_RULES,
     Pause,
@@ -78,6 +80,7 @@ class Result:
     failed: int
     retried_beacons: int
     stopped_early: bool
+    interrupted: bool  # by Ctrl-C: stopped early as at max_seconds
     files: list[Path]
     pauses: list[Pause]  # what was paused during the run (the guardrail can pause variants)
     started_ms: int  # wall clock, for placing the pauses among the visitors
@@ -145,7 +148,8 @@ def load_sim_world(path: Path) -> SpecWorld:
 def simulate(
     options: Options, *, world: AnyWorld | None = None, report: TextIO | None = None
 ) -> Result:
-    """Run one simulation and write its files; ``report`` gets progress lines."""
+    """Run one simulation and write its files; ``report`` gets progress lines. Raises
+    :class:`Interrupted` at a second Ctrl-C."""
     if world is None:
         world = load_sim_world(options.world) if options.world is not None else World()
     check_aiohttp()
@@ -160,7 +164,7 @@ def simulate(
         options = dataclasses.replace(options, rules=rules)
         with embedded_store(data_dir / "store") as store_url:
             started = time.monotonic()
-            outcomes, progress, stopped_early, pauses = _run_loop(
+            outcomes, progress, stopped_early, interrupted, pauses = _run_loop(
                 _drive(options, world, data_dir, store_url, report)
             )
             seconds = time.monotonic() - started
@@ -199,6 +203,7 @@ def simulate(
         failed=progress.failed,
         retried_beacons=progress.retried_beacons,
         stopped_early=stopped_early,
+        interrupted=interrupted,
         files=files,
         pauses=pauses,
         started_ms=progress.started_ms,
@@ -207,7 +212,7 @@ def simulate(
     )
 
 
-Drive = tuple[list[Outcome], Progress, bool, list[Pause]]
+Drive = tuple[list[Outcome], Progress, bool, bool, list[Pause]]
 
 
 def _run_loop(main: Coroutine[Any, Any, Drive]) -> Drive:
@@ -226,36 +231,63 @@ async def _drive(
     options: Options, world: AnyWorld, data_dir: Path, store_url: str, report: TextIO | None
 ) -> Drive:
     token = secrets.token_hex(16)
-    async with running_site(
-        options.rules, data_dir=data_dir, store_url=store_url, admin_token=token
-    ) as proxy_url:
-        driver: Driver[Any] = Driver(
-            proxy_url,
-            world,
-            admin_token=token,
-            concurrency=options.concurrency,
-            rate=options.rate,
-            run_id=f"sim{options.seed}x{secrets.token_hex(4)}",
-        )
-        deadline = time.monotonic() + options.max_seconds
-        tasks = BackgroundTasks()
-        tasks.spawn(
-            _report_progress(driver, options.visitors, report), name="vernier-simulate-progress"
-        )
-        try:
-            outcomes = await driver.run(
-                world.visitors(options.visitors, options.seed), deadline=deadline
+    ctrl_c = CtrlC(report)
+    with ctrl_c.handling():
+        async with running_site(
+            options.rules, data_dir=data_dir, store_url=store_url, admin_token=token
+        ) as proxy_url:
+            driver: Driver[Any] = Driver(
+                proxy_url,
+                world,
+                admin_token=token,
+                concurrency=options.concurrency,
+                rate=options.rate,
+                run_id=f"sim{options.seed}x{secrets.token_hex(4)}",
             )
-        except TooManyFailures as err:
-            raise SimulationError(str(err)) from None
-        finally:
-            await tasks.cancel_all()
-        pauses = await read_pauses(store_url)
-        model = await read_model(store_url, SLOT)
-        if model is not None:  # for `vernier evaluate --model hero=<out>/hero.vw`
-            (options.out / MODEL_NAME).write_bytes(model)
+            ctrl_c.on_second_press(driver.cancel_visits)
+            deadline = time.monotonic() + options.max_seconds
+            tasks = BackgroundTasks()
+            tasks.spawn(
+                _report_progress(driver, options.visitors, report), name="vernier-simulate-progress"
+            )
+            try:
+                outcomes = await driver.run(
+                    world.visitors(options.visitors, options.seed),
+                    deadline=deadline,
+                    stop=ctrl_c.stop,
+                    on_outcome=_say_running(driver, report),
+                )
+            except TooManyFailures as err:
+                raise SimulationError(str(err)) from None
+            finally:
+                await tasks.cancel_all()
+            if ctrl_c.pressed_twice:
+                raise Interrupted
+            pauses = await read_pauses(store_url)
+            model = await read_model(store_url, SLOT)
+            if model is not None:  # for `vernier evaluate --model hero=<out>/hero.vw`
+                (options.out / MODEL_NAME).write_bytes(model)
+        if ctrl_c.pressed_twice:  # while the site stopped, which it is left to finish
+            raise Interrupted
     stopped_early = len(outcomes) + driver.progress.failed < options.visitors
-    return outcomes, driver.progress, stopped_early, pauses
+    return outcomes, driver.progress, stopped_early, ctrl_c.stop.is_set(), pauses
+
+
+def _say_running(driver: Driver[Any], report: TextIO | None) -> Callable[[Outcome], None] | None:
+    """Once the first visitor is through: the run works, and how to stop it."""
+    if report is None:
+        return None
+
+    def say(outcome: Outcome) -> None:
+        if driver.progress.done == 1:
+            print(
+                "vernier simulate: the visitors are going through the proxy; Ctrl-C stops the "
+                "run and writes what was measured",
+                file=report,
+                flush=True,
+            )
+
+    return say
 
 
 async def _report_progress(driver: Driver[Any], total: int, report: TextIO | None) -> None:
