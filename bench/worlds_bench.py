@@ -25,7 +25,8 @@ how many visitors after the change until the moving mean (``--window`` visitors)
 ``--references N`` compares, per world, the defaults' bandit with estimators that share no code
 with it (:mod:`worlds_reference`): VW's greedy choice after ``N`` uniformly logged visitors
 (``--ceiling``), scikit-learn's logistic regression on the same features and data, a per-cell
-table told which fields matter, and Thompson sampling on that table over the world's visitors.
+table told which fields matter, and Thompson sampling and SquareCB (at ``TOLD_GAMMA_SCALES``) on
+that table over the world's visitors.
 """
 
 from __future__ import annotations
