@@ -115,6 +115,9 @@ class ContextConfig(_Section, frozen=True):
     geo_header: str | None = (
         None  # a trusted header with an ISO country[-region] (e.g. CF-IPCountry)
     )
+    # a trusted header with the visitor's IANA time zone, set by the edge from its geo lookup:
+    # the clock of a page view before the tracker has reported the browser's own zone
+    time_zone_header: str | None = None
     extra_headers: tuple[str, ...] = ()  # headers readable as header.<name> beyond the safe list
 
 

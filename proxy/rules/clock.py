@@ -5,7 +5,9 @@ An evening visitor in Tokyo is an evening visitor, whatever zone the proxy runs 
 sends the browser's IANA zone name with a page view (``Intl.DateTimeFormat().resolvedOptions()
 .timeZone``), the collector keeps only names this module knows (:func:`visitor_zone`), the profile
 keeps the last one as ``tz``, and the context of every later page computes its local time in it
-(:func:`local_time`). A first page view has no profile yet: it reads the configured zone.
+(:func:`local_time`). A first page view has no profile yet: it reads the zone in the configured
+trusted header (``context.time_zone_header``, set by an edge from its geo lookup) when there is
+one this module knows, else the configured zone.
 
 Pure, no I/O after the first call: the set of zone names is read once from the time zone database
 that :mod:`zoneinfo` uses (the system's, or the ``tzdata`` package).

@@ -87,6 +87,7 @@ def build_context(
     page_type: str,
     extra_headers: tuple[str, ...] = (),
     hidden_cookies: frozenset[str] = frozenset(),
+    zone_header: str | None = None,
 ) -> Context:
     """The context for one request; never raises on anything the client sent.
 
@@ -95,7 +96,9 @@ def build_context(
     ``host`` the request's host (lower case; a referrer from it is ``internal`` like one from
     ``own_hosts``), ``page_type`` the current page's type (picks ``max_scroll``),
     ``extra_headers`` the configured lower-case names added to :data:`SAFE_HEADERS`,
-    ``hidden_cookies`` cookies rules must not read (Vernier's own signed ids). ``method``
+    ``hidden_cookies`` cookies rules must not read (Vernier's own signed ids), ``zone_header``
+    the value of the configured trusted time zone header (the clock when the profile has no
+    zone the tracker reported; ``proxy.rules.clock``). ``method``
     is accepted for symmetry with ``where`` matching and is not a context field.
 
     Raises ``ValueError`` if ``now`` is naive (a programming error: the hour would silently be
@@ -118,6 +121,9 @@ def build_context(
     zone = visitor_zone(reported) if reported else None
     if zone is None:
         ctx.pop("tz", None)  # a name this server's database does not know: not the clock used
+        edge_zone = zone_header.strip() if zone_header else ""
+        if edge_zone and (zone := visitor_zone(edge_zone)) is not None:
+            ctx["tz"] = edge_zone
     ctx["hour"], ctx["weekday"] = local_time(now, zone or time_zone)
 
     if geo_header:

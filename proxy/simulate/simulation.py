@@ -132,7 +132,7 @@ def load_sim_world(path: Path) -> SpecWorld:
     if missing:
         raise SimulationError(
             f"{path}: {', '.join(missing)} cannot be sent to the proxy over HTTP (only device, "
-            "referrer, country and language can); run this world in process with "
+            "referrer, country, language and hour can); run this world in process with "
             "bench/worlds_bench.py"
         )
     unseen = http_values_unseen(spec)

@@ -24,7 +24,7 @@ from proxy.config.load import load_config
 from proxy.demo.shop import run_shop, shop_port
 from proxy.records.snapshot import SnapshotRefused
 from proxy.server.workers import runner_for
-from proxy.simulate.spec_world import GEO_HEADER
+from proxy.simulate.spec_world import GEO_HEADER, ZONE_HEADER
 from proxy.store import control, models
 from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
@@ -93,6 +93,7 @@ async def running_site(
                 "overload.shed_tag_lag_ms": SHED_LAG_MS,
                 "log_level": "warning",
                 "context.geo_header": GEO_HEADER,  # a world file's visitors send their country
+                "context.time_zone_header": ZONE_HEADER,  # ... and a zone showing their hour
             },
             environ={},  # VERNIER_* variables of the shell must not change the experiment
         )

@@ -9,9 +9,11 @@ by context that does not matter. Profile fields are present only when the world 
 
 Over HTTP (``vernier simulate --world``) the proxy sees only what headers carry: the device
 (``User-Agent``), the referrer class (``Referer``, or ``utm_medium=email``), the language
-(``Accept-Language``) and the country (a trusted geo header, :data:`GEO_HEADER`). The hour and
-weekday come from the proxy's clock and the profile from earlier visits, so a world whose rates
-depend on those runs only in process (:func:`http_fields_missing` names them).
+(``Accept-Language``), the country (a trusted geo header, :data:`GEO_HEADER`) and the hour (a
+trusted time zone header, :data:`ZONE_HEADER`: a zone whose clock reads the visitor's hour when
+the request is sent, :func:`zone_showing`). The weekday and the profile (earlier visits) cannot
+be shown, so a world whose rates depend on those runs only in process
+(:func:`http_fields_missing` names them).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from proxy.simulate.world import Expected
 from proxy.simulate.world_file import Context, Value, WorldSpec
 
 GEO_HEADER = "X-Vernier-Sim-Country"
-HTTP_FIELDS = frozenset({"device", "referrer", "country", "language"})
+ZONE_HEADER = "X-Vernier-Sim-Tz"
+HTTP_FIELDS = frozenset({"device", "referrer", "country", "language", "hour"})
 
 # Shares of the fields a world does not list (a plausible shop's traffic).
 BACKGROUND: Mapping[str, Mapping[Value, float]] = {
@@ -95,8 +98,15 @@ class SpecVisitor:
     user_agent: str
     referer: str | None
     path: str
-    headers: Mapping[str, str]  # besides User-Agent and Referer
+    fixed_headers: Mapping[str, str]  # besides User-Agent, Referer and the time zone
     click_draw: float
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Request headers besides ``User-Agent`` and ``Referer``, the time zone's as of now
+        (read just before the request is sent)."""
+        hour = int(str(self.context["hour"]))
+        return {**self.fixed_headers, ZONE_HEADER: zone_showing(hour, datetime.now(UTC))}
 
     @property
     def device(self) -> str:
@@ -191,9 +201,18 @@ def _visitor(
         user_agent=agent,
         referer=REFERERS.get(referrer),
         path=path,
-        headers=headers,
+        fixed_headers=headers,
         click_draw=click_draw,
     )
+
+
+def zone_showing(hour: int, now: datetime) -> str:
+    """An IANA zone whose wall clock reads ``hour`` at the aware instant ``now``: ``UTC`` or
+    ``Etc/GMT-N`` (which is UTC+N: the POSIX sign) for an offset of -11 to +12 hours."""
+    offset = (hour - now.astimezone(UTC).hour) % 24
+    if offset > 12:
+        offset -= 24
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
 def http_fields_missing(spec: WorldSpec) -> list[str]:

@@ -79,7 +79,7 @@ class Match:
         if not matched.needs_context:
             ex.rules = rules
             return
-        geo = self._context.geo_header
+        geo, zone = self._context.geo_header, self._context.time_zone_header
         ex.context = build_context(
             method=request.method,
             host=request.host,
@@ -91,6 +91,7 @@ class Match:
             now=datetime.now(UTC),
             time_zone=self._zone,
             geo_header=request.headers.get(geo) if geo else None,
+            zone_header=request.headers.get(zone) if zone else None,
             own_hosts=self._own_hosts,
             landing=ex.identity.new_session,
             page_type=page_type(request.path),

@@ -111,7 +111,11 @@ def test_an_error_in_a_value_names_the_flag_or_variable_that_set_it(
     ("text", "where", "message"),
     [
         ("segments:\n  k_min: 9\n  k_max: 3\n", ":2:3 $.segments.k_min", "must not be above k_max"),
-        ("log_level: loud\n", ":1:1 $.log_level", "'loud' is not one of the allowed values (debug,"),
+        (
+            "log_level: loud\n",
+            ":1:1 $.log_level",
+            "'loud' is not one of the allowed values (debug,",
+        ),
         ("segments:\n  method: means\n", ":2:3 $.segments.method", "(dbscan, hdbscan, kmeans)"),
     ],
 )

@@ -10,9 +10,7 @@ from proxy.results.fold import fold_decision, summed
 from proxy.rules.compiled import CompiledRule
 from proxy.rules.holdout import ARMS, holdout_arm, holdout_split
 
-RULE = CompiledRule(
-    "greet", 0, None, None, (), "home.yaml:3", holdout=holdout_split(20), salt="s"
-)
+RULE = CompiledRule("greet", 0, None, None, (), "home.yaml:3", holdout=holdout_split(20), salt="s")
 NOW = 400 * HOUR_MS + 5
 KNOWN = {"greet": frozenset(ARMS)}
 
@@ -26,9 +24,7 @@ def test_the_decision_is_the_visitors_arm_under_a_fresh_id() -> None:
 def test_the_record_is_a_two_arm_split_with_the_shares() -> None:
     decision = rule_decision(RULE, "visitor-1")
     context = {"device": "mobile", "visits_30d": 3, "header.cookie": "secret"}
-    record = rule_record(
-        RULE, decision, context, session="sess-1", visitor="visitor-1", now_ms=NOW
-    )
+    record = rule_record(RULE, decision, context, session="sess-1", visitor="visitor-1", now_ms=NOW)
     assert record.slot == "greet" and record.actions == ARMS and record.mode == HOLDOUT_MODE
     assert record.chosen == decision.variant and record.p == decision.probability
     assert record.pmf == (0.2, 0.8) and record.reason == "split" and record.context == {}

@@ -98,3 +98,30 @@ async def test_pages_after_the_beacon_use_the_visitors_time_zone(
     assert (later.rule_context["hour"], later.rule_context["weekday"]) == (hour, weekday)
     assert hour != clock_of(later, "UTC")[0]
     assert f"h={hour}" in later.context["T"] and f"wd={weekday}" in later.context["T"]
+
+
+async def test_a_first_page_uses_the_edges_time_zone_header(
+    origin: str, start_proxy: StartProxy, rules_dir: Path, embedded_store_url: str
+) -> None:
+    """With ``context.time_zone_header`` configured, a first page view (no profile yet) is on
+    the zone the edge names; the browser's own, once reported, wins (tests/rules/test_context)."""
+    prefix = f"t{secrets.token_hex(4)}:"
+    proxy = await start_proxy(
+        origin,
+        rules=str(rules_dir),
+        **{"store.key_prefix": prefix, "context.time_zone_header": "X-Edge-Tz"},
+    )
+    store = Store(embedded_store_url, StoreSettings(key_prefix=prefix))
+    try:
+        async with aiohttp.ClientSession(
+            headers={"User-Agent": DESKTOP, "X-Edge-Tz": ZONE}
+        ) as client:
+            async with client.get(proxy + "/page") as response:
+                assert response.status == 200
+        [first] = [r for r in await read_decision_log(store) if isinstance(r, LoggedDecision)]
+    finally:
+        await store.close()
+    assert first.rule_context is not None and first.rule_context["tz"] == ZONE
+    hour, weekday = clock_of(first, ZONE)
+    assert (first.rule_context["hour"], first.rule_context["weekday"]) == (hour, weekday)
+    assert f"h={hour}" in first.context["T"]

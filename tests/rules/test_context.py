@@ -380,6 +380,24 @@ def test_the_visitors_reported_zone_sets_hour_and_weekday() -> None:
     assert (late["hour"], late["weekday"]) == (0, "thu")
 
 
+def test_an_edge_zone_header_sets_the_clock_until_the_browser_reports_one() -> None:
+    # a first page view: the edge's zone (New York, 08:00); the browser's own zone wins later
+    first = build(zone_header=" America/New_York ")
+    assert (first["hour"], first["weekday"], first["tz"]) == (8, "wed", "America/New_York")
+    later = build(zone_header="America/New_York", profile={"tz": "Asia/Tokyo"})
+    assert (later["hour"], later["tz"]) == (21, "Asia/Tokyo")
+    # a reported zone this server does not know: the edge's again
+    unknown = build(zone_header="America/New_York", profile={"tz": "Etc/Unknown"})
+    assert (unknown["hour"], unknown["tz"]) == (8, "America/New_York")
+
+
+@pytest.mark.parametrize("zone_header", ["", "Mars/Olympus", "localtime", "x" * 500])
+def test_an_unknown_edge_zone_is_ignored(zone_header: str) -> None:
+    ctx = build(zone_header=zone_header)
+    assert (ctx["hour"], ctx["weekday"]) == (14, "wed")
+    assert "tz" not in ctx
+
+
 @pytest.mark.parametrize(
     "profile", [{}, {"visits": "1"}, {"tz": "Etc/Unknown"}, {"tz": "localtime"}]
 )

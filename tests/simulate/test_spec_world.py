@@ -9,10 +9,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from proxy.rules.context import build_context
-from proxy.simulate.spec_world import GEO_HEADER, SpecWorld, http_fields_missing
+from proxy.simulate.spec_world import (
+    GEO_HEADER,
+    ZONE_HEADER,
+    SpecWorld,
+    http_fields_missing,
+    zone_showing,
+)
 from proxy.simulate.world_file import load_world
 
 WORLDS = Path(__file__).resolve().parents[2] / "bench" / "worlds"
+HELDOUT = WORLDS.parent / "worlds-heldout"
 
 
 def world(name: str) -> SpecWorld:
@@ -28,7 +35,9 @@ def test_the_same_seed_gives_the_same_visitors() -> None:
 def test_the_proxy_reads_the_same_context_from_the_visitors_headers() -> None:
     """What the bench feeds the bandit is what build_context makes of the HTTP request."""
     for visitor in world("country").visitors(300, seed=1):
+        before = datetime.now(UTC)
         headers = {k.lower(): v for k, v in visitor.headers.items()}
+        now = datetime.now(UTC)
         headers["user-agent"] = visitor.user_agent
         if visitor.referer is not None:
             headers["referer"] = visitor.referer
@@ -41,14 +50,18 @@ def test_the_proxy_reads_the_same_context_from_the_visitors_headers() -> None:
             headers=headers,
             cookies={},
             profile={},
-            now=datetime(2026, 1, 5, 12, tzinfo=UTC),
+            now=now,
             time_zone=ZoneInfo("UTC"),
             geo_header=headers[GEO_HEADER.lower()],
+            zone_header=headers[ZONE_HEADER.lower()],
             own_hosts=frozenset(),
             landing=True,
             page_type="page",
         )
-        for field in ("device", "browser", "os", "country", "language", "referrer.class"):
+        fields = ["device", "browser", "os", "country", "language", "referrer.class", "hour"]
+        if before.hour != now.hour:  # the zone was chosen in the hour before this one
+            fields.remove("hour")
+        for field in fields:
             assert seen[field] == visitor.context[field], (field, visitor)
 
 
@@ -62,7 +75,19 @@ def test_clicks_follow_the_rates_and_the_oracle_is_the_best_variant() -> None:
     assert (expected.oracle_variant, expected.oracle, expected.served) == ("a", 0.10, 0.03)
 
 
-def test_worlds_on_the_clock_or_the_profile_cannot_run_over_http() -> None:
-    assert http_fields_missing(load_world(WORLDS / "hour.yaml")) == ["hour"]
+def test_worlds_on_the_weekday_or_the_profile_cannot_run_over_http() -> None:
+    assert http_fields_missing(load_world(WORLDS / "hour.yaml")) == []
+    assert http_fields_missing(load_world(HELDOUT / "weekday-profile.yaml")) == [
+        "weekday",
+        "purchases_30d",
+    ]
     assert http_fields_missing(load_world(WORLDS / "profile.yaml")) == ["visits_7d"]
     assert http_fields_missing(load_world(WORLDS / "device-referrer.yaml")) == []
+
+
+@pytest.mark.parametrize("utc_hour", [0, 5, 11, 12, 13, 23])
+def test_a_zone_shows_every_hour_at_any_time_of_day(utc_hour: int) -> None:
+    now = datetime(2026, 3, 29, utc_hour, 30, tzinfo=UTC)  # a DST change day in Europe
+    for hour in range(24):
+        zone = zone_showing(hour, now)
+        assert now.astimezone(ZoneInfo(zone)).hour == hour, (hour, zone)

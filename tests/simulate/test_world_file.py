@@ -59,8 +59,16 @@ def test_a_world_file_gives_its_rates_per_context_and_after_the_drift(tmp_path: 
         (("set: {b: 0.20}", "set: {b: 1.5}"), ":9:11", "$.rates[1].set.b: a rate must be between"),
         (("set: {b: 0.20}", "set: {b: .nan}"), ":9:11", "set.b: a rate must be between"),
         (("set: {b: 0.20}", 'set: {b: "0.2"}'), ":9:11", "$.rates[1].set.b: expected a number"),
-        (("{mobile: 0.5, desktop: 0.5}", "{mobile: 0.5, desktop: yes}"), ":4", "device.desktop: exp"),
-        (("{mobile: 0.5, desktop: 0.5}", "{mobile: 1.5, desktop: -0.5}"), ":4", "device.mobile: a share"),
+        (
+            ("{mobile: 0.5, desktop: 0.5}", "{mobile: 0.5, desktop: yes}"),
+            ":4",
+            "device.desktop: exp",
+        ),
+        (
+            ("{mobile: 0.5, desktop: 0.5}", "{mobile: 1.5, desktop: -0.5}"),
+            ":4",
+            "device.mobile: a share",
+        ),
         (("when: {device: mobile,", "when: {device: tablet,"), ":8", "'tablet' is not one"),
         (("  - set: {a: 0.05, b: 0.05}", "  - set: {a: 0.05}"), ":6", "no rate for b"),
         (("name: small", "name: small\ncolour: red"), ":2", "colour"),
