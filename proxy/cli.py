@@ -56,7 +56,7 @@ from proxy.commands.preflight import (
 )
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
-from proxy.errors import VernierError
+from proxy.errors import EXIT_INTERRUPTED, VernierError
 from proxy.preview import USER_AGENTS, Visitor, preview
 from proxy.rules.compiled import RuleSet
 from proxy.rules.context import WEEKDAYS
@@ -325,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vernier: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _reader_gone()
     except OSError as err:

@@ -16,6 +16,9 @@ Stages after ``forward`` catch everything and fail open; these types say *why* i
 
 from __future__ import annotations
 
+# The exit status of a command ended by Ctrl-C, as a shell reports one killed by SIGINT.
+EXIT_INTERRUPTED = 128 + 2
+
 
 class VernierError(Exception):
     """Base of every error Vernier raises on purpose."""

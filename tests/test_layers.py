@@ -105,7 +105,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.worker_metrics",
     ),
     # Entry points: nothing imports them but the CLI.
-    "commands": ("proxy.commands.*", "proxy.cli", "proxy.__main__"),
+    "commands": ("proxy.commands.*", "proxy.cli", "proxy.entry", "proxy.__main__"),
 }
 
 MAY_IMPORT: Mapping[str, frozenset[str]] = {

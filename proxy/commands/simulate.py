@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from proxy.errors import VernierError
+from proxy.errors import EXIT_INTERRUPTED, VernierError
 from proxy.simulate.curve import summary_text
 from proxy.simulate.interrupt import Interrupted
 from proxy.simulate.simulation import (
@@ -43,8 +43,6 @@ from proxy.simulate.simulation import (
     simulate,
 )
 from proxy.simulate.site import SIMULATION_RULES
-
-EXIT_INTERRUPTED = 128 + 2  # what a shell reports for a command ended by SIGINT (Ctrl-C)
 
 
 def _positive_int(high: int) -> Callable[[str], int]:
