@@ -22,10 +22,10 @@ from typing import Annotated
 
 import msgspec
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from proxy.decide.decider import Decider, Viewer
-from proxy.messages import invalid_value, malformed_json
+from proxy.messages import duplicate_key, invalid_value, malformed_json
 from proxy.records.decision import RewardNote
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
@@ -81,21 +81,28 @@ class DecisionApi:
             return _error(405, "use POST")
         if request.content_type != "application/json":
             return _error(415, "Content-Type must be application/json")
+        if hdrs.CONTENT_ENCODING in request.headers:  # 16 KiB needs no compression, nor a bomb
+            return _error(415, "a Content-Encoding is not accepted: send the JSON as it is")
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         body = await request.content.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
             return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        schema: type[DecideRequest | RewardRequest] = (
+            DecideRequest if action == "decide" else RewardRequest
+        )
         try:
-            if action == "decide":
-                return await self._decide(msgspec.json.decode(body, type=DecideRequest))
-            return await self._reward(msgspec.json.decode(body, type=RewardRequest))
+            asked = msgspec.json.decode(body, type=schema)
         except msgspec.ValidationError as err:
-            asked = DecideRequest if action == "decide" else RewardRequest
-            path, what = invalid_value(err, schema=asked)
+            path, what = invalid_value(err, schema=schema)
             return _error(400, f"{path}: {what}")
         except msgspec.DecodeError as err:
             return _error(400, f"malformed JSON: {malformed_json(err)}")
+        if (repeated := duplicate_key(body)) is not None:  # two parsers could read it two ways
+            return _error(400, f"malformed JSON: the key '{repeated}' is written twice")
+        if isinstance(asked, DecideRequest):
+            return await self._decide(asked)
+        return await self._reward(asked)
 
     async def _decide(self, asked: DecideRequest) -> web.Response:
         engine = self._rules.current

@@ -18,6 +18,7 @@ inside the struct it is about, so the answer names that key
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -174,3 +175,31 @@ def _inside(info: Any, name: str, index: str) -> list[Any]:
         elif index and hasattr(member, "item_type"):  # list, tuple, set, frozenset
             out.append(member.item_type)
     return out
+
+
+def duplicate_key(body: bytes) -> str | None:
+    """The first key an object in the JSON ``body`` writes twice (``{"a": 1, "a": 2}``: ``a``),
+    or None. msgspec keeps the last of two (as most parsers do, but not all: two parsers could
+    read such a body two ways), so a body it accepted is checked here. Raises ``ValueError``
+    (``UnicodeDecodeError`` included) or ``RecursionError`` for a body that is no JSON."""
+    try:
+        json.loads(body.decode("utf-8"), object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        return exc.key
+    return None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result

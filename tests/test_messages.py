@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import pytest
 
-from proxy.messages import allowed_values, field_error, invalid_value, malformed_json
+from proxy.messages import allowed_values, duplicate_key, field_error, invalid_value, malformed_json
 
 
 class Inner(msgspec.Struct, forbid_unknown_fields=True):
@@ -150,3 +150,21 @@ def test_allowed_values_of_what_is_no_enumeration_are_none() -> None:
     assert allowed_values(Choices, "$.checked[0].tones[0]") == ()
     assert allowed_values(Choices, "$.nothing.here") == ()
     assert allowed_values(Choices, "$.level") == ("high", "low")
+
+
+@pytest.mark.parametrize(
+    ("body", "repeated"),
+    [
+        (b'{"a": 1, "b": 2}', None),
+        (b'{"a": 1, "a": 2}', "a"),
+        (b'{"x": [{"k": 1}, {"k": 2, "k": 3}]}', "k"),  # nested, in one object only
+        (b'{"\\u0061": 1, "a": 2}', "a"),  # the same key, escaped once
+    ],
+)
+def test_duplicate_key_names_a_key_written_twice(body: bytes, repeated: str | None) -> None:
+    assert duplicate_key(body) == repeated
+
+
+def test_duplicate_key_refuses_what_is_no_json() -> None:
+    with pytest.raises(ValueError):
+        duplicate_key(b"{")

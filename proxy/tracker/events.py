@@ -10,13 +10,10 @@ from the network become a :class:`~proxy.records.events.Batch` or an :class:`Eve
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import msgspec
 
 from proxy.errors import VernierError
-from proxy.messages import invalid_value, malformed_json
+from proxy.messages import duplicate_key, invalid_value, malformed_json
 from proxy.records.events import Batch, PageView
 from proxy.rules.clock import known_zone
 
@@ -101,24 +98,8 @@ def _reject_duplicate_keys(body: bytes, batch: Batch) -> None:
         if body.count(b":") + encoded.count(b'":null') == encoded.count(b":"):
             return
     try:
-        json.loads(body.decode("utf-8"), object_pairs_hook=_unique_pairs)
-    except _DuplicateKey as exc:
-        raise EventRejected(400, _clip(f"json: duplicate key `{exc.key}`")) from None
+        repeated = duplicate_key(body)
     except (ValueError, RecursionError):  # unreachable after msgspec accepted it; still a 400
         raise EventRejected(400, "json: malformed") from None
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return result
+    if repeated is not None:
+        raise EventRejected(400, _clip(f"json: duplicate key `{repeated}`"))

@@ -91,6 +91,19 @@ async def test_bad_requests_get_a_reason(
         ({"slot": "hero", "session": "short"}, AUTH, 400),
         ({"slot": "hero", "session": "s-12345678", "extra": 1}, AUTH, 400),
         ({"slot": "nope", "session": "s-12345678"}, AUTH, 404),
+        # a body its Content-Encoding does not describe (was a 500), or any coding at all
+        (
+            b"not gzip",
+            {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+            415,
+        ),
+        (b"{}", {**AUTH, "Content-Type": "application/json", "Content-Encoding": "identity"}, 415),
+        # a key written twice: the last would win here, the first elsewhere
+        (
+            b'{"slot": "hero", "session": "s-12345678", "slot": "other"}',
+            {**AUTH, "Content-Type": "application/json"},
+            400,
+        ),
     ]
     for body, headers, expected in cases:
         status, answer = await post(url, body, headers)
@@ -98,3 +111,6 @@ async def test_bad_requests_get_a_reason(
         assert answer["error"]
     status, answer = await post(proxy + "/__vernier/api/reward", {"decision": "d", "reward": 1})
     assert status == 400 and "decision" in answer["error"]
+    reward = proxy + "/__vernier/api/reward"
+    gzipped = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    assert (await post(reward, b"not gzip", gzipped))[0] == 415
