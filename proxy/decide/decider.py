@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import SessionConfig
 from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
-from proxy.decide.decision import Decision, new_decision_id, stable_decision_id
+from proxy.decide.decision import Decision, stable_decision_id
 from proxy.decide.decision_sink import DecisionSink
 from proxy.decide.holdout import RuleHoldouts
 from proxy.decide.slots import decide_by_rules
@@ -96,9 +96,12 @@ def stable(decision: Decision) -> Decision:
     return dataclasses.replace(decision, id=stable_decision_id(*parts))
 
 
-def _paused_control(slot: CompiledSlot) -> Decision:
-    """A paused slot or variant: the control, never a learning example, never held."""
-    return Decision(new_decision_id(), slot.id, slot.control, "paused")
+def _paused_control(slot: CompiledSlot, viewer: Viewer) -> Decision:
+    """A paused slot or variant: the control, never a learning example, never held; under an id
+    that is the session's own and stays the same while the pause lasts, so the page served
+    again is the same page (one ETag, a 304 for a revalidating browser, a HEAD that agrees)."""
+    parts = (viewer.session_id or "", slot.id, slot.control, "paused")
+    return Decision(stable_decision_id(*parts), slot.id, slot.control, "paused")
 
 
 class Decider:
@@ -135,7 +138,7 @@ class Decider:
         proposed = [self._propose(slot, context, viewer, now_ms, choices, pauses) for slot in slots]
         decisions, shown = await self._govern(slots, proposed, viewer, limits, now_ms)
         decisions = [
-            _paused_control(slot) if pauses.variant_paused(slot.id, d.variant) else d
+            _paused_control(slot, viewer) if pauses.variant_paused(slot.id, d.variant) else d
             for slot, d in zip(slots, decisions, strict=True)
         ]
         served = [
@@ -188,8 +191,8 @@ class Decider:
             kept = _held(slot, held, viewer) if proposed.reason != "paused" else None
             if kept is not None and pauses.variant_paused(slot.id, kept.variant):
                 kept = None
-                proposed = _paused_control(slot)
-            out.append(kept or stable(proposed))
+                proposed = _paused_control(slot, viewer)
+            out.append(kept or (proposed if proposed.reason == "paused" else stable(proposed)))
         return tuple(out)
 
     async def _freeze(self, viewer: Viewer, unset: Iterable[Mapping[str, str]]) -> None:
@@ -210,14 +213,14 @@ class Decider:
         pauses: Pauses,
     ) -> Decision:
         if slot.id in pauses.slots:
-            return _paused_control(slot)
+            return _paused_control(slot, viewer)
         decision = decide_by_rules(slot, context)
         if slot.split and decision.reason == "default" and context.get("device") != "bot":
             unit = viewer.visitor_id or viewer.session_id
             variant, probability = assign(slot.split, unit, slot.id, slot.salt)
             decision = Decision(decision.id, slot.id, variant, "split", probability)
         if pauses.variant_paused(slot.id, decision.variant):
-            return _paused_control(slot)
+            return _paused_control(slot, viewer)
         learner = slot.learner
         if (
             decision.reason != "default"

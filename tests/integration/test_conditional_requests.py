@@ -98,8 +98,26 @@ async def test_a_decision_change_a_rule_edit_and_a_pause_reach_a_revalidating_vi
             return (await get(client, page, **{"If-None-Match": etag}))[0] == 200
 
         await until(pause_served)
-        status, body, _ = await get(client, page, **{"If-None-Match": etag})
+        status, body, headers = await get(client, page, **{"If-None-Match": etag})
         assert status == 200 and "Salutations" not in body and "Body text." in body
+        etag = headers["ETag"]
+
+        # a paused slot: its control, the same page on every view (a 304, and HEAD agrees)
+        async with serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            async with aiohttp.ClientSession(headers=auth) as operator:
+                pause = {"target": "hero"}
+                async with operator.post(admin + "/__vernier/admin/pause", json=pause) as reply:
+                    assert reply.status == 200
+        await until(pause_served)
+        status, body, headers = await get(client, page, **{"If-None-Match": etag})
+        assert status == 200 and ">Hello</h1>" in body and ">Pro</h1>" not in body
+        etag = headers["ETag"]
+        status, again, headers = await get(client, page)
+        assert (status, again, headers["ETag"]) == (200, body, etag)
+        assert (await get(client, page, **{"If-None-Match": etag}))[0] == 304
+        async with client.head(page) as response:
+            assert response.headers["ETag"] == etag
 
 
 async def test_dates_are_not_validators_of_a_page_in_scope(
