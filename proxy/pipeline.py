@@ -191,6 +191,7 @@ def build_pipeline(
                 body_idle_timeout_s=config.server.body_idle_timeout_s,
                 pool=origin_pool,
                 wants_whole=gate.wants_whole,
+                injects_tracker=config.html.inject_tracker,
             ),
         ),
         after_origin=(

@@ -32,7 +32,12 @@ from proxy.exchange import Exchange
 from proxy.metrics import Metrics
 from proxy.replies import error_reply
 from proxy.upstream.client import origin_url
-from proxy.upstream.conditional import take_conditions, without_dates_beside_tags
+from proxy.upstream.conditional import (
+    asks_for_a_page,
+    only_our_validators,
+    take_conditions,
+    without_dates_beside_tags,
+)
 from proxy.upstream.etag import origin_if_none_match, tracker_mark
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.log_limit import LogLimit, held_back
@@ -91,7 +96,12 @@ class Forward:
         log_limit: LogLimit | None = None,
         pool: OriginPool | None = None,
         wants_whole: WantsWhole | None = None,
+        injects_tracker: bool = False,
     ) -> None:
+        # every page Vernier serves with the tracker has a validator of its own: a page asked for
+        # with the origin's (a copy from before Vernier, or served unchanged on a failure) is
+        # asked for whole, so it is not kept without the tracker for good
+        self._injects_tracker = injects_tracker
         # a part (206) of a page Vernier changes: asked again for the whole (stages/gate.py)
         self._wants_whole = wants_whole
         # the plain GETs (and HEADs) without a body, when the origin is http:// (upstream/origin_pool.py)
@@ -170,7 +180,10 @@ class Forward:
 
     def _origins_validators(self, ex: Exchange, headers: CIMultiDict[str]) -> None:
         """The client's validators as the origin issued them: ours translated back, tags of a
-        body Vernier no longer serves dropped, and never a date beside tags."""
+        body Vernier no longer serves dropped, and never a date beside tags; for a page (a
+        browser's navigation), only ours."""
+        if self._injects_tracker and asks_for_a_page(ex.request.headers):
+            only_our_validators(headers)
         validator = headers.get("If-None-Match")
         without_dates_beside_tags(headers)
         if validator is not None and "-vn" in validator:

@@ -16,6 +16,7 @@ longer match the nonce in the stored body.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -87,3 +88,34 @@ def not_modified_headers(headers: CIMultiDict[str]) -> CIMultiDict[str]:
         if name.title() in NOT_MODIFIED_HEADERS or name.lower() == "etag":
             out.add(name, value)
     return out
+
+
+# Sec-Fetch-Dest of a browser's navigation (Fetch Metadata); older browsers say Accept: text/html
+_PAGE_DESTINATIONS = frozenset({"document", "iframe", "frame"})
+
+
+def asks_for_a_page(headers: Mapping[str, str]) -> bool:
+    """Whether a request is a browser's navigation: what it gets back is a page to show."""
+    destination = headers.get("Sec-Fetch-Dest")
+    if destination is not None:
+        return destination.strip().lower() in _PAGE_DESTINATIONS
+    return "text/html" in headers.get("Accept", "").lower()
+
+
+def only_our_validators(headers: CIMultiDict[str]) -> None:
+    """Keep in an origin request only the validators Vernier issues for pages it changes: its
+    weak ``-vn`` tags (and ``*``); drop the origin's own tags and any ``If-Modified-Since`` (a
+    page with the tracker has no date). Those name a copy from before Vernier, or one served
+    unchanged when something failed: a 304 would keep it, without the tracker, for good."""
+    headers.popall("If-Modified-Since", None)
+    value = ", ".join(headers.popall("If-None-Match", ()))
+    if value.strip() == "*":
+        headers["If-None-Match"] = value
+        return
+    ours = [
+        m.group(0)
+        for m in _LIST_ITEM.finditer(value)
+        if m.group(0).startswith("W/") and "-vn" in m.group(1)
+    ]
+    if ours:
+        headers["If-None-Match"] = ", ".join(ours)

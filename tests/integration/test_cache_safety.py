@@ -15,7 +15,13 @@ from multidict import CIMultiDictProxy
 
 from proxy.govern.overload import Shed
 from proxy.resources import LOAD
-from tests.integration.cache_origin import ASKED, LAST_MODIFIED, PAGE, create_cache_origin
+from tests.integration.cache_origin import (
+    ASKED,
+    LAST_MODIFIED,
+    ORIGIN_ETAG,
+    PAGE,
+    create_cache_origin,
+)
 from tests.integration.test_conditional_requests import get
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import STARTED_APPS, StartProxy, serve_app
@@ -162,6 +168,31 @@ async def test_a_page_in_scope_is_private_when_its_rewrite_fails_and_its_breaker
             status, body, headers = await get(client, f"{proxy}/p", Cookie="seg=vip")
             assert status == 200 and "VIP offer" not in body
             assert private_and_revalidated(headers)
+
+
+@pytest.mark.parametrize(
+    "navigation", [{"Sec-Fetch-Dest": "document"}, {"Accept": "text/html,*/*;q=0.8"}]
+)
+async def test_a_page_held_from_before_vernier_is_sent_again_with_the_tracker(
+    navigation: dict[str, str],
+    cache_origin: tuple[str, web.Application],
+    start_proxy: StartProxy,
+    rules_dir: Path,
+) -> None:
+    """A browser's copy from before Vernier (the origin's tag and date, no tracker): a 304
+    would keep it, without the tracker, for good. A navigation forwards only Vernier's own
+    validators; anything else (a script's fetch, an image) keeps the origin's 304s."""
+    url, app = cache_origin
+    proxy = await start_proxy(url, rules=str(rules_dir))
+    held = {"If-None-Match": ORIGIN_ETAG, "If-Modified-Since": LAST_MODIFIED}
+    async with visitor() as client:
+        status, body, headers = await get(client, f"{proxy}/inj", **navigation, **held)
+        assert status == 200 and "/__vernier/t.js" in body
+        assert app[ASKED][-1] == {}  # neither the origin's tag nor its date reached it
+        ours = {"If-None-Match": headers["ETag"]}
+        assert (await get(client, f"{proxy}/inj", **navigation, **ours))[0] == 304
+        fetched = {"Sec-Fetch-Dest": "empty", "Accept": "*/*", **held}
+        assert (await get(client, f"{proxy}/inj", **fetched))[0] == 304
 
 
 async def test_an_injected_page_after_a_tracker_upgrade_is_never_validated_by_its_date(

@@ -8,8 +8,10 @@ from multidict import CIMultiDict
 
 from proxy.upstream.conditional import (
     Conditions,
+    asks_for_a_page,
     not_modified,
     not_modified_headers,
+    only_our_validators,
     take_conditions,
     without_dates_beside_tags,
 )
@@ -106,3 +108,36 @@ def test_a_date_beside_tags_never_reaches_the_origin() -> None:
     alone = CIMultiDict({"If-Modified-Since": MONDAY})
     without_dates_beside_tags(alone)
     assert dict(alone) == {"If-Modified-Since": MONDAY}  # without tags, the date decides
+
+
+@pytest.mark.parametrize(
+    ("headers", "page"),
+    [
+        ({"Sec-Fetch-Dest": "document"}, True),
+        ({"Sec-Fetch-Dest": "iframe", "Accept": "*/*"}, True),
+        ({"Sec-Fetch-Dest": "image", "Accept": "text/html"}, False),  # Fetch Metadata wins
+        ({"Sec-Fetch-Dest": "empty"}, False),
+        ({"Accept": "text/html,application/xhtml+xml;q=0.9"}, True),  # no Fetch Metadata
+        ({"Accept": "*/*"}, False),
+        ({}, False),
+    ],
+)
+def test_asks_for_a_page(headers: dict[str, str], page: bool) -> None:
+    assert asks_for_a_page(CIMultiDict(headers)) is page
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "kept"),
+    [
+        ('"pg-v1"', None),  # the origin's own
+        ('W/"pg-v1-vnabc", "pg-v1"', 'W/"pg-v1-vnabc"'),  # ours kept, the origin's dropped
+        ('"weird-vnabc"', None),  # a strong "-vn" tag is the origin's
+        ('W/"vs-123"', None),  # a page's digest Vernier no longer answers for here
+        ("*", "*"),
+    ],
+)
+def test_only_our_validators(if_none_match: str, kept: str | None) -> None:
+    headers = CIMultiDict({"If-None-Match": if_none_match, "If-Modified-Since": "a date"})
+    only_our_validators(headers)
+    assert headers.get("If-None-Match") == kept
+    assert "If-Modified-Since" not in headers
