@@ -86,8 +86,8 @@ def test_the_variants_must_be_those_the_visitors_know(
 @pytest.mark.parametrize(
     ("contexts", "message"),
     [
-        # the hour comes from the proxy's clock, not from anything a visitor sends
-        ("{hour: {9: 0.5, 21: 0.5}}", "hour cannot be sent to the proxy over HTTP"),
+        # the weekday is the proxy's date (a visitor's zone moves it by a day at most)
+        ("{weekday: {mon: 0.5, sat: 0.5}}", "weekday cannot be sent to the proxy over HTTP"),
         # a watch would be sent as a desktop, "USA" is no country code: the oracle would be wrong
         (
             "{device: {mobile: 0.5, watch: 0.5}, country: {USA: 0.5, DE: 0.5}}",
