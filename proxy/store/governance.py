@@ -121,6 +121,25 @@ async def check_and_consume(
     return await store.run(run, default=None)
 
 
+async def held_by_session(store: Store, session_id: str) -> dict[str, str] | None:
+    """Everything the session holds (``owner -> "variant|decision"``), read only; None when
+    the store cannot answer (what ``GET /__vernier/me`` shows)."""
+    key = store.keys.session_key(session_id)
+
+    async def read(client: Redis) -> dict[str, str]:
+        fields = await client.hgetall(key)
+        held: dict[str, str] = {}
+        for name, value in fields.items():
+            field = name.decode() if isinstance(name, bytes) else str(name)
+            if field.startswith("sticky:"):
+                held[field.removeprefix("sticky:")] = (
+                    value.decode() if isinstance(value, bytes) else str(value)
+                )
+        return held
+
+    return await store.run(read, default=None)
+
+
 async def held_in_session(
     store: Store, session_id: str, owners: Sequence[str]
 ) -> dict[str, str] | None:

@@ -15,7 +15,9 @@ from typing import Any
 import msgspec
 
 from proxy.records.event_record import decode_record
+from proxy.rules.segments import FROZEN_PREFIX
 from proxy.store.client import Store
+from proxy.store.governance import held_by_session
 from proxy.store.profiles import forget, load_profile, load_recent
 
 RECENT_EVENTS = 50
@@ -37,14 +39,25 @@ async def visitor_summary(store: Store, visitor_id: str, session_id: str) -> dic
     is unavailable (``available`` says so)."""
     profile = await load_profile(store, visitor_id)
     recent = await load_recent(store, visitor_id, RECENT_EVENTS)
+    held = await held_by_session(store, session_id) if session_id else {}
     events = [view for data in recent or () if (view := _event_view(data)) is not None]
     return {
         "visitor": visitor_id,
         "session": session_id,
-        "available": recent is not None,
+        "available": recent is not None and held is not None,
         "profile": dict(profile),
-        "segments": [],
-        "sticky": {},
+        # the named segments recorded at the visitor's first exposure to each slot
+        "segments": sorted(
+            {
+                name
+                for field, value in profile.items()
+                if field.startswith(FROZEN_PREFIX)
+                for name in value.split(",")
+                if name
+            }
+        ),
+        # the variant this session holds in each slot (or rule holdout)
+        "sticky": {owner: value.partition("|")[0] for owner, value in (held or {}).items()},
         "recent_events": events,
     }
 

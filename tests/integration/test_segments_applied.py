@@ -96,7 +96,11 @@ async def test_beacons_put_the_visitor_in_a_segment_and_the_next_page_shows_it(
         profile = await profile_until(client, proxy, "interest:blog")
         assert float(profile["interest:blog"]) == 1.0
         served = await page(client, proxy + "/page?second=1")
+        async with client.get(proxy + "/__vernier/me") as response:
+            mine = await response.json()
     assert "Hello, reader" in served
+    # what the visitor is shown of their data: the segments recorded, the variants held
+    assert mine["segments"] == ["reader"] and mine["available"] is True
     assert "More posts for you." in served
 
     store = Store(embedded_store_url, StoreSettings(key_prefix=prefix))
@@ -109,6 +113,7 @@ async def test_beacons_put_the_visitor_in_a_segment_and_the_next_page_shows_it(
     # hero: first seen outside any segment, and analysed that way for good; body: first seen
     # as a reader
     assert seen == [("hero", "a", ()), ("hero", "b", ()), ("body", "b", ("reader",))]
+    assert mine["sticky"] == {}  # both slots are sticky per page: the session holds nothing
     assert logged[1].rule_context is not None and logged[1].rule_context["segment"] == "reader"
     # CUPED's covariate: hero keeps the value of its first exposure although the visitor has
     # visited since; body, first shown now, logs today's

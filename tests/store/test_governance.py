@@ -12,6 +12,7 @@ from proxy.store.governance import (
     Proposal,
     Verdicts,
     check_and_consume,
+    held_by_session,
     held_in_session,
     hold_for_visitor,
 )
@@ -174,6 +175,8 @@ async def test_what_a_session_holds_is_read_without_holding_or_spending(
     assert held == {"hero": f"a|{first.decision}"}  # promo: nothing held, nothing added
     assert await held_in_session(store, "s9", ["promo"]) == {}
     assert await held_in_session(store, "s10", ["hero"]) == {}  # no session key created
+    assert await held_by_session(store, "s9") == {"hero": f"a|{first.decision}"}
+    assert await held_by_session(store, "s11") == {}
     assert await page(store, propose("promo", "x"), session="s10") == [("new", "x")]
     # the budget is untouched by the reads: one change is still allowed
     assert await page(store, propose("hero", "b"), session="s9") == [("changed", "b")]

@@ -114,7 +114,7 @@ async def test_scripted_session_builds_the_profile(store: Store, running: Runnin
     summary = await visitor_summary(store, "visitor-1", "sess-2")
     assert summary["available"] is True
     assert summary["profile"]["pageviews"] == "3"
-    assert (summary["segments"], summary["sticky"]) == ([], {})
+    assert (summary["segments"], summary["sticky"]) == ([], {})  # no exposure, nothing held
     assert [e["id"] for e in summary["recent_events"]] == [r.event.id for r in reversed(records)]
     assert summary["recent_events"][0]["type"] == "conversion"
     assert worker.applied == len(records)
