@@ -26,6 +26,7 @@ import msgspec
 
 from proxy.bandit.model import BanditModel
 from proxy.bandit.snapshot import load_snapshot
+from proxy.commands import flag_values
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.decide.slots import rule_choice
@@ -53,6 +54,13 @@ from proxy.rules.compiled import CompiledSlot, RuleSet
 from proxy.rules.load import load_rules
 from proxy.store import models
 from proxy.store_config import store_for
+
+# --seed: numpy takes any non-negative integer; 32 bits is every seed anyone types
+SEED_MAX = 2**32 - 1
+# --resamples: fewer and the 95 % interval's tails are the extremes of a handful of replicates;
+# more and one block of the bootstrap's random weights alone takes resamples x 4096 x 8 bytes
+# (330 MB at 10,000)
+RESAMPLES_MIN, RESAMPLES_MAX = 20, 10_000
 
 _decode_logged = msgspec.json.Decoder(LoggedDecision).decode
 
@@ -171,12 +179,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="context namespaces of DR's reward model (default: every namespace in the log)",
     )
     evaluate.add_argument("--json", action="store_true", help="one JSON document, full precision")
-    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    evaluate.add_argument(
+        "--seed",
+        type=flag_values.bounded_int(0, SEED_MAX),
+        default=0,
+        help=f"bootstrap seed, 0 to {SEED_MAX} (default 0)",
+    )
     evaluate.add_argument(
         "--resamples",
-        type=int,
+        type=flag_values.bounded_int(RESAMPLES_MIN, RESAMPLES_MAX),
         default=RESAMPLES,
-        help=f"bootstrap resamples (default {RESAMPLES})",
+        help=f"bootstrap resamples, {RESAMPLES_MIN} to {RESAMPLES_MAX} (default {RESAMPLES})",
     )
     evaluate.add_argument(
         "--model",
@@ -228,8 +241,6 @@ def _models(
 
 
 def run(args: argparse.Namespace, config_file: Path | None) -> int:
-    if args.resamples < 2:
-        raise UsageError(f"--resamples {args.resamples}: expected at least 2")
     bucket, chosen_features = dr_bucket(args.dr_features)
     user_policies = {spec: entry_point(load_entry_point(spec)) for spec in args.policy}
     config = load_config(config_file, overrides=flag_overrides(args))

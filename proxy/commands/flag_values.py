@@ -38,7 +38,9 @@ def workers(value: str) -> int:
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
     def parse(value: str) -> int:
         if not value.isdigit() or not low <= int(value) <= high:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}")
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low} to {high}, got {value!r}"
+            )
         return int(value)
 
     return parse

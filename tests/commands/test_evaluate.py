@@ -176,7 +176,11 @@ def test_python_entry_point(
         (["--policy", "json:decoder"], "decoder is not a function"),
         (["--dr-features", ","], "--dr-features ',': expected all, none or namespaces"),
         (["--slot", "nope"], "--slot nope: the log"),
-        (["--resamples", "1"], "--resamples 1: expected at least 2"),
+        (["--resamples", "1"], "--resamples: expected a whole number from 20 to 10000, got '1'"),
+        (["--resamples", "100000000"], "--resamples: expected a whole number from 20 to 10000"),
+        (["--resamples", "2.5"], "--resamples: expected a whole number"),
+        (["--seed", "-1"], "--seed: expected a whole number from 0 to 4294967295, got '-1'"),
+        (["--seed", str(2**32)], "--seed: expected a whole number from 0 to 4294967295"),
         (["--policy-file", "missing.jsonl"], "missing.jsonl: No such file or directory"),
     ],
 )
@@ -185,7 +189,11 @@ def test_usage_errors_exit_2(
 ) -> None:
     log = tmp_path / "decisions.jsonl"
     write_log(log, n=50)
-    code = main(["evaluate", "--no-store", "--log", str(log), "--rules", str(tmp_path), *extra])
+    args = ["evaluate", "--no-store", "--log", str(log), "--rules", str(tmp_path), *extra]
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse's usage error
+        code = exit_.code
     err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert "Traceback" not in err
