@@ -3,7 +3,10 @@
 Parsing is pure: the functions take the lines (the caller opens the file), so tests and
 converters feed them strings, and a file is streamed, never held. A malformed line raises
 :class:`LogError` naming the source and line; fields beyond the documented ones are ignored, so
-logs may carry more.
+logs may carry more. A reward beyond :data:`~proxy.records.decision.REWARD_LIMIT` is refused
+here, where every reader of the log (``vernier evaluate``, ``vernier report --by segment``) decodes
+its lines: the estimators square rewards, and such a number is a unit mistake, not a measurement.
+A UTF-8 byte order mark before the first line (some editors write one) is skipped.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import TypeVar
 import msgspec
 
 from proxy.errors import VernierError
-from proxy.records.decision import DecisionRecord, decode_record
+from proxy.records.decision import REWARD_LIMIT, DecisionRecord, decode_record
 
 Record = TypeVar("Record", bound=DecisionRecord)
+
+_BOM = "\ufeff"
 
 
 class LogError(VernierError):
@@ -33,15 +38,23 @@ def iter_numbered(
 
     ``decode`` reads one line (the proxy's :class:`~proxy.records.decision.LoggedDecision`
     decoder accepts its superset of the format). Raises :class:`LogError`
-    (``source:line: message``) at the first invalid line.
+    (``source:line: message``) at the first invalid line, or one whose reward is beyond
+    ±:data:`~proxy.records.decision.REWARD_LIMIT`.
     """
     for number, line in enumerate(lines, start=1):
+        if number == 1:
+            line = line.removeprefix(_BOM.encode() if isinstance(line, bytes) else _BOM)
         if not line.strip():
             continue
         try:
-            yield number, decode(line)
+            record = decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as err:
             raise LogError(f"{source}:{number}: {err}") from None
+        if record.reward is not None and abs(record.reward) > REWARD_LIMIT:
+            raise LogError(
+                f"{source}:{number}: reward {record.reward:g} is outside ±{REWARD_LIMIT:g}"
+            )
+        yield number, record
 
 
 def iter_log(lines: Iterable[bytes | str], *, source: str = "<log>") -> Iterator[DecisionRecord]:

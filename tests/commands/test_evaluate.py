@@ -88,6 +88,17 @@ def test_a_bad_log_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"{log}:1:" in capsys.readouterr().err
 
 
+def test_a_reward_out_of_range_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "decisions.jsonl"
+    write_log(log, n=20)
+    lines = log.read_text().splitlines()
+    lines[2] = json.dumps({**json.loads(lines[2]), "reward": 1e200})
+    log.write_text("\n".join(lines) + "\n")
+    assert main(["evaluate", "--log", str(log), "--no-store", "--rules", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{log}:3: reward 1e+200 is outside ±1e+15" in err and "Traceback" not in err
+
+
 def rules_pmf_file(log: Path, out: Path) -> None:
     """The pin policy (b on mobile, else a) as per-decision probabilities, in the log's order."""
     lines = []

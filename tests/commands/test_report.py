@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from proxy.cli import main
@@ -114,6 +115,21 @@ def test_report_by_segment_errors_are_one_line(
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_report_by_segment_refuses_a_reward_out_of_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    records, _ = decisions()
+    lines = [encode_record(r) for r in records[:5]]
+    lines[3] = encode_record(msgspec.structs.replace(records[3], reward=1e200))
+    log = tmp_path / "decisions.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    args = ["report", "--rules", str(tmp_path / "rules.yaml"), "--by", "segment", "--log", str(log)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{log}:4: reward 1e+200 is outside ±1e+15" in err and "Traceback" not in err
 
 
 def test_the_store_commands_reach_a_serve_data_dir(embedded: EmbeddedStore, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from proxy.errors import VernierError
 from proxy.evaluate.log import LogError, iter_log, read_log
-from proxy.records.decision import DecisionRecord, encode_record
+from proxy.records.decision import REWARD_LIMIT, DecisionRecord, encode_record
 
 LINE = (
     '{"id": "d-7f3a", "slot": "hero", "ts_ms": 1700000000000, "session": "s-1", '
@@ -41,6 +41,8 @@ def test_minimal_record_and_round_trip() -> None:
         ("reason", "magic", "reason"),
         ("actions", ["a", "a", "b"], "unique"),
         ("reward", "1", "reward"),
+        ("reward", 1e200, "reward 1e+200 is outside ±1e+15"),
+        ("reward", -1e16, "reward -1e+16 is outside ±1e+15"),
     ],
 )
 def test_invalid_records_name_the_line(key: str, value: object, message: str) -> None:
@@ -50,6 +52,24 @@ def test_invalid_records_name_the_line(key: str, value: object, message: str) ->
     assert str(err.value).startswith("decisions.jsonl:3: ")
     assert message in str(err.value)
     assert isinstance(err.value, VernierError)
+
+
+def test_a_reward_at_the_limit_is_read() -> None:
+    for reward in (REWARD_LIMIT, -REWARD_LIMIT):
+        (record,) = read_log([json.dumps({**json.loads(LINE), "reward": reward})])
+        assert record.reward == reward
+
+
+def test_an_infinite_reward_is_refused() -> None:
+    with pytest.raises(LogError, match="<log>:1: Number out of range"):
+        read_log([LINE.replace('"reward": 1.0', '"reward": 1e400')])
+
+
+def test_a_byte_order_mark_before_the_first_line_is_skipped() -> None:
+    assert read_log(["\ufeff" + LINE, LINE]) == read_log([LINE, LINE])
+    assert read_log([b"\xef\xbb\xbf" + LINE.encode()]) == read_log([LINE])
+    with pytest.raises(LogError, match="<log>:2: "):  # only the first line may start with one
+        read_log([LINE, "\ufeff" + LINE])
 
 
 def test_not_json() -> None:
