@@ -105,15 +105,30 @@ def load_entry_point(spec: str) -> UserPolicy:
 
 
 def dr_bucket(spec: str) -> tuple[Bucket, tuple[str, ...] | None]:
-    """``--dr-features``: ``all`` (every namespace in the log), ``none`` or ``D,T,…``."""
+    """``--dr-features``: ``all`` (every namespace in the log), ``none`` or ``D,T,…`` (each
+    once, in the order given; whether the log has them is :func:`check_dr_features`'s)."""
     if spec == "all":
         return full_context, None
     if spec == "none":
         return by_namespaces(), ()
-    namespaces = tuple(ns.strip() for ns in spec.split(",") if ns.strip())
+    namespaces = tuple(dict.fromkeys(ns.strip() for ns in spec.split(",") if ns.strip()))
     if not namespaces:
         raise UsageError(f"--dr-features {spec!r}: expected all, none or namespaces like D,T")
     return by_namespaces(*namespaces), namespaces
+
+
+def check_dr_features(
+    chosen: tuple[str, ...] | None, summaries: dict[str, SlotSummary], source: str
+) -> None:
+    """Every namespace of ``--dr-features`` occurs in the (evaluated part of the) log: one that
+    does not would silently make the reward model coarser. Namespaces are case-sensitive."""
+    found = set().union(*(summary.namespaces for summary in summaries.values()))
+    unknown = [ns for ns in chosen or () if ns not in found]
+    if unknown:
+        raise UsageError(
+            f"--dr-features: no namespace {', '.join(unknown)} in the log {source} (its "
+            f"namespaces, case-sensitive: {', '.join(sorted(found)) or 'none'})"
+        )
 
 
 def targets_for(
@@ -176,7 +191,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--dr-features",
         default="all",
         metavar="all|none|D,T,…",
-        help="context namespaces of DR's reward model (default: every namespace in the log)",
+        help="context namespaces of DR's reward model, each one that occurs in the log "
+        "(case-sensitive; default: every namespace in the log)",
     )
     evaluate.add_argument("--json", action="store_true", help="one JSON document, full precision")
     evaluate.add_argument(
@@ -258,6 +274,7 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
         )
     if args.slot is not None and not summaries:
         raise UsageError(f"--slot {args.slot}: the log {source} has no decision of this slot")
+    check_dr_features(chosen_features, summaries, source)
     with ExitStack() as stack:
         policy_files = [
             PolicyFile(_open(file, "policy file", stack), source=str(file))

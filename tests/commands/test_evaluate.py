@@ -187,6 +187,9 @@ def test_python_entry_point(
         (["--policy", "json:decoder"], "decoder is not a function"),
         (["--dr-features", ","], "--dr-features ',': expected all, none or namespaces"),
         (["--slot", "nope"], "--slot nope: the log"),
+        (["--dr-features", "X"], "--dr-features: no namespace X in the log"),
+        (["--dr-features", "D,d,r"], "no namespace d, r in the log"),
+        (["--dr-features", "d"], "(its namespaces, case-sensitive: D)"),
         (["--resamples", "1"], "--resamples: expected a whole number from 20 to 10000, got '1'"),
         (["--resamples", "100000000"], "--resamples: expected a whole number from 20 to 10000"),
         (["--resamples", "2.5"], "--resamples: expected a whole number"),
@@ -208,6 +211,16 @@ def test_usage_errors_exit_2(
     err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert "Traceback" not in err
+
+
+def test_dr_features_are_each_taken_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "decisions.jsonl"
+    write_log(log, n=200)
+    args = ["--log", str(log), "--rules", str(tmp_path), "--resamples", "20"]
+    document = run_json([*args, "--dr-features", "D, D"], capsys)
+    assert document["slots"][0]["dr_features"] == ["D"]
 
 
 def test_policy_file_errors_name_file_and_line(
