@@ -81,7 +81,8 @@ def estimate(
     *,
     source: str,
 ) -> None:
-    """Pass 2: every example to its slot's evaluator (``source:line`` locates errors)."""
+    """Pass 2: every example to its slot's evaluator (``source:line`` locates errors); then
+    the rest of each policy file, for an id given twice."""
     for number, record in records:
         evaluator = evaluators.get(record.slot)
         if evaluator is None or not record.is_example:
@@ -89,3 +90,5 @@ def estimate(
                 policy_file.skip(record.id)
             continue
         evaluator.add(record, f"{source}:{number}")
+    for policy_file in policy_files:
+        policy_file.finish()
