@@ -22,6 +22,7 @@ from proxy.records.decision import REWARD_LIMIT, DecisionRecord, decode_record
 Record = TypeVar("Record", bound=DecisionRecord)
 
 _BOM = "\ufeff"
+_BOM_BYTES = _BOM.encode()
 
 
 class LogError(VernierError):
@@ -43,7 +44,11 @@ def iter_numbered(
     """
     for number, line in enumerate(lines, start=1):
         if number == 1:
-            line = line.removeprefix(_BOM.encode() if isinstance(line, bytes) else _BOM)
+            line = (
+                line.removeprefix(_BOM_BYTES)
+                if isinstance(line, bytes)
+                else line.removeprefix(_BOM)
+            )
         if not line.strip():
             continue
         try:

@@ -204,6 +204,7 @@ def test_usage_errors_exit_2(
     log = tmp_path / "decisions.jsonl"
     write_log(log, n=50)
     args = ["evaluate", "--no-store", "--log", str(log), "--rules", str(tmp_path), *extra]
+    code: object
     try:
         code = main(args)
     except SystemExit as exit_:  # argparse's usage error
