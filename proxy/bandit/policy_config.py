@@ -197,7 +197,8 @@ def check_variants(policy: BanditPolicy, variant_ids: tuple[str, ...] | list[str
     """Raise ``ValueError`` unless ``policy`` fits a slot offering ``variant_ids`` (at load)."""
     n = len(variant_ids)
     if n < 2:
-        raise ValueError(f"a bandit slot needs at least 2 variants, got {n}")
+        # a bandit's, a split's or a log-only slot's: each chooses among the variants
+        raise ValueError(f"a slot that chooses among variants needs at least 2, got {n}")
     if len(set(variant_ids)) != n:
         raise ValueError("variant ids must be unique")
     if policy.floor * n > 1.0 + 1e-12:

@@ -72,3 +72,15 @@ def test_assignment_follows_the_weights() -> None:
     expected = [18_000, 9_000, 3_000]
     assert stats.chisquare(list(counts.values()), expected).pvalue > 0.001
     assert assign(split_probabilities({"a": 1}, ["a", "b"]), "x", "hero", "") == ("a", 1.0)
+
+
+def test_a_split_of_one_variant_is_not_called_a_bandit(tmp_path: Path) -> None:
+    lone = SLOT.replace(
+        'variants: {{a: [], b: [{{op: hide, selector: ".x"}}], c: []}}', "variants: {{a: []}}"
+    )
+    (tmp_path / "home.yaml").write_text(
+        lone.format(extra="    policy: split\n    split: {a: 100}"), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="chooses among variants needs at least 2") as caught:
+        load_rules(tmp_path)
+    assert "bandit" not in str(caught.value) and "$.slots[0].variants" in str(caught.value)
