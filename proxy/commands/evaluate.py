@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
+import stat
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -224,11 +226,15 @@ def _records(file: BinaryIO, source: str) -> Iterator[tuple[int, DecisionRecord]
 
 
 def _open(path: Path, what: str, stack: ExitStack) -> BinaryIO:
+    error = LogError if what == "log" else UsageError
     try:
-        return stack.enter_context(path.open("rb"))
+        file = stack.enter_context(path.open("rb"))
     except OSError as err:
-        error = LogError if what == "log" else UsageError
         raise error(f"{path}: {err.strerror or err}") from None
+    if what == "log" and not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        # a pipe (--log <(zcat …)) would be empty the second time
+        raise error(f"{path}: not a file: the log is read twice, so save it to a file first")
+    return file
 
 
 def _models(

@@ -5,8 +5,8 @@ converters feed them strings, and a file is streamed, never held. A malformed li
 :class:`LogError` naming the source and line; fields beyond the documented ones are ignored, so
 logs may carry more. A reward beyond :data:`~proxy.records.decision.REWARD_LIMIT` is refused
 here, where every reader of the log (``vernier evaluate``, ``vernier report --by segment``) decodes
-its lines: the estimators square rewards, and such a number is a unit mistake, not a measurement.
-A UTF-8 byte order mark before the first line (some editors write one) is skipped.
+its lines: the estimators square rewards, and such a number is a unit mistake, not a measurement;
+so is a logged probability below :data:`MIN_LOGGED_P` (its weight 1/p is squared too). A UTF-8 byte order mark before the first line (some editors write one) is skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from proxy.errors import VernierError
 from proxy.records.decision import REWARD_LIMIT, DecisionRecord, decode_record
 
 Record = TypeVar("Record", bound=DecisionRecord)
+# the smallest logged probability read: 1/p is an importance weight, squared by the estimators
+MIN_LOGGED_P = 1e-12
 
 _BOM = "\ufeff"
 _BOM_BYTES = _BOM.encode()
@@ -58,6 +60,11 @@ def iter_numbered(
         if record.reward is not None and abs(record.reward) > REWARD_LIMIT:
             raise LogError(
                 f"{source}:{number}: reward {record.reward:g} is outside ±{REWARD_LIMIT:g}"
+            )
+        if record.p < MIN_LOGGED_P:
+            raise LogError(
+                f"{source}:{number}: p {record.p:g} is below {MIN_LOGGED_P:g} (its weight 1/p "
+                "would drown every other record; no explorer logs so small a chance)"
             )
         yield number, record
 

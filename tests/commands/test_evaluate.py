@@ -4,7 +4,9 @@ context rank first, uniform next, always-control last; bad logs get file:line er
 from __future__ import annotations
 
 import json
+import os
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,21 @@ def test_a_reward_out_of_range_is_named(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["evaluate", "--log", str(log), "--no-store", "--rules", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"{log}:3: reward 1e+200 is outside ±1e+15" in err and "Traceback" not in err
+
+
+def test_a_log_that_is_no_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The log is read twice: a pipe (``--log <(zcat …)``) would be empty the second time."""
+    fifo = tmp_path / "piped.jsonl"
+    os.mkfifo(fifo)
+    # opening a FIFO waits for the other end: the writer, in a thread
+    writer = threading.Thread(target=lambda: fifo.write_text(""), daemon=True)
+    writer.start()
+    try:
+        assert main(["evaluate", "--log", str(fifo), "--no-store", "--rules", str(tmp_path)]) == 2
+    finally:
+        writer.join(timeout=10)
+    err = capsys.readouterr().err
+    assert f"{fifo}: not a file: the log is read twice" in err and "Traceback" not in err
 
 
 def rules_pmf_file(log: Path, out: Path) -> None:

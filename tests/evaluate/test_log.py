@@ -43,6 +43,7 @@ def test_minimal_record_and_round_trip() -> None:
         ("reward", "1", "reward"),
         ("reward", 1e200, "reward 1e+200 is outside ±1e+15"),
         ("reward", -1e16, "reward -1e+16 is outside ±1e+15"),
+        ("p", 1e-300, "p 1e-300 is below 1e-12"),  # 1/p squared overflowed in the estimators
     ],
 )
 def test_invalid_records_name_the_line(key: str, value: object, message: str) -> None:
