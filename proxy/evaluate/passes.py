@@ -81,8 +81,7 @@ def estimate(
     *,
     source: str,
 ) -> None:
-    """Pass 2: every example to its slot's evaluator (``source:line`` locates errors); then
-    the rest of each policy file, for an id given twice."""
+    """Pass 2: every example to its slot's evaluator (``source:line`` locates errors)."""
     for number, record in records:
         evaluator = evaluators.get(record.slot)
         if evaluator is None or not record.is_example:
@@ -90,5 +89,3 @@ def estimate(
                 policy_file.skip(record.id)
             continue
         evaluator.add(record, f"{source}:{number}")
-    for policy_file in policy_files:
-        policy_file.finish()

@@ -11,11 +11,8 @@ file in another order still works, holding the lines it is ahead by. Lines for d
 evaluation does not need (no reward, another slot) may be present or absent.
 
 Every error names the file and line: a line that is not ``{"id": str, "pmf": {str: number}}``,
-an id twice (:meth:`PolicyFile.finish` reads what the log did not need, to find a second line
-there too), a pmf that does not sum to 1, an action the decision did not offer; and a decision
-of the log with no line is named by the log's ``file:line``. To refuse a second line for a
-decision already answered, the ids read are remembered (with their line): the one thing that grows
-with the file, a few tens of bytes a line.
+an id twice, a pmf that does not sum to 1, an action the decision did not offer; and a decision
+of the log with no line is named by the log's ``file:line``.
 """
 
 from __future__ import annotations
@@ -49,7 +46,6 @@ class PolicyFile:
         self._lines: Iterator[tuple[int, bytes | str]] = iter(enumerate(lines, start=1))
         self._head: tuple[int, PolicyLine] | None = None
         self._aside: dict[str, tuple[int, PolicyLine]] = {}
-        self._done: dict[str, int] = {}  # id -> line, of the lines used or skipped
         self.read = 0  # lines read so far
         self.used = 0  # of which matched a decision that needed them
 
@@ -67,9 +63,6 @@ class PolicyFile:
             except (msgspec.ValidationError, msgspec.DecodeError) as err:
                 raise PolicyError(f"{self.source}:{number}: {err}") from None
             self.read += 1
-            earlier = self._done.get(entry.id)
-            if earlier is not None:
-                raise PolicyError(self._twice(number, entry.id, earlier))
             return number, entry
         return None
 
@@ -78,36 +71,20 @@ class PolicyFile:
             self._head = self._next()
         return self._head
 
-    def _twice(self, number: int, decision_id: str, earlier: int) -> str:
-        return f"{self.source}:{number}: decision id {decision_id} already given at line {earlier}"
-
     def _set_aside(self, number: int, entry: PolicyLine) -> None:
         earlier = self._aside.get(entry.id)
         if earlier is not None:
-            raise PolicyError(self._twice(number, entry.id, earlier[0]))
+            raise PolicyError(
+                f"{self.source}:{number}: decision {entry.id} already has a pmf at line {earlier[0]}"
+            )
         self._aside[entry.id] = (number, entry)
-
-    def finish(self) -> None:
-        """The log is done: read the rest of the file for a second line of an id already given
-        (:class:`PolicyError`). Lines for decisions the log does not have are not kept."""
-        if self._head is not None:
-            self._set_aside(*self._head)
-            self._head = None
-        while (head := self._next()) is not None:
-            number, entry = head
-            earlier = self._aside.get(entry.id)
-            if earlier is not None:
-                raise PolicyError(self._twice(number, entry.id, earlier[0]))
 
     def skip(self, decision_id: str) -> None:
         """The log passed a decision that needs no pmf: drop its line if it is next or aside."""
-        aside = self._aside.pop(decision_id, None)
-        if aside is not None:
-            self._done[decision_id] = aside[0]
+        if self._aside.pop(decision_id, None) is not None:
             return
         head = self._peek()
         if head is not None and head[1].id == decision_id:
-            self._done[decision_id] = head[0]
             self._head = None
 
     def __call__(self, record: DecisionRecord) -> list[float]:
@@ -125,7 +102,6 @@ class PolicyFile:
             else:
                 self._set_aside(*head)
         number, entry = found
-        self._done[record.id] = number
         self.used += 1
         try:
             return pmf_in_order(entry.pmf, record.actions, tolerance=self.tolerance)

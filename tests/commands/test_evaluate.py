@@ -266,9 +266,6 @@ def test_policy_file_errors_name_file_and_line(
         [*lines[:2], '{"id": "decision00000002", "pmf": {"a": 0.5}}', *lines[3:]]
     )
     assert f"{pmf}:1: Input data was truncated" in fails_with(["{", *lines[1:]])
-    assert f"{pmf}:51: decision id decision00000007 already given at line 8" in fails_with(
-        [*lines, '{"id": "decision00000007", "pmf": {"b": 1}}']
-    )
 
 
 def test_help_names_the_log_format(capsys: pytest.CaptureFixture[str]) -> None:

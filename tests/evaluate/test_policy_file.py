@@ -76,24 +76,5 @@ def test_rounding_within_the_tolerance_is_accepted_and_renormalised() -> None:
 
 def test_a_duplicate_id_is_named() -> None:
     policy = PolicyFile([line(1, {"a": 1.0}), line(1, {"b": 1.0}), line(2, {"a": 1.0})], source="p")
-    with pytest.raises(PolicyError, match="p:2: decision id d1 already given at line 1"):
+    with pytest.raises(PolicyError, match="p:2: decision d1 already has a pmf at line 1"):
         policy(decision(2))
-
-
-def test_a_second_line_after_its_decision_was_answered_is_named() -> None:
-    policy = PolicyFile([line(1, {"a": 1.0}), line(2, {"a": 1.0}), line(1, {"b": 1.0})], source="p")
-    assert policy(decision(1)) == [1.0, 0.0, 0.0]
-    with pytest.raises(PolicyError, match="p:3: decision id d1 already given at line 1"):
-        policy(decision(3))  # read past the second d1 looking for d3
-
-
-def test_finish_reads_the_rest_for_a_second_line() -> None:
-    lines = [line(1, {"a": 1.0}), line(2, {"a": 1.0}), "", line(1, {"c": 1.0})]
-    policy = PolicyFile(lines, source="p")
-    policy(decision(1))
-    policy.skip("d2")
-    with pytest.raises(PolicyError, match="p:4: decision id d1 already given at line 1"):
-        policy.finish()
-    clean = PolicyFile(lines[:2], source="p")
-    clean(decision(1))
-    clean.finish()  # nothing left over: fine
