@@ -128,9 +128,15 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="a visitor profile field, e.g. engaged_s=40 (repeatable)",
     )
+    preview.add_argument(
+        "--set",
+        type=flag_values.context_field,
+        action="append",
+        default=[],
+        help="any context field, e.g. referrer.class=search (repeatable)",
+    )
     for flag, what in (
         ("--cookie", "a cookie the visitor sends (repeatable)"),
-        ("--set", "any context field, e.g. referrer.class=search (repeatable)"),
         ("--variant", "show this variant of a slot, e.g. hero=b, bandit slots too (repeatable)"),
     ):
         preview.add_argument(

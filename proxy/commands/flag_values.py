@@ -8,7 +8,8 @@ import math
 from collections.abc import Callable
 
 from proxy.config.load import parse_listen
-from proxy.rules.segments import did_you_mean, known_field
+from proxy.rules.clock import WEEKDAYS
+from proxy.rules.segments import SEGMENT_FIELD, did_you_mean, known_field
 
 
 def listen(value: str) -> str:
@@ -76,6 +77,21 @@ def profile_field(value: str) -> tuple[str, str]:
         if not finite:
             raise argparse.ArgumentTypeError(f"{name} takes a number, got {number!r}")
     return name, number
+
+
+def context_field(value: str) -> tuple[str, str]:
+    """``--set NAME=VALUE``: a field the rules can read (a misspelt one would be set and never
+    read); ``hour`` a whole number 0-23 and ``weekday`` mon..sun, as the context has them."""
+    name, given = pair("=")(value)
+    if not (known_field(name) or name == SEGMENT_FIELD):
+        raise argparse.ArgumentTypeError(f"unknown context field {name!r}{did_you_mean(name)}")
+    if name == "hour" and not (given.isdigit() and 0 <= int(given) <= 23):
+        raise argparse.ArgumentTypeError(f"hour takes a whole number 0-23, got {given!r}")
+    if name == "weekday" and given not in WEEKDAYS:
+        raise argparse.ArgumentTypeError(
+            f"weekday takes one of {', '.join(WEEKDAYS)}, got {given!r}"
+        )
+    return name, given
 
 
 def typed(value: str) -> object:
