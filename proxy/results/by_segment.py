@@ -148,7 +148,31 @@ def breakdown(info: SlotInfo, tallies: Tallies) -> dict[str, Any]:
         "control": info.control,
         "variants": list(info.variants),
         **{dimension: _dimension(info, tallies.by[dimension]) for dimension in DIMENSIONS},
+        "not_in_rules": _not_in_rules(info, tallies),
     }
+
+
+def _not_in_rules(info: SlotInfo, tallies: Tallies) -> dict[str, int]:
+    """Seen decisions of variants the slot no longer offers (a log of other rules), per variant:
+    left out of the tables, and said so."""
+    counts: dict[str, int] = {}
+    for cells in tallies.by["segment"].values():
+        for variant, cell in cells.items():
+            if variant not in info.variants:
+                counts[variant] = counts.get(variant, 0) + cell.n
+    return dict(sorted(counts.items()))
+
+
+def _left_out(slot: Mapping[str, Any]) -> str | None:
+    """The sentence about seen decisions of variants the rules do not offer, if any."""
+    others = slot.get("not_in_rules") or {}
+    if not others:
+        return None
+    listed = ", ".join(f"{variant} ({n})" for variant, n in others.items())
+    return (
+        f"left out: {sum(others.values())} seen decisions of variants slot {slot['slot']} "
+        f"does not offer in these rules: {listed}"
+    )
 
 
 def read_breakdowns(path: Path, infos: Sequence[SlotInfo]) -> list[dict[str, Any]]:
@@ -214,6 +238,8 @@ def as_text(slots: list[dict[str, Any]]) -> str:
                     )
             out += [f"  {_test_text(v, control, part['heterogeneity'][v])}" for v in others]
             out.append("")
+        if (left_out := _left_out(slot)) is not None:
+            out += [left_out, ""]
     return "\n".join(out)
 
 
@@ -246,4 +272,6 @@ def as_html(slot: Mapping[str, Any]) -> str:
             if v != control
         ]
         out.append("".join(f'<p class="muted">{esc(t)}.</p>' for t in tests))
+    if (left_out := _left_out(slot)) is not None:
+        out.append(f'<p class="muted">{esc(left_out)}.</p>')
     return "".join(out)

@@ -194,3 +194,17 @@ def test_the_html_has_a_table_per_dimension_with_every_lift_and_the_test() -> No
     )
     odd_html = as_html(breakdown(HERO, tally([odd], ["hero"])["hero"]))
     assert "<td>&lt;i&gt;</td>" in odd_html and "fewer than two segments" in odd_html
+
+
+def test_decisions_of_variants_the_rules_no_longer_offer_are_counted_and_said() -> None:
+    """A log of other rules: its other variants are left out of the tables, and said so."""
+    records, _ = decisions()
+    gone = [
+        LoggedDecision(id=f"g{i}", slot="hero", actions=("a", "z"), chosen="z", p=0.5, reward=0.0)
+        for i in range(7)
+    ]
+    found = breakdown(HERO, tally([*records, *gone], ["hero"])["hero"])
+    assert found["not_in_rules"] == {"z": 7}
+    said = "left out: 7 seen decisions of variants slot hero does not offer in these rules: z (7)"
+    assert said in as_text([found]) and said in as_html(found)
+    assert breakdown(HERO, tally(records, ["hero"])["hero"])["not_in_rules"] == {}
