@@ -20,6 +20,7 @@ from aiohttp import web
 from proxy.errors import ConfigError, UsageError
 from proxy.govern.control import control_field
 from proxy.messages import invalid_value, malformed_json
+from proxy.request_view import bearer_token
 from proxy.rules.engine import RulesSource
 from proxy.store import control
 from proxy.store.client import Store
@@ -52,7 +53,7 @@ class AdminApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         if self._token is not None:
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+            given = bearer_token(request.headers.get("Authorization")).encode()
             if not hmac.compare_digest(given, self._token):
                 return _answer(
                     {"error": "a valid 'Authorization: Bearer <token>' is required"}, 401

@@ -27,6 +27,7 @@ from aiohttp import hdrs, web
 from proxy.decide.decider import Decider, Viewer
 from proxy.messages import duplicate_key, invalid_value, malformed_json
 from proxy.records.decision import RewardNote
+from proxy.request_view import bearer_token
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
 from proxy.rules.segments import add_segments
@@ -74,7 +75,7 @@ class DecisionApi:
     async def handle(self, request: web.Request, action: str) -> web.Response:
         if self._token is None:
             return _error(404, "the decision API is off (set admin.token)")
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+        given = bearer_token(request.headers.get("Authorization")).encode()
         if not hmac.compare_digest(given, self._token):
             return _error(401, "a valid 'Authorization: Bearer <admin token>' is required")
         if request.method != "POST":

@@ -77,3 +77,10 @@ def parse_cookies(header: str) -> dict[str, str]:
     except CookieError:
         return {}
     return {name: morsel.value for name, morsel in jar.items()}
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` value, ``""`` for none or another
+    scheme; the scheme's case does not matter (RFC 9110 §11.1: ``bearer`` is ``Bearer``)."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""

@@ -16,6 +16,8 @@ import hmac
 
 from aiohttp import web
 
+from proxy.request_view import bearer_token
+
 COOKIE = "vernier_admin"
 SESSION_S = 12 * 3600
 PATH = "/__vernier/admin/"
@@ -49,8 +51,8 @@ class AdminAuth:
 
     def signed_in(self, request: web.Request, now_s: float) -> tuple[bool, str | None]:
         """(allowed, the session cookie if that is how): a valid bearer token or session."""
-        bearer = request.headers.get("Authorization", "")
-        if bearer.startswith("Bearer ") and self.token_matches(bearer.removeprefix("Bearer ")):
+        token = bearer_token(request.headers.get("Authorization"))
+        if token and self.token_matches(token):
             return True, None
         session = request.cookies.get(COOKIE)
         if session is not None and self.session_valid(session, now_s):
