@@ -30,7 +30,7 @@ from proxy.records.decision import RewardNote
 from proxy.request_view import bearer_token
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
-from proxy.rules.segments import add_segments
+from proxy.rules.segments import SEGMENT_FIELD, add_segments, did_you_mean, known_field
 from proxy.store.client import Store
 from proxy.store.decision_log import log_reward
 from proxy.store.profiles import load_profile
@@ -112,6 +112,9 @@ class DecisionApi:
             return _error(404, f"no slot '{asked.slot}' in the rules")
         if any(isinstance(v, float) and not math.isfinite(v) for v in asked.context.values()):
             return _error(400, "context values must be finite")
+        for name in asked.context:  # a misspelt field would be set and never read
+            if not (known_field(name) or name == SEGMENT_FIELD):
+                return _error(400, f"$.context.{name}: unknown context field{did_you_mean(name)}")
         profile = await load_profile(self._store, asked.visitor) if asked.visitor else {}
         context: dict[str, object] = {**profile_fields(profile, "api"), **asked.context}
         add_segments(engine.ruleset.segments, context)

@@ -91,6 +91,7 @@ async def test_bad_requests_get_a_reason(
         ({"slot": "hero", "session": "short"}, AUTH, 400),
         ({"slot": "hero", "session": "s-12345678", "extra": 1}, AUTH, 400),
         ({"slot": "nope", "session": "s-12345678"}, AUTH, 404),
+        ({"slot": "hero", "session": "s-12345678", "context": {"devce": "mobile"}}, AUTH, 400),
         # a body its Content-Encoding does not describe (was a 500), or any coding at all
         (
             b"not gzip",
@@ -109,6 +110,9 @@ async def test_bad_requests_get_a_reason(
         status, answer = await post(url, body, headers)
         assert status == expected, (body, answer)
         assert answer["error"]
+    misspelt = {"slot": "hero", "session": "s-12345678", "context": {"devce": "mobile"}}
+    status, answer = await post(url, misspelt)
+    assert answer["error"] == "$.context.devce: unknown context field (did you mean device?)"
     status, answer = await post(proxy + "/__vernier/api/reward", {"decision": "d", "reward": 1})
     assert status == 400 and "decision" in answer["error"]
     reward = proxy + "/__vernier/api/reward"
