@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -187,12 +188,18 @@ def entry_point(function: UserPolicy) -> TargetPolicy:
         except Exception as err:  # the user's code: report it, do not crash
             raise ValueError(f"raised {type(err).__name__}: {err}") from None
         if isinstance(returned, Mapping):
+            for action, p in returned.items():
+                if isinstance(p, bool) or not isinstance(p, numbers.Real):
+                    raise ValueError(f"returned {p!r} for {action!r}: a probability is a number")
             return pmf_in_order(returned, record.actions)
         if isinstance(returned, Iterable) and not isinstance(returned, str | bytes):
             try:  # a list, tuple, numpy array, … in ``actions`` order
                 return [float(p) for p in returned]
             except (TypeError, ValueError):
                 pass
-        raise ValueError(f"returned {type(returned).__name__}, not a pmf (a dict action -> p)")
+        raise ValueError(
+            f"returned {type(returned).__name__}, not a pmf (a dict action -> p, or one "
+            "probability per action in decision.actions order)"
+        )
 
     return policy

@@ -95,7 +95,7 @@ class PolicyFile:
         while found is None:
             head = self._peek()
             if head is None:
-                raise ValueError(f"not in the policy file {self.source}")
+                raise ValueError("no line for this decision")
             self._head = None
             if head[1].id == record.id:
                 found = head

@@ -80,7 +80,12 @@ def test_entry_point_sees_the_context_not_the_choice() -> None:
 
 @pytest.mark.parametrize(
     ("returned", "message"),
-    [({"z": 1.0}, "unknown action 'z'"), ("abc", "returned str, not a pmf"), (None, "NoneType")],
+    [
+        ({"z": 1.0}, "unknown action 'z'"),
+        ("abc", "returned str, not a pmf"),
+        (None, "NoneType, not a pmf .* or one probability per action"),
+        ({"a": "x"}, "returned 'x' for 'a': a probability is a number"),  # was Python's TypeError
+    ],
 )
 def test_entry_point_errors_are_located(returned: object, message: str) -> None:
     with pytest.raises(PolicyError, match=f"log:3: decision 1: policy mine: .*{message}"):
