@@ -121,26 +121,18 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--country", type=flag_values.country, help="ISO country code, e.g. DE")
     preview.add_argument("--referrer", help="the Referer the visitor arrives with")
     preview.add_argument("--landing", action="store_true", help="first page of the session")
-    preview.add_argument(
-        "--profile",
-        type=flag_values.profile_field,
-        action="append",
-        default=[],
-        help="a visitor profile field, e.g. engaged_s=40 (repeatable)",
-    )
-    preview.add_argument(
-        "--set",
-        type=flag_values.context_field,
-        action="append",
-        default=[],
-        help="any context field, e.g. referrer.class=search (repeatable)",
-    )
-    for flag, what in (
-        ("--cookie", "a cookie the visitor sends (repeatable)"),
-        ("--variant", "show this variant of a slot, e.g. hero=b, bandit slots too (repeatable)"),
+    for flag, parse, what in (
+        ("--profile", flag_values.profile_field, "a visitor profile field, e.g. engaged_s=40"),
+        ("--set", flag_values.context_field, "any context field, e.g. referrer.class=search"),
+        ("--cookie", flag_values.pair("="), "a cookie the visitor sends"),
+        (
+            "--variant",
+            flag_values.pair("="),
+            "show this variant of a slot, e.g. hero=b, bandit slots too",
+        ),
     ):
         preview.add_argument(
-            flag, type=flag_values.pair("="), action="append", default=[], help=what
+            flag, type=parse, action="append", default=[], help=f"{what} (repeatable)"
         )
     preview.add_argument(
         "--header", type=flag_values.pair(":"), action="append", default=[], help="'Name: value'"

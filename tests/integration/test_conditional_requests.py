@@ -49,6 +49,16 @@ def visitor() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
+async def pause(target: str) -> None:
+    """Pause ``target`` through the last started proxy's admin API."""
+    async with serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with aiohttp.ClientSession(headers=auth) as operator:
+            asked = {"target": target}
+            async with operator.post(admin + "/__vernier/admin/pause", json=asked) as reply:
+                assert reply.status == 200
+
+
 async def test_a_decision_change_a_rule_edit_and_a_pause_reach_a_revalidating_visitor(
     origin: str, start_proxy: StartProxy, rules_dir: Path
 ) -> None:
@@ -87,12 +97,7 @@ async def test_a_decision_change_a_rule_edit_and_a_pause_reach_a_revalidating_vi
         assert (await get(client, page, **{"If-None-Match": etag}))[0] == 304
 
         # a pause
-        async with serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin:
-            auth = {"Authorization": f"Bearer {TOKEN}"}
-            async with aiohttp.ClientSession(headers=auth) as operator:
-                pause = {"target": "greeting"}
-                async with operator.post(admin + "/__vernier/admin/pause", json=pause) as reply:
-                    assert reply.status == 200
+        await pause("greeting")
 
         async def pause_served() -> bool:
             return (await get(client, page, **{"If-None-Match": etag}))[0] == 200
@@ -103,12 +108,7 @@ async def test_a_decision_change_a_rule_edit_and_a_pause_reach_a_revalidating_vi
         etag = headers["ETag"]
 
         # a paused slot: its control, the same page on every view (a 304, and HEAD agrees)
-        async with serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin:
-            auth = {"Authorization": f"Bearer {TOKEN}"}
-            async with aiohttp.ClientSession(headers=auth) as operator:
-                pause = {"target": "hero"}
-                async with operator.post(admin + "/__vernier/admin/pause", json=pause) as reply:
-                    assert reply.status == 200
+        await pause("hero")
         await until(pause_served)
         status, body, headers = await get(client, page, **{"If-None-Match": etag})
         assert status == 200 and ">Hello</h1>" in body and ">Pro</h1>" not in body
