@@ -210,7 +210,7 @@ def build_pipeline(
                 ),
                 pauses=pauses,
             ),
-            Decide(decider.decide, issuer, decider.holdouts, decider.peek),
+            Decide(decider.decide, issuer, decider.holdouts, decider.peek, decider.pauses),
             Rewrite(config.html, health, metrics),
             Inject(asset, metrics, connect_source),
             Encode(config.html, issuer, metrics, digest, config.compression),

@@ -133,7 +133,7 @@ class Decider:
         limits: SessionLimits,
     ) -> Decided:
         now_ms = int(time.time() * 1000)
-        pauses = self._pauses.current if self._pauses is not None else NO_PAUSES
+        pauses = self.pauses()
         choices: dict[str, Choice] = {}
         proposed = [self._propose(slot, context, viewer, now_ms, choices, pauses) for slot in slots]
         decisions, shown = await self._govern(slots, proposed, viewer, limits, now_ms)
@@ -171,6 +171,10 @@ class Decider:
         await self._freeze(viewer, [*unset, *(fields for _, fields in covariates.values())])
         return Decided(tuple(decisions), shown)
 
+    def pauses(self) -> Pauses:
+        """The pauses in force now (what the triggers a page offers must respect too)."""
+        return self._pauses.current if self._pauses is not None else NO_PAUSES
+
     async def peek(
         self, slots: Sequence[CompiledSlot], context: Mapping[str, object], viewer: Viewer
     ) -> tuple[Decision, ...]:
@@ -180,7 +184,7 @@ class Decider:
         rules' choice), under ids that stay the same from one HEAD to the next.
         Nothing is logged, held or spent, so a change the budget would allow is not foreseen."""
         now_ms = int(time.time() * 1000)
-        pauses = self._pauses.current if self._pauses is not None else NO_PAUSES
+        pauses = self.pauses()
         held_slots = [slot.id for slot in slots if slot.limits.sticky != "page"]
         held = await held_in_session(self._store, viewer.session_id, held_slots)
         out: list[Decision] = []

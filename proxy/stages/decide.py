@@ -27,6 +27,7 @@ from proxy.decide.decision import Decision
 from proxy.decide.slots import decide_by_rules, with_triggers
 from proxy.exchange import Exchange
 from proxy.govern import fallback
+from proxy.govern.control import NO_PAUSES, Pauses
 from proxy.rules.compiled import CompiledRule, CompiledSlot
 from proxy.rules.holdout import HOLDOUT, holdout_arm
 from proxy.session.cookie import cookie_header
@@ -53,7 +54,9 @@ class Decide:
         issuer: IdIssuer,
         decide_rules: DecideRules | None = None,
         peek_slots: PeekSlots | None = None,
+        pauses: Callable[[], Pauses] = lambda: NO_PAUSES,
     ) -> None:
+        self._pauses = pauses  # the pauses in force now: no trigger offers a paused variant
         self._peek_slots = peek_slots
         self._decide_slots = decide_slots
         self._issuer = issuer
@@ -84,8 +87,9 @@ class Decide:
         decided = await self._decide_slots(
             ex.slots, context, viewer, ex.engine.ruleset.session_limits
         )
+        pauses = self._pauses()
         ex.decisions = tuple(
-            with_triggers(slot, decision)
+            with_triggers(slot, decision, pauses)
             for slot, decision in zip(ex.slots, decided.decisions, strict=True)
         )
         if decided.shown is not None:
@@ -105,11 +109,12 @@ class Decide:
         identity = ex.identity
         session_id = identity.session_id
         in_experiments = self._in_experiments(ex)
+        pauses = self._pauses()
         if self._peek_slots is None or session_id is None or not in_experiments:
             ruled = (stable(decide_by_rules(slot, context)) for slot in ex.slots)
             ex.decisions = tuple(
                 # a visitor the experiments see gets the triggers a control offers, as on a GET
-                with_triggers(slot, decision) if in_experiments else decision
+                with_triggers(slot, decision, pauses) if in_experiments else decision
                 for slot, decision in zip(ex.slots, ruled, strict=True)
             )
             return
@@ -121,7 +126,8 @@ class Decide:
         )
         decided = await self._peek_slots(ex.slots, context, viewer)
         ex.decisions = tuple(
-            with_triggers(slot, decision) for slot, decision in zip(ex.slots, decided, strict=True)
+            with_triggers(slot, decision, pauses)
+            for slot, decision in zip(ex.slots, decided, strict=True)
         )
 
     @staticmethod

@@ -10,6 +10,7 @@ import pytest
 
 from proxy.decide.decision import stable_decision_id
 from proxy.decide.slots import decide_by_rules, with_triggers
+from proxy.govern.control import NO_PAUSES, Pauses
 from proxy.rules import load_rules
 from proxy.rules.compiled import CompiledSlot
 
@@ -41,7 +42,7 @@ def test_first_pin_that_holds_decides(slot: CompiledSlot) -> None:
 
 
 def test_control_by_default_with_triggers_offered(slot: CompiledSlot) -> None:
-    decision = with_triggers(slot, decide_by_rules(slot, {"device": "desktop"}))
+    decision = with_triggers(slot, decide_by_rules(slot, {"device": "desktop"}), NO_PAUSES)
     assert (decision.variant, decision.reason, decision.probability) == ("a", "default", 1.0)
     [(trigger, variant, trigger_decision)] = decision.triggers
     assert (trigger, variant) == ("bored", "c") and trigger_decision != decision.id
@@ -54,7 +55,7 @@ def test_control_by_default_with_triggers_offered(slot: CompiledSlot) -> None:
 
 def test_triggers_only_from_the_control(slot: CompiledSlot) -> None:
     pinned = decide_by_rules(slot, {"device": "mobile", "hour": 20})
-    assert with_triggers(slot, pinned) == pinned and pinned.triggers == ()
+    assert with_triggers(slot, pinned, NO_PAUSES) == pinned and pinned.triggers == ()
 
 
 def test_decision_ids_are_fresh_and_event_safe(slot: CompiledSlot) -> None:
@@ -65,7 +66,7 @@ def test_decision_ids_are_fresh_and_event_safe(slot: CompiledSlot) -> None:
 
 def test_trigger_ids_follow_from_the_decision(slot: CompiledSlot) -> None:
     decision = decide_by_rules(slot, {"device": "desktop"})
-    offered = [with_triggers(slot, decision).triggers for _ in range(2)]
+    offered = [with_triggers(slot, decision, NO_PAUSES).triggers for _ in range(2)]
     assert offered[0] == offered[1]
     [(_, _, trigger_decision)] = offered[0]
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", trigger_decision)  # the form of any decision id
@@ -83,6 +84,16 @@ def test_a_trigger_whose_variant_changed_gets_a_new_id(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(textwrap.dedent(SLOT))
     before = load_rules(tmp_path).slots[0]
     decision = decide_by_rules(before, {"device": "desktop"})
-    [(_, old_variant, old_id)] = with_triggers(before, decision).triggers
-    [(_, new_variant, new_id)] = with_triggers(reloaded, decision).triggers
+    [(_, old_variant, old_id)] = with_triggers(before, decision, NO_PAUSES).triggers
+    [(_, new_variant, new_id)] = with_triggers(reloaded, decision, NO_PAUSES).triggers
     assert (old_variant, new_variant) == ("c", "b") and old_id != new_id
+
+
+def test_a_paused_slot_or_variant_is_offered_by_no_trigger(slot: CompiledSlot) -> None:
+    """The kill switch covers the page's switches too: a trigger would swap in what is paused."""
+    decision = decide_by_rules(slot, {"device": "desktop"})
+    assert with_triggers(slot, decision, NO_PAUSES).triggers != ()
+    for paused in (Pauses(slots=frozenset({"hero"})), Pauses(variants={"hero": frozenset({"c"})})):
+        assert with_triggers(slot, decision, paused) == decision and decision.triggers == ()
+    other = Pauses(variants={"hero": frozenset({"b"})})  # not the trigger's variant
+    assert with_triggers(slot, decision, other).triggers != ()

@@ -40,6 +40,7 @@ slots:
       a: []
       b: [{op: set_text, selector: "#hero", value: "B"}]
       c: [{op: set_text, selector: "#hero", value: "C"}]
+    triggers: [{id: idle, variant: c, after_s: 20}]
 """
 pytestmark = pytest.mark.rules_file("r.yaml", RULES)
 MARK = re.compile(r'data-vernier-variant="(\w)"')
@@ -184,3 +185,44 @@ async def test_the_admin_api_pauses_and_resumes(
         async with aiohttp.ClientSession() as anonymous:
             async with anonymous.get(admin + "/__vernier/admin/pauses") as response:
                 assert response.status == 401
+
+
+async def test_a_paused_variant_is_offered_by_no_trigger(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    """The kill switch covers the page's switches: a page showing the control offers no
+    trigger that would swap in a paused variant (or anything of a paused slot)."""
+    prefix = f"t{secrets.token_hex(4)}:"
+    token = "admin-token-0123456789"
+    proxy = await start_proxy(
+        origin, rules=str(rules_dir), **{"store.key_prefix": prefix, "admin.token": token}
+    )
+
+    async def offers_the_trigger() -> bool:
+        for _ in range(30):  # new visitors until one is shown the control
+            async with aiohttp.ClientSession() as client:
+                async with client.get(proxy + "/page", headers={"User-Agent": DESKTOP}) as reply:
+                    body = await reply.text()
+            if MARK.search(body)[1] == "a":  # type: ignore[index]
+                return "data-vernier-trigger" in body
+        raise AssertionError("30 visitors and none shown the control")
+
+    assert await offers_the_trigger()
+    async with serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(headers=auth) as operator:
+            for target in ("hero/c", "hero"):
+                async with operator.post(
+                    admin + "/__vernier/admin/pause", json={"target": target}
+                ) as reply:
+                    assert reply.status == 200
+
+                async def withdrawn() -> bool:
+                    return not await offers_the_trigger()
+
+                await until(withdrawn)
+                async with operator.post(
+                    admin + "/__vernier/admin/resume", json={"target": target}
+                ) as reply:
+                    assert reply.status == 200
+                await until(offers_the_trigger)  # back, before the next pause is tried
