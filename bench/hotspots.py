@@ -36,7 +36,12 @@ def _short(path: str) -> str:
     return path.rsplit("/", 1)[-1] or "?"
 
 
-_BOOTSTRAP = ("/proxy/cli.py", "/proxy/__main__.py", "/proxy/server/workers.py")
+_BOOTSTRAP = (
+    "/proxy/cli.py",
+    "/proxy/entry.py",
+    "/proxy/__main__.py",
+    "/proxy/server/workers.py",
+)
 
 
 def _is_own(path: str) -> bool:

@@ -99,7 +99,11 @@ class DecisionApi:
             return _error(400, f"{path}: {what}")
         except msgspec.DecodeError as err:
             return _error(400, f"malformed JSON: {malformed_json(err)}")
-        if (repeated := duplicate_key(body)) is not None:  # two parsers could read it two ways
+        try:
+            repeated = duplicate_key(body)
+        except (ValueError, RecursionError):  # msgspec took what json does not: still a 400
+            return _error(400, "malformed JSON")
+        if repeated is not None:  # two parsers could read it two ways
             return _error(400, f"malformed JSON: the key '{repeated}' is written twice")
         if isinstance(asked, DecideRequest):
             return await self._decide(asked)

@@ -10,6 +10,7 @@ from proxy.errors import EXIT_INTERRUPTED
 def main() -> int:
     try:
         from proxy.cli import main as run_command
-    except KeyboardInterrupt:
+
+        return run_command()
+    except KeyboardInterrupt:  # before the command's own handling (loading, parsing flags)
         return EXIT_INTERRUPTED
-    return run_command()

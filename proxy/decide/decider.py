@@ -98,9 +98,10 @@ def stable(decision: Decision) -> Decision:
 
 def _paused_control(slot: CompiledSlot, viewer: Viewer) -> Decision:
     """A paused slot or variant: the control, never a learning example, never held; under an id
-    that is the session's own and stays the same while the pause lasts, so the page served
-    again is the same page (one ETag, a 304 for a revalidating browser, a HEAD that agrees)."""
-    parts = (viewer.session_id or "", slot.id, slot.control, "paused")
+    that is the session's own, the same on every paused view of the slot in the session, so the
+    page served again is the same page (one ETag, a 304 for a revalidating browser, a HEAD that
+    agrees). Never logged, it can be neither joined nor rewarded."""
+    parts = (viewer.session_id, slot.id, slot.control, "paused")
     return Decision(stable_decision_id(*parts), slot.id, slot.control, "paused")
 
 

@@ -6,7 +6,8 @@ converters feed them strings, and a file is streamed, never held. A malformed li
 logs may carry more. A reward beyond :data:`~proxy.records.decision.REWARD_LIMIT` is refused
 here, where every reader of the log (``vernier evaluate``, ``vernier report --by segment``) decodes
 its lines: the estimators square rewards, and such a number is a unit mistake, not a measurement;
-so is a logged probability below :data:`MIN_LOGGED_P` (its weight 1/p is squared too). A UTF-8 byte order mark before the first line (some editors write one) is skipped.
+so is a logged probability below :data:`MIN_LOGGED_P` (its weight 1/p is squared too). A UTF-8
+byte order mark before the first line (some editors write one) is skipped.
 """
 
 from __future__ import annotations

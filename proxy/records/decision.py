@@ -14,11 +14,13 @@ from typing import Literal
 
 import msgspec
 
-# The largest reward (in magnitude) a decision log may carry: one part of a joined reward is at
+# The largest reward (in magnitude) a decision log may carry. One part of a joined reward is at
 # most a rule's weight (``proxy/rules/schema.py``, ±1e6) times a conversion's value
-# (``proxy/records/events.py``, up to 1e9); the decision API takes ±1e6. Readers of the log refuse
-# more (``proxy/evaluate/log.py``): squared in the estimators, it overflows or drowns the rest.
-REWARD_LIMIT = 1e15
+# (``proxy/records/events.py``, up to 1e9), and a decision sums at most 1,000 parts
+# (``max_events_per_decision``), so the proxy writes at most ±1e18; the decision API takes ±1e6.
+# Readers of the log refuse more (``proxy/evaluate/log.py``): a larger number is a unit mistake,
+# and squared in the estimators it overflows (near 1e154) or drowns the rest.
+REWARD_LIMIT = 1e30
 
 Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default"]
 

@@ -270,7 +270,8 @@ async def _drive(
         if ctrl_c.pressed_twice:  # while the site stopped, which it is left to finish
             raise Interrupted
     stopped_early = len(outcomes) + driver.progress.failed < options.visitors
-    return outcomes, driver.progress, stopped_early, ctrl_c.stop.is_set(), pauses
+    # a Ctrl-C after the last visitor (while the model is read) stopped nothing
+    return outcomes, driver.progress, stopped_early, stopped_early and ctrl_c.stop.is_set(), pauses
 
 
 def _say_running(driver: Driver[Any], report: TextIO | None) -> Callable[[Outcome], None] | None:

@@ -121,6 +121,13 @@ async def check_and_consume(
     return await store.run(run, default=None)
 
 
+HELD = "sticky:"  # a session hash's field of what it holds: sticky:<owner> = "variant|decision"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 async def held_by_session(store: Store, session_id: str) -> dict[str, str] | None:
     """Everything the session holds (``owner -> "variant|decision"``), read only; None when
     the store cannot answer (what ``GET /__vernier/me`` shows)."""
@@ -128,14 +135,12 @@ async def held_by_session(store: Store, session_id: str) -> dict[str, str] | Non
 
     async def read(client: Redis) -> dict[str, str]:
         fields = await client.hgetall(key)
-        held: dict[str, str] = {}
-        for name, value in fields.items():
-            field = name.decode() if isinstance(name, bytes) else str(name)
-            if field.startswith("sticky:"):
-                held[field.removeprefix("sticky:")] = (
-                    value.decode() if isinstance(value, bytes) else str(value)
-                )
-        return held
+        named = ((_text(name), value) for name, value in fields.items())
+        return {
+            field.removeprefix(HELD): _text(value)
+            for field, value in named
+            if field.startswith(HELD)
+        }
 
     return await store.run(read, default=None)
 
@@ -151,9 +156,9 @@ async def held_in_session(
     key = store.keys.session_key(session_id)
 
     async def read(client: Redis) -> dict[str, str]:
-        values = await client.hmget(key, [f"sticky:{owner}" for owner in owners])
+        values = await client.hmget(key, [f"{HELD}{owner}" for owner in owners])
         return {
-            owner: value.decode() if isinstance(value, bytes) else str(value)
+            owner: _text(value)
             for owner, value in zip(owners, values, strict=True)
             if value is not None
         }
@@ -185,7 +190,7 @@ async def _hold(store: Store, key: str, held: dict[str, str], ttl_s: int) -> Non
 
     async def write(client: Redis) -> None:
         async with client.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={f"sticky:{owner}": value for owner, value in held.items()})
+            pipe.hset(key, mapping={f"{HELD}{owner}": value for owner, value in held.items()})
             pipe.expire(key, ttl_s)
             await pipe.execute()
 

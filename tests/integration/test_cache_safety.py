@@ -193,6 +193,10 @@ async def test_a_page_held_from_before_vernier_is_sent_again_with_the_tracker(
         assert (await get(client, f"{proxy}/inj", **navigation, **ours))[0] == 304
         fetched = {"Sec-Fetch-Dest": "empty", "Accept": "*/*", **held}
         assert (await get(client, f"{proxy}/inj", **fetched))[0] == 304
+        # a visitor who opted out gets the origin's bytes anyway: its copy is current
+        assert (await get(client, f"{proxy}/inj", **navigation, **held, **{"Sec-GPC": "1"}))[
+            0
+        ] == 304
 
 
 async def test_an_injected_page_after_a_tracker_upgrade_is_never_validated_by_its_date(
