@@ -154,6 +154,11 @@ async def _explain(
     return explain_text(segments, model, profile)
 
 
+def _shown(value: object) -> str:
+    """A context value as a condition writes it: a list of segments as ``['a', 'b']``."""
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)
+
+
 def explain_text(segments: Segments, model: SegmentModel | None, fields: Mapping[str, str]) -> str:
     context: dict[str, object] = profile_fields(fields, "")
     lines = []
@@ -169,6 +174,6 @@ def explain_text(segments: Segments, model: SegmentModel | None, fields: Mapping
     for segment in segments.declared:
         lines.append(f"  {'in ' if segment.id in found else 'out'} {segment.id}")
         for test in tests_of(segment.when, context):
-            read = ", ".join(f"{k}={v!r}" for k, v in test.values.items()) or "not known"
+            read = ", ".join(f"{k}={_shown(v)}" for k, v in test.values.items()) or "not known"
             lines.append(f"      {'yes' if test.holds else 'no '}  {test.text}   [{read}]")
     return "\n".join(lines)

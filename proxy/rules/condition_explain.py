@@ -28,8 +28,9 @@ def tests_of(node: tree.Node, context: Mapping[str, object]) -> list[LeafTest]:
     """Every leaf test of ``node`` with the fields it read and whether it held."""
     if isinstance(node, tree.All | tree.Any_):
         return [test for item in node.items for test in tests_of(item, context)]
-    if isinstance(node, tree.Not):
+    if isinstance(node, tree.Not) and isinstance(node.item, tree.All | tree.Any_ | tree.Not):
         return tests_of(node.item, context)
+    # a leaf, or the negation of one: shown whole (``not 'buyer' in segments``, with its verdict)
     fields = sorted(fields_used(node))
     values = {name: context[name] for name in fields if name in context}
     return [LeafTest(render(node), values, evaluate(node, context))]

@@ -47,3 +47,14 @@ def test_each_leaf_reports_what_it_read_and_whether_it_held() -> None:
         LeafTest("hour > 20", {"hour": 19}, False),
         LeafTest("missing", {}, False),
     ]
+
+
+def test_a_negated_leaf_is_shown_with_its_own_verdict() -> None:
+    """``not 'buyer' in segments`` for a visitor in no such segment holds: it is not listed as
+    the failed ``'buyer' in segments``."""
+    node = parse_condition("not 'buyer' in segments and device == 'mobile'")
+    context: dict[str, object] = {"segments": ("window-shopper",), "device": "mobile"}
+    assert explain.tests_of(node, context) == [
+        LeafTest("not ('buyer' in segments)", {"segments": ("window-shopper",)}, True),
+        LeafTest("device == 'mobile'", {"device": "mobile"}, True),
+    ]
