@@ -71,11 +71,15 @@ def profile_field(value: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"unknown profile field {name!r}{did_you_mean(name)}")
     if name != "tz":
         try:
-            finite = math.isfinite(float(number))
+            amount = float(number)
         except ValueError:
-            finite = False
-        if not finite:
+            amount = math.nan
+        if not math.isfinite(amount):
             raise argparse.ArgumentTypeError(f"{name} takes a number, got {number!r}")
+        share = name.startswith(("max_scroll", "score", "interest"))  # fractions of a whole
+        if amount < 0 or (share and amount > 1):
+            bounds = "0 to 1" if share else "0 or more"
+            raise argparse.ArgumentTypeError(f"{name} takes {bounds}, got {number!r}")
     return name, number
 
 
