@@ -132,7 +132,11 @@ def _parser() -> argparse.ArgumentParser:
         ),
     ):
         preview.add_argument(
-            flag, type=parse, action="append", default=[], help=f"{what} (repeatable)"
+            flag,
+            type=parse,
+            action=flag_values.OncePerName,
+            default=[],
+            help=f"{what} (repeatable, each name once)",
         )
     preview.add_argument(
         "--header", type=flag_values.pair(":"), action="append", default=[], help="'Name: value'"

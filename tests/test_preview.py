@@ -81,6 +81,8 @@ def test_bad_preview_flags_get_usage(capsys: pytest.CaptureFixture[str]) -> None
         ["--profile", "engagd_s=4"],
         ["--country", "Germany"],
         ["--variant", "hero"],
+        ["--variant", "hero=a", "--variant", "hero=b"],  # one would silently win
+        ["--set", "device=mobile", "--set", "device=tablet"],
     ):
         with pytest.raises(SystemExit) as exit_:
             main(["preview", "/", *bad])

@@ -108,3 +108,21 @@ def typed(value: str) -> object:
         except ValueError:
             pass
     return value
+
+
+class OncePerName(argparse.Action):
+    """A repeatable ``NAME=VALUE`` flag (values from :func:`pair` and the like) that gives each
+    name once: the values become a mapping, where a second one would silently win."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        given = list(getattr(namespace, self.dest) or [])
+        assert isinstance(values, tuple)  # the flag's type made it a (name, value) pair
+        if any(name == values[0] for name, _ in given):
+            raise argparse.ArgumentError(self, f"{values[0]} given twice")
+        setattr(namespace, self.dest, [*given, values])
