@@ -7,7 +7,7 @@ import re
 from proxy.errors import UsageError
 from proxy.records.results_buckets import DAY_HOURS, Period, hour_of
 
-_SINCE = re.compile(r"^([1-9][0-9]{0,3})([hd])$")
+_SINCE = re.compile(r"^([1-9][0-9]{0,17})([hd])$")  # the bounds below say what is too long
 MAX_HOURS = 72
 
 
