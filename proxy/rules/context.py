@@ -158,7 +158,28 @@ def build_context(
         ctx["language"] = language
     ctx["path"] = path
     ctx["landing"] = landing
-    return ctx
+    return _valid_text(ctx)
+
+
+def _valid_text(ctx: Context) -> Context:
+    """``ctx`` with text that is valid Unicode: a client's bytes that are not UTF-8 (a latin-1
+    ``Referer``) reach here as lone surrogates (aiohttp decodes with ``surrogateescape``), which
+    no log, JSON or VW line can hold; each such byte becomes U+FFFD. Keys and values alike."""
+    if all(
+        key.isascii() and (not isinstance(value, str) or value.isascii())
+        for key, value in ctx.items()
+    ):
+        return ctx
+    return {
+        _text(key): _text(value) if isinstance(value, str) else value for key, value in ctx.items()
+    }
+
+
+def _text(value: str) -> str:
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate no decoding made
+        return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def _strip_www(host: str) -> str:

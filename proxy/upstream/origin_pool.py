@@ -298,7 +298,8 @@ class OriginPool:
 
 def request_head(target: str, headers: Mapping[str, str]) -> bytes | None:
     """``GET target HTTP/1.1`` and the header block, or None if any part could end a line or
-    the request (CR, LF, NUL; a space in the target), which aiohttp's client would refuse."""
+    the request (CR, LF, NUL; a space in the target), which aiohttp's client would refuse, or
+    cannot be written as the bytes the client sent."""
     if " " in target:
         return None
     lines = [f"GET {target} HTTP/1.1", *[f"{name}: {value}" for name, value in headers.items()]]
@@ -307,7 +308,10 @@ def request_head(target: str, headers: Mapping[str, str]) -> bytes | None:
     ends = len(lines) + 1
     if head.count("\r") != ends or head.count("\n") != ends or "\0" in head:
         return None
-    return head.encode("utf-8")
+    try:  # the bytes a client sent that are not UTF-8 (latin-1 "caf\xe9") go on as they came
+        return head.encode("utf-8", "surrogateescape")  # aiohttp's server decoded them so
+    except UnicodeEncodeError:  # a surrogate no decoding made: aiohttp's client drops it
+        return None
 
 
 # what ``stages/forward.py`` leaves in ``Exchange.upstream``: either client's answer

@@ -256,8 +256,9 @@ def test_policy_file_errors_name_file_and_line(
         assert code == 2
         return capsys.readouterr().err
 
-    assert f"{log}:4: decision decision00000003: policy file:p.jsonl: no line for this decision" in (
-        fails_with(lines[:3])
+    assert (
+        f"{log}:4: decision decision00000003: policy file:p.jsonl: no line for this decision"
+        in (fails_with(lines[:3]))
     )
     assert f"{pmf}:2: decision decision00000001: unknown action 'z'" in fails_with(
         [lines[0], '{"id": "decision00000001", "pmf": {"z": 1}}', *lines[2:]]

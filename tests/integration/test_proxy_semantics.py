@@ -102,6 +102,23 @@ async def test_path_and_query_reach_origin_byte_identical(
 
 
 @pytest.mark.parametrize(
+    "header",
+    [b"X-Foo: caf\xe9", b"User-Agent: Mozilla \xff", b"Cookie: a=\xff", b"X-Tz: \xff\xfe"],
+)
+async def test_header_bytes_that_are_not_utf_8_still_get_the_page(
+    origin: str, start_proxy: StartProxy, header: bytes
+) -> None:
+    """Some clients send latin-1 header bytes: the page is served (was a 500 with a traceback
+    from writing the origin request)."""
+    proxy = await start_proxy(origin)
+    raw = await raw_exchange(
+        proxy, b"GET /page HTTP/1.1\r\nHost: x\r\n" + header + b"\r\nConnection: close\r\n\r\n"
+    )
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
+    assert b"/__vernier/t.js" in raw
+
+
+@pytest.mark.parametrize(
     "target", ["//evil.example/x", "/\\evil.example/", "/http://evil.example/"]
 )
 async def test_path_never_retargets_upstream(

@@ -405,3 +405,18 @@ def test_without_a_known_visitor_zone_the_configured_zone_is_used(profile: dict[
     ctx = build(profile=profile)
     assert (ctx["hour"], ctx["weekday"]) == (14, "wed")
     assert "tz" not in ctx
+
+
+def test_bytes_that_are_not_utf_8_become_replacement_characters() -> None:
+    """aiohttp decodes a client's non-UTF-8 header bytes with surrogateescape; no log, JSON or
+    VW line can hold those, so the context has U+FFFD in their place, keys and values alike."""
+    latin1 = b"http://caf\xe9.example/x".decode("utf-8", "surrogateescape")
+    ctx = build(
+        headers=headers(user_agent=CHROME_ANDROID, referer=latin1),
+        cookies={b"pl\xe4n".decode("utf-8", "surrogateescape"): "\udcff"},
+    )
+    assert ctx["referrer.domain"] == "caf\ufffd.example"
+    assert ctx["cookie.pl\ufffdn"] == "\ufffd"
+    assert all(str(k).encode() and (not isinstance(v, str) or v.encode()) for k, v in ctx.items())
+    plain = build()
+    assert build() == plain  # nothing to replace: the same context

@@ -52,6 +52,15 @@ def test_the_request_head_is_written_as_given() -> None:
     assert head == b"GET /a?b=1 HTTP/1.1\r\nHost: o\r\nVia: 1.1 v\r\n\r\n"
 
 
+def test_header_bytes_that_are_not_utf_8_go_on_as_they_came() -> None:
+    """aiohttp's server decodes them with surrogateescape (a latin-1 \xe9 is \udce9): they
+    were a UnicodeEncodeError here, a 500 before the origin was asked."""
+    raw = b"caf\xe9 \xff"
+    head = request_head("/", {"Host": "o", "X-Foo": raw.decode("utf-8", "surrogateescape")})
+    assert head == b"GET / HTTP/1.1\r\nHost: o\r\nX-Foo: " + raw + b"\r\n\r\n"
+    assert request_head("/", {"Host": "o", "X": "\ud800"}) is None  # aiohttp's client asks
+
+
 @pytest.mark.parametrize(
     ("target", "headers"),
     [
