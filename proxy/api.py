@@ -28,6 +28,7 @@ from proxy.decide.decider import Decider, Viewer
 from proxy.messages import duplicate_key, invalid_value, malformed_json
 from proxy.records.decision import RewardNote
 from proxy.request_view import bearer_token
+from proxy.rules.clock import clock_value_problem
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
 from proxy.rules.segments import SEGMENT_FIELD, add_segments, did_you_mean, known_field
@@ -116,9 +117,11 @@ class DecisionApi:
             return _error(404, f"no slot '{asked.slot}' in the rules")
         if any(isinstance(v, float) and not math.isfinite(v) for v in asked.context.values()):
             return _error(400, "context values must be finite")
-        for name in asked.context:  # a misspelt field would be set and never read
+        for name, value in asked.context.items():  # a misspelt field would be set, never read
             if not (known_field(name) or name == SEGMENT_FIELD):
                 return _error(400, f"$.context.{name}: unknown context field{did_you_mean(name)}")
+            if (problem := clock_value_problem(name, value)) is not None:
+                return _error(400, f"$.context.{name}: {problem}")
         profile = await load_profile(self._store, asked.visitor) if asked.visitor else {}
         context: dict[str, object] = {**profile_fields(profile, "api"), **asked.context}
         add_segments(engine.ruleset.segments, context)

@@ -24,7 +24,7 @@ from proxy.tracker.asset import ASSET_PATH, TRIGGERS_PATH, TrackerAsset
 from proxy.tracker.consent import handle_consent
 from proxy.tracker.intake import EventIntake
 from proxy.tracker.same_origin import cross_site_reason
-from proxy.tracker.visitor_data import forget_visitor, visitor_summary
+from proxy.tracker.visitor_data import NOTHING_HELD, forget_visitor, visitor_summary
 from proxy.worker_metrics import WorkerMetrics
 
 PREFIX = "/__vernier/"
@@ -92,8 +92,8 @@ class Endpoints:
     async def me(self, request: web.Request) -> web.Response:
         """GET: the visitor's data as JSON; DELETE: erase it and the ids (same-origin only)."""
         identity = self._session.identify(request)
-        if identity.visitor_id is None:
-            return _json({"visitor": None, "profile": {}, "recent_events": []})
+        if identity.visitor_id is None:  # nothing held: the same shape, empty
+            return _json(NOTHING_HELD)
         if request.method == "GET":
             return _json(
                 await visitor_summary(self._store, identity.visitor_id, identity.session_id or "")

@@ -8,8 +8,8 @@ import math
 from collections.abc import Callable
 
 from proxy.config.load import parse_listen
-from proxy.rules.clock import WEEKDAYS
-from proxy.rules.segments import SEGMENT_FIELD, did_you_mean, known_field
+from proxy.rules.clock import clock_value_problem
+from proxy.rules.segments import SEGMENT_FIELD, SEGMENTS_FIELD, did_you_mean, known_field
 
 
 def listen(value: str) -> str:
@@ -87,14 +87,15 @@ def context_field(value: str) -> tuple[str, str]:
     """``--set NAME=VALUE``: a field the rules can read (a misspelt one would be set and never
     read); ``hour`` a whole number 0-23 and ``weekday`` mon..sun, as the context has them."""
     name, given = pair("=")(value)
-    if not (known_field(name) or name == SEGMENT_FIELD):
-        raise argparse.ArgumentTypeError(f"unknown context field {name!r}{did_you_mean(name)}")
-    if name == "hour" and not (given.isdigit() and 0 <= int(given) <= 23):
-        raise argparse.ArgumentTypeError(f"hour takes a whole number 0-23, got {given!r}")
-    if name == "weekday" and given not in WEEKDAYS:
+    if name in (SEGMENT_FIELD, SEGMENTS_FIELD):  # computed from the segments' conditions
         raise argparse.ArgumentTypeError(
-            f"weekday takes one of {', '.join(WEEKDAYS)}, got {given!r}"
+            f"{name} follows from the segments' conditions: set the fields they read instead "
+            "(--profile, --set)"
         )
+    if not known_field(name):
+        raise argparse.ArgumentTypeError(f"unknown context field {name!r}{did_you_mean(name)}")
+    if (problem := clock_value_problem(name, typed(given))) is not None:
+        raise argparse.ArgumentTypeError(problem)
     return name, given
 
 

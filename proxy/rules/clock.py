@@ -57,3 +57,14 @@ def local_time(now: datetime, zone: ZoneInfo) -> tuple[int, str]:
         raise ValueError("local_time: `now` must be timezone-aware")
     local = now.astimezone(zone)
     return local.hour, WEEKDAYS[local.weekday()]
+
+
+def clock_value_problem(name: str, value: object) -> str | None:
+    """What is wrong with ``value`` for the context field ``name`` as a caller sets it (``vernier
+    preview --set``, the decision API's ``context``), or None: ``hour`` is a whole number 0-23
+    and ``weekday`` one of mon..sun, as the context builds them; other fields are not checked."""
+    if name == "hour" and not (type(value) is int and 0 <= value <= 23):
+        return f"hour takes a whole number 0-23, got {value!r}"
+    if name == "weekday" and value not in WEEKDAYS:
+        return f"weekday takes one of {', '.join(WEEKDAYS)}, got {value!r}"
+    return None

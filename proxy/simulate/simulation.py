@@ -265,6 +265,8 @@ async def _drive(
                 raise Interrupted
             pauses = await read_pauses(store_url)
             model = await read_model(store_url, SLOT)
+            if ctrl_c.pressed_twice:  # pressed while they were read: nothing is written
+                raise Interrupted
             if model is not None:  # for `vernier evaluate --model hero=<out>/hero.vw`
                 (options.out / MODEL_NAME).write_bytes(model)
         if ctrl_c.pressed_twice:  # while the site stopped, which it is left to finish

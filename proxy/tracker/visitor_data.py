@@ -21,6 +21,16 @@ from proxy.store.governance import held_by_session
 from proxy.store.profiles import forget, load_profile, load_recent
 
 RECENT_EVENTS = 50
+# what GET /__vernier/me shows a client without ids (the shape of visitor_summary's answer)
+NOTHING_HELD: dict[str, Any] = {
+    "visitor": None,
+    "session": None,
+    "available": True,
+    "profile": {},
+    "segments": [],
+    "sticky": {},
+    "recent_events": [],
+}
 log = logging.getLogger(__name__)
 
 

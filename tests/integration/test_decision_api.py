@@ -92,6 +92,8 @@ async def test_bad_requests_get_a_reason(
         ({"slot": "hero", "session": "s-12345678", "extra": 1}, AUTH, 400),
         ({"slot": "nope", "session": "s-12345678"}, AUTH, 404),
         ({"slot": "hero", "session": "s-12345678", "context": {"devce": "mobile"}}, AUTH, 400),
+        ({"slot": "hero", "session": "s-12345678", "context": {"hour": "20"}}, AUTH, 400),
+        ({"slot": "hero", "session": "s-12345678", "context": {"weekday": "Monday"}}, AUTH, 400),
         # a body its Content-Encoding does not describe (was a 500), or any coding at all
         (
             b"not gzip",

@@ -123,3 +123,6 @@ async def test_forget_me_erases_profile_and_ids(origin: str, start_proxy: StartP
         async with client.get(proxy + "/__vernier/me") as response:
             data = await response.json()
         assert data["recent_events"] == [] and data["profile"] == {}
+        # no ids left: the same shape as for a visitor with data, empty
+        assert data == {"visitor": None, "session": None, "available": True, "profile": {},
+                        "segments": [], "sticky": {}, "recent_events": []}  # fmt: skip
