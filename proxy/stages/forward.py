@@ -182,8 +182,7 @@ class Forward:
         """The client's validators as the origin issued them: ours translated back, tags of a
         body Vernier no longer serves dropped, and never a date beside tags; for a page (a
         browser's navigation), only ours."""
-        identity = ex.identity
-        gets_tracker = identity.trackable or identity.consent_pending  # else the origin's bytes
+        gets_tracker = ex.identity.tracker_state() != "absent"  # else the origin's bytes
         if self._injects_tracker and gets_tracker and asks_for_a_page(ex.request.headers):
             only_our_validators(headers)
         validator = headers.get("If-None-Match")
