@@ -9,7 +9,10 @@ contract of ``docs/report-format.md``; ``html`` is one self-contained page with 
 guardrail's state now (``proxy/results/html.py``), to keep or send. Bandit slots also get doubly
 robust estimates from their most recent joined examples in the period (``--dr-sample N``, at most
 ``results.examples_kept``; ``proxy/results/doubly_robust.py``). An unknown slot, a malformed
-``--since``, a bad ``--dr-sample`` or a period with no data is a one-line error and exit 2.
+``--since`` or a bad ``--dr-sample`` is a one-line error and exit 2. A period with no data (a
+fresh install) is an ordinary result, exit 0: the text says there is nothing yet and why, the
+other formats are the usual report with every count 0; ``--by segment`` over a log with no seen
+decision likewise.
 """
 
 from __future__ import annotations
@@ -94,11 +97,16 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     data, guardrail = asyncio.run(
         _read(config, args.store, infos, period, args.format == "html", limit)
     )
-    if not any(
+    empty = not any(
         slot["exposures"] or any(v["decisions"] for v in slot["variants"]) for slot in data["slots"]
-    ):
-        raise UsageError(f"no exposures or decisions in the last {args.since}: nothing to report")
-    if args.format == "json":
+    )
+    if empty and args.format == "text":  # a fresh install: an answer, not an error
+        slots = ", ".join(info.id for info in infos)
+        print(
+            f"nothing to report yet: no decisions or exposures of {slots} were logged in the "
+            f"last {args.since}"
+        )
+    elif args.format == "json":
         print(json.dumps(data, indent=2))
     elif args.format == "html":
         assets = DashboardAssets.load()
@@ -120,9 +128,12 @@ def _by_segment(args: argparse.Namespace, config: Config, infos: list[SlotInfo])
         raise UsageError(f"--log: cannot read {path}: {err.strerror or err}") from None
     except LogError as err:
         raise UsageError(str(err)) from None
-    if not has_seen(data):
-        raise UsageError(f"no seen decisions of these slots in {path}: nothing to report")
-    print(json.dumps({"slots": data}, indent=2) if args.format == "json" else segments_text(data))
+    if args.format == "json":
+        print(json.dumps({"slots": data}, indent=2))
+    elif not has_seen(data):
+        print(f"nothing to report yet: no seen decisions of these slots in {path}")
+    else:
+        print(segments_text(data))
     return 0
 
 

@@ -65,6 +65,36 @@ async def test_html_report_is_one_self_contained_file(
     assert "Pauses and control chart (last 60 minutes)" in page and ">250<" in page
 
 
+async def test_an_empty_store_is_an_ordinary_report(
+    redis_server: RedisServerProcess, tmp_path: Path
+) -> None:
+    """A fresh install (no decision logged yet) is an answer, exit 0, not a usage error: the
+    text says so, the JSON is the usual report with every count 0."""
+    (tmp_path / "rules.yaml").write_text(RULES)
+    config = tmp_path / "vernier.yaml"
+    config.write_text(f"store: {{url: '{redis_server.url}'}}\nrules: {tmp_path / 'rules.yaml'}\n")
+
+    def report(*extra: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["report", "--config", str(config), *extra]) == 0
+        return out.getvalue()
+
+    text = await asyncio.to_thread(report)
+    assert text == (
+        "nothing to report yet: no decisions or exposures of hero, measured were logged in the "
+        "last 7d\n"
+    )
+    data = json.loads(await asyncio.to_thread(report, "--format", "json", "--since", "24h"))
+    assert (data["format"], data["version"]) == ("vernier-report", 2)
+    assert [slot["id"] for slot in data["slots"]] == ["hero", "measured"]
+    variants = [v for slot in data["slots"] for v in slot["variants"]]
+    assert all(slot["exposures"] == 0 for slot in data["slots"])
+    assert [(v["id"], v["decisions"], v["clicks"]) for v in variants] == [
+        ("a", 0, 0), ("b", 0, 0), ("holdout", 0, 0), ("applied", 0, 0)
+    ]  # fmt: skip
+
+
 def test_html_report_of_an_unknown_slot_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,7 +126,6 @@ def test_report_by_segment_reads_the_decision_log(
     [
         (None, [], "--log: cannot read"),
         ("{not json\n", [], "decisions.jsonl:1:"),
-        ("", [], "no seen decisions of these slots"),
         ("", ["--format", "csv"], "--by segment: --format text or json"),
     ],
 )
@@ -115,6 +144,22 @@ def test_report_by_segment_errors_are_one_line(
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_decision_log_with_nothing_seen_is_an_empty_answer_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    log = tmp_path / "decisions.jsonl"
+    log.write_text("")
+    args = ["report", "--rules", str(tmp_path / "rules.yaml"), "--by", "segment", "--log", str(log)]
+    assert main(args) == 0
+    assert capsys.readouterr().out == (
+        f"nothing to report yet: no seen decisions of these slots in {log}\n"
+    )
+    assert main([*args, "--format", "json"]) == 0
+    [hero] = json.loads(capsys.readouterr().out)["slots"]
+    assert hero["slot"] == "hero" and hero["segment"]["rows"] == []
 
 
 def test_report_by_segment_refuses_a_reward_out_of_range(
@@ -155,9 +200,11 @@ def test_the_store_commands_reach_a_serve_data_dir(embedded: EmbeddedStore, tmp_
     assert vernier("pause", "hero", *where).returncode == 0
     listed = vernier("pauses", *where)
     assert listed.returncode == 0 and listed.stdout.startswith("slot:hero  since "), listed.stderr
-    report = vernier("report", *where)  # reached, and empty: exit 2 by design (issue #13)
-    assert report.returncode == 2
-    assert "no exposures or decisions in the last 7d: nothing to report" in report.stderr
+    report = vernier("report", *where)  # reached, and empty: an ordinary answer
+    assert report.returncode == 0, report.stderr
+    assert report.stdout == (
+        "nothing to report yet: no decisions or exposures of hero were logged in the last 7d\n"
+    )
     elsewhere = vernier("report", *where[:2], "--data-dir", str(tmp_path))
     assert elsewhere.returncode == 2 and "cannot read the store at unix://" in elsewhere.stderr
     assert vernier("segments", "list", *where).returncode == 0
