@@ -184,17 +184,16 @@ def _check(raw: WorldFile, lines: LineMap) -> WorldSpec:
         if not values or abs(math.fsum(values.values()) - 1.0) > 1e-6:
             raise lines.error(f"the shares of {field!r} must sum to 1", path)
         shares[field] = {_value(field, v, lines, path): s for v, s in values.items()}
-    _check_rows(raw.rates, "$.rates", raw.variants, shares, lines)
+    rows = _check_rows(raw.rates, "$.rates", raw.variants, shares, lines)
     drift_rows: tuple[RateRow, ...] = ()
     if raw.drift is not None:
-        _check_rows(raw.drift.rates, "$.drift.rates", raw.variants, shares, lines)
-        drift_rows = raw.drift.rates
+        drift_rows = _check_rows(raw.drift.rates, "$.drift.rates", raw.variants, shares, lines)
     spec = WorldSpec(
         name=raw.name,
         variants=raw.variants,
         control=control,
         shares=shares,
-        rows=raw.rates,
+        rows=rows,
         drift_at=raw.drift.at if raw.drift is not None else None,
         drift_rows=drift_rows,
         visitors=raw.visitors,
@@ -214,7 +213,8 @@ def _check(raw: WorldFile, lines: LineMap) -> WorldSpec:
 def _value(field: str, value: Value, lines: LineMap, path: str) -> Value:
     """``value`` as the request context carries ``field``: hour an int, profile numbers.
 
-    Mapping keys arrive as strings (``{0: 0.1}`` is read as ``{"0": 0.1}``); numbers are parsed.
+    Mapping keys arrive as strings (``{0: 0.1}`` is read as ``{"0": 0.1}``); numbers are parsed,
+    in ``contexts`` and in ``when`` alike, so ``"09"``, ``09`` and ``9`` are the same hour in both.
     """
     if field == "hour" or field in PROFILE_FIELDS:
         number: float | None = None
@@ -238,7 +238,9 @@ def _check_rows(
     variants: tuple[str, ...],
     shares: Mapping[str, Mapping[Value, float]],
     lines: LineMap,
-) -> None:
+) -> tuple[RateRow, ...]:
+    """``rows`` checked, with their ``when`` values read as the context carries them."""
+    checked = []
     for i, row in enumerate(rows):
         for variant, rate in row.set.items():
             at = f"{path}[{i}].set.{variant}"
@@ -246,10 +248,16 @@ def _check_rows(
                 raise lines.error(f"unknown variant {variant!r}", at)
             if not 0.0 <= rate <= 1.0:
                 raise lines.error(f"a rate must be between 0 and 1, not {rate!r}", at)
+        when: dict[str, Value | list[Value]] = {}
         for field, wanted in row.when.items():
             at = f"{path}[{i}].when.{field}"
             if field not in shares:
                 raise lines.error(f"{field!r} is not one of the world's context fields", at)
-            for value in wanted if isinstance(wanted, list) else [wanted]:
+            listed = wanted if isinstance(wanted, list) else [wanted]
+            values = [_value(field, v, lines, at) for v in listed]
+            for value in values:
                 if value not in shares[field]:
                     raise lines.error(f"{field} {value!r} is not one of its listed values", at)
+            when[field] = values if isinstance(wanted, list) else values[0]
+        checked.append(msgspec.structs.replace(row, when=when))
+    return tuple(checked)

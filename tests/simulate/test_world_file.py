@@ -70,6 +70,12 @@ def test_a_world_file_gives_its_rates_per_context_and_after_the_drift(tmp_path: 
             "device.mobile: a share",
         ),
         (("when: {device: mobile,", "when: {device: tablet,"), ":8", "'tablet' is not one"),
+        (
+            ("hour: [9]}", 'hour: ["9am"]}'),
+            ":8:28",
+            "$.rates[1].when.hour: hour '9am' is not a whole number 0-23",
+        ),
+        (("hour: [9]}", "hour: [10]}"), ":8:28", "when.hour: hour 10 is not one of its listed"),
         (("  - set: {a: 0.05, b: 0.05}", "  - set: {a: 0.05}"), ":6", "no rate for b"),
         (("name: small", "name: small\ncolour: red"), ":2", "colour"),
     ],
@@ -83,6 +89,21 @@ def test_a_bad_world_names_the_file_line_and_what_is_wrong(
     text = str(info.value)
     assert text.startswith(f"{path}{where}"), text
     assert message in text
+
+
+def test_an_hour_is_spelled_the_same_ways_in_contexts_and_in_when(tmp_path: Path) -> None:
+    """Keys of ``contexts`` are read as text (``9``, ``09``, ``"09"``): the hours of ``when``
+    are read the same way, so a quoted or zero-padded hour means the same in both."""
+    text = GOOD.replace("hour: {9: 0.5, 21: 0.5}", 'hour: {"09": 0.5, 21: 0.5}')
+    text = text.replace("hour: [9]}", 'hour: ["09"]}').replace("{hour: 21}", "{hour: '21'}")
+    spec = load_world(write(tmp_path, text))
+    assert spec.shares["hour"] == {9: 0.5, 21: 0.5}
+    mobile_9 = (("device", "mobile"), ("hour", 9))
+    desktop_21 = (("device", "desktop"), ("hour", 21))
+    assert spec.rates(mobile_9) == {"a": 0.05, "b": 0.20}
+    assert spec.rates(desktop_21, index=100) == {"a": 0.30, "b": 0.05}
+    padded = load_world(write(tmp_path, GOOD.replace("hour: [9]}", "hour: 09}")))
+    assert padded.rates(mobile_9) == {"a": 0.05, "b": 0.20}
 
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
