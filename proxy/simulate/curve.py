@@ -28,6 +28,9 @@ CSV_FIELDS = (
     "ctr_oracle",
     "oracle_variant",
     "elapsed_s",
+    "hour",  # the hour, country and language the visitor showed the proxy; empty if none
+    "country",
+    "language",
 )
 TAIL_FRACTION = 0.25
 
@@ -53,6 +56,9 @@ def write_csv(path: Path, outcomes: Sequence[Outcome]) -> None:
                     f"{e.oracle:.4f}",
                     e.oracle_variant,
                     f"{o.elapsed_s:.3f}",
+                    o.visitor.hour,  # csv writes None as an empty field
+                    o.visitor.country,
+                    o.visitor.language,
                 )
             )
 

@@ -105,8 +105,7 @@ class SpecVisitor:
     def headers(self) -> Mapping[str, str]:
         """Request headers besides ``User-Agent`` and ``Referer``, the time zone's as of now
         (read just before the request is sent)."""
-        hour = int(str(self.context["hour"]))
-        return {**self.fixed_headers, ZONE_HEADER: zone_showing(hour, datetime.now(UTC))}
+        return {**self.fixed_headers, ZONE_HEADER: zone_showing(self.hour, datetime.now(UTC))}
 
     @property
     def device(self) -> str:
@@ -115,6 +114,18 @@ class SpecVisitor:
     @property
     def referrer(self) -> str:
         return str(self.context["referrer.class"])
+
+    @property
+    def hour(self) -> int:
+        return int(str(self.context["hour"]))
+
+    @property
+    def country(self) -> str:
+        return str(self.context["country"])
+
+    @property
+    def language(self) -> str:
+        return str(self.context["language"])
 
 
 class SpecWorld:

@@ -92,6 +92,10 @@ class Visitor:
         """Request headers besides ``User-Agent`` and ``Referer`` (none here)."""
         return {}
 
+    # Not shown to the proxy by this world's visitors: the hour is the proxy's own clock's, and
+    # no geo or language header is sent.
+    hour = country = language = None
+
 
 class SimVisitor(Protocol):
     """What the driver and the curve read of a visitor (this world's or a world file's)."""
@@ -110,6 +114,13 @@ class SimVisitor(Protocol):
     def path(self) -> str: ...
     @property
     def headers(self) -> Mapping[str, str]: ...
+    # the hour, country and language the visitor shows the proxy, if they show one
+    @property
+    def hour(self) -> int | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,11 @@ from proxy.simulate.curve import (
     write_csv,
     write_png,
 )
+from proxy.simulate.spec_world import SpecWorld
 from proxy.simulate.world import Outcome, World
+from proxy.simulate.world_file import load_world
+
+WORLDS = Path(__file__).resolve().parents[2] / "bench" / "worlds"
 
 
 def outcomes(count: int, *, seed: int = 2, learns_after: int | None = None) -> list[Outcome]:
@@ -59,6 +63,43 @@ def test_the_csv_has_a_header_and_one_row_per_visitor(tmp_path: Path) -> None:
     assert float(first["ctr_uniform"]) == pytest.approx(o.expected.uniform, abs=1e-4)
     assert float(first["ctr_oracle"]) == pytest.approx(o.expected.oracle)
     assert first["probability"] == "0.9000"
+    # this world's visitors show no hour, country or language: the columns are there, empty
+    assert (first["hour"], first["country"], first["language"]) == ("", "", "")
+
+
+def test_the_csv_gives_the_hour_country_and_language_a_world_files_visitor_showed(
+    tmp_path: Path,
+) -> None:
+    """Appended after the original columns, which keep their order."""
+    world = SpecWorld(load_world(WORLDS / "hour.yaml"))
+    visitors = list(world.visitors(50, seed=1))
+    runs = [
+        Outcome(
+            visitor=v,
+            variant="a",
+            decision=f"d{v.index:08d}",
+            reason="bandit",
+            probability=0.5,
+            clicked=world.clicks(v, "a"),
+            expected=world.expected_for(v, "a"),
+            elapsed_s=0.0,
+        )
+        for v in visitors
+    ]
+    path = tmp_path / "simulate.csv"
+    write_csv(path, runs)
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert CSV_FIELDS[:13] == (
+        "index", "device", "referrer", "variant", "reason", "probability", "clicked",
+        "ctr_served", "ctr_uniform", "ctr_control", "ctr_oracle", "oracle_variant", "elapsed_s",
+    )  # fmt: skip
+    assert CSV_FIELDS[13:] == ("hour", "country", "language")
+    shown = [(int(r["hour"]), r["country"], r["language"]) for r in rows]
+    assert shown == [
+        (v.context["hour"], v.context["country"], v.context["language"]) for v in visitors
+    ]
+    assert len({hour for hour, _, _ in shown}) > 1
 
 
 def test_the_png_is_written(tmp_path: Path) -> None:
