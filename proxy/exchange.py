@@ -95,6 +95,7 @@ class Exchange:
     # the request context, the rules whose conditions hold and the slots in scope
     engine: RuleEngine | None = None
     context: dict[str, object] | None = None
+    time_zone: str | None = None  # the IANA zone whose clock the context's hour and weekday read
     rules: tuple[CompiledRule, ...] = ()
     slots: tuple[CompiledSlot, ...] = ()
     # set by decide: one per slot in scope, and one per holdout rule whose conditions hold

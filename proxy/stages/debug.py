@@ -1,9 +1,10 @@
 """debug: an admin asks the live proxy why a page looks as it does.
 
 A request carrying ``X-Vernier-Debug: <admin token>`` gets an ``X-Vernier-Debug`` response header
-naming the rule set version, the rules applied, and each slot's variant, decision id and reason
-(also when the page was served unchanged). The request header never reaches the origin; a wrong
-or missing token is ignored (the page is served as to anyone), and the answer is private.
+naming the rule set version, the rules applied, each slot's variant, decision id and reason (also
+when the page was served unchanged), and the hour and time zone the page was decided on (null
+when no rule or slot needed the request's context). The request header never reaches the origin;
+a wrong or missing token is ignored (the page is served as to anyone), and the answer is private.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def debug_report(ex: Exchange) -> str:
             for d in ex.rule_decisions
         ],
         "changed": ex.changed,
+        "hour": ex.context.get("hour") if ex.context is not None else None,
+        "time_zone": ex.time_zone,
     }
     if ex.fail_open:
         report["fail_open"] = ex.fail_open

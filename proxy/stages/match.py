@@ -98,6 +98,8 @@ class Match:
             extra_headers=self._context.extra_headers,
             hidden_cookies=self._hidden_cookies,
         )
+        # the context holds `tz` only when the visitor's or the edge's zone set the clock
+        ex.time_zone = str(ex.context.get("tz") or self._context.time_zone)
         for fields in self._context_fields:
             fields.add_to(ex.context, request)
         add_segments(engine.ruleset.segments, ex.context)

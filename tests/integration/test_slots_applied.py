@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
@@ -73,11 +75,17 @@ async def test_the_decided_variant_is_served_and_marked(
 async def test_admins_see_why_with_the_debug_header(
     origin: str, start_proxy: StartProxy, rules_dir: Path
 ) -> None:
-    proxy = await start_proxy(origin, rules=str(rules_dir), **{"admin.token": TOKEN})
+    settings = {"admin.token": TOKEN, "context.time_zone_header": "X-Edge-Tz"}
+    proxy = await start_proxy(origin, rules=str(rules_dir), **settings)
+    zone = ZoneInfo("Asia/Kathmandu")
     async with aiohttp.ClientSession() as client:
+        before = datetime.now(zone).hour
         body, headers = await get(
-            client, proxy + "/page", **{"User-Agent": IPHONE, "X-Vernier-Debug": TOKEN}
+            client,
+            proxy + "/page",
+            **{"User-Agent": IPHONE, "X-Vernier-Debug": TOKEN, "X-Edge-Tz": "Asia/Kathmandu"},
         )
+        after = datetime.now(zone).hour
         _, anonymous = await get(client, proxy + "/page", **{"X-Vernier-Debug": "wrong" * 4})
         echoed, _ = await get(client, proxy + "/echo", **{"X-Vernier-Debug": TOKEN})
     report = orjson.loads(headers["X-Vernier-Debug"])
@@ -96,6 +104,7 @@ async def test_admins_see_why_with_the_debug_header(
             "triggers": [],
         }
     ]
+    assert report["time_zone"] == "Asia/Kathmandu" and report["hour"] in (before, after)
     assert "X-Vernier-Debug" not in anonymous
     sent = {name.lower() for name, _ in orjson.loads(echoed)["headers"]}
     assert "x-vernier-debug" not in sent  # the token never reaches the origin

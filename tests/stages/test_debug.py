@@ -37,3 +37,13 @@ def test_the_report_names_rules_slots_and_a_failure() -> None:
         "triggers": [],
     }
     assert report["fail_open"] == "rewrite: TimeoutError" and report["changed"] is False
+
+
+def test_the_report_names_the_hour_and_time_zone_the_page_was_decided_on() -> None:
+    ex = make_exchange()
+    report = orjson.loads(debug_report(ex))
+    assert (report["hour"], report["time_zone"]) == (None, None)  # no context was needed
+    ex.context = {"hour": 21, "weekday": "fri", "tz": "Asia/Kathmandu"}
+    ex.time_zone = "Asia/Kathmandu"
+    report = orjson.loads(debug_report(ex))
+    assert (report["hour"], report["time_zone"]) == (21, "Asia/Kathmandu")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from proxy.config.schema import ContextConfig
 from proxy.exchange import Exchange
 from proxy.preview import PinnedFields
 from proxy.rules.engine import FixedRules
@@ -15,11 +16,13 @@ from tests.stages.factory import make_config, make_engine, make_exchange
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) Mobile/15E148 Safari/604.1"
 
 
-async def matched(tmp_path: Path, ex: Exchange, *fields: ContextFields) -> Exchange:
+async def matched(
+    tmp_path: Path, ex: Exchange, *fields: ContextFields, context: ContextConfig | None = None
+) -> Exchange:
     ex.document = PAGE
     match = Match(
         FixedRules(make_engine(tmp_path)),
-        make_config().context,
+        context or make_config().context,
         RuleHealth(),
         own_hosts=frozenset({"shop.test"}),
         hidden_cookies=frozenset(),
@@ -48,6 +51,25 @@ async def test_a_page_out_of_scope_matches_nothing(tmp_path: Path) -> None:
 async def test_added_fields_win_over_what_the_request_implies(tmp_path: Path) -> None:
     ex = await matched(tmp_path, make_exchange(target="/page"), PinnedFields({"device": "mobile"}))
     assert [r.id for r in ex.rules] == ["greet"]
+
+
+async def test_the_exchange_names_the_zone_whose_clock_the_hour_reads(tmp_path: Path) -> None:
+    """The configured zone, or the one the edge's header names when the server knows it (what
+    X-Vernier-Debug shows)."""
+    settings = {"context.time_zone": "Europe/Oslo", "context.time_zone_header": "X-Edge-Tz"}
+    context = make_config(**settings).context
+
+    async def zone(headers: dict[str, str]) -> str | None:
+        ex = await matched(
+            tmp_path, make_exchange(target="/page", headers=headers), context=context
+        )
+        return ex.time_zone
+
+    assert await zone({}) == "Europe/Oslo"
+    assert await zone({"X-Edge-Tz": "Asia/Kathmandu"}) == "Asia/Kathmandu"
+    assert await zone({"X-Edge-Tz": "Mars/Olympus_Mons"}) == "Europe/Oslo"
+    out_of_scope = await matched(tmp_path, make_exchange(target="/about"), context=context)
+    assert out_of_scope.time_zone is None
 
 
 def test_the_page_type_is_the_first_path_segment() -> None:
