@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ FLAG_KEYS: dict[str, str] = {
 }
 _FLAG_OF = {dotted: flag for flag, dotted in FLAG_KEYS.items()}
 _INT_KEYS = {"server.workers"}
+# RFC 9110 §5.1: a field name is a token (§5.6.2); anything else is never a request's header
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def flag_overrides(args: object) -> dict[str, Any]:
@@ -181,6 +184,21 @@ def _check_http_url(value: str, path: str, lines: LineMap) -> None:
         raise lines.error("has an invalid port", path) from None
 
 
+def _check_header_names(config: Config, lines: LineMap) -> None:
+    """The header names of ``context``: a name that is not a field name could never match."""
+    context = config.context
+    single = {"geo_header": context.geo_header, "time_zone_header": context.time_zone_header}
+    names = [(f"$.context.{key}", name) for key, name in single.items() if name]  # "": none
+    names += [(f"$.context.extra_headers[{i}]", n) for i, n in enumerate(context.extra_headers)]
+    for path, name in names:
+        if not _FIELD_NAME.fullmatch(name):
+            raise lines.error(
+                f"not an HTTP header name: {name!r} (RFC 9110 allows letters, digits and "
+                "!#$%&'*+-.^_`|~)",
+                path,
+            )
+
+
 def _check(config: Config, lines: LineMap) -> None:
     """Cross-field checks msgspec's types cannot express."""
     for key in ("url", "public_url"):
@@ -198,6 +216,7 @@ def _check(config: Config, lines: LineMap) -> None:
         raise lines.error(
             f"unknown time zone {config.context.time_zone!r}", "$.context.time_zone"
         ) from None
+    _check_header_names(config, lines)
     if config.origin.pool_size < 1:
         raise lines.error("must be at least 1", "$.origin.pool_size")
     for dotted in ("server.listen", "admin.listen"):

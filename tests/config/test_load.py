@@ -305,6 +305,48 @@ def test_range_and_scheme_checks_name_the_key(tmp_path: Path, text: str, path: s
     assert (err.line, err.path) == (2, path)
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "name"),
+    [
+        ("context:\n  geo_header: CF IPCountry\n", ":2:3 $.context.geo_header", "'CF IPCountry'"),
+        (
+            "context:\n  time_zone_header: 'cf-timezone:'\n",
+            ":2:3 $.context.time_zone_header",
+            "'cf-timezone:'",
+        ),
+        ("context:\n  time_zone_header: ' X-Tz'\n", ":2:3 $.context.time_zone_header", "' X-Tz'"),
+        ("context:\n  geo_header: Län\n", ":2:3 $.context.geo_header", "'Län'"),
+        (
+            "context:\n  extra_headers:\n    - x-ok\n    - 'x(no)'\n",
+            ":4:7 $.context.extra_headers[1]",
+            "'x(no)'",
+        ),
+        ("context:\n  extra_headers: ['']\n", ":2:19 $.context.extra_headers[0]", "''"),
+    ],
+)
+def test_a_context_header_that_is_not_a_field_name_is_refused(
+    tmp_path: Path, text: str, where: str, name: str
+) -> None:
+    """A name with a space, a colon or another non-token character could never match a header."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value).startswith(f"{path}{where}: not an HTTP header name: {name}")
+    assert "RFC 9110" in str(caught.value)
+
+
+def test_context_headers_that_are_field_names_are_kept(tmp_path: Path) -> None:
+    text = (
+        "context:\n  geo_header: CF-IPCountry\n  time_zone_header: cf-timezone\n"
+        '  extra_headers: [x-ab_test, "X-Odd!#$%&\'*+.^`|~9"]\n'
+    )
+    context = load_config(write(tmp_path, text), environ={}).context
+    assert (context.geo_header, context.time_zone_header) == ("CF-IPCountry", "cf-timezone")
+    assert context.extra_headers == ("x-ab_test", "X-Odd!#$%&'*+.^`|~9")
+    blank = load_config(write(tmp_path, "context:\n  geo_header: ''\n"), environ={})
+    assert blank.context.geo_header == ""  # none, as null
+
+
 def test_yaml_errors_surface_through_load_config(tmp_path: Path) -> None:
     err = error_of(tmp_path, "server:\n  listen: a\n  listen: b\n")
     assert (err.line, err.path) == (3, "$.server.listen")
