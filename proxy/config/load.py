@@ -34,6 +34,9 @@ ENVIRONMENT_KEYS: dict[str, str] = {
     "VERNIER_ADMIN_LISTEN": "admin.listen",
     "VERNIER_ADMIN_TOKEN": "admin.token",
     "VERNIER_LOG_LEVEL": "log_level",
+    # what the edge in front sets, which differs between a deployment behind a CDN and one not
+    "VERNIER_GEO_HEADER": "context.geo_header",
+    "VERNIER_TIME_ZONE_HEADER": "context.time_zone_header",
 }
 # command-line flag -> dotted config key; every command spells a setting it takes the same way
 FLAG_KEYS: dict[str, str] = {

@@ -60,6 +60,14 @@ def test_environment_overrides_file_and_flags_override_environment(tmp_path: Pat
     assert config.log_level == "debug"
 
 
+def test_the_edges_headers_can_be_named_by_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "context:\n  geo_header: X-Geo\n  time_zone_header: X-Tz\n")
+    environ = {"VERNIER_GEO_HEADER": "CF-IPCountry", "VERNIER_TIME_ZONE_HEADER": "cf-timezone"}
+    context = load_config(path, environ=environ).context
+    assert (context.geo_header, context.time_zone_header) == ("CF-IPCountry", "cf-timezone")
+    assert load_config(path, environ={}).context.time_zone_header == "X-Tz"
+
+
 def test_none_overrides_and_empty_environment_values_are_ignored(tmp_path: Path) -> None:
     path = write(tmp_path, "server:\n  listen: ':1'\n")
     config = load_config(path, environ={"VERNIER_LISTEN": ""}, overrides={"server.listen": None})
@@ -91,6 +99,13 @@ def test_environment_workers_must_be_a_number() -> None:
         ({"VERNIER_LOG_LEVEL": "loud"}, {}, "VERNIER_LOG_LEVEL", "$.log_level"),
         ({"VERNIER_PUBLIC_URL": "ftp://a"}, {}, "VERNIER_PUBLIC_URL", "$.origin.public_url"),
         ({}, {"server.workers": 0}, "--workers", "$.server.workers"),
+        ({"VERNIER_GEO_HEADER": "CF IPCountry"}, {}, "VERNIER_GEO_HEADER", "$.context.geo_header"),
+        (
+            {"VERNIER_TIME_ZONE_HEADER": "cf-timezone:"},
+            {},
+            "VERNIER_TIME_ZONE_HEADER",
+            "$.context.time_zone_header",
+        ),
     ],
 )
 def test_an_error_in_a_value_names_the_flag_or_variable_that_set_it(
@@ -100,6 +115,7 @@ def test_an_error_in_a_value_names_the_flag_or_variable_that_set_it(
     text = (
         "origin:\n  url: http://a\n  public_url: http://b\nserver:\n  listen: ':1'\n"
         "  workers: 1\nadmin:\n  listen: ':2'\nstore:\n  url: null\nlog_level: info\n"
+        "context:\n  geo_header: X-Geo\n  time_zone_header: X-Tz\n"
     )
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), environ=environ, overrides=overrides)
