@@ -21,6 +21,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import msgspec
+
 from proxy.config.load import load_config
 from proxy.demo.shop import run_shop, shop_port
 from proxy.server.safety import check_aiohttp
@@ -111,6 +113,10 @@ async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path, comman
         overrides={"server.listen": listen, "admin.listen": ADMIN_LISTEN},
         environ={},
     )
+    # The file names the store for the other commands, but it is this process's embedded one:
+    # served as `vernier serve` without --store serves it, with the learner in the proxy (a
+    # store URL in the config means a shared store, whose learner is `vernier learn`).
+    config = msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, url=None))
     admin: list[str] = []
 
     def announce(where: str) -> None:

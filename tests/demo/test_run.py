@@ -66,9 +66,9 @@ def test_the_written_config_is_what_the_commands_load(tmp_path: Path) -> None:
 class Demo:
     """A ``vernier demo`` subprocess and the lines it printed on stderr."""
 
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "proxy", "demo", "--listen", "127.0.0.1:0"],
+            [sys.executable, "-m", "proxy", "demo", "--listen", "127.0.0.1:0", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -210,3 +210,32 @@ def test_the_printed_commands_reach_the_running_demo(
 
     assert (state / "vernier.yaml").stat().st_mode & 0o077 == 0  # holds the token
     assert list(clone.iterdir()) == []  # nothing of the demo lands in the work tree
+
+
+BANDIT_RULES = """
+slots:
+  - id: hero
+    selector: "#hero"
+    where: {paths: ["/"]}
+    control: a
+    variants: {a: [], b: [{op: hide, selector: ".hero-subtitle"}]}
+    policy: bandit
+"""
+
+
+def test_a_bandit_slot_of_the_demo_is_learned_in_the_proxy(tmp_path: Path) -> None:
+    """The demo's store is its own embedded one, though its vernier.yaml names it for the other
+    commands: the learner runs in the proxy, as under `vernier serve` without --store (before,
+    the named store read as a shared one and nothing learned: no model, no decisions.jsonl)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(BANDIT_RULES, encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / "h")}
+    running = Demo(tmp_path, env, "--data-dir", str(tmp_path / "state"), "--rules", str(rules))
+    try:
+        printed = running.printed_until("/__vernier/admin/pauses")
+        admin = next(line for line in printed if "admin listener:" in line).split()[2]
+        status, metrics = admin_get(admin.rstrip("/") + "/metrics")
+        assert status == 200
+        assert b'worker="learner"' in metrics
+    finally:
+        running.stop()
