@@ -158,7 +158,9 @@ class _Basics:
         seen = [i for i, v in enumerate(info.variants) if exposures[v]]
         best: list[float | None] = [None] * len(posteriors)
         loss: list[float | None] = [None] * len(posteriors)
-        if seen:
+        # a holdout rule's clicks are not attributed yet: without any, its arms' chances
+        # would be the priors' alone (the arm with fewer page views "best"), so none
+        if seen and (info.kind == "slot" or any(clicks.values())):
             compared = [posteriors[i] for i in seen]
             for i, b, e in zip(
                 seen, chance_to_be_best(compared), expected_loss(compared), strict=True

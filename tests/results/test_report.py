@@ -164,6 +164,10 @@ def test_a_holdout_rule_is_a_two_arm_split_whose_control_is_the_holdout(
     # clicks are not attributed to rules: no CTR comparison rather than "p = 1, no effect"
     compared = ("p_value", "fisher_p", "chance_to_beat_control", "lift_vs_control", "p_holm")
     assert [rows["applied"][k] for k in compared] == [None] * len(compared)
+    # nor a chance to be best or an expected loss of the priors alone (0.8 for the holdout arm,
+    # which has fewer page views), in either arm
+    ranked = ("chance_to_be_best", "expected_loss")
+    assert [row[k] for row in rows.values() for k in ranked] == [None] * 4
     skewed = Buckets({10: {"holdout|exposures": 50.0, "applied|exposures": 50.0}}, {})
     assert slot_report(info, skewed)["srm_flagged"]
 
