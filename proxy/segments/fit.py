@@ -23,12 +23,14 @@ old label, every other new centroid gets a fresh one (``c<n>``, never reused). W
 K-means is started from the previous centroids, so refits converge to the same partition.
 
 **Describe.** Each cluster by its ``describe_top`` most distinctive features: the largest
-standardised centroid coordinates in absolute value, with the cluster's mean in raw units
-(``engaged_s 6.4 (high)``; counts are log1p, see :mod:`proxy.segments.vectors`).
+standardised centroid coordinates in absolute value, with the cluster's mean in the profile's
+units (``engaged_s 600 (high)``): a count, kept as log1p (:mod:`proxy.segments.vectors`), is
+moved back (``expm1`` of the mean log: a geometric mean), and no feature is below 0.
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal
@@ -39,7 +41,7 @@ from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from proxy.records.segment_model import SegmentModel
-from proxy.segments.vectors import FEATURES
+from proxy.segments.vectors import FEATURES, LOG1P_FEATURES
 
 Method = Literal["kmeans", "dbscan", "hdbscan"]
 Matrix = NDArray[np.float64]
@@ -205,11 +207,15 @@ def _labels(
 
 
 def describe(centroid_z: Matrix, mean: Matrix, scale: Matrix, top: int) -> str:
-    """The ``top`` features farthest from average in this cluster, with their raw values."""
+    """The ``top`` features farthest from average in this cluster, with their values in the
+    profile's units."""
     order = np.argsort(-np.abs(centroid_z), kind="stable")[:top]
     parts = []
     for i in order:
-        raw = centroid_z[i] * scale[i] + mean[i]
+        # every feature is >= 0: a standardised 0 moved back may be -1e-15, shown as 0
+        raw = round(max(0.0, float(centroid_z[i] * scale[i] + mean[i])), 9)
+        if FEATURES[i] in LOG1P_FEATURES:
+            raw = math.expm1(raw)  # conversions 1, conversion_value 20: not 0.693 and 3.04
         side = "high" if centroid_z[i] > 0 else "low"
         parts.append(f"{FEATURES[i]} {raw:.3g} ({side}, {centroid_z[i]:+.1f} sd)")
     return ", ".join(parts)

@@ -46,6 +46,7 @@ FEATURES: tuple[str, ...] = (
 _LOGGED = ("visits_7d", "visits_30d", "pageviews", "engaged_s", "engaged_ema")
 _LOGGED_VALUE = ("conversions", "conversion_value")
 _SCORES = ("score:recency", "score:frequency", "score:monetary")
+LOG1P_FEATURES = frozenset(_LOGGED + _LOGGED_VALUE)  # stored as log1p of the profile's number
 
 
 def _number(value: object) -> float:

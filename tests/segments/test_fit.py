@@ -12,7 +12,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from proxy.records.segment_model import decode_model, encode_model
 from proxy.segments.assign import Assigner
-from proxy.segments.fit import FitSettings, TooFewVisitors, fit_model
+from proxy.segments.fit import FitSettings, TooFewVisitors, describe, fit_model
+from proxy.segments.vectors import FEATURES
 from tests.segments.synthetic import TYPES, matrix, profiles
 
 T0 = 1_732_250_000_000
@@ -31,6 +32,25 @@ def test_planted_clusters_are_recovered() -> None:
     readers = found[truth.index(1)]
     description = model.descriptions[model.labels.index(readers)]
     assert "(high" in description
+
+
+def test_a_cluster_is_described_in_the_profile_s_units() -> None:
+    """Counts are clustered as log1p: a cluster of one purchase of 20 reads "conversions 1,
+    conversion_value 20" (it read 0.693 and 3.04), and one without any reads 0 (it read
+    -2.42e-15, the standardised 0 moved back)."""
+    n = len(FEATURES)
+    conversions, value = FEATURES.index("conversions"), FEATURES.index("conversion_value")
+    mean, scale = np.zeros(n), np.ones(n)
+    mean[conversions], scale[conversions] = 0.3, 0.1
+    buyers = np.zeros(n)
+    buyers[conversions] = (np.log1p(1) - 0.3) / 0.1
+    buyers[value] = np.log1p(20)
+    assert describe(buyers, mean, scale, 2) == (
+        "conversions 1 (high, +3.9 sd), conversion_value 20 (high, +3.0 sd)"
+    )
+    others = np.zeros(n)
+    others[conversions] = (0.0 - 0.3) / 0.1 - 1e-15
+    assert describe(others, mean, scale, 1) == "conversions 0 (low, -3.0 sd)"
 
 
 def test_labels_stay_the_same_across_refits_with_new_visitors() -> None:
