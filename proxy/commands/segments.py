@@ -6,7 +6,7 @@
   most distinctive features).
 - ``fit``: refit the learned segments from the store's profiles now and publish the model
   (``proxy/segments/refit.py``); too few visitors is a message and exit 1, the previous model
-  stays.
+  stays. A store that cannot be read is an error (exit 2) for every action that needs it.
 - ``explain VISITOR``: which segments a visitor (their id, as in the ``vernier_vid`` cookie) is
   in and why: every test of every segment with the profile values it read. Request fields
   (device, hour, referrer, …) are not known offline, so tests of them read as missing.
@@ -56,6 +56,9 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     segments = (load_rules(path) if path.exists() else RuleSet()).segments
     if args.action == "fit":
         return asyncio.run(_fit(config, args.store))
+    if args.action == "show" and segments.get(args.id) is not None:  # needs no store
+        print(show_text(segments, None, args.id))
+        return 0
     model, note = asyncio.run(_model(config, args.store))
     if note:
         print(note)
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
 async def _fit(config: Config, url: str | None) -> int:
     store = store_for(config, url)
     try:
+        if not await store.ping():
+            raise UsageError(f"cannot read the store at {store.url}; {WHICH_STORE}")
         outcome = await refit_once(store, config.segments)
     finally:
         await store.close()
@@ -80,9 +85,13 @@ async def _fit(config: Config, url: str | None) -> int:
 
 
 async def _model(config: Config, url: str | None) -> tuple[SegmentModel | None, str]:
+    """The published model; an unreachable store is an error, not "no model published"."""
     store = store_for(config, url)
     try:
-        return await published_model(store)
+        model, note = await published_model(store)
+        if model is None and not note and not await store.ping():
+            raise UsageError(f"cannot read the store at {store.url}; {WHICH_STORE}")
+        return model, note
     finally:
         await store.close()
 

@@ -115,6 +115,15 @@ def test_unknown_ids_are_one_line_errors(
     gone = f"redis://127.0.0.1:{free_port()}"
     assert main(["segments", "explain", "visitor-0000", *common[:4], "--store", gone]) == 2
     assert f"cannot read the store at {gone}; is it running?" in capsys.readouterr().err
+    # nor "no model published" (list, show of a cluster) or a message and exit 1 (fit)
+    for action in (["list"], ["show", "c1"], ["fit"]):
+        assert main(["segments", *action, *common[:4], "--store", gone]) == 2, action
+        captured = capsys.readouterr()
+        assert f"vernier: error: cannot read the store at {gone}; is it running?" in captured.err
+        assert "no model published" not in captured.out
+    # a named segment is shown from the rules alone
+    assert main(["segments", "show", "buyer", *common[:4], "--store", gone]) == 0
+    assert "when: conversions >= 1" in capsys.readouterr().out
 
 
 async def test_proxies_load_new_models_and_refuse_corrupt_ones(embedded: EmbeddedStore) -> None:
