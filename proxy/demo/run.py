@@ -25,6 +25,7 @@ import msgspec
 
 from proxy.config.load import load_config
 from proxy.demo.shop import run_shop, shop_port
+from proxy.rules.load import load_rules
 from proxy.server.safety import check_aiohttp
 from proxy.server.workers import run_loop, serve
 from proxy.store.embedded import EmbeddedStore
@@ -69,12 +70,32 @@ def demo_config_text(
     )
 
 
+def example_slot(rules: Path) -> tuple[str, str]:
+    """The slot and variant the printed commands pause and preview: ``hero`` and ``simple`` in
+    the demo's scenarios, else the first slot of the rules given with ``--rules`` and its first
+    variant other than the control (``hero``, ``simple`` if they have no slot)."""
+    if rules == DEMO_RULES:
+        return "hero", "simple"
+    for slot in load_rules(rules).slots:
+        others = [v for v in slot.variants if v != slot.control]
+        return slot.id, (others or [slot.control])[0]
+    return "hero", "simple"
+
+
 def instructions(
-    *, where: str, origin: str, admin: str, config_file: Path, token: str, command: str
+    *,
+    where: str,
+    origin: str,
+    admin: str,
+    config_file: Path,
+    token: str,
+    command: str,
+    example: tuple[str, str] = ("hero", "simple"),
 ) -> str:
     """What the demo prints once it serves: where to look, and commands that reach it."""
     use = f"--config {shlex.quote(str(config_file))}"
     command = shlex.quote(command)
+    slot, variant = (shlex.quote(part) for part in example)
     return (
         f"Vernier demo: open {where}/ in a browser\n"
         f"  the shop without Vernier: {origin}/   (Ctrl-C stops both)\n"
@@ -83,11 +104,11 @@ def instructions(
         f"  admin token: {token}\n"
         f"  state and settings: {config_file.parent}\n"
         "  in another terminal:\n"
-        f"    {command} pause hero {use}   # the hero slot off everywhere within a second\n"
+        f"    {command} pause {slot} {use}   # the {slot} slot off everywhere within a second\n"
         f"    {command} pauses {use}\n"
-        f"    {command} resume hero {use}\n"
+        f"    {command} resume {slot} {use}\n"
         f"    {command} preview / --device mobile --hour 20 {use}\n"
-        f"    {command} preview / --variant hero=simple {use}\n"
+        f"    {command} preview / --variant {slot}={variant} {use}\n"
         f"    curl -s -o /dev/null -D - -H 'X-Vernier-Debug: {token}' {where}/"
         "   # why the page looks as it does\n"
         f"    curl -s -H 'Authorization: Bearer {token}' {admin}/__vernier/admin/pauses\n"
@@ -131,6 +152,7 @@ async def _demo(listen: str, data_dir: Path, store_url: str, rules: Path, comman
                 config_file=config_file,
                 token=token,
                 command=command,
+                example=example_slot(rules),
             ),
             file=sys.stderr,
             flush=True,

@@ -214,7 +214,7 @@ def test_the_printed_commands_reach_the_running_demo(
 
 BANDIT_RULES = """
 slots:
-  - id: hero
+  - id: banner
     selector: "#hero"
     where: {paths: ["/"]}
     control: a
@@ -226,7 +226,8 @@ slots:
 def test_a_bandit_slot_of_the_demo_is_learned_in_the_proxy(tmp_path: Path) -> None:
     """The demo's store is its own embedded one, though its vernier.yaml names it for the other
     commands: the learner runs in the proxy, as under `vernier serve` without --store (before,
-    the named store read as a shared one and nothing learned: no model, no decisions.jsonl)."""
+    the named store read as a shared one and nothing learned: no model, no decisions.jsonl).
+    The printed commands name a slot and variant of these rules (they named hero/simple)."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(BANDIT_RULES, encoding="utf-8")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / "h")}
@@ -237,5 +238,11 @@ def test_a_bandit_slot_of_the_demo_is_learned_in_the_proxy(tmp_path: Path) -> No
         status, metrics = admin_get(admin.rstrip("/") + "/metrics")
         assert status == 200
         assert b'worker="learner"' in metrics
+        commands = [line.strip() for line in printed if line.strip().startswith("vernier ")]
+        assert any(line.startswith("vernier pause banner ") for line in commands)
+        preview = next(line for line in commands if "preview / --variant" in line)
+        shown = run_printed(preview, tmp_path, env)
+        assert shown.returncode == 0, shown.stderr
+        assert "slot banner: variant b (chosen with --variant)" in shown.stdout
     finally:
         running.stop()
