@@ -10,7 +10,6 @@ report inlines the script and stylesheet, so it opens from disk with nothing fet
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 
 from proxy.results.charts import slot_charts
+from proxy.results.render import period_text
 
 GUARD_TITLE = "Pauses and control chart (last 60 minutes)"
 OFF_POLICY_TITLE = "Off-policy values and regret"
@@ -280,17 +280,6 @@ def slot_summary(slot: Mapping[str, Any]) -> str:
         f'<p class="muted">{num(slot["sample_size_per_variant"])} exposures per variant detect a '
         f"{slot['mde']:.0%} CTR change at {slot['power']:.0%} power.</p>"
     )
-
-
-def period_text(report: Mapping[str, Any]) -> str:
-    period = report["period"]
-    seconds = {"hour": 3600, "day": 86_400}[period["bucket"]]
-
-    def at(index: int) -> str:
-        when = dt.datetime.fromtimestamp(index * seconds, dt.UTC)
-        return when.strftime("%Y-%m-%d %H:00" if period["bucket"] == "hour" else "%Y-%m-%d")
-
-    return f"{at(period['first'])} – {at(period['last'])} UTC, per {period['bucket']}"
 
 
 def document(title: str, body: str, head: str) -> str:

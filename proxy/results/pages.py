@@ -27,12 +27,12 @@ from proxy.results.html import (
     num,
     off_policy_html,
     pct,
-    period_text,
     slot_summary,
     srm_badge,
     table,
     variants_table,
 )
+from proxy.results.render import period_text
 
 PREFIX = "/__vernier/admin/"
 SEGMENTS_TITLE = "By segment (from the decision log; reward per seen decision)"

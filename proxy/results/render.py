@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from collections.abc import Mapping
 from typing import Any
 
 COLUMNS = (
@@ -114,8 +116,20 @@ def cuped_line(slot: dict[str, Any]) -> str | None:
     )
 
 
+def period_text(report: Mapping[str, Any]) -> str:
+    """The report's period as dates (``2026-12-01 – 2026-12-07 UTC, per day``)."""
+    period = report["period"]
+    seconds = {"hour": 3600, "day": 86_400}[period["bucket"]]
+
+    def at(index: int) -> str:
+        when = dt.datetime.fromtimestamp(index * seconds, dt.UTC)
+        return when.strftime("%Y-%m-%d %H:00" if period["bucket"] == "hour" else "%Y-%m-%d")
+
+    return f"{at(period['first'])} – {at(period['last'])} UTC, per {period['bucket']}"
+
+
 def as_text(report: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"period: {period_text(report)}", ""]
     table = rows(report)
     widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(COLUMNS)]
     for slot in report["slots"]:
@@ -145,7 +159,7 @@ def as_csv(report: dict[str, Any]) -> str:
 
 
 def as_markdown(report: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"period: {period_text(report)}", ""]
     table = rows(report)
     for slot in report["slots"]:
         lines += [f"### {_slot_line(slot)}", ""]

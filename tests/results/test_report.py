@@ -231,3 +231,15 @@ def test_text_markdown_csv_and_html_show_the_conversion_comparison() -> None:
         assert "conversion_p" in text and f"{p:.4g}" in text
     page = report_file(out, js="", css="")
     assert "conv. p" in page and f"{p:.3g}" in page
+
+
+def test_text_and_markdown_say_which_period_they_cover() -> None:
+    """`--since 1h` and `--since 7d` print different numbers: the text and the markdown name
+    the period, as the HTML page and the dashboard do (they named none)."""
+    info = SlotInfo("hero", "split", "a", ("a", "b"), {"a": 50.0, "b": 50.0})
+    buckets = Buckets({20426: {"a|exposures": 10.0, "b|exposures": 10.0}}, {})
+    days = report([(info, buckets)], bucket="d", first=20420, last=20426, now_ms=0)
+    for text in (as_text(days), as_markdown(days)):
+        assert text.startswith("period: 2025-11-28 – 2025-12-04 UTC, per day\n")
+    hours = report([(info, buckets)], bucket="h", first=490_224, last=490_224, now_ms=0)
+    assert as_text(hours).startswith("period: 2025-12-04 00:00 – 2025-12-04 00:00 UTC, per hour\n")
