@@ -57,7 +57,7 @@ from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.origin_pool import OriginPool
 from proxy.upstream.public_address import PublicAddress
-from proxy.upstream.relay import ClientGone, OriginBroken, stream_through
+from proxy.upstream.relay import ClientGone, OriginBody, OriginBroken, stream_through
 
 log = logging.getLogger("vernier.pipeline")
 
@@ -128,7 +128,7 @@ class Pipeline:
         if ex.debug:
             add_debug_report(ex, ex.origin_headers)
         if ex.raw_body is not None:
-            return web.Response(body=ex.raw_body, status=upstream.status, headers=ex.origin_headers)
+            return OriginBody(body=ex.raw_body, status=upstream.status, headers=ex.origin_headers)
         head = ex.streaming_raw or b""  # what decode read of a page that streams on
         return await stream_through(ex.connection(), upstream, ex.origin_headers, prefix=head)
 

@@ -33,7 +33,7 @@ from proxy.stages.debug import debug_report
 from proxy.upstream.caching import make_private, revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import changed_etag, tracker_mark
-from proxy.upstream.relay import declared_length, safe_reason, stream_through
+from proxy.upstream.relay import OriginBody, declared_length, safe_reason, stream_through
 
 STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
 
@@ -45,7 +45,7 @@ def add_debug_report(ex: Exchange, headers: CIMultiDict[str]) -> None:
 
 def origin_response(ex: Exchange, body: bytes, headers: CIMultiDict[str]) -> web.Response:
     assert ex.upstream is not None
-    return web.Response(
+    return OriginBody(
         body=body,
         status=ex.upstream.status,
         reason=safe_reason(ex.upstream.reason),

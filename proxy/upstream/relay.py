@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 
-from aiohttp import ClientConnectionError, ClientPayloadError, web
+from aiohttp import ClientConnectionError, ClientPayloadError, hdrs, web
 from multidict import CIMultiDict
 
 from proxy.content.compress import StreamCompressor
@@ -31,6 +31,24 @@ log = logging.getLogger("vernier.relay")
 CHUNK_BYTES = 64 * 1024
 _SAFE_REASON = re.compile(r"[\x20-\x7e]{0,128}")
 _NO_BODY_STATUS = frozenset({204, 304})
+
+
+class UntypedKept(web.StreamResponse):
+    """An answer carrying the origin's headers: no ``Content-Type`` when the origin sent none.
+
+    aiohttp gives every body without one ``application/octet-stream``; a browser sniffs an
+    untyped body (an HTML page renders) but downloads an octet-stream, so adding it would break
+    the site (RFC 9110 §8.3 leaves an untyped body to the recipient, not to an intermediary)."""
+
+    async def _prepare_headers(self) -> None:
+        untyped = hdrs.CONTENT_TYPE not in self.headers
+        await super()._prepare_headers()
+        if untyped:
+            self.headers.popall(hdrs.CONTENT_TYPE, None)
+
+
+class OriginBody(UntypedKept, web.Response):
+    """A whole body in answer of the origin's (read, perhaps changed): see :class:`UntypedKept`."""
 
 
 class OriginBroken(ConnectionError):
@@ -98,7 +116,7 @@ async def stream_through(
     ``rest``: what follows ``prefix`` when it is not ``upstream``'s own bytes (a content-coded
     page decoded as it streams, ``upstream/decoded_body.py``); its length is not known.
     """
-    response = web.StreamResponse(status=upstream.status, reason=safe_reason(upstream.reason))
+    response = UntypedKept(status=upstream.status, reason=safe_reason(upstream.reason))
     response.headers.extend(headers)
     length = declared_length(upstream)
     no_body = (

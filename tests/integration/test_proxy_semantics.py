@@ -298,6 +298,19 @@ async def test_only_html_is_injected(origin: str, start_proxy: StartProxy, kind:
             assert await response.read() == PAGE
 
 
+async def test_untyped_body_gets_no_content_type(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
+    # a browser sniffs an untyped page and renders it; application/octet-stream is a download
+    origin = await raw_origin(raw_response(PAGE, "Cache-Control: max-age=60"))
+    proxy = await start_proxy(origin)
+    raw = await raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"content-type" not in head.lower()
+    assert body == PAGE
+
+
 @pytest.mark.parametrize("coding", ["identity", "gzip", "deflate", "br"])
 async def test_encoded_html_injected_and_recoded(
     origin: str, start_proxy: StartProxy, coding: str
