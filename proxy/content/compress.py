@@ -73,20 +73,76 @@ def choose_coding(
     length: int | None,
 ) -> Coding | None:
     """The coding to compress this response with, or None to send it as the origin did."""
-    if not policy.enabled or status != 200 or method not in ("GET", "HEAD", "POST"):
-        return None
-    if "Range" in request_headers or "Content-Range" in headers:
-        return None
-    if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
-        return None
-    if any("no-transform" in value.lower() for value in _all(headers, "Cache-Control")):
-        return None
-    if not compressible_type(headers.get("Content-Type")):
-        return None
-    if length is not None and length < policy.min_bytes:
+    if not compressible(
+        policy,
+        method=method,
+        request_headers=request_headers,
+        status=status,
+        headers=headers,
+        length=length,
+    ):
         return None
     accept = request_headers.get("Accept-Encoding")
     return next((coding for coding in policy.codings if accepts(accept, coding)), None)
+
+
+def compressible(
+    policy: CompressionConfig,
+    *,
+    method: str,
+    request_headers: Mapping[str, str],
+    status: int,
+    headers: Mapping[str, str],
+    length: int | None,
+) -> bool:
+    """Whether this response goes out compressed to a client that accepts a configured coding."""
+    if not policy.enabled or status != 200 or method not in ("GET", "HEAD", "POST"):
+        return False
+    if "Range" in request_headers or "Content-Range" in headers:
+        return False
+    if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return False
+    if any("no-transform" in value.lower() for value in _all(headers, "Cache-Control")):
+        return False
+    if not compressible_type(headers.get("Content-Type")):
+        return False
+    return length is None or length >= policy.min_bytes
+
+
+def compress_as_accepted(
+    policy: CompressionConfig,
+    *,
+    method: str,
+    request_headers: Mapping[str, str],
+    headers: CIMultiDict[str],
+    status: int,
+    length: int | None,
+) -> Coding | None:
+    """:func:`choose_coding`, with ``headers`` changed to say what went out.
+
+    A response compressed for some clients varies on ``Accept-Encoding`` for all, also for one
+    that accepts no coding: a cache must not hand that client's identity copy to every client,
+    and a 304 varies as the 200 it validates (RFC 9110 §12.5.5)."""
+    coding = choose_coding(
+        policy,
+        method=method,
+        request_headers=request_headers,
+        status=status,
+        headers=headers,
+        length=length,
+    )
+    if coding is not None:
+        mark_compressed(headers, coding)
+    elif compressible(
+        policy,
+        method=method,
+        request_headers=request_headers,
+        status=status,
+        headers=headers,
+        length=length,
+    ):
+        vary_on(headers, "Accept-Encoding")
+    return coding
 
 
 def mark_compressed(headers: CIMultiDict[str], coding: Coding) -> None:

@@ -18,7 +18,7 @@ from proxy.content.coding import encode_body
 from proxy.content.compress import (
     Coding,
     StreamCompressor,
-    choose_coding,
+    compress_as_accepted,
     compress_whole,
     level_of,
     mark_compressed,
@@ -181,7 +181,7 @@ class Encode:
         assert ex.upstream is not None
         if ex.codings:
             return None  # the origin compressed it; a changed page is re-compressed the same way
-        coding = choose_coding(
+        return compress_as_accepted(
             self._compression,
             method=ex.request.method,
             request_headers=ex.request.headers,
@@ -189,9 +189,6 @@ class Encode:
             headers=headers,
             length=length,
         )
-        if coding is not None:
-            mark_compressed(headers, coding)
-        return coding
 
     async def _compress(self, body: bytes, coding: Coding | None) -> bytes:
         if coding is None:

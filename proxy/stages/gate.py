@@ -18,9 +18,8 @@ from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.content.coding import parse_content_encoding
 from proxy.content.compress import (
     StreamCompressor,
-    choose_coding,
+    compress_as_accepted,
     level_of,
-    mark_compressed,
     vary_on,
 )
 from proxy.exchange import Exchange
@@ -172,7 +171,7 @@ class Gate:
     def compressor(self, ex: Exchange, upstream: OriginResponse) -> StreamCompressor | None:
         """A compressor for an identity body the client would rather get compressed; the
         headers are changed to say so."""
-        coding = choose_coding(
+        coding = compress_as_accepted(
             self._compression,
             method=ex.request.method,
             request_headers=ex.request.headers,
@@ -182,5 +181,4 @@ class Gate:
         )
         if coding is None:
             return None
-        mark_compressed(ex.headers, coding)
         return StreamCompressor(coding, level_of(self._compression, coding))

@@ -20,6 +20,7 @@ from proxy.content.compress import (
     Coding,
     StreamCompressor,
     choose_coding,
+    compress_as_accepted,
     compress_whole,
     compressible_type,
     mark_compressed,
@@ -182,3 +183,27 @@ def test_a_page_decoded_as_it_streams_is_reencoded(
     codings: tuple[str, ...], accept: str, expected: str | None
 ) -> None:
     assert reencoding(codings, CompressionConfig(), {"Accept-Encoding": accept}) == expected
+
+
+@pytest.mark.parametrize("accept", [None, "", "identity", "gzip;q=0, br;q=0, zstd;q=0"])
+def test_an_identity_copy_of_a_compressible_response_varies(accept: str | None) -> None:
+    headers = CIMultiDict({**CSS, "Vary": "Origin"})
+    request = {} if accept is None else {"Accept-Encoding": accept}
+    coding = compress_as_accepted(
+        DEFAULTS, method="GET", request_headers=request, status=200, headers=headers, length=5000
+    )
+    assert coding is None and "Content-Encoding" not in headers
+    assert headers.getall("Vary") == ["Origin", "Accept-Encoding"]
+
+
+def test_a_response_never_compressed_does_not_vary() -> None:
+    headers = CIMultiDict({"Content-Type": "image/png"})
+    coding = compress_as_accepted(
+        DEFAULTS,
+        method="GET",
+        request_headers={"Accept-Encoding": "gzip"},
+        status=200,
+        headers=headers,
+        length=5000,
+    )
+    assert coding is None and "Vary" not in headers

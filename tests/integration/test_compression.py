@@ -110,6 +110,22 @@ async def test_left_as_the_origin_sent_it(
         assert through_proxy == direct
 
 
+@pytest.mark.parametrize("path", ["/styles.css", "/page"])  # streamed, and a page read whole
+@pytest.mark.parametrize("accept", [None, "identity", "gzip;q=0"])
+async def test_an_uncompressed_copy_varies_as_a_compressed_one(
+    path: str, accept: str | None, origin: str, start_proxy: StartProxy
+) -> None:
+    # a cache must not hand the identity copy of a client that accepts no coding to everyone
+    proxy = await start_proxy(origin, **{"compression.min_bytes": 100})
+    status, _, headers = await fetch(proxy + path, accept)
+    assert status == 200 and "Content-Encoding" not in headers
+    assert "Accept-Encoding" in headers.get("Vary", "")
+    _, _, turned_off = await fetch(
+        await start_proxy(origin, **{"compression.enabled": False}) + path, accept
+    )
+    assert "Accept-Encoding" not in turned_off.get("Vary", "")
+
+
 async def test_compression_can_be_turned_off(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin, **{"compression.enabled": False})
     _, body, headers = await fetch(proxy + "/styles.css", "gzip, br, zstd")
