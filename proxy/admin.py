@@ -10,7 +10,6 @@ With ``admin.token`` set, every call needs ``Authorization: Bearer <token>``.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 import msgspec
@@ -20,7 +19,7 @@ from aiohttp import web
 from proxy.errors import ConfigError, UsageError
 from proxy.govern.control import control_field
 from proxy.messages import invalid_value, malformed_json
-from proxy.request_view import bearer_token
+from proxy.request_view import bearer_token, token_matches
 from proxy.rules.engine import RulesSource
 from proxy.store import control
 from proxy.store.client import Store
@@ -53,8 +52,8 @@ class AdminApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         if self._token is not None:
-            given = bearer_token(request.headers.get("Authorization")).encode()
-            if not hmac.compare_digest(given, self._token):
+            given = bearer_token(request.headers.get("Authorization"))
+            if not token_matches(given, self._token):
                 return _answer(
                     {"error": "a valid 'Authorization: Bearer <token>' is required"}, 401
                 )

@@ -15,7 +15,6 @@ reward counts for the decision as an impression and a reward part would (the lea
 
 from __future__ import annotations
 
-import hmac
 import math
 import time
 from typing import Annotated
@@ -27,7 +26,7 @@ from aiohttp import hdrs, web
 from proxy.decide.decider import Decider, Viewer
 from proxy.messages import duplicate_key, invalid_value, malformed_json
 from proxy.records.decision import RewardNote
-from proxy.request_view import bearer_token
+from proxy.request_view import bearer_token, token_matches
 from proxy.rules.clock import clock_value_problem
 from proxy.rules.context import profile_fields
 from proxy.rules.engine import RulesSource
@@ -76,8 +75,8 @@ class DecisionApi:
     async def handle(self, request: web.Request, action: str) -> web.Response:
         if self._token is None:
             return _error(404, "the decision API is off (set admin.token)")
-        given = bearer_token(request.headers.get("Authorization")).encode()
-        if not hmac.compare_digest(given, self._token):
+        given = bearer_token(request.headers.get("Authorization"))
+        if not token_matches(given, self._token):
             return _error(401, "a valid 'Authorization: Bearer <admin token>' is required")
         if request.method != "POST":
             return _error(405, "use POST")

@@ -8,6 +8,7 @@ preview. Nothing here does I/O.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -77,6 +78,14 @@ def parse_cookies(header: str) -> dict[str, str]:
     except CookieError:
         return {}
     return {name: morsel.value for name, morsel in jar.items()}
+
+
+def token_matches(given: str, token: bytes) -> bool:
+    """Whether a token a client sent (a header or form value) is ``token``, in constant time.
+
+    aiohttp decodes bytes that are not UTF-8 (a latin-1 ``é``) as lone surrogates, which a plain
+    ``str.encode()`` refuses: they are compared as the bytes the client sent, and do not match."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token)
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -16,7 +16,7 @@ import hmac
 
 from aiohttp import web
 
-from proxy.request_view import bearer_token
+from proxy.request_view import bearer_token, token_matches
 
 COOKIE = "vernier_admin"
 SESSION_S = 12 * 3600
@@ -31,7 +31,7 @@ class AdminAuth:
         return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
 
     def token_matches(self, given: str) -> bool:
-        return hmac.compare_digest(given.encode(), self._key)
+        return token_matches(given, self._key)
 
     def new_session(self, now_s: float) -> str:
         expiry = int(now_s) + SESSION_S
@@ -47,7 +47,7 @@ class AdminAuth:
         return self._sign(f"csrf|{session}")[:32]
 
     def csrf_valid(self, session: str, given: str) -> bool:
-        return hmac.compare_digest(given.encode(), self.csrf_for(session).encode())
+        return token_matches(given, self.csrf_for(session).encode())
 
     def signed_in(self, request: web.Request, now_s: float) -> tuple[bool, str | None]:
         """(allowed, the session cookie if that is how): a valid bearer token or session."""

@@ -9,11 +9,10 @@ a wrong or missing token is ignored (the page is served as to anyone), and the a
 
 from __future__ import annotations
 
-import hmac
-
 import orjson
 
 from proxy.exchange import Exchange
+from proxy.request_view import token_matches
 from proxy.upstream.headers import DEBUG_HEADER
 
 
@@ -27,7 +26,7 @@ class Debug:
         if self._token is None:
             return
         given = ex.request.headers.get(DEBUG_HEADER)
-        if given is not None and hmac.compare_digest(given.encode(), self._token):
+        if given is not None and token_matches(given, self._token):
             ex.debug = True
 
 
