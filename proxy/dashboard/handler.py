@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from proxy.dashboard.assets import DashboardAssets
 from proxy.dashboard.auth import AdminAuth, clear_cookie, same_origin, session_cookie
@@ -62,8 +64,20 @@ _HEADERS = {
 }
 
 
+NOT_A_FORM = "the form could not be read: its fields must be UTF-8 text, as a browser sends them"
+
+
 def _see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={**_HEADERS, "Location": location})
+
+
+async def _posted_form(request: web.Request) -> MultiDictProxy[str | bytes | FileField] | None:
+    """The posted form, or ``None`` when its fields are not the UTF-8 text they must be
+    (aiohttp raises ``UnicodeDecodeError``, a ``ValueError``, for ``token=\xe9``)."""
+    try:
+        return await request.post()
+    except ValueError:
+        return None
 
 
 class Dashboard:
@@ -147,7 +161,9 @@ class Dashboard:
             return self._page(200, pages.login_page(version))
         if not same_origin(request):
             return self._error(403, "sign-in from another site refused", signed_in=False)
-        form = await request.post()
+        form = await _posted_form(request)
+        if form is None:
+            return self._error(400, NOT_A_FORM, signed_in=False)
         given = form.get("token")
         if not isinstance(given, str) or not auth.token_matches(given):
             log.warning("dashboard sign-in refused from %s", request.remote)
@@ -292,7 +308,9 @@ class Dashboard:
     async def _act(
         self, request: web.Request, auth: AdminAuth, session: str | None, csrf: str
     ) -> web.StreamResponse:
-        form = await request.post()
+        form = await _posted_form(request)
+        if form is None:
+            return self._error(400, NOT_A_FORM)
         if session is not None and not same_origin(request):
             # the token may be valid: the browser says another site sent the form
             return self._error(

@@ -258,3 +258,16 @@ async def test_sign_out_clears_the_session(
         assert response.status == 303
     async with client.get(dashboard.url) as response:
         assert response.status == 401
+
+
+async def test_a_form_that_is_not_utf_8_is_a_400_not_a_500(
+    dashboard: Running, client: aiohttp.ClientSession
+) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with client.post(dashboard.url + "login", data=b"token=\xe9", headers=form) as response:
+        assert response.status == 400
+        assert "UTF-8" in await response.text()
+    await sign_in(client, dashboard.url)
+    async with client.post(dashboard.url + "act", data=b"action=\xff", headers=form) as response:
+        assert response.status == 400
+        assert "UTF-8" in await response.text()
