@@ -71,7 +71,9 @@ def _see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={**_HEADERS, "Location": location})
 
 
-async def _posted_form(request: web.Request) -> MultiDictProxy[str | bytes | FileField] | None:
+async def _posted_form(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | FileField] | None:
     """The posted form, or ``None`` when its fields are not the UTF-8 text they must be
     (aiohttp raises ``UnicodeDecodeError``, a ``ValueError``, for ``token=\xe9``)."""
     try:
