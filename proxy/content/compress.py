@@ -82,6 +82,11 @@ def choose_coding(
         length=length,
     ):
         return None
+    return accepted_coding(policy, request_headers)
+
+
+def accepted_coding(policy: CompressionConfig, request_headers: Mapping[str, str]) -> Coding | None:
+    """The first of the configured codings the client accepts, if any."""
     accept = request_headers.get("Accept-Encoding")
     return next((coding for coding in policy.codings if accepts(accept, coding)), None)
 
@@ -123,17 +128,7 @@ def compress_as_accepted(
     A response compressed for some clients varies on ``Accept-Encoding`` for all, also for one
     that accepts no coding: a cache must not hand that client's identity copy to every client,
     and a 304 varies as the 200 it validates (RFC 9110 §12.5.5)."""
-    coding = choose_coding(
-        policy,
-        method=method,
-        request_headers=request_headers,
-        status=status,
-        headers=headers,
-        length=length,
-    )
-    if coding is not None:
-        mark_compressed(headers, coding)
-    elif compressible(
+    if not compressible(
         policy,
         method=method,
         request_headers=request_headers,
@@ -141,7 +136,12 @@ def compress_as_accepted(
         headers=headers,
         length=length,
     ):
+        return None
+    coding = accepted_coding(policy, request_headers)
+    if coding is None:
         vary_on(headers, "Accept-Encoding")
+    else:
+        mark_compressed(headers, coding)
     return coding
 
 
