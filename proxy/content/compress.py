@@ -63,28 +63,6 @@ def compressible_type(content_type: str | None) -> bool:
     return media.startswith("text/") or media in TEXT_TYPES or media.endswith(("+json", "+xml"))
 
 
-def choose_coding(
-    policy: CompressionConfig,
-    *,
-    method: str,
-    request_headers: Mapping[str, str],
-    status: int,
-    headers: Mapping[str, str],
-    length: int | None,
-) -> Coding | None:
-    """The coding to compress this response with, or None to send it as the origin did."""
-    if not compressible(
-        policy,
-        method=method,
-        request_headers=request_headers,
-        status=status,
-        headers=headers,
-        length=length,
-    ):
-        return None
-    return accepted_coding(policy, request_headers)
-
-
 def accepted_coding(policy: CompressionConfig, request_headers: Mapping[str, str]) -> Coding | None:
     """The first of the configured codings the client accepts, if any."""
     accept = request_headers.get("Accept-Encoding")
@@ -123,7 +101,8 @@ def compress_as_accepted(
     status: int,
     length: int | None,
 ) -> Coding | None:
-    """:func:`choose_coding`, with ``headers`` changed to say what went out.
+    """The coding to compress this response with (None: as the origin sent it), with
+    ``headers`` changed to say what went out.
 
     A response compressed for some clients varies on ``Accept-Encoding`` for all, also for one
     that accepts no coding: a cache must not hand that client's identity copy to every client,

@@ -19,7 +19,6 @@ from proxy.config.schema import CompressionConfig
 from proxy.content.compress import (
     Coding,
     StreamCompressor,
-    choose_coding,
     compress_as_accepted,
     compress_whole,
     compressible_type,
@@ -75,12 +74,12 @@ def choose(
     request_headers = dict(request or {})
     if accept is not None:
         request_headers["Accept-Encoding"] = accept
-    return choose_coding(
+    return compress_as_accepted(
         config,
         method=method,
         request_headers=request_headers,
         status=status,
-        headers={**CSS, **headers},
+        headers=CIMultiDict({**CSS, **headers}),
         length=length,
     )
 
