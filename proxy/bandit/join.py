@@ -13,8 +13,17 @@ A part whose weight is 0 is not a part (it would hide the default).
 
 :meth:`JoinState.due` finishes the decisions whose deadline passed: a seen one becomes an example,
 its reward the parts combined by ``aggregate`` (``sum``, ``max``, or the ``earliest`` by arrival
-time), or ``default`` when nothing was earned; an unseen one, or one of a session flagged as a
-bot, is dropped (counted).
+time), or ``default`` when nothing was earned; one of a session flagged as a bot is dropped
+(counted); an unseen one waits ``unseen_grace_ms`` more (2 minutes), then is dropped (counted).
+
+**Late events.** An event spooled during a store outage (``proxy/tracker/sink.py``) reaches the
+stream when the spool is replayed, keeping its ``received_ms``; the decision spool and the event
+spool replay on their own schedules, in every proxy process, so a decision can be read seconds
+after its deadline with its impression still in a spool, or on time with its impression spooled.
+Dropping it at its deadline would lose a seen decision and count it as never seen. So an unseen
+decision waits out the grace, and an event received within its window that is read meanwhile
+still counts: a decision seen that way becomes an example when the grace ends. The grace is the
+early buffer's age again: the two streams may be read up to two minutes apart either way.
 
 **At-least-once input, exactly-once effect.** Both streams may deliver an entry again (after a
 crash between a checkpoint and its acknowledgement). Each decision remembers the event ids applied
@@ -27,7 +36,8 @@ are kept in a buffer bounded by count (``max_early``, oldest dropped) and age
 (``early_max_age_ms``) and replayed when the decision arrives. API rewards are not buffered: they
 travel in the decision stream behind their decision.
 
-**Bounded memory.** At most ``max_pending`` decisions wait (the oldest is dropped, counted), at
+**Bounded memory.** At most ``max_pending`` decisions wait, unseen ones in their grace too (the
+oldest is dropped, counted), at
 most ``max_events_per_decision`` event ids are remembered per decision (later events for it are
 ignored, counted); the finished-id and bot-session memories are bounded by count and age.
 
@@ -58,7 +68,7 @@ class Counts(msgspec.Struct):
 
     decisions: int = 0  # decisions accepted
     examples: int = 0  # seen decisions finished with a reward
-    unseen: int = 0  # finished without an impression: dropped
+    unseen: int = 0  # finished without an impression (after the grace): dropped
     bots: int = 0  # finished but excluded (the session was flagged as a bot)
     reserves: int = 0  # sticky/held re-serves ignored
     duplicates: int = 0  # decisions delivered again
@@ -99,6 +109,7 @@ class JoinState:
         max_pending: int = 100_000,
         max_early: int = 20_000,
         early_max_age_ms: int = 120_000,
+        unseen_grace_ms: int = 120_000,
         max_events_per_decision: int = 1_000,
         done_keep_ms: int = 3_600_000,
         max_done: int = 200_000,
@@ -107,6 +118,7 @@ class JoinState:
         self.max_pending = max_pending
         self.max_early = max_early
         self.early_max_age_ms = early_max_age_ms
+        self.unseen_grace_ms = unseen_grace_ms
         self.max_events_per_decision = max_events_per_decision
         self.done_keep_ms = done_keep_ms
         self.max_done = max_done
@@ -200,14 +212,20 @@ class JoinState:
     # -- output ---------------------------------------------------------------------------------
 
     def due(self, now_ms: int) -> list[DecisionRecord]:
-        """Finish every decision whose deadline is before ``now_ms``; the examples, in deadline
-        order, each with its reward set. Also ages out early events and old memories."""
+        """Finish every decision whose deadline (an unseen one's: its deadline + the grace) is
+        before ``now_ms``; the examples, in the order they finished, each with its reward set.
+        Also ages out early events and old memories."""
         examples: list[DecisionRecord] = []
         while self._deadlines and self._deadlines[0][0] < now_ms:
-            deadline_ms, decision_id = heapq.heappop(self._deadlines)
+            due_ms, decision_id = heapq.heappop(self._deadlines)
             pending = self._pending.get(decision_id)
-            if pending is None or pending.deadline_ms != deadline_ms:
+            if pending is None or due_ms - pending.deadline_ms not in (0, self.unseen_grace_ms):
                 continue  # evicted, or already finished
+            unseen = not (pending.seen or pending.excluded)
+            if unseen and due_ms == pending.deadline_ms and self.unseen_grace_ms > 0:
+                # its impression may still be in a spool: wait out the grace
+                heapq.heappush(self._deadlines, (due_ms + self.unseen_grace_ms, decision_id))
+                continue
             self._remove(decision_id)
             self._done[decision_id] = now_ms
             if pending.excluded:

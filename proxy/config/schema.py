@@ -157,7 +157,8 @@ class RetentionConfig(_Section, frozen=True):
 
 class LearnerConfig(_Section, frozen=True):
     """The learner's reward join (``proxy/bandit/join.py``). A decision waits there, and in every
-    checkpoint, until its slot's reward window has passed; at most ``max_pending_decisions`` wait
+    checkpoint, until its slot's reward window has passed (an unseen one 2 minutes more, for an
+    impression replayed from a spool after an outage); at most ``max_pending_decisions`` wait
     (~0.6 KB each in a checkpoint, ~2.6 KB in memory: docs/benchmarks.md, "Capacity"). Past
     the bound the oldest waiting decision is dropped, never learned from (joining it as a
     no-reward example would teach the model that its variant failed when its reward may simply

@@ -150,6 +150,36 @@ def test_an_unseen_decision_is_dropped() -> None:
     assert state.counts.unseen == 1 and len(state) == 0
 
 
+def test_a_decision_replayed_late_still_meets_its_impression_replayed_later() -> None:
+    # both were spooled in a store outage; the decision spool replayed first, seconds after the
+    # decision's deadline; the impression, received in the window, comes from the event spool
+    state = JoinState()
+    state.on_decision(decision(), Reward(window_s=1, click=1.0), now_ms=T0 + 5_000)
+    assert state.due(T0 + 3_000) == []  # past the deadline, unseen: it waits out the grace
+    state.on_event(seen(at_ms=T0 + 400))
+    state.on_event(click(at_ms=T0 + 600))
+    state.on_event(click(at_ms=T0 + 1_001))  # after the deadline, replayed or not
+    assert state.due(T0 + 1_000 + 120_000) == []  # not before the grace ends
+    [example] = state.due(T0 + 1_001 + 120_000)
+    assert example.reward == 1.0
+    assert state.counts.unseen == 0 and state.counts.late == 1
+
+
+def test_an_unseen_decision_is_dropped_when_its_grace_ends() -> None:
+    state = JoinState(unseen_grace_ms=10_000)
+    state.on_decision(decision("dec-unseen"), WINDOW, now_ms=T0)
+    state.on_decision(decision("dec-seen"), WINDOW, now_ms=T0)
+    state.on_event(seen("dec-seen"))
+    assert [e.id for e in state.due(T0 + 60_001)] == ["dec-seen"]  # at its deadline
+    assert len(state) == 1 and state.counts.unseen == 0
+    state.on_event(seen("dec-unseen", at_ms=T0 + 60_001))  # received after the deadline
+    assert state.due(T0 + 70_001) == []
+    assert len(state) == 0 and state.counts.unseen == 1 and state.counts.late == 1
+    no_grace = JoinState(unseen_grace_ms=0)
+    no_grace.on_decision(decision(), WINDOW, now_ms=T0)
+    assert no_grace.due(T0 + 60_001) == [] and no_grace.counts.unseen == 1  # at the deadline
+
+
 def test_an_api_reward_counts_as_seen_and_as_a_part() -> None:
     state = JoinState()
     state.on_decision(decision(), WINDOW, now_ms=T0)
@@ -276,6 +306,7 @@ def test_events_per_decision_are_capped() -> None:
 def test_finished_ids_are_forgotten_after_a_while() -> None:
     state = JoinState(done_keep_ms=1000)
     state.on_decision(decision(), WINDOW, now_ms=T0)
+    state.on_event(seen())
     state.due(T0 + 60_001)
     assert not state.on_decision(decision(), WINDOW, now_ms=T0)
     state.due(T0 + 70_000)
