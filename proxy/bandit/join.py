@@ -36,8 +36,9 @@ are kept in a buffer bounded by count (``max_early``, oldest dropped) and age
 (``early_max_age_ms``) and replayed when the decision arrives. API rewards are not buffered: they
 travel in the decision stream behind their decision.
 
-**Bounded memory.** At most ``max_pending`` decisions wait, unseen ones in their grace too (the
-oldest is dropped, counted), at
+**Bounded memory.** At most ``max_pending`` decisions wait, unseen ones in their grace too; past
+the bound an unseen one in its grace is dropped first (counted unseen), then the oldest (counted
+evicted), so the grace never costs a decision still in its window; at
 most ``max_events_per_decision`` event ids are remembered per decision (later events for it are
 ignored, counted); the finished-id and bot-session memories are bounded by count and age.
 
@@ -128,6 +129,7 @@ class JoinState:
         self._applied: dict[str, set[str]] = {}  # decision id -> its applied event ids
         self._by_session: dict[str, list[str]] = {}
         self._deadlines: list[tuple[int, str]] = []  # heap; stale entries skipped lazily
+        self._in_grace: dict[str, None] = {}  # unseen past their deadline, in that order
         self._early: dict[str, list[EventRecord]] = {}
         self._early_count = 0
         self._bot_sessions: dict[str, int] = {}  # session -> when flagged (ms)
@@ -225,6 +227,7 @@ class JoinState:
             if unseen and due_ms == pending.deadline_ms and self.unseen_grace_ms > 0:
                 # its impression may still be in a spool: wait out the grace
                 heapq.heappush(self._deadlines, (due_ms + self.unseen_grace_ms, decision_id))
+                self._in_grace[decision_id] = None
                 continue
             self._remove(decision_id)
             self._done[decision_id] = now_ms
@@ -288,6 +291,7 @@ class JoinState:
 
     def _remove(self, decision_id: str) -> PendingDecision:
         pending = self._pending.pop(decision_id)
+        self._in_grace.pop(decision_id, None)
         del self._applied[decision_id]
         session = pending.record.session
         if session is not None:
@@ -300,6 +304,10 @@ class JoinState:
 
     def _evict(self) -> None:
         while len(self._pending) > self.max_pending:
+            if self._in_grace:  # most likely never seen: before any decision in its window
+                self._remove(next(iter(self._in_grace)))
+                self.counts.unseen += 1
+                continue
             self._remove(next(iter(self._pending)))
             self.counts.evicted += 1
         if len(self._deadlines) > 2 * self.max_pending + 64:  # drop the evicted ones' entries

@@ -293,6 +293,18 @@ def test_pending_decisions_are_capped_oldest_first() -> None:
     assert [e.id for e in finish(state)] == ["dec-0002", "dec-0003", "dec-0004"]
 
 
+def test_the_cap_drops_an_unseen_decision_in_its_grace_before_one_in_its_window() -> None:
+    state = JoinState(max_pending=2)
+    state.on_decision(decision("dec-old"), WINDOW, now_ms=T0)
+    assert state.due(T0 + 60_001) == []  # unseen at its deadline: in its grace
+    later = T0 + 60_002
+    for i in range(2):
+        state.on_decision(decision(f"dec-{i:04d}", ts_ms=later), WINDOW, now_ms=later)
+        state.on_event(seen(f"dec-{i:04d}", at_ms=later))
+    assert len(state) == 2 and state.counts.unseen == 1 and state.counts.evicted == 0
+    assert [e.id for e in state.due(later + 60_001)] == ["dec-0000", "dec-0001"]
+
+
 def test_events_per_decision_are_capped() -> None:
     state = JoinState(max_events_per_decision=3)
     state.on_decision(decision(), WINDOW, now_ms=T0)
