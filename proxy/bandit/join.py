@@ -14,7 +14,8 @@ A part whose weight is 0 is not a part (it would hide the default).
 :meth:`JoinState.due` finishes the decisions whose deadline passed: a seen one becomes an example,
 its reward the parts combined by ``aggregate`` (``sum``, ``max``, or the ``earliest`` by arrival
 time), or ``default`` when nothing was earned; one of a session flagged as a bot is dropped
-(counted); an unseen one waits ``unseen_grace_ms`` more (2 minutes), then is dropped (counted).
+(counted); an unseen one waits ``unseen_grace_ms`` more (2 minutes from its deadline or from
+when the join read it, whichever is later), then is dropped (counted).
 
 **Late events.** An event spooled during a store outage (``proxy/tracker/sink.py``) reaches the
 stream when the spool is replayed, keeping its ``received_ms``; the decision spool and the event
@@ -23,7 +24,9 @@ after its deadline with its impression still in a spool, or on time with its imp
 Dropping it at its deadline would lose a seen decision and count it as never seen. So an unseen
 decision waits out the grace, and an event received within its window that is read meanwhile
 still counts: a decision seen that way becomes an example when the grace ends. The grace is the
-early buffer's age again: the two streams may be read up to two minutes apart either way.
+early buffer's age again: the two streams may be read up to two minutes apart either way, and
+both count from when the join read the record, not from when it was first received, so after
+an outage of any length the spools meet whichever replays first.
 
 **At-least-once input, exactly-once effect.** Both streams may deliver an entry again (after a
 crash between a checkpoint and its acknowledgement). Each decision remembers the event ids applied
@@ -33,7 +36,8 @@ decision changes nothing. Sticky and held re-serves (same id, same variant) are 
 **Early events.** The decision stream and the event stream are read independently, so an event
 can be read before its decision. Events naming an unknown decision, and every session-wide event,
 are kept in a buffer bounded by count (``max_early``, oldest dropped) and age
-(``early_max_age_ms``) and replayed when the decision arrives. API rewards are not buffered: they
+(``early_max_age_ms``: a decision's events from when the join last read one, a session's from
+when each arrived) and replayed when the decision arrives. API rewards are not buffered: they
 travel in the decision stream behind their decision.
 
 **Bounded memory.** At most ``max_pending`` decisions wait, unseen ones in their grace too; past
@@ -130,6 +134,7 @@ class JoinState:
         self._by_session: dict[str, list[str]] = {}
         self._deadlines: list[tuple[int, str]] = []  # heap; stale entries skipped lazily
         self._in_grace: dict[str, None] = {}  # unseen past their deadline, in that order
+        self._early_read: dict[str, int] = {}  # early key -> when the join last read one (ms)
         self._early: dict[str, list[EventRecord]] = {}
         self._early_count = 0
         self._bot_sessions: dict[str, int] = {}  # session -> when flagged (ms)
@@ -159,13 +164,14 @@ class JoinState:
             return False
         since_ms = record.ts_ms if record.ts_ms is not None else now_ms
         deadline_ms = since_ms + round(reward.window_s * 1000)
-        pending = PendingDecision(_logged(record), reward, deadline_ms, since_ms)
+        pending = PendingDecision(_logged(record), reward, deadline_ms, since_ms, read_ms=now_ms)
         if record.session is not None and record.session in self._bot_sessions:
             pending.excluded = True
         self._add(pending)
         self.counts.decisions += 1
         self._evict()
         replay = self._early.pop(_decision_key(record.id), [])
+        self._early_read.pop(_decision_key(record.id), None)
         self._early_count -= len(replay)
         if record.session is not None:
             replay += self._early.get(_session_key(record.session), [])
@@ -173,8 +179,9 @@ class JoinState:
             self._apply(pending, event)
         return True
 
-    def on_event(self, record: EventRecord) -> None:
-        """Fold one tracker event into the decisions it concerns (or buffer it)."""
+    def on_event(self, record: EventRecord, *, now_ms: int | None = None) -> None:
+        """Fold one tracker event into the decisions it concerns (or buffer it); ``now_ms``:
+        when the join read it (an event replayed from a spool is read long after it arrived)."""
         if record.bot:
             self._flag_bot(record.session, record.received_ms)
             return
@@ -186,12 +193,12 @@ class JoinState:
             if pending is not None:
                 self._apply(pending, record)
             elif event.decision not in self._done:
-                self._buffer(_decision_key(event.decision), record)
+                self._buffer(_decision_key(event.decision), record, now_ms)
             return
         if isinstance(event, Conversion | Engaged | Scroll):
             for decision_id in self._by_session.get(record.session, ()):
                 self._apply(self._pending[decision_id], record)
-            self._buffer(_session_key(record.session), record)
+            self._buffer(_session_key(record.session), record, now_ms)
 
     def on_reward(self, note: RewardNote, *, event_id: str | None = None) -> None:
         """A reward posted through the API: one part, and the decision counts as seen.
@@ -221,12 +228,14 @@ class JoinState:
         while self._deadlines and self._deadlines[0][0] < now_ms:
             due_ms, decision_id = heapq.heappop(self._deadlines)
             pending = self._pending.get(decision_id)
-            if pending is None or due_ms - pending.deadline_ms not in (0, self.unseen_grace_ms):
+            if pending is None or due_ms != (pending.grace_until or pending.deadline_ms):
                 continue  # evicted, or already finished
             unseen = not (pending.seen or pending.excluded)
-            if unseen and due_ms == pending.deadline_ms and self.unseen_grace_ms > 0:
-                # its impression may still be in a spool: wait out the grace
-                heapq.heappush(self._deadlines, (due_ms + self.unseen_grace_ms, decision_id))
+            if unseen and not pending.grace_until and self.unseen_grace_ms > 0:
+                # its impression may still be in a spool: wait out the grace, counted from when
+                # the decision was read (itself replayed from a spool, perhaps long after)
+                pending.grace_until = max(due_ms, pending.read_ms) + self.unseen_grace_ms
+                heapq.heappush(self._deadlines, (pending.grace_until, decision_id))
                 self._in_grace[decision_id] = None
                 continue
             self._remove(decision_id)
@@ -287,7 +296,9 @@ class JoinState:
         self._applied[record.id] = set(pending.applied)
         if record.session is not None:
             self._by_session.setdefault(record.session, []).append(record.id)
-        heapq.heappush(self._deadlines, (pending.deadline_ms, record.id))
+        heapq.heappush(self._deadlines, (pending.grace_until or pending.deadline_ms, record.id))
+        if pending.grace_until:
+            self._in_grace[record.id] = None
 
     def _remove(self, decision_id: str) -> PendingDecision:
         pending = self._pending.pop(decision_id)
@@ -346,8 +357,10 @@ class JoinState:
         for decision_id in self._by_session.get(session, ()):
             self._pending[decision_id].excluded = True
 
-    def _buffer(self, key: str, record: EventRecord) -> None:
+    def _buffer(self, key: str, record: EventRecord, now_ms: int | None) -> None:
         self._early.setdefault(key, []).append(record)
+        if now_ms is not None and key.startswith("d:"):
+            self._early_read[key] = max(self._early_read.get(key, now_ms), now_ms)
         self._early_count += 1
         while self._early_count > self.max_early:
             oldest = next(iter(self._early))
@@ -358,19 +371,25 @@ class JoinState:
                 self.counts.early_dropped += 1
             if not records:
                 del self._early[oldest]
+                self._early_read.pop(oldest, None)
+
+    def _last_read(self, key: str) -> int:
+        """How recent ``key``'s early events are: a decision's, when the join last read one (an
+        impression replayed from a spool waits for its decision, replayed on another schedule;
+        the read times are not checkpointed), a session's, when the newest arrived."""
+        return max(self._early[key][-1].received_ms, self._early_read.get(key, 0))
 
     def _age(self, now_ms: int) -> None:
         cutoff = now_ms - self.early_max_age_ms
-        for key in [k for k, records in self._early.items() if records[-1].received_ms < cutoff]:
+        for key in [k for k, records in self._early.items() if self._last_read(k) < cutoff]:
             records = self._early.pop(key)
+            self._early_read.pop(key, None)
             self._early_count -= len(records)
             if key.startswith("d:"):  # session events are kept for later decisions only
                 self.counts.early_dropped += len(records)
-        for key, records in self._early.items():
-            if records[0].received_ms < cutoff:
+        for key, records in self._early.items():  # a session's oldest, one by one
+            if key.startswith("s:") and records[0].received_ms < cutoff:
                 kept = [r for r in records if r.received_ms >= cutoff]
-                if key.startswith("d:"):
-                    self.counts.early_dropped += len(records) - len(kept)
                 self._early_count -= len(records) - len(kept)
                 self._early[key] = kept
         _trim(self._done, now_ms - self.done_keep_ms, self.max_done)

@@ -108,7 +108,7 @@ class LearnerState:
                 self.join.on_reward(item, event_id=entry_id)
         for _, record in events:
             if record is not None:
-                self.join.on_event(record)
+                self.join.on_event(record, now_ms=now_ms)
         if caught_up:
             self.watermark_ms = now_ms
         elif events:

@@ -38,6 +38,8 @@ class PendingDecision(msgspec.Struct):
     reward: Reward
     deadline_ms: int
     since_ms: int  # session events count from here (the decision's time)
+    read_ms: int = 0  # when the join read it (a decision replayed from a spool: long after)
+    grace_until: int = 0  # unseen at its deadline: waits for its impression until then
     seen: bool = False
     excluded: bool = False
     parts: list[tuple[int, float]] = []  # (arrival ms, value)

@@ -159,10 +159,30 @@ def test_a_decision_replayed_late_still_meets_its_impression_replayed_later() ->
     state.on_event(seen(at_ms=T0 + 400))
     state.on_event(click(at_ms=T0 + 600))
     state.on_event(click(at_ms=T0 + 1_001))  # after the deadline, replayed or not
-    assert state.due(T0 + 1_000 + 120_000) == []  # not before the grace ends
-    [example] = state.due(T0 + 1_001 + 120_000)
+    assert state.due(T0 + 5_000 + 120_000) == []  # not before the grace, from when it was read
+    [example] = state.due(T0 + 5_001 + 120_000)
     assert example.reward == 1.0
     assert state.counts.unseen == 0 and state.counts.late == 1
+
+
+def test_after_a_long_outage_the_spools_meet_whichever_replays_first() -> None:
+    """Ten minutes down, longer than the grace and the early buffer's age: what counts is when
+    the join read each record, not when it was first received."""
+    window = Reward(window_s=1, click=1.0)
+    back = T0 + 600_000  # both spools replay from here, one second apart
+    decision_first = JoinState()
+    decision_first.on_decision(decision(), window, now_ms=back)
+    assert decision_first.due(back) == []
+    decision_first.on_event(seen(at_ms=T0 + 400), now_ms=back + 1_000)
+    assert decision_first.due(back + 1_000) == []
+    assert len(finish(decision_first)) == 1
+    events_first = JoinState()
+    events_first.on_event(seen(at_ms=T0 + 400), now_ms=back)
+    assert events_first.due(back) == [] and events_first.early_events == 1
+    events_first.on_decision(decision(), window, now_ms=back + 1_000)
+    assert len(finish(events_first)) == 1
+    for state in (decision_first, events_first):
+        assert state.counts.unseen == state.counts.early_dropped == 0
 
 
 def test_an_unseen_decision_is_dropped_when_its_grace_ends() -> None:
@@ -366,3 +386,13 @@ def test_a_checkpoint_keeps_every_field_of_a_pending_decision() -> None:
 def test_garbage_is_not_a_checkpoint() -> None:
     with pytest.raises(ValueError, match="not a join state"):
         JoinState.from_bytes(b"\x93garbage")
+
+
+def test_a_decision_in_its_grace_keeps_it_across_a_checkpoint() -> None:
+    state = JoinState(unseen_grace_ms=10_000)
+    state.on_decision(decision(), WINDOW, now_ms=T0)
+    assert state.due(T0 + 60_001) == []  # unseen at its deadline: until T0 + 70,000
+    restored = JoinState.from_bytes(state.to_bytes(), unseen_grace_ms=10_000)
+    restored.on_event(seen(at_ms=T0 + 100), now_ms=T0 + 65_000)
+    assert restored.due(T0 + 69_999) == []
+    assert len(restored.due(T0 + 70_001)) == 1 and restored.counts.unseen == 0
