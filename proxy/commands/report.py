@@ -29,7 +29,7 @@ from proxy.commands.preflight import add_store_flags
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.dashboard.assets import DashboardAssets
-from proxy.dashboard.reads import read_pauses, read_report, read_windows
+from proxy.dashboard.reads import STORE_READ_TIMEOUT_S, read_pauses, read_report, read_windows
 from proxy.errors import UsageError
 from proxy.evaluate.log import LogError
 from proxy.records.results_buckets import Period
@@ -149,14 +149,16 @@ async def _read(
     store = store_for(config, url)
     try:
         data = await read_report(
-            store, infos, period, timeout_s=10.0, examples_limit=examples_limit
+            store, infos, period, timeout_s=STORE_READ_TIMEOUT_S, examples_limit=examples_limit
         )
         if data is None:
             raise UsageError(f"cannot read the store at {store.url}")
         if not with_guardrail:
             return data, None
         now_ms = int(time.time() * 1000)
-        windows = await read_windows(store, [i.id for i in infos], now_ms, timeout_s=10.0)
+        windows = await read_windows(
+            store, [i.id for i in infos], now_ms, timeout_s=STORE_READ_TIMEOUT_S
+        )
         pauses = await read_pauses(store)
         if windows is None or pauses is None:
             raise UsageError(f"cannot read the store at {store.url}")

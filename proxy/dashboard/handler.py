@@ -32,6 +32,7 @@ from multidict import MultiDictProxy
 from proxy.dashboard.assets import DashboardAssets
 from proxy.dashboard.auth import AdminAuth, clear_cookie, same_origin, session_cookie
 from proxy.dashboard.reads import (
+    STORE_READ_TIMEOUT_S,
     read_guardrail_standing,
     read_pauses,
     read_report,
@@ -53,7 +54,6 @@ from proxy.store.client import Store
 log = logging.getLogger("vernier.dashboard")
 PREFIX = pages.PREFIX
 PAGES = ("", "login", "logout", "act")
-READ_TIMEOUT_S = 2.0
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -185,9 +185,11 @@ class Dashboard:
         now_ms = int(self._clock() * 1000)
         report, windows, paused = await asyncio.gather(
             read_report(
-                self._store, infos + measured, period, timeout_s=READ_TIMEOUT_S, overview=True
+                self._store, infos + measured, period, timeout_s=STORE_READ_TIMEOUT_S, overview=True
             ),
-            read_windows(self._store, [i.id for i in infos], now_ms, timeout_s=READ_TIMEOUT_S),
+            read_windows(
+                self._store, [i.id for i in infos], now_ms, timeout_s=STORE_READ_TIMEOUT_S
+            ),
             read_pauses(self._store),
         )
         if report is None or windows is None or paused is None:
@@ -219,7 +221,7 @@ class Dashboard:
     async def _live_parts(self, slot: CompiledSlot) -> tuple[str, dict[str, object]] | None:
         now_ms = int(self._clock() * 1000)
         windows, paused = await asyncio.gather(
-            read_windows(self._store, [slot.id], now_ms, timeout_s=READ_TIMEOUT_S),
+            read_windows(self._store, [slot.id], now_ms, timeout_s=STORE_READ_TIMEOUT_S),
             read_pauses(self._store),
         )
         if windows is None or paused is None:
@@ -254,12 +256,12 @@ class Dashboard:
                 self._store,
                 [info],
                 period,
-                timeout_s=READ_TIMEOUT_S,
+                timeout_s=STORE_READ_TIMEOUT_S,
                 examples_limit=self._examples_limit,
             ),
             self._live_parts(slot),
             read_pauses(self._store),
-            read_guardrail_standing(self._store, slot.id, timeout_s=READ_TIMEOUT_S),
+            read_guardrail_standing(self._store, slot.id, timeout_s=STORE_READ_TIMEOUT_S),
             self._segments(info),
         )
         if report is None or parts is None or paused is None or standing is None:

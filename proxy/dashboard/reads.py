@@ -22,6 +22,11 @@ from proxy.store.joined_examples import read_examples
 from proxy.store.results import read_slot
 from proxy.store.slot_metrics import read_slot_windows
 
+# How long one report's store reads may take, for the dashboard and `vernier report` alike: the
+# results of a busy site on a busy machine, not a page view's budget (at 2 s the dashboard
+# answered 503 while the store was merely slow)
+STORE_READ_TIMEOUT_S = 10.0
+
 
 async def read_report(
     store: Store,
