@@ -90,6 +90,7 @@ class _Saved(msgspec.Struct):
     bot_sessions: list[tuple[str, int]]
     done: list[tuple[str, int]]
     counts: Counts
+    early_read: list[tuple[str, list[int]]] = []  # older checkpoints: read when received
 
 
 _SAVED_VERSION = 1
@@ -134,7 +135,7 @@ class JoinState:
         self._by_session: dict[str, list[str]] = {}
         self._deadlines: list[tuple[int, str]] = []  # heap; stale entries skipped lazily
         self._in_grace: dict[str, None] = {}  # unseen past their deadline, in that order
-        self._early_read: dict[str, int] = {}  # early key -> when the join last read one (ms)
+        self._early_read: dict[str, list[int]] = {}  # early key -> when each was read (ms)
         self._early: dict[str, list[EventRecord]] = {}
         self._early_count = 0
         self._bot_sessions: dict[str, int] = {}  # session -> when flagged (ms)
@@ -216,6 +217,7 @@ class JoinState:
         if not self._remember(pending, key):
             return
         pending.seen = True
+        self._in_grace.pop(note.decision, None)
         pending.parts.append((note.ts_ms, float(note.reward)))
 
     # -- output ---------------------------------------------------------------------------------
@@ -265,6 +267,7 @@ class JoinState:
                 bot_sessions=list(self._bot_sessions.items()),
                 done=list(self._done.items()),
                 counts=self.counts,
+                early_read=list(self._early_read.items()),
             )
         )
 
@@ -281,8 +284,10 @@ class JoinState:
         state.counts = saved.counts
         for pending in saved.pending:
             state._add(pending)
+        reads = dict(saved.early_read)
         for key, records in saved.early:
             state._early[key] = records
+            state._early_read[key] = reads.get(key) or [r.received_ms for r in records]
             state._early_count += len(records)
         state._bot_sessions = dict(saved.bot_sessions)
         state._done = dict(saved.done)
@@ -348,6 +353,8 @@ class JoinState:
         if not self._remember(pending, event.id):
             return
         earn(pending, event, at_ms)
+        if pending.seen:  # no longer first to go past the bound (_evict)
+            self._in_grace.pop(pending.record.id, None)
 
     def _flag_bot(self, session: str, at_ms: int) -> None:
         self._bot_sessions.pop(session, None)
@@ -356,42 +363,47 @@ class JoinState:
             del self._bot_sessions[next(iter(self._bot_sessions))]
         for decision_id in self._by_session.get(session, ()):
             self._pending[decision_id].excluded = True
+            self._in_grace.pop(decision_id, None)
 
     def _buffer(self, key: str, record: EventRecord, now_ms: int | None) -> None:
         self._early.setdefault(key, []).append(record)
-        if now_ms is not None and key.startswith("d:"):
-            self._early_read[key] = max(self._early_read.get(key, now_ms), now_ms)
+        self._early_read.setdefault(key, []).append(
+            record.received_ms if now_ms is None else now_ms
+        )
         self._early_count += 1
         while self._early_count > self.max_early:
             oldest = next(iter(self._early))
             records = self._early[oldest]
             records.pop(0)
+            self._early_read[oldest].pop(0)
             self._early_count -= 1
             if oldest.startswith("d:"):  # session events were applied to what was pending
                 self.counts.early_dropped += 1
             if not records:
-                del self._early[oldest]
-                self._early_read.pop(oldest, None)
-
-    def _last_read(self, key: str) -> int:
-        """How recent ``key``'s early events are: a decision's, when the join last read one (an
-        impression replayed from a spool waits for its decision, replayed on another schedule;
-        the read times are not checkpointed), a session's, when the newest arrived."""
-        return max(self._early[key][-1].received_ms, self._early_read.get(key, 0))
+                del self._early[oldest], self._early_read[oldest]
 
     def _age(self, now_ms: int) -> None:
+        """Drop early events older than ``early_max_age_ms``, their age counted from when the
+        join read them, or arrived if later (an event replayed from a spool is read long after
+        it arrived, and waits for its decision, replayed on another schedule)."""
         cutoff = now_ms - self.early_max_age_ms
-        for key in [k for k, records in self._early.items() if self._last_read(k) < cutoff]:
-            records = self._early.pop(key)
-            self._early_read.pop(key, None)
-            self._early_count -= len(records)
+        for key in list(self._early):
+            records, reads = self._early[key], self._early_read[key]
+            if max(records[0].received_ms, reads[0]) >= cutoff:
+                continue  # the oldest is young enough (both grow along the list)
+            kept = [
+                (r, t)
+                for r, t in zip(records, reads, strict=True)
+                if max(r.received_ms, t) >= cutoff
+            ]
             if key.startswith("d:"):  # session events are kept for later decisions only
-                self.counts.early_dropped += len(records)
-        for key, records in self._early.items():  # a session's oldest, one by one
-            if key.startswith("s:") and records[0].received_ms < cutoff:
-                kept = [r for r in records if r.received_ms >= cutoff]
-                self._early_count -= len(records) - len(kept)
-                self._early[key] = kept
+                self.counts.early_dropped += len(records) - len(kept)
+            self._early_count -= len(records) - len(kept)
+            if kept:
+                self._early[key] = [r for r, _ in kept]
+                self._early_read[key] = [t for _, t in kept]
+            else:
+                del self._early[key], self._early_read[key]
         _trim(self._done, now_ms - self.done_keep_ms, self.max_done)
         _trim(self._bot_sessions, now_ms - self.done_keep_ms, self.max_bot_sessions)
 

@@ -160,10 +160,11 @@ class LearnerConfig(_Section, frozen=True):
     checkpoint, until its slot's reward window has passed (an unseen one 2 minutes more, for an
     impression replayed from a spool after an outage); at most ``max_pending_decisions`` wait
     (~0.6 KB each in a checkpoint, ~2.6 KB in memory: docs/benchmarks.md, "Capacity"). Past
-    the bound the oldest waiting decision is dropped, never learned from (joining it as a
-    no-reward example would teach the model that its variant failed when its reward may simply
-    not have come yet), and counted: ``vernier_background_total{worker="learner",counter="evicted"}``.
-    Size it to decisions/s x the longest reward window, with room for an outage's backlog."""
+    the bound an unseen decision in those 2 minutes is dropped first (counted ``unseen``), then
+    the oldest waiting decision, never learned from (joining it as a no-reward example would
+    teach the model that its variant failed when its reward may simply not have come yet), and
+    counted: ``vernier_background_total{worker="learner",counter="evicted"}``. Size it to
+    decisions/s x (the longest reward window + 2 minutes), with room for an outage's backlog."""
 
     max_pending_decisions: Annotated[int, msgspec.Meta(ge=1_000, le=10_000_000)] = 100_000
 

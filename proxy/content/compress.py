@@ -9,7 +9,8 @@ from ``Accept-Encoding`` (:func:`proxy.content.coding.accepts`) in the configure
 
 A compressed representation is a different one: its ETag is weakened, its length and digests
 dropped, ``Accept-Ranges`` removed (ranges would address the compressed bytes) and the answer
-says ``Vary: Accept-Encoding``. Everything here is synchronous; streaming is
+says ``Vary: Accept-Encoding``, as does the identity copy of a response that would have been
+compressed for a client accepting a coding (:func:`compress_as_accepted`). Everything here is synchronous; streaming is
 :class:`StreamCompressor`, fed chunk by chunk and flushed after each so nothing the origin sent
 is held back from the client.
 """
@@ -162,8 +163,7 @@ def reencoding(
     client's preferred one of the configured codings."""
     if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "br", "zstd"):
         return cast(Coding, "gzip" if codings[0] == "x-gzip" else codings[0])
-    accept = request_headers.get("Accept-Encoding")
-    return next((c for c in policy.codings if accepts(accept, c)), None)
+    return accepted_coding(policy, request_headers)
 
 
 def level_of(policy: CompressionConfig, coding: Coding) -> int:

@@ -183,6 +183,18 @@ def test_after_a_long_outage_the_spools_meet_whichever_replays_first() -> None:
     assert len(finish(events_first)) == 1
     for state in (decision_first, events_first):
         assert state.counts.unseen == state.counts.early_dropped == 0
+    # a conversion (a session event) replayed before its decision counts as well
+    spec = Reward(window_s=1, conversion=0.1)
+    conversion_first = JoinState()
+    buy = Conversion(id=eid(), ts=1, name="purchase", value=40.0)
+    conversion_first.on_event(seen(at_ms=T0 + 300), now_ms=back)
+    conversion_first.on_event(record(buy, at_ms=T0 + 400), now_ms=back)
+    assert conversion_first.due(back) == []
+    restored = JoinState.from_bytes(conversion_first.to_bytes())  # a restart between the two
+    assert restored.due(back + 500) == [] and restored.early_events == 2
+    restored.on_decision(decision(), spec, now_ms=back + 1_000)
+    [example] = finish(restored)
+    assert example.reward == pytest.approx(4.0)
 
 
 def test_an_unseen_decision_is_dropped_when_its_grace_ends() -> None:
@@ -323,6 +335,18 @@ def test_the_cap_drops_an_unseen_decision_in_its_grace_before_one_in_its_window(
         state.on_event(seen(f"dec-{i:04d}", at_ms=later))
     assert len(state) == 2 and state.counts.unseen == 1 and state.counts.evicted == 0
     assert [e.id for e in state.due(later + 60_001)] == ["dec-0000", "dec-0001"]
+
+
+def test_a_decision_seen_in_its_grace_is_not_dropped_for_the_bound() -> None:
+    state = JoinState(max_pending=2)
+    state.on_decision(decision("dec-late"), WINDOW, now_ms=T0)
+    state.on_decision(decision("dec-lost"), WINDOW, now_ms=T0)
+    assert state.due(T0 + 60_001) == []  # both unseen at their deadline: in their grace
+    state.on_event(seen("dec-late", at_ms=T0 + 100), now_ms=T0 + 61_000)  # replayed
+    later = T0 + 61_001
+    state.on_decision(decision("dec-next", ts_ms=later), WINDOW, now_ms=later)
+    assert state.counts.unseen == 1 and state.counts.evicted == 0  # dec-lost went first
+    assert [e.id for e in finish(state)] == ["dec-late"]
 
 
 def test_events_per_decision_are_capped() -> None:

@@ -49,7 +49,7 @@ pytestmark = pytest.mark.rules_file("bandit.yaml", RULES_TEXT)
 # the outage's schedule (not a wait for a condition): the store is killed 1 s into the load and
 # restarted 3 s later (longer than the reward window); the load goes on for 1 s after
 KILL_AFTER_S, DOWN_FOR_S, LOAD_AFTER_S = 1.0, 3.0, 1.0
-GRACE_MS = 15_000
+GRACE_MS = 30_000
 _event_ids = itertools.count()
 
 
