@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from proxy.config.schema import Config
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
 from proxy.messages import invalid_value
+from proxy.records.http_token import HTTP_TOKEN
 
 # environment variable -> dotted config key
 ENVIRONMENT_KEYS: dict[str, str] = {
@@ -51,8 +51,6 @@ FLAG_KEYS: dict[str, str] = {
 }
 _FLAG_OF = {dotted: flag for flag, dotted in FLAG_KEYS.items()}
 _INT_KEYS = {"server.workers"}
-# RFC 9110 §5.1: a field name is a token (§5.6.2); anything else is never a request's header
-_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def flag_overrides(args: object) -> dict[str, Any]:
@@ -194,7 +192,7 @@ def _check_header_names(config: Config, lines: LineMap) -> None:
     names = [(f"$.context.{key}", name) for key, name in single.items() if name]  # "": none
     names += [(f"$.context.extra_headers[{i}]", n) for i, n in enumerate(context.extra_headers)]
     for path, name in names:
-        if not _FIELD_NAME.fullmatch(name):
+        if not HTTP_TOKEN.fullmatch(name):  # RFC 9110 §5.1: a field name is a token
             raise lines.error(
                 f"not an HTTP header name: {name!r} (RFC 9110 allows letters, digits and "
                 "!#$%&'*+-.^_`|~)",

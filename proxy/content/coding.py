@@ -25,6 +25,7 @@ import brotli  # type: ignore[import-untyped]  # brotli ships no type informatio
 
 from proxy.content.stream_coding import MAX_MEMBERS, StreamDecoder
 from proxy.errors import BodyError
+from proxy.records.http_token import HTTP_TOKEN
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -57,7 +58,6 @@ _ZSTD_LEVEL: Final = 3
 costs 1.5 ms, 22 % larger than brotli 11 (160 ms, meant for precompressed assets); zstd 3 costs
 0.4 ms, 16 % larger than zstd 19 (41 ms)."""
 
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)")
 
 
@@ -174,7 +174,7 @@ def _parse_accept_element(element: str) -> tuple[str, bool] | None:
     """``(lower-cased coding, q > 0)`` for one ``Accept-Encoding`` element; ``None`` if malformed."""
     name, *params = element.split(";")
     name = name.strip(" \t").lower()
-    if not name or not _TOKEN.fullmatch(name):
+    if not name or not HTTP_TOKEN.fullmatch(name):
         return None
     acceptable = True
     for param in params:

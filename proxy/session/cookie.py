@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from proxy.records.http_token import HTTP_TOKEN
+
 __all__ = ["CookieSigner", "SigningKey", "cookie_header", "cookie_name", "new_id"]
 
 MAX_VALUE_CHARS: Final = 200
@@ -49,7 +51,6 @@ _KEY_ID = re.compile(r"[A-Za-z0-9]{1,8}")
 _ID_HEX = re.compile(r"[0-9a-f]{32}")
 _BASE36 = re.compile(r"0|[1-9a-z][0-9a-z]{0,12}")  # canonical: no leading zeros, < 36**13
 _MAC_B64 = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")  # 16 bytes, unpadded, unused bits zero
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a cookie name
 _COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")  # RFC 6265 §4.1.1
 _SAME_SITE: Final = {"strict": "Strict", "lax": "Lax", "none": "None"}
 _HOST_PREFIX: Final = "__Host-"
@@ -169,7 +170,7 @@ def cookie_name(base: str, *, secure: bool) -> str:
     """``__Host-<base>`` over HTTPS: the browser then guarantees the cookie was set by this host
     over a secure channel for the whole site (Secure, ``Path=/``, no ``Domain``), so a sibling
     subdomain cannot plant or shadow it (RFC 6265bis §4.1.3.2)."""
-    if not _TOKEN.fullmatch(base) or base.lower().startswith(("__host-", "__secure-")):
+    if not HTTP_TOKEN.fullmatch(base) or base.lower().startswith(("__host-", "__secure-")):
         raise ValueError(f"cookie base name {base!r} must be a plain token without a prefix")
     return _HOST_PREFIX + base if secure else base
 
@@ -191,7 +192,7 @@ def cookie_header(
     ``SameSite``, ``SameSite=None`` without ``Secure`` (browsers drop such cookies), and a
     ``__Host-``/``__Secure-`` name (prefixes are matched case-insensitively) without ``Secure``.
     """
-    if not _TOKEN.fullmatch(name):
+    if not HTTP_TOKEN.fullmatch(name):
         raise ValueError(f"cookie name {name!r} is not a token")
     if not _COOKIE_OCTETS.fullmatch(value):
         raise ValueError("cookie value has characters outside RFC 6265 cookie-octets")

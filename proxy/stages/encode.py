@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 from proxy.config.schema import CompressionConfig, HtmlConfig
 from proxy.content.coding import encode_body
 from proxy.content.compress import (
+    STALE_DIGESTS,
     Coding,
     StreamCompressor,
     compress_as_accepted,
@@ -34,8 +35,6 @@ from proxy.upstream.caching import make_private, revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
 from proxy.upstream.etag import changed_etag, tracker_mark
 from proxy.upstream.relay import OriginBody, declared_length, safe_reason, stream_through
-
-STALE_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest")
 
 
 def add_debug_report(ex: Exchange, headers: CIMultiDict[str]) -> None:
