@@ -302,7 +302,7 @@ class JoinState:
         if record.session is not None:
             self._by_session.setdefault(record.session, []).append(record.id)
         heapq.heappush(self._deadlines, (pending.grace_until or pending.deadline_ms, record.id))
-        if pending.grace_until:
+        if pending.grace_until and not (pending.seen or pending.excluded):
             self._in_grace[record.id] = None
 
     def _remove(self, decision_id: str) -> PendingDecision:

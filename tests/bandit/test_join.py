@@ -343,6 +343,7 @@ def test_a_decision_seen_in_its_grace_is_not_dropped_for_the_bound() -> None:
     state.on_decision(decision("dec-lost"), WINDOW, now_ms=T0)
     assert state.due(T0 + 60_001) == []  # both unseen at their deadline: in their grace
     state.on_event(seen("dec-late", at_ms=T0 + 100), now_ms=T0 + 61_000)  # replayed
+    state = JoinState.from_bytes(state.to_bytes(), max_pending=2)  # a restart: the same
     later = T0 + 61_001
     state.on_decision(decision("dec-next", ts_ms=later), WINDOW, now_ms=later)
     assert state.counts.unseen == 1 and state.counts.evicted == 0  # dec-lost went first
