@@ -39,6 +39,7 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.bandit.model",
         "proxy.bandit.sampling",
         "proxy.bandit.join",
+        "proxy.bandit.early_events",
         "proxy.bandit.reward",
         "proxy.bandit.learner_state",
         "proxy.bandit.checkpoint",

@@ -36,8 +36,8 @@ decision changes nothing. Sticky and held re-serves (same id, same variant) are 
 **Early events.** The decision stream and the event stream are read independently, so an event
 can be read before its decision. Events naming an unknown decision, and every session-wide event,
 are kept in a buffer bounded by count (``max_early``, oldest dropped) and age
-(``early_max_age_ms``: a decision's events from when the join last read one, a session's from
-when each arrived) and replayed when the decision arrives. API rewards are not buffered: they
+(``early_max_age_ms``, from when the join read each; :mod:`proxy.bandit.early_events`) and
+replayed when the decision arrives. API rewards are not buffered: they
 travel in the decision stream behind their decision.
 
 **Bounded memory.** At most ``max_pending`` decisions wait, unseen ones in their grace too; past
@@ -56,6 +56,7 @@ import heapq
 
 import msgspec
 
+from proxy.bandit.early_events import EarlyEvents, decision_key, session_key
 from proxy.bandit.reward import PendingDecision, earn, final_reward
 from proxy.records.decision import DecisionRecord, LoggedDecision, RewardNote
 from proxy.records.event_record import EventRecord
@@ -98,14 +99,6 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Saved)
 
 
-def _decision_key(decision_id: str) -> str:
-    return f"d:{decision_id}"
-
-
-def _session_key(session: str) -> str:
-    return f"s:{session}"
-
-
 class JoinState:
     """Decisions awaiting their rewards; see the module docstring."""
 
@@ -122,8 +115,6 @@ class JoinState:
         max_bot_sessions: int = 100_000,
     ) -> None:
         self.max_pending = max_pending
-        self.max_early = max_early
-        self.early_max_age_ms = early_max_age_ms
         self.unseen_grace_ms = unseen_grace_ms
         self.max_events_per_decision = max_events_per_decision
         self.done_keep_ms = done_keep_ms
@@ -135,9 +126,7 @@ class JoinState:
         self._by_session: dict[str, list[str]] = {}
         self._deadlines: list[tuple[int, str]] = []  # heap; stale entries skipped lazily
         self._in_grace: dict[str, None] = {}  # unseen past their deadline, in that order
-        self._early_read: dict[str, list[int]] = {}  # early key -> when each was read (ms)
-        self._early: dict[str, list[EventRecord]] = {}
-        self._early_count = 0
+        self._early = EarlyEvents(max_events=max_early, max_age_ms=early_max_age_ms)
         self._bot_sessions: dict[str, int] = {}  # session -> when flagged (ms)
         self._done: dict[str, int] = {}  # finished decision id -> when (ms)
 
@@ -148,7 +137,7 @@ class JoinState:
     @property
     def early_events(self) -> int:
         """How many events wait in the early buffer."""
-        return self._early_count
+        return len(self._early)
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -171,11 +160,9 @@ class JoinState:
         self._add(pending)
         self.counts.decisions += 1
         self._evict()
-        replay = self._early.pop(_decision_key(record.id), [])
-        self._early_read.pop(_decision_key(record.id), None)
-        self._early_count -= len(replay)
+        replay = self._early.take(decision_key(record.id))
         if record.session is not None:
-            replay += self._early.get(_session_key(record.session), [])
+            replay += self._early.peek(session_key(record.session))
         for event in replay:
             self._apply(pending, event)
         return True
@@ -194,12 +181,14 @@ class JoinState:
             if pending is not None:
                 self._apply(pending, record)
             elif event.decision not in self._done:
-                self._buffer(_decision_key(event.decision), record, now_ms)
+                self.counts.early_dropped += self._early.add(
+                    decision_key(event.decision), record, now_ms
+                )
             return
         if isinstance(event, Conversion | Engaged | Scroll):
             for decision_id in self._by_session.get(record.session, ()):
                 self._apply(self._pending[decision_id], record)
-            self._buffer(_session_key(record.session), record, now_ms)
+            self._early.add(session_key(record.session), record, now_ms)
 
     def on_reward(self, note: RewardNote, *, event_id: str | None = None) -> None:
         """A reward posted through the API: one part, and the decision counts as seen.
@@ -259,15 +248,16 @@ class JoinState:
         """The whole state (msgpack), for :meth:`from_bytes`."""
         for decision_id, pending in self._pending.items():
             pending.applied = list(self._applied[decision_id])
+        early, early_read = self._early.saved()
         return _encoder.encode(
             _Saved(
                 version=_SAVED_VERSION,
                 pending=list(self._pending.values()),
-                early=list(self._early.items()),
+                early=early,
                 bot_sessions=list(self._bot_sessions.items()),
                 done=list(self._done.items()),
                 counts=self.counts,
-                early_read=list(self._early_read.items()),
+                early_read=early_read,
             )
         )
 
@@ -284,11 +274,7 @@ class JoinState:
         state.counts = saved.counts
         for pending in saved.pending:
             state._add(pending)
-        reads = dict(saved.early_read)
-        for key, records in saved.early:
-            state._early[key] = records
-            state._early_read[key] = reads.get(key) or [r.received_ms for r in records]
-            state._early_count += len(records)
+        state._early.restore(saved.early, saved.early_read)
         state._bot_sessions = dict(saved.bot_sessions)
         state._done = dict(saved.done)
         return state
@@ -365,45 +351,8 @@ class JoinState:
             self._pending[decision_id].excluded = True
             self._in_grace.pop(decision_id, None)
 
-    def _buffer(self, key: str, record: EventRecord, now_ms: int | None) -> None:
-        self._early.setdefault(key, []).append(record)
-        self._early_read.setdefault(key, []).append(
-            record.received_ms if now_ms is None else now_ms
-        )
-        self._early_count += 1
-        while self._early_count > self.max_early:
-            oldest = next(iter(self._early))
-            records = self._early[oldest]
-            records.pop(0)
-            self._early_read[oldest].pop(0)
-            self._early_count -= 1
-            if oldest.startswith("d:"):  # session events were applied to what was pending
-                self.counts.early_dropped += 1
-            if not records:
-                del self._early[oldest], self._early_read[oldest]
-
     def _age(self, now_ms: int) -> None:
-        """Drop early events older than ``early_max_age_ms``, their age counted from when the
-        join read them, or arrived if later (an event replayed from a spool is read long after
-        it arrived, and waits for its decision, replayed on another schedule)."""
-        cutoff = now_ms - self.early_max_age_ms
-        for key in list(self._early):
-            records, reads = self._early[key], self._early_read[key]
-            if max(records[0].received_ms, reads[0]) >= cutoff:
-                continue  # the oldest is young enough (both grow along the list)
-            kept = [
-                (r, t)
-                for r, t in zip(records, reads, strict=True)
-                if max(r.received_ms, t) >= cutoff
-            ]
-            if key.startswith("d:"):  # session events are kept for later decisions only
-                self.counts.early_dropped += len(records) - len(kept)
-            self._early_count -= len(records) - len(kept)
-            if kept:
-                self._early[key] = [r for r, _ in kept]
-                self._early_read[key] = [t for _, t in kept]
-            else:
-                del self._early[key], self._early_read[key]
+        self.counts.early_dropped += self._early.age(now_ms)
         _trim(self._done, now_ms - self.done_keep_ms, self.max_done)
         _trim(self._bot_sessions, now_ms - self.done_keep_ms, self.max_bot_sessions)
 

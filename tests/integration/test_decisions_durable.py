@@ -51,6 +51,24 @@ async def new_visitors(url: str, restarted: asyncio.Event, first_page: asyncio.E
     return served
 
 
+async def store_outage(
+    server: RedisServerProcess,
+    first_page: asyncio.Event,
+    restarted: asyncio.Event,
+    kill_after_s: float,
+    down_for_s: float,
+) -> None:
+    """Kill ``server`` ``kill_after_s`` after the first page, start it again (same port and AOF
+    directory) ``down_for_s`` later, then set ``restarted``: a schedule, not a wait for a
+    condition."""
+    await first_page.wait()
+    await asyncio.sleep(kill_after_s)
+    await asyncio.to_thread(server.kill)
+    await asyncio.sleep(down_for_s)
+    await asyncio.to_thread(server.start)
+    restarted.set()
+
+
 async def test_decisions_logged_equal_pages_served_across_a_store_kill(
     origin: str, start_proxy: StartProxy, rules_dir: Path, redis_server: RedisServerProcess
 ) -> None:
@@ -58,18 +76,10 @@ async def test_decisions_logged_equal_pages_served_across_a_store_kill(
         origin, store_url=redis_server.url, rules=str(rules_dir), **{"store.breaker_open_s": 1.0}
     )
     first_page, restarted = asyncio.Event(), asyncio.Event()
-
-    async def outage() -> None:
-        await first_page.wait()
-        await asyncio.sleep(KILL_AFTER_S)
-        await asyncio.to_thread(redis_server.kill)
-        await asyncio.sleep(DOWN_FOR_S)
-        await asyncio.to_thread(redis_server.start)  # same port and AOF directory
-        restarted.set()
-
     async with asyncio.timeout(60):
         served, _ = await asyncio.gather(
-            new_visitors(proxy + "/page", restarted, first_page), outage()
+            new_visitors(proxy + "/page", restarted, first_page),
+            store_outage(redis_server, first_page, restarted, KILL_AFTER_S, DOWN_FOR_S),
         )
     assert len(served) == len(set(served)) > 20
 

@@ -28,6 +28,7 @@ from proxy.store.client import Store
 from proxy.tracker.spool import EventSpool
 from tests import proxy_fixtures
 from tests.integration.test_bandit_applied import MARK
+from tests.integration.test_decisions_durable import store_outage
 from tests.integration.test_rules_applied import DESKTOP
 from tests.proxy_fixtures import StartProxy
 from tests.redis_server import RELAXED_STORE, RedisServerProcess
@@ -137,18 +138,11 @@ async def test_every_seen_decision_is_joined_across_a_store_kill(
     stop = asyncio.Event()
     learning = asyncio.create_task(learner.run(stop), name="test-learner")
     first_page, restarted = asyncio.Event(), asyncio.Event()
-
-    async def outage() -> None:
-        await first_page.wait()
-        await asyncio.sleep(KILL_AFTER_S)
-        await asyncio.to_thread(redis_server.kill)
-        await asyncio.sleep(DOWN_FOR_S)
-        await asyncio.to_thread(redis_server.start)  # same port and AOF directory
-        restarted.set()
+    outage = store_outage(redis_server, first_page, restarted, KILL_AFTER_S, DOWN_FOR_S)
 
     try:
         async with asyncio.timeout(60):
-            served, _ = await asyncio.gather(new_visitors(proxy, restarted, first_page), outage())
+            served, _ = await asyncio.gather(new_visitors(proxy, restarted, first_page), outage)
         last_deadline_ms = int(time.time() * 1000) + 1000
         counts: Counts = learner.state.counts
 
