@@ -86,25 +86,39 @@ NOW_MS = 1_700_000_000_000
 TOLD_GAMMA_SCALES = (0.3, 1.0)
 
 
+# The defaults of the fifth to ninth rounds: SquareCB at 0.3 t on VW's estimates alone, the
+# model deciding from the first example.
+_VW_SQUARECB = SquareCB(gamma_scale=0.3, cells=False)
+
+
+def _ninth(**settings: Any) -> BanditPolicy:
+    """A candidate of the rounds before the tenth: no uniform start, no cell averages."""
+    return BanditPolicy(**{"explorer": _VW_SQUARECB, "uniform_first": 0, **settings})
+
+
 def _earlier(**settings: Any) -> BanditPolicy:
     """A candidate of the rounds before the optimistic start: every weight starts at 0."""
-    return BanditPolicy(initial_weight=0.0, **settings)
+    return _ninth(initial_weight=0.0, **settings)
 
 
 _OLD_INTERACTIONS = ("UA", "DA", "TA", "RA")
 # Settings compared while choosing the defaults (docs/benchmarks.md, "World suite"); "default"
 # is whatever BanditPolicy() is now, the others are the rows of the comparison table.
-_SQRT = SquareCB(gamma_scale=10.0, gamma_exponent=0.5)  # the explorer before the fourth round
+_SQRT = SquareCB(gamma_scale=10.0, gamma_exponent=0.5, cells=False)  # before the fourth round
 CANDIDATES: dict[str, BanditPolicy] = {
     "default": BanditPolicy(),
+    # the defaults of the fifth to ninth rounds (docs/benchmarks.md, "Tenth round")
+    "ninth-round": _ninth(),
+    "no-uniform-start": BanditPolicy(uniform_first=0),
+    "no-cells": BanditPolicy(explorer=SquareCB(cells=False)),
     # the fourth round's defaults: every estimate starting at 0
     "fourth-round": _earlier(),
     # the defaults before the fourth round: importance-weighted learning, gamma = 10 sqrt(t)
     "weighted": _earlier(explorer=_SQRT, importance_weights=True),
     "weighted-gamma-t": _earlier(importance_weights=True),
     "unweighted-sqrt": _earlier(explorer=_SQRT),
-    "gamma-1t": _earlier(explorer=SquareCB(gamma_scale=1.0)),
-    "gamma-0.1t": _earlier(explorer=SquareCB(gamma_scale=0.1)),
+    "gamma-1t": _earlier(explorer=SquareCB(gamma_scale=1.0, cells=False)),
+    "gamma-0.1t": _earlier(explorer=SquareCB(gamma_scale=0.1, cells=False)),
     # the defaults before the third round: all six interactions, always
     "fixed-interactions": _earlier(
         explorer=_SQRT, interactions=DEFAULT_INTERACTIONS, importance_weights=True
@@ -131,7 +145,8 @@ CANDIDATES: dict[str, BanditPolicy] = {
     "bag": _earlier(explorer=Bag(5), learning_rate=0.1),
     "drift": BanditPolicy(drift=DriftPolicy(detect=True)),
     # the drift watch before its clean restart: the fresh model relearned up to 2,000 examples
-    "drift-replay": BanditPolicy(drift=DriftPolicy(detect=True, replay=2000)),
+    "drift-replay": _ninth(drift=DriftPolicy(detect=True, replay=2000)),
+    "drift-ninth-round": _ninth(drift=DriftPolicy(detect=True)),
     "drift-fourth-round": _earlier(drift=DriftPolicy(detect=True, replay=2000)),
 }
 
@@ -210,7 +225,10 @@ def run_world(
         for visitor in world.visitors(visitors, seed):
             features = context_features(visitor.context, policy, now_ms=NOW_MS)
             shared = shared_line(features)
-            pmf = model.predict_lines(shared, actions)
+            if model.examples_learned < policy.uniform_first:  # as proxy.decide.bandit.choose
+                pmf = [1.0 / len(actions)] * len(actions)
+            else:
+                pmf = model.predict_lines(shared, actions)
             index, probability = sample(pmf, seed_key(f"w{seed}v{visitor.index}", "hero", 0))
             variant = spec.variants[index]
             expected = world.expected_for(visitor, variant)

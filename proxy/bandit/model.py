@@ -1,4 +1,11 @@
-"""One slot's learner: a VW ``cb_explore_adf`` workspace behind a small typed interface.
+"""One slot's learner: a VW workspace behind a small typed interface.
+
+**What decides.** Under the default explorer, SquareCB, VW is a ``cb_adf`` regressor of each
+variant's reward; the model refines its estimates with exact averages of the interaction
+terms' cells (:class:`~proxy.bandit.cell_estimates.CellCounts`, learned and saved with the
+weights) and turns them into probabilities itself (:mod:`proxy.bandit.square_cb`). Under the
+other explorers VW's ``cb_explore_adf`` gives the probabilities. (Until the model has learned
+the policy's ``uniform_first`` examples the decider ignores them: :mod:`proxy.decide.bandit`.)
 
 **Rewards, not costs.** Callers speak rewards (a click is 1); VW minimises cost, so
 :meth:`BanditModel.learn` passes ``cost = -reward``.
@@ -16,7 +23,8 @@ policy's exploration floor (:func:`proxy.bandit.sampling.apply_floor`).
 ``Example`` (enum look-ups, attribute set-up): ~40 µs of Python for 11 lines. We call the same
 native functions it calls (``pylibvw.vw._parse``, ``predict_multi``, ``learn_multi``,
 ``_finish_example_multi_ex``) on the joined text, ~11 µs for a decision with 10 variants
-(dense weights; ~27 µs on the sparse ones of the default ``initial_weight``).
+(dense weights; ~27 µs on the sparse ones of the default ``initial_weight``), plus the cell
+averages (docs/benchmarks.md, "Decision and learning cost").
 
 **Not thread-safe underneath.** A VW workspace must not be used by two threads at once; every
 call here takes the model's lock, so a save in an executor thread and a predict on the event loop
@@ -24,7 +32,8 @@ serialise instead of corrupting state. For throughput, give each process its own
 
 **Saving.** VW 9.11's Python binding saves only to a file name (it writes ``<name>.writing``
 and renames it) and loads only with ``-i <file>``; :meth:`to_bytes` and :meth:`from_bytes` go
-through a private temporary directory. Both take a few milliseconds: run them off the event loop.
+through a private temporary directory. A SquareCB model's bytes are :data:`CONTAINER_MAGIC`,
+VW's bytes (length-prefixed) and the cell counts (msgpack). Both take a few milliseconds: run them off the event loop.
 Options VW does not store in the model (``--l1``, ``--l2``, ``--learning_rate``,
 ``--initial_weight``) are passed again on load from the policy, so a loaded model behaves like
 its source. Under the policy's ``initial_weight`` the weights are sparse (created at first use
@@ -39,12 +48,23 @@ import tempfile
 import threading
 from collections.abc import Sequence
 
+import msgspec
 import pylibvw  # type: ignore[import-not-found]  # vowpalwabbit's native module, no stubs
 from vowpalwabbit import Workspace  # type: ignore[import-untyped]
 
+from proxy.bandit.cell_estimates import CellCounts, namespaces_of_line
 from proxy.bandit.features import ActionSet, Label, SharedFeatures, adf_lines, shared_line
-from proxy.bandit.policy_config import BanditPolicy, vw_arguments
+from proxy.bandit.policy_config import (
+    BanditPolicy,
+    SquareCB,
+    effective_interactions,
+    vw_arguments,
+)
 from proxy.bandit.sampling import apply_floor
+from proxy.bandit.square_cb import gamma, squarecb_pmf
+
+CONTAINER_MAGIC = b"VRNM1"
+_LENGTH_BYTES = 8
 
 
 class BanditModel:
@@ -59,22 +79,31 @@ class BanditModel:
         self._lock = threading.Lock()
         self._finished = False
         self.examples_learned = 0
+        # SquareCB: Vernier explores, on VW's estimates and the cells' averages
+        self._squarecb = policy.explorer if isinstance(policy.explorer, SquareCB) else None
+        self._cells = CellCounts(effective_interactions(policy))
 
     @classmethod
     def from_bytes(cls, data: bytes, policy: BanditPolicy) -> BanditModel:
-        """A model from :meth:`to_bytes` output; ``ValueError`` if VW cannot read it.
+        """A model from :meth:`to_bytes` output; ``ValueError`` if it cannot be read.
 
         The bytes must come from a model with the same feature space (the snapshot checks that);
         VW itself cannot tell, and loads e.g. an epsilon model under a ``bag`` policy silently.
         """
+        cells = None
+        if isinstance(policy.explorer, SquareCB):
+            data, cells = _unpack(data, effective_interactions(policy))
         with tempfile.TemporaryDirectory(prefix="vernier-model-") as directory:
             path = os.path.join(directory, "model.vw")
             with open(path, "wb") as file:
                 file.write(data)
             try:
-                return cls(policy, _initial_model=path)
+                model = cls(policy, _initial_model=path)
             except RuntimeError as err:
                 raise ValueError(f"VW cannot load the model: {err}") from None
+        if cells is not None:
+            model._cells = cells
+        return model
 
     def predict(
         self, shared: SharedFeatures, actions: ActionSet, *, floor: bool = True
@@ -87,6 +116,17 @@ class BanditModel:
 
     def predict_lines(self, shared: str, actions: ActionSet, *, floor: bool = True) -> list[float]:
         """:meth:`predict` for an already formatted ``shared`` line."""
+        scores = self._scores(shared, actions)
+        pmf = scores if self._squarecb is None else self._squarecb_pmf(shared, actions, scores)
+        return apply_floor(pmf, self.policy.floor) if floor else pmf
+
+    def estimates(self, shared: str, actions: ActionSet) -> list[float]:
+        """Each variant's estimated reward for the ``shared`` line (SquareCB models): VW's,
+        refined by the cells' averages (``cells: true``); what SquareCB's gaps are taken of."""
+        return self._estimates(shared, actions, self._scores(shared, actions))
+
+    def _scores(self, shared: str, actions: ActionSet) -> list[float]:
+        """VW's output for the example: costs (``cb_adf``) or probabilities (the others)."""
         text = "\n".join((shared, *actions.lines))
         with self._lock:
             self._check_open()
@@ -97,10 +137,21 @@ class BanditModel:
             finally:
                 pylibvw.vw._finish_example_multi_ex(self._vw, examples)
         if len(scores) != len(actions):
-            raise RuntimeError(
-                f"VW returned {len(scores)} probabilities for {len(actions)} actions"
-            )
-        return apply_floor(scores, self.policy.floor) if floor else scores
+            raise RuntimeError(f"VW returned {len(scores)} scores for {len(actions)} actions")
+        return scores
+
+    def _estimates(self, shared: str, actions: ActionSet, costs: Sequence[float]) -> list[float]:
+        rewards = [-c for c in costs]
+        if self._squarecb is None or not self._squarecb.cells:
+            return rewards
+        with self._lock:
+            return self._cells.estimates(namespaces_of_line(shared), actions.ids, rewards)
+
+    def _squarecb_pmf(self, shared: str, actions: ActionSet, costs: Sequence[float]) -> list[float]:
+        explorer = self._squarecb
+        assert explorer is not None
+        value = gamma(explorer.gamma_scale, explorer.gamma_exponent, self._cells.total)
+        return squarecb_pmf(self._estimates(shared, actions, costs), value)
 
     def learn(
         self,
@@ -133,6 +184,8 @@ class BanditModel:
                 pylibvw.vw.learn_multi(self._vw, examples)
             finally:
                 pylibvw.vw._finish_example_multi_ex(self._vw, examples)
+            if self._squarecb is not None:
+                self._cells.add(namespaces_of_line(line), actions.ids[chosen], reward)
             self.examples_learned += 1
 
     def to_bytes(self) -> bytes:
@@ -142,8 +195,13 @@ class BanditModel:
             with self._lock:
                 self._check_open()
                 self._vw.save(path)
+                cells = msgspec.msgpack.encode(self._cells.to_wire())
             with open(path, "rb") as file:
-                return file.read()
+                data = file.read()
+        if self._squarecb is None:
+            return data
+        length = len(data).to_bytes(_LENGTH_BYTES, "big")
+        return b"".join((CONTAINER_MAGIC, length, data, cells))
 
     def finish(self) -> None:
         """Release the workspace; later calls raise ``RuntimeError``. Idempotent."""
@@ -164,3 +222,20 @@ def pmf_is_valid(pmf: Sequence[float], n_actions: int, tolerance: float = 1e-3) 
         and all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in pmf)
         and abs(math.fsum(pmf) - 1.0) <= tolerance
     )
+
+
+def _unpack(data: bytes, interactions: Sequence[str]) -> tuple[bytes, CellCounts]:
+    """VW's bytes and the cell counts of a SquareCB model's :meth:`BanditModel.to_bytes`."""
+    if not data.startswith(CONTAINER_MAGIC):
+        raise ValueError("not a SquareCB model of this Vernier version (no cell counts)")
+    start = len(CONTAINER_MAGIC) + _LENGTH_BYTES
+    length = int.from_bytes(data[len(CONTAINER_MAGIC) : start], "big")
+    if start + length > len(data):
+        raise ValueError("the model's bytes are cut short")
+    try:
+        cells = CellCounts.from_wire(msgspec.msgpack.decode(data[start + length :]))
+    except msgspec.DecodeError as err:
+        raise ValueError(f"unreadable cell counts: {err}") from None
+    if cells.terms != CellCounts(interactions).terms:
+        raise ValueError(f"the cell counts are of interactions {cells.terms}, not {interactions}")
+    return data[start : start + length], cells

@@ -36,7 +36,8 @@ from proxy.messages import field_error
 
 # Bump when proxy.bandit.features changes how a context becomes tokens (buckets, names).
 # 2: profile buckets are cumulative (``v7=1+ v7=2+`` for 2 visits; proxy.bandit.features).
-FEATURE_SCHEMA_VERSION = 2
+# 3: a squarecb model is VW's ``cb_adf`` regressor and the cell counts (proxy.bandit.model).
+FEATURE_SCHEMA_VERSION = 3
 
 SHARED_NAMESPACES = "DTGRUS"
 ACTION_NAMESPACE = "A"
@@ -80,12 +81,18 @@ class Epsilon(_Explorer, tag="epsilon", frozen=True):
 
 
 class SquareCB(_Explorer, tag="squarecb", frozen=True):
-    """SquareCB: exploration shrinks as ``gamma_scale * t ** gamma_exponent`` grows."""
+    """SquareCB: exploration shrinks as ``gamma_scale * t ** gamma_exponent`` grows.
 
-    # gamma = 0.3 t: as much exploration as 10 sqrt(t) at ~1,100 examples, more before, less
-    # after (docs/benchmarks.md, "Fourth round").
-    gamma_scale: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 0.3
+    Computed by Vernier (:mod:`proxy.bandit.square_cb`) on VW's estimates refined, with
+    ``cells`` on, by exact averages of the interaction terms' cells
+    (:mod:`proxy.bandit.cell_estimates`; off: on VW's estimates alone, as VW's ``--squarecb``).
+    """
+
+    # gamma = 1 t with the cell averages (docs/benchmarks.md, "Tenth round"); 0.3 t was the
+    # choice on VW's estimates alone, whose gaps came out larger than the averages' do.
+    gamma_scale: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 1.0
     gamma_exponent: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
+    cells: bool = True
 
 
 class Softmax(_Explorer, tag="softmax", frozen=True):
@@ -177,6 +184,12 @@ class BanditPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     initial_weight: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.01
     bits: Annotated[int, msgspec.Meta(ge=12, le=24)] = 18
     drift: DriftPolicy = DriftPolicy()
+    # How many examples the model learns before it decides: until then every variant gets an
+    # equal share, as in an A/B test. The first interaction choice (at 1,000 examples) then
+    # judges unbiased data, and every variant has been tried in every sizeable context before
+    # SquareCB's gaps start to starve one (docs/benchmarks.md, "Tenth round"). 0: the model
+    # decides from the first example.
+    uniform_first: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
 
     def __post_init__(self) -> None:
         # msgspec reports a ValueError raised here as a ValidationError at this struct;
@@ -217,8 +230,11 @@ def vw_arguments(policy: BanditPolicy) -> list[str]:
     No ``--random_seed``: VW's default (0) is already fixed, and ``bag`` stores a derived seed in
     the model that an explicit one would contradict on load.
     """
-    args = ["--cb_explore_adf", "--quiet", "-b", str(policy.bits)]
-    args += _explorer_arguments(policy.explorer)
+    if isinstance(policy.explorer, SquareCB):  # Vernier explores (proxy.bandit.square_cb)
+        args = ["--cb_adf", "--quiet", "-b", str(policy.bits)]
+    else:
+        args = ["--cb_explore_adf", "--quiet", "-b", str(policy.bits)]
+        args += _explorer_arguments(policy.explorer)
     for interaction in effective_interactions(policy):
         args += ["--interactions", interaction]
     if policy.l1:
@@ -232,17 +248,9 @@ def vw_arguments(policy: BanditPolicy) -> list[str]:
     return args
 
 
-def _explorer_arguments(explorer: Explorer) -> list[str]:
+def _explorer_arguments(explorer: Epsilon | Softmax | Bag | Cover) -> list[str]:
     if isinstance(explorer, Epsilon):
         return ["--epsilon", repr(explorer.epsilon)]
-    if isinstance(explorer, SquareCB):
-        return [
-            "--squarecb",
-            "--gamma_scale",
-            repr(explorer.gamma_scale),
-            "--gamma_exponent",
-            repr(explorer.gamma_exponent),
-        ]
     if isinstance(explorer, Softmax):
         return ["--softmax", "--lambda", repr(explorer.lambda_)]
     if isinstance(explorer, Bag):

@@ -44,12 +44,14 @@ def choose(
 ) -> Choice:
     """The model's draw; ``paused`` variants get probability 0 (the rest renormalised, so the
     logged probability is the one the variant really had). ``explore_only``: a uniform draw
-    (the slot is still gathering its minimum evidence)."""
+    (the slot is still gathering its minimum evidence); so is every draw until the model has
+    learned the policy's ``uniform_first`` examples."""
     learner = slot.learner
     assert learner is not None
     shared = context_features(context, learner.policy, now_ms=now_ms)
     n = len(learner.actions)
-    pmf = [1.0 / n] * n if explore_only else live.model.predict(shared, learner.actions)
+    uniform = explore_only or live.model.examples_learned < learner.policy.uniform_first
+    pmf = [1.0 / n] * n if uniform else live.model.predict(shared, learner.actions)
     if paused:
         pmf = [0.0 if v in paused else p for v, p in zip(learner.actions.ids, pmf, strict=True)]
         total = sum(pmf)

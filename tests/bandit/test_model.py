@@ -111,7 +111,16 @@ def test_bytes_round_trip_predicts_identically(explorer: Explorer, actions: Acti
 
 def test_corrupt_bytes_refused() -> None:
     with pytest.raises(ValueError, match="VW cannot load"):
+        BanditModel.from_bytes(b"not a model", BanditPolicy(explorer=Epsilon(0.1)))
+    with pytest.raises(ValueError, match="no cell counts"):  # e.g. a model of Vernier <= 0.9
         BanditModel.from_bytes(b"not a model", BanditPolicy())
+    saved = BanditModel(BanditPolicy()).to_bytes()
+    with pytest.raises(ValueError, match="cut short"):
+        BanditModel.from_bytes(saved[:40], BanditPolicy())
+    with pytest.raises(ValueError, match="VW cannot load|unreadable cell counts"):
+        BanditModel.from_bytes(saved[:20] + b"x" * (len(saved) - 20), BanditPolicy())
+    with pytest.raises(ValueError, match="of interactions"):
+        BanditModel.from_bytes(saved, BanditPolicy(interactions=("DA",)))
 
 
 @pytest.mark.parametrize(

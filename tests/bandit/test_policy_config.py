@@ -26,7 +26,9 @@ def convert(data: object) -> BanditPolicy:
 
 def test_defaults() -> None:
     policy = convert({})
-    assert policy.explorer == SquareCB(gamma_scale=0.3, gamma_exponent=1.0)
+    # SquareCB computed by Vernier on VW's estimates and the cells' averages (the tenth round)
+    assert policy.explorer == SquareCB(gamma_scale=1.0, gamma_exponent=1.0, cells=True)
+    assert policy.uniform_first == 1000
     assert policy.importance_weights is False  # the reward at weight 1: SquareCB's oracle
     assert policy.floor == 0.0
     assert policy.features == ("device", "hour", "country", "referrer", "profile")
@@ -105,20 +107,24 @@ def test_check_variants() -> None:
 def test_vw_accepts_the_arguments(explorer: object) -> None:
     policy = BanditPolicy(explorer=explorer, l1=1e-7, l2=1e-6, learning_rate=0.5)  # type: ignore[arg-type]
     args = vw_arguments(policy)
-    assert args[:2] == ["--cb_explore_adf", "--quiet"]
+    # SquareCB is Vernier's (proxy.bandit.square_cb): VW only regresses the rewards
+    reduction = "cb_adf" if isinstance(explorer, SquareCB) else "cb_explore_adf"
+    assert args[:2] == [f"--{reduction}", "--quiet"]
     workspace = Workspace(arg_list=args)
     try:
-        assert "cb_explore_adf" in workspace.get_arguments()
+        assert f"--{reduction}" in workspace.get_arguments()
+        assert ("--cb_explore_adf" in workspace.get_arguments()) is (reduction != "cb_adf")
     finally:
         workspace.finish()
 
 
 def test_vw_arguments_shape() -> None:
-    args = vw_arguments(BanditPolicy(explorer=SquareCB(10.0, 0.5), interactions=("UA", "UDA")))
-    assert "--squarecb" in args
-    assert args[args.index("--gamma_scale") + 1] == "10.0"
+    args = vw_arguments(BanditPolicy(explorer=Epsilon(0.2), interactions=("UA", "UDA")))
+    assert args[args.index("--epsilon") + 1] == "0.2"
     assert [args[i + 1] for i, a in enumerate(args) if a == "--interactions"] == ["UA", "UDA"]
     assert "--l1" not in args and "--l2" not in args
+    squarecb = vw_arguments(BanditPolicy(explorer=SquareCB(10.0, 0.5)))
+    assert "--squarecb" not in squarecb and "--gamma_scale" not in squarecb
 
 
 VARIANTS = {"a": {}, "b": {"tone": "urgent"}}
@@ -127,7 +133,7 @@ VARIANTS = {"a": {}, "b": {"tone": "urgent"}}
 def test_feature_space_hash_is_stable_and_order_free() -> None:
     policy = BanditPolicy()
     first = feature_space_hash(policy, VARIANTS)
-    assert first.startswith("fs2-") and len(first) == 4 + 16
+    assert first.startswith("fs3-") and len(first) == 4 + 16
     reordered = BanditPolicy(features=tuple(reversed(policy.features)))
     assert feature_space_hash(reordered, {"b": {"tone": "urgent"}, "a": {}}) == first
 

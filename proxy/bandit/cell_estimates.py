@@ -1,0 +1,178 @@
+"""Exact averages beside VW's estimates: per-cell counts of the model's interaction terms.
+
+Why: VW's adaptive steps shrink like ``1/sqrt(sum of squared gradients)``, so its estimate of a
+small cell (a variant in one country) wanders like SGD at a constant step instead of averaging
+as a count would; at 1,000 updates of a 10 % cell its spread is ~0.05 against a count's ~0.01
+(docs/benchmarks.md, "Ninth round"), and SquareCB, which explores by the gaps between
+estimates, then stops trying the variant that is best there. A count knows nothing of what
+contexts share, which is what VW is good at. :class:`CellCounts` keeps both: for each variant,
+the estimate is a chain from coarse to fine, each step a cell's average with the estimate so
+far as its prior:
+
+1. **VW's estimate** of the variant for this context (what an untried variant starts from);
+2. the variant's **average over every example**, VW's estimate worth :data:`PRIOR_EXAMPLES`;
+3. for each **cell** of the context under the model's interaction terms — ``GA``: the visitor's
+   country token; ``TA``: the hour token and the part-of-day token, each a cell of its own
+   partition; ``DRA``: the (device, referrer) pair — most examples first, the cell's average
+   with the estimate so far worth *m* examples. *m* is empirical Bayes, per partition (a term
+   and its token names): the within-cell variance of the rewards over the variance between the
+   partition's cells (method of moments, pooled over variants). Cells that do not differ (a
+   term the interaction choice took on noise) get a large *m* and leave the estimate at the
+   variant's average; cells that do differ get a small one and speak for themselves.
+
+Pure and synchronous; :class:`~proxy.bandit.model.BanditModel` keeps one per model, saves it
+with VW's weights and rebuilds it whenever VW relearns (a new interaction set, a drift restart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from proxy.bandit.policy_config import ACTION_NAMESPACE
+
+# VW's estimate counts as this many examples of the variant's overall average.
+PRIOR_EXAMPLES = 10.0
+# The most (cell, variant) entries kept; past it, new cells are not counted (the overall
+# average still is). Tokens are bounded vocabularies in the default groups; this bounds the
+# rest (paths, campaigns) in memory and in every snapshot.
+MAX_ENTRIES = 50_000
+# m for a partition whose cells do not (yet) differ: the cell never moves the estimate.
+NO_SPREAD = 1e9
+
+CellKey = tuple[str, tuple[str, ...]]  # (interaction term, its tokens); ("", ()) = overall
+_OVERALL: CellKey = ("", ())
+Namespaces = Mapping[str, Sequence[str]]
+
+
+def namespaces_of_line(line: str) -> dict[str, list[str]]:
+    """The tokens of each namespace of a ``shared |D dev=mobile |T h=9 dp=morning`` line."""
+    namespaces: dict[str, list[str]] = {}
+    tokens: list[str] | None = None
+    for part in line.split()[1:]:
+        if part.startswith("|"):
+            tokens = namespaces.setdefault(part[1:2], [])
+            if len(part) > 2:  # "|Dtoken": VW reads the rest of the word as a token
+                tokens.append(part[2:])
+        elif tokens is not None:
+            tokens.append(part)
+    return namespaces
+
+
+class CellCounts:
+    """Reward counts per (cell, variant) under ``interactions`` (see the module docstring)."""
+
+    def __init__(self, interactions: Sequence[str]) -> None:
+        self.terms = tuple(t for t in interactions if ACTION_NAMESPACE in t)
+        # (cell, variant id) -> [examples, reward sum, reward square sum]
+        self._stats: dict[tuple[CellKey, str], list[float]] = {}
+        self._strengths: dict[tuple[str, tuple[str, ...]], float] | None = None
+        self.total = 0  # examples counted
+
+    def cells(self, namespaces: Namespaces) -> list[CellKey]:
+        """The cells a context falls in, the overall one first."""
+        keys = [_OVERALL]
+        for term in self.terms:
+            combos: list[tuple[str, ...]] = [()]
+            for letter in term.replace(ACTION_NAMESPACE, ""):
+                combos = [(*c, token) for c in combos for token in namespaces.get(letter, ())]
+            keys += [(term, combo) for combo in combos if combo]
+        return keys
+
+    def add(self, namespaces: Namespaces, chosen: str, reward: float) -> None:
+        """Count one learned example: variant ``chosen`` was served and earned ``reward``."""
+        for key in self.cells(namespaces):
+            stats = self._stats.get((key, chosen))
+            if stats is None:
+                if len(self._stats) >= MAX_ENTRIES and key != _OVERALL:
+                    continue
+                stats = self._stats[(key, chosen)] = [0.0, 0.0, 0.0]
+            stats[0] += 1.0
+            stats[1] += reward
+            stats[2] += reward * reward
+        self.total += 1
+        self._strengths = None
+
+    def estimates(
+        self, namespaces: Namespaces, variants: Sequence[str], model: Sequence[float]
+    ) -> list[float]:
+        """The estimates of ``variants`` for this context, from the model's (VW's) ``model``."""
+        strengths = self.strengths()
+        keys = self.cells(namespaces)
+        out = []
+        for variant, estimate in zip(variants, model, strict=True):
+            chain = []
+            for key in keys:
+                stats = self._stats.get((key, variant))
+                if stats is not None:
+                    chain.append((stats[0], stats[1], key))
+            chain.sort(key=lambda entry: (entry[2] != _OVERALL, -entry[0]))
+            for n, total, key in chain:
+                m = PRIOR_EXAMPLES if key == _OVERALL else strengths.get(_partition(key), NO_SPREAD)
+                estimate = (total + m * estimate) / (n + m)
+            out.append(estimate)
+        return out
+
+    def strengths(self) -> dict[tuple[str, tuple[str, ...]], float]:
+        """Each partition's *m* (see the module docstring), recomputed after new examples."""
+        if self._strengths is None:
+            self._strengths = _strengths(self._stats)
+        return self._strengths
+
+    def to_wire(self) -> dict[str, Any]:
+        """A msgpack/JSON-able form; :meth:`from_wire` reads it back exactly."""
+        return {
+            "terms": list(self.terms),
+            "total": self.total,
+            "stats": [[k[0], list(k[1]), v, *s] for (k, v), s in self._stats.items()],
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> CellCounts:
+        """``ValueError`` for anything :meth:`to_wire` would not have written."""
+        try:
+            counts = cls(tuple(str(t) for t in wire["terms"]))
+            counts.total = int(wire["total"])
+            for term, tokens, variant, n, total, squares in wire["stats"]:
+                key = (str(term), tuple(str(t) for t in tokens))
+                counts._stats[(key, str(variant))] = [float(n), float(total), float(squares)]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"unreadable cell counts: {err!r}") from None
+        return counts
+
+
+def _partition(key: CellKey) -> tuple[str, tuple[str, ...]]:
+    """The partition a cell belongs to: its term and its tokens' names (``cc`` of ``cc=de``)."""
+    term, tokens = key
+    return term, tuple(token.split("=", 1)[0] for token in tokens)
+
+
+def _strengths(
+    stats: Mapping[tuple[CellKey, str], Sequence[float]],
+) -> dict[tuple[str, tuple[str, ...]], float]:
+    """Per partition, within-cell variance / between-cell variance (method of moments)."""
+    grouped: dict[tuple[str, tuple[str, ...]], dict[str, list[Sequence[float]]]] = {}
+    for (key, variant), s in stats.items():
+        if key != _OVERALL and s[0] > 0:
+            grouped.setdefault(_partition(key), {}).setdefault(variant, []).append(s)
+    out = {}
+    for partition, per_variant in grouped.items():
+        within_sum = within_df = 0.0
+        for cells in per_variant.values():
+            for n, total, squares in cells:
+                if n >= 2:
+                    within_sum += max(0.0, squares - total * total / n)
+                    within_df += n - 1
+        within = within_sum / within_df if within_df > 0 else 0.0
+        spread = weight = 0.0
+        for cells in per_variant.values():
+            n_all = sum(c[0] for c in cells)
+            if len(cells) < 2 or n_all <= 0:
+                continue
+            mean = sum(c[1] for c in cells) / n_all
+            spread += sum(n * (total / n - mean) ** 2 for n, total, _ in cells)
+            spread -= (len(cells) - 1) * within
+            weight += n_all - sum(c[0] * c[0] for c in cells) / n_all
+        between = spread / weight if weight > 0 else 0.0
+        out[partition] = min(NO_SPREAD, within / between) if between > 0 else NO_SPREAD
+    return out
