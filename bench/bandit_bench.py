@@ -53,6 +53,8 @@ from proxy.bandit.sampling import apply_floor, sample, seed_key
 EXPLORERS: dict[str, Explorer] = {
     "epsilon": Epsilon(0.05),
     "squarecb": SquareCB(),
+    # the same on VW's estimates alone (the explorer of the rounds before the tenth)
+    "squarecb-vw": SquareCB(gamma_scale=0.3, cells=False),
     "softmax": Softmax(5.0),
     "bag": Bag(5),
     "cover": Cover(3),

@@ -13,7 +13,8 @@ far as its prior:
 2. the variant's **average over every example**, VW's estimate worth :data:`PRIOR_EXAMPLES`;
 3. for each **cell** of the context under the model's interaction terms — ``GA``: the visitor's
    country token; ``TA``: the hour token and the part-of-day token, each a cell of its own
-   partition; ``DRA``: the (device, referrer) pair — most examples first, the cell's average
+   partition; ``UA``: each profile field's bucket; ``DRA``: the (device, referrer) pair — most
+   examples first, the cell's average
    with the estimate so far worth *m* examples. *m* is empirical Bayes, per partition (a term
    and its token names): the within-cell variance of the rewards over the variance between the
    partition's cells (method of moments, pooled over variants). Cells that do not differ (a
@@ -64,32 +65,43 @@ class CellCounts:
 
     def __init__(self, interactions: Sequence[str]) -> None:
         self.terms = tuple(t for t in interactions if ACTION_NAMESPACE in t)
-        # (cell, variant id) -> [examples, reward sum, reward square sum]
-        self._stats: dict[tuple[CellKey, str], list[float]] = {}
-        self._strengths: dict[tuple[str, tuple[str, ...]], float] | None = None
+        # cell -> variant id -> [examples, reward sum, reward square sum]
+        self._stats: dict[CellKey, dict[str, list[float]]] = {}
+        self._sizes: dict[CellKey, int] = {}  # cell -> examples, every variant's
+        self._entries = 0
+        self._strengths: dict[CellKey, float] | None = None  # cell -> its partition's m
         self.total = 0  # examples counted
 
     def cells(self, namespaces: Namespaces) -> list[CellKey]:
-        """The cells a context falls in, the overall one first."""
+        """The cells a context falls in, the overall one first.
+
+        A namespace's tokens of one name are one cell together: ``v7=1+ v7=2+`` (two visits)
+        is the cell of visitors with exactly that bucket, not the ``v7=1+`` of everyone past
+        the first edge (the thermometer coding of :mod:`proxy.bandit.features`).
+        """
         keys = [_OVERALL]
         for term in self.terms:
             combos: list[tuple[str, ...]] = [()]
             for letter in term.replace(ACTION_NAMESPACE, ""):
-                combos = [(*c, token) for c in combos for token in namespaces.get(letter, ())]
+                groups = _by_name(namespaces.get(letter, ()))
+                combos = [(*c, group) for c in combos for group in groups]
             keys += [(term, combo) for combo in combos if combo]
         return keys
 
     def add(self, namespaces: Namespaces, chosen: str, reward: float) -> None:
         """Count one learned example: variant ``chosen`` was served and earned ``reward``."""
         for key in self.cells(namespaces):
-            stats = self._stats.get((key, chosen))
+            per_variant = self._stats.get(key)
+            stats = per_variant.get(chosen) if per_variant is not None else None
             if stats is None:
-                if len(self._stats) >= MAX_ENTRIES and key != _OVERALL:
+                if self._entries >= MAX_ENTRIES and key != _OVERALL:
                     continue
-                stats = self._stats[(key, chosen)] = [0.0, 0.0, 0.0]
+                stats = self._stats.setdefault(key, {})[chosen] = [0.0, 0.0, 0.0]
+                self._entries += 1
             stats[0] += 1.0
             stats[1] += reward
             stats[2] += reward * reward
+            self._sizes[key] = self._sizes.get(key, 0) + 1
         self.total += 1
         self._strengths = None
 
@@ -98,25 +110,32 @@ class CellCounts:
     ) -> list[float]:
         """The estimates of ``variants`` for this context, from the model's (VW's) ``model``."""
         strengths = self.strengths()
-        keys = self.cells(namespaces)
+        chain = []  # (cell size, m, the cell's stats per variant), coarse to fine
+        for key in self.cells(namespaces):
+            per_variant = self._stats.get(key)
+            m = PRIOR_EXAMPLES if key == _OVERALL else strengths.get(key, NO_SPREAD)
+            if per_variant is not None and m < NO_SPREAD:  # else it could not move the estimate
+                chain.append((self._sizes[key], m, per_variant))
+        chain.sort(key=lambda link: link[0], reverse=True)  # stable: the overall cell first
         out = []
         for variant, estimate in zip(variants, model, strict=True):
-            chain = []
-            for key in keys:
-                stats = self._stats.get((key, variant))
+            for _, m, per_variant in chain:
+                stats = per_variant.get(variant)
                 if stats is not None:
-                    chain.append((stats[0], stats[1], key))
-            chain.sort(key=lambda entry: (entry[2] != _OVERALL, -entry[0]))
-            for n, total, key in chain:
-                m = PRIOR_EXAMPLES if key == _OVERALL else strengths.get(_partition(key), NO_SPREAD)
-                estimate = (total + m * estimate) / (n + m)
+                    estimate = (stats[1] + m * estimate) / (stats[0] + m)
             out.append(estimate)
         return out
 
-    def strengths(self) -> dict[tuple[str, tuple[str, ...]], float]:
-        """Each partition's *m* (see the module docstring), recomputed after new examples."""
+    def strengths(self) -> dict[CellKey, float]:
+        """Each cell's *m*, its partition's (see the module docstring); recomputed after new
+        examples. Cells of a partition whose cells do not differ are left out."""
         if self._strengths is None:
-            self._strengths = _strengths(self._stats)
+            by_partition = _strengths(self._stats)
+            self._strengths = {
+                key: m
+                for key in self._stats
+                if key != _OVERALL and (m := by_partition.get(_partition(key), NO_SPREAD)) < NO_SPREAD
+            }
         return self._strengths
 
     def to_wire(self) -> dict[str, Any]:
@@ -124,7 +143,11 @@ class CellCounts:
         return {
             "terms": list(self.terms),
             "total": self.total,
-            "stats": [[k[0], list(k[1]), v, *s] for (k, v), s in self._stats.items()],
+            "stats": [
+                [key[0], list(key[1]), variant, *stats]
+                for key, per_variant in self._stats.items()
+                for variant, stats in per_variant.items()
+            ],
         }
 
     @classmethod
@@ -135,10 +158,23 @@ class CellCounts:
             counts.total = int(wire["total"])
             for term, tokens, variant, n, total, squares in wire["stats"]:
                 key = (str(term), tuple(str(t) for t in tokens))
-                counts._stats[(key, str(variant))] = [float(n), float(total), float(squares)]
+                stats = [float(n), float(total), float(squares)]
+                counts._stats.setdefault(key, {})[str(variant)] = stats
+                counts._sizes[key] = counts._sizes.get(key, 0) + int(n)
+                counts._entries += 1
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"unreadable cell counts: {err!r}") from None
         return counts
+
+
+def _by_name(tokens: Sequence[str]) -> list[str]:
+    """``["h=9", "dp=morning", "v7=1+", "v7=2+"]`` → ``["h=9", "dp=morning", "v7=1+ v7=2+"]``."""
+    if len(tokens) < 2:
+        return list(tokens)
+    groups: dict[str, list[str]] = {}
+    for token in tokens:
+        groups.setdefault(token.split("=", 1)[0], []).append(token)
+    return [" ".join(group) for group in groups.values()]
 
 
 def _partition(key: CellKey) -> tuple[str, tuple[str, ...]]:
@@ -148,13 +184,17 @@ def _partition(key: CellKey) -> tuple[str, tuple[str, ...]]:
 
 
 def _strengths(
-    stats: Mapping[tuple[CellKey, str], Sequence[float]],
+    stats: Mapping[CellKey, Mapping[str, Sequence[float]]],
 ) -> dict[tuple[str, tuple[str, ...]], float]:
     """Per partition, within-cell variance / between-cell variance (method of moments)."""
     grouped: dict[tuple[str, tuple[str, ...]], dict[str, list[Sequence[float]]]] = {}
-    for (key, variant), s in stats.items():
-        if key != _OVERALL and s[0] > 0:
-            grouped.setdefault(_partition(key), {}).setdefault(variant, []).append(s)
+    for key, per_variant in stats.items():
+        if key == _OVERALL:
+            continue
+        partition = grouped.setdefault(_partition(key), {})
+        for variant, s in per_variant.items():
+            if s[0] > 0:
+                partition.setdefault(variant, []).append(s)
     out = {}
     for partition, per_variant in grouped.items():
         within_sum = within_df = 0.0
@@ -174,5 +214,6 @@ def _strengths(
             spread -= (len(cells) - 1) * within
             weight += n_all - sum(c[0] * c[0] for c in cells) / n_all
         between = spread / weight if weight > 0 else 0.0
-        out[partition] = min(NO_SPREAD, within / between) if between > 0 else NO_SPREAD
+        if between > 0:
+            out[partition] = min(NO_SPREAD, within / between)
     return out

@@ -110,20 +110,29 @@ class BanditModel:
     ) -> list[float]:
         """The pmf over ``actions`` (in their order), exploration floor applied.
 
-        ``floor=False`` returns VW's pmf as it is (the snapshot canary checks that one).
+        ``floor=False`` returns the pmf before the floor (the snapshot canary checks that one).
         """
-        return self.predict_lines(shared_line(shared), actions, floor=floor)
+        return self._predict(shared_line(shared), shared, actions, floor)
 
     def predict_lines(self, shared: str, actions: ActionSet, *, floor: bool = True) -> list[float]:
         """:meth:`predict` for an already formatted ``shared`` line."""
-        scores = self._scores(shared, actions)
-        pmf = scores if self._squarecb is None else self._squarecb_pmf(shared, actions, scores)
+        return self._predict(shared, None, actions, floor)
+
+    def _predict(
+        self, line: str, shared: SharedFeatures | None, actions: ActionSet, floor: bool
+    ) -> list[float]:
+        scores = self._scores(line, actions)
+        if self._squarecb is None:
+            pmf = scores
+        else:
+            namespaces = namespaces_of_line(line) if shared is None else shared
+            pmf = self._squarecb_pmf(namespaces, actions, scores)
         return apply_floor(pmf, self.policy.floor) if floor else pmf
 
     def estimates(self, shared: str, actions: ActionSet) -> list[float]:
         """Each variant's estimated reward for the ``shared`` line (SquareCB models): VW's,
         refined by the cells' averages (``cells: true``); what SquareCB's gaps are taken of."""
-        return self._estimates(shared, actions, self._scores(shared, actions))
+        return self._estimates(namespaces_of_line(shared), actions, self._scores(shared, actions))
 
     def _scores(self, shared: str, actions: ActionSet) -> list[float]:
         """VW's output for the example: costs (``cb_adf``) or probabilities (the others)."""
@@ -140,18 +149,22 @@ class BanditModel:
             raise RuntimeError(f"VW returned {len(scores)} scores for {len(actions)} actions")
         return scores
 
-    def _estimates(self, shared: str, actions: ActionSet, costs: Sequence[float]) -> list[float]:
+    def _estimates(
+        self, namespaces: SharedFeatures, actions: ActionSet, costs: Sequence[float]
+    ) -> list[float]:
         rewards = [-c for c in costs]
         if self._squarecb is None or not self._squarecb.cells:
             return rewards
         with self._lock:
-            return self._cells.estimates(namespaces_of_line(shared), actions.ids, rewards)
+            return self._cells.estimates(namespaces, actions.ids, rewards)
 
-    def _squarecb_pmf(self, shared: str, actions: ActionSet, costs: Sequence[float]) -> list[float]:
+    def _squarecb_pmf(
+        self, namespaces: SharedFeatures, actions: ActionSet, costs: Sequence[float]
+    ) -> list[float]:
         explorer = self._squarecb
         assert explorer is not None
         value = gamma(explorer.gamma_scale, explorer.gamma_exponent, self._cells.total)
-        return squarecb_pmf(self._estimates(shared, actions, costs), value)
+        return squarecb_pmf(self._estimates(namespaces, actions, costs), value)
 
     def learn(
         self,
@@ -185,7 +198,8 @@ class BanditModel:
             finally:
                 pylibvw.vw._finish_example_multi_ex(self._vw, examples)
             if self._squarecb is not None:
-                self._cells.add(namespaces_of_line(line), actions.ids[chosen], reward)
+                namespaces = namespaces_of_line(line) if isinstance(shared, str) else shared
+                self._cells.add(namespaces, actions.ids[chosen], reward)
             self.examples_learned += 1
 
     def to_bytes(self) -> bytes:

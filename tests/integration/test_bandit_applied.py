@@ -74,12 +74,13 @@ async def test_the_bandit_decides_logs_and_picks_up_a_published_model(
         assert record.model_version is not None and record.model_version.endswith("/0")
 
         # a model that learned c is best: published, the running proxy serves it within seconds
+        # (past the policy's uniform start, until which every draw is uniform)
         hero = load_rules(rules_dir).slots[0]
         learner = hero.learner
         assert learner is not None
         model = BanditModel(learner.policy)
         shared = {"D": ["dev=desktop"], "R": ["ref=direct"]}
-        for i in range(300):
+        for i in range(learner.policy.uniform_first + 300):
             chosen = i % 3
             model.learn(
                 shared, learner.actions, chosen, reward=float(chosen == 2), probability=1 / 3
