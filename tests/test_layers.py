@@ -38,6 +38,8 @@ LAYERS: Mapping[str, tuple[str, ...]] = {
         "proxy.bandit.interaction_choice",
         "proxy.bandit.model",
         "proxy.bandit.sampling",
+        "proxy.bandit.cell_estimates",
+        "proxy.bandit.square_cb",
         "proxy.bandit.join",
         "proxy.bandit.early_events",
         "proxy.bandit.reward",

@@ -134,7 +134,8 @@ class CellCounts:
             self._strengths = {
                 key: m
                 for key in self._stats
-                if key != _OVERALL and (m := by_partition.get(_partition(key), NO_SPREAD)) < NO_SPREAD
+                if key != _OVERALL
+                and (m := by_partition.get(_partition(key), NO_SPREAD)) < NO_SPREAD
             }
         return self._strengths
 
@@ -186,34 +187,42 @@ def _partition(key: CellKey) -> tuple[str, tuple[str, ...]]:
 def _strengths(
     stats: Mapping[CellKey, Mapping[str, Sequence[float]]],
 ) -> dict[tuple[str, tuple[str, ...]], float]:
-    """Per partition, within-cell variance / between-cell variance (method of moments)."""
+    """Each partition's *m*, for the partitions whose cells differ more than chance."""
     grouped: dict[tuple[str, tuple[str, ...]], dict[str, list[Sequence[float]]]] = {}
     for key, per_variant in stats.items():
         if key == _OVERALL:
             continue
-        partition = grouped.setdefault(_partition(key), {})
-        for variant, s in per_variant.items():
-            if s[0] > 0:
-                partition.setdefault(variant, []).append(s)
+        cells_of = grouped.setdefault(_partition(key), {})
+        for variant, cell in per_variant.items():
+            if cell[0] > 0:
+                cells_of.setdefault(variant, []).append(cell)
     out = {}
-    for partition, per_variant in grouped.items():
-        within_sum = within_df = 0.0
-        for cells in per_variant.values():
-            for n, total, squares in cells:
-                if n >= 2:
-                    within_sum += max(0.0, squares - total * total / n)
-                    within_df += n - 1
-        within = within_sum / within_df if within_df > 0 else 0.0
-        spread = weight = 0.0
-        for cells in per_variant.values():
-            n_all = sum(c[0] for c in cells)
-            if len(cells) < 2 or n_all <= 0:
-                continue
-            mean = sum(c[1] for c in cells) / n_all
-            spread += sum(n * (total / n - mean) ** 2 for n, total, _ in cells)
-            spread -= (len(cells) - 1) * within
-            weight += n_all - sum(c[0] * c[0] for c in cells) / n_all
-        between = spread / weight if weight > 0 else 0.0
-        if between > 0:
-            out[partition] = min(NO_SPREAD, within / between)
+    for partition, cells_by_variant in grouped.items():
+        m = _strength(list(cells_by_variant.values()))
+        if m is not None:
+            out[partition] = m
     return out
+
+
+def _strength(cells_by_variant: Sequence[Sequence[Sequence[float]]]) -> float | None:
+    """Within-cell variance over between-cell variance, pooled over the variants: the
+    one-way random-effects (ANOVA) estimate, unbalanced (Searle 1971); ``None`` when the
+    cells differ no more than their noise explains."""
+    within_sum = within_df = 0.0
+    for cells in cells_by_variant:
+        for n, total, squares in cells:
+            if n >= 2:
+                within_sum += max(0.0, squares - total * total / n)
+                within_df += n - 1
+    within = within_sum / within_df if within_df > 0 else 0.0
+    spread = weight = 0.0
+    for cells in cells_by_variant:
+        n_all = sum(cell[0] for cell in cells)
+        if len(cells) < 2 or n_all <= 0:
+            continue
+        mean = sum(cell[1] for cell in cells) / n_all
+        spread += sum(n * (total / n - mean) ** 2 for n, total, _ in cells)
+        spread -= (len(cells) - 1) * within
+        weight += n_all - sum(cell[0] * cell[0] for cell in cells) / n_all
+    between = spread / weight if weight > 0 else 0.0
+    return min(NO_SPREAD, within / between) if between > 0 else None

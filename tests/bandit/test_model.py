@@ -117,7 +117,7 @@ def test_corrupt_bytes_refused() -> None:
     saved = BanditModel(BanditPolicy()).to_bytes()
     with pytest.raises(ValueError, match="cut short"):
         BanditModel.from_bytes(saved[:40], BanditPolicy())
-    with pytest.raises(ValueError, match="VW cannot load|unreadable cell counts"):
+    with pytest.raises(ValueError, match=r"VW cannot load|unreadable cell counts"):
         BanditModel.from_bytes(saved[:20] + b"x" * (len(saved) - 20), BanditPolicy())
     with pytest.raises(ValueError, match="of interactions"):
         BanditModel.from_bytes(saved, BanditPolicy(interactions=("DA",)))

@@ -1,0 +1,132 @@
+"""The cell averages beside VW's estimates (pure; no VW here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.bandit import cell_estimates
+from proxy.bandit.cell_estimates import (
+    NO_SPREAD,
+    PRIOR_EXAMPLES,
+    CellCounts,
+    namespaces_of_line,
+)
+
+
+def _add(
+    counts: CellCounts, namespaces: dict[str, list[str]], variant: str, n: int, clicks: int
+) -> None:
+    for i in range(n):
+        counts.add(namespaces, variant, 1.0 if i < clicks else 0.0)
+
+
+def test_the_cells_of_a_context_follow_the_interaction_terms() -> None:
+    counts = CellCounts(("GA", "TA", "UA", "DRA", "DG"))  # "DG" has no variant: not a term
+    namespaces = namespaces_of_line(
+        "shared |D dev=mobile |G cc=de |R ref=search |T h=9 dp=morning |U v7=1+ v7=2+ eng=10+"
+    )
+    assert counts.cells(namespaces) == [
+        ("", ()),  # every example of the variant
+        ("GA", ("cc=de",)),
+        ("TA", ("h=9",)),
+        ("TA", ("dp=morning",)),
+        ("UA", ("v7=1+ v7=2+",)),  # one profile field's buckets are one cell
+        ("UA", ("eng=10+",)),
+        ("DRA", ("dev=mobile", "ref=search")),
+    ]
+    assert counts.cells({"D": ["dev=mobile"]}) == [("", ())]  # DRA needs a referrer too
+
+
+def test_namespaces_of_a_shared_line() -> None:
+    assert namespaces_of_line("shared |D dev=mobile br=safari |T h=9") == {
+        "D": ["dev=mobile", "br=safari"],
+        "T": ["h=9"],
+    }
+    assert namespaces_of_line("shared |") == {"": []}  # no namespace: no cell but the overall
+    assert namespaces_of_line("shared |Ddev=x y") == {"D": ["dev=x", "y"]}
+
+
+def test_no_counts_leave_the_models_estimates() -> None:
+    counts = CellCounts(("GA",))
+    assert counts.estimates({"G": ["cc=de"]}, ["a", "b"], [0.3, 0.1]) == [0.3, 0.1]
+
+
+def test_the_variants_average_counts_against_the_model_as_ten_examples() -> None:
+    counts = CellCounts(())
+    _add(counts, {}, "a", 40, 10)
+    [a, b] = counts.estimates({}, ["a", "b"], [0.05, 0.2])
+    assert a == pytest.approx((10 + PRIOR_EXAMPLES * 0.05) / (40 + PRIOR_EXAMPLES))
+    assert b == 0.2  # never served: the model's estimate
+    assert counts.total == 40
+
+
+def test_strength_is_the_anova_estimate_of_the_spread_between_cells() -> None:
+    # one-way random effects, unbalanced (Searle, "Linear Models", 1971): with cells X (100
+    # examples, 10 clicks) and Y (100, 30): MSW = (9 + 21) / 198, MSB = 2 / 1, n0 = 100, so
+    # sigma_b^2 = (MSB - MSW) / n0 and m = MSW / sigma_b^2 = 3000 / 366
+    counts = CellCounts(("GA",))
+    _add(counts, {"G": ["cc=x"]}, "a", 100, 10)
+    _add(counts, {"G": ["cc=y"]}, "a", 100, 30)
+    msw = 30 / 198
+    m = msw / ((2 - msw) / 100)
+    assert m == pytest.approx(3000 / 366)
+    assert counts.strengths() == {
+        ("GA", ("cc=x",)): pytest.approx(m),
+        ("GA", ("cc=y",)): pytest.approx(m),
+    }
+    [estimate] = counts.estimates({"G": ["cc=y"]}, ["a"], [0.05])
+    overall = (40 + PRIOR_EXAMPLES * 0.05) / (200 + PRIOR_EXAMPLES)
+    assert estimate == pytest.approx((30 + m * overall) / (100 + m))
+
+
+def test_cells_that_do_not_differ_do_not_move_the_estimate() -> None:
+    counts = CellCounts(("GA",))
+    _add(counts, {"G": ["cc=x"]}, "a", 100, 20)
+    _add(counts, {"G": ["cc=y"]}, "a", 100, 20)
+    assert counts.strengths() == {}
+    [estimate] = counts.estimates({"G": ["cc=y"]}, ["a"], [0.5])
+    assert estimate == pytest.approx((40 + PRIOR_EXAMPLES * 0.5) / (200 + PRIOR_EXAMPLES))
+    assert cell_estimates._strengths({}) == {}
+    assert NO_SPREAD > 1e6
+
+
+def test_a_variant_best_only_in_a_small_cell_is_estimated_best_there() -> None:
+    # e is the worst in the big country and the best in the small one; VW's shared weights
+    # would pull it down everywhere (docs/benchmarks.md, "Tenth round"): the cells do not
+    us, jp = {"G": ["cc=us"]}, {"G": ["cc=jp"]}
+    counts = CellCounts(("GA",))
+    _add(counts, us, "a", 600, 60)
+    _add(counts, us, "e", 300, 6)
+    _add(counts, jp, "a", 60, 2)
+    _add(counts, jp, "e", 60, 6)
+    model = [0.06, 0.03]  # what a model steered by the big country would say
+    in_us = counts.estimates(us, ["a", "e"], model)
+    in_jp = counts.estimates(jp, ["a", "e"], model)
+    assert in_us[0] > in_us[1] and in_jp[1] > in_jp[0]
+
+
+def test_the_counts_survive_the_wire_exactly() -> None:
+    counts = CellCounts(("GA", "UA"))
+    _add(counts, {"G": ["cc=de"], "U": ["v7=1+"]}, "a", 30, 4)
+    _add(counts, {"G": ["cc=fr"]}, "b", 20, 7)
+    back = CellCounts.from_wire(counts.to_wire())
+    assert back.to_wire() == counts.to_wire() and back.total == 50
+    context = {"G": ["cc=fr"], "U": ["v7=1+"]}
+    assert back.estimates(context, ["a", "b"], [0.1, 0.1]) == counts.estimates(
+        context, ["a", "b"], [0.1, 0.1]
+    )
+    for bad in ({}, {"terms": ["GA"], "total": 1, "stats": [["GA", ["x"], "a", 1]]}, {"terms": 3}):
+        with pytest.raises(ValueError, match="unreadable cell counts"):
+            CellCounts.from_wire(bad)
+
+
+def test_new_cells_stop_at_the_bound_and_the_overall_average_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cell_estimates, "MAX_ENTRIES", 3)
+    counts = CellCounts(("GA",))
+    for country in ("de", "fr", "it", "es"):
+        counts.add({"G": [f"cc={country}"]}, "a", 1.0)
+    wire = counts.to_wire()
+    assert len(wire["stats"]) == 3  # overall + de + fr; it and es were not kept
+    assert next(s for s in wire["stats"] if s[1] == [])[3] == 4.0  # the overall saw all four
