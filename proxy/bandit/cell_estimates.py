@@ -28,6 +28,7 @@ with VW's weights and rebuilds it whenever VW relearns (a new interaction set, a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from proxy.bandit.policy_config import ACTION_NAMESPACE
@@ -36,8 +37,9 @@ from proxy.bandit.policy_config import ACTION_NAMESPACE
 PRIOR_EXAMPLES = 10.0
 # The most (cell, variant) entries kept; past it, new cells are not counted (the overall
 # average still is). Tokens are bounded vocabularies in the default groups; this bounds the
-# rest (paths, campaigns) in memory and in every snapshot.
-MAX_ENTRIES = 50_000
+# rest (paths, campaigns) in memory and in every snapshot (~40 bytes an entry in msgpack;
+# the default groups make a few hundred cells, times the variants).
+MAX_ENTRIES = 20_000
 # m for a partition whose cells do not (yet) differ: the cell never moves the estimate.
 NO_SPREAD = 1e9
 
@@ -81,11 +83,8 @@ class CellCounts:
         """
         keys = [_OVERALL]
         for term in self.terms:
-            combos: list[tuple[str, ...]] = [()]
-            for letter in term.replace(ACTION_NAMESPACE, ""):
-                groups = _by_name(namespaces.get(letter, ()))
-                combos = [(*c, group) for c in combos for group in groups]
-            keys += [(term, combo) for combo in combos if combo]
+            letters = term.replace(ACTION_NAMESPACE, "")
+            keys += _term_cells(term, tuple(tuple(namespaces.get(x, ())) for x in letters))
         return keys
 
     def add(self, namespaces: Namespaces, chosen: str, reward: float) -> None:
@@ -166,6 +165,16 @@ class CellCounts:
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"unreadable cell counts: {err!r}") from None
         return counts
+
+
+@lru_cache(maxsize=4096)
+def _term_cells(term: str, tokens: tuple[tuple[str, ...], ...]) -> tuple[CellKey, ...]:
+    """The cells of one term for its namespaces' ``tokens`` (cached: contexts repeat)."""
+    combos: list[tuple[str, ...]] = [()]
+    for namespace_tokens in tokens:
+        groups = _by_name(namespace_tokens)
+        combos = [(*c, group) for c in combos for group in groups]
+    return tuple((term, combo) for combo in combos if combo)
 
 
 def _by_name(tokens: Sequence[str]) -> list[str]:
