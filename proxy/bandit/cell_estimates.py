@@ -27,6 +27,7 @@ with VW's weights and rebuilds it whenever VW relearns (a new interaction set, a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -53,10 +54,8 @@ def namespaces_of_line(line: str) -> dict[str, list[str]]:
     namespaces: dict[str, list[str]] = {}
     tokens: list[str] | None = None
     for part in line.split()[1:]:
-        if part.startswith("|"):
+        if part.startswith("|"):  # "|Dname": namespace D (VW names it "Dname")
             tokens = namespaces.setdefault(part[1:2], [])
-            if len(part) > 2:  # "|Dtoken": VW reads the rest of the word as a token
-                tokens.append(part[2:])
         elif tokens is not None:
             tokens.append(part)
     return namespaces
@@ -66,7 +65,8 @@ class CellCounts:
     """Reward counts per (cell, variant) under ``interactions`` (see the module docstring)."""
 
     def __init__(self, interactions: Sequence[str]) -> None:
-        self.terms = tuple(t for t in interactions if ACTION_NAMESPACE in t)
+        # one term per set of namespaces, in one order: "AG" is "GA", a repeat counts once
+        self.terms = tuple(sorted({_term(t) for t in interactions if ACTION_NAMESPACE in t}))
         # cell -> variant id -> [examples, reward sum, reward square sum]
         self._stats: dict[CellKey, dict[str, list[float]]] = {}
         self._sizes: dict[CellKey, int] = {}  # cell -> examples, every variant's
@@ -159,10 +159,12 @@ class CellCounts:
             for term, tokens, variant, n, total, squares in wire["stats"]:
                 key = (str(term), tuple(str(t) for t in tokens))
                 stats = [float(n), float(total), float(squares)]
+                if not (n >= 1 and all(math.isfinite(x) for x in stats)):
+                    raise ValueError(f"a cell of {n} examples, sums {total} and {squares}")
                 counts._stats.setdefault(key, {})[str(variant)] = stats
                 counts._sizes[key] = counts._sizes.get(key, 0) + int(n)
                 counts._entries += 1
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise ValueError(f"unreadable cell counts: {err!r}") from None
         return counts
 
@@ -185,6 +187,11 @@ def _by_name(tokens: Sequence[str]) -> list[str]:
     for token in tokens:
         groups.setdefault(token.split("=", 1)[0], []).append(token)
     return [" ".join(group) for group in groups.values()]
+
+
+def _term(interaction: str) -> str:
+    """An interaction's namespaces, each once, in order (``UGA`` → ``AGU``)."""
+    return "".join(sorted(set(interaction)))
 
 
 def _partition(key: CellKey) -> tuple[str, tuple[str, ...]]:
@@ -233,5 +240,7 @@ def _strength(cells_by_variant: Sequence[Sequence[Sequence[float]]]) -> float | 
         spread += sum(n * (total / n - mean) ** 2 for n, total, _ in cells)
         spread -= (len(cells) - 1) * within
         weight += n_all - sum(cell[0] * cell[0] for cell in cells) / n_all
+    if within <= 0:  # no noise measured yet (one example a cell, or no reward so far)
+        return None
     between = spread / weight if weight > 0 else 0.0
     return min(NO_SPREAD, within / between) if between > 0 else None

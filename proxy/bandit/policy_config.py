@@ -1,7 +1,8 @@
 """The typed shape of a slot's ``policy: bandit`` block, and what it means to VW.
 
 A slot that lets the bandit choose carries one :class:`BanditPolicy`: the exploration algorithm
-(any ``cb_explore_adf`` explorer, with its parameters range-checked by the types), an exploration
+(SquareCB, computed by Vernier, or another ``cb_explore_adf`` explorer, with its parameters
+range-checked by the types), an exploration
 floor, the context feature groups to use, namespace interactions and regularisation. Unknown keys
 are rejected; what depends on the slot's variants (the floor against ``1/n``) is checked once at
 load by :func:`check_variants`. Example::
@@ -17,7 +18,7 @@ load by :func:`check_variants`. Example::
 Namespaces are single letters (see :mod:`proxy.bandit.features`): ``D`` device, ``T`` time,
 ``G`` geography and language, ``R`` traffic source, ``U`` the visitor's profile, ``S`` their
 segments (opt-in: ``features: [..., segments]``), ``A`` the
-action (variant). Every interaction must include ``A``: in ``cb_explore_adf`` a product of
+action (variant). Every interaction must include ``A``: in VW's ADF reductions a product of
 shared namespaces only adds the same score to every action and cannot change a choice.
 
 :func:`feature_space_hash` names everything that makes a saved model unusable under a new
@@ -225,7 +226,8 @@ def effective_interactions(policy: BanditPolicy) -> tuple[str, ...]:
 
 
 def vw_arguments(policy: BanditPolicy) -> list[str]:
-    """VW's command line for ``policy``: ``cb_explore_adf``, quiet, no files.
+    """VW's command line for ``policy``: ``cb_adf`` under SquareCB (Vernier explores), else
+    ``cb_explore_adf`` with the explorer's options; quiet, no files.
 
     No ``--random_seed``: VW's default (0) is already fixed, and ``bag`` stores a derived seed in
     the model that an explicit one would contradict on load.
@@ -267,7 +269,9 @@ def _explorer_arguments(explorer: Epsilon | Softmax | Bag | Cover) -> list[str]:
 def _explorer_structure(explorer: Explorer) -> list[object]:
     """The explorer's part of the model's shape: its kind and how many sub-policies it keeps.
 
-    Rates (epsilon, gamma, lambda, psi) are not included: VW loads a saved model with new rates.
+    Rates (epsilon, gamma, lambda, psi) and SquareCB's ``cells`` are not included: a saved model
+    loads under new ones (a snapshot made under the old ones then fails its canary, and the
+    proxies keep their model until the learner publishes the next).
     """
     if isinstance(explorer, Bag):
         return ["bag", explorer.bag]
@@ -279,7 +283,7 @@ def _explorer_structure(explorer: Explorer) -> list[object]:
 def feature_space_hash(
     policy: BanditPolicy, variants: Mapping[str, Mapping[str, FeatureValue]]
 ) -> str:
-    """A short stable name of the model's feature space: ``fs2-<16 hex digits>``.
+    """A short stable name of the model's feature space: ``fs3-<16 hex digits>``.
 
     It changes with the feature groups, interactions, hash bits, the explorer's kind and size,
     the variant ids and their features, ``initial_weight`` and :data:`FEATURE_SCHEMA_VERSION` —

@@ -21,18 +21,21 @@ def _add(
 
 
 def test_the_cells_of_a_context_follow_the_interaction_terms() -> None:
-    counts = CellCounts(("GA", "TA", "UA", "DRA", "DG"))  # "DG" has no variant: not a term
+    # "DG" has no variant: not a term; "AG" is "GA" (one term per set of namespaces)
+    counts = CellCounts(("GA", "TA", "UA", "DRA", "DG", "AG"))
+    assert counts.terms == ("ADR", "AG", "AT", "AU")
+    assert CellCounts(("DA", "GA")).terms == CellCounts(("AG", "AD")).terms
     namespaces = namespaces_of_line(
         "shared |D dev=mobile |G cc=de |R ref=search |T h=9 dp=morning |U v7=1+ v7=2+ eng=10+"
     )
     assert counts.cells(namespaces) == [
         ("", ()),  # every example of the variant
-        ("GA", ("cc=de",)),
-        ("TA", ("h=9",)),
-        ("TA", ("dp=morning",)),
-        ("UA", ("v7=1+ v7=2+",)),  # one profile field's buckets are one cell
-        ("UA", ("eng=10+",)),
-        ("DRA", ("dev=mobile", "ref=search")),
+        ("ADR", ("dev=mobile", "ref=search")),
+        ("AG", ("cc=de",)),
+        ("AT", ("h=9",)),
+        ("AT", ("dp=morning",)),
+        ("AU", ("v7=1+ v7=2+",)),  # one profile field's buckets are one cell
+        ("AU", ("eng=10+",)),
     ]
     assert counts.cells({"D": ["dev=mobile"]}) == [("", ())]  # DRA needs a referrer too
 
@@ -43,7 +46,7 @@ def test_namespaces_of_a_shared_line() -> None:
         "T": ["h=9"],
     }
     assert namespaces_of_line("shared |") == {"": []}  # no namespace: no cell but the overall
-    assert namespaces_of_line("shared |Ddev=x y") == {"D": ["dev=x", "y"]}
+    assert namespaces_of_line("shared |Dname y") == {"D": ["y"]}  # VW: namespace D, "Dname"
 
 
 def test_no_counts_leave_the_models_estimates() -> None:
@@ -71,8 +74,8 @@ def test_strength_is_the_anova_estimate_of_the_spread_between_cells() -> None:
     m = msw / ((2 - msw) / 100)
     assert m == pytest.approx(3000 / 366)
     assert counts.strengths() == {
-        ("GA", ("cc=x",)): pytest.approx(m),
-        ("GA", ("cc=y",)): pytest.approx(m),
+        ("AG", ("cc=x",)): pytest.approx(m),
+        ("AG", ("cc=y",)): pytest.approx(m),
     }
     [estimate] = counts.estimates({"G": ["cc=y"]}, ["a"], [0.05])
     overall = (40 + PRIOR_EXAMPLES * 0.05) / (200 + PRIOR_EXAMPLES)
@@ -115,9 +118,26 @@ def test_the_counts_survive_the_wire_exactly() -> None:
     assert back.estimates(context, ["a", "b"], [0.1, 0.1]) == counts.estimates(
         context, ["a", "b"], [0.1, 0.1]
     )
-    for bad in ({}, {"terms": ["GA"], "total": 1, "stats": [["GA", ["x"], "a", 1]]}, {"terms": 3}):
+    for bad in (
+        {},
+        {"terms": ["GA"], "total": 1, "stats": [["AG", ["x"], "a", 1]]},
+        {"terms": 3},
+        {"terms": ["GA"], "total": 1, "stats": [["AG", ["x"], "a", 0, 0, 0]]},
+        {"terms": ["GA"], "total": 1, "stats": [["AG", ["x"], "a", 1, float("inf"), 0]]},
+        {"terms": ["GA"], "total": float("inf"), "stats": []},
+    ):
         with pytest.raises(ValueError, match="unreadable cell counts"):
             CellCounts.from_wire(bad)
+
+
+def test_no_noise_measured_yet_is_no_spread() -> None:
+    # one example a cell: a click in one of them is no evidence that the cells differ
+    counts = CellCounts(("GA",))
+    counts.add({"G": ["cc=x"]}, "a", 1.0)
+    counts.add({"G": ["cc=y"]}, "a", 0.0)
+    assert counts.strengths() == {}
+    [estimate] = counts.estimates({"G": ["cc=x"]}, ["a"], [0.1])
+    assert estimate == pytest.approx((1 + PRIOR_EXAMPLES * 0.1) / (2 + PRIOR_EXAMPLES))
 
 
 def test_new_cells_stop_at_the_bound_and_the_overall_average_goes_on(
