@@ -34,7 +34,8 @@ serialise instead of corrupting state. For throughput, give each process its own
 **Saving.** VW 9.11's Python binding saves only to a file name (it writes ``<name>.writing``
 and renames it) and loads only with ``-i <file>``; :meth:`to_bytes` and :meth:`from_bytes` go
 through a private temporary directory. A SquareCB model's bytes are :data:`CONTAINER_MAGIC`,
-VW's bytes (length-prefixed) and the cell counts (msgpack). Both take a few milliseconds: run them off the event loop.
+VW's bytes (length-prefixed) and the cell counts (msgpack). Both take a few milliseconds: run
+them off the event loop.
 Options VW does not store in the model (``--l1``, ``--l2``, ``--learning_rate``,
 ``--initial_weight``) are passed again on load from the policy, so a loaded model behaves like
 its source. Under the policy's ``initial_weight`` the weights are sparse (created at first use

@@ -214,7 +214,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="append",
         default=[],
         metavar="SLOT=FILE",
-        help="a VW model file to evaluate for a slot (repeatable)",
+        help="a saved model file (e.g. vernier simulate's hero.vw) to evaluate for a slot (repeatable)",
     )
     evaluate.add_argument(
         "--no-store", action="store_true", help="do not read the published models"

@@ -167,7 +167,7 @@ async def read_pauses(store_url: str) -> list[Pause]:
 
 
 async def read_model(store_url: str, slot: str) -> bytes | None:
-    """The slot's last published model (VW bytes), if any."""
+    """The slot's last published model (its bytes: VW's, and the cell counts under SquareCB)."""
     store = Store(store_url, StoreSettings(op_timeout_s=2.0))
     try:
         snapshot = await models.fetch(store, slot)
