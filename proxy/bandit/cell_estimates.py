@@ -45,6 +45,7 @@ MAX_ENTRIES = 20_000
 NO_SPREAD = 1e9
 
 CellKey = tuple[str, tuple[str, ...]]  # (interaction term, its tokens); ("", ()) = overall
+_Link = tuple[int, float, dict[str, list[float]]]  # a cell's size, m and stats per variant
 _OVERALL: CellKey = ("", ())
 Namespaces = Mapping[str, Sequence[str]]
 
@@ -67,11 +68,14 @@ class CellCounts:
     def __init__(self, interactions: Sequence[str]) -> None:
         # one term per set of namespaces, in one order: "AG" is "GA", a repeat counts once
         self.terms = tuple(sorted({_term(t) for t in interactions if ACTION_NAMESPACE in t}))
+        self._term_letters = tuple((t, t.replace(ACTION_NAMESPACE, "")) for t in self.terms)
+        self._letters = tuple(sorted({x for _, letters in self._term_letters for x in letters}))
         # cell -> variant id -> [examples, reward sum, reward square sum]
         self._stats: dict[CellKey, dict[str, list[float]]] = {}
         self._sizes: dict[CellKey, int] = {}  # cell -> examples, every variant's
         self._entries = 0
         self._strengths: dict[CellKey, float] | None = None  # cell -> its partition's m
+        self._links: dict[CellKey, _Link] | None = None  # the cells that can move an estimate
         self.total = 0  # examples counted
 
     def cells(self, namespaces: Namespaces) -> list[CellKey]:
@@ -81,10 +85,10 @@ class CellCounts:
         is the cell of visitors with exactly that bucket, not the ``v7=1+`` of everyone past
         the first edge (the thermometer coding of :mod:`proxy.bandit.features`).
         """
+        tokens = {x: tuple(namespaces.get(x, ())) for x in self._letters}
         keys = [_OVERALL]
-        for term in self.terms:
-            letters = term.replace(ACTION_NAMESPACE, "")
-            keys += _term_cells(term, tuple(tuple(namespaces.get(x, ())) for x in letters))
+        for term, letters in self._term_letters:
+            keys += _term_cells(term, tuple(tokens[x] for x in letters))
         return keys
 
     def add(self, namespaces: Namespaces, chosen: str, reward: float) -> None:
@@ -102,20 +106,15 @@ class CellCounts:
             stats[2] += reward * reward
             self._sizes[key] = self._sizes.get(key, 0) + 1
         self.total += 1
-        self._strengths = None
+        self._strengths = self._links = None
 
     def estimates(
         self, namespaces: Namespaces, variants: Sequence[str], model: Sequence[float]
     ) -> list[float]:
         """The estimates of ``variants`` for this context, from the model's (VW's) ``model``."""
-        strengths = self.strengths()
-        chain = []  # (cell size, m, the cell's stats per variant), coarse to fine
-        for key in self.cells(namespaces):
-            per_variant = self._stats.get(key)
-            m = PRIOR_EXAMPLES if key == _OVERALL else strengths.get(key, NO_SPREAD)
-            if per_variant is not None and m < NO_SPREAD:  # else it could not move the estimate
-                chain.append((self._sizes[key], m, per_variant))
-        chain.sort(key=lambda link: link[0], reverse=True)  # stable: the overall cell first
+        links = self._chain_links()
+        chain = [link for key in self.cells(namespaces) if (link := links.get(key)) is not None]
+        chain.sort(key=_link_size, reverse=True)  # coarse to fine; stable: the overall cell first
         out = []
         for variant, estimate in zip(variants, model, strict=True):
             for _, m, per_variant in chain:
@@ -124,6 +123,19 @@ class CellCounts:
                     estimate = (stats[1] + m * estimate) / (stats[0] + m)
             out.append(estimate)
         return out
+
+    def _chain_links(self) -> dict[CellKey, _Link]:
+        """Each cell that can move an estimate (counted, its *m* below :data:`NO_SPREAD`), as
+        (its size, its *m*, its stats per variant); recomputed after new examples."""
+        if self._links is None:
+            strengths = self.strengths()
+            self._links = {
+                key: (self._sizes[key], m, per_variant)
+                for key, per_variant in self._stats.items()
+                if (m := PRIOR_EXAMPLES if key == _OVERALL else strengths.get(key, NO_SPREAD))
+                < NO_SPREAD
+            }
+        return self._links
 
     def strengths(self) -> dict[CellKey, float]:
         """Each cell's *m*, its partition's (see the module docstring); recomputed after new
@@ -167,6 +179,10 @@ class CellCounts:
         except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise ValueError(f"unreadable cell counts: {err!r}") from None
         return counts
+
+
+def _link_size(link: _Link) -> int:
+    return link[0]
 
 
 @lru_cache(maxsize=4096)
