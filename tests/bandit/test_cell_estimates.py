@@ -8,6 +8,7 @@ from proxy.bandit import cell_estimates
 from proxy.bandit.cell_estimates import (
     NO_SPREAD,
     PRIOR_EXAMPLES,
+    PRIOR_SHARE,
     CellCounts,
     namespaces_of_line,
 )
@@ -66,13 +67,15 @@ def test_the_variants_average_counts_against_the_model_as_ten_examples() -> None
 def test_strength_is_the_anova_estimate_of_the_spread_between_cells() -> None:
     # one-way random effects, unbalanced (Searle, "Linear Models", 1971): with cells X (100
     # examples, 10 clicks) and Y (100, 30): MSW = (9 + 21) / 198, MSB = 2 / 1, n0 = 100, so
-    # sigma_b^2 = (MSB - MSW) / n0 and m = MSW / sigma_b^2 = 3000 / 366
+    # sigma_b^2 = (MSB - MSW) / n0 and MSW / sigma_b^2 = 3000 / 366; m is PRIOR_SHARE of it
     counts = CellCounts(("GA",))
     _add(counts, {"G": ["cc=x"]}, "a", 100, 10)
     _add(counts, {"G": ["cc=y"]}, "a", 100, 30)
     msw = 30 / 198
-    m = msw / ((2 - msw) / 100)
-    assert m == pytest.approx(3000 / 366)
+    searle = msw / ((2 - msw) / 100)
+    assert searle == pytest.approx(3000 / 366)
+    m = PRIOR_SHARE * searle
+    assert 0 < PRIOR_SHARE <= 1
     assert counts.strengths() == {
         ("AG", ("cc=x",)): pytest.approx(m),
         ("AG", ("cc=y",)): pytest.approx(m),
