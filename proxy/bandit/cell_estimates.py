@@ -22,6 +22,12 @@ far as its prior:
    leave the estimate at the variant's average; cells that do differ get a small one and speak
    for themselves.
 
+The default terms the model does not use are **watched**: counted too, and a partition of theirs
+joins the chain once its cells differ beyond chance (a chi-square test of the between-cell sum
+of squares at :data:`WATCH_ALPHA`). The interaction choice judges a thousand examples with a
+regression and can miss a strong effect (the hour world's part of the day, in 3 seeds of 10):
+the model then learned nothing of it for the rest of the run.
+
 Pure and synchronous; :class:`~proxy.bandit.model.BanditModel` keeps one per model, saves it
 with VW's weights and rebuilds it whenever VW relearns (a new interaction set, a drift restart).
 """
@@ -32,6 +38,8 @@ import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
+
+from scipy.stats import chi2
 
 from proxy.bandit.policy_config import ACTION_NAMESPACE
 
@@ -44,6 +52,9 @@ PRIOR_EXAMPLES = 10.0
 # at the full estimate the cells' own data counted too little there, and at half of it the
 # world suite passed in more worlds and lost none (docs/benchmarks.md, "Eleventh round").
 PRIOR_SHARE = 0.5
+# The chance that a watched partition whose cells do not differ joins the chain, per test; strict,
+# as it is tested for every partition of every watched term at each recount.
+WATCH_ALPHA = 0.001
 # The most (cell, variant) entries kept; past it, new cells are not counted (the overall
 # average still is). Tokens are bounded vocabularies in the default groups; this bounds the
 # rest (paths, campaigns) in memory and in every snapshot (~40 bytes an entry in msgpack;
@@ -71,12 +82,15 @@ def namespaces_of_line(line: str) -> dict[str, list[str]]:
 
 
 class CellCounts:
-    """Reward counts per (cell, variant) under ``interactions`` (see the module docstring)."""
+    """Reward counts per (cell, variant) under ``interactions``, and under the ``watched`` terms
+    not among them (see the module docstring)."""
 
-    def __init__(self, interactions: Sequence[str]) -> None:
-        # one term per set of namespaces, in one order: "AG" is "GA", a repeat counts once
-        self.terms = tuple(sorted({_term(t) for t in interactions if ACTION_NAMESPACE in t}))
-        self._term_letters = tuple((t, t.replace(ACTION_NAMESPACE, "")) for t in self.terms)
+    def __init__(self, interactions: Sequence[str], watched: Sequence[str] = ()) -> None:
+        self.terms = _terms(interactions)
+        self.watched = tuple(t for t in _terms(watched) if t not in self.terms)
+        self._term_letters = tuple(
+            (t, t.replace(ACTION_NAMESPACE, "")) for t in sorted(self.terms + self.watched)
+        )
         self._letters = tuple(sorted({x for _, letters in self._term_letters for x in letters}))
         # cell -> variant id -> [examples, reward sum, reward square sum]
         self._stats: dict[CellKey, dict[str, list[float]]] = {}
@@ -149,7 +163,7 @@ class CellCounts:
         """Each cell's *m*, its partition's (see the module docstring); recomputed after new
         examples. Cells of a partition whose cells do not differ are left out."""
         if self._strengths is None:
-            by_partition = _strengths(self._stats)
+            by_partition = _strengths(self._stats, frozenset(self.watched))
             self._strengths = {
                 key: m
                 for key in self._stats
@@ -162,6 +176,7 @@ class CellCounts:
         """A msgpack/JSON-able form; :meth:`from_wire` reads it back exactly."""
         return {
             "terms": list(self.terms),
+            "watched": list(self.watched),
             "total": self.total,
             "stats": [
                 [key[0], list(key[1]), variant, *stats]
@@ -174,7 +189,10 @@ class CellCounts:
     def from_wire(cls, wire: Mapping[str, Any]) -> CellCounts:
         """``ValueError`` for anything :meth:`to_wire` would not have written."""
         try:
-            counts = cls(tuple(str(t) for t in wire["terms"]))
+            counts = cls(
+                tuple(str(t) for t in wire["terms"]),
+                tuple(str(t) for t in wire.get("watched", ())),  # none before 2026-12-07
+            )
             counts.total = int(wire["total"])
             for term, tokens, variant, n, total, squares in wire["stats"]:
                 key = (str(term), tuple(str(t) for t in tokens))
@@ -213,6 +231,12 @@ def _by_name(tokens: Sequence[str]) -> list[str]:
     return [" ".join(group) for group in groups.values()]
 
 
+def _terms(interactions: Sequence[str]) -> tuple[str, ...]:
+    """One term per set of namespaces with the variant, in one order: "AG" is "GA", a repeat
+    counts once, "DG" (no variant) is none."""
+    return tuple(sorted({_term(t) for t in interactions if ACTION_NAMESPACE in t}))
+
+
 def _term(interaction: str) -> str:
     """An interaction's namespaces, each once, in order (``UGA`` → ``AGU``)."""
     return "".join(sorted(set(interaction)))
@@ -225,9 +249,10 @@ def _partition(key: CellKey) -> tuple[str, tuple[str, ...]]:
 
 
 def _strengths(
-    stats: Mapping[CellKey, Mapping[str, Sequence[float]]],
+    stats: Mapping[CellKey, Mapping[str, Sequence[float]]], watched: frozenset[str]
 ) -> dict[tuple[str, tuple[str, ...]], float]:
-    """Each partition's *m*, for the partitions whose cells differ more than chance."""
+    """Each partition's *m*, for the partitions whose cells differ more than chance (and, of a
+    ``watched`` term, beyond chance at :data:`WATCH_ALPHA`)."""
     grouped: dict[tuple[str, tuple[str, ...]], dict[str, list[Sequence[float]]]] = {}
     for key, per_variant in stats.items():
         if key == _OVERALL:
@@ -238,7 +263,10 @@ def _strengths(
                 cells_of.setdefault(variant, []).append(cell)
     out = {}
     for partition, cells_by_variant in grouped.items():
-        m = _strength(list(cells_by_variant.values()))
+        cells = list(cells_by_variant.values())
+        if partition[0] in watched and not _beyond_chance(cells):
+            continue
+        m = _strength(cells)
         if m is not None:
             out[partition] = m
     return out
@@ -248,23 +276,45 @@ def _strength(cells_by_variant: Sequence[Sequence[Sequence[float]]]) -> float | 
     """:data:`PRIOR_SHARE` of the within-cell variance over the between-cell variance, pooled
     over the variants: the one-way random-effects (ANOVA) estimate, unbalanced (Searle 1971);
     ``None`` when the cells differ no more than their noise explains."""
+    within = _within(cells_by_variant)
+    spread = weight = 0.0
+    for cells in cells_by_variant:
+        n_all = sum(cell[0] for cell in cells)
+        if len(cells) < 2 or n_all <= 0:
+            continue
+        spread += _between_squares(cells) - (len(cells) - 1) * within
+        weight += n_all - sum(cell[0] * cell[0] for cell in cells) / n_all
+    if within <= 0:  # no noise measured yet (one example a cell, or no reward so far)
+        return None
+    between = spread / weight if weight > 0 else 0.0
+    return min(NO_SPREAD, PRIOR_SHARE * within / between) if between > 0 else None
+
+
+def _beyond_chance(cells_by_variant: Sequence[Sequence[Sequence[float]]]) -> bool:
+    """Whether the cells differ beyond chance: the between-cell sum of squares over the
+    within-cell variance, summed over the variants, against chi-square with the cells' degrees
+    of freedom, at :data:`WATCH_ALPHA`."""
+    within = _within(cells_by_variant)
+    squares = df = 0.0
+    for cells in cells_by_variant:
+        if len(cells) >= 2 and sum(cell[0] for cell in cells) > 0:
+            squares += _between_squares(cells)
+            df += len(cells) - 1
+    return within > 0 and df > 0 and float(chi2.sf(squares / within, df)) < WATCH_ALPHA
+
+
+def _within(cells_by_variant: Sequence[Sequence[Sequence[float]]]) -> float:
+    """The within-cell variance of the rewards, pooled over every cell and variant."""
     within_sum = within_df = 0.0
     for cells in cells_by_variant:
         for n, total, squares in cells:
             if n >= 2:
                 within_sum += max(0.0, squares - total * total / n)
                 within_df += n - 1
-    within = within_sum / within_df if within_df > 0 else 0.0
-    spread = weight = 0.0
-    for cells in cells_by_variant:
-        n_all = sum(cell[0] for cell in cells)
-        if len(cells) < 2 or n_all <= 0:
-            continue
-        mean = sum(cell[1] for cell in cells) / n_all
-        spread += sum(n * (total / n - mean) ** 2 for n, total, _ in cells)
-        spread -= (len(cells) - 1) * within
-        weight += n_all - sum(cell[0] * cell[0] for cell in cells) / n_all
-    if within <= 0:  # no noise measured yet (one example a cell, or no reward so far)
-        return None
-    between = spread / weight if weight > 0 else 0.0
-    return min(NO_SPREAD, PRIOR_SHARE * within / between) if between > 0 else None
+    return within_sum / within_df if within_df > 0 else 0.0
+
+
+def _between_squares(cells: Sequence[Sequence[float]]) -> float:
+    """One variant's between-cell sum of squares: sum of n (cell mean - overall mean)^2."""
+    mean = sum(cell[1] for cell in cells) / sum(cell[0] for cell in cells)
+    return sum(n * (total / n - mean) ** 2 for n, total, _ in cells)

@@ -57,6 +57,7 @@ from vowpalwabbit import Workspace  # type: ignore[import-untyped]
 from proxy.bandit.cell_estimates import CellCounts, namespaces_of_line
 from proxy.bandit.features import ActionSet, Label, SharedFeatures, adf_lines, shared_line
 from proxy.bandit.policy_config import (
+    DEFAULT_INTERACTIONS,
     BanditPolicy,
     SquareCB,
     effective_interactions,
@@ -83,7 +84,7 @@ class BanditModel:
         self.examples_learned = 0
         # SquareCB: Vernier explores, on VW's estimates and the cells' averages
         self._squarecb = policy.explorer if isinstance(policy.explorer, SquareCB) else None
-        self._cells = CellCounts(effective_interactions(policy))
+        self._cells = CellCounts(effective_interactions(policy), watched=DEFAULT_INTERACTIONS)
 
     @classmethod
     def from_bytes(cls, data: bytes, policy: BanditPolicy) -> BanditModel:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from scipy.stats import chi2
 
 from proxy.bandit import cell_estimates
 from proxy.bandit.cell_estimates import (
     NO_SPREAD,
     PRIOR_EXAMPLES,
     PRIOR_SHARE,
+    WATCH_ALPHA,
     CellCounts,
     namespaces_of_line,
 )
@@ -92,7 +94,7 @@ def test_cells_that_do_not_differ_do_not_move_the_estimate() -> None:
     assert counts.strengths() == {}
     [estimate] = counts.estimates({"G": ["cc=y"]}, ["a"], [0.5])
     assert estimate == pytest.approx((40 + PRIOR_EXAMPLES * 0.5) / (200 + PRIOR_EXAMPLES))
-    assert cell_estimates._strengths({}) == {}
+    assert cell_estimates._strengths({}, frozenset()) == {}
     assert NO_SPREAD > 1e6
 
 
@@ -153,3 +155,42 @@ def test_new_cells_stop_at_the_bound_and_the_overall_average_goes_on(
     wire = counts.to_wire()
     assert len(wire["stats"]) == 3  # overall + de + fr; it and es were not kept
     assert next(s for s in wire["stats"] if s[1] == [])[3] == 4.0  # the overall saw all four
+
+
+def test_a_watched_term_joins_the_chain_only_when_its_cells_differ_beyond_chance() -> None:
+    # the model uses no country term; GA is watched. Chi-square by hand (scipy.stats.chi2):
+    # cells of 100 examples at 10 % and 30 % give a between sum of squares of 2 over a within
+    # variance of 30 / 198 on 1 degree of freedom: p ~ 3e-4 < WATCH_ALPHA; 15 % and 25 %, p ~ 0.08
+    x, y = {"G": ["cc=x"]}, {"G": ["cc=y"]}
+    strong = CellCounts((), watched=("GA",))
+    assert strong.terms == () and strong.watched == ("AG",)
+    _add(strong, x, "a", 100, 10)
+    _add(strong, y, "a", 100, 30)
+    assert chi2.sf(2 / (30 / 198), 1) < WATCH_ALPHA
+    assert set(strong.strengths()) == {("AG", ("cc=x",)), ("AG", ("cc=y",))}
+    [in_y] = strong.estimates(y, ["a"], [0.05])
+    assert in_y > 0.25  # the cell's own 30 %, not the variant's 20 % average
+
+    weak = CellCounts((), watched=("GA",))
+    _add(weak, x, "a", 100, 15)
+    _add(weak, y, "a", 100, 25)
+    within = (15 * 85 / 100 + 25 * 75 / 100) / 198
+    assert 0.05 < chi2.sf(2 * 100 * 0.05**2 / within, 1) < 0.1
+    assert weak.strengths() == {}
+    # a term the model uses needs no test: the same cells get their m
+    used = CellCounts(("GA",), watched=("GA",))
+    assert used.watched == ()
+    _add(used, x, "a", 100, 15)
+    _add(used, y, "a", 100, 25)
+    assert set(used.strengths()) == {("AG", ("cc=x",)), ("AG", ("cc=y",))}
+
+
+def test_the_watched_terms_survive_the_wire_and_older_wires_have_none() -> None:
+    counts = CellCounts(("UA",), watched=("GA", "UA"))
+    _add(counts, {"G": ["cc=de"], "U": ["v7=1+"]}, "a", 30, 4)
+    back = CellCounts.from_wire(counts.to_wire())
+    assert (back.terms, back.watched) == (("AU",), ("AG",))
+    assert back.to_wire() == counts.to_wire()
+    older = counts.to_wire()
+    del older["watched"]
+    assert CellCounts.from_wire(older).watched == ()
