@@ -7,8 +7,9 @@ Modules, each usable alone:
 * :mod:`~proxy.bandit.features` — request context → VW namespaces; the ``cb_explore_adf`` text
   format; :func:`~proxy.bandit.features.sanitize` so no input can break it.
 * :mod:`~proxy.bandit.sampling` — the exploration floor and seeded, replayable sampling.
-* :mod:`~proxy.bandit.cell_estimates` — exact averages of the interaction terms' cells that
-  refine VW's estimates; :mod:`~proxy.bandit.square_cb` — SquareCB's probabilities from them.
+* :mod:`~proxy.bandit.cell_estimates` — exact averages of the interaction terms' cells (and of
+  the default terms', once their cells differ beyond chance) that refine VW's estimates;
+  :mod:`~proxy.bandit.square_cb` — SquareCB's probabilities from them.
 * :mod:`~proxy.bandit.model` — :class:`~proxy.bandit.model.BanditModel`, a VW workspace and its
   cell counts: predict, learn, save to and load from bytes.
 * :mod:`~proxy.bandit.snapshot` — versioned, checksummed model snapshots with a canary check.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from scipy.stats import chi2
 
@@ -14,6 +15,9 @@ from proxy.bandit.cell_estimates import (
     CellCounts,
     namespaces_of_line,
 )
+from proxy.bandit.features import ActionSet
+from proxy.bandit.model import BanditModel
+from proxy.bandit.policy_config import BanditPolicy
 
 
 def _add(
@@ -77,7 +81,6 @@ def test_strength_is_the_anova_estimate_of_the_spread_between_cells() -> None:
     searle = msw / ((2 - msw) / 100)
     assert searle == pytest.approx(3000 / 366)
     m = PRIOR_SHARE * searle
-    assert 0 < PRIOR_SHARE <= 1
     assert counts.strengths() == {
         ("AG", ("cc=x",)): pytest.approx(m),
         ("AG", ("cc=y",)): pytest.approx(m),
@@ -194,3 +197,52 @@ def test_the_watched_terms_survive_the_wire_and_older_wires_have_none() -> None:
     older = counts.to_wire()
     del older["watched"]
     assert CellCounts.from_wire(older).watched == ()
+
+
+@pytest.mark.parametrize(
+    ("rates", "per_variant", "cells"),
+    [
+        ((0.01, 0.3), 1000, 10),  # variants far apart: one pooled variance would inflate it
+        ((0.05, 0.3), 2000, 24),
+        ((0.05, 0.05, 0.05, 0.05), 250, 24),  # sparse cells
+        ((0.05, 0.05, 0.05, 0.05), 1000, 24),  # the hour partition's 24 cells
+    ],
+)
+def test_the_watch_test_rarely_passes_cells_that_do_not_differ(
+    rates: tuple[float, ...], per_variant: int, cells: int
+) -> None:
+    # no cell effect at all: each variant's examples fall evenly into the cells, Bernoulli
+    # rewards at the variant's rate; at WATCH_ALPHA = 0.001, 2,000 partitions should pass ~2
+    rng = np.random.default_rng(7)
+    passed = 0
+    for _ in range(2000):
+        partition = []
+        for rate in rates:
+            sizes = rng.multinomial(per_variant, [1 / cells] * cells)
+            clicks = rng.binomial(sizes, rate)
+            partition.append(
+                [[float(n), float(k), float(k)] for n, k in zip(sizes, clicks, strict=True) if n]
+            )
+        passed += cell_estimates._beyond_chance(partition)
+    assert passed <= 6  # P(Binomial(2000, 0.001) > 6) < 0.005
+
+
+def test_a_model_keeps_its_watched_terms_through_its_bytes() -> None:
+    policy = BanditPolicy(interactions=("GA",))
+    model = BanditModel(policy)
+    actions = ActionSet([("a", {}), ("b", {})])
+    try:
+        for i in range(20):
+            model.learn(
+                {"G": ["cc=de"], "D": ["dev=mobile"]}, actions, i % 2, reward=float(i % 3 == 0),
+                probability=0.5,
+            )  # fmt: skip
+        back = BanditModel.from_bytes(model.to_bytes(), policy)
+        try:
+            assert back._cells.terms == ("AG",)
+            assert back._cells.watched == ("AD", "ADR", "AR", "AT", "AU")
+            assert back._cells.to_wire() == model._cells.to_wire()
+        finally:
+            back.finish()
+    finally:
+        model.finish()
