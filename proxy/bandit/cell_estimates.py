@@ -12,7 +12,8 @@ far as its prior:
 
 1. **VW's estimate** of the variant for this context (what an untried variant starts from);
 2. the variant's **average over every example**, VW's estimate worth :data:`PRIOR_EXAMPLES`;
-3. for each **cell** of the context under the model's interaction terms — ``GA``: the visitor's
+3. for each **cell** of the context under the model's interaction terms (and the watched ones,
+   below) — ``GA``: the visitor's
    country token; ``TA``: the hour token and the part-of-day token, each a cell of its own
    partition; ``UA``: each profile field's bucket; ``DRA``: the (device, referrer) pair — most
    examples first, the cell's average

@@ -85,8 +85,9 @@ class SquareCB(_Explorer, tag="squarecb", frozen=True):
     """SquareCB: exploration shrinks as ``gamma_scale * t ** gamma_exponent`` grows.
 
     Computed by Vernier (:mod:`proxy.bandit.square_cb`) on VW's estimates refined, with
-    ``cells`` on, by exact averages of the interaction terms' cells
-    (:mod:`proxy.bandit.cell_estimates`; off: on VW's estimates alone, as VW's ``--squarecb``).
+    ``cells`` on, by exact averages of the interaction terms' cells, and of the other default
+    terms' once those differ beyond chance (:mod:`proxy.bandit.cell_estimates`; off: on VW's
+    estimates alone, as VW's ``--squarecb``).
     """
 
     # gamma = 1 t with the cell averages (docs/benchmarks.md, "Tenth round"); 0.3 t was the
