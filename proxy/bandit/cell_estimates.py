@@ -58,6 +58,7 @@ PRIOR_SHARE = 0.5
 # The chance that a watched partition whose cells do not differ joins the chain, per test; strict,
 # as it is tested for every partition of every watched term at each recount.
 WATCH_ALPHA = 0.001
+# A variant's cells with fewer examples than this are left out of the watch's test.
 WATCH_MIN_EXAMPLES = 20
 # The most (cell, variant) entries kept; past it, new cells are not counted (the overall
 # average still is). Tokens are bounded vocabularies in the default groups; this bounds the

@@ -3,8 +3,9 @@
 **What decides.** Under the default explorer, SquareCB, VW is a ``cb_adf`` regressor of each
 variant's reward; the model refines its estimates with exact averages of the interaction
 terms' cells, and of the other default terms' once they differ beyond chance
-(:class:`~proxy.bandit.cell_estimates.CellCounts`, learned and saved with the weights) and turns them into probabilities itself (:mod:`proxy.bandit.square_cb`). Under the
-other explorers VW's ``cb_explore_adf`` gives the probabilities. (Until the model has learned
+(:class:`~proxy.bandit.cell_estimates.CellCounts`, learned and saved with the weights), and
+turns them into probabilities itself (:mod:`proxy.bandit.square_cb`). Under the other
+explorers VW's ``cb_explore_adf`` gives the probabilities. (Until the model has learned
 the policy's ``uniform_first`` examples the decider ignores them: :mod:`proxy.decide.bandit`.)
 
 **Rewards, not costs.** Callers speak rewards (a click is 1); VW minimises cost, so
