@@ -103,6 +103,7 @@ class CellCounts:
         self._entries = 0
         self._strengths: dict[CellKey, float] | None = None  # cell -> its partition's m
         self._links: dict[CellKey, _Link] | None = None  # the cells that can move an estimate
+        self._linked_terms = self._term_letters  # the terms with such cells (set with _links)
         self.total = 0  # examples counted
 
     def cells(self, namespaces: Namespaces) -> list[CellKey]:
@@ -112,9 +113,14 @@ class CellCounts:
         is the cell of visitors with exactly that bucket, not the ``v7=1+`` of everyone past
         the first edge (the thermometer coding of :mod:`proxy.bandit.features`).
         """
+        return self._cells_of(namespaces, self._term_letters)
+
+    def _cells_of(
+        self, namespaces: Namespaces, term_letters: Sequence[tuple[str, str]]
+    ) -> list[CellKey]:
         tokens = {x: tuple(namespaces.get(x, ())) for x in self._letters}
         keys = [_OVERALL]
-        for term, letters in self._term_letters:
+        for term, letters in term_letters:
             keys += _term_cells(term, tuple(tokens[x] for x in letters))
         return keys
 
@@ -140,7 +146,8 @@ class CellCounts:
     ) -> list[float]:
         """The estimates of ``variants`` for this context, from the model's (VW's) ``model``."""
         links = self._chain_links()
-        chain = [link for key in self.cells(namespaces) if (link := links.get(key)) is not None]
+        keys = self._cells_of(namespaces, self._linked_terms)  # not the terms that cannot move it
+        chain = [link for key in keys if (link := links.get(key)) is not None]
         chain.sort(key=_link_size, reverse=True)  # coarse to fine; stable: the overall cell first
         out = []
         for variant, estimate in zip(variants, model, strict=True):
@@ -162,6 +169,8 @@ class CellCounts:
                 if (m := PRIOR_EXAMPLES if key == _OVERALL else strengths.get(key, NO_SPREAD))
                 < NO_SPREAD
             }
+            linked = {key[0] for key in self._links}
+            self._linked_terms = tuple(tl for tl in self._term_letters if tl[0] in linked)
         return self._links
 
     def strengths(self) -> dict[CellKey, float]:

@@ -15,9 +15,6 @@ from proxy.bandit.cell_estimates import (
     CellCounts,
     namespaces_of_line,
 )
-from proxy.bandit.features import ActionSet
-from proxy.bandit.model import BanditModel
-from proxy.bandit.policy_config import BanditPolicy
 
 
 def _add(
@@ -225,24 +222,3 @@ def test_the_watch_test_rarely_passes_cells_that_do_not_differ(
             )
         passed += cell_estimates._beyond_chance(partition)
     assert passed <= 6  # P(Binomial(2000, 0.001) > 6) < 0.005
-
-
-def test_a_model_keeps_its_watched_terms_through_its_bytes() -> None:
-    policy = BanditPolicy(interactions=("GA",))
-    model = BanditModel(policy)
-    actions = ActionSet([("a", {}), ("b", {})])
-    try:
-        for i in range(20):
-            model.learn(
-                {"G": ["cc=de"], "D": ["dev=mobile"]}, actions, i % 2, reward=float(i % 3 == 0),
-                probability=0.5,
-            )  # fmt: skip
-        back = BanditModel.from_bytes(model.to_bytes(), policy)
-        try:
-            assert back._cells.terms == ("AG",)
-            assert back._cells.watched == ("AD", "ADR", "AR", "AT", "AU")
-            assert back._cells.to_wire() == model._cells.to_wire()
-        finally:
-            back.finish()
-    finally:
-        model.finish()

@@ -142,6 +142,27 @@ def test_a_model_loads_with_the_interactions_it_was_made_under(actions: ActionSe
     chosen.finish()
 
 
+def test_a_model_keeps_its_watched_terms_through_its_bytes() -> None:
+    policy = BanditPolicy(interactions=("GA",))
+    model = BanditModel(policy)
+    actions = ActionSet([("a", {}), ("b", {})])
+    try:
+        for i in range(20):
+            model.learn(
+                {"G": ["cc=de"], "D": ["dev=mobile"]}, actions, i % 2, reward=float(i % 3 == 0),
+                probability=0.5,
+            )  # fmt: skip
+        back = BanditModel.from_bytes(model.to_bytes(), policy)
+        try:
+            assert back._cells.terms == ("AG",)
+            assert back._cells.watched == ("AD", "ADR", "AR", "AT", "AU")
+            assert back._cells.to_wire() == model._cells.to_wire()
+        finally:
+            back.finish()
+    finally:
+        model.finish()
+
+
 @pytest.mark.parametrize(
     ("chosen", "reward", "probability", "match"),
     [
