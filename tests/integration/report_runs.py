@@ -28,9 +28,12 @@ async def wait_folded(
     variants: Sequence[str],
     measures: Sequence[str],
     want: Mapping[tuple[str, str], float],
-    timeout_s: float = 20.0,
+    timeout_s: float = 60.0,
 ) -> None:
-    """Until today's and yesterday's buckets of ``slot`` sum to ``want`` per (variant, measure)."""
+    """Until today's and yesterday's buckets of ``slot`` sum to ``want`` per (variant, measure).
+
+    The deadline is generous: two CI rehearsals and a CPU hog on two cores once took past 20 s
+    to fold a run's conversions."""
     store = Store(store_url, StoreSettings(op_timeout_s=2.0, key_prefix=prefix))
     hour = hour_of(int(time.time() * 1000))
     period = Period("d", hour // DAY_HOURS - 1, hour // DAY_HOURS)
