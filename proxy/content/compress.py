@@ -10,7 +10,8 @@ from ``Accept-Encoding`` (:func:`proxy.content.coding.accepts`) in the configure
 A compressed representation is a different one: its ETag is weakened, its length and digests
 dropped, ``Accept-Ranges`` removed (ranges would address the compressed bytes) and the answer
 says ``Vary: Accept-Encoding``, as does the identity copy of a response that would have been
-compressed for a client accepting a coding (:func:`compress_as_accepted`). Everything here is synchronous; streaming is
+compressed for a client accepting a coding, and a 200 the origin sent for a ``Range`` request
+(:func:`compress_as_accepted`). Everything here is synchronous; streaming is
 :class:`StreamCompressor`, fed chunk by chunk and flushed after each so nothing the origin sent
 is held back from the client.
 """
@@ -116,6 +117,10 @@ def compress_as_accepted(
         headers=headers,
         length=length,
     ):
+        if "Range" in request_headers and compressible(
+            policy, method=method, request_headers={}, status=status, headers=headers, length=length
+        ):  # the origin ignored the range: this 200 is the page a plain GET gets compressed
+            vary_on(headers, "Accept-Encoding")
         return None
     coding = accepted_coding(policy, request_headers)
     if coding is None:

@@ -206,3 +206,19 @@ def test_a_response_never_compressed_does_not_vary() -> None:
         length=5000,
     )
     assert coding is None and "Vary" not in headers
+
+
+def test_a_whole_page_answering_a_range_request_varies_as_the_plain_get() -> None:
+    """The origin ignored ``Range`` and sent 200: a shared cache may keep it for the URL, so it
+    varies as the compressed copy a plain GET gets does; a 206 never varies for compression."""
+    request = {"Accept-Encoding": "gzip", "Range": "bytes=0-9"}
+    whole = CIMultiDict(CSS)
+    coding = compress_as_accepted(
+        DEFAULTS, method="GET", request_headers=request, status=200, headers=whole, length=5000
+    )
+    assert coding is None and whole.getall("Vary") == ["Accept-Encoding"]
+    part = CIMultiDict({**CSS, "Content-Range": "bytes 0-9/5000"})
+    coding = compress_as_accepted(
+        DEFAULTS, method="GET", request_headers=request, status=206, headers=part, length=10
+    )
+    assert coding is None and "Vary" not in part
