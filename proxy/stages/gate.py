@@ -138,6 +138,8 @@ class Gate:
             if relabelled:  # an unparsable tag is dropped: no validator is better than a shared one
                 ex.headers["ETag"] = relabelled
         if upstream.status == 304:
+            if ex.translated_validator:  # it validates a page with the tracker, sent without a date
+                ex.headers.popall("Last-Modified", None)
             if "ETag" in ex.headers:
                 self._name_as_the_200_would(ex)
             if self._compression.enabled:  # the 200 may be one Vernier compressed: vary as it did

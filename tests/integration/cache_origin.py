@@ -1,8 +1,8 @@
 """An origin that caches and validates as static servers and CDNs expect: strong ETags, a
-``Last-Modified``, ``Accept-Ranges`` and real 206s, 304s for ``If-None-Match`` (first, as RFC
-9110 §13.2.2 says) or ``If-Modified-Since``, and extra response fields from ``?add=Name:value``.
-It records the conditional and range fields of every request it gets, for tests that check what
-Vernier forwards."""
+``Last-Modified``, ``Accept-Ranges`` and real 206s, 304s (with both validators, as nginx sends
+them) for ``If-None-Match`` (first, as RFC 9110 §13.2.2 says) or ``If-Modified-Since``, and
+extra response fields from ``?add=Name:value``. It records the conditional and range fields of
+every request it gets, for tests that check what Vernier forwards."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ async def cached_page(request: web.Request) -> web.Response:
         else request.headers.get("If-Modified-Since") == LAST_MODIFIED
     )
     if validated:
-        kept = {k: v for k, v in headers.items() if k in ("ETag", "Cache-Control")}
+        kept = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified", "Cache-Control")}
         return web.Response(status=304, headers=kept)
     asked_range = request.headers.get("Range", "")
     if_range = request.headers.get("If-Range")
