@@ -34,9 +34,9 @@ def bound_port(site: web.TCPSite) -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: web.Application) -> AsyncIterator[str]:
+async def serve_app(app: web.Application, *, auto_decompress: bool = True) -> AsyncIterator[str]:
     """Run ``app`` on a free loopback port for the duration of the block; yields its base URL."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, auto_decompress=auto_decompress)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -54,6 +54,9 @@ def runner_for(app: web.Application, config: Config) -> DeadlineAppRunner:
         max_field_size=server.max_field_bytes,
         max_headers=server.max_headers,
         handler_cancellation=True,
+        # a request body goes to the origin as the client encoded it (aiohttp would decode it
+        # and keep Content-Encoding and Content-Length); Vernier's own endpoints refuse codings
+        auto_decompress=False,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger("aiohttp.access") if server.access_log else None,
         shutdown_timeout=server.shutdown_timeout_s,

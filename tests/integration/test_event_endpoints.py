@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from tests.proxy_fixtures import StartProxy
 
@@ -126,3 +128,19 @@ async def test_forget_me_erases_profile_and_ids(origin: str, start_proxy: StartP
         # no ids left: the same shape as for a visitor with data, empty
         assert data == {"visitor": None, "session": None, "available": True, "profile": {},
                         "segments": [], "sticky": {}, "recent_events": []}  # fmt: skip
+
+
+async def test_an_encoded_beacon_is_refused_without_decoding_it(
+    origin: str, start_proxy: StartProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body that says it is gzip (and is not) gets Vernier's 415, and nothing tries to
+    decode it after the answer: no traceback in the log for anyone who sends one."""
+    proxy = await start_proxy(origin)
+    caplog.set_level(logging.ERROR)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        await visit(client, proxy)
+        headers = {"Content-Type": "text/plain", "Content-Encoding": "gzip"}
+        async with client.post(proxy + "/__vernier/e", data=b"not gzip", headers=headers) as reply:
+            assert (reply.status, await reply.text()) == (415, "content-encoding not accepted")
+        await visit(client, proxy)  # the same connection: the first request is done with
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

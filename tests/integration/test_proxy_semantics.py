@@ -14,10 +14,11 @@ from typing import Any
 import aiohttp
 import brotli  # type: ignore[import-untyped]  # brotli ships no type information
 import pytest
+from aiohttp import web
 
 from tests.integration.origin_app import PAGE
 from tests.integration.test_rules_applied import without_tracker
-from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_exchange, raw_response
+from tests.proxy_fixtures import StartProxy, StartRawOrigin, raw_exchange, raw_response, serve_app
 
 TAG_START = b'<script src="/__vernier/t.js?v='
 
@@ -392,6 +393,49 @@ async def test_streamed_upload_reaches_origin_intact(origin: str, start_proxy: S
         async with client.post(proxy + "/echo", data=chunks()) as response:
             data = await response.json()
             assert data["body_sha256"] == hashlib.sha256(payload).hexdigest()
+
+
+async def _raw_echo(request: web.Request) -> web.Response:
+    """What reached the origin, as it arrived (the origin's server decodes nothing)."""
+    body = await request.read()
+    return web.json_response(
+        {
+            "coding": request.headers.get("Content-Encoding"),
+            "length": request.headers.get("Content-Length"),
+            "sha256": hashlib.sha256(body).hexdigest(),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [gzip.compress(b'{"k": "' + b"v" * 3000 + b'"}', mtime=0), b"not gzip"],
+    ids=["gzip", "bad"],
+)
+async def test_an_encoded_request_body_reaches_the_origin_as_the_client_sent_it(
+    start_proxy: StartProxy, body: bytes
+) -> None:
+    """A POST with ``Content-Encoding: gzip`` is the client's bytes for the origin: Vernier
+    decodes none of it (not even a body that does not decode), with a length or chunked."""
+    app = web.Application()
+    app.router.add_post("/api", _raw_echo)
+    async with serve_app(app, auto_decompress=False) as origin:
+        proxy = await start_proxy(origin)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield body[:10]
+            yield body[10:]
+
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        async with aiohttp.ClientSession() as client:
+            for data, length in ((body, str(len(body))), (chunks(), None)):
+                async with client.post(proxy + "/api", data=data, headers=headers) as response:
+                    assert response.status == 200
+                    assert await response.json() == {
+                        "coding": "gzip",
+                        "length": length,
+                        "sha256": hashlib.sha256(body).hexdigest(),
+                    }
 
 
 async def test_websocket_passthrough(origin: str, start_proxy: StartProxy) -> None:
