@@ -163,7 +163,8 @@ class _Checker:
             paths=tuple(glob_to_regex(glob) for glob in where.paths),
             path_regex=regex,
             query=MappingProxyType(dict(where.query)),
-            methods=frozenset(where.methods),
+            # a HEAD asks for what a GET would get (RFC 9110 §9.3.2): its ETag and length too
+            methods=frozenset(where.methods) | ({"HEAD"} if "GET" in where.methods else set()),
         )
 
     def rule(self, rule: schema.Rule, path: str) -> CompiledRule:

@@ -52,6 +52,9 @@ def test_where_filters_by_path_method_host_and_query(tmp_path: Path) -> None:
     assert match.needs_context  # "products" has a condition
     post = rules.match(method="POST", host="shop.example", path="/products/x", query={})
     assert ids(post.rules) == ["everywhere"] and not post.needs_context
+    # a HEAD is answered as the GET would be: "methods: [GET]" covers it
+    head = rules.match(method="HEAD", host="shop.example", path="/products/x", query={})
+    assert ids(head.rules) == ["everywhere", "products"]
     home = rules.match(
         method="GET", host="Elsewhere.Example", path="/", query={"utm_source": "mail"}
     )
