@@ -12,7 +12,7 @@ robust estimates from their most recent joined examples in the period (``--dr-sa
 ``--since`` or a bad ``--dr-sample`` is a one-line error and exit 2. A period with no data (a
 fresh install) is an ordinary result, exit 0: the text says there is nothing yet and why, the
 other formats are the usual report with every count 0; ``--by segment`` over a log with no seen
-decision likewise.
+decision likewise, and over the default log before the learner has written it.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def _by_segment(args: argparse.Namespace, config: Config, infos: list[SlotInfo])
         raise UsageError("--by segment: --format text or json")
     path = args.log if args.log is not None else Path(config.data_dir) / DECISIONS_FILE
     try:
-        data = read_breakdowns(path, infos)
+        # the default log does not exist until the learner writes it: a fresh install
+        data = read_breakdowns(path, infos, missing_ok=args.log is None)
     except OSError as err:
         raise UsageError(f"--log: cannot read {path}: {err.strerror or err}") from None
     except LogError as err:

@@ -175,14 +175,21 @@ def _left_out(slot: Mapping[str, Any]) -> str | None:
     )
 
 
-def read_breakdowns(path: Path, infos: Sequence[SlotInfo]) -> list[dict[str, Any]]:
+def read_breakdowns(
+    path: Path, infos: Sequence[SlotInfo], *, missing_ok: bool = False
+) -> list[dict[str, Any]]:
     """The breakdowns of the slots of ``infos`` over the decision log at ``path`` (what
-    ``vernier report --by segment`` prints and the dashboard's slot page shows). Reads the whole
-    file: call it off the event loop. Raises ``OSError`` and
-    :class:`~proxy.evaluate.log.LogError` (``path:line: message``)."""
-    with path.open("rb") as lines:
-        numbered = iter_numbered(lines, source=str(path), decode=decode_logged)
-        tallies = tally((record for _, record in numbered), [i.id for i in infos])
+    ``vernier report --by segment`` prints and the dashboard's slot page shows); with
+    ``missing_ok``, no file is an empty log (nothing logged yet). Reads the whole file: call it
+    off the event loop. Raises ``OSError`` and :class:`~proxy.evaluate.log.LogError`
+    (``path:line: message``)."""
+    slots = [i.id for i in infos]
+    if missing_ok and not path.exists():
+        tallies = tally((), slots)
+    else:
+        with path.open("rb") as lines:
+            numbered = iter_numbered(lines, source=str(path), decode=decode_logged)
+            tallies = tally((record for _, record in numbered), slots)
     return [breakdown(info, tallies[info.id]) for info in infos]
 
 

@@ -160,6 +160,10 @@ def test_a_decision_log_with_nothing_seen_is_an_empty_answer_not_an_error(
     assert main([*args, "--format", "json"]) == 0
     [hero] = json.loads(capsys.readouterr().out)["slots"]
     assert hero["slot"] == "hero" and hero["segment"]["rows"] == []
+    # a fresh install: the default log (in the data dir) is not written yet
+    fresh = ["report", "--rules", str(tmp_path / "rules.yaml"), "--by", "segment"]
+    assert main([*fresh, "--data-dir", str(tmp_path / "new")]) == 0
+    assert capsys.readouterr().out.startswith("nothing to report yet: no seen decisions")
 
 
 def test_report_by_segment_refuses_a_reward_out_of_range(
