@@ -65,14 +65,15 @@ class AdminApi:
             return _answer({name: orjson.loads(value) for name, value in fields.items()})
         if action not in ("pause", "resume") or request.method != "POST":
             return _answer({"error": "not found"}, 404)
+        body = await request.read()
         try:
-            asked = msgspec.json.decode(await request.read(), type=PauseRequest)
+            asked = msgspec.json.decode(body, type=PauseRequest)
             field = control_field(asked.target, self._rules.current.ruleset)
         except msgspec.ValidationError as err:
             path, what = invalid_value(err, schema=PauseRequest)
             return _answer({"error": f"{path}: {what}"}, 400)
         except msgspec.DecodeError as err:
-            return _answer({"error": f"malformed JSON: {malformed_json(err)}"}, 400)
+            return _answer({"error": f"malformed JSON: {malformed_json(err, body)}"}, 400)
         except (ConfigError, UsageError) as err:
             return _answer({"error": str(err)}, 400)
         if action == "pause":

@@ -98,7 +98,7 @@ class DecisionApi:
             path, what = invalid_value(err, schema=schema)
             return _error(400, f"{path}: {what}")
         except msgspec.DecodeError as err:
-            return _error(400, f"malformed JSON: {malformed_json(err)}")
+            return _error(400, f"malformed JSON: {malformed_json(err, body)}")
         try:
             repeated = duplicate_key(body)
         except (ValueError, RecursionError):  # msgspec took what json does not: still a 400

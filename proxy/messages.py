@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 import msgspec.inspect as schema_info
+import orjson
 
 # msgspec's type names → the JSON words a sender of JSON understands
 _JSON_TYPES = {
@@ -108,15 +109,19 @@ def invalid_value(
     return path, "invalid value"
 
 
-def malformed_json(err: msgspec.DecodeError | UnicodeDecodeError | RecursionError) -> str:
-    """What is wrong with bytes that are not JSON, in Vernier's words (no path: there is none)."""
+def malformed_json(
+    err: msgspec.DecodeError | UnicodeDecodeError | RecursionError, body: bytes | None = None
+) -> str:
+    """What is wrong with bytes that are not JSON, in Vernier's words (no path: there is none);
+    ``body``, the bytes, tells a cut-off document from msgspec's other "truncated"."""
     if isinstance(err, UnicodeDecodeError) or "UTF-8" in str(err):
         return "invalid UTF-8"
     if isinstance(err, RecursionError):
         return "nested too deeply"
     message = str(err)
     if "truncated" in message:
-        return "truncated"
+        # msgspec says so too of a \ud800-\udbff escape with no low surrogate after it
+        return "unpaired surrogate escape" if body and _unpaired_surrogate(body) else "truncated"
     if "out of range" in message:
         return "number out of range"
     if "depth" in message or "recursion" in message.lower():
@@ -124,6 +129,14 @@ def malformed_json(err: msgspec.DecodeError | UnicodeDecodeError | RecursionErro
     if found := _BYTE.search(message):
         return f"malformed at byte {found.group(1)}"
     return "malformed"
+
+
+def _unpaired_surrogate(body: bytes) -> bool:
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        return "surrogate" in str(err)
+    return False
 
 
 def _article(noun: str) -> str:

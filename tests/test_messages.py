@@ -80,6 +80,18 @@ def test_json_refusals_in_vernier_words(body: bytes, what: str) -> None:
     with pytest.raises(msgspec.DecodeError) as caught:
         msgspec.json.decode(body)
     assert malformed_json(caught.value) == what
+    assert malformed_json(caught.value, body) == what
+
+
+@pytest.mark.parametrize("body", [b'{"name": "a\\ud800b"}', b'{"name": "\\udbff"}'])
+def test_an_unpaired_surrogate_is_not_called_truncated(body: bytes) -> None:
+    """msgspec reports a high surrogate escape with no low one after it as truncated input."""
+    with pytest.raises(msgspec.DecodeError) as caught:
+        msgspec.json.decode(body)
+    assert malformed_json(caught.value, body) == "unpaired surrogate escape"
+    assert malformed_json(msgspec.DecodeError("Input data was truncated"), b'{"a": "\\ud') == (
+        "truncated"
+    )
 
 
 def test_python_level_decode_failures() -> None:

@@ -57,7 +57,7 @@ def parse_batch(body: bytes) -> Batch:
         path, what = invalid_value(exc, schema=Batch)
         raise EventRejected(400, _clip(f"schema: {path}: {what}")) from None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise EventRejected(400, f"json: {malformed_json(exc)}") from None
+        raise EventRejected(400, f"json: {malformed_json(exc, body)}") from None
     _reject_duplicate_keys(body, batch)
     return _without_unknown_zones(batch)
 

@@ -333,6 +333,12 @@ async def test_refused_403(make: Make, sink: Sink, headers: dict[str, str], reas
     [
         (body_of(51), "schema: $.events: must have at most 50 items"),
         (b"{", "json: truncated"),
+        (
+            body_of(1).replace(
+                b'"scroll", "ts": 1, "depth": 0.5', b'"conversion", "ts": 1, "name": "a\\ud800b"'
+            ),
+            "json: unpaired surrogate escape",
+        ),
         (body_of(session="s_attacker00"), "schema: $.session: unknown field 'session'"),
         (body_of(1).replace(b'"v": 1', b'"v": 1, "v": 1'), "json: duplicate key `v`"),
         (b"[" * 30_000 + b"]" * 30_000, "schema: $: expected an object, got an array"),
