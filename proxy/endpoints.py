@@ -28,6 +28,7 @@ from proxy.tracker.visitor_data import NOTHING_HELD, forget_visitor, visitor_sum
 from proxy.worker_metrics import WorkerMetrics
 
 PREFIX = "/__vernier/"
+ADMIN_PREFIX = PREFIX + "admin/"  # the dashboard and the admin API
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -148,4 +149,14 @@ class Endpoints:
             return await self._dashboard.handle(request)
         if self._admin_api is not None and self._admin_api.handles(request.path):
             return await self._admin_api.handle(request)
+        if request.path == "/" and request.method in ("GET", "HEAD"):
+            return self._admin_index()
         return _not_found()
+
+    def _admin_index(self) -> web.Response:
+        """The listener's root (what ``vernier demo`` prints): the dashboard, or what is here."""
+        if self._dashboard is not None:
+            return web.Response(status=303, headers={**_NO_STORE, "Location": ADMIN_PREFIX})
+        listed = ["/metrics", "/healthz"] + ([ADMIN_PREFIX + "pauses"] if self._admin_api else [])
+        text = "Vernier's admin listener: " + ", ".join(listed) + "\n"
+        return web.Response(text=text, headers=_NO_STORE)

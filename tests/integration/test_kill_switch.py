@@ -172,6 +172,11 @@ async def test_the_admin_api_pauses_and_resumes(
                 async with client.request(method, admin + path, json=body) as response:
                     return response.status, await response.json()
 
+            async with client.get(admin + "/", allow_redirects=False) as response:
+                assert (response.status, response.headers["Location"]) == (
+                    303,
+                    "/__vernier/admin/",
+                )  # the listener's root (the demo prints it) leads to the dashboard
             assert await call("POST", "/__vernier/admin/pause", {"target": "hero/b"}) == (
                 200,
                 {"paused": "variant:hero:b"},
