@@ -286,8 +286,29 @@ def _chosen_parser(
         parser = subs[0].choices[chosen]
 
 
+def _option_before_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Refuse an option where a (sub)command belongs, naming it: argparse would say only that
+    the command is missing (``vernier --bogus``) or take the option's value for the command
+    (``vernier segments --config x``: "invalid choice: 'x'")."""
+    rest = list(argv)
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or not rest:
+            return
+        own = {flag for action in parser._actions for flag in action.option_strings}
+        token = rest.pop(0)
+        if token.startswith("-") and token.split("=", 1)[0] not in own:
+            parser.error(
+                f"{token}: the {subs[0].metavar} comes first ({', '.join(subs[0].choices)})"
+            )
+        if token not in subs[0].choices:
+            return
+        parser = subs[0].choices[token]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    _option_before_command(parser, sys.argv[1:] if argv is None else argv)
     # argparse leaves a subcommand's unknown flags to the top-level parser, which would print
     # its own usage; the subcommand's usage says what that command takes
     args, unknown = parser.parse_known_args(argv)

@@ -83,6 +83,24 @@ def test_an_unknown_flag_gets_the_subcommands_own_usage(
     assert f"unrecognized arguments: {args[-1]}" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--bogus",), "vernier: error: --bogus: the COMMAND comes first (serve, "),
+        (
+            ("segments", "--config", "x"),
+            "segments: error: --config: the ACTION comes first (list, ",
+        ),
+    ],
+)
+def test_an_option_where_the_command_belongs_is_named(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    result = vernier(tmp_path, *args)
+    assert_usage_error(result)
+    assert said in result.stderr, result.stderr
+
+
 def test_preview_names_a_misspelt_profile_field(tmp_path: Path) -> None:
     result = vernier(tmp_path, "preview", "/", "--profile", "engagd_s=4")
     assert_usage_error(result)
