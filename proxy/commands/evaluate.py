@@ -246,7 +246,16 @@ def _models(
         slot_id, _, file = spec.partition("=")
         slot = slots.get(slot_id)
         if not file or slot is None or slot.learner is None:
-            raise UsageError(f"--model {spec}: expected SLOT=FILE for a bandit slot of the rules")
+            bandits = [s.id for s in ruleset.slots if s.learner is not None]
+            found = (
+                f"its bandit slots: {', '.join(bandits)}"
+                if bandits
+                else "it has no bandit slot: name the slot's rules with --rules"
+            )
+            raise UsageError(
+                f"--model {spec}: expected SLOT=FILE for a bandit slot of the rules "
+                f"{config.rules} ({found})"
+            )
         try:
             model = BanditModel.from_bytes(Path(file).read_bytes(), slot.learner.policy)
         except (OSError, ValueError) as err:

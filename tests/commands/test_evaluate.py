@@ -213,6 +213,10 @@ def test_python_entry_point(
         (["--seed", "-1"], "--seed: expected a whole number from 0 to 4294967295, got '-1'"),
         (["--seed", str(2**32)], "--seed: expected a whole number from 0 to 4294967295"),
         (["--policy-file", "missing.jsonl"], "missing.jsonl: No such file or directory"),
+        (
+            ["--model", "hero=hero.vw"],
+            "(it has no bandit slot: name the slot's rules with --rules)",
+        ),
     ],
 )
 def test_usage_errors_exit_2(
