@@ -224,5 +224,18 @@ def result_text(result: Result, options: Options) -> str:
             else []
         ),
         "wrote " + ", ".join(str(path) for path in result.files),
+        *_not_written(result.files),
     ]
     return "\n".join(lines)
+
+
+def _not_written(files: list[Path]) -> list[str]:
+    """Why the learner's files are missing after a short run (it is not an error)."""
+    written = {path.name for path in files}
+    missing = {
+        LOG_NAME: "joined a decision with its reward",
+        MODEL_NAME: "published a model (every 100 learned examples or ~10 s)",
+    }
+    why = [f"{name}: the run ended before the learner {what}" for name, what in missing.items()
+           if name not in written]  # fmt: skip
+    return [f"not written: {'; '.join(why)}; a longer run writes it"] if why else []

@@ -119,3 +119,13 @@ def test_a_broken_or_missing_world_file_is_one_line_naming_the_line(
     absent = tmp_path / "absent.yaml"
     assert command.run(parser().parse_args(["simulate", "--world", str(absent)])) == 2
     assert capsys.readouterr().err == f"vernier: error: --world {absent}: no such file\n"
+
+
+def test_a_short_run_says_why_the_learners_files_are_missing(tmp_path: Path) -> None:
+    csv, png, log, model = (tmp_path / n for n in ("s.csv", "c.png", "decisions.jsonl", "hero.vw"))
+    assert command._not_written([csv, png, log, model]) == []
+    [line] = command._not_written([csv, png, log])
+    assert line.startswith("not written: hero.vw: the run ended before the learner published")
+    [line] = command._not_written([csv, png])
+    assert "decisions.jsonl: the run ended before the learner joined a decision" in line
+    assert "hero.vw" in line
