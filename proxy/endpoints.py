@@ -15,6 +15,7 @@ from aiohttp import web
 
 from proxy.admin import AdminApi
 from proxy.api import DecisionApi
+from proxy.dashboard.handler import PREFIX as DASHBOARD_PREFIX
 from proxy.dashboard.handler import Dashboard
 from proxy.metrics import Metrics
 from proxy.session.issuer import IdIssuer
@@ -28,7 +29,6 @@ from proxy.tracker.visitor_data import NOTHING_HELD, forget_visitor, visitor_sum
 from proxy.worker_metrics import WorkerMetrics
 
 PREFIX = "/__vernier/"
-ADMIN_PREFIX = PREFIX + "admin/"  # the dashboard and the admin API
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -156,7 +156,7 @@ class Endpoints:
     def _admin_index(self) -> web.Response:
         """The listener's root (what ``vernier demo`` prints): the dashboard, or what is here."""
         if self._dashboard is not None:
-            return web.Response(status=303, headers={**_NO_STORE, "Location": ADMIN_PREFIX})
-        listed = ["/metrics", "/healthz"] + ([ADMIN_PREFIX + "pauses"] if self._admin_api else [])
+            return web.Response(status=303, headers={**_NO_STORE, "Location": DASHBOARD_PREFIX})
+        listed = ["/metrics", "/healthz"] + ([PREFIX + "admin/pauses"] if self._admin_api else [])
         text = "Vernier's admin listener: " + ", ".join(listed) + "\n"
         return web.Response(text=text, headers=_NO_STORE)
