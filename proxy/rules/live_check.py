@@ -37,7 +37,11 @@ def findings(ruleset: RuleSet, live: LiveHealth) -> list[LiveFinding]:
         elif pages == 0:
             line, problem = "never in scope on a live page yet", False
         elif failed:
-            line, problem = f"fails on some pages: {counts}", True
+            # an exception, or the rewrite over its CPU budget (a slow rule, or a busy machine)
+            line, problem = (
+                f"fails on some pages (an error or over the time budget): {counts}",
+                True,
+            )
         elif pages >= MIN_PAGES and missed / pages >= MISS_RATIO:
             line, problem = f"selectors match almost nowhere (site changed?): {counts}", True
         else:
