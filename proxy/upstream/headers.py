@@ -9,6 +9,7 @@ Otherwise a client could write ``Connection: X-Forwarded-For`` and strip what we
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -126,6 +127,15 @@ class ForwardingPolicy:
         return False
 
 
+# what aiohttp refuses to write in a field value (RFC 9110 §5.5: no control character but HTAB)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def response_headers(incoming: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    """The origin's response headers as the client should see them, minus framing."""
-    return end_to_end(incoming, drop=FRAMING)
+    """The origin's response headers as the client should see them, minus framing. A control
+    character in a value (browsers take them; aiohttp would refuse the whole response) becomes a
+    space, as RFC 9110 §5.5 lets a recipient do with CR, LF and NUL."""
+    out = end_to_end(incoming, drop=FRAMING)
+    if _CONTROL.search("".join(out.values())) is None:
+        return out
+    return CIMultiDict((name, _CONTROL.sub(" ", value)) for name, value in out.items())
