@@ -1,5 +1,6 @@
 """One JSON line per request (OWASP Logging: control characters in a path or user agent can't forge
-a second line, because the JSON encoder escapes them)."""
+a second line, because the JSON encoder escapes them; bytes that are not UTF-8 are written out
+as escapes, never an error that drops the connection's next request)."""
 
 from __future__ import annotations
 
@@ -25,4 +26,15 @@ class JsonAccessLogger(AbstractAccessLogger):
             "ms": round(time_s * 1000.0, 2),
             "ua": request.headers.get("User-Agent", "")[:512],
         }
-        self.logger.info(orjson.dumps(record).decode())
+        try:
+            line = orjson.dumps(record)
+        except TypeError:  # bytes that are not UTF-8, which aiohttp keeps as lone surrogates
+            line = orjson.dumps({k: _printable(v) for k, v in record.items()})
+        self.logger.info(line.decode())
+
+
+def _printable(value: object) -> object:
+    """A string with its lone surrogates written out (``\\udce9``), anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
