@@ -58,6 +58,10 @@ class AdminApi:
                     {"error": "a valid 'Authorization: Bearer <token>' is required"}, 401
                 )
         action = request.path.removeprefix(PREFIX)
+        if "Content-Encoding" in request.headers:
+            return _answer(
+                {"error": "a Content-Encoding is not accepted: send the JSON as it is"}, 415
+            )
         if action == "pauses" and request.method == "GET":
             fields = await control.read(self._store)
             if fields is None:

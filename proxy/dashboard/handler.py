@@ -75,7 +75,10 @@ async def _posted_form(
     request: web.Request,
 ) -> MultiDictProxy[str | bytes | bytearray | FileField] | None:
     """The posted form, or ``None`` when its fields are not the UTF-8 text they must be
-    (aiohttp raises ``UnicodeDecodeError``, a ``ValueError``, for ``token=\xe9``)."""
+    (aiohttp raises ``UnicodeDecodeError``, a ``ValueError``, for ``token=\xe9``) or come
+    content-coded (a browser never encodes a form; the listener decodes nothing)."""
+    if "Content-Encoding" in request.headers:
+        return None
     try:
         return await request.post()
     except ValueError:

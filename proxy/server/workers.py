@@ -56,6 +56,7 @@ def runner_for(app: web.Application, config: Config) -> DeadlineAppRunner:
         handler_cancellation=True,
         # a request body goes to the origin as the client encoded it (aiohttp would decode it
         # and keep Content-Encoding and Content-Length); Vernier's own endpoints refuse codings
+        # with a 415 (the admin listener's runner below decodes nothing either)
         auto_decompress=False,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger("aiohttp.access") if server.access_log else None,
@@ -125,7 +126,9 @@ async def _serve_bound(
     try:
         await serve_on(runner, listeners)
         if admin_listeners:
-            admin_runner = web.AppRunner(create_admin_app(app), access_log=None)
+            admin_runner = web.AppRunner(
+                create_admin_app(app), access_log=None, auto_decompress=False
+            )
             await admin_runner.setup()
             await serve_on(admin_runner, admin_listeners)
             if on_admin_ready is not None:

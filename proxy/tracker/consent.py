@@ -43,6 +43,8 @@ async def handle_consent(
         return _answer(403, reason)
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return _answer(413, "body too large")
+    if "Content-Encoding" in request.headers:  # a beacon never encodes; nothing is decoded
+        return _answer(415, "content-encoding not accepted")
     try:
         body = await request.content.read(MAX_BODY_BYTES + 1)
         choice = _decode(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 from typing import Any
 
@@ -142,5 +143,10 @@ async def test_an_encoded_beacon_is_refused_without_decoding_it(
         headers = {"Content-Type": "text/plain", "Content-Encoding": "gzip"}
         async with client.post(proxy + "/__vernier/e", data=b"not gzip", headers=headers) as reply:
             assert (reply.status, await reply.text()) == (415, "content-encoding not accepted")
-        await visit(client, proxy)  # the same connection: the first request is done with
+        granted = gzip.compress(b'{"granted": true}')  # well-formed, and still not decoded
+        async with client.post(
+            proxy + "/__vernier/consent", data=granted, headers=headers
+        ) as reply:
+            assert (reply.status, await reply.text()) == (415, "content-encoding not accepted")
+        await visit(client, proxy)  # the first requests are done with: their bodies were read
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -164,7 +164,8 @@ async def test_the_admin_api_pauses_and_resumes(
     await start_proxy(
         origin, rules=str(rules_dir), **{"store.key_prefix": prefix, "admin.token": token}
     )
-    async with serve_app(create_admin_app(proxy_fixtures.STARTED_APPS[-1])) as admin:
+    admin_app = create_admin_app(proxy_fixtures.STARTED_APPS[-1])
+    async with serve_app(admin_app, auto_decompress=False) as admin:  # as `vernier serve` runs it
         auth = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession(headers=auth) as client:
 
@@ -177,6 +178,11 @@ async def test_the_admin_api_pauses_and_resumes(
                     303,
                     "/__vernier/admin/",
                 )  # the listener's root (the demo prints it) leads to the dashboard
+            coded = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+            async with client.post(
+                admin + "/__vernier/admin/pause", data=b"not gzip", headers=coded
+            ) as response:  # never decoded (was a 500), never taken for JSON
+                assert response.status == 415
             assert await call("POST", "/__vernier/admin/pause", {"target": "hero/b"}) == (
                 200,
                 {"paused": "variant:hero:b"},
