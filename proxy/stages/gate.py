@@ -149,6 +149,7 @@ class Gate:
         if (
             ex.conditions is not None
             and upstream.status == 200
+            and "Set-Cookie" not in ex.headers  # as encode's 304: the cookie comes with the page
             and not_modified(ex.conditions, ex.headers.get("ETag"), ex.headers.get("Last-Modified"))
         ):  # the page passes unchanged: the client's conditions, evaluated on the origin's tags
             upstream.close()

@@ -358,3 +358,17 @@ async def test_a_304_varies_as_the_200_it_validates(path: str, proxy: str) -> No
         asked = {**gzip_only, "If-None-Match": headers["ETag"]}
         status, _, headers = await get(client, proxy + path, **asked)
     assert status == 304 and headers.getall("Vary") == varies
+
+
+async def test_a_page_that_sets_a_cookie_is_never_answered_304_without_it(proxy: str) -> None:
+    """The origin never saw the client's conditions (Vernier owns the validator of a page in
+    scope): a cookie it sets on every answer (a rotated CSRF token) must reach the client, so
+    the page comes whole, for a visitor who gets the tracker and for one who does not."""
+    page = f"{proxy}/r?add=Set-Cookie:csrf=fresh"
+    for signal in ({}, {"Sec-GPC": "1"}):
+        async with visitor() as client:
+            status, _, headers = await get(client, page, **signal)
+            assert status == 200 and "csrf=fresh" in headers.getall("Set-Cookie")
+            again = {"If-None-Match": headers["ETag"], **signal}
+            status, _, headers = await get(client, page, **again)
+            assert status == 200 and "csrf=fresh" in headers.getall("Set-Cookie")
