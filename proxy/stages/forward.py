@@ -154,7 +154,10 @@ class Forward:
         body = None
         if request.body_exists:
             client = ex.connection()
-            if request.headers.get("Expect", "").lower() == "100-continue":
+            if (
+                request.headers.get("Expect", "").lower() == "100-continue"
+                and request.version >= (1, 1)  # never a 1xx to HTTP/1.0 (RFC 9110 §15.2)
+            ):
                 # the origin never sees Expect (we stream anyway); tell the client to send
                 await client.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = ClientBody(client, self._body_idle_timeout_s)

@@ -36,6 +36,18 @@ async def test_expect_100_continue_is_answered_then_streamed(
         writer.close()
 
 
+async def test_an_http_1_0_client_gets_no_100_continue(
+    origin: str, start_proxy: StartProxy
+) -> None:
+    """RFC 9110 §15.2: no 1xx to an HTTP/1.0 client (it would take it for the answer)."""
+    proxy = await start_proxy(origin)
+    raw = await raw_exchange(
+        proxy,
+        b"POST /echo HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+    )
+    assert raw.startswith(b"HTTP/1.0 200") and b'"body_length":5' in raw
+
+
 async def test_options_asterisk_is_refused(origin: str, start_proxy: StartProxy) -> None:
     proxy = await start_proxy(origin)
     raw = await raw_exchange(proxy, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
