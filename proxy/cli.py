@@ -297,13 +297,23 @@ def _option_before_command(parser: argparse.ArgumentParser, argv: Sequence[str])
             return
         own = {flag for action in parser._actions for flag in action.option_strings}
         token = rest.pop(0)
-        if token.startswith("-") and token.split("=", 1)[0] not in own:
+        if token.startswith("-") and not _known_option(token.split("=", 1)[0], own):
             parser.error(
                 f"{token}: the {subs[0].metavar} comes first ({', '.join(subs[0].choices)})"
             )
         if token not in subs[0].choices:
             return
         parser = subs[0].choices[token]
+
+
+def _known_option(name: str, own: set[str]) -> bool:
+    """Whether argparse takes ``name`` for one of ``own``: exactly, a long one abbreviated
+    (``--vers``), or a short one with more after it (``-hx``)."""
+    if name in own:
+        return True
+    if name.startswith("--"):
+        return any(flag.startswith(name) for flag in own if flag.startswith("--"))
+    return name[:2] in own
 
 
 def main(argv: Sequence[str] | None = None) -> int:
