@@ -83,6 +83,11 @@ def test_an_unknown_flag_gets_the_subcommands_own_usage(
     assert f"unrecognized arguments: {args[-1]}" in result.stderr
 
 
+@pytest.mark.parametrize("args", [("--vers",), ("--he",), ("segments", "--he")])
+def test_an_abbreviated_option_is_still_argparses(tmp_path: Path, args: tuple[str, ...]) -> None:
+    assert vernier(tmp_path, *args).returncode == 0
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
@@ -93,11 +98,6 @@ def test_an_unknown_flag_gets_the_subcommands_own_usage(
         ),
     ],
 )
-@pytest.mark.parametrize("args", [("--vers",), ("--he",), ("segments", "--he")])
-def test_an_abbreviated_option_is_still_argparses(tmp_path: Path, args: tuple[str, ...]) -> None:
-    assert vernier(tmp_path, *args).returncode == 0
-
-
 def test_an_option_where_the_command_belongs_is_named(
     tmp_path: Path, args: tuple[str, ...], said: str
 ) -> None:
