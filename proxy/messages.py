@@ -122,6 +122,8 @@ def malformed_json(
     if "truncated" in message:
         # msgspec says so too of a \ud800-\udbff escape with no low surrogate after it
         return "unpaired surrogate escape" if body and _unpaired_surrogate(body) else "truncated"
+    if "surrogate" in message:  # a low one alone, or a high one before anything but a low one
+        return "unpaired surrogate escape"
     if "out of range" in message:
         return "number out of range"
     if "depth" in message or "recursion" in message.lower():

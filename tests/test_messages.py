@@ -83,9 +83,19 @@ def test_json_refusals_in_vernier_words(body: bytes, what: str) -> None:
     assert malformed_json(caught.value, body) == what
 
 
-@pytest.mark.parametrize("body", [b'{"name": "a\\ud800b"}', b'{"name": "\\udbff"}'])
-def test_an_unpaired_surrogate_is_not_called_truncated(body: bytes) -> None:
-    """msgspec reports a high surrogate escape with no low one after it as truncated input."""
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "a\\ud800b"}',
+        b'{"name": "\\udbff"}',
+        b'{"name": "\\udc00"}',
+        b'{"name": "\\ud800\\u0041"}',
+        b'["\\ud800\\ud800"]',
+    ],
+)
+def test_an_unpaired_surrogate_is_named(body: bytes) -> None:
+    """msgspec reports a high surrogate escape with no low one after it as truncated input, the
+    other unpaired ones as an invalid pair at some byte: each is called what it is."""
     with pytest.raises(msgspec.DecodeError) as caught:
         msgspec.json.decode(body)
     assert malformed_json(caught.value, body) == "unpaired surrogate escape"
