@@ -238,4 +238,5 @@ def _not_written(files: list[Path]) -> list[str]:
     }
     why = [f"{name}: the run ended before the learner {what}" for name, what in missing.items()
            if name not in written]  # fmt: skip
-    return [f"not written: {'; '.join(why)}; a longer run writes it"] if why else []
+    them = "them" if len(why) > 1 else "it"
+    return [f"not written: {'; '.join(why)}; a longer run writes {them}"] if why else []

@@ -154,6 +154,8 @@ def simulate(
         world = load_sim_world(options.world) if options.world is not None else World()
     check_aiohttp()
     options.out.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_NAME, LOG_NAME):  # an earlier run's, which this one may not replace
+        (options.out / name).unlink(missing_ok=True)
     with scratch_dir() as data_dir:
         rules = options.rules
         if isinstance(world, SpecWorld) and not options.rules_given:

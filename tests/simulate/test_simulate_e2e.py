@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from proxy.commands import simulate as command
-from proxy.simulate.simulation import CSV_NAME, LOG_NAME, PNG_NAME, Options, simulate
+from proxy.simulate.simulation import CSV_NAME, LOG_NAME, MODEL_NAME, PNG_NAME, Options, simulate
 from proxy.simulate.site import SIMULATION_RULES
 
 VISITORS = 5_000
@@ -147,8 +147,12 @@ def test_a_rate_paces_the_visitors(tmp_path: Path, capsys: pytest.CaptureFixture
     root = argparse.ArgumentParser(prog="vernier")
     command.add_parser(root.add_subparsers(dest="command", required=True))
     args = root.parse_args(["simulate", "--visitors", "30", "--rate", "10", "--out", str(tmp_path)])
+    earlier = b"an earlier run's model"
+    (tmp_path / MODEL_NAME).write_bytes(earlier)  # never listed as this run's
 
     assert command.run(args) == 0
+    model = tmp_path / MODEL_NAME
+    assert not model.exists() or model.read_bytes() != earlier
 
     with (tmp_path / CSV_NAME).open() as file:
         ended = {int(row["index"]): float(row["elapsed_s"]) for row in csv.DictReader(file)}
