@@ -149,14 +149,7 @@ class Endpoints:
             return await self._dashboard.handle(request)
         if self._admin_api is not None and self._admin_api.handles(request.path):
             return await self._admin_api.handle(request)
-        if request.path == "/" and request.method in ("GET", "HEAD"):
-            return self._admin_index()
-        return _not_found()
-
-    def _admin_index(self) -> web.Response:
-        """The listener's root (what ``vernier demo`` prints): the dashboard, or what is here."""
-        if self._dashboard is not None:
+        if request.path == "/" and request.method in ("GET", "HEAD") and self._dashboard:
+            # the listener's root, which `vernier demo` prints: the dashboard is what is here
             return web.Response(status=303, headers={**_NO_STORE, "Location": DASHBOARD_PREFIX})
-        listed = ["/metrics", "/healthz"] + ([PREFIX + "admin/pauses"] if self._admin_api else [])
-        text = "Vernier's admin listener: " + ", ".join(listed) + "\n"
-        return web.Response(text=text, headers=_NO_STORE)
+        return _not_found()

@@ -247,11 +247,12 @@ def _models(
         slot = slots.get(slot_id)
         if not file or slot is None or slot.learner is None:
             bandits = [s.id for s in ruleset.slots if s.learner is not None]
-            found = (
-                f"its bandit slots: {', '.join(bandits)}"
-                if bandits
-                else "it has no bandit slot: name the slot's rules with --rules"
-            )
+            if not Path(config.rules).exists():
+                found = "no such file or folder: name the slot's rules with --rules"
+            elif bandits:
+                found = f"its bandit slots: {', '.join(bandits)}"
+            else:
+                found = "it has no bandit slot: name the slot's rules with --rules"
             raise UsageError(
                 f"--model {spec}: expected SLOT=FILE for a bandit slot of the rules "
                 f"{config.rules} ({found})"

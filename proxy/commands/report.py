@@ -132,7 +132,8 @@ def _by_segment(args: argparse.Namespace, config: Config, infos: list[SlotInfo])
     if args.format == "json":
         print(json.dumps({"slots": data}, indent=2))
     elif not has_seen(data):
-        print(f"nothing to report yet: no seen decisions of these slots in {path}")
+        written = "" if path.exists() else " (not written yet)"
+        print(f"nothing to report yet: no seen decisions of these slots in {path}{written}")
     else:
         print(segments_text(data))
     return 0
