@@ -14,6 +14,7 @@ from yarl import URL
 
 from proxy.config.schema import OriginConfig
 from proxy.upstream.origin_pool import OriginPool
+from proxy.upstream.websocket import no_redirects_followed
 
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
@@ -41,6 +42,7 @@ def create_origin_session(config: OriginConfig) -> ClientSession:
         read_bufsize=256 * 1024,
         raise_for_status=False,
         trust_env=False,
+        trace_configs=[no_redirects_followed()],  # ws_connect would follow them
     )
 
 

@@ -1,19 +1,32 @@
 """WebSocket passthrough: accept the client's upgrade only after the origin accepted its own.
 
-If the origin answers the upgrade with anything but 101, that answer is relayed as an ordinary HTTP
-response and no tunnel opens (the CVE-2026-69243 class: never switch protocols on a guess).
+If the origin answers the upgrade with anything but 101, that answer's status and headers are
+relayed as an ordinary HTTP response and no tunnel opens (the CVE-2026-69243 class: never switch
+protocols on a guess). A redirect is relayed too, never followed: aiohttp's ``ws_connect`` would
+follow it, with the visitor's headers, wherever the origin points (:func:`no_redirects_followed`
+stops it, on the origin session). An origin that drops the connection is a 502.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from types import SimpleNamespace
 
-from aiohttp import ClientSession, WSMsgType, WSServerHandshakeError, web
+from aiohttp import (
+    ClientError,
+    ClientSession,
+    TraceConfig,
+    TraceRequestRedirectParams,
+    WSMsgType,
+    WSServerHandshakeError,
+    web,
+)
 from aiohttp.client_ws import ClientWebSocketResponse
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from proxy.request_view import RequestView
+from proxy.upstream.headers import response_headers
 
 _WS_OWN = frozenset(
     {
@@ -32,6 +45,37 @@ def is_websocket_upgrade(request: RequestView) -> bool:
 
 
 WebSocket = web.WebSocketResponse | ClientWebSocketResponse
+
+
+class RedirectNotFollowed(Exception):
+    """The origin answered with a redirect, which the proxy relays instead of following."""
+
+    def __init__(self, status: int, headers: CIMultiDictProxy[str]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.headers = headers
+
+
+async def _refuse_redirect(
+    session: ClientSession, context: SimpleNamespace, params: TraceRequestRedirectParams
+) -> None:
+    params.response.release()
+    raise RedirectNotFollowed(params.response.status, params.response.headers)
+
+
+def no_redirects_followed() -> TraceConfig:
+    """For the origin session: a redirect about to be followed raises
+    :class:`RedirectNotFollowed` (every other request asks with ``allow_redirects=False``)."""
+    trace = TraceConfig()
+    trace.on_request_redirect.append(_refuse_redirect)
+    return trace
+
+
+def _relayed(status: int, headers: CIMultiDictProxy[str]) -> web.Response:
+    out = response_headers(headers)
+    out.popall("Content-Encoding", None)  # the body is not relayed
+    out["Server"] = "vernier"
+    return web.Response(status=status if 300 <= status < 600 else 502, headers=out)
 
 
 async def _pump(source: WebSocket, sink: WebSocket) -> None:
@@ -57,7 +101,13 @@ async def tunnel(
             url, headers=forward, protocols=protocols, autoping=True, max_msg_size=0
         )
     except WSServerHandshakeError as err:
-        return web.Response(status=err.status if 300 <= err.status < 600 else 502, reason=None)
+        return _relayed(err.status, CIMultiDictProxy(CIMultiDict(err.headers or {})))
+    except RedirectNotFollowed as redirect:
+        return _relayed(redirect.status, redirect.headers)
+    except (TimeoutError, ClientError, OSError):
+        return web.Response(
+            status=502, text="The site closed the connection.\n", headers={"Server": "vernier"}
+        )
     client = web.WebSocketResponse(
         protocols=[origin.protocol] if origin.protocol else (), autoping=True, max_msg_size=0
     )

@@ -470,6 +470,39 @@ async def test_websocket_passthrough(origin: str, start_proxy: StartProxy) -> No
             assert ws.close_code == 4001
 
 
+@pytest.mark.parametrize(
+    ("answer", "status", "header"),
+    [
+        (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 4\r\n\r\nnope",
+         401, ("WWW-Authenticate", "Bearer")),
+        (b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n",
+         302, ("Location", "http://127.0.0.1:9/elsewhere")),
+        (b"", 502, ("Server", "vernier")),  # the origin closes the connection
+    ],
+)  # fmt: skip
+async def test_an_upgrade_the_origin_does_not_accept_is_relayed_never_followed(
+    raw_origin: StartRawOrigin,
+    start_proxy: StartProxy,
+    answer: bytes,
+    status: int,
+    header: tuple[str, str],
+) -> None:
+    """Its status and headers reach the client (a 401's challenge, a 302's Location: aiohttp's
+    ws_connect would have followed it, with the visitor's cookie); a dropped connection is a
+    502, never a 500."""
+    origin = await raw_origin(answer)
+    proxy = await start_proxy(origin)
+    raw = await raw_exchange(
+        proxy,
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Cookie: sid=secret\r\n\r\n",
+    )  # by hand: a client library would follow the relayed redirect itself
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    assert head[0].startswith(f"HTTP/1.1 {status} "), head
+    assert f"{header[0]}: {header[1]}" in head[1:]
+
+
 async def test_websocket_refused_by_origin_is_plain_http(
     origin: str, start_proxy: StartProxy
 ) -> None:
