@@ -75,15 +75,15 @@ def compressible(
     policy: CompressionConfig,
     *,
     method: str,
-    request_headers: Mapping[str, str],
     status: int,
     headers: Mapping[str, str],
     length: int | None,
 ) -> bool:
-    """Whether this response goes out compressed to a client that accepts a configured coding."""
+    """Whether this response goes out compressed to a client that accepts a configured coding
+    (and asked for the whole of it: see :func:`compress_as_accepted`)."""
     if not policy.enabled or status != 200 or method not in ("GET", "HEAD", "POST"):
         return False
-    if "Range" in request_headers or "Content-Range" in headers:
+    if "Content-Range" in headers:
         return False
     if headers.get("Content-Encoding", "identity").strip().lower() != "identity":
         return False
@@ -109,18 +109,10 @@ def compress_as_accepted(
     A response compressed for some clients varies on ``Accept-Encoding`` for all, also for one
     that accepts no coding: a cache must not hand that client's identity copy to every client,
     and a 304 varies as the 200 it validates (RFC 9110 §12.5.5)."""
-    if not compressible(
-        policy,
-        method=method,
-        request_headers=request_headers,
-        status=status,
-        headers=headers,
-        length=length,
-    ):
-        if "Range" in request_headers and compressible(
-            policy, method=method, request_headers={}, status=status, headers=headers, length=length
-        ):  # the origin ignored the range: this 200 is the page a plain GET gets compressed
-            vary_on(headers, "Accept-Encoding")
+    if not compressible(policy, method=method, status=status, headers=headers, length=length):
+        return None
+    if "Range" in request_headers:  # never compressed; but the origin ignored the range, and this
+        vary_on(headers, "Accept-Encoding")  # 200 is the page a plain GET gets compressed
         return None
     coding = accepted_coding(policy, request_headers)
     if coding is None:
