@@ -21,6 +21,7 @@ from proxy.store.client import Store
 from proxy.store.connection import StoreSettings
 from tests import proxy_fixtures
 from tests.dashboard.conftest import RULES, TOKEN, put_live, put_results
+from tests.integration.report_runs import SLOW_MACHINE
 from tests.proxy_fixtures import StartProxy, serve_app
 
 pytestmark = pytest.mark.rules_file("dash.yaml", RULES)
@@ -34,8 +35,10 @@ async def test_sign_in_see_the_charts_pause_and_resume(
     embedded_store_url: str,
 ) -> None:
     prefix = f"d{secrets.token_hex(4)}:"
-    await start_proxy(
-        origin, rules=str(rules_dir), **{"store.key_prefix": prefix, "admin.token": TOKEN}
+    await start_proxy(  # a store budget for a busy machine: the overview's reads must answer
+        origin,
+        rules=str(rules_dir),
+        **{"store.key_prefix": prefix, "admin.token": TOKEN, **SLOW_MACHINE},
     )
     store = Store(embedded_store_url, StoreSettings(op_timeout_s=2.0, key_prefix=prefix))
     now_ms = int(time.time() * 1000)
