@@ -28,10 +28,12 @@ class PublicAddress:
         netlocs = [f"{host}:{port}"]
         if port == default_port:
             netlocs.append(host)
-        return tuple(f"{origin.scheme}://{n}" for n in netlocs)
+        # a network-path reference (``//host:port/x``, RFC 3986 §4.2) names the origin too
+        return tuple(f"{scheme}//{n}" for n in netlocs for scheme in (f"{origin.scheme}:", ""))
 
     def location(self, value: str) -> str:
-        """``Location`` / ``Content-Location``: origin-absolute → public (or relative)."""
+        """``Location`` / ``Content-Location``: origin-absolute (or origin network-path) →
+        public (or relative)."""
         lowered = value.lower()
         for prefix in self._origin_prefixes:
             if lowered.startswith(prefix.lower()):

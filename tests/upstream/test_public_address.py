@@ -37,6 +37,10 @@ without_public = PublicAddress(ORIGIN, None)
         ("http://127.0.0.1:8000.evil.example/x", "http://127.0.0.1:8000.evil.example/x"),
         ("http://127.0.0.1:8000@evil.example/x", "http://127.0.0.1:8000@evil.example/x"),
         ("http://127.0.0.1/x", "http://127.0.0.1/x"),
+        ("//127.0.0.1:8000/x?y=1", "https://shop.example/x?y=1"),
+        ("//127.0.0.1:8000", "https://shop.example/"),
+        ("//127.0.0.1:8000.evil.example/x", "//127.0.0.1:8000.evil.example/x"),
+        ("//other.example/x", "//other.example/x"),
     ],
 )
 def test_location_with_public_url(location: str, expected: str) -> None:
@@ -54,6 +58,8 @@ def test_public_url_trailing_slash_is_not_doubled() -> None:
         ("http://127.0.0.1:8000", "/"),
         ("http://127.0.0.1:8000?y=1", "/?y=1"),
         ("http://127.0.0.1:8000#top", "/#top"),
+        ("//127.0.0.1:8000/x?y", "/x?y"),
+        ("//127.0.0.1:8000//evil.example/", "/.//evil.example/"),
         ("https://other.example/x", "https://other.example/x"),
     ],
 )
