@@ -169,9 +169,10 @@ def build_pipeline(
     public = public_parts(config)
     connect_source = f"{public.scheme}://{public.netloc}{PREFIX}" if public else "'self'"
     digest = asset.tag_digest
+    address = PublicAddress(config.origin.url, config.origin.public_url)
     gate = Gate(
         config.html,
-        PublicAddress(config.origin.url, config.origin.public_url),
+        address,
         metrics,
         digest,
         config.compression,
@@ -192,6 +193,7 @@ def build_pipeline(
                 pool=origin_pool,
                 wants_whole=gate.wants_whole,
                 injects_tracker=config.html.inject_tracker,
+                public=address,
             ),
         ),
         after_origin=(

@@ -42,6 +42,7 @@ from proxy.upstream.etag import origin_if_none_match, tracker_mark
 from proxy.upstream.headers import ForwardingPolicy
 from proxy.upstream.log_limit import LogLimit, held_back
 from proxy.upstream.origin_pool import OriginPool, OriginResponse, OriginUnreachable
+from proxy.upstream.public_address import PublicAddress
 from proxy.upstream.websocket import is_websocket_upgrade, tunnel
 
 log = logging.getLogger("vernier.forward")
@@ -97,7 +98,10 @@ class Forward:
         pool: OriginPool | None = None,
         wants_whole: WantsWhole | None = None,
         injects_tracker: bool = False,
+        public: PublicAddress | None = None,
     ) -> None:
+        # the origin's addresses in a refused WebSocket upgrade's headers (others: the gate)
+        self._public = public
         # every page Vernier serves with the tracker has a validator of its own: a page asked for
         # with the origin's (a copy from before Vernier, or served unchanged on a failure) is
         # asked for whole, so it is not kept without the tracker for good
@@ -126,7 +130,7 @@ class Forward:
             self._origins_validators(ex, headers)
         if is_websocket_upgrade(request):
             url = origin_url(self._origin, ex.target)
-            ex.reply = await tunnel(ex.connection(), self._session, str(url), headers)
+            ex.reply = await tunnel(ex.connection(), self._session, str(url), headers, self._public)
             return
         await self._ask(ex, headers)
         upstream = ex.upstream

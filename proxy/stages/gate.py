@@ -41,14 +41,7 @@ def client_headers(upstream: OriginResponse, public: PublicAddress) -> CIMultiDi
     headers = response_headers(upstream.headers)
     # aiohttp would otherwise announce its own and Python's versions
     headers.setdefault("Server", "vernier")
-    for name in ("Location", "Content-Location"):
-        if name in headers:
-            headers[name] = public.location(headers[name])
-    if "Set-Cookie" in headers:
-        cookies = [public.set_cookie(v) for v in headers.getall("Set-Cookie")]
-        headers.popall("Set-Cookie")
-        for value in cookies:
-            headers.add("Set-Cookie", value)
+    public.map_headers(headers)
     return headers
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from multidict import CIMultiDict
+
 
 @dataclass(frozen=True, slots=True)
 class PublicAddress:
@@ -43,6 +45,17 @@ class PublicAddress:
                         return self.public_url.rstrip("/") + (rest or "/")
                     return _relative(rest)
         return value
+
+    def map_headers(self, headers: CIMultiDict[str]) -> None:
+        """Map ``Location``, ``Content-Location`` and every ``Set-Cookie`` in place."""
+        for name in ("Location", "Content-Location"):
+            if name in headers:
+                headers[name] = self.location(headers[name])
+        if "Set-Cookie" in headers:
+            cookies = [self.set_cookie(v) for v in headers.getall("Set-Cookie")]
+            headers.popall("Set-Cookie")
+            for value in cookies:
+                headers.add("Set-Cookie", value)
 
     def set_cookie(self, value: str) -> str:
         """Rewrite a ``Set-Cookie`` ``Domain`` that names the origin host; leave all else intact."""

@@ -27,6 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from proxy.request_view import RequestView
 from proxy.upstream.headers import response_headers
+from proxy.upstream.public_address import PublicAddress
 
 _WS_OWN = frozenset(
     {
@@ -71,10 +72,14 @@ def no_redirects_followed() -> TraceConfig:
     return trace
 
 
-def _relayed(status: int, headers: CIMultiDictProxy[str]) -> web.Response:
+def _relayed(
+    status: int, headers: CIMultiDictProxy[str], public: PublicAddress | None
+) -> web.Response:
     out = response_headers(headers)
     out.popall("Content-Encoding", None)  # the body is not relayed
     out["Server"] = "vernier"
+    if public is not None:
+        public.map_headers(out)
     return web.Response(status=status if 300 <= status < 600 else 502, headers=out)
 
 
@@ -89,9 +94,14 @@ async def _pump(source: WebSocket, sink: WebSocket) -> None:
 
 
 async def tunnel(
-    request: web.Request, session: ClientSession, url: str, headers: CIMultiDict[str]
+    request: web.Request,
+    session: ClientSession,
+    url: str,
+    headers: CIMultiDict[str],
+    public: PublicAddress | None = None,
 ) -> web.StreamResponse:
-    """Connect to the origin's WebSocket, then accept the client's and relay both ways."""
+    """Connect to the origin's WebSocket, then accept the client's and relay both ways; a
+    refusal is relayed with the origin's addresses in it mapped by ``public``."""
     protocols = [
         p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
     ]
@@ -101,9 +111,9 @@ async def tunnel(
             url, headers=forward, protocols=protocols, autoping=True, max_msg_size=0
         )
     except WSServerHandshakeError as err:
-        return _relayed(err.status, CIMultiDictProxy(CIMultiDict(err.headers or {})))
+        return _relayed(err.status, CIMultiDictProxy(CIMultiDict(err.headers or {})), public)
     except RedirectNotFollowed as redirect:
-        return _relayed(redirect.status, redirect.headers)
+        return _relayed(redirect.status, redirect.headers, public)
     except (TimeoutError, ClientError, OSError):
         return web.Response(
             status=502, text="The site closed the connection.\n", headers={"Server": "vernier"}

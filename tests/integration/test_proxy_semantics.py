@@ -503,6 +503,35 @@ async def test_an_upgrade_the_origin_does_not_accept_is_relayed_never_followed(
     assert f"{header[0]}: {header[1]}" in head[1:]
 
 
+async def test_a_relayed_upgrade_redirect_names_the_public_address_not_the_origin(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
+    """The origin's own address in a refused upgrade's Location and cookie Domain is mapped as
+    on any other response (docs/reliability.md PX-09, PX-10): relative without a public URL."""
+
+    async def redirect_to_itself(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        port = writer.get_extra_info("sockname")[1]
+        writer.write(
+            f"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/login\r\n"
+            "Set-Cookie: next=ws; Domain=127.0.0.1; Path=/\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+        await writer.drain()
+
+    proxy = await start_proxy(await raw_origin(redirect_to_itself))
+    raw = await raw_exchange(
+        proxy,
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    assert head[0].startswith("HTTP/1.1 302 "), head
+    assert "Location: /login" in head[1:]
+    assert "Set-Cookie: next=ws; Path=/" in head[1:]
+
+
 async def test_websocket_refused_by_origin_is_plain_http(
     origin: str, start_proxy: StartProxy
 ) -> None:
