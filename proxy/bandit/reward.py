@@ -96,3 +96,32 @@ def final_reward(pending_parts: Iterable[tuple[int, float]], reward: Reward) -> 
     if reward.aggregate == "earliest":
         return min(parts, key=lambda part: part[0])[1]
     return sum(value for _, value in parts)
+
+
+def reward_bounds(reward: Reward) -> tuple[float | None, float | None]:
+    """The least and the most one decision can earn under ``reward`` (``None``: unbounded).
+
+    A click earns its weight, each distinct click again; a conversion its weight times a value
+    of 0 to 1e9 (the event schema), each conversion again; a threshold its value once. Under
+    ``sum`` a part that repeats leaves the reward unbounded on its weight's side; under ``max``
+    and ``earliest`` the reward is one part's value. Bounds of the reward are bounds of any
+    policy's value, so an interval may be clipped to them without losing coverage.
+    """
+    once = [t.value for t in (reward.engaged_s, reward.scroll) if t is not None and t.value]
+    repeated = [w for w in (reward.click, reward.conversion) if w]
+    if reward.aggregate == "sum":
+        low = min(0.0, sum(v for v in once if v < 0))
+        high = max(0.0, sum(v for v in once if v > 0))
+        return (
+            None if any(w < 0 for w in repeated) else min(reward.default, low),
+            None if any(w > 0 for w in repeated) else max(reward.default, high),
+        )
+    values = [reward.default, *once]
+    if reward.click:
+        values.append(reward.click)
+    if reward.conversion:
+        values.append(0.0)  # a conversion without value, times the weight, or of value 0
+    return (
+        None if reward.conversion < 0 else min(values),
+        None if reward.conversion > 0 else max(values),
+    )

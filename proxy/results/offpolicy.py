@@ -7,8 +7,10 @@ targets ``~logged`` (the policy that served, exploration included: *w = 1*), ``~
 (*w = 1/(K·p)*) and ``~greedy`` (the logged pmf's most likely variant: the model's own choice).
 The values are :mod:`proxy.evaluate.weighted`'s IPS and SNIPS — the formulas ``vernier
 evaluate`` uses — with 95 % normal intervals (the store keeps sums, not the examples a bootstrap
-resamples). The reward is the slot's configured reward (``reward:`` in the rules), so these
-values are not CTRs unless the reward is clicks.
+resamples), clipped to what the slot's reward can be (:func:`proxy.bandit.reward.reward_bounds`:
+no policy's value lies outside it, so clipping loses no coverage; clicks: not below 0). The
+reward is the slot's configured reward (``reward:`` in the rules), so these values are not CTRs
+unless the reward is clicks.
 
 Regret is the best fixed variant's SNIPS value minus the served policy's, per example and over
 the period's examples; its interval adds the two variances (ignoring their covariance).
@@ -36,25 +38,35 @@ def weight_sums(buckets: Buckets, target: str, examples: float) -> WeightSums:
     return WeightSums(examples, *(buckets.total(f"{target}|{m}") for m in WEIGHT_SUMS[1:]))
 
 
-def _ci(value: float, se: float) -> list[float] | None:
+Bounds = tuple[float | None, float | None]  # the reward's least and most (None: unbounded)
+UNBOUNDED: Bounds = (None, None)
+
+
+def _ci(value: float, se: float, bounds: Bounds = UNBOUNDED) -> list[float] | None:
     if not (math.isfinite(value) and math.isfinite(se)):
         return None
-    return [value - Z95 * se, value + Z95 * se]
+    low, high = value - Z95 * se, value + Z95 * se
+    if bounds[0] is not None:
+        low, high = max(low, bounds[0]), max(high, bounds[0])
+    if bounds[1] is not None:
+        low, high = min(low, bounds[1]), min(high, bounds[1])
+    return [low, high]
 
 
 def _number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def estimates(sums: WeightSums) -> dict[str, Any]:
-    """``ips``, ``ips_ci``, ``snips``, ``snips_ci`` and ``ess`` of one target."""
+def estimates(sums: WeightSums, bounds: Bounds = UNBOUNDED) -> dict[str, Any]:
+    """``ips``, ``ips_ci``, ``snips``, ``snips_ci`` (inside ``bounds``) and ``ess`` of one
+    target."""
     ips_value, ips_se = ips(sums)
     snips_value, snips_se = snips(sums)
     return {
         "ips": _number(ips_value),
-        "ips_ci": _ci(ips_value, ips_se),
+        "ips_ci": _ci(ips_value, ips_se, bounds),
         "snips": _number(snips_value),
-        "snips_ci": _ci(snips_value, snips_se),
+        "snips_ci": _ci(snips_value, snips_se, bounds),
         "ess": sums.ess,
     }
 
@@ -64,16 +76,17 @@ def examples_of(buckets: Buckets) -> float:
 
 
 def off_policy(
-    variants: tuple[str, ...], control: str, buckets: Buckets
+    variants: tuple[str, ...], control: str, buckets: Buckets, bounds: Bounds = UNBOUNDED
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """Per variant its "always this variant" estimates, and the slot's ``off_policy`` section
-    (``None`` when the period holds no joined example)."""
+    (``None`` when the period holds no joined example); intervals inside the reward's
+    ``bounds``."""
     n = examples_of(buckets)
     if n <= 0:
         return {}, None
-    per_variant = {v: estimates(weight_sums(buckets, v, n)) for v in variants}
+    per_variant = {v: estimates(weight_sums(buckets, v, n), bounds) for v in variants}
     policies = [
-        {"id": POLICY_NAMES[target]} | estimates(weight_sums(buckets, target, n))
+        {"id": POLICY_NAMES[target]} | estimates(weight_sums(buckets, target, n), bounds)
         for target in TARGETS
     ]
     policies.append({"id": f"control ({control})"} | per_variant[control])

@@ -25,11 +25,12 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from proxy.bandit.reward import reward_bounds
 from proxy.records.results_buckets import Buckets
 from proxy.results.cuped import EMPTY as CUPED_EMPTY
 from proxy.results.cuped import cuped_section
 from proxy.results.doubly_robust import ExampleSet, doubly_robust
-from proxy.results.offpolicy import off_policy
+from proxy.results.offpolicy import UNBOUNDED, Bounds, off_policy
 from proxy.results.series import series
 from proxy.rules.compiled import CompiledPin, CompiledRule, CompiledSlot, RuleSet
 from proxy.rules.holdout import ARMS, HOLDOUT
@@ -67,6 +68,7 @@ class SlotInfo:
     weights: Mapping[str, float] | None = None  # policy: split or holdout
     kind: str = "slot"  # slot | rule
     pins: tuple[CompiledPin, ...] = ()  # what the rules policy of the DR section replays
+    reward_bounds: Bounds = UNBOUNDED  # what one decision can earn (off-policy intervals)
 
 
 def slot_info(slot: CompiledSlot) -> SlotInfo:
@@ -78,7 +80,16 @@ def slot_info(slot: CompiledSlot) -> SlotInfo:
     else:
         policy = "rules"
     weights = dict(slot.split) if slot.split else None
-    return SlotInfo(slot.id, policy, slot.control, tuple(slot.variants), weights, pins=slot.pins)
+    bounds = reward_bounds(slot.learner.reward) if slot.learner is not None else UNBOUNDED
+    return SlotInfo(
+        slot.id,
+        policy,
+        slot.control,
+        tuple(slot.variants),
+        weights,
+        pins=slot.pins,
+        reward_bounds=bounds,
+    )
 
 
 def rule_info(rule: CompiledRule) -> SlotInfo:
@@ -312,7 +323,7 @@ def slot_report(
     total_decisions = sum(int(totals[v]["decisions"]) for v in info.variants)
     for row in variants:
         row["allocation"] = row["decisions"] / total_decisions if total_decisions else None
-    per_variant, section = off_policy(info.variants, control, buckets)
+    per_variant, section = off_policy(info.variants, control, buckets, info.reward_bounds)
     by_variant, cuped = cuped_section(info.variants, control, buckets)
     for row in variants:
         row |= per_variant.get(row["id"], NO_ESTIMATES) | by_variant.get(row["id"], CUPED_EMPTY)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from proxy.bandit.reward import PendingDecision, earn, final_reward
+from proxy.bandit.reward import PendingDecision, earn, final_reward, reward_bounds
 from proxy.records.decision import LoggedDecision
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.rules.schema import Reward, Threshold
@@ -72,3 +74,58 @@ def test_parts_combine_by_the_aggregate(aggregate: str, expected: float) -> None
 
 def test_final_reward_of_no_parts_is_the_default() -> None:
     assert final_reward([], Reward(default=0.1, aggregate="max")) == 0.1
+
+
+_weights = st.sampled_from([0.0, 1.0, -1.0, 0.5, 2.0, -3.0])
+_thresholds = st.none() | st.builds(Threshold, at_least=st.just(0.0), value=_weights)
+_rewards = st.builds(
+    Reward,
+    click=_weights,
+    conversion=_weights,
+    engaged_s=_thresholds,
+    scroll=_thresholds,
+    default=_weights,
+    aggregate=st.sampled_from(["sum", "max", "earliest"]),
+)
+_events = st.lists(
+    st.one_of(
+        st.builds(lambda: Click(id=eid(), ts=1, target="a", decision="dec-1")),
+        st.builds(
+            lambda v: Conversion(id=eid(), ts=1, name="buy", value=v),
+            st.none() | st.sampled_from([0.0, 0.5, 1.0, 40.0, 1e9]),
+        ),
+        st.builds(lambda: Engaged(id=eid(), ts=1, ms=10)),
+        st.builds(lambda: Scroll(id=eid(), ts=1, depth=1.0)),
+    ),
+    max_size=12,
+)
+
+
+@given(_rewards, _events)
+def test_every_reward_earned_lies_within_the_bounds(reward: Reward, events: list[object]) -> None:
+    """What the report clips its off-policy intervals to: no sequence of events earns less
+    than the lower bound or more than the upper one."""
+    decision = pending(reward)
+    for at, event in enumerate(events):
+        earn(decision, event, at)  # type: ignore[arg-type]
+    earned = final_reward(decision.parts, reward)
+    low, high = reward_bounds(reward)
+    assert low is None or earned >= low
+    assert high is None or earned <= high
+
+
+@pytest.mark.parametrize(
+    ("reward", "bounds"),
+    [
+        (Reward(), (0.0, None)),  # clicks, summed: any number of them
+        (Reward(aggregate="max"), (0.0, 1.0)),
+        (Reward(click=1.0, conversion=5.0, aggregate="earliest"), (0.0, None)),
+        (Reward(click=-1.0), (None, 0.0)),
+        (Reward(click=0.0, engaged_s=Threshold(at_least=30, value=1.0), default=-0.5), (-0.5, 1.0)),
+        (Reward(click=1.0, conversion=-2.0, aggregate="max"), (None, 1.0)),
+    ],
+)
+def test_the_bounds_of_common_rewards(
+    reward: Reward, bounds: tuple[float | None, float | None]
+) -> None:
+    assert reward_bounds(reward) == bounds

@@ -3,6 +3,8 @@ themselves (numpy, written here) and against the planted truth of a seeded world
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,8 @@ from proxy.results.fold import fold_example, summed
 from proxy.results.html import OFF_POLICY_TITLE, report_file
 from proxy.results.offpolicy import off_policy
 from proxy.results.render import as_text
-from proxy.results.report import SlotInfo, report, slot_report
+from proxy.results.report import SlotInfo, report, reported, slot_report
+from proxy.rules import load_rules
 
 VARIANTS = ("a", "b", "c")
 RATES = np.array([0.05, 0.08, 0.12])  # the planted click rate of each variant
@@ -119,3 +122,28 @@ def test_text_and_html_show_the_values_and_the_regret() -> None:
     assert "best fixed" in text and "regret" in text
     page = report_file(data, js="", css="")
     assert OFF_POLICY_TITLE in page and "always c" in page and "Best fixed variant" in page
+
+
+def test_intervals_stay_inside_what_the_reward_can_be(tmp_path: Path) -> None:
+    """Rare clicks over few examples: the normal interval's lower end falls below 0, which no
+    policy's click rate can; the slot's reward (clicks, summed) bounds it at 0 and leaves the
+    upper end and the estimates as the formulas give them."""
+    records = world(5, 60)
+    (tmp_path / "hero.yaml").write_text(
+        "slots:\n  - id: hero\n    selector: '#hero'\n    control: a\n    policy: bandit\n"
+        "    variants:\n      a: []\n"
+        "      b: [{op: set_text, selector: h1, value: B}]\n"
+        "      c: [{op: set_text, selector: h1, value: C}]\n"
+    )
+    (info,) = reported(load_rules(tmp_path))
+    assert info.reward_bounds == (0.0, None)
+    unbounded, _ = off_policy(VARIANTS, "a", folded(records))
+    clipped = slot_report(info, folded(records))
+    assert any(row["ips_ci"][0] < 0 for row in unbounded.values())  # the case at hand
+    for row in clipped["variants"]:
+        raw = unbounded[row["id"]]
+        assert row["ips"] == raw["ips"] and row["snips"] == raw["snips"]
+        for kind in ("ips_ci", "snips_ci"):
+            assert row[kind] == [max(0.0, raw[kind][0]), raw[kind][1]]
+    for policy in clipped["off_policy"]["policies"]:
+        assert policy["ips_ci"][0] >= 0 and policy["snips_ci"][0] >= 0
