@@ -140,6 +140,11 @@ def expected_loss(posteriors: Sequence[Posterior]) -> list[float]:
     return [max(0.0, best - p.mean) for p in posteriors]
 
 
+# how far from the mean Fisher's test sums the support, in the hypergeometric's standard
+# deviations (see fisher_p)
+FISHER_SDS = 40.0
+
+
 def fisher_p(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:
     """Two-sided Fisher's exact test of the 2x2 table (successes, failures) x (a, b).
 
@@ -147,18 +152,30 @@ def fisher_p(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -
     hypergeometric law of ``a``'s successes given the margins, of every table no likelier than
     the observed one (within a relative 1e-7). Summed over the whole support in one vectorised
     step: scipy's search costs ~5 ms a table at counts in the thousands [measured], this ~0.1 ms.
+    The support is cut to :data:`FISHER_SDS` standard deviations (and 200 tables) either side of
+    the mean: each table beyond is below e^-600 of the likeliest (normal tails: e^-800; Poisson
+    ones, the heaviest, e^-650 at worst), too little to move the sum, and the whole support of
+    a slot with 10^8 clicks an arm took gigabytes. An observed table beyond it has p = 0.
     """
     n_a, total = trials_a, trials_a + trials_b
     successes = successes_a + successes_b
     if trials_a <= 0 or trials_b <= 0 or successes in (0, total):
         return 1.0
-    k = np.arange(max(0, successes - trials_b), min(successes, n_a) + 1, dtype=float)
+    share = successes / total
+    mean = n_a * share
+    sd = math.sqrt(n_a * share * (1 - share) * (total - n_a) / max(1, total - 1))
+    reach = FISHER_SDS * sd + 200
+    if abs(successes_a - mean) > reach:
+        return 0.0
+    low = max(0, successes - trials_b, math.floor(mean - reach))
+    high = min(successes, n_a, math.ceil(mean + reach))
+    k = np.arange(low, high + 1, dtype=float)
     log_pmf = (
         _log_choose(successes, k)
         + _log_choose(total - successes, n_a - k)
         - _log_choose(total, np.array(float(n_a)))
     )
-    observed = log_pmf[int(successes_a - k[0])]
+    observed = log_pmf[int(successes_a - low)]
     extreme = log_pmf[log_pmf <= observed + math.log1p(1e-7)]
     top = float(extreme.max())
     return min(1.0, math.exp(top) * float(np.exp(extreme - top).sum()))

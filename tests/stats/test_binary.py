@@ -5,6 +5,7 @@ contingency test for the z-test, and seeded simulations for interval coverage.""
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -140,3 +141,43 @@ def test_fisher_matches_scipy_on_random_tables() -> None:
         found = fisher_p(successes_a, trials_a, successes_b, trials_b)
         assert found == pytest.approx(reference, rel=1e-6, abs=1e-300)
     assert fisher_p(0, 0, 3, 5) == 1.0 and fisher_p(0, 10, 0, 10) == 1.0
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        (100_000_000, 2_000_000_000, 100_010_000, 2_000_000_000),  # an outside tester's: 9.5 GB
+        (5_000_000, 100_000_000, 5_003_000, 100_000_000),
+        (5_000_000, 100_000_000, 5_030_000, 100_000_000),  # p ~ 1e-21
+        (3, 100_000_000, 9, 100_000_000),  # a Poisson-like tail
+        (0, 100_000_000, 40, 100_000_000),
+    ],
+)
+def test_fisher_on_huge_counts_matches_scipy_in_little_memory(
+    table: tuple[int, int, int, int],
+) -> None:
+    successes_a, trials_a, successes_b, trials_b = table
+    reference = stats.fisher_exact(
+        [[successes_a, trials_a - successes_a], [successes_b, trials_b - successes_b]]
+    ).pvalue
+    tracemalloc.start()
+    try:
+        found = fisher_p(*table)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # log-gamma of arguments near 4e9 leaves ~1e-5 of the p (as before the support was cut)
+    assert found == pytest.approx(reference, rel=1e-4, abs=1e-300)
+    assert peak < 50_000_000
+
+
+def test_fisher_far_beyond_the_mean_is_zero_where_scipy_is_negligible() -> None:
+    near = (1_000, 100_000, 2_000, 100_000)  # ~18 standard deviations: summed, p ~ 1e-76
+    far = (1_000, 100_000, 5_000, 100_000)  # ~70: past the cut, 0 as scipy finds too
+    for successes_a, trials_a, successes_b, trials_b in (near, far):
+        reference = stats.fisher_exact(
+            [[successes_a, trials_a - successes_a], [successes_b, trials_b - successes_b]]
+        ).pvalue
+        assert fisher_p(successes_a, trials_a, successes_b, trials_b) == pytest.approx(
+            reference, rel=1e-6, abs=1e-250
+        )
