@@ -43,11 +43,20 @@ def _slot_line(slot: dict[str, Any]) -> str:
         flag = "  MISMATCH" if slot["srm_flagged"] else ""
         srm = f", {slot['srm_check']} p={_cell(slot['srm_p'])}{flag}"
     kind = "rule " if slot.get("kind") == "rule" else ""
-    return (
+    line = (
         f"{kind}{slot['id']} (policy {slot['policy']}, control {slot['control']}{srm}; "
         f"leader {_cell(slot['leader'])}; {_cell(slot['sample_size_per_variant'])} exposures "
         f"per variant for a {slot['mde']:.0%} lift at {slot['power']:.0%} power)"
     )
+    return line if slot.get("randomised", True) else f"{line}\n  {NOT_RANDOMISED}"
+
+
+# what a slot whose variants were chosen by context says above its CTR table
+NOT_RANDOMISED = (
+    "not randomised: the variants reached different visitors (chosen by the bandit or a pin), "
+    "so the CTRs, lifts and P(best) compare different audiences; the off-policy values "
+    "estimate each variant served to everyone"
+)
 
 
 def off_policy_line(slot: dict[str, Any]) -> str | None:

@@ -194,6 +194,9 @@ class _Basics:
             "srm_p": p,
             "srm_flagged": srm_flagged(p),
             "exposures": total,
+            # only a split (or a holdout) without pins serves its variants to alike visitors;
+            # a bandit or a pin chooses by context, and its CTRs compare different audiences
+            "randomised": info.policy in ("split", "holdout") and not info.pins,
             # a holdout rule's clicks are not attributed yet: without any, no CTR leader
             "leader": info.variants[leader]
             if total and (info.kind == "slot" or any(self.clicks.values()))
