@@ -46,6 +46,8 @@ BLOCK_ROWS = 4096
 MIN_ESS = 100.0
 MIN_P = 0.01
 HEAVY_WEIGHT_SHARE = 0.05  # one record carrying more of Σw than this: the estimate leans on it
+# more of the target's probability than this on actions logged with probability 0: it is biased
+UNSUPPORTED_SHARE = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,8 @@ class SlotEvaluator:
         self._pending_actions = 0
         self._pmfs: list[float] = []
         self._predicted: list[float] = []
+        # the logging policy's probabilities (``actions`` long; NaN where only ``p`` is known)
+        self._logged: list[float] = []
         self._chosen: list[int] = []
         self._p: list[float] = []
         self._rewards: list[float] = []
@@ -151,6 +155,8 @@ class SlotEvaluator:
         self._squares: Floats = np.zeros(self._columns)
         self._w2r: Floats = np.zeros(len(self.targets))  # Σ w²·r per target (SNIPS' variance)
         self._max_weight: Floats = np.zeros(len(self.targets))
+        # Σ over examples of the target's probability on actions the logging policy gave 0
+        self._unsupported: Floats = np.zeros(len(self.targets))
 
     def add(self, record: DecisionRecord, where: str = "") -> None:
         """The slot's next record in log order; non-examples are skipped. ``where`` (``file:line``)
@@ -171,6 +177,7 @@ class SlotEvaluator:
         for name, policy in self.targets.items():
             pmfs += checked_pmf(policy, record, name, where)
         self._predicted += predicted
+        self._logged += _logged_pmf(record)
         self._chosen.append(record.chosen_index)
         self._p.append(p)
         self._rewards.append(record.reward or 0.0)
@@ -194,6 +201,8 @@ class SlotEvaluator:
         block[:, 1::3] = weights
         block[:, 2::3] = weights * rewards[:, None]
         block[:, 3::3] = direct + weights * residual[:, None]
+        logged = np.array(self._logged).reshape(n, k)
+        self._unsupported += np.einsum("ntk,nk->t", pmfs, (logged == 0).astype(float))
         return block
 
     def _flush(self) -> None:
@@ -201,6 +210,7 @@ class SlotEvaluator:
             return
         block = self._rows()
         self._pmfs, self._predicted, self._chosen, self._p, self._rewards = [], [], [], [], []
+        self._logged = []
         self._bootstrap.add(block)
         self._sums += block.sum(axis=0)
         self._squares += (block * block).sum(axis=0)
@@ -251,7 +261,9 @@ class SlotEvaluator:
             ess=ess,
             max_weight=max_weight,
             min_logged_p=self.min_logged_p,
-            warnings=self._caveats(ess, max_weight, sum_w, (ips, dr_estimate)),
+            warnings=self._caveats(
+                ess, max_weight, sum_w, (ips, dr_estimate), float(self._unsupported[k]) / n
+            ),
         )
 
     def _estimate(self, value: float, std_error: float, interval: Floats) -> Estimate:
@@ -260,10 +272,22 @@ class SlotEvaluator:
         return Estimate(value, min(max(low, bottom), top), max(min(high, top), bottom), std_error)
 
     def _caveats(
-        self, ess: float, max_weight: float, sum_w: float, unnormalised: Sequence[Estimate]
+        self,
+        ess: float,
+        max_weight: float,
+        sum_w: float,
+        unnormalised: Sequence[Estimate],
+        unsupported: float,
     ) -> tuple[Caveat, ...]:
         n = self.examples
         found: list[Caveat] = []
+        if unsupported > UNSUPPORTED_SHARE:
+            found.append(Caveat(
+                "no_support",
+                f"{unsupported:.1%} of the target's probability is on actions the logging policy "
+                "gave probability 0 in those records (a pin, the control, a paused variant): no "
+                "estimate sees what they earn there, so every one of them is biased",
+            ))  # fmt: skip
         if n < 30:
             found.append(
                 Caveat("few_examples", f"only {n} usable records: the intervals are rough")
@@ -294,6 +318,17 @@ class SlotEvaluator:
                 "the weights are too variable for it; prefer SNIPS",
             ))  # fmt: skip
         return tuple(found)
+
+
+def _logged_pmf(record: DecisionRecord) -> list[float]:
+    """The logging policy's probabilities for ``record``: its pmf; without one, a decision
+    logged with ``p`` = 1 took only its chosen action, and any other ``p`` says nothing of the
+    rest (NaN)."""
+    if record.pmf is not None:
+        return list(record.pmf)
+    if record.p >= 1.0:
+        return [float(i == record.chosen_index) for i in range(len(record.actions))]
+    return [math.nan] * len(record.actions)
 
 
 def evaluate_all(

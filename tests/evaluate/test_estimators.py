@@ -97,6 +97,29 @@ def test_warnings() -> None:
     assert any("only 5 usable records" in w.message for w in small.warnings)
 
 
+def test_a_target_on_actions_the_log_never_took_is_flagged() -> None:
+    """An outside tester's log: mobile visitors always got ``a`` (p = 1, pmf [1, 0]), desktop
+    ones a 50/50 split; "always b" has a true value no estimator can see on mobile. Flagged
+    with the share of the target's probability there, by the pmf or by p = 1 alone."""
+    rng = random.Random(4)
+    records = []
+    for i in range(2_000):
+        mobile = i % 2 == 0
+        chosen = "a" if mobile or rng.random() < 0.5 else "b"
+        p = 1.0 if mobile else 0.5
+        pmf = ((1.0, 0.0) if mobile else (0.5, 0.5)) if i % 4 < 2 else None
+        records.append(DecisionRecord(
+            id=f"d{i}", slot="s", actions=("a", "b"), chosen=chosen, p=p, pmf=pmf,
+            reward=float(rng.random() < 0.2),
+        ))  # fmt: skip
+    flagged = evaluate(records, always("b"))
+    (caveat,) = [w for w in flagged.warnings if w.code == "no_support"]
+    assert caveat.message.startswith("50.0% of the target's probability")
+    assert not any(w.code == "no_support" for w in evaluate(records, always("a")).warnings)
+    desktop = [r for r in records if r.p < 1]  # only records where b could be logged
+    assert not any(w.code == "no_support" for w in evaluate(desktop, always("b")).warnings)
+
+
 def test_non_examples_are_skipped() -> None:
     records = [record(0, 0.5), record(1, 0.5, reward=None), record(2, 0.5, reason="sticky")]
     assert evaluate(records, always("a")).n == 1
