@@ -55,6 +55,10 @@ _SAME_ORIGIN: Final = frozenset({"'self'", "*", "http:"})
 """Sources that admit any same-origin http(s) URL: ``*`` matches http(s) URLs (CSP3 §6.7.2.8) and
 ``http:`` matches https too (§6.7.2.9). ``https:`` is not here: the page may be served over http."""
 
+CSP = "Content-Security-Policy"
+CSP_REPORT_ONLY = "Content-Security-Policy-Report-Only"
+CSP_HEADERS = (CSP, CSP_REPORT_ONLY)
+
 
 def make_nonce() -> str:
     """A fresh nonce: 128 random bits, base64url without padding (CSP3 §2.3.1 asks for ≥ 128)."""

@@ -23,6 +23,7 @@ from proxy.content.compress import (
     vary_on,
 )
 from proxy.exchange import Exchange
+from proxy.html.csp import CSP_HEADERS
 from proxy.metrics import Metrics
 from proxy.upstream.caching import revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
@@ -133,6 +134,10 @@ class Gate:
         if upstream.status == 304:
             if ex.translated_validator:  # it validates a page with the tracker, sent without a date
                 ex.headers.popall("Last-Modified", None)
+                # and with its CSP carrying the tracker's nonce: the origin's, which a 304
+                # would store over it, does not (the tracker would be blocked on the next load)
+                for name in CSP_HEADERS:
+                    ex.headers.popall(name, None)
             if "ETag" in ex.headers:
                 self._name_as_the_200_would(ex)
             if self._compression.enabled:  # the 200 may be one Vernier compressed: vary as it did

@@ -16,7 +16,7 @@ from multidict import CIMultiDict
 from proxy.content.offload import on_cpu_clock, run_sized
 from proxy.exchange import Exchange
 from proxy.html.charset import charset_from_content_type
-from proxy.html.csp import allow_tracker, edit_policies, make_nonce
+from proxy.html.csp import CSP, CSP_REPORT_ONLY, allow_tracker, edit_policies, make_nonce
 from proxy.html.inject import Injection, inject_tag
 from proxy.metrics import Metrics
 from proxy.tracker.asset import TrackerAsset
@@ -24,9 +24,6 @@ from proxy.upstream.etag import served_etag
 
 log = logging.getLogger("vernier.inject")
 T = TypeVar("T")
-
-CSP = "Content-Security-Policy"
-CSP_REPORT_ONLY = "Content-Security-Policy-Report-Only"
 
 
 class Inject:

@@ -1,7 +1,7 @@
 """An origin that caches and validates as static servers and CDNs expect: strong ETags, a
 ``Last-Modified``, ``Accept-Ranges`` and real 206s, 304s (with both validators, as nginx sends
 them) for ``If-None-Match`` (first, as RFC 9110 §13.2.2 says) or ``If-Modified-Since``, and
-extra response fields from ``?add=Name:value``. It records the conditional and range fields of
+extra response fields from ``?add=Name:value`` (a CSP among them repeated on its 304s). It records the conditional and range fields of
 every request it gets, for tests that check what Vernier forwards."""
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ async def cached_page(request: web.Request) -> web.Response:
         else request.headers.get("If-Modified-Since") == LAST_MODIFIED
     )
     if validated:
-        kept = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified", "Cache-Control")}
+        repeated = ("ETag", "Last-Modified", "Cache-Control", "Content-Security-Policy")
+        kept = {k: v for k, v in headers.items() if k in repeated}  # nginx's add_header always
         return web.Response(status=304, headers=kept)
     asked_range = request.headers.get("Range", "")
     if_range = request.headers.get("If-Range")

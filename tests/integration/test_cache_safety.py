@@ -5,6 +5,7 @@ revalidated."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -168,6 +169,26 @@ async def test_a_page_in_scope_is_private_when_its_rewrite_fails_and_its_breaker
             status, body, headers = await get(client, f"{proxy}/p", Cookie="seg=vip")
             assert status == 200 and "VIP offer" not in body
             assert private_and_revalidated(headers)
+
+
+async def test_a_revalidated_page_keeps_the_csp_that_lets_its_tracker_run(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    """The origin repeats its CSP on a 304 (nginx's ``add_header ... always``); relayed, it
+    would replace the stored policy carrying the tracker's nonce, and the next load would block
+    the tracker. The 304 of a page Vernier sent with the tracker carries no CSP."""
+    url, _ = cache_origin
+    proxy = await start_proxy(url, rules=str(rules_dir))
+    page = f"{proxy}/inj?add=Content-Security-Policy:script-src 'nonce-abc123' 'strict-dynamic'"
+    async with visitor() as client:
+        status, body, headers = await get(client, page, **{"Sec-Fetch-Dest": "document"})
+        assert status == 200 and "/__vernier/t.js" in body
+        nonce = re.search(r"'nonce-([^']+)'", headers["Content-Security-Policy"].replace(
+            "'nonce-abc123'", ""))  # fmt: skip
+        assert nonce is not None and f'nonce="{nonce.group(1)}"' in body
+        ours = {"If-None-Match": headers["ETag"], "Sec-Fetch-Dest": "document"}
+        status, _, headers = await get(client, page, **ours)
+        assert status == 304 and "Content-Security-Policy" not in headers
 
 
 @pytest.mark.parametrize(
