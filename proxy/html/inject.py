@@ -79,6 +79,8 @@ def _inject_bytes(
 ) -> Injection | None:
     if b"\x00" in body[:PRESCAN_BYTES]:  # not HTML, whatever the Content-Type says (HR-02)
         return None
+    if _not_a_document(body):  # JSON labelled text/html, an empty body (HR-11)
+        return None
     scan = find_insertion_point(body, charset_known=encoding.source in ("bom", "header"))
     if scan is None or scan.already_injected:
         return None
@@ -102,6 +104,14 @@ def _inject_bytes(
     tag = _ascii_tag(make_tag)
     parts += (view[pos : scan.insert_at], tag, view[scan.insert_at :])
     return Injection(b"".join(parts), scan.insert_at, tag, encoding)
+
+
+def _not_a_document(body: bytes) -> bool:
+    """Whether the body is nothing (white space at most) or opens as JSON does (``{`` or ``[``,
+    after a BOM and white space): PHP labels its JSON ``text/html`` by default, and a tag in
+    front of it breaks every ``JSON.parse`` of it. Text before any markup is still a page."""
+    head = body[:1024].removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\n\r\f")
+    return head[:1] in (b"", b"{", b"[")
 
 
 def _inject_utf16(

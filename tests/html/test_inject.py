@@ -95,6 +95,20 @@ def test_binary_bodies_are_refused() -> None:
     _spliced(late_nul, inject_tag(late_nul, TAG, header_charset=None))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": "</body>", "b": 1}', b"  \n[1, 2]", b"\xef\xbb\xbf{}", b"", b" \r\n\t"],
+)
+def test_json_and_empty_bodies_labelled_html_are_refused(body: bytes) -> None:
+    """PHP labels its JSON text/html by default; a tag in front of it breaks JSON.parse (HR-11)."""
+    assert inject_tag(body, TAG, header_charset="utf-8") is None
+
+
+def test_text_before_any_markup_is_still_a_page() -> None:
+    body = b"Hello <b>world</b>"
+    _spliced(body, inject_tag(body, TAG, header_charset=None))  # injected, the rest kept
+
+
 def test_already_injected_pages_are_left_alone() -> None:
     body = b"<html><head><title>t</title></head><body>x</body></html>"
     once = inject_tag(body, TAG, header_charset=None)
