@@ -23,6 +23,7 @@ from proxy.content.compress import (
     vary_on,
 )
 from proxy.exchange import Exchange
+from proxy.html.charset import HTML_TYPES, XHTML_TYPES
 from proxy.html.csp import CSP_HEADERS
 from proxy.metrics import Metrics
 from proxy.upstream.caching import revalidate_privately
@@ -32,9 +33,6 @@ from proxy.upstream.headers import response_headers
 from proxy.upstream.origin_pool import OriginResponse
 from proxy.upstream.public_address import PublicAddress
 from proxy.upstream.relay import declared_length, stream_through
-
-HTML_TYPES = frozenset({"text/html"})
-XHTML_TYPES = frozenset({"application/xhtml+xml"})
 
 
 def client_headers(upstream: OriginResponse, public: PublicAddress) -> CIMultiDict[str]:

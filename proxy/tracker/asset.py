@@ -50,7 +50,7 @@ class TrackerAsset:
 
     def script_tag(self, *, nonce: str | None, consent_pending: bool) -> str:
         """The one element Vernier inserts into a page (pure ASCII)."""
-        parts = [f'<script src="{self.url}" defer']
+        parts = [f'<script src="{self.url}" defer=""']  # a value: XHTML's XML needs one
         if nonce:
             parts.append(f' nonce="{escape(nonce)}"')
         if consent_pending:
