@@ -51,7 +51,7 @@ from proxy.stages.inject import Inject
 from proxy.stages.match import Match
 from proxy.stages.profile import Profile
 from proxy.stages.rewrite import Rewrite
-from proxy.stages.session import Session
+from proxy.stages.session import Session, opt_out_fields
 from proxy.store.client import Store
 from proxy.tracker.asset import TrackerAsset
 from proxy.upstream.headers import ForwardingPolicy
@@ -176,6 +176,7 @@ def build_pipeline(
         metrics,
         digest,
         config.compression,
+        opt_out_fields=opt_out_fields(config.session),
     )
     return Pipeline(
         before_origin=(

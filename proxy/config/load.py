@@ -258,8 +258,8 @@ def _check(config: Config, lines: LineMap) -> None:
         "$.retention.trim_every_s": config.retention.trim_every_s,
     }
     for path, number in positive.items():
-        if number <= 0:
-            raise lines.error("must be greater than 0", path)
+        if not number > 0:  # and not NaN (YAML's .nan), which compares false
+            raise lines.error("must be a number greater than 0", path)
     overload = config.overload
     if overload.shed_tag_lag_ms < overload.shed_changes_lag_ms:
         raise lines.error("must be at least shed_changes_lag_ms", "$.overload.shed_tag_lag_ms")

@@ -178,6 +178,10 @@ def loads(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
         ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"YAML error: {err}", file=file) from None
+    except RecursionError:  # thousands of nested [ or {: the parser recurses once a level
+        raise ConfigError(
+            "YAML nested too deeply (lists or mappings thousands of levels down)", file=file
+        ) from None
     finally:
         loader.dispose()
 

@@ -54,8 +54,11 @@ class Gate:
         metrics: Metrics,
         tag_digest: str,
         compression: CompressionConfig,
+        opt_out_fields: tuple[str, ...] = (),
     ) -> None:
         self._config = config
+        # the request fields that take the tracker off a page (Sec-GPC, DNT, as honoured)
+        self._opt_out_fields = opt_out_fields
         self._compression = compression
         self._public = public
         self._metrics = metrics
@@ -120,6 +123,11 @@ class Gate:
             # whatever happens next, even failing open (stages/conditional.py); an asset on the
             # same path (CSS, an image) is never changed and keeps the origin's caching
             revalidate_privately(ex.origin_headers)
+        # a 304 has no type: it validates a page with the tracker when Vernier translated the tag
+        page = self.changes_pages_like(ex, upstream) or ex.translated_validator
+        if self._config.inject_tracker and page:
+            for field in self._opt_out_fields:  # a shared cache keeps the page with and without
+                vary_on(ex.origin_headers, field)
         ex.headers = ex.origin_headers.copy()
         if self.touchable(ex, upstream):
             ex.touch = True

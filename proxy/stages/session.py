@@ -12,12 +12,19 @@ import time
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from proxy.config.schema import SessionConfig
 from proxy.exchange import Exchange, Identity
 from proxy.request_view import RequestView
 from proxy.session.issuer import IdIssuer
 
 # an absolute cap on one session, whatever the browser keeps (idle expiry is the cookie's Max-Age)
 SESSION_MAX_LIFETIME_S = 24 * 3600
+
+
+def opt_out_fields(config: SessionConfig) -> tuple[str, ...]:
+    """The request fields whose ``1`` takes ids and the tracker off (:meth:`Session.privacy_opt_out`
+    reads them): a page varies on them."""
+    return ("Sec-GPC",) * config.honor_gpc + ("DNT",) * config.honor_dnt
 
 
 class Session:

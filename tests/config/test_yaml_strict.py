@@ -41,6 +41,12 @@ def test_alias_bomb_is_refused_at_its_first_anchor_without_expanding() -> None:
     assert str(err).startswith("conf.yaml:1:4 ")
 
 
+@pytest.mark.parametrize("opening", ["[", "{a: "])
+def test_nesting_thousands_deep_is_an_error_not_a_traceback(opening: str) -> None:
+    err = error_of("rules: " + opening * 5000)
+    assert err.file == "conf.yaml" and "nested too deeply" in err.message
+
+
 def test_anchor_alone_is_refused() -> None:
     err = error_of("server:\n  listen: &l '127.0.0.1:80'\n")
     assert err.line == 2

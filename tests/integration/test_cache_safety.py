@@ -171,6 +171,21 @@ async def test_a_page_in_scope_is_private_when_its_rewrite_fails_and_its_breaker
             assert private_and_revalidated(headers)
 
 
+async def test_a_public_page_varies_on_the_fields_that_take_its_tracker_off(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy
+) -> None:
+    """Sec-GPC (and DNT) decide whether the page carries the tracker: a shared cache keyed
+    without them served one visitor's copy to the other (an outside tester's CDN case)."""
+    url, _ = cache_origin
+    proxy = await start_proxy(url)
+    async with visitor() as client:
+        for opted_out in ({}, {"Sec-GPC": "1"}, {"DNT": "1"}):
+            status, body, headers = await get(client, f"{proxy}/inj", **opted_out)
+            assert status == 200 and ("/__vernier/t.js" in body) == (not opted_out)
+            named = {v.strip().lower() for v in ",".join(headers.getall("Vary", ())).split(",")}
+            assert {"sec-gpc", "dnt"} <= named, headers.getall("Vary", ())
+
+
 async def test_a_revalidated_page_keeps_the_csp_that_lets_its_tracker_run(
     cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
 ) -> None:
