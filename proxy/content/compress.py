@@ -136,10 +136,15 @@ def mark_compressed(headers: CIMultiDict[str], coding: Coding) -> None:
 
 
 def vary_on(headers: CIMultiDict[str], field: str) -> None:
-    """Add ``field`` to ``Vary`` unless it (or ``*``) is already named."""
-    named = {v.strip().lower() for value in headers.getall("Vary", ()) for v in value.split(",")}
-    if not named & {field.lower(), "*"}:
-        headers.add("Vary", field)
+    """Add ``field`` to ``Vary`` unless it (or ``*``) is already named; one ``Vary`` field
+    after (a reader taking the first of several would miss the rest)."""
+    values = headers.getall("Vary", ())
+    named = {v.strip().lower() for value in values for v in value.split(",")}
+    if named & {field.lower(), "*"}:
+        return
+    kept = [value.strip() for value in values if value.strip()]
+    headers.popall("Vary", None)
+    headers["Vary"] = ", ".join([*kept, field])
 
 
 def compress_whole(body: bytes, coding: Coding, level: int) -> bytes:

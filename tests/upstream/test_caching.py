@@ -47,7 +47,7 @@ def test_a_page_revalidated_privately_keeps_no_store_and_drops_freshness() -> No
     revalidate_privately(headers)
     assert headers.getall("Cache-Control") == ["private, no-cache, no-store, no-transform"]
     assert "Expires" not in headers and "CDN-Cache-Control" not in headers
-    assert headers.getall("Vary") == ["Accept-Encoding", "Cookie"]
+    assert headers.getall("Vary") == ["Accept-Encoding, Cookie"]
 
 
 def test_revalidating_privately_twice_changes_nothing_more() -> None:
