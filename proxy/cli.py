@@ -362,7 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except OSError as err:
-        print(f"vernier: error: {err.strerror or err}", file=sys.stderr)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"vernier: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
 
 

@@ -273,6 +273,18 @@ def test_serve_refuses_a_rules_path_that_does_not_exist(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # refused before anything started
 
 
+def test_serve_names_a_data_dir_it_cannot_create(tmp_path: Path) -> None:
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    (tmp_path / "rules").mkdir()
+    result = vernier(
+        tmp_path, "serve", "--upstream", "http://127.0.0.1:9", "--data-dir", str(a_file / "d")
+    )
+    assert result.returncode == 2
+    assert f"data_dir {a_file / 'd'}: cannot be created" in result.stderr
+    assert "--data-dir" in result.stderr and "Traceback" not in result.stderr
+
+
 def _taken_port() -> socket.socket:
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     holder.bind(("127.0.0.1", 0))

@@ -188,12 +188,24 @@ def require_origin(config: Config) -> None:
         raise StartupError("no origin: pass --upstream URL (or set origin.url in the config)")
 
 
+def usable_data_dir(path: str) -> Path:
+    """``data_dir``, created if need be; a :class:`StartupError` naming it when it cannot be."""
+    data_dir = Path(path)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StartupError(
+            f"data_dir {path}: cannot be created ({err.strerror or err}); "
+            "pass --data-dir DIR (or set data_dir in the config) to a folder Vernier may write"
+        ) from None
+    return data_dir
+
+
 def run(config: Config, *, announce: Callable[[str], None] | None = None) -> int:
     """The body of ``vernier serve``; returns the process exit code."""
     check_aiohttp()
     require_origin(config)
-    data_dir = Path(config.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = usable_data_dir(config.data_dir)
     instance = secrets.token_hex(4)
     embedded: EmbeddedStore | None = None
     store_url = config.store.url
