@@ -277,6 +277,8 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     user_policies = {spec: entry_point(load_entry_point(spec)) for spec in args.policy}
     config = load_config(config_file, overrides=flag_overrides(args))
     path = Path(config.rules)
+    if args.rules is not None and not path.exists():  # the default folder may well be missing
+        raise UsageError(f"--rules {args.rules}: no such file or folder")
     ruleset = load_rules(path) if path.exists() else RuleSet()
     slots = {slot.id: slot for slot in ruleset.slots}
     extra = _models(args, config, ruleset)

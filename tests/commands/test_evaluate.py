@@ -101,6 +101,17 @@ def test_a_reward_out_of_range_is_named(tmp_path: Path, capsys: pytest.CaptureFi
     assert f"{log}:3: reward 1e+200 is outside ±1e+30" in err and "Traceback" not in err
 
 
+def test_a_rules_path_that_does_not_exist_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "decisions.jsonl"
+    write_log(log, n=50)
+    missing = tmp_path / "nonexistent"
+    assert main(["evaluate", "--log", str(log), "--no-store", "--rules", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"--rules {missing}: no such file or folder" in err and "Traceback" not in err
+
+
 def test_a_log_that_is_no_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The log is read twice: a pipe (``--log <(zcat …)``) would be empty the second time."""
     fifo = tmp_path / "piped.jsonl"
