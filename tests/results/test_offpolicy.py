@@ -168,11 +168,13 @@ def test_a_bandit_slot_says_its_ctrs_compare_different_audiences() -> None:
                 reward=float(rng.random() < rates[context]["ab"[k]]), ts_ms=0,
             )
         )  # fmt: skip
-    buckets = folded(records)
-    for variant in ("a", "b"):  # the exposures and clicks the CTR table reads
+    weights = folded(records)
+    served: dict[str, float] = {}  # the exposures and clicks the CTR table reads
+    for variant in ("a", "b"):
         chosen = [r for r in records if r.chosen == variant]
-        buckets.sums[0][f"{variant}|exposures"] = float(len(chosen))
-        buckets.sums[0][f"{variant}|clicks"] = sum(r.reward for r in chosen)
+        served[f"{variant}|exposures"] = float(len(chosen))
+        served[f"{variant}|clicks"] = sum(r.reward or 0.0 for r in chosen)
+    buckets = Buckets({0: {**weights.sums[0], **served}}, weights.visitors, weights.totals)
     bandit = slot_report(SlotInfo("hero", "bandit", "a", ("a", "b")), buckets)
     assert bandit["leader"] == "b" and not bandit["randomised"]  # the served CTRs mislead
     assert bandit["off_policy"]["best_fixed_variant"] == "a"
