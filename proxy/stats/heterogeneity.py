@@ -12,8 +12,10 @@ DerSimonian and Laird (1986): with fixed-effect weights ``w_i = 1 / v_i``, Cochr
 in: ``B_i mu + (1 - B_i) y_i`` with ``B_i = v_i / (v_i + tau^2)`` — a noisy (small) segment is
 pulled toward the overall effect, a precise one keeps its own; with ``tau^2 = 0`` (no evidence
 of differences) every segment reads the overall effect. Its standard deviation
-``sqrt(v_i tau^2 / (v_i + tau^2))`` leaves out the uncertainty of ``mu`` and ``tau^2`` (as the
-plug-in estimate does; intervals from it are a little narrow for few segments).
+``sqrt(v_i (1 - B_i) + B_i^2 se(mu)^2)`` is the posterior's given ``tau^2`` with a flat prior on
+``mu`` (Morris 1983): it counts the overall effect's own uncertainty, so a segment that reads
+the overall effect has that effect's standard error, never 0; the uncertainty of ``tau^2`` is
+left out (intervals from it are a little narrow for few segments).
 
 **Heterogeneity test.** Under "the effect is the same everywhere" ``Q`` is chi-square with
 ``k - 1`` degrees of freedom (Cochran 1954); ``I^2 = max(0, (Q - df) / Q)`` is the share of the
@@ -62,14 +64,15 @@ def heterogeneity(effects: Sequence[float], variances: Sequence[float]) -> Heter
     tau2 = max(0.0, (q - df) / c)
     w_re = [1.0 / (v + tau2) for v in variances]
     mu = math.fsum(wi * y for wi, y in zip(w_re, effects, strict=True)) / math.fsum(w_re)
+    mu_variance = 1.0 / math.fsum(w_re)
     shrunk, shrunk_sd = [], []
     for y, v in zip(effects, variances, strict=True):
         b = v / (v + tau2)
         shrunk.append(b * mu + (1.0 - b) * y)
-        shrunk_sd.append(math.sqrt(v * tau2 / (v + tau2)))
+        shrunk_sd.append(math.sqrt(v * (1.0 - b) + b * b * mu_variance))
     return Heterogeneity(
         mu=mu,
-        mu_se=math.sqrt(1.0 / math.fsum(w_re)),
+        mu_se=math.sqrt(mu_variance),
         tau2=tau2,
         q=q,
         df=df,

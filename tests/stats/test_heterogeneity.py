@@ -68,9 +68,35 @@ def test_shrunk_effects_are_the_posterior_means_by_numerical_integration() -> No
         mean = integrate.quad(lambda t: t * density(t), lo, hi, points=[y], limit=200)[0] / mass
         second = integrate.quad(lambda t: t * t * density(t), lo, hi, points=[y], limit=200)[0]
         assert shrunk == pytest.approx(mean, abs=1e-6)
-        assert sd == pytest.approx(math.sqrt(second / mass - mean**2), abs=1e-6)
+        # the spread with mu known; the reported one adds mu's own uncertainty (next test)
+        assert sd >= math.sqrt(second / mass - mean**2) - 1e-9
         # a shrunk effect lies between the segment's own and the overall one
         assert min(y, found.mu) - 1e-12 <= shrunk <= max(y, found.mu) + 1e-12
+
+
+def test_shrunk_sds_are_the_gaussian_posterior_with_mu_unknown() -> None:
+    """Independently, by linear algebra: theta ~ N(mu 1, tau^2 I), y ~ N(theta, diag v), mu
+    with a flat prior; the posterior of (mu, theta) in information form, inverted by numpy."""
+    ys, vs = log_risk_ratios()
+    found = heterogeneity(ys, vs)
+    k, tau2 = len(ys), found.tau2
+    precision = np.zeros((k + 1, k + 1))  # over (mu, theta_1..k)
+    precision[0, 0] = k / tau2
+    precision[0, 1:] = precision[1:, 0] = -1 / tau2
+    precision[1:, 1:] = np.eye(k) / tau2 + np.diag(1 / np.array(vs))
+    covariance = np.linalg.inv(precision)
+    mean = covariance @ np.concatenate(([0.0], np.array(ys) / np.array(vs)))
+    assert found.shrunk == pytest.approx(mean[1:], abs=1e-9)
+    assert found.shrunk_sd == pytest.approx(np.sqrt(np.diag(covariance)[1:]), rel=1e-9)
+
+
+def test_without_spread_a_segment_is_as_uncertain_as_the_overall_effect() -> None:
+    """tau^2 = 0: every theta is mu, whose posterior sd is 1 / sqrt(sum 1/v); never 0 (an
+    outside tester's report printed "+0.0270 (0.0000)")."""
+    ys, vs = [0.10, 0.11, 0.09], [0.01, 0.02, 0.01]
+    found = heterogeneity(ys, vs)
+    assert found.tau2 == 0.0
+    assert found.shrunk_sd == pytest.approx([1 / math.sqrt(sum(1 / v for v in vs))] * 3)
 
 
 def test_no_spread_shrinks_every_segment_to_the_pooled_effect() -> None:
