@@ -136,6 +136,7 @@ class SlotEvaluator:
         self.examples = 0
         self.min_logged_p = 1.0
         self.tiny_p = 0  # examples logged with p < min_p
+        self.rewarded = 0  # examples with a reward other than 0
         self._columns = 1 + 3 * len(self.targets)
         self._block_rows = block_rows
         # the pending examples, as flat lists: each target's pmf (``actions`` long), r̂ for each
@@ -181,6 +182,8 @@ class SlotEvaluator:
         self._chosen.append(record.chosen_index)
         self._p.append(p)
         self._rewards.append(record.reward or 0.0)
+        if record.reward:
+            self.rewarded += 1
         if len(self._p) >= self._block_rows:
             self._flush()
 
@@ -281,6 +284,13 @@ class SlotEvaluator:
     ) -> tuple[Caveat, ...]:
         n = self.examples
         found: list[Caveat] = []
+        if not self.rewarded:
+            found.append(Caveat(
+                "no_reward",
+                f"none of the {n} records earned a reward: every estimate and interval is 0; "
+                f"at 95 % the value is below about {min(1.0, 3 / max(ess, 1.0)):.2g} for a "
+                "0-or-1 reward (the rule of three over the effective sample size)",
+            ))  # fmt: skip
         if unsupported > UNSUPPORTED_SHARE:
             found.append(Caveat(
                 "no_support",

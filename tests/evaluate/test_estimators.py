@@ -120,6 +120,18 @@ def test_a_target_on_actions_the_log_never_took_is_flagged() -> None:
     assert not any(w.code == "no_support" for w in evaluate(desktop, always("b")).warnings)
 
 
+def test_a_log_without_a_reward_says_what_its_zero_interval_means() -> None:
+    """1,000 records, no reward: [0, 0] says only that rewards are rare (an outside tester's
+    log); the warning gives the rule of three's 95 % bound, 3 / 1,000 for the logging policy."""
+    records = [record(i, 0.5, reward=0.0) for i in range(1_000)]
+    logged = evaluate(records, lambda r: [0.5, 0.5])
+    assert (logged.snips.low, logged.snips.high) == (0.0, 0.0)
+    (caveat,) = [w for w in logged.warnings if w.code == "no_reward"]
+    assert "below about 0.003" in caveat.message
+    rewarded = [record(i, 0.5, reward=float(i == 0)) for i in range(1_000)]
+    assert not any(w.code == "no_reward" for w in evaluate(rewarded, always("a")).warnings)
+
+
 def test_non_examples_are_skipped() -> None:
     records = [record(0, 0.5), record(1, 0.5, reward=None), record(2, 0.5, reason="sticky")]
     assert evaluate(records, always("a")).n == 1
