@@ -251,10 +251,17 @@ def _attribute(name: str, value: str | None) -> str:
 
 
 def original_doctype(buf: bytes, pos: int) -> bytes | None:
-    """The original doctype token, if it comes first (after whitespace and comments)."""
+    """The original doctype token, if it comes first (after whitespace, comments and an XML
+    declaration, which HTML reads as a bogus comment up to its first ``>``)."""
     while True:
         space = _LEADING_SPACE.match(buf, pos)
         pos = pos if space is None else space.end()
+        if buf.startswith(b"<?", pos):
+            end = buf.find(b">", pos)
+            if end < 0:
+                return None
+            pos = end + 1
+            continue
         if not buf.startswith(b"<!", pos):
             return None
         kind, _, end = token_at(buf, pos)

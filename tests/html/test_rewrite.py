@@ -136,6 +136,17 @@ def test_implied_end_tag_falls_back_keeping_bom_and_doctype() -> None:
     assert "café" in result.body.decode()
 
 
+def test_fallback_keeps_a_doctype_behind_an_xml_declaration() -> None:
+    """HTML reads ``<?xml …?>`` as a bogus comment; the doctype after it still sets the mode
+    (this one: quirks), so the fallback must not write ``<!DOCTYPE html>`` in its place (an
+    outside tester's page turned to standards mode in Chromium)."""
+    doctype = b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">'
+    document = b'<?xml version="1.0" encoding="utf-8"?>\n' + doctype + b"\n<p>one<p>two"
+    result = rewrite(document, "utf-8", [SetText("p", "x")])
+    assert result.mode == "reserialise"
+    assert doctype in result.body and b"<!DOCTYPE html>" not in result.body
+
+
 def test_fallback_reencodes_in_the_original_codec() -> None:
     document = "<p>a<p>é ü €</p>".encode("cp1252")
     result = rewrite(document, "cp1252", [SetAttr("p", "lang", "fr"), SetText("p", "ÿ")])
