@@ -108,6 +108,8 @@ class Gate:
             return False
         if upstream.content_type not in self._types:
             return False
+        if len(upstream.headers.getall("Content-Type")) > 1:  # browsers read the last one
+            return False
         if "attachment" in upstream.headers.get("Content-Disposition", "").lower():
             return False
         if any("no-transform" in v.lower() for v in upstream.headers.getall("Cache-Control", ())):

@@ -312,6 +312,20 @@ async def test_untyped_body_gets_no_content_type(
     assert body == PAGE
 
 
+async def test_a_page_typed_twice_is_left_alone(
+    raw_origin: StartRawOrigin, start_proxy: StartProxy
+) -> None:
+    """``text/html`` then ``text/plain``: a browser takes the last and shows the page as text,
+    where a tag would show too (an outside tester's page); Vernier does not guess."""
+    origin = await raw_origin(
+        raw_response(PAGE, "Content-Type: text/html", "Content-Type: text/plain")
+    )
+    proxy = await start_proxy(origin)
+    raw = await raw_exchange(proxy, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and body == PAGE
+
+
 @pytest.mark.parametrize("coding", ["identity", "gzip", "deflate", "br"])
 async def test_encoded_html_injected_and_recoded(
     origin: str, start_proxy: StartProxy, coding: str
