@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from proxy.config.schema import ContextConfig
 from proxy.exchange import Exchange
 from proxy.govern.control import PauseWatcher
+from proxy.html.charset import is_xhtml
 from proxy.request_view import RequestView
 from proxy.rules.clock import known_zone
 from proxy.rules.context import build_context
@@ -64,6 +65,11 @@ class Match:
         engine = ex.engine = self._rules.current
         if engine.empty or ex.document is None or ex.streaming_head is not None:
             return  # rules need the whole page; a streamed one only gets the tracker
+        if is_xhtml(ex.headers.get("Content-Type")):
+            # the rewriter writes HTML back (<br/> as <br>, no XML declaration), which an XML
+            # parser refuses: an XHTML page (html.inject_xhtml) gets the tracker only, and no
+            # slot is decided, logged or held for it
+            return
         request = ex.request
         query = dict(request.query)
         matched = engine.match(

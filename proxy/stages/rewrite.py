@@ -29,7 +29,7 @@ from proxy.config.schema import HtmlConfig
 from proxy.content.offload import on_cpu_clock, run_sized_on_cpu_clock
 from proxy.decide.decision import Decision
 from proxy.exchange import Exchange
-from proxy.html.charset import charset_from_content_type, determine_encoding, is_xhtml
+from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.html.encodings import is_byte_scannable
 from proxy.html.rewrite import RewriteResult, rewrite
 from proxy.html.rewrite_cache import RewriteCache, put_back, rewrite_key
@@ -64,11 +64,6 @@ class Rewrite:
         )
         codec = encoding.codec
         if not is_byte_scannable(codec) and not codec.startswith("utf-16"):
-            return
-        if is_xhtml(ex.headers.get("Content-Type")):
-            # the rewriter writes HTML back (<br/> as <br>, no XML declaration): as XML the page
-            # would not parse; XHTML pages get the tracker (html.inject_xhtml) and no change
-            ex.decisions = ()
             return
         slots = {slot.id: slot for slot in ex.slots}
         plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in ex.decisions])

@@ -25,6 +25,9 @@ async def test_an_xhtml_page_gets_a_well_formed_tag_and_no_rewrite(
 ) -> None:
     (tmp_path / "promo.yaml").write_text(
         'rules:\n  - id: promo\n    then: [{op: set_text, selector: "#promo", value: "Sale"}]\n'
+        "slots:\n  - id: hero\n    selector: p\n    control: a\n    policy: split\n"
+        "    split: {a: 50, b: 50}\n"
+        "    variants: {a: [], b: [{op: set_text, selector: p, value: B}]}\n"
     )
 
     async def page(request: web.Request) -> web.Response:
@@ -37,7 +40,9 @@ async def test_an_xhtml_page_gets_a_well_formed_tag_and_no_rewrite(
         async with aiohttp.ClientSession() as client:
             async with client.get(proxy + "/x.xhtml") as response:
                 body = await response.read()
+                cookies = response.headers.getall("Set-Cookie", [])
     tag = TAG_RE.search(body)
     assert tag is not None
-    assert body.replace(tag.group(), b"") == PAGE  # the rule did not touch it
+    assert body.replace(tag.group(), b"") == PAGE  # neither the rule nor the slot touched it
+    assert not any(c.startswith("vernier_seen=") for c in cookies)  # nothing decided or held
     xml.dom.minidom.parseString(body)  # an XML parser takes it, as a browser's must
