@@ -105,7 +105,9 @@ def reward_bounds(reward: Reward) -> tuple[float | None, float | None]:
     of 0 to 1e9 (the event schema), each conversion again; a threshold its value once. Under
     ``sum`` a part that repeats leaves the reward unbounded on its weight's side; under ``max``
     and ``earliest`` the reward is one part's value. Bounds of the reward are bounds of any
-    policy's value, so an interval may be clipped to them without losing coverage.
+    policy's value, so an interval may be clipped to them without losing coverage. A reward
+    posted through the API (any value in ±1e6) is a part outside them: the report clips only
+    while no reward of the period lies below the lower bound.
     """
     once = [t.value for t in (reward.engaged_s, reward.scroll) if t is not None and t.value]
     repeated = [w for w in (reward.click, reward.conversion) if w]

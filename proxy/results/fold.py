@@ -57,6 +57,8 @@ WEIGHT_SUMS = ("ips_n", "ips_w", "ips_w_sq", "ips_wr", "ips_wr_sq", "ips_w2r")
 # Slot-level target policies of the off-policy sums: the logging policy itself (w = 1), uniform
 # over the offered variants, and the logging pmf's most likely variant (the model's own choice).
 TARGETS = ("~logged", "~uniform", "~greedy")
+# joined examples whose reward was below 0 (proxy.results.offpolicy clips at 0 without any)
+NEGATIVE_REWARDS = "~negative|n"
 COVARIATE = "visits_30d"  # a profile field, frozen at the first exposure (frozen_covariate)
 # The profile field that keeps a slot's covariate as of the visitor's first exposure to it.
 FROZEN_COVARIATE_PREFIX = "covariate_at:"
@@ -167,6 +169,8 @@ def fold_example(record: DecisionRecord, known: Mapping[str, frozenset[str]]) ->
         wr = w * reward
         values = (1.0, w, w * w, wr, wr * wr, w * wr)
         adds += [(f"{target}|{m}", x) for m, x in zip(WEIGHT_SUMS, values, strict=True) if x]
+    if reward < 0:  # a negative reward (the API's, or another config's): no clip at 0
+        adds.append((NEGATIVE_REWARDS, 1.0))
     x = covariate(record)
     moments = (reward, reward * reward, x, x * x, x * reward)
     names = ("cuped_y", "cuped_y_sq", "cuped_x", "cuped_x_sq", "cuped_xy")

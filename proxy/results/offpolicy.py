@@ -7,10 +7,12 @@ targets ``~logged`` (the policy that served, exploration included: *w = 1*), ``~
 (*w = 1/(K·p)*) and ``~greedy`` (the logged pmf's most likely variant: the model's own choice).
 The values are :mod:`proxy.evaluate.weighted`'s IPS and SNIPS — the formulas ``vernier
 evaluate`` uses — with 95 % normal intervals (the store keeps sums, not the examples a bootstrap
-resamples), clipped to what the slot's reward can be (:func:`proxy.bandit.reward.reward_bounds`:
-no policy's value lies outside it, so clipping loses no coverage; clicks: not below 0). The
-reward is the slot's configured reward (``reward:`` in the rules), so these values are not CTRs
-unless the reward is clicks.
+resamples), kept above the least the slot's reward can be (its lower
+:func:`proxy.bandit.reward.reward_bounds`: clicks, 0) while no joined example of the period had a
+reward below it (a reward posted through the API, or under an earlier ``reward:``, can be
+anything): no policy's value lies below it, so no coverage is lost. The reward is the slot's
+configured reward (``reward:`` in the rules), so these values are not CTRs unless the reward is
+clicks.
 
 Regret is the best fixed variant's SNIPS value minus the served policy's, per example and over
 the period's examples; its interval adds the two variances (ignoring their covariance).
@@ -26,7 +28,7 @@ from typing import Any
 
 from proxy.evaluate.weighted import WeightSums, ips, snips
 from proxy.records.results_buckets import Buckets
-from proxy.results.fold import TARGETS, WEIGHT_SUMS
+from proxy.results.fold import NEGATIVE_REWARDS, TARGETS, WEIGHT_SUMS
 
 Z95 = 1.959963984540054
 POLICY_NAMES = {"~logged": "served", "~greedy": "model", "~uniform": "uniform"}
@@ -42,14 +44,12 @@ Bounds = tuple[float | None, float | None]  # the reward's least and most (None:
 UNBOUNDED: Bounds = (None, None)
 
 
-def _ci(value: float, se: float, bounds: Bounds = UNBOUNDED) -> list[float] | None:
+def _ci(value: float, se: float, least: float | None = None) -> list[float] | None:
     if not (math.isfinite(value) and math.isfinite(se)):
         return None
     low, high = value - Z95 * se, value + Z95 * se
-    if bounds[0] is not None:
-        low, high = max(low, bounds[0]), max(high, bounds[0])
-    if bounds[1] is not None:
-        low, high = min(low, bounds[1]), min(high, bounds[1])
+    if least is not None:
+        low, high = max(low, least), max(high, least)
     return [low, high]
 
 
@@ -57,16 +57,16 @@ def _number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def estimates(sums: WeightSums, bounds: Bounds = UNBOUNDED) -> dict[str, Any]:
-    """``ips``, ``ips_ci``, ``snips``, ``snips_ci`` (inside ``bounds``) and ``ess`` of one
+def estimates(sums: WeightSums, least: float | None = None) -> dict[str, Any]:
+    """``ips``, ``ips_ci``, ``snips``, ``snips_ci`` (not below ``least``) and ``ess`` of one
     target."""
     ips_value, ips_se = ips(sums)
     snips_value, snips_se = snips(sums)
     return {
         "ips": _number(ips_value),
-        "ips_ci": _ci(ips_value, ips_se, bounds),
+        "ips_ci": _ci(ips_value, ips_se, least),
         "snips": _number(snips_value),
-        "snips_ci": _ci(snips_value, snips_se, bounds),
+        "snips_ci": _ci(snips_value, snips_se, least),
         "ess": sums.ess,
     }
 
@@ -79,14 +79,15 @@ def off_policy(
     variants: tuple[str, ...], control: str, buckets: Buckets, bounds: Bounds = UNBOUNDED
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """Per variant its "always this variant" estimates, and the slot's ``off_policy`` section
-    (``None`` when the period holds no joined example); intervals inside the reward's
-    ``bounds``."""
+    (``None`` when the period holds no joined example); intervals kept above the reward's
+    lower bound (``bounds``) while no example of the period earned less."""
     n = examples_of(buckets)
     if n <= 0:
         return {}, None
-    per_variant = {v: estimates(weight_sums(buckets, v, n), bounds) for v in variants}
+    least = bounds[0] if not buckets.total(NEGATIVE_REWARDS) else None
+    per_variant = {v: estimates(weight_sums(buckets, v, n), least) for v in variants}
     policies = [
-        {"id": POLICY_NAMES[target]} | estimates(weight_sums(buckets, target, n), bounds)
+        {"id": POLICY_NAMES[target]} | estimates(weight_sums(buckets, target, n), least)
         for target in TARGETS
     ]
     policies.append({"id": f"control ({control})"} | per_variant[control])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -147,6 +148,11 @@ def test_intervals_stay_inside_what_the_reward_can_be(tmp_path: Path) -> None:
             assert row[kind] == [max(0.0, raw[kind][0]), raw[kind][1]]
     for policy in clipped["off_policy"]["policies"]:
         assert policy["ips_ci"][0] >= 0 and policy["snips_ci"][0] >= 0
+    # one reward below 0 (posted through the API) in the period: nothing is clipped
+    posted = [*records[:-1], msgspec.structs.replace(records[-1], reward=-1.0)]
+    unclipped = slot_report(info, folded(posted))
+    raw, _ = off_policy(VARIANTS, "a", folded(posted))
+    assert [row["ips_ci"] for row in unclipped["variants"]] == [raw[v]["ips_ci"] for v in VARIANTS]
 
 
 def test_a_bandit_slot_says_its_ctrs_compare_different_audiences() -> None:
