@@ -46,6 +46,9 @@ class Injection:
     encoding: DocumentEncoding
 
 
+_LEADING_BLANK = re.compile(rb"[ \t\n\r\f]*")  # HTML's white space, any length
+
+
 def _quoted(meta: MetaCsp, policy: str) -> str:
     """The text that replaces a meta CSP's value: escaped for its quotes, quoted if it was not."""
     escaped = policy.replace("&", "&amp;")
@@ -110,8 +113,10 @@ def _not_a_document(body: bytes) -> bool:
     """Whether the body is nothing (white space at most) or opens as JSON does (``{`` or ``[``,
     after a BOM and white space): PHP labels its JSON ``text/html`` by default, and a tag in
     front of it breaks every ``JSON.parse`` of it. Text before any markup is still a page."""
-    head = body[:1024].removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\n\r\f")
-    return head[:1] in (b"", b"{", b"[")
+    start = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+    blank = _LEADING_BLANK.match(body, start)
+    first = blank.end() if blank else start
+    return body[first : first + 1] in (b"", b"{", b"[")
 
 
 def _inject_utf16(
@@ -124,6 +129,8 @@ def _inject_utf16(
     except UnicodeDecodeError:  # odd length
         return None
     if text.encode(codec, "surrogatepass") != body[bom:]:
+        return None
+    if text.lstrip(" \t\n\r\f")[:1] in ("", "{", "["):  # not a document (HR-11)
         return None
     # One byte per code point; "#" is inert wherever a non-ASCII character can stand.
     scan = find_insertion_point(_NON_ASCII.sub("#", text).encode("ascii"), charset_known=True)

@@ -97,11 +97,26 @@ def test_binary_bodies_are_refused() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"a": "</body>", "b": 1}', b"  \n[1, 2]", b"\xef\xbb\xbf{}", b"", b" \r\n\t"],
+    [
+        b'{"a": "</body>", "b": 1}',
+        b"  \n[1, 2]",
+        b"\xef\xbb\xbf{}",
+        b"",
+        b" \r\n\t",
+        b"\n" * 2000 + b"{}",
+        "\ufeff{}".encode("utf-16-le"),
+    ],
 )
 def test_json_and_empty_bodies_labelled_html_are_refused(body: bytes) -> None:
     """PHP labels its JSON text/html by default; a tag in front of it breaks JSON.parse (HR-11)."""
-    assert inject_tag(body, TAG, header_charset="utf-8") is None
+    charset = "utf-16le" if body.startswith(b"\xff\xfe") else "utf-8"
+    assert inject_tag(body, TAG, header_charset=charset) is None
+
+
+def test_a_page_after_a_long_blank_start_is_still_a_page() -> None:
+    """Templates often open with lines of white space: 2,000 of them are still a page."""
+    body = b"\n" * 2000 + b"<!doctype html><html><head><title>t</title></head><body>x</body></html>"
+    _spliced(body, inject_tag(body, TAG, header_charset="utf-8"))
 
 
 def test_text_before_any_markup_is_still_a_page() -> None:
