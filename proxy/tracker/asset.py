@@ -18,6 +18,8 @@ from aiohttp import web
 from proxy.content.coding import accepts
 
 ASSET_PATH = "/__vernier/t.js"
+# the markup of script_tag; bump with any change to it (2: defer="", which XHTML's XML needs)
+TAG_FORMAT = 2
 TRIGGERS_PATH = "/__vernier/triggers.js"
 
 
@@ -45,8 +47,9 @@ class TrackerAsset:
 
     @property
     def tag_digest(self) -> str:
-        """Names what Vernier inserts into pages (goes into changed pages' ETags)."""
-        return self.version[:8]
+        """Names what Vernier inserts into pages (goes into changed pages' ETags): the script
+        and the tag's markup, so a copy held with an older tag is not kept by a 304."""
+        return hashlib.sha256(f"{self.version}:{TAG_FORMAT}".encode()).hexdigest()[:8]
 
     def script_tag(self, *, nonce: str | None, consent_pending: bool) -> str:
         """The one element Vernier inserts into a page (pure ASCII)."""
