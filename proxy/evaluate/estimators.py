@@ -67,7 +67,9 @@ class Estimate:
 class Caveat:
     """A reason to distrust an estimate: a stable ``code`` for machines, a sentence for people."""
 
-    code: str  # few_examples | low_overlap | small_propensity | heavy_weight | outside_range
+    # few_examples | low_overlap | small_propensity | heavy_weight | outside_range | no_reward |
+    # no_support
+    code: str
     message: str
 
 

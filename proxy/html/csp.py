@@ -1,6 +1,6 @@
 """Edit an origin's Content-Security-Policy so that our tracker element, and nothing else, may run.
 
-Vernier inserts one external ``<script src="/__vernier/t.js?v=…" defer nonce="N">`` and the script
+Vernier inserts one external ``<script src="/__vernier/t.js?v=…" defer="" nonce="N">`` and the script
 sends beacons to ``/__vernier/e`` on the page's origin. Several policies intersect (CSP3 §8.1): a
 looser extra header cannot help, every enforced policy must itself allow our element — in headers
 and in ``<meta>``. The edit is the smallest one that does:

@@ -53,9 +53,10 @@ def _slot_line(slot: dict[str, Any]) -> str:
 
 # what a slot whose variants were chosen by context says above its CTR table
 NOT_RANDOMISED = (
-    "not randomised: the variants reached different visitors (chosen by the bandit or a pin), "
-    "so the CTRs, lifts and P(best) compare different audiences; the off-policy values "
-    "estimate each variant served to everyone"
+    "not randomised: the variants reached different visitors (chosen by context: the bandit or "
+    "a pin), so the CTRs, lifts and P(best) compare different audiences; the off-policy values "
+    "estimate each variant served to everyone, but only where the log gave it a chance (not "
+    "where a pin decided)"
 )
 
 

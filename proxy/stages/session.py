@@ -22,9 +22,12 @@ SESSION_MAX_LIFETIME_S = 24 * 3600
 
 
 def opt_out_fields(config: SessionConfig) -> tuple[str, ...]:
-    """The request fields whose ``1`` takes ids and the tracker off (:meth:`Session.privacy_opt_out`
-    reads them): a page varies on them."""
-    return ("Sec-GPC",) * config.honor_gpc + ("DNT",) * config.honor_dnt
+    """The request fields that decide whether a page gets the tracker, and which: ``Sec-GPC``
+    and ``DNT`` as honoured (:meth:`Session.privacy_opt_out`), and under ``consent: required``
+    the cookie that carries the consent (the tag says "pending" without it). A page varies on
+    them."""
+    fields = ("Sec-GPC",) * config.honor_gpc + ("DNT",) * config.honor_dnt
+    return fields + ("Cookie",) * (config.consent == "required")
 
 
 class Session:

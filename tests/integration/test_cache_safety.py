@@ -186,6 +186,20 @@ async def test_a_public_page_varies_on_the_fields_that_take_its_tracker_off(
             assert {"sec-gpc", "dnt"} <= named, headers.getall("Vary", ())
 
 
+async def test_under_required_consent_a_page_varies_on_the_cookie_too(
+    cache_origin: tuple[str, web.Application], start_proxy: StartProxy
+) -> None:
+    """The consent cookie decides the tag (``pending`` without it): a shared cache must not
+    hand one visitor's copy to another (the review)."""
+    url, _ = cache_origin
+    proxy = await start_proxy(url, **{"session.consent": "required"})
+    async with visitor() as client:
+        status, body, headers = await get(client, f"{proxy}/inj")
+    assert status == 200 and 'data-vernier-consent="pending"' in body
+    named = {v.strip().lower() for v in ",".join(headers.getall("Vary", ())).split(",")}
+    assert {"sec-gpc", "dnt", "cookie"} <= named, headers.getall("Vary", ())
+
+
 async def test_a_revalidated_page_keeps_the_csp_that_lets_its_tracker_run(
     cache_origin: tuple[str, web.Application], start_proxy: StartProxy, rules_dir: Path
 ) -> None:
