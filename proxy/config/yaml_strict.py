@@ -103,10 +103,31 @@ class LineMap:
         self.columns[path] = node.start_mark.column + 1
 
 
+# No Vernier file needs more than a few levels; the composer recurses once a level, and Python's
+# stack (about 600 levels of it) must never be what refuses a file.
+MAX_DEPTH = 64
+
+
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases and anchors at compose time (before anything expands)."""
 
+    depth = 0
+
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self.depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise ConfigError(
+                f"YAML nested deeper than {MAX_DEPTH} levels",
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
+        self.depth += 1
+        try:
+            return self._compose_plain(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _compose_plain(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
             raise ConfigError(
@@ -178,10 +199,8 @@ def loads(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
         ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"YAML error: {err}", file=file) from None
-    except RecursionError:  # thousands of nested [ or {: the parser recurses once a level
-        raise ConfigError(
-            "YAML nested too deeply (lists or mappings thousands of levels down)", file=file
-        ) from None
+    except RecursionError:  # a stack already deep when the file was read: never a traceback
+        raise ConfigError(f"YAML nested deeper than {MAX_DEPTH} levels", file=file) from None
     finally:
         loader.dispose()
 

@@ -42,9 +42,20 @@ def test_alias_bomb_is_refused_at_its_first_anchor_without_expanding() -> None:
 
 
 @pytest.mark.parametrize("opening", ["[", "{a: "])
-def test_nesting_thousands_deep_is_an_error_not_a_traceback(opening: str) -> None:
-    err = error_of("rules: " + opening * 5000)
-    assert err.file == "conf.yaml" and "nested too deeply" in err.message
+@pytest.mark.parametrize("levels", [65, 5000])
+def test_nesting_past_the_limit_is_an_error_not_a_traceback(opening: str, levels: int) -> None:
+    err = error_of("rules: " + opening * levels)
+    assert err.file == "conf.yaml" and err.message == "YAML nested deeper than 64 levels"
+    assert err.line == 1
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    data, _ = loads("a: " + "[" * 63 + "]" * 63)
+    depth = 0
+    while isinstance(data, (dict, list)) and data:
+        data = data["a"] if isinstance(data, dict) else data[0]
+        depth += 1
+    assert depth == 63
 
 
 def test_anchor_alone_is_refused() -> None:
