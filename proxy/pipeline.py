@@ -191,10 +191,10 @@ def build_pipeline(
                 metrics,
                 digest,
                 body_idle_timeout_s=config.server.body_idle_timeout_s,
+                public=address,
                 pool=origin_pool,
                 wants_whole=gate.wants_whole,
                 injects_tracker=config.html.inject_tracker,
-                public=address,
             ),
         ),
         after_origin=(

@@ -94,11 +94,11 @@ class Forward:
         metrics: Metrics,
         tag_digest: str,
         body_idle_timeout_s: float,
+        public: PublicAddress,
         log_limit: LogLimit | None = None,
         pool: OriginPool | None = None,
         wants_whole: WantsWhole | None = None,
         injects_tracker: bool = False,
-        public: PublicAddress | None = None,
     ) -> None:
         # the origin's addresses in a refused WebSocket upgrade's headers (others: the gate)
         self._public = public

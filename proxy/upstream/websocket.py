@@ -72,14 +72,11 @@ def no_redirects_followed() -> TraceConfig:
     return trace
 
 
-def _relayed(
-    status: int, headers: CIMultiDictProxy[str], public: PublicAddress | None
-) -> web.Response:
+def _relayed(status: int, headers: CIMultiDictProxy[str], public: PublicAddress) -> web.Response:
     out = response_headers(headers)
     out.popall("Content-Encoding", None)  # the body is not relayed
     out["Server"] = "vernier"
-    if public is not None:
-        public.map_headers(out)
+    public.map_headers(out)
     return web.Response(status=status if 300 <= status < 600 else 502, headers=out)
 
 
@@ -98,7 +95,7 @@ async def tunnel(
     session: ClientSession,
     url: str,
     headers: CIMultiDict[str],
-    public: PublicAddress | None = None,
+    public: PublicAddress,
 ) -> web.StreamResponse:
     """Connect to the origin's WebSocket, then accept the client's and relay both ways; a
     refusal is relayed with the origin's addresses in it mapped by ``public``."""

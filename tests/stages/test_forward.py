@@ -15,11 +15,14 @@ from proxy.upstream.client import create_origin_pool
 from proxy.upstream.conditional import Conditions
 from proxy.upstream.log_limit import LogLimit
 from proxy.upstream.origin_pool import PooledResponse
+from proxy.upstream.public_address import PublicAddress
 from tests.stages.factory import UNUSED_ORIGIN, make_exchange, make_policy
 
 
 def forward_to(session: aiohttp.ClientSession, origin: str, metrics: Metrics) -> Forward:
-    return Forward(session, origin, make_policy(), metrics, "abcd1234", body_idle_timeout_s=5.0)
+    return Forward(
+        session, origin, make_policy(), metrics, "abcd1234", 5.0, PublicAddress(origin, None)
+    )
 
 
 async def test_the_origin_gets_the_target_and_the_forwarding_headers(origin: str) -> None:
@@ -77,7 +80,14 @@ async def test_origin_5xx_warnings_are_one_line_per_status_per_interval(
     caplog.set_level(logging.WARNING, "vernier.forward")
     async with aiohttp.ClientSession() as session:
         forward = Forward(
-            session, origin, make_policy(), Metrics(), "abcd1234", 5.0, log_limit=limit
+            session,
+            origin,
+            make_policy(),
+            Metrics(),
+            "abcd1234",
+            5.0,
+            PublicAddress(origin, None),
+            log_limit=limit,
         )
 
         async def ask(path: str) -> None:
@@ -103,7 +113,14 @@ def pooled_forward(session: aiohttp.ClientSession, origin: str, metrics: Metrics
     pool = create_origin_pool(OriginConfig(url=origin))
     assert pool is not None
     return Forward(
-        session, origin, make_policy(), metrics, "abcd1234", body_idle_timeout_s=5.0, pool=pool
+        session,
+        origin,
+        make_policy(),
+        metrics,
+        "abcd1234",
+        5.0,
+        PublicAddress(origin, None),
+        pool=pool,
     )
 
 
