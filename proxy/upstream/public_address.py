@@ -36,11 +36,14 @@ class PublicAddress:
     def location(self, value: str) -> str:
         """``Location`` / ``Content-Location``: origin-absolute (or origin network-path) →
         public (or relative)."""
-        lowered = value.lower()
+        # as a browser reads it: tabs and newlines dropped, a backslash a slash (WHATWG URL)
+        probe = value.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+        lowered = probe.lower()
         for prefix in self._origin_prefixes:
             if lowered.startswith(prefix.lower()):
-                rest = value[len(prefix) :]
-                if rest == "" or rest[0] in "/?#":
+                after = probe[len(prefix) :]
+                rest = value[_index_after(value, len(prefix)) :]  # the path as the origin wrote it
+                if after == "" or after[0] in "/?#":
                     if self.public_url:
                         return self.public_url.rstrip("/") + (rest or "/")
                     return _relative(rest)
@@ -77,17 +80,28 @@ class PublicAddress:
         return ";".join(p for p in parts if p != "")
 
 
+def _index_after(value: str, kept: int) -> int:
+    """The index in ``value`` just past its first ``kept`` characters other than tab and
+    newline (which a browser drops from a URL)."""
+    for index, char in enumerate(value):
+        if kept == 0:
+            return index
+        if char not in "\t\n\r":
+            kept -= 1
+    return len(value)
+
+
 def _relative(rest: str) -> str:
     """The origin-relative reference for what followed the origin in an absolute URL.
 
     ``?q`` and ``#f`` alone would resolve against the current page, not the root; a path that
-    starts with ``//`` (or ``/\\``, which browsers treat alike, also with tabs between) would become
-    a network-path reference to another host — an open redirect. ``/.`` keeps it a path
-    (RFC 3986 §4.2).
+    starts with ``//`` (or ``/\\``, ``\\\\``, which browsers treat alike, also with tabs
+    between) would become a network-path reference to another host — an open redirect. ``/.``
+    keeps it a path (RFC 3986 §4.2).
     """
-    if not rest.startswith("/"):
+    probe = rest.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+    if not probe.startswith("/"):
         return "/" + rest
-    probe = rest.replace("\t", "").replace("\n", "").replace("\r", "")
-    if probe[1:2] in ("/", "\\"):
+    if probe[1:2] == "/":
         return "/." + rest
     return rest

@@ -60,6 +60,12 @@ def test_public_url_trailing_slash_is_not_doubled() -> None:
         ("http://127.0.0.1:8000#top", "/#top"),
         ("//127.0.0.1:8000/x?y", "/x?y"),
         ("//127.0.0.1:8000//evil.example/", "/.//evil.example/"),
+        ("/\\127.0.0.1:8000/x", "/x"),  # browsers read /\ as //
+        ("\t//127.0.0.1:8000/x", "/x"),
+        ("http:\\\\127.0.0.1:8000\\x", "\\x"),  # and \x as /x (not "/\x": that is //x)
+        ("/\\127.0.0.1:8000\\\\evil.example/", "/.\\\\evil.example/"),
+        ("//127.0.0.1:8000\t//evil.example/", "/.\t//evil.example/"),
+        ("//127.0.0.1:8000\\/evil.example/", "/.\\/evil.example/"),
         ("https://other.example/x", "https://other.example/x"),
     ],
 )
@@ -100,6 +106,22 @@ def test_origin_path_that_looks_like_another_host_stays_a_path(path: str) -> Non
 )
 def test_location_default_ports_and_case(origin: str, location: str, expected: str) -> None:
     assert PublicAddress(origin, PUBLIC).location(location) == expected
+
+
+@given(
+    st.sampled_from(["http://127.0.0.1:8000", "//127.0.0.1:8000", "/\\127.0.0.1:8000"]),
+    st.text(alphabet=st.sampled_from("/\\\t\n?#.:@ae"), max_size=12),
+)
+def test_no_form_of_the_origin_becomes_another_host(origin: str, tail: str) -> None:
+    """Whatever follows the origin, the relative form resolves (as a browser would: tabs and
+    newlines dropped, backslashes as slashes) to the visitor's own host."""
+    relative = without_public.location(origin + tail)
+    if relative == origin + tail:
+        return  # not the origin (e.g. a longer host or another port): left as it is
+    resolved = URL("https://shop.example/cart/").join(
+        URL(relative.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/"))
+    )
+    assert resolved.host == "shop.example", relative
 
 
 @given(st.text(max_size=40))
