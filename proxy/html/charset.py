@@ -77,16 +77,6 @@ _QUOTED_PAIR = re.compile(r"\\(.)")
 _BAD_PARAMETER_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
 
-# the media types of pages Vernier may change (XHTML only with html.inject_xhtml, and only the tag)
-HTML_TYPES = frozenset({"text/html"})
-XHTML_TYPES = frozenset({"application/xhtml+xml"})
-
-
-def is_xhtml(content_type: str | None) -> bool:
-    """Whether a ``Content-Type`` value names XHTML (the XML serialisation)."""
-    return (content_type or "").split(";", 1)[0].strip().lower() in XHTML_TYPES
-
-
 def charset_from_content_type(content_type: str | None) -> str | None:
     """The raw ``charset`` parameter of a Content-Type value (WHATWG MIME type parsing), or None."""
     if not content_type or ";" not in content_type:

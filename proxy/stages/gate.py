@@ -23,8 +23,8 @@ from proxy.content.compress import (
     vary_on,
 )
 from proxy.exchange import Exchange
-from proxy.html.charset import HTML_TYPES, XHTML_TYPES
 from proxy.html.csp import CSP_HEADERS
+from proxy.html.media_types import HTML_TYPES, XHTML_TYPES
 from proxy.metrics import Metrics
 from proxy.upstream.caching import revalidate_privately
 from proxy.upstream.conditional import not_modified, not_modified_headers
@@ -126,7 +126,9 @@ class Gate:
             # same path (CSS, an image) is never changed and keeps the origin's caching
             revalidate_privately(ex.origin_headers)
         # a 304 has no type: it validates a page with the tracker when Vernier translated the tag
-        page = self.changes_pages_like(ex, upstream) or ex.translated_validator
+        page = (upstream.status == 200 and self.changes_pages_like(ex, upstream)) or (
+            ex.translated_validator
+        )
         if self._config.inject_tracker and page:
             for field in self._opt_out_fields:  # a shared cache keeps the page with and without
                 vary_on(ex.origin_headers, field)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from proxy.config.schema import ContextConfig
 from proxy.exchange import Exchange
 from proxy.govern.control import PauseWatcher
-from proxy.html.charset import is_xhtml
+from proxy.html.media_types import is_xhtml
 from proxy.request_view import RequestView
 from proxy.rules.clock import known_zone
 from proxy.rules.context import build_context
