@@ -35,7 +35,10 @@ def control_field(target: str, ruleset: RuleSet) -> str:
         if slot is None or variant not in slot.variants:
             raise UsageError(f"no variant '{target}' in the rules (SLOT/VARIANT)")
         if variant == slot.control:
-            raise UsageError(f"'{variant}' is the control of '{slot_id}': pause the slot instead")
+            raise UsageError(
+                f"'{variant}' is the control of '{slot_id}': it is never paused alone "
+                f"(pause or resume the slot '{slot_id}')"
+            )
         return f"variant:{slot_id}:{variant}"
     if target in slots:
         return f"slot:{target}"

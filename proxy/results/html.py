@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from proxy.results.charts import slot_charts
-from proxy.results.render import NOT_RANDOMISED, period_text
+from proxy.results.render import NOT_RANDOMISED, compares_audiences, period_text
 
 GUARD_TITLE = "Pauses and control chart (last 60 minutes)"
 OFF_POLICY_TITLE = "Off-policy values and regret"
@@ -277,7 +277,7 @@ def slot_summary(slot: Mapping[str, Any]) -> str:
     return (
         f"<p>policy <b>{esc(slot['policy'])}</b> · control <b>{esc(slot['control'])}</b> · "
         f"{num(slot['exposures'])} exposures · leader {leader_text(slot)} {srm_badge(slot)}</p>"
-        + ("" if slot.get("randomised", True) else f'<p class="muted">{esc(NOT_RANDOMISED)}.</p>')
+        + (f'<p class="muted">{esc(NOT_RANDOMISED)}.</p>' if compares_audiences(slot) else "")
         + f'<p class="muted">{num(slot["sample_size_per_variant"])} exposures per variant detect a '
         f"{slot['mde']:.0%} CTR change at {slot['power']:.0%} power.</p>"
     )

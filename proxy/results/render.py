@@ -48,16 +48,23 @@ def _slot_line(slot: dict[str, Any]) -> str:
         f"leader {_cell(slot['leader'])}; {_cell(slot['sample_size_per_variant'])} exposures "
         f"per variant for a {slot['mde']:.0%} lift at {slot['power']:.0%} power)"
     )
-    return line if slot.get("randomised", True) else f"{line}\n  {NOT_RANDOMISED}"
+    return f"{line}\n  {NOT_RANDOMISED}" if compares_audiences(slot) else line
 
 
 # what a slot whose variants were chosen by context says above its CTR table
 NOT_RANDOMISED = (
-    "not randomised: the variants reached different visitors (chosen by context: the bandit or "
-    "a pin), so the CTRs, lifts and P(best) compare different audiences; the off-policy values "
-    "estimate each variant served to everyone, but only where the log gave it a chance (not "
-    "where a pin decided)"
+    "not randomised: the variants reached different visitors (chosen by context: the bandit, "
+    "a pin or an in-page trigger), so the CTRs, lifts and P(best) compare different audiences; "
+    "the off-policy values estimate each variant served to everyone, but only where the log "
+    "gave it a chance (not where a pin decided)"
 )
+
+
+def compares_audiences(slot: Mapping[str, Any]) -> bool:
+    """Whether a slot's CTR table compares variants that reached different visitors: it is not
+    ``randomised`` and two variants or more were seen (with fewer nothing is compared)."""
+    seen = sum(1 for variant in slot["variants"] if variant.get("exposures"))
+    return not slot.get("randomised", True) and seen >= 2
 
 
 def off_policy_line(slot: dict[str, Any]) -> str | None:

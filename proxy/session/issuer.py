@@ -10,6 +10,7 @@ import time
 
 from proxy.config.schema import SessionConfig
 from proxy.exchange import Identity
+from proxy.govern.fallback import COOKIE_NAME as SHOWN_COOKIE
 from proxy.session.cookie import CookieSigner, cookie_header, cookie_name
 
 
@@ -44,10 +45,11 @@ class IdIssuer:
         return cookies
 
     def clear_all(self) -> list[str]:
-        """Set-Cookie values that delete both ids (consent withdrawn, visitor forgotten)."""
+        """Set-Cookie values that delete both ids and the variants shown, which name decisions
+        (consent withdrawn, visitor forgotten)."""
         return [
             cookie_header(name, "", max_age_s=0, secure=self.secure)
-            for name in (self.session_cookie, self.visitor_cookie)
+            for name in (self.session_cookie, self.visitor_cookie, SHOWN_COOKIE)
         ]
 
     def consent_cookie(self, granted: bool) -> str:

@@ -191,5 +191,8 @@ def test_a_bandit_slot_says_its_ctrs_compare_different_audiences() -> None:
     text = as_text(report([(SlotInfo("hero", "bandit", "a", ("a", "b")), buckets)],
                           bucket="h", first=0, last=0, now_ms=0))  # fmt: skip
     assert "not randomised" in text
+    empty = report([(SlotInfo("hero", "bandit", "a", ("a", "b")), Buckets())],
+                   bucket="h", first=0, last=0, now_ms=0)  # fmt: skip
+    assert "not randomised" not in as_text(empty)  # nothing seen, nothing compared
     split = slot_report(SlotInfo("hero", "split", "a", ("a", "b"), {"a": 50, "b": 50}), buckets)
     assert split["randomised"]
