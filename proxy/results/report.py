@@ -81,15 +81,8 @@ def slot_info(slot: CompiledSlot) -> SlotInfo:
         policy = "rules"
     weights = dict(slot.split) if slot.split else None
     bounds = reward_bounds(slot.learner.reward) if slot.learner is not None else UNBOUNDED
-    return SlotInfo(
-        slot.id,
-        policy,
-        slot.control,
-        tuple(slot.variants),
-        weights,
-        pins=slot.pins,
-        reward_bounds=bounds,
-    )
+    variants = tuple(slot.variants)
+    return SlotInfo(slot.id, policy, slot.control, variants, weights, "slot", slot.pins, bounds)
 
 
 def rule_info(rule: CompiledRule) -> SlotInfo:

@@ -36,8 +36,7 @@ class PublicAddress:
     def location(self, value: str) -> str:
         """``Location`` / ``Content-Location``: origin-absolute (or origin network-path) →
         public (or relative)."""
-        # as a browser reads it: tabs and newlines dropped, a backslash a slash (WHATWG URL)
-        probe = value.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+        probe = _as_read(value)
         lowered = probe.lower()
         for prefix in self._origin_prefixes:
             if lowered.startswith(prefix.lower()):
@@ -80,6 +79,11 @@ class PublicAddress:
         return ";".join(p for p in parts if p != "")
 
 
+def _as_read(url: str) -> str:
+    """``url`` as a browser reads it: tabs and newlines dropped, a backslash a slash (WHATWG)."""
+    return url.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+
+
 def _index_after(value: str, kept: int) -> int:
     """The index in ``value`` just past its first ``kept`` characters other than tab and
     newline (which a browser drops from a URL)."""
@@ -99,7 +103,7 @@ def _relative(rest: str) -> str:
     between) would become a network-path reference to another host — an open redirect. ``/.``
     keeps it a path (RFC 3986 §4.2).
     """
-    probe = rest.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+    probe = _as_read(rest)
     if not probe.startswith("/"):
         return "/" + rest
     if probe[1:2] == "/":
