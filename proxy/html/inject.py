@@ -95,18 +95,24 @@ def _inject_bytes(
     )
     if edits is None:
         return None
-    view = memoryview(body)  # slices without copies: the page is copied once, by join
-    parts: list[bytes | memoryview] = []
-    pos = 0
     try:
-        for start, end, new in edits:
-            parts += (view[pos:start], new.encode(codec))
-            pos = end
+        splices = [(start, end, new.encode(codec)) for start, end, new in edits]
     except UnicodeEncodeError:
         return None
     tag = _ascii_tag(make_tag)
-    parts += (view[pos : scan.insert_at], tag, view[scan.insert_at :])
+    splices.append((scan.insert_at, scan.insert_at, tag))  # meta CSPs may follow (a <base>)
+    view = memoryview(body)  # slices without copies: the page is copied once, by join
+    parts: list[bytes | memoryview] = []
+    pos = 0
+    for start, end, new in sorted(splices, key=_start):
+        parts += (view[pos:start], new)
+        pos = end
+    parts.append(view[pos:])
     return Injection(b"".join(parts), scan.insert_at, tag, encoding)
+
+
+def _start(splice: tuple[int, int, object]) -> int:
+    return splice[0]
 
 
 def _not_a_document(body: bytes) -> bool:
@@ -145,13 +151,13 @@ def _inject_utf16(
     )
     if edits is None:
         return None
+    tag = _ascii_tag(make_tag).decode("ascii")
     parts: list[str] = []
     pos = 0
-    for start, end, new in edits:
+    for start, end, new in sorted([*edits, (scan.insert_at, scan.insert_at, tag)], key=_start):
         parts += (text[pos:start], new)
         pos = end
-    tag = _ascii_tag(make_tag).decode("ascii")
-    parts += (text[pos : scan.insert_at], tag, text[scan.insert_at :])
+    parts.append(text[pos:])
     new_body = body[:bom] + "".join(parts).encode(codec, "surrogatepass")
     offset = bom + len(text[: scan.insert_at].encode(codec, "surrogatepass"))
     inserted = tag.encode(codec)

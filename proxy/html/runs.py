@@ -84,7 +84,8 @@ _script_rest = _rest(
 def plain_run(*, find_charset: bool) -> re.Pattern[bytes]:
     """The fast-path pattern (module doc); it always matches, possibly empty.
 
-    Left to the careful path: ``<meta>`` with an http-equiv that may be a Content-Security-Policy
+    Left to the careful path: ``<base>`` (the tag goes in front of one with an href),
+    ``<meta>`` with an http-equiv that may be a Content-Security-Policy
     (with ``find_charset``: any http-equiv or charset), scripts that hold "<!--" or our tracker's
     path in a value, templates, end tags that close the head, text, anything cut off by the end.
     """
@@ -113,7 +114,7 @@ def plain_run(*, find_charset: bool) -> re.Pattern[bytes]:
         + b"|[tT]" + _element(b"title", _rest())
         + b"|[nN](?:" + _element(b"noscript", _rest()) + b"|" + _element(b"noframes", _rest())
         + b")|[hH](?:" + nocase(b"tml") + b"|" + nocase(b"ead") + b")" + _DELIM + _rest()
-        + b"|[bB](?:" + nocase(b"ase") + b"(?:" + nocase(b"font") + b")?|" + nocase(b"gsound")
+        + b"|[bB](?:" + nocase(b"asefont") + b"|" + nocase(b"gsound")
         + b")" + _DELIM + _rest()
         + rb"|/(?:(?!(?:" + head_end + rb")[\t\n\f\r />])[A-Za-z][^\t\n\f\r />]*+" + _rest()
         + rb"|(?:[^A-Za-z>][^>]*+)?>)|\?[^>]*+>"

@@ -8,7 +8,10 @@ script data with its escaped and double-escaped states, ``<template>`` contents)
 builder's modes before ``<body>``.
 
 The point is just before the first token that ends the head: ``</head>``, ``</body>``, ``</html>``,
-``</br>``, a start tag the head does not allow, non-whitespace text, or the end of the document.
+``</br>``, a start tag the head does not allow, non-whitespace text, or the end of the document;
+or, when the head holds a ``<base href>``, just before it: a script's ``src`` is resolved against
+the document's base URL when the parser meets the script, and a ``<base>`` naming another origin
+(a CDN) would send the tracker's request there.
 Everything in front of it is processed exactly as before, and the tag itself creates ``<html>`` and
 ``<head>`` where that token would have, so the tree gains one ``<script>`` and is otherwise
 unchanged. Where no such point exists (a comment left open before ``<html>`` swallows the rest of
@@ -121,6 +124,7 @@ class _Walk:
         self.meta_csp: list[MetaCsp] = []
         self.charset: str | None = None
         self.tracker = False
+        self.base: int | None = None  # where the first <base href> starts
 
     def visit_start_tag(self, start: int, end: int, name: bytes) -> None:
         """Note what a ``<script>`` or ``<meta>`` tag in front of the point means for us."""
@@ -129,6 +133,9 @@ class _Walk:
             if buf.find(TRACKER_PATH, start, end) >= 0:
                 src = attributes(buf, start, end).get(b"src")
                 self.tracker |= src is not None and TRACKER_PATH in buf[src[0] : src[1]]
+        elif name == b"base":
+            if self.base is None and b"href" in attributes(buf, start, end):
+                self.base = start
         elif name == b"meta" and (self.find_charset or _EQUIV.search(buf, start, end)):
             attrs = attributes(buf, start, end)
             equiv, content = attrs.get(b"http-equiv"), attrs.get(b"content")
@@ -185,7 +192,7 @@ class _Walk:
             elif kind in (TEXT, OPEN_TAG):
                 return i
             elif kind in (OPEN_COMMENT, OPEN_DOCTYPE) and fast:  # rare: redo, following modes
-                self.meta_csp, self.charset, self.tracker = [], None, False
+                self.meta_csp, self.charset, self.tracker, self.base = [], None, False, None
                 return self.head(start, fast=False)
             elif kind == OPEN_COMMENT:  # the comment would move into the head unless already there
                 return i if mode == _IN_HEAD else None
@@ -220,11 +227,18 @@ def find_insertion_point(body: bytes, *, charset_known: bool) -> ScanResult | No
     would be pushed out of it, so the point moves to just after that ``<meta>`` (or the page is
     refused when that is not a clean token boundary). ``already_injected`` looks at the scripts in
     front of the point and right after it, which is where any Vernier puts the tracker.
+
+    In front of a ``<base href>`` (module doc), the ``meta_csp`` are every one in the head, some
+    of them after the point.
     """
     walk = _Walk(body)
     insert_at = walk.head(3 if body.startswith(b"\xef\xbb\xbf") else 0)
     if insert_at is None:
         return None
+    if walk.base is not None and walk.base < insert_at:
+        declared = None if charset_known else prescan_meta_charset(body)
+        if declared is None or declared.tag_end <= walk.base:  # never push a <meta charset> on
+            insert_at = walk.base
     if not charset_known and insert_at < PRESCAN_BYTES:
         declared = prescan_meta_charset(body)
         if declared is not None and declared.tag_end > insert_at:

@@ -18,8 +18,9 @@ from aiohttp import web
 from proxy.content.coding import accepts
 
 ASSET_PATH = "/__vernier/t.js"
-# the markup of script_tag; bump with any change to it (2: defer="", which XHTML's XML needs)
-TAG_FORMAT = 2
+# the markup of script_tag and its place in a page; bump with any change to either (2: defer="",
+# which XHTML's XML needs; 3: in front of a <base href>, proxy/html/scan.py)
+TAG_FORMAT = 3
 TRIGGERS_PATH = "/__vernier/triggers.js"
 
 
@@ -48,7 +49,7 @@ class TrackerAsset:
     @property
     def tag_digest(self) -> str:
         """Names what Vernier inserts into pages (goes into changed pages' ETags): the script
-        and the tag's markup, so a copy held with an older tag is not kept by a 304."""
+        and the tag's markup and place, so a copy held with an older tag is not kept by a 304."""
         return hashlib.sha256(f"{self.version}:{TAG_FORMAT}".encode()).hexdigest()[:8]
 
     def script_tag(self, *, nonce: str | None, consent_pending: bool) -> str:

@@ -42,6 +42,10 @@ Storage.prototype.getItem = function () { throw new Error("storage is broken"); 
 </script></head><body><p>x</p></body></html>"""
 
 
+# The page's relative URLs name another origin (a CDN; here a closed loopback port)
+BASED = ARTICLE.replace("<title>", '<base href="http://127.0.0.1:9/assets/"><title>')
+
+
 def page_handler(body: str, headers: dict[str, str] | None = None) -> Any:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(text=body, content_type="text/html", headers=headers or {})
@@ -59,6 +63,7 @@ async def site() -> AsyncIterator[str]:
     app.router.add_get("/strict", page_handler(strict, {"Content-Security-Policy": STRICT_CSP}))
     app.router.add_get("/spa", page_handler(SPA))
     app.router.add_get("/broken", page_handler(BROKEN_STORAGE))
+    app.router.add_get("/based", page_handler(BASED))
     async with serve_app(app) as url:
         yield url
 
@@ -180,4 +185,19 @@ async def test_tracker_errors_never_reach_the_page(
     await page.evaluate("window.vernier.track('purchase', {value: 3})")
     await page.wait_for_timeout(300)
     assert await page.evaluate("window.pageErrors") == 0
+    await context.close()
+
+
+async def test_a_base_href_to_another_origin_does_not_take_the_tracker_there(
+    browser: Browser, site: str, start_proxy: StartProxy
+) -> None:
+    """The tag goes in front of ``<base>``, and the tracker posts to the page's own origin."""
+    proxy = await start_proxy(site)
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(proxy + "/based")
+    await page.wait_for_function("typeof window.vernier === 'object'")
+    await page.close(run_before_unload=True)
+    events = await stored_events(context, proxy, count("pageview", 1))
+    assert [e["url"] for e in events if e["type"] == "pageview"] == ["/based"]
     await context.close()

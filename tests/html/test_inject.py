@@ -318,3 +318,20 @@ def test_html_ish_text_gains_only_the_tag(text: str) -> None:
         text.removeprefix("\ufeff"), after.decode("utf-8-sig"), html5lib_too=plain
     )
     assert parent == "head"
+
+
+def test_meta_csps_on_both_sides_of_a_base_are_edited() -> None:
+    body = (
+        b"<head><meta http-equiv=content-security-policy content=a><base href=//cdn.example/>"
+        b"<meta http-equiv=content-security-policy content=b></head>"
+    )
+    injection = inject_tag(body, TAG, header_charset="utf-8", edit_meta_csp=lambda p: p + "+")
+    assert injection is not None
+    assert injection.body == (
+        b'<head><meta http-equiv=content-security-policy content="a+">' + TAG.encode()
+        + b'<base href=//cdn.example/><meta http-equiv=content-security-policy content="b+"></head>'
+    )  # fmt: skip
+    utf16 = inject_tag(
+        body.decode().encode("utf-16"), TAG, header_charset=None, edit_meta_csp=lambda p: p + "+"
+    )
+    assert utf16 is not None and utf16.body == injection.body.decode().encode("utf-16")

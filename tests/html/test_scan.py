@@ -204,3 +204,38 @@ def test_no_quadratic_blowup(body: bytes) -> None:
     started = time.perf_counter()
     find_insertion_point(body, charset_known=False)
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("case", "charset_known"),
+    [
+        ('<head><meta charset=utf-8>§<base href="https://cdn.example/"><title>t</title></head>', True),
+        ("<head><base target=_blank><title>t</title>§<BASE HREF=//cdn.example/></head>", True),
+        ("<html>§<base href=/x/><head><title>t</title></head>", True),
+        ("§<base href=x><p>", True),
+        ("<head><title>t</title>§</head><body><base href=x>", True),  # not in the head
+        ("<head><template><base href=x></template>§</head>", True),
+        ("<head><noscript><base href=x></noscript>§</head>", True),
+        ("<head><meta charset=utf-8>§<base href=x><title>t</title></head>", False),
+        ("<head><base href=x><meta charset=utf-8>§</head>", False),  # never push the charset on
+        ("<head><base href=x><meta charset=utf-8>§<p>", False),
+    ],
+)
+def test_the_tag_goes_in_front_of_a_base_href(case: str, charset_known: bool) -> None:
+    """A ``<base href>`` naming another origin would send the tracker's request there."""
+    body, expected = _split(case)
+    result = find_insertion_point(body, charset_known=charset_known)
+    assert result is not None and result.insert_at == expected
+    after = (body[:expected] + MARKER.encode() + body[expected:]).decode()
+    html5lib_too = "<template" not in case  # as test_insertion_point
+    assert assert_tree_gains_only_marker(body.decode(), after, html5lib_too=html5lib_too) == "head"
+
+
+def test_meta_csps_after_a_base_are_collected_too() -> None:
+    body = (
+        b"<head><meta http-equiv=content-security-policy content=a><base href=x>"
+        b"<meta http-equiv=content-security-policy content=b></head>"
+    )
+    result = find_insertion_point(body, charset_known=True)
+    assert result is not None and result.insert_at == body.index(b"<base")
+    assert [m.value for m in result.meta_csp] == ["a", "b"]

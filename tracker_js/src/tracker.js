@@ -29,8 +29,6 @@ import { forms } from './observe/forms.js';
 import { conversions } from './observe/conversions.js';
 import { spa } from './observe/spa.js';
 
-export const EVENTS_URL = '/__vernier/e';
-export const CONSENT_URL = '/__vernier/consent';
 export const STORE_KEY = 'vernier:q';
 export const MAX_STORED_EVENTS = 100;
 export const MAX_BATCH_EVENTS = 50;
@@ -41,11 +39,15 @@ const OBSERVERS = [engaged, impressions, clicks, scroll, hover, forms, conversio
 /** The tracker on one page; starts unless consent is pending. Returns the page API (window.vernier). */
 export function init(env) {
   const { w, d } = env;
+  // Vernier's endpoints (POST /__vernier/e, /__vernier/consent), on the page's own origin:
+  // fetch and sendBeacon resolve a path against the document's base URL, which a <base href>
+  // may point at another origin (a CDN)
+  const endpoint = w.location.origin + '/__vernier/';
   const cfg = readConfig(d);
   const blocked = optedOut(env.n);
   const queue = createQueue(
     createStore(() => w.localStorage, STORE_KEY, MAX_STORED_EVENTS),
-    createTransport(env.n, w, EVENTS_URL),
+    createTransport(env.n, w, endpoint + 'e'),
     env.now,
     MAX_BATCH_EVENTS,
     MAX_BODY_BYTES,
@@ -169,7 +171,7 @@ export function init(env) {
     consent: (granted) => {
       const yes = granted === true;
       if (!yes) stop();
-      return postConsent(w, CONSENT_URL, yes).then(safe((ok) => (ok && yes && start(), ok)));
+      return postConsent(w, endpoint + 'consent', yes).then(safe((ok) => (ok && yes && start(), ok)));
     },
   };
 }

@@ -121,7 +121,7 @@ test('transport: fetch with keepalive while the page lives, sendBeacon when it g
   await settle();
   const [f] = page.requests;
   assert.equal(f.via, 'fetch');
-  assert.equal(f.url, '/__vernier/e');
+  assert.equal(f.url, 'https://shop.example/__vernier/e');
   assert.equal(f.contentType, 'text/plain;charset=UTF-8'); // fetch's default, like sendBeacon's
   assert.equal(f.init.keepalive, true);
   assert.equal(f.init.credentials, undefined); // fetch's default: same-origin

@@ -107,7 +107,7 @@ test('the built bundle honours GPC and consent pending, and loads twice harmless
   assert.equal(await api.consent(true), true);
   pending.pagehide();
   await settle();
-  assert.deepEqual(pending.requests.map((r) => r.url), ['/__vernier/consent', '/__vernier/e']);
+  assert.deepEqual(pending.requests.map((r) => r.url), ['https://shop.example/__vernier/consent', 'https://shop.example/__vernier/e']);
 
   const twice = makePage();
   const first = run(twice);

@@ -56,7 +56,7 @@ test('consent pending: nothing until vernier.consent(true), which posts the cons
   assert.equal(accepted, true);
   assert.equal(page.requests.length, 1);
   const [c] = page.requests;
-  assert.equal(c.url, '/__vernier/consent');
+  assert.equal(c.url, 'https://shop.example/__vernier/consent');
   assert.equal(c.init.method, 'POST');
   assert.equal(c.contentType, 'text/plain;charset=UTF-8');
   assert.equal(c.init.credentials, undefined); // fetch's default: same-origin
@@ -88,7 +88,7 @@ test('consent(true) under GPC tells the proxy but still collects nothing', async
   assert.equal(await api.consent(true), true);
   page.pagehide();
   await settle();
-  assert.deepEqual(page.requests.map((r) => r.url), ['/__vernier/consent']);
+  assert.deepEqual(page.requests.map((r) => r.url), ['https://shop.example/__vernier/consent']);
 });
 
 test('consent(false) stops collecting, clears stored batches and tells the proxy', async () => {
@@ -107,7 +107,7 @@ test('consent(false) stops collecting, clears stored batches and tells the proxy
   assert.equal(page.storage.getItem('vernier:q'), null, 'stored batches cleared');
   assert.equal(page.d.count() + page.w.count(), 0, 'listeners removed');
   assert.notEqual(page.w.history.pushState, pushState, 'history wrappers removed');
-  assert.deepEqual(page.requests.map((r) => [r.url, r.body]), [['/__vernier/consent', '{"granted":false}']]);
+  assert.deepEqual(page.requests.map((r) => [r.url, r.body]), [['https://shop.example/__vernier/consent', '{"granted":false}']]);
   api.track('b');
   page.clock.advance(60000);
   page.pagehide();

@@ -343,7 +343,7 @@ export function makePage({
     /** Bodies POSTed to the event endpoint, parsed (each already checked against the contract). */
     get batches() {
       return requests
-        .filter((r) => r.url === '/__vernier/e')
+        .filter((r) => r.url === 'https://shop.example/__vernier/e')
         .map((r) => {
           assert.deepEqual(bodyErrors(r.body), [], `invalid body sent: ${r.body}`);
           return JSON.parse(r.body);
