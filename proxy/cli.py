@@ -115,7 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("url", help="a page of the site: a full URL, or a path on the origin")
     preview.add_argument("--upstream", type=flag_values.url, help="the origin, when URL is a path")
-    preview.add_argument("--device", choices=sorted(USER_AGENTS), default="desktop")
+    preview.add_argument(
+        "--device",
+        choices=sorted(USER_AGENTS),
+        help="default: as a --header 'User-Agent: …' says, else desktop",
+    )
     preview.add_argument("--hour", type=flag_values.bounded_int(0, 23), help="local hour, 0-23")
     preview.add_argument("--weekday", choices=WEEKDAYS, help="local weekday")
     preview.add_argument("--country", type=flag_values.country, help="ISO country code, e.g. DE")

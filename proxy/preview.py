@@ -63,7 +63,7 @@ class PreviewError(VernierError):
 class Visitor:
     """Who the preview imagines; ``context`` fields win over what the request implies."""
 
-    device: str = "desktop"
+    device: str | None = None  # None: as the User-Agent header says (desktop's by default)
     headers: Mapping[str, str] | None = None
     cookies: Mapping[str, str] | None = None
     profile: Mapping[str, str] | None = None
@@ -195,7 +195,7 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
     chosen = dict(visitor.variants or {})
     check_choices(engine.ruleset, chosen)
     pauses, pauses_line = await live_pauses(config)
-    headers = {"User-Agent": USER_AGENTS[visitor.device], **(visitor.headers or {})}
+    headers = {"User-Agent": USER_AGENTS[visitor.device or "desktop"], **(visitor.headers or {})}
     if visitor.cookies:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in visitor.cookies.items())
     status, response_headers, body = await fetch(url, headers)
@@ -214,13 +214,14 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
     ex.profile = dict(visitor.profile or {})
     ex.identity.new_session = visitor.landing
     health = RuleHealth()
+    device = {"device": visitor.device} if visitor.device else {}  # else the request's
     match = Match(
         FixedRules(engine),
         config.context,
         health,
         own_hosts=own_hosts(config),
         hidden_cookies=frozenset(),
-        context_fields=(PinnedFields({"device": visitor.device, **(visitor.context or {})}),),
+        context_fields=(PinnedFields({**device, **(visitor.context or {})}),),
         pauses=PauseWatcher(None, current=pauses),
     )
     decide = Decide(decide_with_choices(chosen, pauses), throwaway_issuer(config))

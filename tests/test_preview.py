@@ -60,6 +60,13 @@ async def test_preview_reports_rules_variants_and_the_diff(origin: str, rules_fi
     assert "Hallo de-DE" in result.after and "<script" not in result.after
     plain = await preview(config, "/page", Visitor())
     assert plain.rules == () and plain.slots[0][1:3] == ("a", "default")
+    phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+    by_header = await preview(config, "/page", Visitor(headers={"User-Agent": phone}))
+    assert by_header.slots[0][1:3] == ("b", "rule")  # the pin for mobile visitors
+    pinned = await preview(
+        config, "/page", Visitor(device="desktop", headers={"User-Agent": phone})
+    )
+    assert pinned.slots[0][1:3] == ("a", "default")  # --device wins
 
 
 async def test_preview_refuses_what_is_not_a_page(origin: str, rules_file: Path) -> None:

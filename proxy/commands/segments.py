@@ -7,7 +7,7 @@
 - ``fit``: refit the learned segments from the store's profiles now and publish the model
   (``proxy/segments/refit.py``); too few visitors is a message and exit 1, the previous model
   stays. A store that cannot be read is an error (exit 2) for every action that needs it.
-- ``explain VISITOR``: which segments a visitor (their id, as in the ``vernier_vid`` cookie) is
+- ``explain VISITOR``: which segments a visitor (the ``vernier_vid`` cookie's value, or its id) is
   in and why: every test of every segment with the profile values it read. Request fields
   (device, hour, referrer, …) are not known offline, so tests of them read as missing.
 """
@@ -31,6 +31,7 @@ from proxy.rules.load import load_rules
 from proxy.rules.segments import CLUSTER_FIELD, Segments, segments_of
 from proxy.segments.assign import Assigner
 from proxy.segments.refit import published_model, refit_once
+from proxy.session.cookie import id_in_value
 from proxy.store.profiles import load_profile
 from proxy.store_config import store_for
 
@@ -43,7 +44,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     show.add_argument("id", help="a segment id or a cluster label (c3)")
     actions.add_parser("fit", help="refit the learned segments now and publish them")
     explain = actions.add_parser("explain", help="which segments a visitor is in, and why")
-    explain.add_argument("visitor", help="the visitor id (the vernier_vid cookie's id)")
+    explain.add_argument(
+        "visitor", help="the visitor: the vernier_vid cookie's value (or name=value), or its id"
+    )
     for action in actions.choices.values():
         action.add_argument("--config", type=Path, help="YAML config file")
         action.add_argument("--rules", help="rules file or folder")
@@ -145,6 +148,7 @@ async def _explain(
     model: SegmentModel | None,
     visitor: str,
 ) -> str:
+    visitor = id_in_value(visitor) or visitor
     store = store_for(config, url)
     try:
         try:

@@ -4,8 +4,9 @@ Starts the demo shop, the embedded store and the proxy in this process (loopback
 picks, a temporary data directory), with rules whose home ``hero`` slot is a bandit
 (``proxy/simulate/rules/hero.yaml`` unless ``--rules``); sends ``--visitors`` visitors, at most
 ``--concurrency`` at a time, whose hidden preferences are in :mod:`proxy.simulate.world`; writes
-``simulate.csv`` and ``learning-curve.png`` to ``--out`` (and the learner's ``decisions.jsonl``,
-for ``vernier evaluate``, when there is one); prints how close the bandit came to the oracle over
+``simulate.csv`` and ``learning-curve.png`` to ``--out`` (and, when there are some, the learner's
+``decisions.jsonl`` and ``hero.vw`` with a copy of the rules in ``rules/``, and the ``vernier
+evaluate`` command that reads them); prints how close the bandit came to the oracle over
 the last quarter of the visitors. ``--max-seconds`` ends the run early; what was measured is
 still written. Ctrl-C ends it the same way (no new visitors, those in flight finish, the results
 so far are written) and exits 130; a second Ctrl-C exits 130 at once, writing nothing.
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from proxy.errors import EXIT_INTERRUPTED, VernierError
 from proxy.simulate.curve import summary_text
+from proxy.simulate.driver import SLOT
 from proxy.simulate.interrupt import Interrupted
 from proxy.simulate.simulation import (
     CSV_NAME,
@@ -37,6 +39,7 @@ from proxy.simulate.simulation import (
     PNG_NAME,
     RECOVERY_RATIO,
     RECOVERY_WINDOW,
+    RULES_NAME,
     Options,
     Result,
     load_sim_world,
@@ -225,6 +228,7 @@ def result_text(result: Result, options: Options) -> str:
         ),
         "wrote " + ", ".join(str(path) for path in result.files),
         *_not_written(result.files),
+        *_evaluate_hint(result.files, options.out),
     ]
     return "\n".join(lines)
 
@@ -240,3 +244,12 @@ def _not_written(files: list[Path]) -> list[str]:
            if name not in written]  # fmt: skip
     them = "them" if len(why) > 1 else "it"
     return [f"not written: {'; '.join(why)}; a longer run writes {them}"] if why else []
+
+
+def _evaluate_hint(files: list[Path], out: Path) -> list[str]:
+    """The command that evaluates policies on the run's log (the rules it used are copied)."""
+    written = {path.name for path in files}
+    if LOG_NAME not in written:
+        return []
+    model = f" --model {SLOT}={out / MODEL_NAME}" if MODEL_NAME in written else ""
+    return [f"evaluate: vernier evaluate --log {out / LOG_NAME} --rules {out / RULES_NAME}{model}"]

@@ -32,7 +32,7 @@ from typing import Final
 
 from proxy.records.http_token import HTTP_TOKEN
 
-__all__ = ["CookieSigner", "SigningKey", "cookie_header", "cookie_name", "new_id"]
+__all__ = ["CookieSigner", "SigningKey", "cookie_header", "cookie_name", "id_in_value", "new_id"]
 
 MAX_VALUE_CHARS: Final = 200
 """Longer values are rejected before any parsing or hashing (an 8 KB cookie costs nothing)."""
@@ -55,6 +55,16 @@ _COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")  # R
 _SAME_SITE: Final = {"strict": "Strict", "lax": "Lax", "none": "None"}
 _HOST_PREFIX: Final = "__Host-"
 _DIGITS36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def id_in_value(value: str) -> str | None:
+    """The id in a cookie value of ours, or in ``name=value`` as a browser's tools copy it;
+    unverified: for commands an operator runs against their own store, where a signature would
+    prove nothing. ``None`` for anything else."""
+    parts = value.strip().rpartition("=")[2].split(".")  # base64url unpadded: no "=" in a value
+    if len(parts) == 5 and parts[0] == _VERSION and _ID_HEX.fullmatch(parts[2]):
+        return parts[2]
+    return None
 
 
 @dataclass(frozen=True, slots=True)

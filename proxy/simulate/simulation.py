@@ -49,6 +49,7 @@ CSV_NAME = "simulate.csv"
 PNG_NAME = "learning-curve.png"
 LOG_NAME = "decisions.jsonl"  # what the learner writes in its data directory
 MODEL_NAME = "hero.vw"  # the last published model of the slot
+RULES_NAME = "rules"  # a copy of the rules the run used (a world run's exist only during it)
 PROGRESS_EVERY_S = 15.0
 RECOVERY_RATIO = 0.85  # of the new oracle's CTR, after a world's drift
 RECOVERY_WINDOW = 200  # visitors in the moving mean
@@ -188,6 +189,8 @@ def simulate(
         log = data_dir / LOG_NAME
         if log.exists():
             files.append(Path(shutil.copy(log, options.out / LOG_NAME)))
+        if len(files) > 2:  # what `vernier evaluate --rules` needs beside them
+            files.append(_copy_rules(rules, options.out / RULES_NAME))
     drift_at = world.spec.drift_at if isinstance(world, SpecWorld) else None
     recovery = None
     if drift_at is not None:
@@ -276,6 +279,16 @@ async def _drive(
     stopped_early = len(outcomes) + driver.progress.failed < options.visitors
     # a Ctrl-C after the last visitor (while the model is read) stopped nothing
     return outcomes, driver.progress, stopped_early, stopped_early and ctrl_c.stop.is_set(), pauses
+
+
+def _copy_rules(rules: Path, to: Path) -> Path:
+    """``rules`` (a file or a folder) copied to the folder ``to``, replacing an earlier run's."""
+    shutil.rmtree(to, ignore_errors=True)
+    if rules.is_dir():
+        return Path(shutil.copytree(rules, to))
+    to.mkdir(parents=True)
+    shutil.copy(rules, to / rules.name)
+    return to
 
 
 def _say_running(driver: Driver[Any], report: TextIO | None) -> Callable[[Outcome], None] | None:

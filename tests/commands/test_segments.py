@@ -35,6 +35,11 @@ segments:
 """
 
 
+# a visitor as the proxy names one (32 hex digits), and the cookie value that carries the id
+HEX_ID = "0123456789abcdef0123456789abcdef"
+COOKIE = f"vernier_vid=v1.k1.{HEX_ID}.t0xyz.AAAAAAAAAAAAAAAAAAAAAA"
+
+
 async def seed(url: str, prefix: str, count: int, first: int = 0) -> None:
     store = Store(url, StoreSettings(key_prefix=prefix, op_timeout_s=5.0))
     try:
@@ -42,7 +47,7 @@ async def seed(url: str, prefix: str, count: int, first: int = 0) -> None:
         for i, profile in enumerate(fields, first):
             version = await save_profile(
                 store,
-                f"visitor-{i:04d}",
+                HEX_ID if i == 0 else f"visitor-{i:04d}",
                 expected_version="",
                 fields=profile,
                 state=b"{}",
@@ -95,9 +100,12 @@ def test_fit_list_show_explain(setup: tuple[list[str], str, str]) -> None:
     code, out = cli("segments", "show", "c1", *common)
     assert code == 0 and out.startswith("c1: learned cluster of model 1")
 
-    code, out = cli("segments", "explain", "visitor-0000", *common)
+    code, out = cli("segments", "explain", "visitor-0001", *common)
     assert code == 0 and out.startswith("cluster c")
     assert "score.monetary > 0.2" in out and "[conversions=" in out
+    # the cookie as a browser's tools show it, its value, or the id in it: the same visitor
+    answers = {cli("segments", "explain", v, *common) for v in (COOKIE, COOKIE[12:], HEX_ID)}
+    assert len(answers) == 1 and next(iter(answers))[0] == 0
 
     code, out = cli("segments", "fit", *common)  # a refit keeps the labels
     assert "published model 2: 4 clusters" in out

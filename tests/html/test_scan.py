@@ -209,7 +209,10 @@ def test_no_quadratic_blowup(body: bytes) -> None:
 @pytest.mark.parametrize(
     ("case", "charset_known"),
     [
-        ('<head><meta charset=utf-8>§<base href="https://cdn.example/"><title>t</title></head>', True),
+        (
+            '<head><meta charset=utf-8>§<base href="https://cdn.example/"><title>t</title></head>',
+            True,
+        ),
         ("<head><base target=_blank><title>t</title>§<BASE HREF=//cdn.example/></head>", True),
         ("<html>§<base href=/x/><head><title>t</title></head>", True),
         ("§<base href=x><p>", True),

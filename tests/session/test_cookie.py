@@ -20,6 +20,7 @@ from proxy.session.cookie import (
     SigningKey,
     cookie_header,
     cookie_name,
+    id_in_value,
     new_id,
 )
 
@@ -410,3 +411,11 @@ def test_mac_comparison_time_does_not_depend_on_where_it_differs() -> None:
         if abs(ratios[-1] - 1) <= 0.05:
             return
     pytest.fail(f"timing differs by position of the wrong byte: ratios {ratios}")
+
+
+def test_the_id_in_a_value_for_operator_commands() -> None:
+    value = CookieSigner([K1]).sign(ID, now_s=NOW)
+    assert id_in_value(value) == ID
+    assert id_in_value(f" vernier_vid={value}\n") == ID  # as a browser's tools copy it
+    for other in (ID, "", "v1.k1.x.y.z", value.replace("v1.", "v2.", 1), "a.b.c.d.e.f"):
+        assert id_in_value(other) is None

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy.cli import main
 from proxy.commands import simulate as command
 from proxy.simulate.simulation import CSV_NAME, LOG_NAME, MODEL_NAME, PNG_NAME, Options, simulate
 from proxy.simulate.site import SIMULATION_RULES
@@ -46,6 +47,10 @@ def test_the_bandit_learns_the_hidden_preferences(tmp_path: Path) -> None:
     assert (tmp_path / PNG_NAME).read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / LOG_NAME).stat().st_size > 0  # the learner's joined decisions
     assert sum(o.reason == "bandit" for o in result.outcomes) >= 0.99 * done
+    # the command the run prints evaluates its log with its model and the rules it used
+    [hint] = command._evaluate_hint(result.files, tmp_path)
+    assert hint.startswith("evaluate: vernier evaluate --log ") and "--model hero=" in hint
+    assert main([*hint.removeprefix("evaluate: vernier ").split(), "--no-store"]) == 0
 
     s = result.summary
     assert s.oracle == pytest.approx(0.100, abs=0.004)
