@@ -357,9 +357,14 @@ class Learner:
                 self._standby = False
                 log.info("learner %s: lease taken", self.owner)
             return True
-        if not self._standby:
+        if not self._standby:  # normal beside another instance's learner; losing it is not
             self._standby = True
-            log.warning("learner %s: another learner holds the lease; standing by", self.owner)
+            if self._started:
+                log.warning(
+                    "learner %s: lost the lease to another learner; standing by", self.owner
+                )
+            else:
+                log.info("learner %s: another learner holds the lease; standing by", self.owner)
         if self._started:  # another learner continues from our last checkpoint
             self.core.reset()
             self.streams.forget()

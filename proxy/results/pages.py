@@ -190,6 +190,13 @@ def _since_links(base: str, since: str) -> str:
     return "period: " + " · ".join(links)
 
 
+LIVE_NOTE = (
+    "Sliding windows over per-minute counts, as the guardrail and the change budgets read them: "
+    "the oldest minute counts for the part of it still inside the window, so counts can be "
+    "fractional; the statistics above count whole events over the period."
+)
+
+
 def live_fragment(
     windows: Mapping[str, Mapping[str, Mapping[str, float | None]]],
     guardrail: Sequence[Mapping[str, Any]],
@@ -206,7 +213,9 @@ def live_fragment(
             )  # fmt: skip
     head = ("window", "variant", "impressions", "clicks", "conversions", "CTR", "CVR")
     return (
-        table(head, rows, numeric_from=2) + f"<h2>{GUARD_TITLE}</h2>" + guardrail_table(guardrail)
+        table(head, rows, numeric_from=2)
+        + f'<p class="muted">{LIVE_NOTE}</p><h2>{GUARD_TITLE}</h2>'
+        + guardrail_table(guardrail)
     )
 
 

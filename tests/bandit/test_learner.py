@@ -430,13 +430,19 @@ def _record_fields(record: DecisionRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__struct_fields__}
 
 
-async def test_a_second_learner_stands_by(store: Store, rules: Rules, tmp_path: Path) -> None:
+async def test_a_second_learner_stands_by(
+    store: Store, rules: Rules, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = make_learner(store, rules, tmp_path)
     second = make_learner(store, rules, tmp_path / "other")
     async with running(first):
         await until(lambda: first._started, "first started")
-        assert not await second.step()
+        with caplog.at_level(logging.INFO, logger="vernier.learner"):
+            assert not await second.step()
         assert second._standby and not second._started
+    # normal beside another instance's learner: not a warning
+    [standing_by] = [r for r in caplog.records if "standing by" in r.getMessage()]
+    assert standing_by.levelno == logging.INFO
 
 
 async def test_an_unreachable_store_is_waited_for(tmp_path: Path, rules: Rules) -> None:

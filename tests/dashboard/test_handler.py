@@ -12,7 +12,7 @@ import pytest
 
 from proxy.records.decision import encode_record
 from proxy.results.html import STANDING_TITLE
-from proxy.results.pages import SEGMENTS_TITLE
+from proxy.results.pages import LIVE_NOTE, SEGMENTS_TITLE
 from proxy.store import control
 from proxy.store.learner_state import save_checkpoint
 from tests.dashboard.conftest import RESULTS, TOKEN, Running
@@ -135,6 +135,7 @@ async def test_slot_page_breaks_the_slot_down_by_segment_from_the_decision_log(
 
     page = await slot_page()  # no decision log yet: the page says so, the rest is there
     assert SEGMENTS_TITLE in page and "No decision log at" in page and "vn-live" in page
+    assert LIVE_NOTE in page  # why the live counts can be fractional
     records, rewards = decisions()
     dashboard.decision_log.write_bytes(b"\n".join(encode_record(r) for r in records) + b"\n")
     page = await slot_page()
