@@ -195,7 +195,8 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
     chosen = dict(visitor.variants or {})
     check_choices(engine.ruleset, chosen)
     pauses, pauses_line = await live_pauses(config)
-    headers = {"User-Agent": USER_AGENTS[visitor.device or "desktop"], **(visitor.headers or {})}
+    headers = CIMultiDict(visitor.headers or {})  # "user-agent" as "Copy as cURL" writes it
+    headers.setdefault("User-Agent", USER_AGENTS[visitor.device or "desktop"])
     if visitor.cookies:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in visitor.cookies.items())
     status, response_headers, body = await fetch(url, headers)

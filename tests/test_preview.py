@@ -61,8 +61,9 @@ async def test_preview_reports_rules_variants_and_the_diff(origin: str, rules_fi
     plain = await preview(config, "/page", Visitor())
     assert plain.rules == () and plain.slots[0][1:3] == ("a", "default")
     phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
-    by_header = await preview(config, "/page", Visitor(headers={"User-Agent": phone}))
-    assert by_header.slots[0][1:3] == ("b", "rule")  # the pin for mobile visitors
+    for name in ("User-Agent", "user-agent"):  # lower case: as "Copy as cURL" writes it
+        by_header = await preview(config, "/page", Visitor(headers={name: phone}))
+        assert by_header.slots[0][1:3] == ("b", "rule")  # the pin for mobile visitors
     pinned = await preview(
         config, "/page", Visitor(device="desktop", headers={"User-Agent": phone})
     )

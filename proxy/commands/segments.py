@@ -148,7 +148,7 @@ async def _explain(
     model: SegmentModel | None,
     visitor: str,
 ) -> str:
-    visitor = id_in_value(visitor) or visitor
+    visitor = id_in_value(visitor, config.session.visitor_cookie_name) or visitor
     store = store_for(config, url)
     try:
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -228,7 +229,7 @@ def result_text(result: Result, options: Options) -> str:
         ),
         "wrote " + ", ".join(str(path) for path in result.files),
         *_not_written(result.files),
-        *_evaluate_hint(result.files, options.out),
+        *_evaluate_hint(result.files, options.rules),
     ]
     return "\n".join(lines)
 
@@ -246,10 +247,12 @@ def _not_written(files: list[Path]) -> list[str]:
     return [f"not written: {'; '.join(why)}; a longer run writes {them}"] if why else []
 
 
-def _evaluate_hint(files: list[Path], out: Path) -> list[str]:
-    """The command that evaluates policies on the run's log (the rules it used are copied)."""
-    written = {path.name for path in files}
+def _evaluate_hint(files: list[Path], rules: Path) -> list[str]:
+    """The command that evaluates policies on the run's log, with the rules it used."""
+    written = {path.name: path for path in files}
     if LOG_NAME not in written:
         return []
-    model = f" --model {SLOT}={out / MODEL_NAME}" if MODEL_NAME in written else ""
-    return [f"evaluate: vernier evaluate --log {out / LOG_NAME} --rules {out / RULES_NAME}{model}"]
+    words = ["--log", str(written[LOG_NAME]), "--rules", str(written.get(RULES_NAME, rules))]
+    if MODEL_NAME in written:
+        words += ["--model", f"{SLOT}={written[MODEL_NAME]}"]
+    return [f"evaluate: vernier evaluate {shlex.join(words)}"]

@@ -3,15 +3,16 @@ docs/reliability.md HR-01).
 
 :func:`inject_tag` is the whole decision: which encoding the browser will use, whether the page can
 be scanned safely in that encoding, where the tag goes (:mod:`proxy.html.scan`), and whether every
-``<meta>`` Content-Security-Policy in front of it can be edited to allow the tag. When any answer is
+``<meta>`` Content-Security-Policy in the head can be edited to allow the tag. When any answer is
 "no", it returns None and the caller serves the original bytes (fail open; fail closed on CSP).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from proxy.html.charset import (
     PRESCAN_BYTES,
@@ -38,12 +39,15 @@ class Injection:
 
     ``offset`` is where the tag went in the *original* body and ``inserted`` its bytes, so that
     ``body == original[:offset] + inserted + original[offset:]`` whenever no meta CSP was edited.
+    ``head_end`` (original body too) is where the head ends: the meta CSPs were looked for up to
+    there, so a caller holding only part of the page can tell whether it saw them all.
     """
 
     body: bytes
     offset: int
     inserted: bytes
     encoding: DocumentEncoding
+    head_end: int  # in the original body: where its head ends (the scan's)
 
 
 _LEADING_BLANK = re.compile(rb"[ \t\n\r\f]*")  # HTML's white space, any length
@@ -100,15 +104,26 @@ def _inject_bytes(
     except UnicodeEncodeError:
         return None
     tag = _ascii_tag(make_tag)
-    splices.append((scan.insert_at, scan.insert_at, tag))  # meta CSPs may follow (a <base>)
-    view = memoryview(body)  # slices without copies: the page is copied once, by join
-    parts: list[bytes | memoryview] = []
+    splices.append((scan.insert_at, scan.insert_at, tag))
+    # memoryview: slices without copies, the page is copied once, by join
+    new_body = b"".join(_pieces(memoryview(body), splices))
+    return Injection(new_body, scan.insert_at, tag, encoding, scan.head_end)
+
+
+class _Sliceable(Protocol):
+    def __getitem__(self, index: slice, /) -> Any: ...
+
+
+def _pieces(whole: _Sliceable, splices: Iterable[tuple[int, int, Any]]) -> list[Any]:
+    """``whole`` cut at the splices' (start, end) and each replaced by its text, in order (meta
+    CSPs may follow the tag: it goes in front of a ``<base>``)."""
+    parts: list[Any] = []
     pos = 0
     for start, end, new in sorted(splices, key=_start):
-        parts += (view[pos:start], new)
+        parts += (whole[pos:start], new)
         pos = end
-    parts.append(view[pos:])
-    return Injection(b"".join(parts), scan.insert_at, tag, encoding)
+    parts.append(whole[pos:])
+    return parts
 
 
 def _start(splice: tuple[int, int, object]) -> int:
@@ -152,20 +167,16 @@ def _inject_utf16(
     if edits is None:
         return None
     tag = _ascii_tag(make_tag).decode("ascii")
-    parts: list[str] = []
-    pos = 0
-    for start, end, new in sorted([*edits, (scan.insert_at, scan.insert_at, tag)], key=_start):
-        parts += (text[pos:start], new)
-        pos = end
-    parts.append(text[pos:])
-    new_body = body[:bom] + "".join(parts).encode(codec, "surrogatepass")
+    spliced = "".join(_pieces(text, [*edits, (scan.insert_at, scan.insert_at, tag)]))
+    new_body = body[:bom] + spliced.encode(codec, "surrogatepass")
     offset = bom + len(text[: scan.insert_at].encode(codec, "surrogatepass"))
     inserted = tag.encode(codec)
     if not edits and (
         new_body[:offset] != body[:offset] or new_body[offset + len(inserted) :] != body[offset:]
     ):
         return None
-    return Injection(new_body, offset, inserted, encoding)
+    head_end = bom + len(text[: scan.head_end].encode(codec, "surrogatepass"))
+    return Injection(new_body, offset, inserted, encoding, head_end)
 
 
 def _ascii_tag(make_tag: MakeTag) -> bytes:
@@ -188,7 +199,7 @@ def inject_tag(
     can decide then what the tag needs (a CSP nonce only when some policy asked for one).
 
     ``header_charset`` is the raw charset label of the Content-Type header. ``edit_meta_csp`` gets
-    each ``<meta http-equiv="Content-Security-Policy">`` value in front of the tag and returns the
+    each ``<meta http-equiv="Content-Security-Policy">`` value in the head and returns the
     policy to write back (the same string to keep it), or None when the policy cannot be made to
     allow the tag; the page is then refused. Only those values and the insertion point change.
     Refused too: binary bodies, stateful or "replacement" encodings, undecodable UTF-16, pages that

@@ -58,6 +58,9 @@ __all__ = [
     "head_meta_charset",
 ]
 
+# The longest tag the scan makes room for in front of a <meta charset> (Vernier's is ~130 bytes
+# with a nonce and the consent attribute).
+MAX_TAG_BYTES = 256
 _PLAIN_RUN = plain_run(find_charset=False)
 _PLAIN_RUN_BUT_CHARSET = plain_run(find_charset=True)
 _NON_WS = re.compile(rb"[^\t\n\f\r ]")
@@ -82,11 +85,12 @@ class MetaCsp:
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """Where the tag goes, the meta CSPs in front of it, whether the tracker is there already."""
+    """Where the tag goes, the head's meta CSPs, whether the tracker is there already."""
 
     insert_at: int
     meta_csp: tuple[MetaCsp, ...]
     already_injected: bool
+    head_end: int  # where the head ends: insert_at, or later when the tag goes before a <base>
 
 
 def _skip_template(buf: bytes, pos: int) -> int:
@@ -228,28 +232,36 @@ def find_insertion_point(body: bytes, *, charset_known: bool) -> ScanResult | No
     refused when that is not a clean token boundary). ``already_injected`` looks at the scripts in
     front of the point and right after it, which is where any Vernier puts the tracker.
 
-    In front of a ``<base href>`` (module doc), the ``meta_csp`` are every one in the head, some
-    of them after the point.
+    ``meta_csp`` are the head's, up to ``head_end``: in front of a ``<base href>`` (module doc)
+    some are after the point. A caller that has only part of the document knows every one of
+    them only when ``head_end`` is inside that part.
     """
     walk = _Walk(body)
     insert_at = walk.head(3 if body.startswith(b"\xef\xbb\xbf") else 0)
     if insert_at is None:
         return None
-    if walk.base is not None and walk.base < insert_at:
-        declared = None if charset_known else prescan_meta_charset(body)
-        if declared is None or declared.tag_end <= walk.base:  # never push a <meta charset> on
-            insert_at = walk.base
-    if not charset_known and insert_at < PRESCAN_BYTES:
-        declared = prescan_meta_charset(body)
-        if declared is not None and declared.tag_end > insert_at:
-            moved = walk.to_meta(insert_at, declared.tag_start)
-            if moved < 0:
-                return None
-            insert_at = moved
+    head_end = insert_at
+    first = insert_at if walk.base is None else min(insert_at, walk.base)
+    declared = None if charset_known or first >= PRESCAN_BYTES else prescan_meta_charset(body)
+    if (
+        walk.base is not None
+        and walk.base < insert_at
+        and (  # a <meta charset> after it stays inside the prescan window
+            declared is None
+            or declared.tag_end <= walk.base
+            or declared.tag_end + MAX_TAG_BYTES <= PRESCAN_BYTES
+        )
+    ):
+        insert_at = walk.base
+    elif declared is not None and insert_at < declared.tag_end:
+        moved = walk.to_meta(insert_at, declared.tag_start)
+        if moved < 0:
+            return None
+        insert_at = moved
     tag = TAG_AT.match(body, insert_at)
     if tag is not None and not tag.group(1) and tag.group(2).lower() == b"script":
         walk.visit_start_tag(insert_at, tag.end(), b"script")
-    return ScanResult(insert_at, tuple(walk.meta_csp), walk.tracker)
+    return ScanResult(insert_at, tuple(walk.meta_csp), walk.tracker, head_end)
 
 
 def head_meta_charset(body: bytes) -> str | None:

@@ -57,11 +57,17 @@ _HOST_PREFIX: Final = "__Host-"
 _DIGITS36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def id_in_value(value: str) -> str | None:
-    """The id in a cookie value of ours, or in ``name=value`` as a browser's tools copy it;
-    unverified: for commands an operator runs against their own store, where a signature would
-    prove nothing. ``None`` for anything else."""
-    parts = value.strip().rpartition("=")[2].split(".")  # base64url unpadded: no "=" in a value
+def id_in_value(text: str, base_name: str) -> str | None:
+    """The id in a cookie value of ours: ``text`` is the value, or ``name=value`` pairs as a
+    browser's tools copy a Cookie header (the pair of the cookie named ``base_name``, with or
+    without its ``__Host-`` prefix, is read). Unverified: for commands an operator runs against
+    their own store, where a signature would prove nothing. ``None`` for anything else."""
+    value = text.strip()
+    if "=" in value:  # base64url unpadded: a value of ours holds no "="
+        pairs = (pair.strip().partition("=") for pair in value.split(";"))
+        names = (base_name, _HOST_PREFIX + base_name)
+        value = next((v for name, _, v in pairs if name in names), "")
+    parts = value.split(".")
     if len(parts) == 5 and parts[0] == _VERSION and _ID_HEX.fullmatch(parts[2]):
         return parts[2]
     return None

@@ -157,6 +157,8 @@ def simulate(
     options.out.mkdir(parents=True, exist_ok=True)
     for name in (MODEL_NAME, LOG_NAME):  # an earlier run's, which this one may not replace
         (options.out / name).unlink(missing_ok=True)
+    if not _overlap(options.rules, options.out / RULES_NAME):
+        shutil.rmtree(options.out / RULES_NAME, ignore_errors=True)
     with scratch_dir() as data_dir:
         rules = options.rules
         if isinstance(world, SpecWorld) and not options.rules_given:
@@ -189,8 +191,8 @@ def simulate(
         log = data_dir / LOG_NAME
         if log.exists():
             files.append(Path(shutil.copy(log, options.out / LOG_NAME)))
-        if len(files) > 2:  # what `vernier evaluate --rules` needs beside them
-            files.append(_copy_rules(rules, options.out / RULES_NAME))
+        if len(files) > 2 and (copied := _copy_rules(rules, options.out / RULES_NAME)):
+            files.append(copied)  # what `vernier evaluate --rules` needs beside them
     drift_at = world.spec.drift_at if isinstance(world, SpecWorld) else None
     recovery = None
     if drift_at is not None:
@@ -281,14 +283,22 @@ async def _drive(
     return outcomes, driver.progress, stopped_early, stopped_early and ctrl_c.stop.is_set(), pauses
 
 
-def _copy_rules(rules: Path, to: Path) -> Path:
-    """``rules`` (a file or a folder) copied to the folder ``to``, replacing an earlier run's."""
+def _copy_rules(rules: Path, to: Path) -> Path | None:
+    """``rules`` (a file or a folder) copied to the folder ``to``; None, touching nothing, when
+    they are in ``to`` or hold it (``--rules OUT/rules``, ``--rules .``)."""
+    if _overlap(rules, to):
+        return None
     shutil.rmtree(to, ignore_errors=True)
     if rules.is_dir():
         return Path(shutil.copytree(rules, to))
     to.mkdir(parents=True)
-    shutil.copy(rules, to / rules.name)
+    shutil.copy(rules, to / "rules.yaml")  # a folder's rules are its *.yaml files
     return to
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a.is_relative_to(b) or b.is_relative_to(a)
 
 
 def _say_running(driver: Driver[Any], report: TextIO | None) -> Callable[[Outcome], None] | None:

@@ -97,8 +97,8 @@ class Inject:
                 self._injections.put(
                     document, same_as, injection, len(document) + len(injection.body)
                 )
-        if ex.streaming_head is not None and injection.offset >= len(document):
-            return  # the head may run on past what was read: the point is not known yet
+        if ex.streaming_head is not None and injection.head_end >= len(document):
+            return  # the head may run on past what was read: its meta CSPs are not all known
         ex.document = injection.body
         ex.encoding = injection.encoding
         ex.changed = True

@@ -129,3 +129,15 @@ def test_a_short_run_says_why_the_learners_files_are_missing(tmp_path: Path) -> 
     [line] = command._not_written([csv, png])
     assert "decisions.jsonl: the run ended before the learner joined a decision" in line
     assert "hero.vw" in line
+
+
+def test_the_evaluate_hint_names_the_runs_files_quoted(tmp_path: Path) -> None:
+    out = tmp_path / "my run"
+    log, model, rules = out / "decisions.jsonl", out / "hero.vw", out / "rules"
+    [hint] = command._evaluate_hint([log, model, rules], SIMULATION_RULES)
+    assert hint == (
+        f"evaluate: vernier evaluate --log '{log}' --rules '{rules}' --model 'hero={model}'"
+    )
+    [own] = command._evaluate_hint([log], SIMULATION_RULES)  # the rules were not copied
+    assert own.endswith(f"--rules {SIMULATION_RULES}")
+    assert command._evaluate_hint([model], SIMULATION_RULES) == []

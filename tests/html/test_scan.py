@@ -220,8 +220,12 @@ def test_no_quadratic_blowup(body: bytes) -> None:
         ("<head><template><base href=x></template>§</head>", True),
         ("<head><noscript><base href=x></noscript>§</head>", True),
         ("<head><meta charset=utf-8>§<base href=x><title>t</title></head>", False),
-        ("<head><base href=x><meta charset=utf-8>§</head>", False),  # never push the charset on
-        ("<head><base href=x><meta charset=utf-8>§<p>", False),
+        ("<head>§<base href=x><meta charset=utf-8></head>", False),  # room in the window
+        ("<head>§<base href=x><meta charset=utf-8><p>", False),
+        (  # no room: never push a <meta charset> out of the 1024-byte prescan window
+            f"<head><base href=x><meta name=a content={'x' * 950}><meta charset=utf-8>§</head>",
+            False,
+        ),
     ],
 )
 def test_the_tag_goes_in_front_of_a_base_href(case: str, charset_known: bool) -> None:
@@ -229,6 +233,8 @@ def test_the_tag_goes_in_front_of_a_base_href(case: str, charset_known: bool) ->
     body, expected = _split(case)
     result = find_insertion_point(body, charset_known=charset_known)
     assert result is not None and result.insert_at == expected
+    if b"</head>" in body:
+        assert result.head_end == body.index(b"</head>")
     after = (body[:expected] + MARKER.encode() + body[expected:]).decode()
     html5lib_too = "<template" not in case  # as test_insertion_point
     assert assert_tree_gains_only_marker(body.decode(), after, html5lib_too=html5lib_too) == "head"

@@ -415,7 +415,13 @@ def test_mac_comparison_time_does_not_depend_on_where_it_differs() -> None:
 
 def test_the_id_in_a_value_for_operator_commands() -> None:
     value = CookieSigner([K1]).sign(ID, now_s=NOW)
-    assert id_in_value(value) == ID
-    assert id_in_value(f" vernier_vid={value}\n") == ID  # as a browser's tools copy it
-    for other in (ID, "", "v1.k1.x.y.z", value.replace("v1.", "v2.", 1), "a.b.c.d.e.f"):
-        assert id_in_value(other) is None
+    other_id = CookieSigner([K1]).sign("f" * 32, now_s=NOW)
+    assert id_in_value(value, "vernier_vid") == ID
+    assert (
+        id_in_value(f" vernier_vid={value}\n", "vernier_vid") == ID
+    )  # as a browser's tools copy it
+    header = f"vernier_sid={other_id}; __Host-vernier_vid={value}; theme=dark"
+    assert id_in_value(header, "vernier_vid") == ID  # the named cookie's, not the last one's
+    assert id_in_value(f"vernier_sid={value}", "vernier_vid") is None
+    for text in (ID, "", "v1.k1.x.y.z", value.replace("v1.", "v2.", 1), "a.b.c.d.e.f"):
+        assert id_in_value(text, "vernier_vid") is None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shlex
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,9 @@ def test_the_bandit_learns_the_hidden_preferences(tmp_path: Path) -> None:
     assert (tmp_path / LOG_NAME).stat().st_size > 0  # the learner's joined decisions
     assert sum(o.reason == "bandit" for o in result.outcomes) >= 0.99 * done
     # the command the run prints evaluates its log with its model and the rules it used
-    [hint] = command._evaluate_hint(result.files, tmp_path)
+    [hint] = command._evaluate_hint(result.files, SIMULATION_RULES)
     assert hint.startswith("evaluate: vernier evaluate --log ") and "--model hero=" in hint
-    assert main([*hint.removeprefix("evaluate: vernier ").split(), "--no-store"]) == 0
+    assert main([*shlex.split(hint.removeprefix("evaluate: vernier ")), "--no-store"]) == 0
 
     s = result.summary
     assert s.oracle == pytest.approx(0.100, abs=0.004)

@@ -124,3 +124,17 @@ def test_same_pages_keeps_the_first_object_and_is_bounded_in_bytes() -> None:
     assert pages.first_of(again) is again  # 10 MiB > 8 MiB: the oldest went
     huge = b"h" * (3 * 1024 * 1024)
     assert pages.first_of(bytes(bytearray(huge))) is not pages.first_of(huge)  # never kept
+
+
+async def test_a_streamed_head_is_injected_only_once_all_of_it_was_read() -> None:
+    """In front of a ``<base>`` the point is known early, but a meta CSP further down the head
+    (past what was read of a streamed page) must be seen to be edited: no tag until then."""
+    head = b"<html><head><base href=//cdn.example/>" + b"<link rel=preload href=x>" * 100
+    rest = b"<meta http-equiv=content-security-policy content=\"connect-src 'none'\"></head><p>x"
+    for streamed, tagged in ((head, False), (head + rest, True)):
+        ex = make_exchange(target="/page")
+        ex.streaming_head = ex.document = streamed
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        await Inject(TrackerAsset.load(), Metrics(), "'self'")(ex)
+        assert ex.changed is tagged
+        assert ex.document is not None and ex.document.find(b"<script") in (-1, 12)

@@ -39,10 +39,11 @@ const OBSERVERS = [engaged, impressions, clicks, scroll, hover, forms, conversio
 /** The tracker on one page; starts unless consent is pending. Returns the page API (window.vernier). */
 export function init(env) {
   const { w, d } = env;
-  // Vernier's endpoints (POST /__vernier/e, /__vernier/consent), on the page's own origin:
+  // Vernier's endpoints (POST /__vernier/e, /__vernier/consent) on the page's own address:
   // fetch and sendBeacon resolve a path against the document's base URL, which a <base href>
-  // may point at another origin (a CDN)
-  const endpoint = w.location.origin + '/__vernier/';
+  // may point at another origin (a CDN). From location, not location.origin ("null" in a
+  // sandboxed page). A URL object: `endpoint + 'e'` is its href and 'e'.
+  const endpoint = new URL('/__vernier/', w.location);
   const cfg = readConfig(d);
   const blocked = optedOut(env.n);
   const queue = createQueue(

@@ -114,6 +114,15 @@ test('flush_ms sets the send interval', async () => {
   assert.equal(page.requests.length, 1);
 });
 
+test('the endpoint is on the page\'s own address, whatever a <base href> says or a sandbox does to its origin', async () => {
+  const page = makePage();
+  page.w.location.origin = 'null'; // a sandboxed page's; its address is still the page's
+  startOn(page);
+  page.clock.advance(5000);
+  await settle();
+  assert.deepEqual(page.requests.map((r) => r.url), ['https://shop.example/__vernier/e']);
+});
+
 test('transport: fetch with keepalive while the page lives, sendBeacon when it goes away', async () => {
   const page = makePage();
   const api = startOn(page);

@@ -50,7 +50,7 @@ function run(page) {
   // import() of a script run by node:vm needs --experimental-vm-modules: the bundle's one
   // import() is pointed at this function instead, which loads the committed triggers.js
   const loadModule = (url) => (imported.push(url), (page.importing = import(TRIGGERS_ASSET.href)));
-  const context = vm.createContext({ window: page.w, document: page.d, navigator: page.n, TextEncoder, loadModule });
+  const context = vm.createContext({ window: page.w, document: page.d, navigator: page.n, TextEncoder, URL, loadModule });
   page.imported = imported;
   // timers and the clock: the bundle uses window.setTimeout and Date.now
   vm.runInContext(`Date.now = () => window.__now()`, context);

@@ -275,7 +275,18 @@ export function makePage({
     },
   });
 
-  const location = { origin: 'https://shop.example', pathname: path, search, hash: '' };
+  const location = {
+    origin: 'https://shop.example',
+    pathname: path,
+    search,
+    hash: '',
+    get href() {
+      return 'https://shop.example' + this.pathname + this.search + this.hash; // not origin: see api.test.js
+    },
+    toString() {
+      return this.href;
+    },
+  };
   const go = (url) => {
     if (url == null) return;
     const u = new URL(url, location.origin + location.pathname);
