@@ -7,7 +7,9 @@ admin listener, and its ``/metrics`` sums every worker's counters (``metrics_sha
 folder of the data directory that the parent empties before and removes after the run).
 
 SIGTERM and SIGINT stop; SIGHUP reloads (the rules): a worker runs the app's ``RELOAD_ON_SIGHUP``
-callbacks, and the parent of several workers forwards the signal to each of them.
+callbacks, and the parent of several workers forwards the signal to each of them. The parent
+starts a worker that dies again (:func:`_start_and_wait`), and stops them all when one cannot
+start.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from multiprocessing import connection
 from multiprocessing.context import SpawnContext
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from aiohttp import web
@@ -40,6 +45,10 @@ from proxy.server.safety import check_aiohttp
 from proxy.store.embedded import EmbeddedStore
 
 log = logging.getLogger("vernier.server")
+# A worker that dies this soon after its start, more than MAX_QUICK_RESTARTS times in a row,
+# is not started again: the whole serve stops (a crash loop is a bug or a broken machine).
+RESTART_WINDOW_S = 10.0
+MAX_QUICK_RESTARTS = 3
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"  # as ``vernier serve`` sets up
 
 
@@ -253,29 +262,38 @@ def _start_and_wait(
     context: SpawnContext,
     shares: list[MetricsShare],
 ) -> int:
+    """Start the workers and supervise them until SIGTERM/SIGINT: a worker that dies (a crash,
+    ``kill -9``) is started again in its place, with its share (the first one's: the admin
+    listener); one that cannot start (exit 2: an address in use) stops them all, as one process
+    would; one that keeps dying within :data:`RESTART_WINDOW_S` of its start, after
+    :data:`MAX_QUICK_RESTARTS` restarts, too."""
     # ignored signals stay ignored across exec: a SIGHUP forwarded while a worker still imports
     # must not end it (its serve() installs the real handler)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    workers = [
-        context.Process(
+
+    def start(share: MetricsShare) -> BaseProcess:
+        worker = context.Process(
             target=_worker_main,
             args=(config, store_url, instance, share),
             name=f"vernier-worker-{share.worker}",
         )
-        for share in shares
-    ]
-    for worker in workers:
         worker.start()
-    if announce is not None:
-        announce(f"http://{config.server.listen} ({len(workers)} workers)")
+        return worker
+
+    workers = {share.worker: start(share) for share in shares}
+    started = dict.fromkeys(workers, time.monotonic())
+    quick_restarts = dict.fromkeys(workers, 0)
+    stopping = False
 
     def send(sig: signal.Signals) -> None:
-        for worker in workers:
-            if worker.pid is not None:
+        for worker in workers.values():
+            if worker.pid is not None and worker.exitcode is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.pid, sig)
 
     def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         send(signal.SIGTERM)
 
     def reload(signum: int, frame: object) -> None:
@@ -284,12 +302,42 @@ def _start_and_wait(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
-    codes = []
-    for worker in workers:
-        worker.join()
-        codes.append(worker.exitcode or 0)
-    failed = [c for c in codes if c not in (0, -signal.SIGTERM)]
-    if failed:
-        print(f"vernier: {len(failed)} worker(s) exited with errors", file=sys.stderr)
-        return 1
-    return 0
+    if announce is not None and _listening(config.server.listen, workers.values()):
+        announce(f"http://{config.server.listen} ({len(workers)} workers)")
+    code = 0
+    while alive := [w.sentinel for w in workers.values() if w.exitcode is None]:
+        connection.wait(alive)  # never an empty list: that would wait for ever
+        for index, worker in workers.items():
+            if worker.exitcode is None or index not in started:
+                continue
+            began = started.pop(index)  # seen: a worker is handled once
+            exitcode = worker.exitcode
+            if stopping or exitcode in (0, -signal.SIGTERM):
+                continue
+            quick = time.monotonic() - began < RESTART_WINDOW_S
+            quick_restarts[index] = quick_restarts[index] + 1 if quick else 0
+            if exitcode == 2 or quick_restarts[index] > MAX_QUICK_RESTARTS:
+                log.error("worker %d exited (code %s): stopping every worker", index, exitcode)
+                code = 2 if exitcode == 2 else 1
+                stopping = True
+                send(signal.SIGTERM)
+                continue
+            log.error("worker %d exited (code %s): starting it again", index, exitcode)
+            workers[index] = start(shares[index])
+            started[index] = time.monotonic()
+    if code:
+        print("vernier: a worker could not run; every worker stopped", file=sys.stderr)
+    return code
+
+
+def _listening(listen: str, workers: Iterable[BaseProcess]) -> bool:
+    """Whether the listen address accepts connections, waited for while every worker lives (a
+    spawned worker imports for seconds before it binds); False as soon as one has exited."""
+    host, _, port = listen.rpartition(":")
+    while all(w.exitcode is None for w in workers):
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1):
+                return True
+        except OSError:
+            connection.wait([w.sentinel for w in workers], timeout=0.05)
+    return False
