@@ -171,13 +171,34 @@ def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
         return [_build(item, f"{path}[{i}]", lines, loader) for i, item in enumerate(node.value)]
     if isinstance(node, ScalarNode):
         lines.mark_text(path, node)
-    return loader.construct_object(node)
+    value = loader.construct_object(node)
+    if isinstance(value, str) and not _encodable(value):  # "\ud800": no UTF-8 text can hold it
+        raise lines.error("a lone surrogate (an escape like \\ud800) is not text", path)
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def loads(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
     """Parse one YAML document; returns plain data and the line of every path."""
     lines = LineMap(file)
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # reads every character first: a control one is refused
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - text.rfind("\n", 0, err.position)
+        raise ConfigError(
+            f"character U+{err.character:04X} is not allowed in YAML (a control character)",
+            file=file,
+            line=line,
+            column=column,
+        ) from None
     try:
         root = loader.get_single_node()
         if root is None:

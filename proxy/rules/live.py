@@ -114,7 +114,9 @@ class LiveRules(Generic[T]):
 
     Request handlers read :attr:`current` once per request. ``reload`` is synchronous (load work
     is CPU-bound); :meth:`watch` runs it in the default executor, one reload at a time. With
-    ``missing_ok``, an absent path means no rules (at start and later), as for ``vernier validate``.
+    ``missing_ok``, an absent path means no rules, as for ``vernier validate``, until the path
+    appears; a path that was loaded and then disappears is refused like a bad file (the last
+    good rules stay live).
     """
 
     def __init__(
@@ -129,10 +131,12 @@ class LiveRules(Generic[T]):
         self._build = build
         self._metrics = metrics
         self._missing_ok = missing_ok
+        self._existed = False  # once the path was loaded, its disappearance is refused
         self._seen = fingerprint(path)  # before loading: a write during the load is seen later
         self._last_stats = self._seen.stats  # at the previous poll
         ruleset = self._load()  # a ConfigError here refuses to start
         self._live = _Live(ruleset, build(ruleset))
+        self._existed = path.exists()
         self.last_error: str | None = None  # why the files on disk are refused, for health checks
         self._reloading = threading.Lock()  # reload() may be called from any thread
         self._lock = asyncio.Lock()  # keeps waiting reloads off the executor's threads
@@ -156,8 +160,14 @@ class LiveRules(Generic[T]):
         return self._live.ruleset.version
 
     def _load(self) -> RuleSet:
-        if self._missing_ok and not self.path.exists():
-            return RuleSet()
+        if not self.path.exists():
+            if self._existed:  # deleted or renamed while serving: a mistake more often than not
+                raise ConfigError(
+                    f"rules path {self.path} no longer exists; restore it, or restart to serve "
+                    "without rules"
+                )
+            if self._missing_ok:
+                return RuleSet()
         return load_rules(self.path)
 
     def reload(self, reason: str) -> bool:
@@ -177,6 +187,7 @@ class LiveRules(Generic[T]):
             log.exception("rules reload (%s): building the rule set failed", reason)
             return self._refuse(seen, reason, f"{type(err).__name__}: {err}")
         self._seen = seen
+        self._existed = self._existed or self.path.exists()
         was_refused, self.last_error = self.last_error is not None, None
         if self._metrics is not None:
             self._metrics.rules_refused.set(0)

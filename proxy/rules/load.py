@@ -94,6 +94,10 @@ class _Checker:
 
     def operation(self, op: schema.Operation, path: str) -> None:
         self.selector(op.selector, f"{path}.selector")
+        for name in op.__struct_fields__:  # a NUL in a page makes it binary to every reader
+            value = getattr(op, name)
+            if isinstance(value, str) and "\0" in value:
+                raise self.lines.error("values must not contain NUL", f"{path}.{name}")
         op.check(self, path)
 
     def operations(self, ops: tuple[schema.Operation, ...], path: str) -> None:

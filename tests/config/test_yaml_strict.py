@@ -70,6 +70,22 @@ def test_alias_alone_is_refused_on_its_line() -> None:
     assert err.line == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [("a: 1\nb: x\x07y\n", (2, 5)), ("a: 1\n# note \x01\n", (2, 8)), ("\x00", (1, 1))],
+)
+def test_a_control_character_is_named_by_line_and_column(text: str, where: tuple[int, int]) -> None:
+    err = error_of(text)
+    assert (err.line, err.column) == where
+    assert "is not allowed in YAML (a control character)" in err.message
+
+
+def test_a_lone_surrogate_is_refused_at_its_key() -> None:
+    err = error_of('a: 1\nb: "x\\ud800y"\n')
+    assert (err.line, err.path) == (2, "$.b")
+    assert "lone surrogate" in err.message
+
+
 # --- duplicate keys ----------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -107,6 +108,16 @@ def test_absent_path_raises_unless_missing_ok(tmp_path: Path) -> None:
     assert live.current.values == ()
     assert live.reload("test") is True  # still absent: no rules, not an error
     assert live.last_error is None
+
+
+@pytest.mark.parametrize("missing_ok", [False, True])
+def test_a_loaded_path_that_disappears_is_refused(folder: Path, missing_ok: bool) -> None:
+    (folder / "home.yaml").write_text(rules_text("Kept"))
+    live = LiveRules(folder, build, missing_ok=missing_ok)
+    shutil.rmtree(folder)  # deleted, or renamed, while serving
+    assert live.reload("test") is False
+    assert value_of(live) == "Kept"
+    assert live.last_error is not None and "no longer exists" in live.last_error
 
 
 def test_bad_edit_is_refused_and_the_old_rules_stay(

@@ -150,6 +150,12 @@ BAD = [
         "CR, LF or NUL",
     ),
     (
+        SLOT % '{op: set_text, selector: p, value: "A\\0B"}',
+        10,
+        "$.slots[0].variants.b[2].value",
+        "values must not contain NUL",
+    ),
+    (
         SLOT % "{op: set_attr, selector: a, name: 'x y', value: z}",
         10,
         "$.slots[0].variants.b[2].name",
