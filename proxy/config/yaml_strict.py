@@ -191,13 +191,12 @@ def loads(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
     try:
         loader = _StrictLoader(text)  # reads every character first: a control one is refused
     except yaml.reader.ReaderError as err:
-        line = text.count("\n", 0, err.position) + 1
-        column = err.position - text.rfind("\n", 0, err.position)
+        at = err.position
         raise ConfigError(
             f"character U+{err.character:04X} is not allowed in YAML (a control character)",
             file=file,
-            line=line,
-            column=column,
+            line=text.count("\n", 0, at) + 1,
+            column=at - text.rfind("\n", 0, at),
         ) from None
     try:
         root = loader.get_single_node()

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 # docs/design.md §7: why a slot shows what it shows
-Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default"]
+Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default", "outage"]
+# The control shown because the store could not answer (nothing may change then, and there is no
+# variant of the visitor's to keep): logged, but outside every experiment — its id says so
+# (proxy.records.decision.outage_decision_id), and the results count neither it nor its
+# impressions and clicks (a split would otherwise gain control exposures whose conversions
+# cannot be attributed).
+OUTAGE: Reason = "outage"
 
 
 def new_decision_id() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from proxy.decide.decision import Decision, Reason, new_decision_id, stable_decision_id
+from proxy.decide.decision import OUTAGE, Decision, Reason, new_decision_id, stable_decision_id
 from proxy.govern.control import Pauses
 from proxy.rules.compiled import CompiledSlot
 from proxy.rules.replay import pinned_variant
@@ -32,7 +32,12 @@ def with_triggers(slot: CompiledSlot, decision: Decision, pauses: Pauses) -> Dec
     a rules reload changed gets a new id (results count one exposure per id). A paused slot
     offers none, and no trigger offers a paused variant: the kill switch covers the page's
     switches too."""
-    if decision.variant != slot.control or not slot.triggers or slot.id in pauses.slots:
+    if (
+        decision.variant != slot.control
+        or not slot.triggers
+        or slot.id in pauses.slots
+        or decision.reason == OUTAGE  # nothing may change while the store cannot answer
+    ):
         return decision
     offered = tuple(
         (t.id, t.variant, stable_decision_id(decision.id, t.id, t.variant))

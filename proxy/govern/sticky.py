@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from proxy.decide.decision import Decision, new_decision_id
+from proxy.decide.decision import OUTAGE, Decision, new_decision_id
+from proxy.records.decision import outage_decision_id
 from proxy.rules.compiled import CompiledSlot
 from proxy.store.governance import Proposal, Verdict
 
@@ -41,10 +42,11 @@ def governed(
 
 
 def unchanged(slot: CompiledSlot, shown: Mapping[str, tuple[str, str]]) -> Decision:
-    """With the store unreachable: the variant the visitor's cookie names, else the control."""
+    """With the store unreachable: the variant the visitor's cookie names, else the control,
+    outside the experiments (:data:`~proxy.decide.decision.OUTAGE`)."""
     variant, decision_id = shown.get(slot.id, (slot.control, ""))
     if variant not in slot.variants or not decision_id:
-        return Decision(new_decision_id(), slot.id, slot.control, "default")
+        return Decision(outage_decision_id(), slot.id, slot.control, OUTAGE)
     return Decision(decision_id, slot.id, variant, "held")
 
 

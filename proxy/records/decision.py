@@ -10,6 +10,7 @@ them: they live here so that none of those packages has to import another to sha
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Literal
 
 import msgspec
@@ -22,7 +23,23 @@ import msgspec
 # and squared in the estimators it overflows (near 1e154) or drowns the rest.
 REWARD_LIMIT = 1e30
 
-Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default"]
+Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default", "outage"]
+
+
+# An outage decision's id (proxy.decide.decision.OUTAGE): this prefix and 16 random characters,
+# longer than every other decision id (16 characters), so no other id is ever taken for one.
+OUTAGE_ID_PREFIX = "outage"
+_OUTAGE_ID_LENGTH = len(OUTAGE_ID_PREFIX) + 16
+
+
+def outage_decision_id() -> str:
+    """A new id for the control shown while the store could not answer."""
+    return OUTAGE_ID_PREFIX + secrets.token_urlsafe(12)
+
+
+def is_outage_id(decision_id: str) -> bool:
+    """Whether ``decision_id`` names an outage decision (outside every experiment)."""
+    return len(decision_id) == _OUTAGE_ID_LENGTH and decision_id.startswith(OUTAGE_ID_PREFIX)
 
 
 class DecisionRecord(msgspec.Struct, frozen=True):

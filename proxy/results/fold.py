@@ -24,8 +24,10 @@ first exposure to the slot, frozen then in the profile by :func:`frozen_covariat
 with every later decision; 0 without a profile) for CUPED: ``cuped_y``,
 ``cuped_y_sq``, ``cuped_x``, ``cuped_x_sq``, ``cuped_xy`` (their count is ``ips_n``).
 
-Lost exposures are ``decisions − exposures``: decided, never seen. Bots and slots or variants the
-live rules do not have are left out (a beacon is visitor input: forged names create nothing).
+Lost exposures are ``decisions − exposures``: decided, never seen. Bots, slots or variants the
+live rules do not have (a beacon is visitor input: forged names create nothing) and outage
+decisions with their impressions and clicks (the control while the store could not answer,
+outside every experiment: ``proxy.decide.decision.OUTAGE``) are left out.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from proxy.records.decision import HOLDOUT_MODE, DecisionRecord, LoggedDecision
+from proxy.records.decision import HOLDOUT_MODE, DecisionRecord, LoggedDecision, is_outage_id
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.records.results_buckets import Buckets, Tally, hour_of
@@ -83,7 +85,7 @@ def fold_event(
         return variant in known.get(slot, frozenset())
 
     if isinstance(event, Impression):
-        if not fine(event.slot, event.variant):
+        if not fine(event.slot, event.variant) or is_outage_id(event.decision):
             return []
         adds = ((f"{event.variant}|exposures", 1.0),)
         return [
@@ -91,6 +93,8 @@ def fold_event(
         ]
     if isinstance(event, Click):
         if event.slot is None or event.variant is None or event.decision is None:
+            return []
+        if is_outage_id(event.decision):
             return []
         if not fine(event.slot, event.variant):
             return []
@@ -126,6 +130,8 @@ def fold_decision(decision: LoggedDecision, known: Mapping[str, frozenset[str]])
     (member ``x:<decision>``, as an impression's, with the visitor)."""
     variants = known.get(decision.slot)
     if variants is None or decision.chosen not in variants or decision.ts_ms is None:
+        return []
+    if decision.reason == "outage":  # outside every experiment (proxy.decide.decision.OUTAGE)
         return []
     hour = hour_of(decision.ts_ms)
     adds = [(f"{decision.chosen}|decisions", 1.0)]

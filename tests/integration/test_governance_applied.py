@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from proxy.records.decision import is_outage_id
 from tests.proxy_fixtures import StartProxy
 
 RULES = """
@@ -87,4 +88,5 @@ async def test_with_the_store_down_nothing_changes(
         client.cookie_jar.update_cookies({"vernier_seen": "hero:b:remembered01"})
         remembered = await view(client, proxy + "/page", "free")
     assert control["hero"][0] == "a"  # the pin says b, but nothing may change
+    assert is_outage_id(control["hero"][1])  # outside the experiments: results count it not
     assert remembered["hero"] == ("b", "remembered01")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
-from proxy.records.decision import DecisionRecord, LoggedDecision
+from proxy.decide.decision import stable_decision_id
+from proxy.records.decision import (
+    DecisionRecord,
+    LoggedDecision,
+    is_outage_id,
+    outage_decision_id,
+)
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Event, Impression, PageView, Scroll
 from proxy.records.results_buckets import HOUR_MS
@@ -77,6 +83,22 @@ def test_a_decision_adds_itself_and_its_probabilities() -> None:
     assert fold_decision(pinned, KNOWN)[0].adds == (("a|decisions", 1.0), ("a|expected", 1.0))
     other = LoggedDecision(id="d4", slot="nope", actions=("a",), chosen="a", p=1.0, ts_ms=NOW)
     assert fold_decision(other, KNOWN) == []
+
+
+def test_an_outage_control_its_impressions_and_clicks_add_nothing() -> None:
+    """The control shown while the store could not answer is outside every experiment: a split
+    would otherwise gain control exposures whose conversions cannot be attributed (no session
+    holds it), and its sample ratio would look broken."""
+    outage = outage_decision_id()
+    assert is_outage_id(outage) and not is_outage_id(outage[:-1])
+    assert not any(is_outage_id(stable_decision_id("outage-like", str(i))) for i in range(200))
+    logged = LoggedDecision(
+        id=outage, slot="hero", actions=("a", "b"), chosen="a", p=1.0, reason="outage", ts_ms=NOW
+    )
+    assert fold_decision(logged, KNOWN) == []
+    seen = Impression(id="event-010", ts=1, slot="hero", variant="a", decision=outage)
+    hit = Click(id="event-011", ts=1, target="a", slot="hero", variant="a", decision=outage)
+    assert fold_event(record(seen), {}, KNOWN) == fold_event(record(hit), {}, KNOWN) == []
 
 
 def test_a_joined_example_adds_its_weights_once_per_decision() -> None:
