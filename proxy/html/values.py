@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 __all__ = ["URL_ATTRIBUTES", "attribute_allowed", "fill", "merge_style", "placeholders"]
 
@@ -46,10 +46,37 @@ def attribute_allowed(name: str, value: str | None) -> bool:
 
 
 def merge_style(style: str | None, declarations: str) -> str:
-    """``style`` with the declarations set (a later property replaces an earlier one)."""
+    """``style`` with the declarations set (a later property replaces an earlier one). A ``;``
+    inside quotes or parentheses (``url(data:image/png;base64,…)``) is part of its value, and
+    a custom property (``--Brand``) keeps its case."""
     merged: dict[str, str] = {}
-    for part in f"{style or ''};{declarations}".split(";"):
-        prop, colon, value = part.partition(":")
-        if colon and prop.strip():
-            merged[prop.strip().lower()] = value.strip()
+    for text in (style or "", declarations):
+        for part in _declarations(text):
+            prop, colon, value = part.partition(":")
+            name = prop.strip()
+            if colon and name:
+                merged[name if name.startswith("--") else name.lower()] = value.strip()
     return "; ".join(f"{prop}: {value}" for prop, value in merged.items())
+
+
+def _declarations(text: str) -> Iterator[str]:
+    """``text`` cut at each ``;`` outside quotes, parentheses and escapes (CSS syntax)."""
+    depth, quote, start, i = 0, "", 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth = max(0, depth - 1)
+        elif c == ";" and depth == 0:
+            yield text[start:i]
+            start = i + 1
+        i += 1
+    yield text[start:]

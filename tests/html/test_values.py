@@ -40,3 +40,16 @@ def test_merge_style_replaces_and_appends() -> None:
         "color: red; margin: 0; display: none"
     )
     assert merge_style(None, "display:none") == "display: none"
+
+
+def test_merge_style_keeps_semicolons_inside_values_and_custom_property_case() -> None:
+    image = "url(data:image/png;base64,iVBO)"
+    assert merge_style(f"background-image:{image};height:80px", "color: white") == (
+        f"background-image: {image}; height: 80px; color: white"
+    )
+    quoted = "content: 'a;b'; font-family: \"x;y\", serif"
+    assert merge_style(quoted, "display:none") == f"{quoted}; display: none"
+    assert merge_style("--Brand: red; COLOR: var(--Brand)", "color: blue") == (
+        "--Brand: red; color: blue"
+    )
+    assert merge_style(r"content: '\';'; x: 1", "y: 2") == r"content: '\';'; x: 1; y: 2"
