@@ -285,6 +285,17 @@ def test_serve_names_a_data_dir_it_cannot_create(tmp_path: Path) -> None:
     assert "--data-dir" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_serve_names_a_spool_it_cannot_write(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "spool").write_text("not a folder")
+    (tmp_path / "rules").mkdir()
+    result = vernier(tmp_path, "serve", "--upstream", "http://127.0.0.1:9", "--data-dir", str(data))
+    assert result.returncode == 2
+    assert f"{data / 'spool'}: the spool cannot be written" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def _taken_port() -> socket.socket:
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     holder.bind(("127.0.0.1", 0))

@@ -7,6 +7,7 @@ file, the schema's defaults. Everything is validated here, once; nothing downstr
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -258,8 +259,8 @@ def _check(config: Config, lines: LineMap) -> None:
         "$.retention.trim_every_s": config.retention.trim_every_s,
     }
     for path, number in positive.items():
-        if not number > 0:  # and not NaN (YAML's .nan), which compares false
-            raise lines.error("must be a number greater than 0", path)
+        if not 0 < number < math.inf:  # nor NaN (YAML's .nan, which compares false) nor .inf
+            raise lines.error("must be a finite number greater than 0", path)
     overload = config.overload
     if overload.shed_tag_lag_ms < overload.shed_changes_lag_ms:
         raise lines.error("must be at least shed_changes_lag_ms", "$.overload.shed_tag_lag_ms")

@@ -210,11 +210,31 @@ def usable_data_dir(path: str) -> Path:
     return data_dir
 
 
+def writable_spools(data_dir: Path) -> None:
+    """The spools (``spool``, ``decision-spool``) can take a record: a :class:`StartupError`
+    naming one that cannot. Found now, not when the store first fails and every beacon and
+    decision of the outage would find it."""
+    for name in ("spool", "decision-spool"):
+        folder = data_dir / name
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise StartupError(
+                f"{folder}: the spool cannot be written ({err.strerror or err}); accepted events "
+                "and decisions wait there while the store is away: make it a folder Vernier may "
+                "write, or pass another --data-dir"
+            ) from None
+
+
 def run(config: Config, *, announce: Callable[[str], None] | None = None) -> int:
     """The body of ``vernier serve``; returns the process exit code."""
     check_aiohttp()
     require_origin(config)
     data_dir = usable_data_dir(config.data_dir)
+    writable_spools(data_dir)
     instance = secrets.token_hex(4)
     embedded: EmbeddedStore | None = None
     store_url = config.store.url

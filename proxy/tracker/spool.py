@@ -58,6 +58,10 @@ R = TypeVar("R")
 WriteBatch = Callable[[list[R]], Awaitable[bool]]
 
 
+# An unchanged spool error is logged again after this many seconds (RecordSpool._log_once).
+REPEAT_LOG_S = 60.0
+
+
 class RecordSpool(Generic[R]):
     """Bounded, fsync-ed, multi-process-safe disk queue of records, one line each.
 
@@ -97,6 +101,7 @@ class RecordSpool(Generic[R]):
         self._seq = itertools.count()
         self._thread_lock = threading.RLock()  # a cancelled caller's thread may still be writing
         self._lock = asyncio.Lock()
+        self._last_error, self._last_error_at = "", 0.0  # the last error logged (_log_once)
 
     async def append(self, records: Sequence[R]) -> bool:
         """Write and fsync the records; ``False`` if the spool or its queue is full or the disk
@@ -199,9 +204,17 @@ class RecordSpool(Generic[R]):
                 self.writes_total += 1
                 return self._write_all(self._fd, data)
             except OSError as err:
-                log.error("spool %s: cannot open a segment: %s", self.directory, err)
+                self._log_once(f"spool {self.directory}: cannot open a segment: {err}")
                 self.refused_total += 1
                 return False
+
+    def _log_once(self, message: str) -> None:
+        """An error, logged again only when it changes or after :data:`REPEAT_LOG_S` (a broken
+        disk refuses every batch: hundreds a second; ``refused_total`` counts each)."""
+        now = time.monotonic()
+        if message != self._last_error or now - self._last_error_at >= REPEAT_LOG_S:
+            log.error("%s", message)
+            self._last_error, self._last_error_at = message, now
 
     def _write_all(self, fd: int, data: bytes) -> bool:
         start = self._fd_bytes
@@ -211,7 +224,7 @@ class RecordSpool(Generic[R]):
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
         except OSError as err:
-            log.error("spool %s: write failed (%s); batch refused", self.directory, err)
+            self._log_once(f"spool {self.directory}: write failed ({err}); batch refused")
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)  # no torn line before the next segment's records
             self._seal_sync()

@@ -183,11 +183,11 @@ def test_an_error_in_the_file_still_names_its_line(tmp_path: Path) -> None:
     assert str(caught.value).endswith("URL, got mysql://")
 
 
-@pytest.mark.parametrize("value", ["0", "-1", ".nan"])
+@pytest.mark.parametrize("value", ["0", "-1", ".nan", ".inf"])
 def test_a_budget_must_be_a_number_above_zero(tmp_path: Path, value: str) -> None:
     err = error_of(tmp_path, f"html:\n  budget_ms: {value}\n")
     assert (err.line, err.path) == (2, "$.html.budget_ms")
-    assert "must be a number greater than 0" in err.message
+    assert "must be a finite number greater than 0" in err.message
 
 
 # --- paths -------------------------------------------------------------------------------------

@@ -220,3 +220,17 @@ async def test_a_full_queue_refuses_at_once_instead_of_growing(spool_dir: Path) 
     outcomes = await asyncio.gather(spool.append(batch), spool.append(engaged_batch(5, 5)))
     assert list(outcomes) == [True, False]
     assert spool.refused_total == 1
+
+
+async def test_a_spool_that_cannot_be_written_says_so_once_not_per_batch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "spool").write_text("a file where the folder should be")
+    spool = EventSpool(tmp_path / "spool")
+    try:
+        for i in range(50):
+            assert await spool.append(engaged_batch(1, i)) is False
+    finally:
+        await spool.close()
+    assert spool.refused_total == 50
+    assert len([r for r in caplog.records if "cannot open a segment" in r.getMessage()]) == 1
