@@ -22,6 +22,10 @@ how many visitors after the change until the moving mean (``--window`` visitors)
     .venv/bin/python bench/worlds_bench.py --candidates all --seeds 5 --worlds hour,country
     .venv/bin/python bench/worlds_bench.py --references 3000   # the model against references
 
+``--learnable N`` answers whether a world can be held to the bar: how often (over ``N`` seeds,
+with a 95 % interval and the chance of 9 passing seeds of 10) SquareCB on the world's told cells
+passes, with the bandit's schedule and without it.
+
 ``--references N`` compares, per world, the defaults' bandit with estimators that share no code
 with it (:mod:`worlds_reference`): VW's greedy choice after ``N`` uniformly logged visitors
 (``--ceiling``), scikit-learn's logistic regression on the same features and data, a per-cell
@@ -45,6 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scipy import stats
 from worlds_reference import (
     logistic_ceiling,
     squarecb,
@@ -405,6 +410,7 @@ def summarise(runs: Sequence[Run]) -> dict[str, object]:
         "min": min(ratios),
         "passing": passing,
         "passes": passing >= PASS_SEEDS * len(runs),
+        "bar": bar_chance(passing, len(runs)),
         "restarted": sum(bool(r.restarts) for r in runs),
     }
     if recoveries:
@@ -414,11 +420,36 @@ def summarise(runs: Sequence[Run]) -> dict[str, object]:
     return row
 
 
+def bar_chance(passing: int, seeds: int) -> str:
+    """The per-seed pass rate with its 95 % (Clopper-Pearson) interval, and the chance that a
+    block of 10 seeds then passes the bar (at least 9 of 10: the binomial tail at that rate).
+    A world is held to the bar only where this chance is high; with 10 seeds it says little."""
+    rate = passing / seeds
+    interval = stats.binomtest(passing, seeds).proportion_ci(confidence_level=0.95)
+    block = float(stats.binom.sf(round(PASS_SEEDS * 10) - 1, 10, rate))
+    return f"{rate:.2f} [{interval.low:.2f}, {interval.high:.2f}] | {block:.2f}"
+
+
+def learnable(spec: WorldSpec, seeds: int, first_seed: int, lag: int) -> str:
+    """A table row: how often SquareCB at 1 t on the world's told cells (exact counts of the
+    fields that matter; :mod:`worlds_reference`) passes, with the bandit's schedule and without
+    it: whether the bar is within reach of the bandit's kind of exploration at all."""
+    schedule = {"uniform_first": BanditPolicy().uniform_first, "lag": lag}
+    cells = []
+    for settings in (schedule, {}):
+        ratios = [
+            told_cells_run(spec, seed, spec.visitors, squarecb(1.0), **settings)
+            for seed in range(first_seed, first_seed + seeds)
+        ]
+        cells.append(bar_chance(sum(r >= PASS_RATIO for r in ratios), seeds))
+    return f"| {spec.name} | " + " | ".join(cells) + " |"
+
+
 def table(rows: Sequence[dict[str, object]]) -> str:
     lines = [
-        "| world | median ratio | min ratio | seeds >= 0.90 | drift recovery (median / max) "
-        "| runs restarted |",
-        "|---|---|---|---|---|---|",
+        "| world | median ratio | min ratio | seeds >= 0.90 | pass rate [95 %] | P(9 of 10) "
+        "| drift recovery (median / max) | runs restarted |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         recovery = "—"
@@ -426,7 +457,8 @@ def table(rows: Sequence[dict[str, object]]) -> str:
             recovery = f"{row['recovery_median']} / {row['recovery_max'] or 'not within the run'}"
         lines.append(
             f"| {row['world']} | {row['median']:.3f} | {row['min']:.3f} | "
-            f"{row['passing']}/{row['seeds']}{'' if row['passes'] else ' **fails**'} | {recovery} "
+            f"{row['passing']}/{row['seeds']}{'' if row['passes'] else ' **fails**'} | "
+            f"{row['bar']} | {recovery} "
             f"| {row['restarted']} |"
         )
     return "\n".join(lines)
@@ -493,6 +525,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="instead: the defaults against independent estimators (N uniform visitors)",
     )
     parser.add_argument(
+        "--learnable",
+        type=int,
+        default=0,
+        help="instead: how often SquareCB on the told cells passes, over this many seeds",
+    )
+    parser.add_argument(
         "--choice-cost",
         type=int,
         default=0,
@@ -547,6 +585,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 + f"{ref['bandit']:.3f} ({ref['bandit passing']}) | {ref['bandit/thompson']:.2f} |",
                 flush=True,
             )
+        return 0
+    if args.learnable:
+        print(
+            "| world | told, bandit's schedule: pass rate [95 %] | P(9 of 10) "
+            "| told, learning every visitor: pass rate [95 %] | P(9 of 10) |\n|---|---|---|---|---|"
+        )
+        for spec in specs:
+            print(learnable(spec, args.learnable, args.first_seed, args.lag), flush=True)
         return 0
     if args.choice_cost:
         for spec in specs:

@@ -138,27 +138,46 @@ Cells = list[list[float]]  # per variant: [shown, clicks] in the visitor's cell
 Choose = Callable[[Cells, int, random.Random], int]
 
 
-def told_cells_run(spec: WorldSpec, seed: int, visitors: int, choose: Choose) -> float:
+def told_cells_run(
+    spec: WorldSpec,
+    seed: int,
+    visitors: int,
+    choose: Choose,
+    *,
+    uniform_first: int = 0,
+    lag: int = 1,
+) -> float:
     """Last-quarter ratio to the oracle of ``choose`` on per-(key, variant) counts.
 
-    ``choose(cells, examples so far, rng)`` picks the variant. It learns from every visitor at
-    once (no batching lag), on the bandit's visitors (same seed), told the world's key.
+    ``choose(cells, examples learned, rng)`` picks the variant, on the bandit's visitors (same
+    seed), told the world's key. By default it learns from every visitor at once; ``lag`` and
+    ``uniform_first`` give it the bandit's schedule (learning in batches of ``lag`` visitors, an
+    even split until ``uniform_first`` are learned).
     """
     world = SpecWorld(spec)
     rng = random.Random(seed)
     n = len(spec.variants)
     counts: dict[tuple[Context, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    pending: list[tuple[tuple[Context, int], float]] = []
+    learned = 0
     served: list[float] = []
     oracle: list[float] = []
-    for t, visitor in enumerate(world.visitors(visitors, seed)):
-        cells = [counts[(visitor.key, i)] for i in range(n)]
-        index = choose(cells, t, rng)
+    for visitor in world.visitors(visitors, seed):
+        if learned < uniform_first:
+            index = rng.randrange(n)
+        else:
+            index = choose([counts[(visitor.key, i)] for i in range(n)], learned, rng)
         variant = spec.variants[index]
         expected = world.expected_for(visitor, variant)
         served.append(expected.served)
         oracle.append(expected.oracle)
-        cells[index][0] += 1
-        cells[index][1] += 1.0 if world.clicks(visitor, variant) else 0.0
+        pending.append(((visitor.key, index), 1.0 if world.clicks(visitor, variant) else 0.0))
+        if len(pending) >= lag:
+            for key, reward in pending:
+                counts[key][0] += 1
+                counts[key][1] += reward
+            learned += len(pending)
+            pending.clear()
     tail = max(1, round(len(served) * TAIL))
     return sum(served[-tail:]) / sum(oracle[-tail:])
 
