@@ -241,6 +241,7 @@ def run(config: Config, *, announce: Callable[[str], None] | None = None) -> int
     if store_url is None:
         embedded = EmbeddedStore(data_dir)
         embedded.start()
+        embedded.keep_running()
         store_url = embedded.url
     try:
         if config.server.workers == 1:

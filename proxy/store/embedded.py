@@ -28,11 +28,13 @@ import atexit
 import contextlib
 import ctypes
 import fcntl
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +42,11 @@ from types import TracebackType
 from typing import Self
 
 from proxy.errors import StartupError
+
+log = logging.getLogger("vernier.store")
+# keep_running: a start that failed is tried again after this, doubling up to the most
+RESTART_FIRST_DELAY_S = 1.0
+RESTART_MAX_DELAY_S = 30.0
 
 SOCKET_NAME = "valkey.sock"
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")
@@ -110,6 +117,9 @@ class EmbeddedStore:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock_fd: int | None = None
         self._owner_pid = 0
+        self._keeper: threading.Thread | None = None  # keep_running's
+        self._stopping = threading.Event()
+        self._restart_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -162,8 +172,49 @@ class EmbeddedStore:
             raise
         atexit.register(self.stop)
 
+    def keep_running(self) -> None:
+        """Start Valkey again whenever it exits until :meth:`stop` (a thread of this process):
+        a killed or crashed store would otherwise leave the proxy degraded, its spool growing,
+        until someone restarts it. Its append-only file brings the data back."""
+        if self._keeper is None or not self._keeper.is_alive():
+            self._stopping.clear()
+            self._keeper = threading.Thread(
+                target=self._keep, name="vernier-embedded-store", daemon=True
+            )
+            self._keeper.start()
+
+    def _keep(self) -> None:
+        delay_s = RESTART_FIRST_DELAY_S
+        while not self._stopping.is_set():
+            proc = self._proc
+            if proc is not None:
+                code = proc.wait()
+                if self._stopping.is_set():
+                    return
+                log.error("embedded Valkey exited (code %s); starting it again", code)
+            with self._restart_lock:
+                if self._stopping.is_set():
+                    return
+                self._proc = None
+                self._unlock()
+                try:
+                    self.start()
+                except StartupError as err:
+                    log.error("embedded Valkey did not start again: %s", err)
+                else:
+                    log.warning("embedded Valkey started again (pid %s)", self.pid)
+                    delay_s = RESTART_FIRST_DELAY_S
+                    continue
+            self._stopping.wait(delay_s)  # a failed start: again later, less often
+            delay_s = min(delay_s * 2, RESTART_MAX_DELAY_S)
+
     def stop(self) -> None:
         """Shut Valkey down (SIGTERM: flush the AOF and exit), SIGKILL after ``stop_timeout_s``."""
+        self._stopping.set()
+        with self._restart_lock:
+            self._stop()
+
+    def _stop(self) -> None:
         proc = self._proc
         if proc is None or os.getpid() != self._owner_pid:
             return

@@ -124,6 +124,30 @@ async def test_killed_server_stops_cleanly_and_restarts_from_its_aof(
         server.stop()
 
 
+async def test_a_store_kept_running_is_started_again_after_a_kill(
+    data_dir: Path, make_store: MakeStore
+) -> None:
+    server = EmbeddedStore(data_dir)
+    server.start()
+    server.keep_running()
+    try:
+        store = make_store(server.url, RELAXED_STORE)
+        assert await store.run(lambda r: r.set("k", "v"), default=False) is True
+        await store.close()
+        killed = server.pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: server.running and server.pid != killed, 30.0, "a new valkey")
+        store = make_store(server.url, RELAXED_STORE)
+        # its append-only file brings the data back, once the new server answers
+        wait_until(lambda: server.socket_path.exists(), 30.0, "the socket again")
+        assert await store.run(lambda r: r.get("k"), default=None) == b"v"
+    finally:
+        server.stop()
+    assert not server.running  # stop() ends the keeping too: nothing started again
+    wait_until(lambda: server._keeper is not None and not server._keeper.is_alive(), 10.0, "end")
+
+
 def test_failed_start_names_the_log_file(data_dir: Path) -> None:
     server = EmbeddedStore(data_dir, binary="/bin/false")
     with pytest.raises(StartupError, match=r"exited with code 1; see .*valkey\.log"):
