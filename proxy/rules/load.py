@@ -114,6 +114,12 @@ class _Checker:
             if trigger.variant not in slot.variants:
                 message = f"variant '{trigger.variant}' is not one of the variants ({names})"
                 raise self.lines.error(message, f"{at}.variant")
+            if trigger.variant == slot.control:  # it would swap the control for itself
+                message = (
+                    f"'{trigger.variant}' is the control, which the slot shows while its "
+                    "triggers wait: a trigger switches to another variant"
+                )
+                raise self.lines.error(message, f"{at}.variant")
             for key in ("hover", "without_click"):
                 value = getattr(trigger, key)
                 if value is not None:

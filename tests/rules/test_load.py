@@ -204,6 +204,12 @@ BAD = [
         "variant 'z' is not one of the variants",
     ),
     (
+        SLOT % "{op: remove, selector: x}\n    triggers: [{id: t, variant: a, after_s: 5}]",
+        11,
+        "$.slots[0].triggers[0].variant",
+        "'a' is the control",
+    ),
+    (
         SLOT % "{op: remove, selector: x}\n    triggers: [{id: t, variant: b, after_s: 0}]",
         11,
         "$.slots[0].triggers[0].after_s",
