@@ -157,7 +157,14 @@ def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
             if not isinstance(key_node, ScalarNode):
                 raise lines.error("mapping keys must be plain scalars", path)
             key = loader.construct_object(key_node)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
+            if isinstance(key, bool):  # yes/no/on/off: YAML 1.1 booleans, never a Vernier key
+                lines.mark(f"{path}.{key_node.value}", key_node)
+                raise lines.error(
+                    f"key {key_node.value} reads as the boolean {str(key).lower()} in YAML; "
+                    f"quote it ('{key_node.value}') to mean the word",
+                    f"{path}.{key_node.value}",
+                )
+            if not isinstance(key, (str, int, float)) or key is None:
                 raise lines.error(f"unsupported mapping key {key!r}", path)
             key = str(key)
             child = f"{path}.{key}"

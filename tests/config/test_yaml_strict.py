@@ -80,6 +80,13 @@ def test_a_control_character_is_named_by_line_and_column(text: str, where: tuple
     assert "is not allowed in YAML (a control character)" in err.message
 
 
+@pytest.mark.parametrize("word", ["yes", "No", "on", "OFF", "true"])
+def test_a_key_yaml_reads_as_a_boolean_says_to_quote_it(word: str) -> None:
+    err = error_of(f"variants:\n  a: []\n  {word}: []\n")
+    assert (err.line, err.path) == (3, f"$.variants.{word}")
+    assert f"quote it ('{word}')" in err.message
+
+
 def test_a_lone_surrogate_is_refused_at_its_key() -> None:
     err = error_of('a: 1\nb: "x\\ud800y"\n')
     assert (err.line, err.path) == (2, "$.b")
