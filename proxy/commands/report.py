@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.bandit.learner import DECISIONS_FILE
-from proxy.commands.preflight import add_store_flags
+from proxy.commands.preflight import WHICH_STORE, add_store_flags
 from proxy.config.load import flag_overrides, load_config
 from proxy.config.schema import Config
 from proxy.dashboard.assets import DashboardAssets
@@ -154,7 +154,7 @@ async def _read(
             store, infos, period, timeout_s=STORE_READ_TIMEOUT_S, examples_limit=examples_limit
         )
         if data is None:
-            raise UsageError(f"cannot read the store at {store.url}")
+            raise UsageError(f"cannot read the store at {store.url}; {WHICH_STORE}")
         if not with_guardrail:
             return data, None
         now_ms = int(time.time() * 1000)
@@ -163,7 +163,7 @@ async def _read(
         )
         pauses = await read_pauses(store)
         if windows is None or pauses is None:
-            raise UsageError(f"cannot read the store at {store.url}")
+            raise UsageError(f"cannot read the store at {store.url}; {WHICH_STORE}")
     finally:
         await store.close()
     guardrail = {

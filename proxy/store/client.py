@@ -54,6 +54,25 @@ _OUTAGE_REPLIES = (ClusterDownError, ReadOnlyError, TryAgainError)
 _MAX_LOGGED_REPLY_ERRORS = 64
 
 
+# redis-py drops these prefixes from the message and raises a class of its own instead
+_STATE_OF_CLASS = {
+    "OutOfMemoryError": "OOM",
+    "ReadOnlyError": "READONLY",
+    "BusyLoadingError": "LOADING",
+    "MasterDownError": "MASTERDOWN",
+}
+# Error replies that are the server's state, not a wrong command (Redis/Valkey error prefixes).
+_SERVER_STATES = {
+    "MISCONF": "the server cannot persist: see its log (a full disk?)",
+    "OOM": "the server is out of memory (maxmemory)",
+    "READONLY": "a replica answered: point store.url at the primary",
+    "LOADING": "the server is still loading its data",
+    "BUSY": "the server is busy running a script",
+    "MASTERDOWN": "the replica lost its primary",
+    "NOREPLICAS": "too few replicas acknowledged",
+}
+
+
 class Store:
     """The proxy's handle on Redis: fail-open calls behind a circuit breaker.
 
@@ -239,9 +258,11 @@ class Store:
             and len(self._logged_replies) < _MAX_LOGGED_REPLY_ERRORS
         ):
             self._logged_replies.add(what)
+            state = _STATE_OF_CLASS.get(type(err).__name__, str(err).split(" ", 1)[0])
             log.error(
-                "store %s replied with an error (a bug in Vernier, not an outage): %s",
+                "store %s replied with an error (%s): %s",
                 self.url,
+                _SERVER_STATES.get(state, "a bug in Vernier, not an outage"),
                 what,
             )
 

@@ -211,4 +211,5 @@ def test_the_store_commands_reach_a_serve_data_dir(embedded: EmbeddedStore, tmp_
     )
     elsewhere = vernier("report", *where[:2], "--data-dir", str(tmp_path))
     assert elsewhere.returncode == 2 and "cannot read the store at unix://" in elsewhere.stderr
+    assert "is it running?" in elsewhere.stderr
     assert vernier("segments", "list", *where).returncode == 0

@@ -325,7 +325,7 @@ async def test_reply_errors_return_default_without_tripping(
 
 @pytest.mark.redis_server
 async def test_out_of_memory_is_a_reply_error_and_reads_keep_working(
-    redis_server: RedisServerProcess, make_store: MakeStore
+    redis_server: RedisServerProcess, make_store: MakeStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     # the default 50 ms a call is a budget a loaded machine can miss: not this test's subject
     store = make_store(redis_server.url, RELAXED_STORE)
@@ -341,6 +341,9 @@ async def test_out_of_memory_is_a_reply_error_and_reads_keep_working(
             admin.config_set("maxmemory", "0")
     assert state(store) is BreakerState.CLOSED
     assert store.response_errors_total == 10
+    # the server's state, said as such: not "a bug in Vernier"
+    [said] = [r.getMessage() for r in caplog.records if "OutOfMemoryError" in r.getMessage()]
+    assert "out of memory (maxmemory)" in said and "a bug in Vernier" not in said
 
 
 async def blocked_clients(observer: Store, expected: int) -> None:
