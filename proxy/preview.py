@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 
 from proxy.app import load_rule_engine, own_hosts
 from proxy.config.schema import Config
+from proxy.decide.decision import Decision
 from proxy.decide.rules_only import decide_with_choices
 from proxy.errors import VernierError
 from proxy.exchange import Exchange
@@ -29,7 +30,7 @@ from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.html.charset import charset_from_content_type, determine_encoding
 from proxy.metrics import Metrics
 from proxy.request_view import RequestView
-from proxy.rules.compiled import RuleSet
+from proxy.rules.compiled import CompiledSlot, RuleSet
 from proxy.rules.engine import FixedRules
 from proxy.rules.health import RuleHealth
 from proxy.session.cookie import CookieSigner, SigningKey
@@ -82,6 +83,7 @@ class PreviewResult:
     after: str
     fail: str | None = None
     chosen: frozenset[str] = frozenset()  # slots whose variant --variant chose
+    drawn: Mapping[str, str] = field(default_factory=dict)  # slot -> how it is drawn
     pauses: str = ""  # where the pauses came from, or why they are ignored
 
     def report(self, *, diff: bool = True) -> str:
@@ -92,7 +94,8 @@ class PreviewResult:
         for slot, variant, reason, triggers in self.slots:
             offered = f"; triggers offer {', '.join(triggers)}" if triggers else ""
             why = "chosen with --variant" if slot in self.chosen else reason
-            lines.append(f"slot {slot}: variant {variant} ({why}){offered}")
+            drawn = f"; {self.drawn[slot]}" if slot in self.drawn else ""
+            lines.append(f"slot {slot}: variant {variant} ({why}){offered}{drawn}")
         if not self.slots:
             lines.append("slots: none in scope")
         if self.fail:
@@ -239,6 +242,7 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
             "(see its `where`, and that its selector matches the page)"
         )
     codec = determine_encoding(body, charset_from_content_type(content_type)).codec
+    by_id = {slot.id: slot for slot in engine.ruleset.slots}
     return PreviewResult(
         url=url,
         status=status,
@@ -246,6 +250,7 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         slots=tuple(
             (d.slot, d.variant, d.reason, tuple(t[1] for t in d.triggers)) for d in ex.decisions
         ),
+        drawn={d.slot: note for d in ex.decisions if (note := _drawn(d, by_id[d.slot]))},
         before=body.decode(codec, "replace"),
         after=(ex.document or body).decode(codec, "replace")
         if fail is None
@@ -254,3 +259,17 @@ async def preview(config: Config, url: str, visitor: Visitor) -> PreviewResult:
         chosen=frozenset(chosen),
         pauses=pauses_line,
     )
+
+
+def _drawn(decision: Decision, slot: CompiledSlot) -> str:
+    """For a split or bandit slot the rules left to its draw: that the proxy draws per visitor
+    where the preview shows the control (``--variant`` shows another); else nothing."""
+    if decision.reason != "default" or len(slot.variants) < 2:
+        return ""
+    others = ", ".join(f"{slot.id}={v}" for v in slot.variants if v != decision.variant)
+    if slot.split:
+        shares = ", ".join(f"{v} {p:.0%}" for v, p in slot.split)
+        return f"the proxy draws each visitor by the split ({shares}); --variant {others} shows one"
+    if slot.learner is not None and slot.learner.bandit:
+        return f"the proxy's bandit draws per visitor; --variant {others} shows one"
+    return ""

@@ -13,7 +13,9 @@ import pytest
 from proxy.cli import main
 from proxy.config.load import load_config
 from proxy.config.schema import Config
-from proxy.preview import PreviewError, Visitor, preview
+from proxy.decide.decision import Decision
+from proxy.preview import PreviewError, Visitor, _drawn, preview
+from proxy.rules.load import load_rules
 from tests.redis_server import RedisServerProcess
 
 RULES = """
@@ -140,6 +142,10 @@ async def test_preview_shows_a_chosen_variant_of_a_bandit_slot(bandit_config: Co
     assert "Calm" in result.after and "Calm" not in result.before
     unchosen = await preview(bandit_config, "/page", Visitor())
     assert unchosen.slots[0][1:3] == ("a", "default")  # no model in a preview: the control
+    assert (  # ... which the report says the proxy would not show everyone
+        "slot hero: variant a (default); the proxy's bandit draws per visitor; "
+        "--variant hero=b, hero=c shows one" in unchosen.report()
+    )
 
 
 @pytest.mark.parametrize(
@@ -212,3 +218,18 @@ async def test_preview_shows_what_the_pauses_in_the_store_leave(
     out = await vernier(*argv)
     assert "cannot reach the store at redis://" in out and "this preview ignores pauses" in out
     assert "rules applied: engaged" in out and "slot hero: variant b (rule)" in out
+
+
+def test_a_split_slot_left_to_its_draw_says_how_the_proxy_draws(tmp_path: Path) -> None:
+    rules = tmp_path / "split.yaml"
+    rules.write_text(
+        "slots:\n  - id: hero\n    selector: '#hero'\n    control: a\n    policy: split\n"
+        "    split: {a: 0.25, b: 0.75}\n    variants: {a: [], b: [{op: remove, selector: p}]}\n"
+    )
+    [slot] = load_rules(rules).slots
+    note = _drawn(Decision("d" * 16, "hero", "a", "default"), slot)
+    assert (
+        note
+        == "the proxy draws each visitor by the split (a 25%, b 75%); --variant hero=b shows one"
+    )
+    assert _drawn(Decision("d" * 16, "hero", "b", "rule"), slot) == ""
