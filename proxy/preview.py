@@ -270,6 +270,6 @@ def _drawn(decision: Decision, slot: CompiledSlot) -> str:
     if slot.split:
         shares = ", ".join(f"{v} {p:.0%}" for v, p in slot.split)
         return f"the proxy draws each visitor by the split ({shares}); --variant {others} shows one"
-    if slot.learner is not None and slot.learner.bandit:
+    if slot.learner is not None and slot.learner.bandit and slot.learner.mode == "live":
         return f"the proxy's bandit draws per visitor; --variant {others} shows one"
     return ""

@@ -166,6 +166,8 @@ def _build(node: Node, path: str, lines: LineMap, loader: _StrictLoader) -> Any:
                 )
             if not isinstance(key, (str, int, float)) or key is None:
                 raise lines.error(f"unsupported mapping key {key!r}", path)
+            if isinstance(key, str) and not _encodable(key):
+                raise lines.error("a lone surrogate (an escape like \\ud800) is not text", path)
             key = str(key)
             child = f"{path}.{key}"
             if key in out:

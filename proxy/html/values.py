@@ -60,12 +60,23 @@ def merge_style(style: str | None, declarations: str) -> str:
 
 
 def _declarations(text: str) -> Iterator[str]:
-    """``text`` cut at each ``;`` outside quotes, parentheses and escapes (CSS syntax)."""
-    depth, quote, start, i = 0, "", 0, 0
+    """``text`` cut at each ``;`` outside quotes, parentheses, comments and escapes (CSS
+    syntax), comments left out. A last declaration left open (a quote, a parenthesis or a
+    comment never closed) is left out too: it is invalid CSS, and written back it would swallow
+    every declaration after it."""
+    depth, quote, i = 0, "", 0
+    part: list[str] = []
     while i < len(text):
         c = text[i]
         if c == "\\":
+            part.append(text[i : i + 2])
             i += 2
+            continue
+        if not quote and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                break  # an open comment: the rest is part of it
+            i = end + 2
             continue
         if quote:
             quote = "" if c == quote else quote
@@ -76,7 +87,11 @@ def _declarations(text: str) -> Iterator[str]:
         elif c == ")":
             depth = max(0, depth - 1)
         elif c == ";" and depth == 0:
-            yield text[start:i]
-            start = i + 1
+            yield "".join(part)
+            part = []
+            i += 1
+            continue
+        part.append(c)
         i += 1
-    yield text[start:]
+    if not quote and depth == 0 and not (part and part[-1].endswith("\\")):
+        yield "".join(part)

@@ -26,6 +26,8 @@ REWARD_LIMIT = 1e30
 Reason = Literal["bandit", "rule", "split", "sticky", "held", "paused", "default", "outage"]
 
 
+# The control shown while the store could not answer (proxy.decide.decision re-exports it)
+OUTAGE = "outage"
 # An outage decision's id (proxy.decide.decision.OUTAGE): this prefix and 16 random characters,
 # longer than every other decision id (16 characters), so no other id is ever taken for one.
 OUTAGE_ID_PREFIX = "outage"
@@ -80,8 +82,9 @@ class DecisionRecord(msgspec.Struct, frozen=True):
 
     @property
     def is_example(self) -> bool:
-        """Whether the record counts for evaluation: a joined reward and not a sticky re-serve."""
-        return self.reward is not None and self.reason != "sticky"
+        """Whether the record counts for evaluation: a joined reward, not a sticky re-serve nor
+        an outage control (outside every experiment: control-only at p = 1)."""
+        return self.reward is not None and self.reason not in ("sticky", OUTAGE)
 
 
 _decoder = msgspec.json.Decoder(DecisionRecord)

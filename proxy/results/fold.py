@@ -35,7 +35,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from proxy.records.decision import HOLDOUT_MODE, DecisionRecord, LoggedDecision, is_outage_id
+from proxy.records.decision import (
+    HOLDOUT_MODE,
+    OUTAGE,
+    DecisionRecord,
+    LoggedDecision,
+    is_outage_id,
+)
 from proxy.records.event_record import EventRecord
 from proxy.records.events import Click, Conversion, Engaged, Impression, Scroll
 from proxy.records.results_buckets import Buckets, Tally, hour_of
@@ -131,7 +137,7 @@ def fold_decision(decision: LoggedDecision, known: Mapping[str, frozenset[str]])
     variants = known.get(decision.slot)
     if variants is None or decision.chosen not in variants or decision.ts_ms is None:
         return []
-    if decision.reason == "outage":  # outside every experiment (proxy.decide.decision.OUTAGE)
+    if decision.reason == OUTAGE:  # outside every experiment
         return []
     hour = hour_of(decision.ts_ms)
     adds = [(f"{decision.chosen}|decisions", 1.0)]

@@ -258,7 +258,9 @@ class Store:
             and len(self._logged_replies) < _MAX_LOGGED_REPLY_ERRORS
         ):
             self._logged_replies.add(what)
-            state = _STATE_OF_CLASS.get(type(err).__name__, str(err).split(" ", 1)[0])
+            # a pipeline's reply is "Command # 1 (SET a b) of pipeline caused error: MISCONF …"
+            reply = str(err).rpartition("caused error: ")[2]
+            state = _STATE_OF_CLASS.get(type(err).__name__, reply.split(" ", 1)[0])
             log.error(
                 "store %s replied with an error (%s): %s",
                 self.url,

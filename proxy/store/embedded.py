@@ -16,7 +16,9 @@ the data directory, a child that dies with its parent, and no TCP listener at al
   that outlived its parent blocks a restart instead of being shared.
 * On Linux the child gets ``PR_SET_PDEATHSIG(SIGTERM)``: if the parent dies (even ``kill -9``),
   Valkey flushes its AOF and exits. The signal follows the *thread* that started it, so call
-  :meth:`EmbeddedStore.start` from the main thread.
+  :meth:`EmbeddedStore.start` from the main thread. A restart by :meth:`EmbeddedStore.keep_running`
+  runs on its own thread, which lives as long as the process keeps the store (it ends only with
+  :meth:`EmbeddedStore.stop`), so the signal still comes when the process dies.
 
 Start and stop are synchronous (they run before the event loop exists). The log is
 ``<data_dir>/valkey.log``; a failed start raises :class:`~proxy.errors.StartupError` naming it.
@@ -199,7 +201,7 @@ class EmbeddedStore:
                 self._unlock()
                 try:
                     self.start()
-                except StartupError as err:
+                except Exception as err:  # StartupError, or the OS (a full disk, no binary)
                     log.error("embedded Valkey did not start again: %s", err)
                 else:
                     log.warning("embedded Valkey started again (pid %s)", self.pid)

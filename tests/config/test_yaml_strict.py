@@ -91,6 +91,8 @@ def test_a_lone_surrogate_is_refused_at_its_key() -> None:
     err = error_of('a: 1\nb: "x\\ud800y"\n')
     assert (err.line, err.path) == (2, "$.b")
     assert "lone surrogate" in err.message
+    err = error_of('a:\n  "x\\ud800": 1\n')  # in a key, too
+    assert "lone surrogate" in err.message
 
 
 # --- duplicate keys ----------------------------------------------------------------------------

@@ -53,3 +53,11 @@ def test_merge_style_keeps_semicolons_inside_values_and_custom_property_case() -
         "--Brand: red; color: blue"
     )
     assert merge_style(r"content: '\';'; x: 1", "y: 2") == r"content: '\';'; x: 1; y: 2"
+
+
+def test_merge_style_never_writes_a_declaration_that_swallows_the_new_ones() -> None:
+    assert merge_style("color:red /* a; b */; margin:0", "display:none") == (
+        "color: red; margin: 0; display: none"
+    )
+    for broken in ("color: red; content: 'open", "color: red; x: f(a", "color: red /* open"):
+        assert merge_style(broken, "display:none") == "color: red; display: none", broken

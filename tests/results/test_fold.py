@@ -99,6 +99,8 @@ def test_an_outage_control_its_impressions_and_clicks_add_nothing() -> None:
     seen = Impression(id="event-010", ts=1, slot="hero", variant="a", decision=outage)
     hit = Click(id="event-011", ts=1, target="a", slot="hero", variant="a", decision=outage)
     assert fold_event(record(seen), {}, KNOWN) == fold_event(record(hit), {}, KNOWN) == []
+    joined = msgspec.structs.replace(logged, reward=1.0)
+    assert not joined.is_example and fold_example(joined, KNOWN) == []  # nor in off-policy sums
 
 
 def test_a_joined_example_adds_its_weights_once_per_decision() -> None:

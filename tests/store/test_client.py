@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from proxy.errors import ConfigError
 from proxy.store.breaker import BreakerState
@@ -553,3 +554,13 @@ async def test_store_uses_the_configured_prefix(server_url: str, make_store: Mak
     key = store.keys.visitor_key("v")
     assert await store.run(lambda r: r.hset(key, "n", 1), default=None) == 1
     assert await store.run(lambda r: r.exists("t1:{v:v}:profile"), default=0) == 1
+
+
+def test_a_pipelines_error_reply_is_read_past_its_command_prefix(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Store("redis://127.0.0.1:9/0", RELAXED_STORE)
+    reply = "Command # 1 (SET a b) of pipeline caused error: MISCONF Errors writing to the AOF"
+    store._record_reply_error(ResponseError(reply))
+    [said] = [r.getMessage() for r in caplog.records if "MISCONF" in r.getMessage()]
+    assert "cannot persist" in said and "a bug in Vernier" not in said
