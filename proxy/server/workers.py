@@ -46,7 +46,7 @@ from proxy.store.embedded import EmbeddedStore
 
 log = logging.getLogger("vernier.server")
 # A worker that dies this soon after its start, more than MAX_QUICK_RESTARTS times in a row,
-# is not started again (a crash loop): the others serve on.
+# is not started again: the whole serve stops (a crash loop is a bug or a broken machine).
 RESTART_WINDOW_S = 10.0
 MAX_QUICK_RESTARTS = 3
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"  # as ``vernier serve`` sets up
@@ -287,8 +287,7 @@ def _start_and_wait(
     ``kill -9``) is started again in its place, with its share (the first one's: the admin
     listener); one that cannot start (exit 2: an address in use) stops them all, as one process
     would; one that keeps dying within :data:`RESTART_WINDOW_S` of its start, after
-    :data:`MAX_QUICK_RESTARTS` restarts, is left stopped while the others serve (a rules file
-    broken on disk fails every new worker, not the running ones); serve then exits 1."""
+    :data:`MAX_QUICK_RESTARTS` restarts, too."""
     # ignored signals stay ignored across exec: a SIGHUP forwarded while a worker still imports
     # must not end it (its serve() installs the real handler)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -338,15 +337,11 @@ def _start_and_wait(
                 continue
             quick = time.monotonic() - began < RESTART_WINDOW_S
             quick_restarts[index] = quick_restarts[index] + 1 if quick else 0
-            if exitcode == 2:
+            if exitcode == 2 or quick_restarts[index] > MAX_QUICK_RESTARTS:
                 log.error("worker %d exited (code %s): stopping every worker", index, exitcode)
-                code = 2
+                code = 2 if exitcode == 2 else 1
                 stopping = True
                 send(signal.SIGTERM)
-                continue
-            if quick_restarts[index] > MAX_QUICK_RESTARTS:  # the others serve on
-                log.error("worker %d keeps exiting (code %s): left stopped", index, exitcode)
-                code = 1
                 continue
             log.error("worker %d exited (code %s): starting it again", index, exitcode)
             workers[index] = start(shares[index])
