@@ -66,13 +66,24 @@ class Rewrite:
         if not is_byte_scannable(codec) and not codec.startswith("utf-16"):
             return
         slots = {slot.id: slot for slot in ex.slots}
-        plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in ex.decisions])
-        owners = [*plan.owners, *(d.slot for d in ex.decisions)]
+        decisions = ex.decisions
+        plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in decisions])
+        owners = [*plan.owners, *(d.slot for d in decisions)]
         fill = {k: str(v) for k, v in ex.context.items()} if ex.context else None
         try:
-            result, cpu_s = await self._rewrite(document, codec, plan, ex.decisions, slots, fill)
+            result, cpu_s = await self._rewrite(document, codec, plan, decisions, slots, fill)
+            served = _served(decisions, result.body, codec)
+            while stray := _stray(plan, result, decisions, served):
+                # a variant changed the page though its slot's element is not in it: the
+                # slot is not on this page, so neither is its variant (rare: rewrite again)
+                decisions = tuple(d for d in decisions if d.slot not in stray)
+                plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in decisions])
+                result, again_cpu_s = await self._rewrite(
+                    document, codec, plan, decisions, slots, fill
+                )
+                cpu_s += again_cpu_s
+                served = _served(decisions, result.body, codec)
             body = result.body
-            served = _served(ex.decisions, body, codec)
             offered = [d for d in served if d.triggers]
             if offered:
                 body, templates_cpu_s = await run_sized_on_cpu_clock(
@@ -181,6 +192,15 @@ class Rewrite:
 def _served(decisions: Sequence[Decision], body: bytes, codec: str) -> tuple[Decision, ...]:
     """The decisions whose slot element is in the page (its mark carries the decision id)."""
     return tuple(d for d in decisions if d.id.encode(codec) in body)
+
+
+def _stray(
+    plan: Plan, result: RewriteResult, decisions: Sequence[Decision], served: Sequence[Decision]
+) -> set[str]:
+    """The slots whose variant's operations changed the page though the slot was not served
+    (its element is not in the page, or an operation removed it)."""
+    unserved = {d.slot for d in decisions} - {d.slot for d in served}
+    return {plan.owners[i] for i in result.applied} & unserved if unserved else set()
 
 
 def _with_templates(

@@ -189,3 +189,40 @@ async def test_a_busy_machine_does_not_open_breakers(tmp_path: Path) -> None:
             if burner.is_alive():
                 burner.kill()
     assert health.tripped() == {} and health.totals["hero", "failed"] == 0
+
+
+STRAY_RULES = """
+slots:
+  - id: hero
+    selector: "#promo"
+    control: a
+    variants: {a: [], b: [{op: set_text, selector: "h1", value: "Changed"}]}
+  - id: side
+    selector: "p"
+    control: a
+    variants: {a: [], b: [{op: set_attr, selector: "p", name: class, value: "side"}]}
+"""
+
+
+async def test_a_slot_not_on_the_page_changes_nothing_in_it(tmp_path: Path) -> None:
+    """A variant's operations apply only where its slot's element is in the page: a slot with
+    no element there is not on the page, so neither are its variant's changes elsewhere."""
+    for cache_bytes in (0, 1 << 20):
+        ex = make_exchange(target="/page")
+        ex.document = PAGE  # no #promo: the hero slot is not on it; the side slot is
+        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+        ex.engine = make_engine(tmp_path, STRAY_RULES)
+        ex.slots = ex.engine.ruleset.slots
+        ex.decisions = (
+            Decision("d" * 16, "hero", "b", "rule"),
+            Decision("e" * 16, "side", "b", "rule"),
+        )
+        metrics = Metrics()
+        await Rewrite(
+            make_config(**{"html.rewrite_cache_bytes": cache_bytes}).html, RuleHealth(), metrics
+        )(ex)
+        assert ex.document is not None
+        assert b"<h1 id=hero>Hello</h1>" in ex.document  # the hero variant's change is not made
+        assert b'<p class="side" data-vernier-slot="side"' in ex.document
+        assert [d.slot for d in ex.decisions] == ["side"]
+        assert metrics.rule_outcomes.labels("hero", "missed")._value.get() == 1
