@@ -7,7 +7,6 @@ engine, the deciders and the learner read them and never see a rules file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -17,6 +16,7 @@ from proxy.bandit.policy_config import BanditPolicy, FeatureValue
 from proxy.rules import schema
 from proxy.rules.condition_tree import Node, Percentile
 from proxy.rules.limits import DEFAULT_SESSION, DEFAULT_SLOT, SessionLimits, SlotLimits
+from proxy.rules.patterns import PathPattern
 from proxy.rules.segments import NO_SEGMENTS, Segments
 from proxy.rules.specificity import Specificity
 from proxy.rules.split import Split
@@ -28,8 +28,8 @@ class CompiledWhere:
 
     hosts: frozenset[str]
     globs: tuple[str, ...]  # as written, for the engine's path index
-    paths: tuple[re.Pattern[str], ...]
-    path_regex: re.Pattern[str] | None
+    paths: tuple[PathPattern, ...]
+    path_regex: PathPattern | None
     query: Mapping[str, str]
     methods: frozenset[str]
 

@@ -41,7 +41,7 @@ from proxy.rules.conditions import percentiles_used
 from proxy.rules.decode import decode_rules_file
 from proxy.rules.holdout import holdout_split
 from proxy.rules.limits import session_limits, slot_limits
-from proxy.rules.patterns import MAX_REGEX_CHARS, glob_to_regex, nested_quantifier
+from proxy.rules.patterns import MAX_REGEX_CHARS, compile_path_regex, glob_to_regex
 from proxy.rules.segments import Declared, Reference, compile_segments
 from proxy.rules.specificity import Specificity, specificity
 from proxy.rules.split import Split, split_probabilities
@@ -155,15 +155,13 @@ class _Checker:
             if len(where.path_regex) > MAX_REGEX_CHARS:
                 raise self.lines.error(f"longer than {MAX_REGEX_CHARS} characters", at)
             try:
-                regex = re.compile(where.path_regex)
-            except re.error as err:
-                raise self.lines.error(f"invalid regular expression: {err}", at) from None
-            if nested_quantifier(where.path_regex):
+                regex = compile_path_regex(where.path_regex)
+            except ValueError as err:
                 raise self.lines.error(
-                    "nested quantifiers such as (a+)+ can take exponential time; "
-                    "rewrite without repeating a repeated group",
+                    f"invalid regular expression: {err} (path_regex is RE2 syntax, matched in "
+                    "time linear in the path: no lookaround or backreferences)",
                     at,
-                )
+                ) from None
         for i, glob in enumerate(where.paths):
             if not glob.startswith("/"):
                 raise self.lines.error("path globs start with '/'", f"{path}.paths[{i}]")

@@ -1,55 +1,51 @@
-"""Path patterns of ``where`` blocks: globs turned into regexes, and the regexes refused because
-they can backtrack exponentially (a repeated group that contains a repeat, such as ``(a+)+``).
-Both run once per rules load, never per request."""
+"""Path patterns of ``where`` blocks: globs and ``path_regex``, both matched by RE2.
+
+A path is the visitor's to choose, up to 8 KiB, and Python's backtracking ``re`` can take time
+exponential (``^/(.|\\s)*\\.html$``) or polynomial of high degree (the glob ``/**/**/**/x``, or
+``*a*b*`` in one segment) in its length: one request held the event loop for seconds, and a
+few more would stop the proxy. RE2 (Google's engine, the ``google-re2`` binding) matches in time
+linear in the path for any pattern; it refuses what cannot be matched so (lookaround,
+backreferences), and that refusal is the loader's error. Its binding costs ~2–4 µs a match
+against ``re``'s ~0.2 µs; :class:`~proxy.rules.engine.PathIndex` keeps the patterns tried per
+request few. Compiled once per rules load.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Protocol
+
+import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 
 MAX_REGEX_CHARS = 512
 
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # the loader reports the error; RE2 would also print it to stderr
+_OPTIONS.never_capture = True  # only whether it matches is asked
 
-def glob_to_regex(glob: str) -> re.Pattern[str]:
+
+class PathPattern(Protocol):
+    """A compiled path pattern (RE2's, or any with the same two methods)."""
+
+    def fullmatch(self, text: str) -> object | None: ...
+    def search(self, text: str) -> object | None: ...
+
+
+def compile_path_regex(pattern: str) -> PathPattern:
+    """``pattern`` compiled by RE2; ``ValueError`` with RE2's reason if it refuses it."""
+    try:
+        return re2.compile(pattern, _OPTIONS)  # type: ignore[no-any-return]
+    except re2.error as err:
+        reason = err.args[0] if err.args else "refused"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(str(reason)) from None
+
+
+def glob_to_regex(glob: str) -> PathPattern:
     """``*`` matches within one path segment, ``**`` across segments; the whole path must match."""
     parts = re.split(r"(\*\*|\*)", glob)
     body = "".join(
         ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
     )
-    return re.compile(f"^{body}$")
-
-
-def nested_quantifier(pattern: str) -> bool:
-    """Whether a repeated group contains a repeat (``(a+)+``, ``(a*b?)*``, ``(?:x{2,})+``)."""
-    stack = [False]  # per open group: does it contain an unbounded/multiple repeat?
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        inner = False
-        if char == "\\":
-            i += 2
-        elif char == "[":
-            i += 2 if pattern[i + 1 : i + 2] == "^" else 1
-            i += 1  # a leading ']' is literal
-            while i < len(pattern) and pattern[i] != "]":
-                i += 2 if pattern[i] == "\\" else 1
-            i += 1
-        elif char == "(":
-            stack.append(False)
-            i += 1
-            continue
-        elif char == ")" and len(stack) > 1:
-            inner = stack.pop()
-            i += 1
-        else:
-            i += 1
-        repeat = re.match(r"[*+]|\{(\d*),(\d*)\}|\{(\d+)\}", pattern[i:])
-        if repeat is None:
-            stack[-1] = stack[-1] or inner
-            continue
-        _, high, exact = repeat.groups()
-        many = repeat.group() in ("*", "+") or (exact or high or "2") not in ("0", "1")
-        if many and inner:
-            return True
-        stack[-1] = stack[-1] or inner or many
-        i += repeat.end()
-    return False
+    return compile_path_regex(f"^{body}$")
