@@ -16,6 +16,9 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.:()\-]+)\s*\}\}")
 URL_ATTRIBUTES = frozenset(("href", "src", "action", "formaction", "xlink:href", "poster", "data"))
 """Attributes whose value is a URL, where a script scheme would run script."""
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]+")
+# characters no HTML page may hold (a NUL makes the response look binary, and the tracker's tag
+# and the page's text vanish in some clients): a request's ``?utm_source=%00`` is dropped from it
+_NOT_IN_HTML = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
 _ATTRIBUTE_NAME = re.compile(r"[^\t\n\f\r />\"'=\x00]+")
 
 
@@ -25,7 +28,10 @@ def fill(value: str, values: Mapping[str, str] | None, *, escape: bool) -> str:
     if values is None or "{{" not in value:
         return value
     return _PLACEHOLDER.sub(
-        lambda m: (html.escape if escape else str)(values.get(m.group(1), "")), value
+        lambda m: (html.escape if escape else str)(
+            _NOT_IN_HTML.sub("", values.get(m.group(1), ""))
+        ),
+        value,
     )
 
 

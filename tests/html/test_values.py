@@ -16,6 +16,12 @@ def test_fill_escapes_html_values_and_blanks_missing_names() -> None:
     assert fill("{{ name }}", None, escape=True) == "{{ name }}"
 
 
+def test_fill_drops_characters_no_html_page_may_hold() -> None:
+    values = {"source": "a\x00b\x1bc\x7fd\ud800e\tf\ng"}
+    for escape in (True, False):
+        assert fill("[{{ source }}]", values, escape=escape) == "[abcde\tf\ng]"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "allowed"),
     [
