@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from proxy.bandit.registry import ModelRegistry
 from proxy.config.schema import SessionConfig
 from proxy.decide.bandit import Choice, choose, logged, served_by_bandit
-from proxy.decide.decision import Decision, stable_decision_id
+from proxy.decide.decision import OUTAGE, Decision, stable_decision_id
 from proxy.decide.decision_sink import DecisionSink
 from proxy.decide.holdout import RuleHoldouts
 from proxy.decide.slots import decide_by_rules
 from proxy.govern.control import NO_PAUSES, Pauses, PauseWatcher
 from proxy.govern.metric_cache import MetricCache, has_evidence
 from proxy.govern.sticky import SEED_FIELD, governed, proposal, unchanged, visitor_holds
+from proxy.records.decision import OUTAGE_ID_PREFIX
 from proxy.results.fold import frozen_covariate
 from proxy.rules.compiled import CompiledSlot
 from proxy.rules.limits import SessionLimits
@@ -94,6 +95,18 @@ def stable(decision: Decision) -> Decision:
     logged: the same for every visitor, so a HEAD's ETag does not change when it issues ids)."""
     parts = (decision.slot, decision.variant, decision.reason)
     return dataclasses.replace(decision, id=stable_decision_id(*parts))
+
+
+# a HEAD's decisions already under the id a GET's would have (its form, at least)
+NOT_STABLE = frozenset(("paused", OUTAGE))
+
+
+def _outage_control(slot: CompiledSlot) -> Decision:
+    """The control a GET shows while the store cannot answer (:func:`~proxy.govern.sticky.
+    unchanged`), for a HEAD: under an outage id (so no trigger is offered, and it is as long as
+    the GET's) that is the same from one HEAD to the next."""
+    suffix = stable_decision_id(slot.id, slot.control, OUTAGE)
+    return Decision(OUTAGE_ID_PREFIX + suffix, slot.id, slot.control, OUTAGE)
 
 
 def _paused_control(slot: CompiledSlot, viewer: Viewer) -> Decision:
@@ -197,7 +210,9 @@ class Decider:
             if kept is not None and pauses.variant_paused(slot.id, kept.variant):
                 kept = None
                 proposed = _paused_control(slot, viewer)
-            out.append(kept or (proposed if proposed.reason == "paused" else stable(proposed)))
+            if kept is None and held is None and proposed.reason != "paused":
+                proposed = _outage_control(slot)  # what a GET shows while the store is out
+            out.append(kept or (proposed if proposed.reason in NOT_STABLE else stable(proposed)))
         return tuple(out)
 
     async def _freeze(self, viewer: Viewer, unset: Iterable[Mapping[str, str]]) -> None:

@@ -90,3 +90,37 @@ async def test_with_the_store_down_nothing_changes(
     assert control["hero"][0] == "a"  # the pin says b, but nothing may change
     assert is_outage_id(control["hero"][1])  # outside the experiments: results count it not
     assert remembered["hero"] == ("b", "remembered01")
+
+
+TRIGGER_RULES = """
+slots:
+  - id: nudge
+    selector: "#hero"
+    control: a
+    variants: {a: [], c: [{op: set_text, selector: "#hero", value: "Still there?"}]}
+    triggers:
+      - {id: idle, variant: c, after_s: 20}
+"""
+
+
+@pytest.mark.rules_file("t.yaml", TRIGGER_RULES)
+async def test_with_the_store_down_a_head_agrees_with_the_get(
+    origin: str, start_proxy: StartProxy, rules_dir: Path
+) -> None:
+    """The GET shows the control outside the experiments, offering no trigger: so does the HEAD
+    (its length is the GET's), the same from one HEAD to the next."""
+    proxy = await start_proxy(
+        origin, "redis://127.0.0.1:9", rules=str(rules_dir), **{"store.op_timeout_ms": 20}
+    )
+    plain = {"Accept-Encoding": "identity"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        async with client.get(proxy + "/page", headers=plain) as response:
+            body = await response.read()
+        lengths = set()
+        for _ in range(2):
+            async with client.head(proxy + "/page", headers=plain) as response:
+                lengths.add(response.headers["Content-Length"])
+    assert b"data-vernier-trigger" not in body
+    (decision,) = re.findall(rb'data-vernier-decision="([\w-]+)"', body)
+    assert is_outage_id(decision.decode())
+    assert lengths == {str(len(body))}
