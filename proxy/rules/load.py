@@ -2,10 +2,10 @@
 
 Each file goes through the strict YAML reader (no aliases, no duplicate keys, 1 MiB cap) and
 msgspec; then the checks types cannot express: ids unique across files, slot controls and pins
-naming real variants, selectors and regexes that compile (and no nested quantifiers such as
-``(a+)+``, which backtrack exponentially), conditions that parse, and attribute values that cannot
-smuggle script (``on*`` names, ``javascript:`` URLs, CR/LF/NUL). Every error names
-``file:line $.path``.
+naming real variants, selectors that compile and regexes RE2 takes (``proxy/rules/patterns.py``),
+hosts without scheme or port, conditions that parse and compare closed fields only with values they
+take (``proxy/rules/vocabulary.py``), and attribute values that cannot smuggle script (``on*``
+names, ``javascript:`` URLs, CR/LF/NUL). Every error names ``file:line $.path``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ from proxy.rules.split import Split, split_probabilities
 
 __all__ = ["load_rules", "rule_files"]  # the compiled types live in .compiled
 
+# a host name (or IPv4 address) or a bracketed IPv6 address; where_matches drops the port
+_HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]+\]")
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.-]{0,127}$")
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:")
 
@@ -162,6 +164,13 @@ class _Checker:
                     "time linear in the path: no lookaround or backreferences)",
                     at,
                 ) from None
+        for i, host in enumerate(where.hosts):
+            if not _HOST.fullmatch(host):
+                raise self.lines.error(
+                    "a host is a name as the Host header gives it, without scheme, port or path "
+                    f"('shop.example'), not {host!r}",
+                    f"{path}.hosts[{i}]",
+                )
         for i, glob in enumerate(where.paths):
             if not glob.startswith("/"):
                 raise self.lines.error("path globs start with '/'", f"{path}.paths[{i}]")

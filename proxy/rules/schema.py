@@ -56,11 +56,12 @@ Condition: TypeAlias = str | Compound
 class Where(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Request scope; every key given must match (globs: ``*`` one segment part, ``**`` any)."""
 
-    hosts: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
+    # a list given is never empty (``paths: []`` would scope nothing: leave the key out)
+    hosts: Annotated[tuple[str, ...], msgspec.Meta(min_length=1)] = ()
+    paths: Annotated[tuple[str, ...], msgspec.Meta(min_length=1)] = ()
     path_regex: str | None = None
     query: dict[str, str] = msgspec.field(default_factory=dict)
-    methods: tuple[Method, ...] = ()
+    methods: Annotated[tuple[Method, ...], msgspec.Meta(min_length=1)] = ()
 
 
 class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -28,6 +28,7 @@ from proxy.errors import ConfigError
 from proxy.rules.condition_parser import column_of
 from proxy.rules.condition_tree import Node
 from proxy.rules.conditions import evaluate, fields_used, values_compared
+from proxy.rules.vocabulary import VALUE_CHECKED, value_problem
 
 SEGMENTS_FIELD = "segments"
 SEGMENT_FIELD = "segment"
@@ -262,6 +263,16 @@ def _check_fields(
             raise _error_at(lines, path, expressions, unknown_field_message(name), name, None)
 
 
+def _check_values(ref: Reference) -> None:
+    """Refuse the first comparison of a closed field with a value it never takes."""
+    for field in sorted(fields_used(ref.when) & VALUE_CHECKED):
+        for value in values_compared(ref.when, field):
+            if (problem := value_problem(field, value)) is not None:
+                message = f"condition: {problem}"
+                string = value if isinstance(value, str) else None
+                raise _error_at(ref.lines, ref.path, ref.expressions, message, field, string)
+
+
 def compile_segments(declared: Sequence[Declared], conditions: Iterable[Reference]) -> Segments:
     """Check and order the declared segments; raises :class:`ConfigError` (file:line:column) for
     a duplicate id, ``segment`` inside a segment, an unknown field anywhere in ``conditions``
@@ -279,6 +290,7 @@ def compile_segments(declared: Sequence[Declared], conditions: Iterable[Referenc
             raise item.error_at(message, field=SEGMENT_FIELD)
     for ref in conditions:
         _check_fields(ref.lines, ref.path, ref.expressions, ref.when)
+        _check_values(ref)
         for field in (SEGMENT_FIELD, SEGMENTS_FIELD):
             for value in values_compared(ref.when, field):
                 if value not in by_id:

@@ -282,6 +282,39 @@ BAD = [
         "path globs start with '/'",
     ),
     (
+        "rules:\n  - id: r\n    where: {paths: []}\n    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.paths",
+        "must have at least 1 items",
+    ),
+    (
+        "rules:\n  - id: r\n    where: {hosts: [a.example, 'https://b.example']}\n"
+        "    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.hosts[1]",
+        "without scheme, port or path ('shop.example'), not 'https://b.example'",
+    ),
+    (
+        "rules:\n  - id: r\n    where: {hosts: ['b.example:8080']}\n"
+        "    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.hosts[0]",
+        "not 'b.example:8080'",
+    ),
+    (
+        "rules:\n  - id: r\n    when: \"device == 'Mobile'\"\n    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].when",
+        "condition: device is one of mobile, tablet, desktop, bot, never 'Mobile'",
+    ),
+    (
+        "slots:\n  - id: s\n    selector: x\n    control: a\n    variants: {a: [], b: []}\n"
+        "    pin: [{when: \"country in ['US', 'gb']\", variant: b}]\n",
+        6,
+        "$.slots[0].pin[0].when",
+        "country is an upper-case ISO 3166 code such as 'US', never 'gb'",
+    ),
+    (
         "rules:\n  - id: r\n    where: {methods: [get]}\n    then: [{op: remove, selector: x}]\n",
         3,
         "$.rules[0].where.methods[0]",
