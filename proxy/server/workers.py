@@ -34,8 +34,9 @@ from pathlib import Path
 from aiohttp import web
 
 from proxy.app import create_admin_app, create_app, front_door
+from proxy.config.load import parse_listen
 from proxy.config.schema import Config
-from proxy.errors import StartupError
+from proxy.errors import ConfigError, StartupError
 from proxy.rules.live import RELOAD_ON_SIGHUP
 from proxy.server.access_log import JsonAccessLogger
 from proxy.server.listeners import bind, bound_address, serve_on
@@ -45,8 +46,9 @@ from proxy.server.safety import check_aiohttp
 from proxy.store.embedded import EmbeddedStore
 
 log = logging.getLogger("vernier.server")
-# A worker that dies this soon after its start, more than MAX_QUICK_RESTARTS times in a row,
-# is not started again: the whole serve stops (a crash loop is a bug or a broken machine).
+# A worker that dies this soon after its start is started again after a growing pause; when
+# none is serving and each has died so more than MAX_QUICK_RESTARTS times in a row, the serve
+# stops (a crash loop is a bug or a broken machine, and the service manager should see it).
 RESTART_WINDOW_S = 10.0
 MAX_QUICK_RESTARTS = 3
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"  # as ``vernier serve`` sets up
@@ -177,7 +179,7 @@ def _worker_main(config: Config, store_url: str, instance: str, share: MetricsSh
                 metrics_share=share,
             )
         )
-    except StartupError as err:
+    except (StartupError, ConfigError) as err:  # a rules file broken since the others started
         print(f"vernier: error: {err}", file=sys.stderr, flush=True)
         sys.exit(2)
 
@@ -283,14 +285,21 @@ def _start_and_wait(
     context: SpawnContext,
     shares: list[MetricsShare],
 ) -> int:
-    """Start the workers and supervise them until SIGTERM/SIGINT: a worker that dies (a crash,
-    ``kill -9``) is started again in its place, with its share (the first one's: the admin
-    listener); one that cannot start (exit 2: an address in use) stops them all, as one process
-    would; one that keeps dying within :data:`RESTART_WINDOW_S` of its start, after
-    :data:`MAX_QUICK_RESTARTS` restarts, too."""
+    """Start the workers and supervise them until SIGTERM/SIGINT.
+
+    - A worker's first process that cannot start (exit 2: an address in use), or any death
+      before the port accepts, stops them all, as one process would.
+    - Once serving, a worker that dies (a crash, ``kill -9``) is started again in its place, with
+      its share (the first one's: the admin listener). One that keeps dying within
+      :data:`RESTART_WINDOW_S` of its start (a rules file broken on disk since the others loaded
+      theirs) is started again after a growing pause (:func:`restart_delay_s`) while the others
+      serve on; only when none is left serving and each has failed more than
+      :data:`MAX_QUICK_RESTARTS` times does the serve stop (exit 1, or 2 for a worker's 2).
+    """
     # ignored signals stay ignored across exec: a SIGHUP forwarded while a worker still imports
-    # must not end it (its serve() installs the real handler)
+    # must not end it (its serve() installs the real handler); restarts set it again (spawn)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    stopping = False
 
     def start(share: MetricsShare) -> BaseProcess:
         worker = context.Process(
@@ -298,13 +307,18 @@ def _start_and_wait(
             args=(config, store_url, instance, share),
             name=f"vernier-worker-{share.worker}",
         )
-        worker.start()
+        handler = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the child inherits "ignored"
+        try:
+            worker.start()
+        finally:
+            signal.signal(signal.SIGHUP, handler)
         return worker
 
     workers = {share.worker: start(share) for share in shares}
     started = dict.fromkeys(workers, time.monotonic())
-    quick_restarts = dict.fromkeys(workers, 0)
-    stopping = False
+    quick_deaths = dict.fromkeys(workers, 0)
+    due: dict[int, float] = {}  # a dead worker -> when to start it again
+    restarted: set[int] = set()  # the workers started again at least once
 
     def send(sig: signal.Signals) -> None:
         for worker in workers.values():
@@ -323,41 +337,86 @@ def _start_and_wait(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
-    if announce is not None and _listening(config.server.listen, workers.values()):
+    serving = _listening(config.server.listen, workers.values())
+    if serving and announce is not None:
         announce(f"http://{config.server.listen} ({len(workers)} workers)")
     code = 0
-    while alive := [w.sentinel for w in workers.values() if w.exitcode is None]:
-        connection.wait(alive)  # never an empty list: that would wait for ever
+    while True:
         for index, worker in workers.items():
-            if worker.exitcode is None or index not in started:
+            if index not in started or worker.exitcode is None:
                 continue
             began = started.pop(index)  # seen: a worker is handled once
             exitcode = worker.exitcode
             if stopping or exitcode in (0, -signal.SIGTERM):
                 continue
             quick = time.monotonic() - began < RESTART_WINDOW_S
-            quick_restarts[index] = quick_restarts[index] + 1 if quick else 0
-            if exitcode == 2 or quick_restarts[index] > MAX_QUICK_RESTARTS:
+            quick_deaths[index] = quick_deaths[index] + 1 if quick else 0
+            if (exitcode == 2 and index not in restarted) or not serving:
                 log.error("worker %d exited (code %s): stopping every worker", index, exitcode)
                 code = 2 if exitcode == 2 else 1
                 stopping = True
                 send(signal.SIGTERM)
                 continue
-            log.error("worker %d exited (code %s): starting it again", index, exitcode)
-            workers[index] = start(shares[index])
-            started[index] = time.monotonic()
+            delay_s = restart_delay_s(quick_deaths[index])
+            due[index] = time.monotonic() + delay_s
+            log.error(
+                "worker %d exited (code %s): starting it again%s",
+                index,
+                exitcode,
+                f" in {delay_s:.0f} s (it died {quick_deaths[index]} times right after its "
+                "start; the other workers serve on)"
+                if delay_s
+                else "",
+            )
+        none_up = not started
+        if not stopping and none_up and all(n > MAX_QUICK_RESTARTS for n in quick_deaths.values()):
+            log.error("no worker stays up: stopping")
+            code = 2 if {w.exitcode for w in workers.values()} == {2} else 1
+            stopping = True
+        if stopping:
+            due.clear()
+        for index, at in list(due.items()):
+            if at <= time.monotonic():
+                del due[index]
+                workers[index] = start(shares[index])
+                started[index] = time.monotonic()
+                restarted.add(index)
+                if stopping:  # a SIGTERM between the check and the start: this one missed it
+                    send(signal.SIGTERM)
+        # every worker not yet seen dead: a sentinel is ready a moment before the process can
+        # be reaped (its files close first), so "exitcode is None" would miss one that just died
+        # and wait on the others for ever
+        running = {workers[index].sentinel: workers[index] for index in started}
+        if not running and not due:
+            break
+        wait_s = max(0.0, min(due.values()) - time.monotonic()) if due else None
+        if running:
+            ready = connection.wait(list(running), wait_s)
+            for sentinel, worker in running.items():
+                if sentinel in ready:
+                    worker.join()  # it has exited: reap it, so its exit code is known
+        elif wait_s:  # none running, one to start again soon: short sleeps, to see a SIGTERM
+            time.sleep(min(wait_s, 0.2))
     if code:
         print("vernier: a worker could not run; every worker stopped", file=sys.stderr)
     return code
 
 
+def restart_delay_s(quick_deaths: int) -> float:
+    """How long a worker that died waits to start again: at once after a death that was not
+    quick (or the first that was), then 1, 2, 4 … up to 30 s: a worker that cannot start does
+    not spin, and is back within 30 s of the fault's end."""
+    return 0.0 if quick_deaths <= 1 else float(min(30, 2 ** (quick_deaths - 2)))
+
+
 def _listening(listen: str, workers: Iterable[BaseProcess]) -> bool:
     """Whether the listen address accepts connections, waited for while every worker lives (a
     spawned worker imports for seconds before it binds); False as soon as one has exited."""
-    host, _, port = listen.rpartition(":")
+    host, port = parse_listen(listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every address: this machine's
     while all(w.exitcode is None for w in workers):
         try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=1):
+            with socket.create_connection((host, port), timeout=1):
                 return True
         except OSError:
             connection.wait([w.sentinel for w in workers], timeout=0.05)
