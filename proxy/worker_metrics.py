@@ -64,6 +64,7 @@ STORE_COUNTERS = {
     "failures": "failures_total",
     "short_circuited": "short_circuited_total",
     "response_errors": "response_errors_total",
+    "late_timeouts": "late_timeouts_total",
 }
 
 

@@ -11,7 +11,10 @@ A personalising proxy must serve the page whether or not Redis answers (docs/rel
 * A :class:`~proxy.store.breaker.CircuitBreaker` turns an outage into microsecond refusals after
   five failures in ten seconds, and lets one probe through every five seconds.
 * ``run`` never raises for a store problem: it returns the caller's ``default``. Outages (refused,
-  timed out, cluster down, read-only replica) count against the breaker; error *replies* such as
+  timed out, cluster down, read-only replica) count against the breaker, except a timeout while
+  this process's own event loop runs late by the whole budget (``loop_lag_s``, from the app's load
+  gauge): the answer may have sat unread, and a busy machine is not a store outage (counted as
+  ``late_timeouts_total``); error *replies* such as
   WRONGTYPE or OOM prove the server is alive, are a bug or a capacity issue on our side, and are
   logged once per distinct message without tripping the breaker.
 * Cancelling a command between its send and its reply must not hand that reply to the next user
@@ -94,6 +97,11 @@ class Store:
         self.failures_total = 0
         self.short_circuited_total = 0
         self.response_errors_total = 0
+        self.late_timeouts_total = 0  # timeouts while the event loop itself ran late
+        # the worst recent lag of this process's event loop, in seconds (set by the app from its
+        # load gauge; none measured: 0): a call timed out while it is as long as the call's
+        # budget is not counted against the store
+        self.loop_lag_s: Callable[[], float] = lambda: 0.0
         self._last_error: BaseException | None = None
         self._answered = False  # any call has succeeded (or got an error reply) since start
         self._logged_replies: set[str] = set()
@@ -157,6 +165,13 @@ class Store:
                 self._record_reply_error(err)
             return default
         except (RedisError, RedisClusterException, OSError) as err:  # TimeoutError is an OSError
+            if isinstance(err, TimeoutError) and self.loop_lag_s() >= self.settings.op_timeout_s:
+                # this process's event loop ran late by the whole budget: the answer may have
+                # waited unread, so the timeout says nothing of the store (no breaker count)
+                self.late_timeouts_total += 1
+                self._last_error = err
+                self._breaker.record_abandoned()
+                return default
             self._record_failure(err)
             return default
         self._breaker.record_success()

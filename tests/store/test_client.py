@@ -158,6 +158,30 @@ async def hung_calls(make_store: MakeStore, server: RedisServerProcess, hang: st
     assert await store.run(lambda r: r.get("b"), default=None) == b"B"
 
 
+@pytest.mark.redis_server
+async def test_timeouts_while_the_event_loop_runs_late_do_not_open_the_breaker(
+    redis_server: RedisServerProcess, make_store: MakeStore
+) -> None:
+    """A busy machine is not a store outage: while the loop's own lag is as long as the call's
+    budget, a timeout fails open for that call but counts as late, not against the store."""
+    store = make_store(redis_server.url, clock=FakeClock())
+    await store.run(seed, default=None)
+    store.loop_lag_s = lambda: store.settings.op_timeout_s
+    with redis_server.paused():
+        for _ in range(store.settings.breaker_failures + 2):
+            assert await store.run(lambda r: r.get("a"), default="fallback") == "fallback"
+        assert state(store) is BreakerState.CLOSED
+        assert (store.late_timeouts_total, store.failures_total) == (
+            store.settings.breaker_failures + 2,
+            0,
+        )
+        store.loop_lag_s = lambda: 0.0  # the loop is on time again: the store is to blame
+        for _ in range(store.settings.breaker_failures):
+            assert await store.run(lambda r: r.get("a"), default="fallback") == "fallback"
+        assert state(store) is BreakerState.OPEN
+    assert store.failures_total == store.settings.breaker_failures
+
+
 class _server_busy:
     """Make the server unresponsive with DEBUG SLEEP or CLIENT PAUSE from a raw connection.
 
