@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from proxy.config.schema import Config
+from proxy.config.yaml_hints import unquoted_hint
 from proxy.config.yaml_strict import LineMap, load_file
 from proxy.errors import ConfigError
 from proxy.messages import invalid_value
@@ -147,7 +148,7 @@ def load_config(
         config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as err:
         message, path = msgspec_error_path(err, Config)
-        raise lines.error(message, path) from None
+        raise lines.error(message + unquoted_hint(data, path, message), path) from None
     file_dir = file.parent if file is not None else Path.cwd()
 
     def resolve(key: str, value: str) -> str:

@@ -17,6 +17,7 @@ import msgspec
 
 from proxy.config.elided_keys import path_segments, resolve_elided_keys
 from proxy.config.load import msgspec_error_path
+from proxy.config.yaml_hints import unquoted_hint
 from proxy.config.yaml_strict import LineMap
 from proxy.html.ops.registry import OPERATION_TAGS
 from proxy.rules import schema
@@ -46,4 +47,4 @@ def decode_rules_file(data: Any, lines: LineMap) -> schema.RulesFile:
     if unknown_op is not None and path.endswith(".op"):
         known = ", ".join(sorted(OPERATION_TAGS))
         message = f"unknown operation {unknown_op.group(1)} (known: {known})"
-    raise lines.error(message, path)
+    raise lines.error(message + unquoted_hint(data, path, message), path)
