@@ -36,6 +36,7 @@ from aiohttp import web
 from proxy.app import create_admin_app, create_app, front_door
 from proxy.config.load import parse_listen
 from proxy.config.schema import Config
+from proxy.decide.decision_sink import decision_spool
 from proxy.errors import ConfigError, StartupError
 from proxy.rules.live import RELOAD_ON_SIGHUP
 from proxy.server.access_log import JsonAccessLogger
@@ -44,6 +45,7 @@ from proxy.server.metrics_share import MetricsShare
 from proxy.server.protocol import DeadlineAppRunner
 from proxy.server.safety import check_aiohttp
 from proxy.store.embedded import EmbeddedStore
+from proxy.tracker.spool import EventSpool
 
 log = logging.getLogger("vernier.server")
 # A worker that dies this soon after its start is started again after a growing pause; when
@@ -213,11 +215,10 @@ def usable_data_dir(path: str) -> Path:
 
 
 def writable_spools(data_dir: Path) -> None:
-    """The spools (``spool``, ``decision-spool``) can take a record: a :class:`StartupError`
+    """The event and decision spools can take a record: a :class:`StartupError`
     naming one that cannot. Found now, not when the store first fails and every beacon and
     decision of the outage would find it."""
-    for name in ("spool", "decision-spool"):
-        folder = data_dir / name
+    for folder in (EventSpool.in_data_dir(data_dir).directory, decision_spool(data_dir).directory):
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
             probe = folder / f".probe-{os.getpid()}"
