@@ -86,6 +86,7 @@ async def front_context(app: web.Application) -> AsyncIterator[None]:
         session_limiter=TokenBucketLimiter.per_minute(config.intake.session_events_per_min),
         address_limiter=TokenBucketLimiter.per_minute(config.intake.address_events_per_min),
         public_hosts=public_hosts(config),
+        answered=lambda status: app[METRICS].intake.labels(str(status)).inc(),
     )
     app[ENDPOINTS] = Endpoints(
         asset=app[ASSET],

@@ -38,6 +38,13 @@ class Metrics:
             "Responses cut short because the client hung up (not an origin failure).",
             registry=self.registry,
         )
+        self.intake = Counter(
+            "vernier_intake_responses_total",
+            "Answers of the event intake (/__vernier/e), by status: 202 stored; 400, 403, 405, "
+            "408, 413, 415 refused; 429 rate-limited; 503 not stored (the tracker retries).",
+            ["status"],
+            registry=self.registry,
+        )
         self.shed = Counter(
             "vernier_shed_total",
             "Pages served with less than usual because the worker was overloaded, by level "

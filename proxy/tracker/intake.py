@@ -99,8 +99,10 @@ class EventIntake:
         bots: BotFilter | None = None,
         client_address: Callable[[web.Request], str] = _peer_address,
         clock: Callable[[], float] = time.time,
+        answered: Callable[[int], None] = lambda status: None,
     ) -> None:
         self._sink = sink
+        self._answered = answered  # counts each answer by its status
         self._session_limiter = session_limiter
         self._address_limiter = address_limiter
         self._public_hosts = (
@@ -113,10 +115,12 @@ class EventIntake:
 
     async def handle(self, request: web.Request, identity: IdentityLike) -> web.Response:
         try:
-            return await self._handle(request, identity)
+            response = await self._handle(request, identity)
         except Exception:
             log.exception("event intake failed")
-            return _answer(503, "unavailable", close=True, retry_after_s=STORE_RETRY_AFTER_S)
+            response = _answer(503, "unavailable", close=True, retry_after_s=STORE_RETRY_AFTER_S)
+        self._answered(response.status)
+        return response
 
     async def _handle(self, request: web.Request, identity: IdentityLike) -> web.Response:
         refusal = self._refuse_before_body(request, identity)

@@ -11,6 +11,8 @@ import aiohttp
 import orjson
 import pytest
 
+from proxy.resources import METRICS
+from tests import proxy_fixtures
 from tests.proxy_fixtures import StartProxy
 
 
@@ -81,6 +83,12 @@ async def test_beacon_without_session_or_from_another_site_is_refused(
         ) as response:
             assert response.status == 400
             assert "json" in await response.text()
+    intake = proxy_fixtures.STARTED_APPS[-1][METRICS].intake  # counted by status
+    assert {s: intake.labels(s)._value.get() for s in ("403", "400", "202")} == {
+        "403": 2,
+        "400": 1,
+        "202": 0,
+    }
 
 
 async def test_consent_required_flow(origin: str, start_proxy: StartProxy) -> None:
