@@ -210,7 +210,12 @@ class Decider:
             if kept is not None and pauses.variant_paused(slot.id, kept.variant):
                 kept = None
                 proposed = _paused_control(slot, viewer)
-            if kept is None and held is None and proposed.reason != "paused":
+            if (
+                kept is None
+                and held is None
+                and slot.limits.sticky != "page"  # a GET governs (and so replaces) only these
+                and proposed.reason != "paused"
+            ):
                 proposed = _outage_control(slot)  # what a GET shows while the store is out
             out.append(kept or (proposed if proposed.reason in NOT_STABLE else stable(proposed)))
         return tuple(out)

@@ -45,6 +45,10 @@ PeekSlots = Callable[
 """What a HEAD reads: the decisions a GET would show, nothing logged (:meth:`Decider.peek`)."""
 
 
+# the session a HEAD without ids reads: no session id is ever this (ids are 32 hex digits)
+NO_SESSION = "-none-"
+
+
 class Decide:
     name = "decide"
 
@@ -107,10 +111,12 @@ class Decide:
         or spending anything; under ids that stay the same from one HEAD to the next, so its
         length and ETag are those of the GET for a returning visitor, and stable for others."""
         identity = ex.identity
-        session_id = identity.session_id
+        # a visitor without ids holds nothing; asked all the same, so that while the store
+        # cannot answer the HEAD shows the outage control its first GET would
+        session_id = identity.session_id or NO_SESSION
         in_experiments = self._in_experiments(ex)
         pauses = self._pauses()
-        if self._peek_slots is None or session_id is None or not in_experiments:
+        if self._peek_slots is None or not in_experiments:
             ruled = (stable(decide_by_rules(slot, context)) for slot in ex.slots)
             ex.decisions = tuple(
                 # a visitor the experiments see gets the triggers a control offers, as on a GET

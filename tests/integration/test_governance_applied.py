@@ -100,6 +100,12 @@ slots:
     variants: {a: [], c: [{op: set_text, selector: "#hero", value: "Still there?"}]}
     triggers:
       - {id: idle, variant: c, after_s: 20}
+  - id: fresh
+    selector: "p"
+    control: a
+    variants: {a: [], b: [{op: add_class, selector: p, value: pro}]}
+    pin: [{when: "cookie.plan == 'pro'", variant: b}]
+    governance: {sticky: page}
 """
 
 
@@ -114,13 +120,24 @@ async def test_with_the_store_down_a_head_agrees_with_the_get(
     )
     plain = {"Accept-Encoding": "identity"}
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        client.cookie_jar.update_cookies({"plan": "pro"})  # a page-scoped slot follows its pin
         async with client.get(proxy + "/page", headers=plain) as response:
             body = await response.read()
         lengths = set()
         for _ in range(2):
             async with client.head(proxy + "/page", headers=plain) as response:
                 lengths.add(response.headers["Content-Length"])
-    assert b"data-vernier-trigger" not in body
-    (decision,) = re.findall(rb'data-vernier-decision="([\w-]+)"', body)
-    assert is_outage_id(decision.decode())
+    assert b"data-vernier-trigger" not in body and b'class="pro"' in body
+    decisions = re.findall(rb'data-vernier-slot="(\w+)" data-vernier-variant="(\w)" '
+                           rb'data-vernier-decision="([\w-]+)"', body)  # fmt: skip
+    assert [(slot, variant) for slot, variant, _ in decisions] == [
+        (b"nudge", b"a"),
+        (b"fresh", b"b"),
+    ]
+    assert is_outage_id(decisions[0][2].decode())
     assert lengths == {str(len(body))}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as stranger:
+        async with stranger.get(proxy + "/page", headers=plain) as response:
+            first = await response.read()  # a first page, ids issued: no trigger offered
+        async with stranger.head(proxy + "/page", headers=plain) as response:
+            assert response.headers["Content-Length"] == str(len(first))
