@@ -128,7 +128,6 @@ async def identity_context(app: web.Application) -> AsyncIterator[None]:
 async def store_context(app: web.Application) -> AsyncIterator[None]:
     """The store client: connected at startup (failing open if the store is away), closed last."""
     store = Store(app[STORE_URL], store_settings(app[CONFIG]))
-    store.loop_lag_s = app[LOAD].worst_lag_s  # a late loop's timeouts are not the store's
     app[STORE] = store
     app[WORKER_METRICS].watch_store(store)
     app[METRICS].store_state.set_function(lambda: 1.0 if store.up else 0.0)

@@ -11,9 +11,9 @@ A personalising proxy must serve the page whether or not Redis answers (docs/rel
 * A :class:`~proxy.store.breaker.CircuitBreaker` turns an outage into microsecond refusals after
   five failures in ten seconds, and lets one probe through every five seconds.
 * ``run`` never raises for a store problem: it returns the caller's ``default``. Outages (refused,
-  timed out, cluster down, read-only replica) count against the breaker, except a timeout while
-  this process's own event loop runs late by the whole budget (``loop_lag_s``, from the app's load
-  gauge): the answer may have sat unread, and a busy machine is not a store outage (counted as
+  timed out, cluster down, read-only replica) count against the breaker, except a timeout whose
+  own timer fired a whole budget late while the breaker is closed: this process's event loop was
+  busy, the answer may have sat unread, and a busy machine is not a store outage (counted as
   ``late_timeouts_total``); error *replies* such as
   WRONGTYPE or OOM prove the server is alive, are a bug or a capacity issue on our side, and are
   logged once per distinct message without tripping the breaker.
@@ -97,11 +97,7 @@ class Store:
         self.failures_total = 0
         self.short_circuited_total = 0
         self.response_errors_total = 0
-        self.late_timeouts_total = 0  # timeouts while the event loop itself ran late
-        # the worst recent lag of this process's event loop, in seconds (set by the app from its
-        # load gauge; none measured: 0): a call timed out while it is as long as the call's
-        # budget is not counted against the store
-        self.loop_lag_s: Callable[[], float] = lambda: 0.0
+        self.late_timeouts_total = 0  # timeouts whose timer fired a whole budget late
         self._last_error: BaseException | None = None
         self._answered = False  # any call has succeeded (or got an error reply) since start
         self._logged_replies: set[str] = set()
@@ -152,8 +148,11 @@ class Store:
             self._breaker.record_abandoned()
             self.short_circuited_total += 1
             return default
+        budget_s = timeout_s or self.settings.op_timeout_s
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            async with asyncio.timeout(timeout_s or self.settings.op_timeout_s):
+            async with asyncio.timeout(budget_s):
                 result = await fn(self._client)
         except asyncio.CancelledError:
             self._breaker.record_abandoned()
@@ -165,12 +164,16 @@ class Store:
                 self._record_reply_error(err)
             return default
         except (RedisError, RedisClusterException, OSError) as err:  # TimeoutError is an OSError
-            if isinstance(err, TimeoutError) and self.loop_lag_s() >= self.settings.op_timeout_s:
-                # this process's event loop ran late by the whole budget: the answer may have
-                # waited unread, so the timeout says nothing of the store (no breaker count)
+            late_s = loop.time() - started - budget_s
+            if (
+                isinstance(err, TimeoutError)
+                and late_s >= budget_s
+                and self._breaker.state is BreakerState.CLOSED  # a probe's timeout always counts
+            ):
+                # the timer itself fired a whole budget late: this process's event loop was
+                # busy, the answer may have waited unread, so the store is not to blame
                 self.late_timeouts_total += 1
                 self._last_error = err
-                self._breaker.record_abandoned()
                 return default
             self._record_failure(err)
             return default

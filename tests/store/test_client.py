@@ -159,27 +159,38 @@ async def hung_calls(make_store: MakeStore, server: RedisServerProcess, hang: st
 
 
 @pytest.mark.redis_server
-async def test_timeouts_while_the_event_loop_runs_late_do_not_open_the_breaker(
+async def test_a_timeout_whose_timer_fired_late_does_not_count_against_the_store(
     redis_server: RedisServerProcess, make_store: MakeStore
 ) -> None:
-    """A busy machine is not a store outage: while the loop's own lag is as long as the call's
-    budget, a timeout fails open for that call but counts as late, not against the store."""
-    store = make_store(redis_server.url, clock=FakeClock())
+    """A busy machine is not a store outage: a call whose timeout fired a whole budget late
+    (the event loop was blocked) fails open for that call, counted as late, not against the
+    store; on time, the same timeouts open the breaker; and a half-open probe's always counts."""
+    clock = FakeClock()
+    store = make_store(redis_server.url, clock=clock)
     await store.run(seed, default=None)
-    store.loop_lag_s = lambda: store.settings.op_timeout_s
+    budget_s = store.settings.op_timeout_s
+    loop = asyncio.get_running_loop()
+
+    async def blocked_call() -> object:
+        loop.call_soon(time.sleep, 3 * budget_s)  # runs once the call awaits the store
+        return await store.run(lambda r: r.get("a"), default="fallback")
+
     with redis_server.paused():
         for _ in range(store.settings.breaker_failures + 2):
-            assert await store.run(lambda r: r.get("a"), default="fallback") == "fallback"
+            assert await blocked_call() == "fallback"
         assert state(store) is BreakerState.CLOSED
         assert (store.late_timeouts_total, store.failures_total) == (
             store.settings.breaker_failures + 2,
             0,
         )
-        store.loop_lag_s = lambda: 0.0  # the loop is on time again: the store is to blame
-        for _ in range(store.settings.breaker_failures):
+        for _ in range(store.settings.breaker_failures):  # on time: the store is to blame
             assert await store.run(lambda r: r.get("a"), default="fallback") == "fallback"
         assert state(store) is BreakerState.OPEN
-    assert store.failures_total == store.settings.breaker_failures
+        clock.advance(store.settings.breaker_open_s)
+        assert state(store) is BreakerState.HALF_OPEN
+        assert await blocked_call() == "fallback"
+        assert state(store) is BreakerState.OPEN  # the probe failed, late or not
+    assert store.failures_total == store.settings.breaker_failures + 1
 
 
 class _server_busy:
