@@ -93,6 +93,8 @@ def invalid_value(
         return path, f"expected {either}, got {got}"
     if match := _LENGTH.match(text):
         kind, op, bound = match.groups()
+        if (op, bound) == (">=", "1"):
+            return path, "must not be empty"
         limit = "at most" if op == "<=" else "at least"
         return path, f"must have {limit} {bound} {_LENGTH_UNITS.get(kind, 'items')}"
     if match := _BOUND.match(text):

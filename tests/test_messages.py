@@ -38,7 +38,7 @@ def refusal(data: bytes) -> tuple[str, str]:
         (b"{}", "$", "missing required field 'v'"),
         (b'{"v": 1, "x": 0}', "$.x", "unknown field 'x'"),
         (b'{"v": 1, "id": "A"}', "$.id", "does not match the pattern '^[a-z]+$'"),
-        (b'{"v": 1, "items": []}', "$.items", "must have at least 1 items"),
+        (b'{"v": 1, "items": []}', "$.items", "must not be empty"),
         (b'{"v": 1, "items": [{"depth": 2}]}', "$.items[0].depth", "must be <= 1.0"),
         (
             b'{"v": 1, "items": [{"depth": 0, "name": "abcd"}]}',

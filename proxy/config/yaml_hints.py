@@ -7,6 +7,7 @@ Pure."""
 
 from __future__ import annotations
 
+import decimal
 import re
 from typing import Any
 
@@ -23,8 +24,11 @@ def unquoted_hint(data: Any, path: str, message: str) -> str:
         return f" (YAML reads this value unquoted as {read}: put it in quotes)"
     wants_number = message.startswith(("expected an integer", "expected a number"))
     if wants_number and isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
-        number = float(value)
-        written = str(int(number)) if number.is_integer() else repr(number)
+        number = decimal.Decimal(value.strip())
+        if abs(number.adjusted()) <= 12:
+            return f" (YAML reads {value} as text, not a number: write {number:f})"
+        mantissa, _, exponent = f"{number:e}".partition("e")  # 1e30 in full helps no one
+        written = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
         return f" (YAML reads {value} as text, not a number: write {written})"
     return ""
 

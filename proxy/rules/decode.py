@@ -47,4 +47,6 @@ def decode_rules_file(data: Any, lines: LineMap) -> schema.RulesFile:
     if unknown_op is not None and path.endswith(".op"):
         known = ", ".join(sorted(OPERATION_TAGS))
         message = f"unknown operation {unknown_op.group(1)} (known: {known})"
+    if message == "must not be empty" and re.search(r"\.where\.(hosts|paths|methods)$", path):
+        message += " (an empty list would scope nothing: leave the key out)"
     raise lines.error(message + unquoted_hint(data, path, message), path)

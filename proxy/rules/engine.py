@@ -15,6 +15,7 @@ from typing import Generic, Protocol, TypeVar
 from proxy.html.ops.base import Op
 from proxy.rules.compiled import CompiledRule, CompiledSlot, CompiledWhere, Rank, RuleSet
 from proxy.rules.conditions import evaluate
+from proxy.rules.patterns import host_name
 
 
 def where_matches(
@@ -24,7 +25,7 @@ def where_matches(
         return True
     if where.methods and method not in where.methods:
         return False
-    if where.hosts and host.rsplit(":", 1)[0].lower() not in where.hosts:
+    if where.hosts and host_name(host) not in where.hosts:
         return False
     if where.paths and not any(p.fullmatch(path) for p in where.paths):
         return False

@@ -41,7 +41,7 @@ from proxy.rules.conditions import percentiles_used
 from proxy.rules.decode import decode_rules_file
 from proxy.rules.holdout import holdout_split
 from proxy.rules.limits import session_limits, slot_limits
-from proxy.rules.patterns import MAX_REGEX_CHARS, compile_path_regex, glob_to_regex
+from proxy.rules.patterns import MAX_REGEX_CHARS, compile_path_regex, glob_to_regex, host_name
 from proxy.rules.segments import Declared, Reference, compile_segments
 from proxy.rules.specificity import Specificity, specificity
 from proxy.rules.split import Split, split_probabilities
@@ -165,17 +165,27 @@ class _Checker:
                     at,
                 ) from None
         for i, host in enumerate(where.hosts):
+            at = f"{path}.hosts[{i}]"
+            if not host.isascii():
+                try:
+                    ascii_form = repr(host.encode("idna").decode("ascii"))
+                except UnicodeError:
+                    ascii_form = "its xn-- form"
+                raise self.lines.error(
+                    f"a host is written as the Host header sends it: {ascii_form}, not {host!r}",
+                    at,
+                )
             if not _HOST.fullmatch(host):
                 raise self.lines.error(
                     "a host is a name as the Host header gives it, without scheme, port or path "
                     f"('shop.example'), not {host!r}",
-                    f"{path}.hosts[{i}]",
+                    at,
                 )
         for i, glob in enumerate(where.paths):
             if not glob.startswith("/"):
                 raise self.lines.error("path globs start with '/'", f"{path}.paths[{i}]")
         return CompiledWhere(
-            hosts=frozenset(host.lower() for host in where.hosts),
+            hosts=frozenset(host_name(host) for host in where.hosts),
             globs=where.paths,
             paths=tuple(glob_to_regex(glob) for glob in where.paths),
             path_regex=regex,

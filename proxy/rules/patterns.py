@@ -1,4 +1,5 @@
-"""Path patterns of ``where`` blocks: globs and ``path_regex``, both matched by RE2.
+"""Path patterns of ``where`` blocks (globs and ``path_regex``, both matched by RE2), and the
+host names ``hosts`` compares.
 
 A path is the visitor's to choose, up to 8 KiB, and Python's backtracking ``re`` can take time
 exponential (``^/(.|\\s)*\\.html$``) or polynomial of high degree (the glob ``/**/**/**/x``, or
@@ -19,6 +20,7 @@ import re2  # type: ignore[import-untyped]  # google-re2 ships no type informati
 
 MAX_REGEX_CHARS = 512
 
+_UPTO = re.compile(r"(?<!\\)\{,(\d+)\}")  # Python's {,n}, "at most n"
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # the loader reports the error; RE2 would also print it to stderr
 _OPTIONS.never_capture = True  # only whether it matches is asked
@@ -32,7 +34,10 @@ class PathPattern(Protocol):
 
 
 def compile_path_regex(pattern: str) -> PathPattern:
-    """``pattern`` compiled by RE2; ``ValueError`` with RE2's reason if it refuses it."""
+    """``pattern`` compiled by RE2; ``ValueError`` with RE2's reason if it refuses it, or for a
+    form RE2 would read otherwise than Python does (``{,3}``: literal text to RE2)."""
+    if found := _UPTO.search(pattern):
+        raise ValueError(f"write {{0,{found.group(1)}}}: RE2 reads {found.group(0)} as text")
     try:
         return re2.compile(pattern, _OPTIONS)  # type: ignore[no-any-return]
     except re2.error as err:
@@ -49,3 +54,15 @@ def glob_to_regex(glob: str) -> PathPattern:
         ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
     )
     return compile_path_regex(f"^{body}$")
+
+
+def host_name(host: str) -> str:
+    """A ``Host`` header's name, as ``where.hosts`` holds them: lower case, without the port or
+    a trailing dot (``[::1]:8080`` → ``[::1]``, ``Shop.Example.`` → ``shop.example``)."""
+    host = host.lower()
+    if host.startswith("["):
+        name = host[: host.find("]") + 1] or host
+    else:
+        name, colon, port = host.rpartition(":")
+        name = name if colon and port.isdigit() else host
+    return name.rstrip(".")

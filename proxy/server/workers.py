@@ -340,7 +340,9 @@ def _start_and_wait(
     signal.signal(signal.SIGHUP, reload)
     serving = _listening(config.server.listen, workers.values())
     if serving and announce is not None:
-        announce(f"http://{config.server.listen} ({len(workers)} workers)")
+        host, port = parse_listen(config.server.listen)
+        shown = f"[{host}]" if ":" in host else host
+        announce(f"http://{shown}:{port} ({len(workers)} workers)")
     code = 0
     while True:
         for index, worker in workers.items():

@@ -66,14 +66,16 @@ class Rewrite:
         if not is_byte_scannable(codec) and not codec.startswith("utf-16"):
             return
         slots = {slot.id: slot for slot in ex.slots}
-        decisions = ex.decisions
+        decisions = self._one_per_selector(ex.decisions, slots)
         plan = engine.plan(ex.rules, [(slots[d.slot], d.variant) for d in decisions])
         owners = [*plan.owners, *(d.slot for d in decisions)]
         fill = {k: str(v) for k, v in ex.context.items()} if ex.context else None
         try:
             result, cpu_s = await self._rewrite(document, codec, plan, decisions, slots, fill)
             served = _served(decisions, result.body, codec)
-            while stray := _stray(plan, result, decisions, served):
+            while (stray := _stray(plan, result, decisions, served)) and (
+                cpu_s * 1000.0 <= self._budget_ms  # over it, the origin's page is served
+            ):
                 # a variant changed the page though its slot's element is not in it: the
                 # slot is not on this page, so neither is its variant (rare: rewrite again)
                 decisions = tuple(d for d in decisions if d.slot not in stray)
@@ -150,6 +152,34 @@ class Rewrite:
         if body is not result.body:
             result = dataclasses.replace(result, body=body, changed=body != document)
         return result, cpu_s + put_back_cpu_s
+
+    def _one_per_selector(
+        self, decisions: tuple[Decision, ...], slots: Mapping[str, CompiledSlot]
+    ) -> tuple[Decision, ...]:
+        """One decided slot per element: of slots with the same selector, the highest-ranked
+        (as for changes: priority, specificity, file order) is shown; the others are not on the
+        page, their variants' changes not made; the pair is counted and logged once."""
+        by_selector: dict[str, Decision] = {}
+        for d in decisions:
+            other = by_selector.get(slots[d.slot].selector)
+            if other is not None:
+                winner, loser = sorted((other, d), key=lambda x: slots[x.slot].rank)[::-1]
+                self._metrics.rule_conflicts.labels(winner.slot, loser.slot).inc()
+                if (winner.slot, loser.slot) not in self._conflicts_logged:
+                    self._conflicts_logged.add((winner.slot, loser.slot))
+                    log.warning(
+                        "slots %s and %s mark the same element (%s): only %s is shown",
+                        winner.slot,
+                        loser.slot,
+                        slots[d.slot].selector,
+                        winner.slot,
+                    )
+                d = winner
+            by_selector[slots[d.slot].selector] = d
+        if len(by_selector) == len(decisions):
+            return decisions
+        kept = {id(d) for d in by_selector.values()}
+        return tuple(d for d in decisions if id(d) in kept)
 
     def _over_budget(self, ex: Exchange, cpu_ms: float) -> None:
         """Serve the origin's page (inject still adds the tag), counted as the rewrite's

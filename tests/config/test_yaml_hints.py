@@ -20,6 +20,7 @@ from proxy.config.yaml_strict import loads
             "reads 1e3 as text, not a number: write 1000",
         ),
         ("a: [{v: -25e-3}]", "expected a number, got a string", "write -0.025"),
+        ("a: [{v: 1e30}]", "expected a number, got a string", "write 1.0e+30"),
         ("a: [{v: abc}]", "expected an integer, got a string", ""),
         ("a: [{v: 3}]", "expected a boolean, got an integer", ""),
     ],

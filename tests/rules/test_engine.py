@@ -60,6 +60,14 @@ def test_where_filters_by_path_method_host_and_query(tmp_path: Path) -> None:
     )
     assert ids(home.rules) == ["everywhere", "other-host"] and ids(home.slots) == ["hero"]
     assert home.needs_context  # a slot always gets a context (its pins, later the bandit)
+    for host in ("elsewhere.example.", "Elsewhere.Example.:8080"):  # a trailing dot, a port
+        assert "other-host" in ids(rules.match(method="GET", host=host, path="/x", query={}).rules)
+
+
+def test_an_ipv6_host_matches_with_and_without_its_port(tmp_path: Path) -> None:
+    rules = engine(tmp_path, RULES.replace("[elsewhere.example]", "['[::1]']"))
+    for host in ("[::1]", "[::1]:8080"):
+        assert "other-host" in ids(rules.match(method="GET", host=host, path="/", query={}).rules)
 
 
 def test_a_rule_that_writes_context_values_needs_the_context(tmp_path: Path) -> None:

@@ -262,7 +262,7 @@ BAD = [
         "$.rules[0].colour",
         "unknown key 'colour'",
     ),
-    ("rules:\n  - id: r\n    then: []\n", 3, "$.rules[0].then", "must have at least 1 items"),
+    ("rules:\n  - id: r\n    then: []\n", 3, "$.rules[0].then", "must not be empty"),
     (
         "rules:\n  - id: r\n    where: {path_regex: '^/(?!admin)'}\n    then: [{op: remove, selector: x}]\n",
         3,
@@ -285,7 +285,7 @@ BAD = [
         "rules:\n  - id: r\n    where: {paths: []}\n    then: [{op: remove, selector: x}]\n",
         3,
         "$.rules[0].where.paths",
-        "must have at least 1 items",
+        "must not be empty (an empty list would scope nothing: leave the key out)",
     ),
     (
         "rules:\n  - id: r\n    where: {hosts: [a.example, 'https://b.example']}\n"
@@ -293,6 +293,13 @@ BAD = [
         3,
         "$.rules[0].where.hosts[1]",
         "without scheme, port or path ('shop.example'), not 'https://b.example'",
+    ),
+    (
+        "rules:\n  - id: r\n    where: {hosts: ['bücher.example']}\n"
+        "    then: [{op: remove, selector: x}]\n",
+        3,
+        "$.rules[0].where.hosts[0]",
+        "as the Host header sends it: 'xn--bcher-kva.example', not 'bücher.example'",
     ),
     (
         "rules:\n  - id: r\n    where: {hosts: ['b.example:8080']}\n"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.rules.patterns import PathPattern, compile_path_regex, glob_to_regex
+from proxy.rules.patterns import PathPattern, compile_path_regex, glob_to_regex, host_name
 
 
 @pytest.mark.parametrize(
@@ -56,6 +56,7 @@ def test_path_regex_searches(pattern: str, path: str, found: bool) -> None:
         (r"(a)\1", r"invalid escape sequence: \1"),
         ("(a", "missing )"),
         ("a++", "bad repetition operator: ++"),
+        ("^/p/a{,3}$", "write {0,3}: RE2 reads {,3} as text"),
     ],
 )
 def test_what_re2_cannot_match_in_linear_time_is_refused_with_its_reason(
@@ -81,3 +82,19 @@ def test_a_pattern_that_backtracks_in_python_answers_for_a_long_path(
 ) -> None:
     """Each of these takes Python's ``re`` hours or more (seconds at a tenth of the length)."""
     assert not pattern.fullmatch(path)
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [
+        ("shop.example", "shop.example"),
+        ("Shop.Example:8080", "shop.example"),
+        ("shop.example.", "shop.example"),
+        ("[::1]", "[::1]"),
+        ("[::1]:8080", "[::1]"),
+        ("127.0.0.1:80", "127.0.0.1"),
+        ("[::1", "[::1"),
+    ],
+)
+def test_host_name_drops_the_port_and_a_trailing_dot(host: str, name: str) -> None:
+    assert host_name(host) == name

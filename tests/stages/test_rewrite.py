@@ -191,6 +191,17 @@ async def test_a_busy_machine_does_not_open_breakers(tmp_path: Path) -> None:
     assert health.tripped() == {} and health.totals["hero", "failed"] == 0
 
 
+def decided_exchange(tmp_path: Path, rules: str, decisions: tuple[Decision, ...]) -> Exchange:
+    """The origin's test page under ``rules``, its slots decided as ``decisions``."""
+    ex = make_exchange(target="/page")
+    ex.document = PAGE
+    ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
+    ex.engine = make_engine(tmp_path, rules)
+    ex.slots = ex.engine.ruleset.slots
+    ex.decisions = decisions
+    return ex
+
+
 STRAY_RULES = """
 slots:
   - id: hero
@@ -208,15 +219,9 @@ async def test_a_slot_not_on_the_page_changes_nothing_in_it(tmp_path: Path) -> N
     """A variant's operations apply only where its slot's element is in the page: a slot with
     no element there is not on the page, so neither are its variant's changes elsewhere."""
     for cache_bytes in (0, 1 << 20):
-        ex = make_exchange(target="/page")
-        ex.document = PAGE  # no #promo: the hero slot is not on it; the side slot is
-        ex.headers = CIMultiDict({"Content-Type": "text/html; charset=utf-8"})
-        ex.engine = make_engine(tmp_path, STRAY_RULES)
-        ex.slots = ex.engine.ruleset.slots
-        ex.decisions = (
-            Decision("d" * 16, "hero", "b", "rule"),
-            Decision("e" * 16, "side", "b", "rule"),
-        )
+        # no #promo in the page: the hero slot is not on it; the side slot is
+        decided = (Decision("d" * 16, "hero", "b", "rule"), Decision("e" * 16, "side", "b", "rule"))
+        ex = decided_exchange(tmp_path, STRAY_RULES, decided)
         metrics = Metrics()
         await Rewrite(
             make_config(**{"html.rewrite_cache_bytes": cache_bytes}).html, RuleHealth(), metrics
@@ -226,3 +231,33 @@ async def test_a_slot_not_on_the_page_changes_nothing_in_it(tmp_path: Path) -> N
         assert b'<p class="side" data-vernier-slot="side"' in ex.document
         assert [d.slot for d in ex.decisions] == ["side"]
         assert metrics.rule_outcomes.labels("hero", "missed")._value.get() == 1
+
+
+SHARED_RULES = """
+slots:
+  - id: headline
+    selector: "#hero"
+    control: a
+    variants: {a: [], b: [{op: set_text, selector: "h1", value: "Headline"}]}
+  - id: button
+    selector: "#hero"
+    priority: 5
+    control: a
+    variants: {a: [], b: [{op: add_class, selector: "p", value: "cta"}]}
+"""
+
+
+async def test_of_two_slots_on_one_element_the_higher_ranked_is_shown(tmp_path: Path) -> None:
+    for order in ((0, 1), (1, 0)):
+        both = (
+            Decision("d" * 16, "headline", "b", "rule"),
+            Decision("e" * 16, "button", "b", "rule"),
+        )
+        ex = decided_exchange(tmp_path, SHARED_RULES, tuple(both[i] for i in order))
+        metrics = Metrics()
+        await Rewrite(make_config().html, RuleHealth(), metrics)(ex)
+        assert ex.document is not None
+        assert b"Headline" not in ex.document and b'class="cta"' in ex.document
+        assert b'data-vernier-slot="button"' in ex.document
+        assert [d.slot for d in ex.decisions] == ["button"]
+        assert metrics.rule_conflicts.labels("button", "headline")._value.get() == 1
